@@ -1,0 +1,172 @@
+"""The participant profile: the onboarding contract every upstream system and offline tool uses.
+
+Availability windows are wall-clock times in the person's own IANA zone; `shared.availability`
+turns them into UTC instants.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import time
+from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+WEEKDAYS: tuple[Weekday, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+Role = Literal["mentor", "mentee"]
+Channel = Literal["email", "chat", "webhook"]
+Style = Literal["direct", "indirect"]
+
+_CLOCK = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$|^24:00$")
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+def parse_clock(value: str) -> int:
+    """'HH:MM' (00:00..24:00) as minutes after local midnight."""
+    if not isinstance(value, str) or not _CLOCK.match(value):
+        raise ValueError(f"expected a wall-clock time 'HH:MM' between 00:00 and 24:00, got {value!r}")
+    hours, minutes = value.split(":")
+    return int(hours) * 60 + int(minutes)
+
+
+def clock_to_time(minutes: int) -> time:
+    return time(23, 59, 59, 999999) if minutes >= 1440 else time(minutes // 60, minutes % 60)
+
+
+class _Model(BaseModel):
+    # Upstream systems may send fields we do not know yet; they are ignored, not rejected.
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+
+class AvailabilityWindow(_Model):
+    """On each listed local weekday, from `start` to `end` local time.
+
+    An `end` at or before `start` runs past midnight into the next day (e.g. 22:00-02:00).
+    """
+
+    days: tuple[Weekday, ...] = Field(min_length=1)
+    start: str
+    end: str
+
+    @field_validator("start", "end")
+    @classmethod
+    def _clock(cls, value: str) -> str:
+        parse_clock(value)
+        return value
+
+    @model_validator(mode="after")
+    def _well_formed(self) -> AvailabilityWindow:
+        if self.start == "24:00":
+            raise ValueError("availability window cannot start at 24:00; use 00:00 of the next day")
+        if parse_clock(self.start) == parse_clock(self.end) % 1440:
+            raise ValueError(f"availability window {self.start}-{self.end} is ambiguous: start equals end")
+        return self
+
+    @property
+    def start_minute(self) -> int:
+        return parse_clock(self.start)
+
+    @property
+    def end_minute(self) -> int:
+        """Minutes after the start day's midnight; beyond 1440 for windows that cross midnight."""
+        start, end = parse_clock(self.start), parse_clock(self.end)
+        return end if end > start else end + 1440
+
+
+class QuietHours(_Model):
+    start: str
+    end: str
+
+    @field_validator("start", "end")
+    @classmethod
+    def _clock(cls, value: str) -> str:
+        parse_clock(value)
+        return value
+
+
+class Communication(_Model):
+    channel: Channel = "email"
+    style: Style = "direct"
+    quiet_hours: QuietHours | None = None
+    # Where chat/webhook messages go; e-mail is always the fallback.
+    webhook_url: str | None = None
+    # The response time this person commits to, part of the pair's communication protocol.
+    response_time_hours: int = Field(default=48, ge=1, le=24 * 14)
+
+
+class Preferences(_Model):
+    diverse_perspective: bool = False
+
+
+class ParticipantProfile(_Model):
+    participant_id: str = Field(min_length=1, max_length=200)
+    program_id: str = Field(min_length=1, max_length=200)
+    roles: tuple[Role, ...] = Field(min_length=1)
+    name: str = Field(min_length=1, max_length=300)
+    email: str
+    locale: str = "en"
+    languages: tuple[str, ...] = Field(min_length=1)
+    timezone: str
+    country: str = Field(min_length=2, max_length=2)
+    region: str = Field(min_length=1)
+    sector: str = Field(min_length=1)
+    department: str | None = None
+    manager_id: str | None = None
+    seniority: int = Field(ge=1, le=10)
+    skills: tuple[str, ...] = ()
+    goals: tuple[str, ...] = ()
+    mentor_capacity: int = Field(default=0, ge=0, le=50)
+    preferences: Preferences = Preferences()
+    availability: tuple[AvailabilityWindow, ...] = ()
+    communication: Communication = Communication()
+
+    @field_validator("email")
+    @classmethod
+    def _email(cls, value: str) -> str:
+        if not _EMAIL.match(value):
+            raise ValueError(f"not an e-mail address: {value!r}")
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown IANA time zone {value!r}") from exc
+        return value
+
+    @field_validator("languages", "skills", "goals")
+    @classmethod
+    def _normalise_terms(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        # Terms are compared case-insensitively; keep order, drop duplicates.
+        seen: dict[str, None] = {}
+        for term in value:
+            term = term.strip().lower()
+            if term:
+                seen.setdefault(term, None)
+        return tuple(seen)
+
+    @field_validator("country")
+    @classmethod
+    def _country(cls, value: str) -> str:
+        return value.upper()
+
+    @property
+    def is_mentor(self) -> bool:
+        return "mentor" in self.roles
+
+    @property
+    def is_mentee(self) -> bool:
+        return "mentee" in self.roles
+
+    @property
+    def language(self) -> str:
+        """The language for messages to this person: the primary subtag of the locale."""
+        return self.locale.replace("_", "-").split("-")[0].lower()
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
