@@ -1,0 +1,157 @@
+"""Calendar invites (iCalendar, RFC 5545) sent as iTIP messages (RFC 5546), built with `icalendar`.
+
+One meeting keeps one UID for its whole life; every change is a new METHOD:REQUEST with a higher
+SEQUENCE, and a cancellation is METHOD:CANCEL with STATUS:CANCELLED and the same UID, so calendar
+clients update or remove the event they already have instead of adding a second one.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Literal
+
+from icalendar import Calendar, Event, vCalAddress
+
+from shared.contracts.profile import ParticipantProfile
+
+from .outcomes import Slot
+
+PRODID = "-//Tandem//Scheduling//EN"
+# Fixed namespace: the same meeting id always gives the same UID, on every machine.
+_UID_NAMESPACE = uuid.UUID("0b7f3f55-3f5e-4c55-9a53-6d1b7e3c2a10")
+Method = Literal["REQUEST", "CANCEL"]
+
+
+@dataclass(frozen=True)
+class Invitee:
+    email: str
+    name: str | None = None
+
+
+@dataclass(frozen=True)
+class MeetingInvite:
+    """What an invite describes; `start`/`end` are aware datetimes (written in UTC)."""
+
+    meeting_id: str
+    start: datetime
+    end: datetime
+    organizer: Invitee
+    attendees: tuple[Invitee, ...]
+    summary: str
+    description: str = ""
+    location: str | None = None
+
+
+TANDEM = Invitee("scheduling@tandem.example", "Tandem")
+
+
+def invite_uid(meeting_id: str) -> str:
+    """Stable UID for a meeting id (ids may hold characters that some clients dislike in UIDs)."""
+    return f"{uuid.uuid5(_UID_NAMESPACE, meeting_id)}@tandem"
+
+
+def meeting_for_pair(meeting_id: str, slot: Slot, mentor: ParticipantProfile, mentee: ParticipantProfile, *,
+                     occurrence: int | None = None, organizer: Invitee = TANDEM, description: str = "",
+                     location: str | None = None) -> MeetingInvite:
+    """The invite for one mentoring meeting; the program sends it, both people attend.
+
+    The organizer is the program's scheduling mailbox rather than the mentor, so both people can
+    accept or decline and their replies reach the system that can reschedule.
+    """
+    label = "kickoff" if occurrence == 1 else (f"meeting {occurrence}" if occurrence else "meeting")
+    return MeetingInvite(
+        meeting_id=meeting_id, start=slot.start, end=slot.end, organizer=organizer,
+        attendees=(Invitee(mentor.email, mentor.name), Invitee(mentee.email, mentee.name)),
+        summary=f"Mentoring {label}: {mentor.name} & {mentee.name}",
+        description=description, location=location,
+    )
+
+
+def _address(person: Invitee, **params) -> vCalAddress:
+    return vCalAddress.new(person.email, cn=person.name, **params)
+
+
+def build_invite(meeting: MeetingInvite, *, method: Method = "REQUEST", sequence: int = 0,
+                 stamp: datetime | None = None) -> str:
+    """The iCalendar text of a REQUEST (new or changed meeting) or CANCEL for `meeting`.
+
+    `sequence` starts at 0 and must go up with every change, including the cancellation.
+    `stamp` (DTSTAMP) is when the message is created; now by default.
+    """
+    if method not in ("REQUEST", "CANCEL"):
+        raise ValueError(f"method must be REQUEST or CANCEL, got {method!r}")
+    if sequence < 0:
+        raise ValueError("sequence must be 0 or more")
+    if meeting.start.tzinfo is None or meeting.end.tzinfo is None:
+        raise ValueError("meeting start and end must be aware datetimes")
+    if meeting.end <= meeting.start:
+        raise ValueError("meeting must end after it starts")
+    event = Event.new(
+        uid=invite_uid(meeting.meeting_id),
+        sequence=sequence,
+        stamp=(stamp or datetime.now(UTC)).astimezone(UTC),
+        start=meeting.start.astimezone(UTC),
+        end=meeting.end.astimezone(UTC),
+        summary=meeting.summary,
+        description=meeting.description or None,
+        location=meeting.location,
+        organizer=_address(meeting.organizer),
+        attendees=[
+            _address(p, role="REQ-PARTICIPANT", cutype="INDIVIDUAL",
+                     **({"partstat": "NEEDS-ACTION", "rsvp": True} if method == "REQUEST" else {}))
+            for p in meeting.attendees
+        ],
+        status="CONFIRMED" if method == "REQUEST" else "CANCELLED",
+        transparency="OPAQUE",
+    )
+    calendar = Calendar()
+    calendar.add("prodid", PRODID)
+    calendar.add("version", "2.0")
+    calendar.add("calscale", "GREGORIAN")
+    calendar.add("method", method)
+    calendar.add_component(event)
+    return calendar.to_ical().decode()
+
+
+@dataclass(frozen=True)
+class ParsedInvite:
+    method: str
+    uid: str
+    sequence: int
+    status: str
+    start: datetime
+    end: datetime
+    stamp: datetime
+    organizer: str
+    attendees: tuple[str, ...]
+    summary: str
+    description: str
+
+
+def _email(address: object) -> str:
+    text = str(address)
+    return text[7:] if text.lower().startswith("mailto:") else text
+
+
+def parse_invite(text: str) -> ParsedInvite:
+    """Reads back an invite with exactly one event; instants come back as aware UTC datetimes."""
+    calendar = Calendar.from_ical(text)
+    events = calendar.events
+    if len(events) != 1:
+        raise ValueError(f"expected one VEVENT, found {len(events)}")
+    event = events[0]
+    return ParsedInvite(
+        method=str(calendar.get("METHOD", "")),
+        uid=str(event.uid),
+        sequence=int(event.sequence),
+        status=str(event.get("STATUS", "")),
+        start=event.start.astimezone(UTC),
+        end=event.end.astimezone(UTC),
+        stamp=event.DTSTAMP.astimezone(UTC),
+        organizer=_email(event.organizer),
+        attendees=tuple(_email(a) for a in event.attendees),
+        summary=str(event.get("SUMMARY", "")),
+        description=str(event.get("DESCRIPTION", "")),
+    )

@@ -1,0 +1,244 @@
+"""Kickoff, recurring occurrences and reschedules for one mentor-mentee pair. Pure: no I/O.
+
+Choices (see also PlanningRules):
+- Kickoff: the first 15-minute-aligned start at least the minimum notice ahead that fits both
+  windows, double-books neither person and is comfortable (a margin away from both people's window
+  edges); when no comfortable start exists in the horizon, the first fitting one.
+- Series, occurrence k: within +-tolerance of kickoff + (k-1) * cadence (exact instants), in this
+  order of preference:
+    1. the kickoff's wall-clock time of the mentor, then of the mentee, on the day of the target
+       (a recurring meeting must not drift an hour when a clock changes; when both zones change
+       together both keep it, when only one changes only one of them can), comfortable first;
+    2. else the comfortable start closest to that time, else the fitting start closest to it.
+  An occurrence with no possible start is reported as unplaceable and the series goes on.
+- A pair whose windows never overlap for a whole meeting during the next 12 months (checked for
+  every combination of the two clocks' offsets) is infeasible.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime, timedelta
+from functools import lru_cache
+from zoneinfo import ZoneInfo
+
+from shared.availability import DAY, Interval, from_epoch, to_epoch
+from shared.contracts.profile import ParticipantProfile
+
+from .busy import BusyCalendar
+from .describe import clock_gap_note, pair_text, utc_text
+from .outcomes import Infeasible, PlannedOccurrence, Slot, Unplaceable
+from .rules import PlanningRules
+from .slots import PairWindow, closest_start, first_start, is_start, longest_common_stretch
+
+DEFAULT_RULES = PlanningRules()
+_NO_BUSY: Mapping[str, Sequence[Interval]] = {}
+_YEAR = 366 * DAY
+
+
+def _why_none(window: PairWindow, *, reference: int | None = None) -> Unplaceable:
+    """Plain-words reason why `window` holds no possible start."""
+    rules, lo, hi = window.rules, window.lo, window.hi
+    span = f"between {utc_text(lo)} and {utc_text(hi + rules.duration)}"
+    who = pair_text(window.a, window.b)
+    if window.fitting_ignoring_busy:
+        return Unplaceable(
+            f"every {rules.duration_minutes}-minute slot both can make {span} clashes with their other "
+            f"meetings (kept {rules.buffer_minutes} minutes apart)", "fully_booked")
+    note = clock_gap_note(window.a, window.b, reference, lo)
+    if window.common_raw():
+        return Unplaceable(
+            f"{span} both are available only in stretches shorter than the {rules.duration_minutes}-minute "
+            f"meeting ({who}){note}", "overlap_too_short")
+    return Unplaceable(f"{span} there is no time when both are available ({who}){note}", "no_common_window")
+
+
+def _first_slot(mentor: ParticipantProfile, mentee: ParticipantProfile, lo: int, rules: PlanningRules,
+                busy: BusyCalendar) -> tuple[int, bool] | Unplaceable:
+    """First start in [lo, lo + horizon): comfortable if any, else any fitting one."""
+    window = PairWindow(mentor, mentee, lo, lo + rules.horizon, rules, busy)
+    start = first_start(window.comfortable, rules.granularity)
+    if start is not None:
+        return start, True
+    start = first_start(window.fitting, rules.granularity)
+    if start is not None:
+        return start, False
+    return _why_none(window)
+
+
+def _kickoff(mentor: ParticipantProfile, mentee: ParticipantProfile, earliest: int, rules: PlanningRules,
+             busy: BusyCalendar) -> tuple[int, bool] | Unplaceable | Infeasible:
+    found = _first_slot(mentor, mentee, earliest, rules, busy)
+    if not isinstance(found, Unplaceable):
+        return found
+    longest = longest_common_stretch(mentor, mentee, earliest, period=_YEAR, enough=rules.duration)
+    if longest == 0:
+        return Infeasible(f"their availability never overlaps: {pair_text(mentor, mentee)}", "never_overlap")
+    if longest < rules.duration:
+        return Infeasible(
+            f"their availability overlaps by at most {longest // 60} minutes at a time, too short for the "
+            f"{rules.duration_minutes}-minute meeting: {pair_text(mentor, mentee)}", "overlap_too_short")
+    if found.reason_code in ("no_common_window", "overlap_too_short"):
+        return Unplaceable(
+            f"no {rules.duration_minutes}-minute slot both can make in the {rules.kickoff_horizon_days} days "
+            f"from {utc_text(earliest)}; their availability only overlaps at other times of the year "
+            f"({pair_text(mentor, mentee)})", "no_overlap_in_horizon")
+    return found
+
+
+def find_kickoff(mentor: ParticipantProfile, mentee: ParticipantProfile, *, now: datetime,
+                 rules: PlanningRules = DEFAULT_RULES,
+                 busy: Mapping[str, Sequence[Interval]] | BusyCalendar = _NO_BUSY) -> Slot | Unplaceable | Infeasible:
+    """The first good slot at least `rules.min_notice_hours` after `now` (see module docstring)."""
+    earliest = to_epoch(now) + rules.notice
+    found = _kickoff(mentor, mentee, earliest, rules, _busy_of(busy, mentor, mentee))
+    if isinstance(found, (Unplaceable, Infeasible)):
+        return found
+    return Slot.from_epoch(found[0], found[0] + rules.duration)
+
+
+def find_reschedule_slot(mentor: ParticipantProfile, mentee: ParticipantProfile, *, after: datetime,
+                         rules: PlanningRules = DEFAULT_RULES,
+                         busy: Mapping[str, Sequence[Interval]] | BusyCalendar = _NO_BUSY,
+                         now: datetime | None = None) -> Slot | Unplaceable:
+    """The next good slot from `after` (and, when `now` is given, at least the minimum notice ahead),
+    searched like a kickoff over `rules.kickoff_horizon_days`."""
+    lo = to_epoch(after)
+    if now is not None:
+        lo = max(lo, to_epoch(now) + rules.notice)
+    found = _first_slot(mentor, mentee, lo, rules, _busy_of(busy, mentor, mentee))
+    if isinstance(found, Unplaceable):
+        return found
+    return Slot.from_epoch(found[0], found[0] + rules.duration)
+
+
+@lru_cache(maxsize=1024)
+def zone_named(name: str) -> ZoneInfo:
+    """ZoneInfo objects kept alive: ZoneInfo's own cache only holds a few strongly."""
+    return ZoneInfo(name)
+
+
+def same_wall_clock(reference: int, target: int, zone: ZoneInfo) -> int | None:
+    """The instant with `reference`'s local time of day, on the local day nearest to `target`.
+
+    None when that wall-clock time does not exist on that day (skipped by a clock change).
+    """
+    local = datetime.fromtimestamp(reference, zone)
+    day = local.date() + timedelta(days=round((target - reference) / DAY))
+    wanted = datetime.combine(day, local.time(), tzinfo=zone)
+    instant = int(wanted.timestamp())
+    if datetime.fromtimestamp(instant, zone).replace(tzinfo=None) != wanted.replace(tzinfo=None):
+        return None
+    return instant
+
+
+def _occurrence(mentor: ParticipantProfile, mentee: ParticipantProfile, target: int, rules: PlanningRules,
+                busy: BusyCalendar, not_before: int | None, reference: int | None
+                ) -> tuple[int, bool, tuple[str, ...]] | Unplaceable:
+    """(start, comfortable, ids keeping their wall-clock time) or why there is none."""
+    lo, hi = target - rules.tolerance, target + rules.tolerance
+    if not_before is not None and not_before > lo:
+        lo = not_before
+    if lo > hi:
+        return Unplaceable(
+            f"the previous meeting ends after this occurrence's window ({utc_text(target)} "
+            f"+-{rules.tolerance_days} days)", "no_room_after_previous")
+    window = PairWindow(mentor, mentee, lo, hi, rules, busy)
+    step = rules.granularity
+    kept: list[tuple[str, int]] = []
+    if reference is not None:
+        for person in (mentor, mentee):
+            instant = same_wall_clock(reference, target, zone_named(person.timezone))
+            if instant is not None:
+                kept.append((person.participant_id, instant))
+
+    def keeping(start: int) -> tuple[str, ...]:
+        return tuple(pid for pid, instant in kept if instant == start)
+
+    # Comfortable before merely fitting; `fitting` is only worked out when needed.
+    for comfortable in (True, False):
+        regions = window.comfortable if comfortable else window.fitting
+        for _, instant in kept:
+            if is_start(regions, instant, step):
+                return instant, comfortable, keeping(instant)
+    aim = kept[0][1] if kept else target
+    for comfortable in (True, False):
+        start = closest_start(window.comfortable if comfortable else window.fitting, aim, step)
+        if start is not None:
+            return start, comfortable, keeping(start)
+    return _why_none(window, reference=reference)
+
+
+def find_occurrence(mentor: ParticipantProfile, mentee: ParticipantProfile, *, target: datetime,
+                    rules: PlanningRules = DEFAULT_RULES,
+                    busy: Mapping[str, Sequence[Interval]] | BusyCalendar = _NO_BUSY,
+                    not_before: datetime | None = None,
+                    preferred_local_time: datetime | None = None) -> Slot | Unplaceable:
+    """A slot within +-tolerance of `target` (never before `not_before`).
+
+    `preferred_local_time` is an earlier meeting of the series (normally the kickoff): each person's
+    wall-clock time of that meeting is tried first (mentor, then mentee), see the module docstring.
+    """
+    found = _occurrence(mentor, mentee, to_epoch(target), rules, _busy_of(busy, mentor, mentee),
+                        None if not_before is None else to_epoch(not_before),
+                        None if preferred_local_time is None else to_epoch(preferred_local_time))
+    if isinstance(found, Unplaceable):
+        return found
+    return Slot.from_epoch(found[0], found[0] + rules.duration)
+
+
+def plan_series(mentor: ParticipantProfile, mentee: ParticipantProfile, *, start: datetime, occurrences: int,
+                rules: PlanningRules = DEFAULT_RULES,
+                busy: Mapping[str, Sequence[Interval]] | BusyCalendar = _NO_BUSY
+                ) -> list[PlannedOccurrence] | Infeasible:
+    """Kickoff (at least the minimum notice after `start`) plus occurrences 2..N.
+
+    `busy` is not modified; add the returned slots to your own records.
+    """
+    return plan_series_into(mentor, mentee, start=to_epoch(start), occurrences=occurrences, rules=rules,
+                            busy=_busy_of(busy, mentor, mentee))
+
+
+def plan_series_into(mentor: ParticipantProfile, mentee: ParticipantProfile, *, start: int, occurrences: int,
+                     rules: PlanningRules, busy: BusyCalendar) -> list[PlannedOccurrence] | Infeasible:
+    """As plan_series on epoch seconds, adding every placed meeting to `busy` (for bulk planning)."""
+    if occurrences < 1:
+        raise ValueError("occurrences must be at least 1")
+    earliest = start + rules.notice
+    kickoff = _kickoff(mentor, mentee, earliest, rules, busy)
+    if isinstance(kickoff, Infeasible):
+        return kickoff
+    planned: list[PlannedOccurrence] = []
+    ids = (mentor.participant_id, mentee.participant_id)
+    if isinstance(kickoff, Unplaceable):
+        # No anchor: later occurrences aim at the earliest allowed start plus the cadence.
+        anchor, reference, not_before = earliest, None, earliest
+        planned.append(PlannedOccurrence(1, from_epoch(earliest), kickoff))
+    else:
+        anchor, comfortable = kickoff
+        reference, not_before = anchor, anchor + rules.duration
+        planned.append(PlannedOccurrence(1, from_epoch(earliest), Slot.from_epoch(anchor, not_before),
+                                         kept_wall_clock=ids, comfortable=comfortable))
+        for pid in ids:
+            busy.add(pid, (anchor, not_before))
+    for number in range(2, occurrences + 1):
+        target = anchor + (number - 1) * rules.cadence
+        found = _occurrence(mentor, mentee, target, rules, busy, not_before, reference)
+        if isinstance(found, Unplaceable):
+            planned.append(PlannedOccurrence(number, from_epoch(target), found))
+            continue
+        begin, comfortable, kept = found
+        not_before = begin + rules.duration
+        planned.append(PlannedOccurrence(number, from_epoch(target), Slot.from_epoch(begin, not_before),
+                                         kept_wall_clock=kept, comfortable=comfortable))
+        for pid in ids:
+            busy.add(pid, (begin, not_before))
+    return planned
+
+
+def _busy_of(busy: Mapping[str, Sequence[Interval]] | BusyCalendar, *people: ParticipantProfile) -> BusyCalendar:
+    """A private calendar with just these people's meetings, so callers' data is never changed."""
+    ids = {p.participant_id for p in people}
+    if isinstance(busy, BusyCalendar):
+        return BusyCalendar({pid: busy.intervals(pid) for pid in ids})
+    return BusyCalendar({pid: busy.get(pid, ()) for pid in ids})
