@@ -117,3 +117,38 @@ def _person(rng: random.Random, pid: str, program_id: str, places: tuple, *, men
 
 def profiles(mentees: int, mentors: int, *, seed: int = 7, program_id: str = "global-2027") -> list[ParticipantProfile]:
     return [ParticipantProfile.model_validate(d) for d in profile_dicts(mentees, mentors, seed=seed, program_id=program_id)]
+
+
+def pair_dicts(pairs: int, *, seed: int = 7, program_id: str = "global-2027",
+               same_region: float = 0.7) -> list[dict]:
+    """`pairs` plan-meetings input lines: mentors take 1-4 mentees each (their mentor_capacity).
+
+    Most mentees get a mentor from their own region (as a matching engine would prefer); the rest
+    are paired across regions, so some pairs have little or no common time, as in real programs.
+    """
+    rng = random.Random(seed + 1)
+    mentors = max(1, pairs // 2)  # capacity averages 2.5, so this leaves spare seats
+    people = list(profile_dicts(pairs, mentors, seed=seed, program_id=program_id))
+    mentor_rows, mentee_rows = people[:mentors], people[mentors:]
+    seats = {m["participant_id"]: m["mentor_capacity"] for m in mentor_rows}
+    everyone = list(mentor_rows)
+    by_region: dict[str, list[dict]] = {}
+    for m in mentor_rows:
+        by_region.setdefault(m["region"], []).append(m)
+
+    def take(pool: list[dict]) -> dict | None:
+        while pool:  # full mentors are dropped lazily (swap with the last, then pop)
+            k = rng.randrange(len(pool))
+            if seats[pool[k]["participant_id"]] > 0:
+                return pool[k]
+            pool[k] = pool[-1]
+            pool.pop()
+        return None
+
+    rows = []
+    for i, mentee in enumerate(mentee_rows):
+        local = by_region.get(mentee["region"], []) if rng.random() < same_region else []
+        mentor = take(local) or take(everyone) or rng.choice(mentor_rows)
+        seats[mentor["participant_id"]] -= 1
+        rows.append({"relationship_id": f"r-{i:06d}", "mentor": mentor, "mentee": mentee})
+    return rows
