@@ -55,6 +55,7 @@ class Service:
                 KafkaPrometheusMiddleware(registry=REGISTRY, app_name=f"tandem-{name}"),
             ),
             graceful_timeout=15.0,
+            logger=logging.getLogger(f"tandem.{name}.broker"),  # our JSON log lines, not FastStream's own format
         )
         self.producer = None  # created inside the event loop (aiokafka needs a running loop)
         self.pool: asyncpg.Pool | None = None
@@ -113,6 +114,18 @@ class Service:
             await self.pool.close()
         log.info("%s stopped", self.name)
 
+    @contextlib.asynccontextmanager
+    async def running(self):
+        """Run in-process without the HTTP side (tests, tools): storage, subscribers, loops."""
+        await self._start_storage()
+        await self.broker.start()
+        await self._start_loops()
+        try:
+            yield self
+        finally:
+            await self.broker.stop()
+            await self._stop()
+
     # --- HTTP ------------------------------------------------------------------------------------
 
     async def readiness(self) -> dict[str, bool]:
@@ -145,6 +158,7 @@ class Service:
             on_startup=[self._start_storage],
             after_startup=[self._start_loops],
             after_shutdown=[self._stop],  # after the broker has drained in-flight handlers
+            logger=logging.getLogger(f"tandem.{self.name}.app"),
         )
 
     def run(self) -> None:

@@ -17,7 +17,7 @@ def _env(name: str) -> AliasChoices:
 
 
 class ServiceSettings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="TANDEM_", extra="ignore", frozen=True)
+    model_config = SettingsConfigDict(env_prefix="TANDEM_", extra="ignore", frozen=True, populate_by_name=True)
 
     kafka_bootstrap_servers: str = Field("127.0.0.1:19092", validation_alias=_env("KAFKA_BOOTSTRAP_SERVERS"))
     database_url: str = Field("postgresql://tandem@127.0.0.1:55432/tandem", validation_alias=_env("DATABASE_URL"))

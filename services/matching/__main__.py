@@ -1,0 +1,3 @@
+from services.matching.entrypoints.app import main
+
+main()

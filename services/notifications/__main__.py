@@ -1,0 +1,3 @@
+from services.notifications.entrypoints.app import main
+
+main()

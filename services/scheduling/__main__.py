@@ -1,0 +1,3 @@
+from services.scheduling.entrypoints.app import main
+
+main()

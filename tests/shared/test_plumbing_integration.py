@@ -1,0 +1,152 @@
+"""The shared plumbing on a real PostgreSQL and a real Apache Kafka: outbox, inbox, retries, dead letters."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+
+import pytest
+
+from shared.consumer import EventRouter
+from shared.contracts import events as ev
+from shared.contracts import topics
+from shared.db import create_pool, migrate
+from shared.errors import NotYetKnown, PermanentError
+from shared.service import Service
+from shared.settings import ServiceSettings
+from tandem.client import Publisher, Watcher
+from tests.support.runtime import eventually, fetch, settings_for
+
+pytestmark = pytest.mark.integration
+MIGRATIONS = Path(__file__).parent / "plumbing_migrations"
+
+
+def build(settings: ServiceSettings, attempts: dict[str, int]) -> Service:
+    """A tiny service: stores each feedback comment and announces a milestone; comments steer failures."""
+    router = EventRouter("plumbing")
+
+    @router.on(topics.FEEDBACK_SUBMISSIONS, "feedback.submitted")
+    async def handle(envelope, data: ev.FeedbackSubmitted, uow) -> None:
+        attempts[data.feedback_id] = attempts.get(data.feedback_id, 0) + 1
+        if data.comment == "boom":
+            raise RuntimeError("handler bug")
+        if data.comment == "nope":
+            raise PermanentError("this feedback contradicts the record")
+        if data.comment == "later" and attempts[data.feedback_id] < 3:
+            raise NotYetKnown("relationship not here yet")
+        await uow.conn.execute("INSERT INTO notes (feedback_id, comment) VALUES ($1, $2)", data.feedback_id, data.comment)
+        uow.emit(ev.MilestoneAchieved(relationship_id=data.relationship_id, participant_id=data.participant_id,
+                                      milestone=data.comment or "none"))
+
+    return Service(name="plumbing", schema="plumbing", settings=settings, migrations=MIGRATIONS, router=router)
+
+
+def feedback(fid: str, comment: str | None) -> ev.FeedbackSubmitted:
+    return ev.FeedbackSubmitted(feedback_id=fid, relationship_id="r-1", participant_id="p-1", rating=4, comment=comment)
+
+
+@pytest.fixture
+def settings(database_url, bootstrap_servers, topic_prefix) -> ServiceSettings:
+    return settings_for(ServiceSettings, database_url=database_url, bootstrap_servers=bootstrap_servers,
+                        topic_prefix=topic_prefix, max_attempts=3, max_deferrals=5)
+
+
+async def test_event_applied_once_and_its_consequence_published(settings, bootstrap_servers, topic_prefix):
+    attempts: dict[str, int] = {}
+    async with build(settings, attempts).running(), \
+            Watcher(bootstrap_servers, [topics.FEEDBACK], topic_prefix) as out, \
+            Publisher(bootstrap_servers, topic_prefix=topic_prefix) as pub:
+        env = await pub.publish(feedback("f-1", "hello"))
+        # The same event delivered again (same id): the inbox skips it.
+        await pub.send_raw(topics.FEEDBACK_SUBMISSIONS, env.to_json(), key="r-1")
+        await out.wait_for(lambda w: w.of_type("milestone.achieved"), 30, "the milestone")
+        await asyncio.sleep(1.0)
+    assert attempts == {"f-1": 1}
+    assert len(out.of_type("milestone.achieved")) == 1
+    published = out.of_type("milestone.achieved")[0]
+    assert published.key == "r-1" and published.envelope["source"] == "/tandem/plumbing"
+    assert "traceparent" in published.headers  # the trace continues across the hop
+    rows = await fetch(settings.database_url, "SELECT state FROM plumbing.outbox")
+    assert [r["state"] for r in rows] == ["published"]
+
+
+async def test_bad_messages_go_to_the_dead_letter_topic_and_the_service_keeps_going(settings, bootstrap_servers, topic_prefix):
+    attempts: dict[str, int] = {}
+    dlq = topics.dlq(topics.FEEDBACK_SUBMISSIONS)
+    async with build(settings, attempts).running(), \
+            Watcher(bootstrap_servers, [topics.FEEDBACK, dlq], topic_prefix) as out, \
+            Publisher(bootstrap_servers, topic_prefix=topic_prefix) as pub:
+        await pub.send_raw(topics.FEEDBACK_SUBMISSIONS, b"{not json", key="r-1")
+        bad_schema = json.dumps({"specversion": "1.0", "id": "x1", "source": "/portal", "type": "feedback.submitted",
+                                 "time": "2027-01-04T10:00:00Z", "data": {"feedback_id": "f-9", "rating": 9}})
+        await pub.send_raw(topics.FEEDBACK_SUBMISSIONS, bad_schema.encode(), key="r-1")
+        await pub.send_raw(topics.FEEDBACK_SUBMISSIONS, json.dumps({"specversion": "1.0", "id": "x2", "source": "/p",
+                           "type": "feedback.deleted", "time": "2027-01-04T10:00:00Z", "data": {}}).encode(),
+                           key="r-1")  # one key, one partition: the order below is the order sent
+        await pub.publish(feedback("f-boom", "boom"))
+        await pub.publish(feedback("f-nope", "nope"))
+        await pub.publish(feedback("f-ok", "fine"))
+        await out.wait_for(lambda w: len(w.on_topic(dlq)) >= 5 and w.of_type("milestone.achieved"), 60, "dead letters")
+    letters = out.on_topic(dlq)
+    reasons = [o.headers["dlq.error"] for o in letters]
+    assert reasons[0].startswith("not JSON")
+    assert reasons[1].startswith("invalid feedback.submitted data: relationship_id: Field required")
+    assert "rating: Input should be less than or equal to 5" in reasons[1]
+    assert "unknown event type 'feedback.deleted'" in reasons[2]
+    assert reasons[3].startswith("failed 3 times: RuntimeError: handler bug")
+    assert reasons[4] == "this feedback contradicts the record"
+    for o in letters:
+        assert o.headers["dlq.original.topic"] == topic_prefix + topics.FEEDBACK_SUBMISSIONS
+        assert o.headers["dlq.original.partition"].isdigit() and o.headers["dlq.original.offset"].isdigit()
+    assert letters[0].raw == b"{not json"  # the original bytes, untouched
+    assert attempts["f-boom"] == 3 and attempts["f-nope"] == 1
+    assert [o.data["milestone"] for o in out.of_type("milestone.achieved")] == ["fine"]
+
+
+async def test_data_not_yet_known_is_waited_for(settings, bootstrap_servers, topic_prefix):
+    attempts: dict[str, int] = {}
+    async with build(settings, attempts).running(), \
+            Watcher(bootstrap_servers, [topics.FEEDBACK], topic_prefix) as out, \
+            Publisher(bootstrap_servers, topic_prefix=topic_prefix) as pub:
+        await pub.publish(feedback("f-later", "later"))
+        await out.wait_for(lambda w: w.of_type("milestone.achieved"), 30, "the milestone")
+    assert attempts["f-later"] == 3
+
+
+async def test_a_rolled_back_change_publishes_nothing_and_pending_events_survive_a_restart(settings, bootstrap_servers, topic_prefix):
+    service = build(settings, {})
+    async with service.running():
+        pass  # migrations applied
+    pool = await create_pool(settings.database_url, "plumbing")
+    try:
+        from shared.clock import ProgramClock
+        from shared.unit_of_work import unit_of_work
+
+        with pytest.raises(RuntimeError):
+            async with unit_of_work(pool, source="/t", clock=ProgramClock(), schema="plumbing") as uow:
+                uow.emit(ev.MilestoneAchieved(relationship_id="r-x", participant_id="p", milestone="rolled back"))
+                raise RuntimeError("abort")
+        # Committed while no relay runs (the service is down): must go out once it is back.
+        async with unit_of_work(pool, source="/t", clock=ProgramClock(), schema="plumbing") as uow:
+            uow.emit(ev.MilestoneAchieved(relationship_id="r-y", participant_id="p", milestone="kept"))
+    finally:
+        await pool.close()
+    async with Watcher(bootstrap_servers, [topics.FEEDBACK], topic_prefix) as out:
+        async with build(settings, {}).running():
+            await out.wait_for(lambda w: w.of_type("milestone.achieved"), 30, "the pending event")
+            await asyncio.sleep(0.5)
+    assert [o.data["milestone"] for o in out.of_type("milestone.achieved")] == ["kept"]
+
+
+async def test_migrations_apply_once_even_when_started_together(database_url):
+    pools = [await create_pool(database_url, "plumbing") for _ in range(3)]
+    try:
+        results = await asyncio.gather(*(migrate(p, "plumbing", MIGRATIONS) for p in pools))
+    finally:
+        for p in pools:
+            await p.close()
+    applied = sorted(name for r in results for name in r)
+    assert applied == ["plumbing/001_outbox_inbox.sql", "service/001_notes.sql"]
+    rows = await fetch(database_url, "SELECT track, version FROM plumbing.schema_migrations ORDER BY track")
+    assert [(r["track"], r["version"]) for r in rows] == [("plumbing", 1), ("service", 1)]
