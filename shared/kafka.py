@@ -46,6 +46,7 @@ async def ensure_topics(bootstrap_servers: str, names: list[str], *, partitions:
                     )
                 except TopicAlreadyExistsError:
                     pass
+                await _wait_for_leaders(admin, missing, deadline)
             return
         except Exception as exc:  # broker not up yet
             if asyncio.get_running_loop().time() > deadline:
@@ -53,6 +54,17 @@ async def ensure_topics(bootstrap_servers: str, names: list[str], *, partitions:
             await asyncio.sleep(1.0)
         finally:
             await admin.close()
+
+
+async def _wait_for_leaders(admin: AIOKafkaAdminClient, names: list[str], deadline: float) -> None:
+    """A new topic takes a moment to elect partition leaders; clients that come earlier only retry."""
+    loop = asyncio.get_running_loop()
+    while loop.time() < deadline:
+        described = await admin.describe_topics(names)
+        if all(t.get("error_code", 0) == 0 and t.get("partitions")
+               and all(p.get("leader", -1) >= 0 for p in t["partitions"]) for t in described):
+            return
+        await asyncio.sleep(0.1)
 
 
 def all_topic_names(prefix: str = "") -> list[str]:

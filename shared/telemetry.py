@@ -19,6 +19,9 @@ from opentelemetry.sdk.trace.export import BatchSpanProcessor
 
 
 def setup_tracing(service: str, otlp_endpoint: str | None) -> TracerProvider:
+    current = trace.get_tracer_provider()
+    if isinstance(current, TracerProvider):  # one per process (tests may build several services)
+        return current
     provider = TracerProvider(resource=Resource.create({"service.name": f"tandem-{service}"}))
     if otlp_endpoint:
         from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter

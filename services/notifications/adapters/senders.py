@@ -45,11 +45,11 @@ class EmailSender:
         mail["From"] = self.sender
         mail["To"] = message.address
         mail["Subject"] = message.subject
-        mail["Content-Language"] = message.language
         # Stable per delivery: mail clients collapse copies with the same Message-ID.
         mail["Message-ID"] = make_msgid(idstring=message.delivery_id, domain="tandem.example")
         mail["X-Tandem-Delivery"] = message.delivery_id
         mail.set_content(message.body)
+        mail["Content-Language"] = message.language  # after set_content, which resets Content-* headers
         if message.attachment:
             maintype, _, rest = message.attachment["mime_type"].partition("/")
             subtype, *params = [p.strip() for p in rest.split(";")]

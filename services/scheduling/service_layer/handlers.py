@@ -95,7 +95,9 @@ def build_router(settings: SchedulingSettings, wake_reminders: asyncio.Event) ->
             busy = await repo.busy(uow.conn, [mentor.participant_id, mentee.participant_id], now,
                                    now + timedelta(days=rules.kickoff_horizon_days + 4),
                                    except_meeting=row["meeting_id"])
-            found = find_reschedule_slot(mentor, mentee, after=row["ends_at"], rules=rules, busy=busy, now=now)
+            # Whoever asks to move a meeting cannot make that day: look from the next day on.
+            found = find_reschedule_slot(mentor, mentee, after=row["starts_at"] + timedelta(days=1), rules=rules,
+                                         busy=busy, now=now)
             if not isinstance(found, Slot):
                 raise PermanentError(f"no other slot found: {found.reason}")
             slot = found

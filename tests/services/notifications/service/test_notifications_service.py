@@ -1,0 +1,128 @@
+"""Notifications as a service: real Kafka, real Postgres, real SMTP (a local mail server on disk)."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from services.notifications.entrypoints.app import build_service
+from services.notifications.settings import NotificationSettings
+from shared.contracts import events as ev
+from shared.contracts import topics
+from tandem.client import Publisher, Watcher
+from tandem.local.mailbox import read_mailbox
+from tests.support.people import onboarded
+from tests.support.runtime import eventually, fetch, settings_for
+
+pytestmark = pytest.mark.integration
+START = datetime(2027, 1, 4, 12, 0, tzinfo=UTC)  # Monday noon UTC
+
+
+@pytest.fixture
+def ids():
+    tag = uuid.uuid4().hex[:6]
+    return {"mentor": f"mentor-{tag}", "mentee": f"mentee-{tag}", "rel": f"rel-{tag}"}
+
+
+@pytest.fixture
+def settings(database_url, bootstrap_servers, topic_prefix, infrastructure):
+    return settings_for(NotificationSettings, database_url=database_url, bootstrap_servers=bootstrap_servers,
+                        topic_prefix=topic_prefix, clock_start=START, clock_speed=1.0,
+                        smtp_port=infrastructure.smtp_port)
+
+
+def mails_to(infrastructure, address: str):
+    return [m for m in read_mailbox(infrastructure.mail_dir) if m["To"] == address]
+
+
+async def test_introduction_in_each_persons_language_and_tone_once(settings, infrastructure, ids, bootstrap_servers, topic_prefix):
+    async with build_service(settings).running(), Watcher(bootstrap_servers, [topics.NOTIFICATIONS], topic_prefix) as out, \
+            Publisher(bootstrap_servers, topic_prefix=topic_prefix) as pub:
+        await pub.publish(onboarded(pid=ids["mentor"], roles=("mentor",), locale="nl-NL", languages=("nl", "en"),
+                                    style="indirect", seniority=7, capacity=1))
+        await pub.publish(onboarded(pid=ids["mentee"], locale="en-GB", tz="Asia/Kathmandu", goals=("public speaking",)))
+        event = ev.MatchEstablished(relationship_id=ids["rel"], proposal_id="p", program_id="prog-1",
+                                    mentee_id=ids["mentee"], mentor_id=ids["mentor"], established_at=START,
+                                    goals=["public speaking"])
+        envelope = await pub.publish(event)
+        await pub.send_raw(topics.MATCHES, envelope.to_json(), key=ids["rel"])  # delivered twice
+        await out.wait_for(lambda w: len(w.of_type("notification.delivered")) >= 2, 30, "two deliveries")
+        await asyncio.sleep(1.0)
+    to_mentor = mails_to(infrastructure, f"{ids['mentor']}@example.com")
+    to_mentee = mails_to(infrastructure, f"{ids['mentee']}@example.com")
+    assert len(to_mentor) == 1 and len(to_mentee) == 1
+    assert to_mentor[0]["Subject"] == f"Een kennismaking: {ids['mentee'].replace('-', ' ').title()}"
+    assert to_mentor[0]["Content-Language"] == "nl"
+    assert "Asia/Kathmandu" in to_mentor[0].get_content()
+    assert to_mentee[0]["Subject"].startswith("Meet your mentor")
+    delivered = out.of_type("notification.delivered")
+    assert len(delivered) == 2 and {d.data["language"] for d in delivered} == {"nl", "en"}
+    assert {d.data["cause_event_id"] for d in delivered} == {envelope.id}
+    log = await fetch(settings.database_url, "SELECT status, template FROM notifications.deliveries")
+    assert [(r["status"], r["template"]) for r in log] == [("delivered", "match_established")] * 2
+
+
+async def test_meeting_invite_is_attached_and_quiet_hours_are_respected(settings, infrastructure, ids, bootstrap_servers, topic_prefix):
+    # 12:00 UTC is 01:00 in Auckland: inside the mentee's quiet hours (21:00-07:30), so their mail waits.
+    settings = settings.model_copy(update={"clock_speed": 3600.0})
+    async with build_service(settings).running() as service, \
+            Watcher(bootstrap_servers, [topics.NOTIFICATIONS], topic_prefix) as out, \
+            Publisher(bootstrap_servers, topic_prefix=topic_prefix) as pub:
+        await pub.publish(onboarded(pid=ids["mentor"], roles=("mentor",), seniority=7, capacity=1))
+        await pub.publish(onboarded(pid=ids["mentee"], tz="Pacific/Auckland", quiet=("21:00", "07:30")))
+        start = START + timedelta(days=3)
+        ics = "BEGIN:VCALENDAR\r\nMETHOD:REQUEST\r\nEND:VCALENDAR\r\n"
+        await pub.publish(ev.MeetingScheduled(meeting_id="m-1", relationship_id=ids["rel"], program_id="prog-1",
+                                              mentor_id=ids["mentor"], mentee_id=ids["mentee"], occurrence=1,
+                                              start=start, end=start + timedelta(minutes=45), ics=ics))
+        await out.wait_for(lambda w: len(w.of_type("notification.delivered")) >= 2, 60, "both deliveries")
+    by_recipient = {d.data["recipient_id"]: datetime.fromisoformat(d.data["delivered_at"])
+                    for d in out.of_type("notification.delivered")}
+    quiet_end = datetime(2027, 1, 4, 18, 30, tzinfo=UTC)  # 07:30 on 5 January in Auckland (UTC+13)
+    assert by_recipient[ids["mentor"]] < START + timedelta(hours=2)
+    assert by_recipient[ids["mentee"]] >= quiet_end
+    mail = mails_to(infrastructure, f"{ids['mentee']}@example.com")[0]
+    attachment = next(mail.iter_attachments())
+    assert attachment.get_content_type() == "text/calendar" and attachment.get_param("method") == "REQUEST"
+    assert attachment.get_filename() == "invite.ics"
+
+
+async def test_events_it_cannot_use_are_dead_lettered(settings, ids, bootstrap_servers, topic_prefix):
+    settings = settings.model_copy(update={"max_deferrals": 3})
+    dlq = topics.dlq(topics.REMINDERS)
+    async with build_service(settings).running(), Watcher(bootstrap_servers, [dlq, topics.dlq(topics.PARTICIPANTS)], topic_prefix) as out, \
+            Publisher(bootstrap_servers, topic_prefix=topic_prefix) as pub:
+        await pub.publish(ev.ReminderDue(reminder_id="r-1", meeting_id="m", relationship_id=ids["rel"],
+                                         participant_ids=["nobody-1"], meeting_start=START + timedelta(days=1),
+                                         minutes_before=60))
+        bad = onboarded(pid=ids["mentee"]).model_dump(mode="json") | {"timezone": "Mars/Olympus_Mons"}
+        from shared.contracts.envelope import new_envelope
+        envelope = new_envelope(type="participant.onboarded", source="/hris", data=ev.MatchRequested(
+            mentee_id="x", program_id="y"), time=START).model_copy(update={"data": bad})
+        await pub.send_raw(topics.PARTICIPANTS, envelope.to_json(), key=ids["mentee"])
+        await out.wait_for(lambda w: w.on_topic(dlq) and w.on_topic(topics.dlq(topics.PARTICIPANTS)), 30, "dead letters")
+    assert out.on_topic(dlq)[0].headers["dlq.error"] == "still unknown after 3 attempts: no profile yet for nobody-1"
+    assert "unknown IANA time zone 'Mars/Olympus_Mons'" in out.on_topic(topics.dlq(topics.PARTICIPANTS))[0].headers["dlq.error"]
+
+
+async def test_a_delivery_interrupted_mid_send_is_reported_not_resent(settings, ids, database_url):
+    settings = settings.model_copy(update={"sending_lease_seconds": 0.0})
+    service = build_service(settings)
+    async with service.running():
+        async with service.pool.acquire() as conn:
+            await conn.execute(
+                """INSERT INTO deliveries (delivery_id, recipient_id, channel, template, language, cause_event_id,
+                       cause_type, address, subject, body, not_before, status, attempts, claimed_at)
+                   VALUES ('d-1', $1, 'email', 'reminder_due', 'en', 'e-1', 'reminder.due', 'x@example.com', 's', 'b',
+                           now(), 'sending', 1, now() - interval '1 minute')""", ids["mentee"])
+
+        async def failed():
+            rows = await fetch(database_url, "SELECT status, last_error FROM notifications.deliveries")
+            return rows[0]["status"] == "failed" and rows[0]
+        row = await eventually(failed, 40, "the interrupted delivery to be recorded")
+    assert "not resent" in row["last_error"]
+    outbox = await fetch(database_url, "SELECT topic, payload FROM notifications.outbox")
+    assert [r["topic"] for r in outbox] == [topics.NOTIFICATIONS] and b"notification.failed" in outbox[0]["payload"]
