@@ -141,8 +141,9 @@ def _occurrence(mentor: ParticipantProfile, mentee: ParticipantProfile, target: 
         lo = not_before
     if lo > hi:
         return Unplaceable(
-            f"the previous meeting ends after this occurrence's window ({utc_text(target)} "
-            f"+-{rules.tolerance_days} days)", "no_room_after_previous")
+            f"this occurrence's window ({utc_text(target)} +-{rules.tolerance_days} days) is over before the "
+            f"earliest allowed start ({utc_text(lo)}: the previous meeting's end or the minimum notice)",
+            "no_room_after_previous")
     window = PairWindow(mentor, mentee, lo, hi, rules, busy)
     step = rules.granularity
     kept: list[tuple[str, int]] = []
