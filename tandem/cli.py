@@ -13,6 +13,7 @@ COMMANDS = (
     "up",
     "demo",
     "service",
+    "topics",
     "match_cohort",
     "plan_meetings",
 )

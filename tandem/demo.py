@@ -35,7 +35,7 @@ class DemoConfig:
     mentees: int = 160
     mentors: int = 60
     late_mentees: int = 12  # join after the cohort round and are matched on demand
-    speed: float = 3600.0  # program seconds per real second
+    speed: float = 7200.0  # program seconds per real second: two program hours a second
     seed: int = 7
     timeout: float = 270.0
     decline_rate: float = 0.1

@@ -26,6 +26,8 @@ class EventData(BaseModel):
 # --- participants.v1 (upstream -> all) -------------------------------------------------------
 
 class ParticipantOnboarded(ParticipantProfile, EventData):
+    """Someone joins a program: their full profile."""
+
     key = "participant_id"
 
 
@@ -61,7 +63,7 @@ class CohortRoundRequested(EventData):
 # --- match-responses.v1 (portal -> matching) --------------------------------------------------
 
 class ProposalAccepted(EventData):
-    """Type `match.accepted`: the mentor accepts a proposal."""
+    """The mentor accepts a proposal."""
 
     key = "participant_id"
     proposal_id: str = Field(min_length=1)
@@ -69,7 +71,7 @@ class ProposalAccepted(EventData):
 
 
 class ProposalDeclined(EventData):
-    """Type `match.declined` on match-responses.v1: the mentor declines a proposal."""
+    """The mentor declines a proposal (the answer; matching then publishes `match.declined` on matches.v1)."""
 
     key = "participant_id"
     proposal_id: str = Field(min_length=1)

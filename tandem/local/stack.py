@@ -144,16 +144,16 @@ class ServiceProcess:
             return False
 
 
-def service_env(infra: Infrastructure, *, name: str, port: int, topic_prefix: str = "",
+def service_env(*, database_url: str, bootstrap_servers: str, smtp_port: int, port: int, topic_prefix: str = "",
                 clock_env: dict[str, str] | None = None, extra: dict[str, str] | None = None) -> dict[str, str]:
     env = {
         **os.environ,
-        "KAFKA_BOOTSTRAP_SERVERS": infra.bootstrap_servers,
-        "DATABASE_URL": infra.database_url,
+        "KAFKA_BOOTSTRAP_SERVERS": bootstrap_servers,
+        "DATABASE_URL": database_url,
         "TANDEM_TOPIC_PREFIX": topic_prefix,
         "TANDEM_HTTP_PORT": str(port),
         "TANDEM_SMTP_HOST": "127.0.0.1",
-        "TANDEM_SMTP_PORT": str(infra.ports.smtp),
+        "TANDEM_SMTP_PORT": str(smtp_port),
         "PYTHONUNBUFFERED": "1",
         **(clock_env or {}),
         **(extra or {}),
@@ -166,16 +166,22 @@ class Services:
     processes: dict[str, ServiceProcess]
 
     @classmethod
-    def create(cls, infra: Infrastructure, *, topic_prefix: str = "", clock_env: dict[str, str] | None = None,
-               extra: dict[str, str] | None = None, log_dir: Path | None = None) -> Services:
-        log_dir = log_dir or infra.home / "logs"
+    def create(cls, infra: Infrastructure, **kwargs) -> Services:
+        return cls.on(database_url=infra.database_url, bootstrap_servers=infra.bootstrap_servers,
+                      smtp_port=infra.ports.smtp, http_ports=infra.ports.http, log_dir=infra.home / "logs", **kwargs)
+
+    @classmethod
+    def on(cls, *, database_url: str, bootstrap_servers: str, smtp_port: int, http_ports: dict[str, int],
+           log_dir: Path, topic_prefix: str = "", clock_env: dict[str, str] | None = None,
+           extra: dict[str, str] | None = None) -> Services:
+        """The four services as processes on the given infrastructure."""
         return cls({
             name: ServiceProcess(
                 name,
-                service_env(infra, name=name, port=infra.ports.http[name], topic_prefix=topic_prefix,
-                            clock_env=clock_env, extra=extra),
+                service_env(database_url=database_url, bootstrap_servers=bootstrap_servers, smtp_port=smtp_port,
+                            port=http_ports[name], topic_prefix=topic_prefix, clock_env=clock_env, extra=extra),
                 log_dir / f"{name}.log",
-                infra.ports.http[name],
+                http_ports[name],
             )
             for name in SERVICES
         })

@@ -1,0 +1,34 @@
+"""`tandem topics`: create every topic and its dead-letter twin on the configured broker (idempotent)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+
+from tandem.cli import CliError
+
+
+def register(sub) -> None:
+    p = sub.add_parser("topics", help="create all topics and dead-letter topics on KAFKA_BOOTSTRAP_SERVERS")
+    p.add_argument("--bootstrap-servers", default=os.environ.get("KAFKA_BOOTSTRAP_SERVERS"))
+    p.add_argument("--prefix", default=os.environ.get("TANDEM_TOPIC_PREFIX", ""))
+    p.add_argument("--partitions", type=int, default=3)
+    p.add_argument("--replication-factor", type=int, default=1)
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    from shared.kafka import all_topic_names, ensure_topics
+
+    if not args.bootstrap_servers:
+        raise CliError("no broker: set KAFKA_BOOTSTRAP_SERVERS or pass --bootstrap-servers")
+    if args.partitions < 1 or args.replication_factor < 1:
+        raise CliError("--partitions and --replication-factor must be at least 1")
+    names = all_topic_names(args.prefix)
+    try:
+        asyncio.run(ensure_topics(args.bootstrap_servers, names, partitions=args.partitions,
+                                  replication_factor=args.replication_factor))
+    except RuntimeError as exc:
+        raise CliError(str(exc)) from exc
+    print(f"{len(names)} topics ready on {args.bootstrap_servers}")
+    return 0
