@@ -29,11 +29,12 @@ from .busy import BusyCalendar
 from .describe import clock_gap_note, pair_text, utc_text
 from .outcomes import Infeasible, PlannedOccurrence, Slot, Unplaceable
 from .rules import PlanningRules
-from .slots import PairWindow, closest_start, first_start, is_start, longest_common_stretch
+from .slots import PairWindow, PersonWindows, closest_start, first_start, longest_common_stretch, windows_of
 
 DEFAULT_RULES = PlanningRules()
 _NO_BUSY: Mapping[str, Sequence[Interval]] = {}
 _YEAR = 366 * DAY
+Pair = tuple[PersonWindows, PersonWindows]
 
 
 def _why_none(window: PairWindow, *, reference: int | None = None) -> Unplaceable:
@@ -54,9 +55,9 @@ def _why_none(window: PairWindow, *, reference: int | None = None) -> Unplaceabl
 
 
 def _first_slot(mentor: ParticipantProfile, mentee: ParticipantProfile, lo: int, rules: PlanningRules,
-                busy: BusyCalendar) -> tuple[int, bool] | Unplaceable:
-    """First start in [lo, lo + horizon): comfortable if any, else any fitting one."""
-    window = PairWindow(mentor, mentee, lo, lo + rules.horizon, rules, busy)
+                busy: BusyCalendar, windows: Pair | None = None) -> tuple[int, bool] | Unplaceable:
+    """First start in [lo, lo + horizon]: comfortable if any, else any fitting one."""
+    window = PairWindow(mentor, mentee, lo, lo + rules.horizon, rules, busy, windows=windows)
     start = first_start(window.comfortable, rules.granularity)
     if start is not None:
         return start, True
@@ -67,8 +68,8 @@ def _first_slot(mentor: ParticipantProfile, mentee: ParticipantProfile, lo: int,
 
 
 def _kickoff(mentor: ParticipantProfile, mentee: ParticipantProfile, earliest: int, rules: PlanningRules,
-             busy: BusyCalendar) -> tuple[int, bool] | Unplaceable | Infeasible:
-    found = _first_slot(mentor, mentee, earliest, rules, busy)
+             busy: BusyCalendar, windows: Pair | None = None) -> tuple[int, bool] | Unplaceable | Infeasible:
+    found = _first_slot(mentor, mentee, earliest, rules, busy, windows)
     if not isinstance(found, Unplaceable):
         return found
     longest = longest_common_stretch(mentor, mentee, earliest, period=_YEAR, enough=rules.duration)
@@ -133,7 +134,7 @@ def same_wall_clock(reference: int, target: int, zone: ZoneInfo) -> int | None:
 
 
 def _occurrence(mentor: ParticipantProfile, mentee: ParticipantProfile, target: int, rules: PlanningRules,
-                busy: BusyCalendar, not_before: int | None, reference: int | None
+                busy: BusyCalendar, not_before: int | None, reference: int | None, windows: Pair | None = None
                 ) -> tuple[int, bool, tuple[str, ...]] | Unplaceable:
     """(start, comfortable, ids keeping their wall-clock time) or why there is none."""
     lo, hi = target - rules.tolerance, target + rules.tolerance
@@ -144,7 +145,7 @@ def _occurrence(mentor: ParticipantProfile, mentee: ParticipantProfile, target: 
             f"this occurrence's window ({utc_text(target)} +-{rules.tolerance_days} days) is over before the "
             f"earliest allowed start ({utc_text(lo)}: the previous meeting's end or the minimum notice)",
             "no_room_after_previous")
-    window = PairWindow(mentor, mentee, lo, hi, rules, busy)
+    window = PairWindow(mentor, mentee, lo, hi, rules, busy, windows=windows)
     step = rules.granularity
     kept: list[tuple[str, int]] = []
     if reference is not None:
@@ -156,11 +157,11 @@ def _occurrence(mentor: ParticipantProfile, mentee: ParticipantProfile, target: 
     def keeping(start: int) -> tuple[str, ...]:
         return tuple(pid for pid, instant in kept if instant == start)
 
-    # Comfortable before merely fitting; `fitting` is only worked out when needed.
+    # Comfortable before merely fitting; all regions are only worked out when no kept time works.
     for comfortable in (True, False):
-        regions = window.comfortable if comfortable else window.fitting
+        margin = rules.comfort if comfortable else 0
         for _, instant in kept:
-            if is_start(regions, instant, step):
+            if window.allows(instant, margin):
                 return instant, comfortable, keeping(instant)
     aim = kept[0][1] if kept else target
     for comfortable in (True, False):
@@ -206,7 +207,8 @@ def plan_series_into(mentor: ParticipantProfile, mentee: ParticipantProfile, *, 
     if occurrences < 1:
         raise ValueError("occurrences must be at least 1")
     earliest = start + rules.notice
-    kickoff = _kickoff(mentor, mentee, earliest, rules, busy)
+    windows = (windows_of(mentor.timezone, mentor.availability), windows_of(mentee.timezone, mentee.availability))
+    kickoff = _kickoff(mentor, mentee, earliest, rules, busy, windows)
     if isinstance(kickoff, Infeasible):
         return kickoff
     planned: list[PlannedOccurrence] = []
@@ -224,7 +226,7 @@ def plan_series_into(mentor: ParticipantProfile, mentee: ParticipantProfile, *, 
             busy.add(pid, (anchor, not_before))
     for number in range(2, occurrences + 1):
         target = anchor + (number - 1) * rules.cadence
-        found = _occurrence(mentor, mentee, target, rules, busy, not_before, reference)
+        found = _occurrence(mentor, mentee, target, rules, busy, not_before, reference, windows)
         if isinstance(found, Unplaceable):
             planned.append(PlannedOccurrence(number, from_epoch(target), found))
             continue

@@ -8,10 +8,12 @@ squeezed against the start or the end of someone's day.
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections.abc import Sequence
 from datetime import datetime
-from functools import cached_property
+from functools import cached_property, lru_cache
 from itertools import pairwise
+from operator import itemgetter
 
 from shared.availability import (
     DAY,
@@ -29,48 +31,76 @@ from .busy import BusyCalendar
 from .outcomes import Slot
 from .rules import PlanningRules
 
-# Availability is expanded in whole weeks aligned to the epoch so the lru cache in
-# shared.availability is hit by every query that falls in the same weeks.
+_start = itemgetter(0)
+_end = itemgetter(1)
+
+# Availability is expanded in whole weeks aligned to the epoch (every block starts on a Thursday at
+# 00:00 UTC), so a week's pattern can be reused for every week with the same UTC offset.
 _BLOCK = 7 * DAY
 # Queries are widened by a day on both sides so window edges near the searched range are the real
 # edges, not the range's clipping (comfort margins are measured from real edges).
 _PAD = DAY
+_expand = getattr(available_intervals, "__wrapped__", available_intervals)  # uncached: we keep patterns
 
 
-# Windows relative to the start of an aligned week, per (zone, windows, UTC offset); see _block.
-_PATTERNS: dict[tuple[str, tuple, int], tuple[Interval, ...]] = {}
-_MAX_PATTERNS = 65_536
-_expand = getattr(available_intervals, "__wrapped__", available_intervals)  # uncached: we cache patterns
+class PersonWindows:
+    """One (zone, windows) combination as UTC intervals, shared by everyone who has it.
 
-
-def _block(timezone: str, windows: tuple, block: int) -> Sequence[Interval]:
-    """Availability in one aligned week.
-
-    With a constant UTC offset a person's windows repeat exactly every 7 days, and every block starts
-    on the same weekday at 00:00 UTC, so the pattern relative to the block start depends only on the
-    offset: it is expanded once and shifted. Weeks with a clock change are expanded directly.
+    With a constant UTC offset a person's windows repeat exactly every 7 days, so the pattern of an
+    aligned week depends only on the offset: it is expanded once (by shared.availability) and
+    shifted. Weeks with a clock change in them are expanded directly.
     """
-    lo, hi = block * _BLOCK, (block + 1) * _BLOCK
-    segments = offset_segments(timezone, lo, hi)
-    if len(segments) > 1:
-        return available_intervals(timezone, windows, lo, hi)
-    key = (timezone, windows, segments[0][2])
-    pattern = _PATTERNS.get(key)
-    if pattern is None:
-        if len(_PATTERNS) >= _MAX_PATTERNS:  # crude bound on memory for long-running services
-            _PATTERNS.clear()
-        pattern = _PATTERNS[key] = tuple((s - lo, e - lo) for s, e in _expand(timezone, windows, lo, hi))
-    return [(lo + s, lo + e) for s, e in pattern]
+
+    __slots__ = ("timezone", "windows", "_patterns")
+
+    def __init__(self, timezone: str, windows: tuple) -> None:
+        self.timezone, self.windows = timezone, windows
+        self._patterns: dict[int, tuple[Interval, ...]] = {}
+
+    def _block(self, block: int) -> Sequence[Interval]:
+        lo, hi = block * _BLOCK, (block + 1) * _BLOCK
+        segments = offset_segments(self.timezone, lo, hi)
+        if len(segments) > 1:
+            return available_intervals(self.timezone, self.windows, lo, hi)
+        offset = segments[0][2]
+        pattern = self._patterns.get(offset)
+        if pattern is None:
+            pattern = self._patterns[offset] = tuple(
+                (s - lo, e - lo) for s, e in _expand(self.timezone, self.windows, lo, hi))
+        return [(lo + s, lo + e) for s, e in pattern]
+
+    def between(self, lo: int, hi: int, *, clip: bool = True) -> list[Interval]:
+        """Merged intervals overlapping [lo, hi); clipped to it unless `clip` is false."""
+        if hi <= lo or not self.windows:
+            return []
+        pieces: list[Interval] = []
+        for block in range(lo // _BLOCK, (hi - 1) // _BLOCK + 1):
+            pieces.extend(self._block(block))
+        if clip:
+            return [(max(s, lo), min(e, hi)) for s, e in merge(pieces) if s < hi and e > lo]
+        return [(s, e) for s, e in merge(pieces) if s < hi and e > lo]
+
+
+@lru_cache(maxsize=16_384)
+def windows_of(timezone: str, windows: tuple) -> PersonWindows:
+    return PersonWindows(timezone, windows)
 
 
 def person_windows(profile: ParticipantProfile, lo: int, hi: int) -> list[Interval]:
     """Merged UTC intervals within [lo, hi) when `profile` is inside one of their own windows."""
-    if hi <= lo or not profile.availability:
-        return []
-    pieces: list[Interval] = []
-    for block in range(lo // _BLOCK, (hi - 1) // _BLOCK + 1):
-        pieces.extend(_block(profile.timezone, profile.availability, block))
-    return [(max(s, lo), min(e, hi)) for s, e in merge(pieces) if s < hi and e > lo]
+    return windows_of(profile.timezone, profile.availability).between(lo, hi)
+
+
+def covers(intervals: Sequence[Interval], lo: int, hi: int) -> bool:
+    """Does one interval of the merged list contain [lo, hi)?"""
+    i = bisect_right(intervals, lo, key=_start) - 1
+    return i >= 0 and intervals[i][1] >= hi
+
+
+def overlaps(intervals: Sequence[Interval], lo: int, hi: int) -> bool:
+    """Does any interval of the merged list overlap [lo, hi)?"""
+    i = bisect_right(intervals, lo, key=_end)
+    return i < len(intervals) and intervals[i][0] < hi
 
 
 def shrink(intervals: Sequence[Interval], margin: int) -> list[Interval]:
@@ -124,12 +154,26 @@ class PairWindow:
     """Possible starts for one pair in the closed range [lo, hi], given their other meetings."""
 
     def __init__(self, a: ParticipantProfile, b: ParticipantProfile, lo: int, hi: int,
-                 rules: PlanningRules, busy: BusyCalendar) -> None:
+                 rules: PlanningRules, busy: BusyCalendar, *,
+                 windows: tuple[PersonWindows, PersonWindows] | None = None) -> None:
         self.a, self.b, self.lo, self.hi, self.rules = a, b, lo, hi, rules
         d = rules.duration
-        self.avail_a = person_windows(a, lo - _PAD, hi + d + _PAD)
-        self.avail_b = person_windows(b, lo - _PAD, hi + d + _PAD)
+        wa, wb = windows or (windows_of(a.timezone, a.availability), windows_of(b.timezone, b.availability))
+        # Unclipped: the real window edges matter for the comfort margin.
+        self.avail_a = wa.between(lo - _PAD, hi + d + _PAD, clip=False)
+        self.avail_b = wb.between(lo - _PAD, hi + d + _PAD, clip=False)
         self.blocked = busy.blocked((a.participant_id, b.participant_id), lo, hi + d, rules.buffer)
+
+    def allows(self, start: int, margin: int) -> bool:
+        """Is `start` a possible start, `margin` clear of both people's window edges?
+
+        Same answer as membership in `comfortable`/`fitting`, without computing all regions.
+        """
+        end = start + self.rules.duration
+        return (self.lo <= start <= self.hi and start % self.rules.granularity == 0
+                and covers(self.avail_a, start - margin, end + margin)
+                and covers(self.avail_b, start - margin, end + margin)
+                and not overlaps(self.blocked, start, end))
 
     def _regions(self, margin: int, with_busy: bool = True) -> list[Interval]:
         # [s, s + d) inside a window shrunk by `margin` <=> [s - margin, s + d + margin) inside it.
