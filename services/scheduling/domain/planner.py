@@ -72,13 +72,16 @@ def _kickoff(mentor: ParticipantProfile, mentee: ParticipantProfile, earliest: i
     found = _first_slot(mentor, mentee, earliest, rules, busy, windows)
     if not isinstance(found, Unplaceable):
         return found
-    longest = longest_common_stretch(mentor, mentee, earliest, period=_YEAR, enough=rules.duration)
-    if longest == 0:
+    longest = longest_common_stretch(mentor, mentee, earliest, period=_YEAR, enough=rules.duration,
+                                     step=rules.granularity)
+    if longest == 0 and not longest_common_stretch(mentor, mentee, earliest, period=_YEAR, enough=1):
         return Infeasible(f"their availability never overlaps: {pair_text(mentor, mentee)}", "never_overlap")
     if longest < rules.duration:
+        usable = (f"by at most {longest // 60} minutes at a time" if longest >= 60
+                  else f"only for moments, never from a {rules.granularity_minutes}-minute mark")
         return Infeasible(
-            f"their availability overlaps by at most {longest // 60} minutes at a time, too short for the "
-            f"{rules.duration_minutes}-minute meeting: {pair_text(mentor, mentee)}", "overlap_too_short")
+            f"their availability overlaps {usable}, too short for the {rules.duration_minutes}-minute meeting: "
+            f"{pair_text(mentor, mentee)}", "overlap_too_short")
     if found.reason_code in ("no_common_window", "overlap_too_short"):
         return Unplaceable(
             f"no {rules.duration_minutes}-minute slot both can make in the {rules.kickoff_horizon_days} days "

@@ -212,8 +212,9 @@ def common_availability(a: ParticipantProfile, b: ParticipantProfile, start: dat
 
 
 def longest_common_stretch(a: ParticipantProfile, b: ParticipantProfile, start: int, *,
-                           period: int = 366 * DAY, enough: int | None = None) -> int:
-    """Longest time both are available at once during [start, start + period), in seconds.
+                           period: int = 366 * DAY, enough: int | None = None, step: int = 1) -> int:
+    """Longest time both are available at once during [start, start + period), in seconds,
+    counted from the first start aligned to `step` seconds (a meeting must begin on one).
 
     Between two clock changes (of either zone) both schedules repeat every week, so one sample of
     eight days per combination of the two UTC offsets answers for the whole stretch; a year covers
@@ -240,7 +241,7 @@ def longest_common_stretch(a: ParticipantProfile, b: ParticipantProfile, start: 
         if sample_hi - lo == 8 * DAY:
             sampled.add(offsets)
         common = intersect(person_windows(a, lo, sample_hi), person_windows(b, lo, sample_hi))
-        best = max([best, *(e - s for s, e in common)])
+        best = max([best, *(e - _ceil(s, step) for s, e in common)])  # never below 0: best starts at 0
         if enough is not None and best >= enough:
             break
     return best

@@ -189,3 +189,18 @@ def test_occurrence_window_entirely_before_not_before(pair):
     result = find_occurrence(*pair, target=at(17, 11), not_before=at(22, 9))
     assert isinstance(result, Unplaceable) and result.reason_code == "no_room_after_previous"
     assert "2026-06-22 09:00 UTC" in result.reason
+
+
+def test_overlap_too_short_once_aligned_to_the_quarter_hour_is_infeasible():
+    # 50 minutes in common (09:05-09:55), but meetings start on quarter hours: only 40 usable.
+    mentor = profile("m", "UTC", ("mon-fri", "09:05", "09:55"))
+    result = find_kickoff(mentor, profile("e", "UTC", OFFICE), now=MONDAY)
+    assert isinstance(result, Infeasible) and result.reason_code == "overlap_too_short"
+    assert "at most 40 minutes" in result.reason
+
+
+def test_a_few_minutes_in_common_is_too_short_not_never():
+    # 09:05-09:10 in common: not one quarter-hour start, yet they do overlap.
+    mentor = profile("m", "UTC", ("mon-fri", "08:00", "09:10"))
+    result = find_kickoff(mentor, profile("e", "UTC", ("mon-fri", "09:05", "17:00")), now=MONDAY)
+    assert result.reason_code == "overlap_too_short" and "only for moments" in result.reason
