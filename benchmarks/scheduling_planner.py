@@ -142,7 +142,9 @@ def run_cli(pairs_path: Path, out_path: Path, occurrences: int) -> tuple[float, 
     cpu = _child_cpu()
     began = time.perf_counter()
     done = subprocess.run(
-        [sys.executable, "-m", "tandem.cli", "plan-meetings", "--pairs", str(pairs_path), "--start", START,
+        # Same as the `tandem` console script (python -m tandem.cli would load the CLI module twice).
+        [sys.executable, "-c", "import sys; from tandem.cli import main; sys.exit(main())",
+         "plan-meetings", "--pairs", str(pairs_path), "--start", START,
          "--occurrences", str(occurrences), "--out", str(out_path)],
         capture_output=True, text=True, check=False)
     elapsed = time.perf_counter() - began

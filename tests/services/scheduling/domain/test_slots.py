@@ -8,8 +8,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from services.scheduling.domain import BusyCalendar, Slot, common_availability, fits_window
+from services.scheduling.domain import BusyCalendar, PlanningRules, Slot, common_availability, fits_window
 from services.scheduling.domain.slots import (
+    PairWindow,
     closest_start,
     first_start,
     is_start,
@@ -18,7 +19,7 @@ from services.scheduling.domain.slots import (
     shrink,
     start_regions,
 )
-from shared.availability import available_intervals
+from shared.availability import available_intervals, merge
 
 from .oracle import available_at, epoch, profile
 
@@ -117,3 +118,23 @@ def test_longest_common_stretch_sees_seasonal_overlap():
     assert longest_common_stretch(a, b, epoch(2026, 4, 5), period=150 * 86_400) == 0
     c = profile("c", "Pacific/Auckland", ("mon-fri", "09:00", "17:00"))
     assert longest_common_stretch(b, c, epoch(2026, 1, 5)) == 0
+
+
+def _intervals(max_size=6):
+    return st.lists(st.tuples(st.integers(0, 400), st.integers(1, 60)), max_size=max_size).map(
+        lambda items: merge((a * 300, (a + n) * 300) for a, n in items))
+
+
+@settings(max_examples=300, deadline=None)
+@given(_intervals(), _intervals(), _intervals(3), st.sampled_from([15, 30, 45]), st.sampled_from([0, 15, 30]),
+       st.integers(0, 200), st.integers(0, 200))
+def test_direct_check_agrees_with_the_regions(avail_a, avail_b, blocked, duration, comfort, lo, width):
+    # PairWindow.allows is a shortcut for "is this start in the comfortable/fitting regions".
+    window = PairWindow.__new__(PairWindow)
+    window.lo, window.hi = lo * 300, (lo + width) * 300
+    window.rules = PlanningRules(duration_minutes=duration, comfort_minutes=comfort)
+    window.avail_a, window.avail_b, window.blocked = avail_a, avail_b, blocked
+    for margin in {0, comfort * 60}:
+        regions = window._regions(margin)
+        for s in range(0, 130_000, 900):
+            assert window.allows(s, margin) == is_start(regions, s, 900), (s, margin)
