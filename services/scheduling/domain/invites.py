@@ -61,12 +61,21 @@ def meeting_for_pair(meeting_id: str, slot: Slot, mentor: ParticipantProfile, me
     accept or decline and their replies reach the system that can reschedule.
     """
     label = "kickoff" if occurrence == 1 else (f"meeting {occurrence}" if occurrence else "meeting")
+    if not description:
+        description = (f"Mentoring {label} of {mentor.name} (mentor) and {mentee.name} (mentee).\n"
+                       f"{_local_times(slot, mentor)}\n{_local_times(slot, mentee)}")
     return MeetingInvite(
         meeting_id=meeting_id, start=slot.start, end=slot.end, organizer=organizer,
         attendees=(Invitee(mentor.email, mentor.name), Invitee(mentee.email, mentee.name)),
         summary=f"Mentoring {label}: {mentor.name} & {mentee.name}",
         description=description, location=location,
     )
+
+
+def _local_times(slot: Slot, person: ParticipantProfile) -> str:
+    """'Ana Souza: Wed 3 Jun 2026, 09:00-09:45 (Asia/Kathmandu)', so nobody has to convert."""
+    start, end = slot.start.astimezone(person.zone), slot.end.astimezone(person.zone)
+    return (f"{person.name}: {start:%a} {start.day} {start:%b %Y, %H:%M}-{end:%H:%M} ({person.timezone})")
 
 
 def _address(person: Invitee, **params) -> vCalAddress:

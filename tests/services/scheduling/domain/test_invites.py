@@ -98,3 +98,14 @@ def test_naive_or_backwards_times_are_refused():
                                    Invitee("o@example.com"), (), "s"))
     with pytest.raises(ValueError):
         build_invite(MeetingInvite("x", SLOT.end, SLOT.start, Invitee("o@example.com"), (), "s"))
+
+
+def test_default_description_gives_each_persons_own_clock():
+    mentor = profile("m", "Asia/Kathmandu", ("mon-fri", "09:00", "17:00"), name="Ana Souza")
+    mentee = profile("e", "America/St_Johns", ("mon-fri", "09:00", "17:00"), name="Bram de Vries")
+    text = build_invite(meeting_for_pair("r/3", SLOT, mentor, mentee, occurrence=3), stamp=STAMP)
+    description = parse_invite(text).description
+    assert description.startswith("Mentoring meeting 3 of Ana Souza (mentor) and Bram de Vries (mentee).")
+    # 03:15 UTC is 09:00 in Kathmandu (+5:45) and 00:45 in St John's (-2:30 in June).
+    assert "Ana Souza: Wed 3 Jun 2026, 09:00-09:45 (Asia/Kathmandu)" in description
+    assert "Bram de Vries: Wed 3 Jun 2026, 00:45-01:30 (America/St_Johns)" in description
