@@ -43,4 +43,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # Run as `python -m tandem.cli`: dispatch through the imported module, so its CliError is the one caught.
+    from tandem.cli import main as _main
+
+    sys.exit(_main())

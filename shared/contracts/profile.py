@@ -60,8 +60,9 @@ class AvailabilityWindow(_Model):
     def _well_formed(self) -> AvailabilityWindow:
         if self.start == "24:00":
             raise ValueError("availability window cannot start at 24:00; use 00:00 of the next day")
-        if parse_clock(self.start) == parse_clock(self.end) % 1440:
-            raise ValueError(f"availability window {self.start}-{self.end} is ambiguous: start equals end")
+        if parse_clock(self.start) == parse_clock(self.end):
+            raise ValueError(f"availability window {self.start}-{self.end} is ambiguous: start equals end "
+                             "(a whole day is 00:00-24:00)")
         return self
 
     @property

@@ -160,3 +160,9 @@ def test_matches_zoneinfo_around_transitions(zone, ws, year, which, lead_hours):
     start = transitions[which % len(transitions)] - lead_hours * 3600
     end = start + 3 * 86400
     assert sampled(available_intervals(zone, ws, start, end), start, end) == brute_force(zone, ws, start, end)
+
+
+def test_a_whole_day_window():
+    w = (AvailabilityWindow(days=("sat",), start="00:00", end="24:00"),)
+    got = available_intervals("UTC", w, epoch(2026, 6, 1), epoch(2026, 6, 8))
+    assert got == ((epoch(2026, 6, 6), epoch(2026, 6, 7)),)
