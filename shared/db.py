@@ -28,8 +28,13 @@ def _check_identifier(name: str) -> str:
 
 
 async def _init_connection(conn: asyncpg.Connection) -> None:
-    for kind in ("json", "jsonb"):
-        await conn.set_type_codec(kind, encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
+    await conn.set_type_codec("json", encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
+    # jsonb in binary format (a version byte, then the text), so COPY can write it too.
+    await conn.set_type_codec(
+        "jsonb", schema="pg_catalog", format="binary",
+        encoder=lambda value: b"\x01" + json.dumps(value).encode(),
+        decoder=lambda data: json.loads(data[1:]),
+    )
 
 
 async def create_pool(url: str, schema: str, *, size: int = 8) -> asyncpg.Pool:

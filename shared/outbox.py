@@ -92,11 +92,12 @@ class OutboxRelay:
             futures = []
             for row in rows:
                 headers = dict(row["headers"])
-                with tracer.start_as_current_span(
-                    f"{row['topic']} publish", context=context_from_headers(headers), kind=trace.SpanKind.PRODUCER,
-                    attributes={"messaging.system": "kafka", "messaging.destination.name": row["topic"]},
-                ):
-                    headers.update(current_trace_headers())
+                if "traceparent" in headers:  # continue the trace that caused the event
+                    with tracer.start_as_current_span(
+                        f"{row['topic']} publish", context=context_from_headers(headers), kind=trace.SpanKind.PRODUCER,
+                        attributes={"messaging.system": "kafka", "messaging.destination.name": row["topic"]},
+                    ):
+                        headers.update(current_trace_headers())
                 futures.append(await self.producer.send(
                     self.topic_prefix + row["topic"],
                     value=bytes(row["payload"]),
