@@ -1,0 +1,142 @@
+"""Matching as a service on a real PostgreSQL and Apache Kafka: the proposal life-cycle, expiry on
+the program clock, offboarding with re-matching, cohort rounds, and bad input."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from services.matching.entrypoints.app import build_service
+from services.matching.settings import MatchingSettings
+from shared.contracts import events as ev
+from shared.contracts import topics
+from tandem.client import Publisher, Watcher
+from tests.support.people import onboarded
+from tests.support.runtime import fetch, settings_for
+
+pytestmark = pytest.mark.integration
+START = datetime(2027, 1, 4, 6, 0, tzinfo=UTC)
+WATCH = [topics.MATCHES, topics.dlq(topics.MATCH_REQUESTS), topics.dlq(topics.MATCH_RESPONSES)]
+
+
+@pytest.fixture
+def make_settings(database_url, bootstrap_servers, topic_prefix):
+    def make(**overrides) -> MatchingSettings:
+        return settings_for(MatchingSettings, database_url=database_url, bootstrap_servers=bootstrap_servers,
+                            topic_prefix=topic_prefix, clock_start=START, **overrides)
+    return make
+
+
+def mentor(pid: str, **kw) -> ev.ParticipantOnboarded:
+    defaults = dict(roles=("mentor",), seniority=8, capacity=1, skills=("public speaking", "negotiation"))
+    return onboarded(pid=pid, **{**defaults, **kw})
+
+
+def mentee(pid: str, **kw) -> ev.ParticipantOnboarded:
+    return onboarded(pid=pid, **{**dict(seniority=2, goals=("public speaking",)), **kw})
+
+
+async def onboard(pub: Publisher, *people) -> None:
+    for p in people:
+        await pub.publish(p)
+
+
+async def test_proposal_accept_establishes_and_decline_proposes_the_next_mentor(make_settings, bootstrap_servers, topic_prefix):
+    async with build_service(make_settings()).running(), Watcher(bootstrap_servers, WATCH, topic_prefix) as w, \
+            Publisher(bootstrap_servers, topic_prefix=topic_prefix) as pub:
+        await onboard(pub, mentor("best"), mentor("second", skills=("negotiation",)), mentee("ana"), mentee("bo"))
+        await pub.publish(ev.MatchRequested(mentee_id="ana", program_id="prog-1"))
+        first = (await w.wait_for(lambda w: w.of_type("match.proposed"), 30, "a proposal"))[0].data
+        assert first["mentor_id"] == "best" and first["explanation"]
+        await pub.publish(ev.ProposalDeclined(proposal_id=first["proposal_id"], participant_id="best", reason="busy"))
+        second = (await w.wait_for(lambda w: len(w.of_type("match.proposed")) >= 2 and w.of_type("match.proposed"),
+                                   30, "the next proposal"))[1].data
+        assert second["mentor_id"] == "second" and second["mentee_id"] == "ana"
+        await pub.publish(ev.ProposalAccepted(proposal_id=second["proposal_id"], participant_id="second"))
+        established = (await w.wait_for(lambda w: w.of_type("match.established"), 30, "the match"))[0].data
+        # Ana is matched now: asking again changes nothing. Bo gets the remaining mentor, "best".
+        await pub.publish(ev.MatchRequested(mentee_id="ana", program_id="prog-1"))
+        await pub.publish(ev.MatchRequested(mentee_id="bo", program_id="prog-1"))
+        third = (await w.wait_for(lambda w: len(w.of_type("match.proposed")) >= 3 and w.of_type("match.proposed"),
+                                  30, "Bo's proposal"))[2].data
+    assert [o.data["reason"] for o in w.of_type("match.declined")] == ["busy"]
+    assert established["mentor_id"] == "second" and established["goals"] == ["public speaking"]
+    assert third["mentee_id"] == "bo" and third["mentor_id"] == "best"
+    assert len(w.of_type("match.proposed")) == 3
+
+
+async def test_unanswered_proposals_expire_on_the_program_clock(make_settings, bootstrap_servers, topic_prefix):
+    # 72 program hours pass in about 7 real seconds.
+    settings = make_settings(clock_speed=36_000.0)
+    async with build_service(settings).running(), Watcher(bootstrap_servers, WATCH, topic_prefix) as w, \
+            Publisher(bootstrap_servers, topic_prefix=topic_prefix) as pub:
+        await onboard(pub, mentor("slow"), mentor("quick", skills=("negotiation",)), mentee("ana"))
+        await pub.publish(ev.MatchRequested(mentee_id="ana", program_id="prog-1"))
+        await w.wait_for(lambda w: w.of_type("match.expired") and len(w.of_type("match.proposed")) >= 2, 60,
+                         "expiry and a new proposal")
+    expired = w.of_type("match.expired")[0].data
+    proposals = [o.data for o in w.of_type("match.proposed")]
+    assert expired["mentor_id"] == "slow" and proposals[1]["mentor_id"] == "quick"
+    hours = (datetime.fromisoformat(expired["expired_at"]) - datetime.fromisoformat(proposals[0]["expires_at"]))
+    assert hours.total_seconds() >= 0  # never before the response window ends
+
+
+async def test_offboarding_a_mentor_ends_the_relationship_and_rematches_only_that_mentee(make_settings, bootstrap_servers, topic_prefix):
+    async with build_service(make_settings()).running(), Watcher(bootstrap_servers, WATCH, topic_prefix) as w, \
+            Publisher(bootstrap_servers, topic_prefix=topic_prefix) as pub:
+        await onboard(pub, mentor("leaving", capacity=1), mentor("staying", capacity=2, skills=("negotiation",)),
+                      mentee("ana"), mentee("bo", goals=("negotiation",)))
+        for pid in ("ana", "bo"):
+            await pub.publish(ev.MatchRequested(mentee_id=pid, program_id="prog-1"))
+        proposals = await w.wait_for(lambda w: len(w.of_type("match.proposed")) >= 2 and w.of_type("match.proposed"),
+                                     30, "two proposals")
+        for p in proposals:
+            await pub.publish(ev.ProposalAccepted(proposal_id=p.data["proposal_id"], participant_id=p.data["mentor_id"]))
+        await w.wait_for(lambda w: len(w.of_type("match.established")) >= 2, 30, "two matches")
+        pairs = {o.data["mentee_id"]: o.data for o in w.of_type("match.established")}
+        assert pairs["ana"]["mentor_id"] == "leaving" and pairs["bo"]["mentor_id"] == "staying"
+        await pub.publish(ev.ParticipantOffboarded(participant_id="leaving", program_id="prog-1", reason="offboarded"))
+        await w.wait_for(lambda w: w.of_type("match.ended") and len(w.of_type("match.proposed")) >= 3, 30,
+                         "the end and a new proposal")
+    ended = w.of_type("match.ended")
+    assert [(o.data["relationship_id"], o.data["reason"]) for o in ended] == [(pairs["ana"]["relationship_id"], "offboarded")]
+    rematch = w.of_type("match.proposed")[2].data
+    assert rematch["mentee_id"] == "ana" and rematch["mentor_id"] == "staying"
+
+
+async def test_cohort_round_proposes_for_every_matchable_mentee_and_explains_the_rest(make_settings, bootstrap_servers, topic_prefix, database_url):
+    async with build_service(make_settings()).running(), Watcher(bootstrap_servers, WATCH, topic_prefix) as w, \
+            Publisher(bootstrap_servers, topic_prefix=topic_prefix) as pub:
+        await onboard(pub, mentor("m1", capacity=2), mentor("m2", capacity=1, languages=("es",)),
+                      mentee("ana"), mentee("bo"), mentee("cy", languages=("ja",)), mentee("di", languages=("es",)))
+        import asyncio
+        await asyncio.sleep(1.5)
+        await pub.publish(ev.CohortRoundRequested(program_id="prog-1", round_id="r1"))
+        await w.wait_for(lambda w: len(w.of_type("match.proposed")) + len(w.of_type("match.unavailable")) >= 4, 30,
+                         "the round's outcome")
+    proposed = {o.data["mentee_id"]: o.data["mentor_id"] for o in w.of_type("match.proposed")}
+    assert proposed == {"ana": "m1", "bo": "m1", "di": "m2"}
+    assert all(o.data["round_id"] == "r1" for o in w.of_type("match.proposed"))
+    (unmatched,) = w.of_type("match.unavailable")
+    assert unmatched.data["mentee_id"] == "cy" and "language" in unmatched.data["reason"]
+    rows = await fetch(database_url, "SELECT count(*) AS n FROM matching.proposals WHERE status = 'pending'")
+    assert rows[0]["n"] == 3
+
+
+async def test_bad_requests_and_answers_are_dead_lettered(make_settings, bootstrap_servers, topic_prefix):
+    settings = make_settings(max_deferrals=3)
+    async with build_service(settings).running(), Watcher(bootstrap_servers, WATCH, topic_prefix) as w, \
+            Publisher(bootstrap_servers, topic_prefix=topic_prefix) as pub:
+        await onboard(pub, mentor("m1"), mentee("ana"))
+        await pub.publish(ev.MatchRequested(mentee_id="m1", program_id="prog-1"))
+        await pub.publish(ev.MatchRequested(mentee_id="ghost", program_id="prog-1"))
+        await pub.publish(ev.ProposalAccepted(proposal_id="no-such-proposal", participant_id="m1"))
+        await pub.send_raw(topics.MATCH_REQUESTS, b'{"specversion": "1.0", "type": "match.requested"}', key="x")
+        await w.wait_for(lambda w: len(w.on_topic(topics.dlq(topics.MATCH_REQUESTS))) >= 3
+                         and w.on_topic(topics.dlq(topics.MATCH_RESPONSES)), 60, "dead letters")
+    requests = sorted(o.headers["dlq.error"] for o in w.on_topic(topics.dlq(topics.MATCH_REQUESTS)))
+    assert requests[0] == "m1 is not a mentee"
+    assert requests[1].startswith("not a CloudEvents 1.0 envelope")
+    assert requests[2] == "still unknown after 3 attempts: no profile yet for ghost"
+    assert w.on_topic(topics.dlq(topics.MATCH_RESPONSES))[0].headers["dlq.error"] == "unknown proposal no-such-proposal"
