@@ -123,13 +123,13 @@ async def future_meetings(conn: asyncpg.Connection, relationship_id: str, now: d
 
 
 async def due_for_next(conn: asyncpg.Connection, now: datetime, max_occurrences: int, limit: int = 200) -> list[str]:
-    """Active relationships whose latest meeting is over (held, cancelled or unplaceable) and whose
-    series is not complete: their next occurrence should be planned."""
+    """Active relationships whose latest occurrence's time has passed (held, missed, cancelled or
+    unplaceable alike) and whose series is not complete: their next occurrence should be planned."""
     rows = await conn.fetch(
         """SELECT r.relationship_id FROM relationships r
-           JOIN LATERAL (SELECT occurrence, status, ends_at FROM meetings m WHERE m.relationship_id = r.relationship_id
+           JOIN LATERAL (SELECT occurrence, ends_at FROM meetings m WHERE m.relationship_id = r.relationship_id
                          ORDER BY occurrence DESC LIMIT 1) last ON true
-           WHERE r.status = 'active' AND last.occurrence < $2 AND (last.status <> 'scheduled' OR last.ends_at <= $1)
+           WHERE r.status = 'active' AND last.occurrence < $2 AND last.ends_at <= $1
            LIMIT $3""",
         now, max_occurrences, limit,
     )

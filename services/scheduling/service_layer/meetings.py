@@ -68,6 +68,7 @@ async def plan_occurrence(uow: UnitOfWork, settings: SchedulingSettings, rel, oc
         found = find_kickoff(mentor, mentee, now=now, rules=rules,
                              busy=await _busy(uow, rel, now, now + timedelta(days=rules.kickoff_horizon_days + 2)))
         kind = "kickoff"
+        target = now + timedelta(hours=rules.min_notice_hours)
     else:
         first = await repo.first_meeting(uow.conn, rel["relationship_id"])
         anchor = first["starts_at"] if first is not None else now
@@ -91,9 +92,11 @@ async def plan_occurrence(uow: UnitOfWork, settings: SchedulingSettings, rel, oc
                                               reason=found.reason))
         return
     if isinstance(found, Unplaceable):
+        # The row keeps the occurrence's target time, so the series moves on once that time has passed.
         if await repo.add_meeting(uow.conn, meeting_id=mid, relationship_id=rel["relationship_id"],
                                   occurrence=occurrence, mentor_id=rel["mentor_id"], mentee_id=rel["mentee_id"],
-                                  start=now, end=now, status="unplaceable", reason=found.reason):
+                                  start=target, end=target + timedelta(minutes=rules.duration_minutes),
+                                  status="unplaceable", reason=found.reason):
             uow.emit(ev.MeetingUnplaceable(relationship_id=rel["relationship_id"], program_id=rel["program_id"],
                                            occurrence=occurrence, reason=found.reason))
             uow.after_commit(metrics.MEETINGS_UNPLACEABLE.inc)

@@ -73,9 +73,7 @@ async def series_loop(service: Service, settings: SchedulingSettings, interval: 
             async with service.transaction() as uow:
                 rel = await repo.relationship(uow.conn, relationship_id, lock=True)
                 last = await repo.last_meeting(uow.conn, relationship_id)
-                if rel["status"] != "active" or last is None:
-                    continue
-                if last["status"] == "scheduled" and last["ends_at"] > uow.clock.now():
+                if rel["status"] != "active" or last is None or last["ends_at"] > uow.clock.now():
                     continue
                 await meetings.plan_occurrence(uow, settings, rel, last["occurrence"] + 1)
         await asyncio.sleep(interval)
