@@ -58,16 +58,17 @@ class Publisher:
         await asyncio.gather(*futures)
         return envelopes
 
-    async def send_raw(self, topic: str, value: bytes, *, key: str | None = None, wait: bool = True) -> None:
-        future = await self._send(topic, value, key)
+    async def send_raw(self, topic: str, value: bytes, *, key: str | None = None, wait: bool = True,
+                       headers: dict[str, str] | None = None) -> None:
+        future = await self._send(topic, value, key, headers)
         if wait:
             await future
 
-    async def _send(self, topic: str, value: bytes, key: str | None):
+    async def _send(self, topic: str, value: bytes, key: str | None, headers: dict[str, str] | None = None):
         assert self._producer is not None, "use `async with Publisher(...)`"
         return await self._producer.send(
             self.topic_prefix + topic, value=value, key=key.encode() if key else None,
-            headers=[("content-type", CONTENT_TYPE.encode())],
+            headers=[(k, v.encode()) for k, v in {"content-type": CONTENT_TYPE, **(headers or {})}.items()],
         )
 
 

@@ -57,16 +57,22 @@ async def test_event_applied_once_and_its_consequence_published(settings, bootst
     async with build(settings, attempts).running(), \
             Watcher(bootstrap_servers, [topics.FEEDBACK], topic_prefix) as out, \
             Publisher(bootstrap_servers, topic_prefix=topic_prefix) as pub:
-        env = await pub.publish(feedback("f-1", "hello"))
+        from shared.contracts.envelope import new_envelope
+
+        env = new_envelope(type="feedback.submitted", source="/portal", data=feedback("f-1", "hello"),
+                           time="2027-01-04T10:00:00Z")
+        upstream_trace = "4bf92f3577b34da6a3ce929d0e0e4736"
+        traceparent = {"traceparent": f"00-{upstream_trace}-00f067aa0ba902b7-01"}
+        await pub.send_raw(topics.FEEDBACK_SUBMISSIONS, env.to_json(), key="r-1", headers=traceparent)
         # The same event delivered again (same id): the inbox skips it.
-        await pub.send_raw(topics.FEEDBACK_SUBMISSIONS, env.to_json(), key="r-1")
+        await pub.send_raw(topics.FEEDBACK_SUBMISSIONS, env.to_json(), key="r-1", headers=traceparent)
         await out.wait_for(lambda w: w.of_type("milestone.achieved"), 30, "the milestone")
         await asyncio.sleep(1.0)
     assert attempts == {"f-1": 1}
     assert len(out.of_type("milestone.achieved")) == 1
     published = out.of_type("milestone.achieved")[0]
     assert published.key == "r-1" and published.envelope["source"] == "/tandem/plumbing"
-    assert "traceparent" in published.headers  # the trace continues across the hop
+    assert published.headers["traceparent"].split("-")[1] == upstream_trace  # the trace continues across the hop
     rows = await fetch(settings.database_url, "SELECT state FROM plumbing.outbox")
     assert [r["state"] for r in rows] == ["published"]
 
