@@ -7,11 +7,10 @@ turns them into UTC instants.
 from __future__ import annotations
 
 import re
-from datetime import time
-from typing import Literal
+from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 WEEKDAYS: tuple[Weekday, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -31,8 +30,13 @@ def parse_clock(value: str) -> int:
     return int(hours) * 60 + int(minutes)
 
 
-def clock_to_time(minutes: int) -> time:
-    return time(23, 59, 59, 999999) if minutes >= 1440 else time(minutes // 60, minutes % 60)
+def _valid_clock(value: str) -> str:
+    parse_clock(value)
+    return value
+
+
+# A wall-clock time "HH:MM" on the person's own clock.
+Clock = Annotated[str, AfterValidator(_valid_clock)]
 
 
 class _Model(BaseModel):
@@ -47,14 +51,8 @@ class AvailabilityWindow(_Model):
     """
 
     days: tuple[Weekday, ...] = Field(min_length=1)
-    start: str
-    end: str
-
-    @field_validator("start", "end")
-    @classmethod
-    def _clock(cls, value: str) -> str:
-        parse_clock(value)
-        return value
+    start: Clock
+    end: Clock
 
     @model_validator(mode="after")
     def _well_formed(self) -> AvailabilityWindow:
@@ -77,14 +75,8 @@ class AvailabilityWindow(_Model):
 
 
 class QuietHours(_Model):
-    start: str
-    end: str
-
-    @field_validator("start", "end")
-    @classmethod
-    def _clock(cls, value: str) -> str:
-        parse_clock(value)
-        return value
+    start: Clock
+    end: Clock
 
 
 class Communication(_Model):

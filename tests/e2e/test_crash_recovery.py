@@ -21,7 +21,14 @@ ALL = list(topics.ALL) + [topics.dlq(t) for t in topics.ALL]
 PAIRS = 8
 
 
-async def start_program(portal: Publisher, tag: str) -> None:
+async def start_program(w: Watcher, portal: Publisher, tag: str) -> None:
+    """Mentors in four zones, twice as many mentees, a cohort round; every mentor accepts."""
+
+    async def accept(o):
+        if o.type == "match.proposed":
+            await portal.publish(ev.ProposalAccepted(proposal_id=o.data["proposal_id"], participant_id=o.data["mentor_id"]))
+
+    w.on_message = accept
     zones = ["Europe/Amsterdam", "Europe/London", "Asia/Kolkata", "America/New_York"]
     for i in range(PAIRS // 2):
         await portal.publish(onboarded(pid=f"mentor-{tag}-{i}", roles=("mentor",), tz=zones[i], seniority=8,
@@ -39,14 +46,9 @@ async def test_scheduler_killed_while_reminders_are_due(system, infrastructure, 
     tag = uuid.uuid4().hex[:6]
     bootstrap = infrastructure.bootstrap_servers
 
-    async def accept(o):
-        if o.type == "match.proposed":
-            await portal.publish(ev.ProposalAccepted(proposal_id=o.data["proposal_id"], participant_id=o.data["mentor_id"]))
-
     async with Watcher(bootstrap, ALL, topic_prefix) as w, \
             Publisher(bootstrap, topic_prefix=topic_prefix, now=clock.now) as portal:
-        w.on_message = accept
-        await start_program(portal, tag)
+        await start_program(w, portal, tag)
         kickoffs = await w.wait_for(
             lambda w: len({o.data["relationship_id"] for o in w.of_type("meeting.scheduled")}) >= PAIRS
             and w.of_type("meeting.scheduled"), 120, "every kickoff")
@@ -92,14 +94,9 @@ async def test_notifications_killed_while_sending(system, infrastructure, topic_
     tag = uuid.uuid4().hex[:6]
     bootstrap = infrastructure.bootstrap_servers
 
-    async def accept(o):
-        if o.type == "match.proposed":
-            await portal.publish(ev.ProposalAccepted(proposal_id=o.data["proposal_id"], participant_id=o.data["mentor_id"]))
-
     async with Watcher(bootstrap, ALL, topic_prefix) as w, \
             Publisher(bootstrap, topic_prefix=topic_prefix, now=clock.now) as portal:
-        w.on_message = accept
-        await start_program(portal, tag)
+        await start_program(w, portal, tag)
         await w.wait_for(lambda w: w.of_type("match.established") and w.of_type("notification.delivered"), 120,
                          "the first introductions going out")
         services.processes["notifications"].kill()  # SIGKILL in the middle of a burst of mail
