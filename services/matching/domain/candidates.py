@@ -1,0 +1,242 @@
+"""Rules and scores for one person against a whole table, as float32 rows.
+
+A row holds the weighted score of every pair, or -inf where a column hard rule fails (shared
+language, more senior mentor, free capacity, overlap). The row is a sum of four parts that each
+depend on few attributes, so the cohort round caches parts by key (mentees with the same
+seniority and languages share one "base" part) while the on-demand index computes them fresh;
+both call the same functions. Functions take `e` (mentee side) and `m` (mentor side), each a
+PeopleTable or a PersonRow, and broadcast: mentee-vs-all-mentors and mentor-vs-all-mentees alike.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Hashable
+
+import numpy as np
+
+from .features import PeopleTable, PersonRow
+from .rules import CHAIN, EXCLUDED, SELF
+from .scoring import availability_fit, goal_fit, language_ease, perspective_fit, seniority_fit
+from .settings import MatchSettings
+
+Side = PeopleTable | PersonRow
+NEG = np.float32(-np.inf)
+
+
+class Weights:
+    """Settings turned into the constants the row functions need (normalised float32 weights)."""
+
+    def __init__(self, settings: MatchSettings) -> None:
+        w = settings.weights.normalised()
+        self.goal, self.avail, self.sen, self.persp, self.lang = (
+            np.float32(w[c]) for c in ("goal_fit", "availability", "seniority", "perspective", "language"))
+        self.min_hours = settings.min_overlap_hours
+        self.target_hours = settings.overlap_target_hours
+        # Seniority contribution by gap + 10 (gaps run from -9 to 9).
+        self.sen_by_gap = (self.sen * seniority_fit(np.arange(-10, 11), *settings.ideal_gap)).astype(np.float32)
+
+
+# --- column hard rules ---
+
+
+def _and_any(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    if a.shape[-1] == 1 and b.shape[-1] == 1:
+        return (a[..., 0] & b[..., 0]) != 0
+    return np.any((a & b) != 0, axis=-1)
+
+
+def shares_language(e: Side, m: Side) -> np.ndarray:
+    return _and_any(e.lang, m.lang)
+
+
+def more_senior(e: Side, m: Side) -> np.ndarray:
+    return np.asarray(m.seniority > e.seniority)
+
+
+def has_capacity(m: Side) -> np.ndarray:
+    return np.asarray((m.free > 0) & m.active)
+
+
+def overlap_ok(weights: Weights, seconds: np.ndarray) -> np.ndarray:
+    # Same expression as shared.availability.weekly_overlap_hours: seconds / 3600, compared as hours.
+    return seconds / 3600 >= weights.min_hours
+
+
+def has_bit(bits: np.ndarray, idx) -> np.ndarray:
+    """Is term `idx` in the bitset(s)? Broadcasts one bitset vs many ids and many bitsets vs one id."""
+    idx = np.asarray(idx)
+    safe = np.maximum(idx, 0)
+    word, shift = safe // 64, (safe % 64).astype(np.uint64)
+    if bits.ndim == 1:
+        w = bits[word]
+    elif idx.ndim == 0:
+        w = bits[:, int(word)]
+    else:
+        w = np.take_along_axis(bits, word[:, None], axis=1)[:, 0]
+    return ((w >> shift) & np.uint64(1)).astype(bool) & (idx >= 0)
+
+
+# --- row parts ---
+
+
+def base_part(w: Weights, e: Side, m: Side) -> np.ndarray:
+    """Seniority and language-ease contributions; -inf unless languages, seniority and capacity allow."""
+    ok = shares_language(e, m) & more_senior(e, m) & has_capacity(m)
+    gap = np.asarray(m.seniority, dtype=np.int64) - np.asarray(e.seniority, dtype=np.int64)
+    sen = w.sen_by_gap[gap + 10]
+    same = np.asarray(m.first == e.first) & (np.asarray(e.first) >= 0)
+    spoken = has_bit(m.lang, e.first) | has_bit(e.lang, m.first)
+    value = sen + w.lang * language_ease(same, spoken).astype(np.float32)
+    return np.where(ok, value, NEG).astype(np.float32)
+
+
+def perspective_part(w: Weights, e: Side, m: Side) -> np.ndarray:
+    value = perspective_fit(e.diverse, m.region != e.region, m.country != e.country, m.sector != e.sector)
+    return (w.persp * value.astype(np.float32)).astype(np.float32)
+
+
+def goal_part(w: Weights, e: Side, m: Side) -> np.ndarray:
+    both = np.bitwise_count(e.terms & m.terms)
+    covered = both[..., 0] if both.shape[-1] == 1 else both.sum(axis=-1)
+    return (w.goal * goal_fit(covered, e.n_terms).astype(np.float32)).astype(np.float32)
+
+
+def availability_part(w: Weights, seconds: np.ndarray) -> np.ndarray:
+    """Per availability class: contribution, or -inf below the overlap rule."""
+    hours = seconds / 3600
+    value = w.avail * availability_fit(hours, w.target_hours).astype(np.float32)
+    return np.where(overlap_ok(w, seconds), value, NEG).astype(np.float32)
+
+
+def pair_row(w: Weights, e: Side, m: Side, class_seconds: np.ndarray, other_avail: np.ndarray) -> np.ndarray:
+    """Complete row without caching (on-demand, and the mentor-side passes of the cohort round)."""
+    row = base_part(w, e, m)
+    row += perspective_part(w, e, m)
+    row += goal_part(w, e, m)
+    row += availability_part(w, class_seconds)[other_avail]
+    return row
+
+
+# --- the pieces of a row, cached by key ---
+
+
+class PartCache:
+    """Rows by key, computed on first use; dropped wholesale when they would exceed the byte budget."""
+
+    def __init__(self, compute: Callable[[int], np.ndarray], row_bytes: int, budget_bytes: int) -> None:
+        self._compute = compute
+        self._rows: dict[Hashable, np.ndarray] = {}
+        self._limit = max(16, budget_bytes // max(row_bytes, 1))
+
+    def get(self, key: Hashable, example: int) -> np.ndarray:
+        row = self._rows.get(key)
+        if row is None:
+            if len(self._rows) >= self._limit:
+                self._rows.clear()
+            row = self._rows[key] = self._compute(example)
+        return row
+
+
+# --- picking the best few ---
+
+
+class TopK:
+    """The k highest finite entries of a row, best first, without sorting the whole row.
+
+    Entries within `delta` of the row maximum are usually a few dozen; delta adapts as rows come.
+    """
+
+    def __init__(self, k: int) -> None:
+        self.k = k
+        self.delta = 0.05
+
+    def __call__(self, row: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        best = row.max() if row.size else NEG
+        if best == NEG:
+            return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float32)
+        delta = self.delta
+        while True:
+            idx = np.flatnonzero(row >= best - delta)
+            if len(idx) >= self.k or delta > 4:  # scores lie in [0, 1]: delta > 4 keeps every finite entry
+                break
+            delta *= 4
+        self.delta = delta * 0.8 if len(idx) > 16 * self.k else delta if delta > self.delta else self.delta
+        vals = row[idx]
+        if len(idx) > self.k:
+            keep = np.argpartition(-vals, self.k - 1)[: self.k]
+            idx, vals = idx[keep], vals[keep]
+        order = np.lexsort((idx, -vals))  # best first; ties by row position, so results are reproducible
+        return idx[order], vals[order]
+
+
+class BlockTopK:
+    """TopK for a block of rows at once: one threshold pass and one sort for the whole block."""
+
+    def __init__(self, k: int) -> None:
+        self.k = k
+        self.delta = 0.02
+
+    def __call__(self, block: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(best columns, -1 padded; their scores) per row of `block`, best first, ties by column."""
+        b, n = block.shape
+        k = self.k
+        if b >= 128 or n >= 1 << 24:
+            raise ValueError("BlockTopK packs (row, column) into 7 + 24 bits")
+        idx = np.full((b, k), -1, dtype=np.int64)
+        vals = np.full((b, k), NEG, dtype=np.float32)
+        best = block.max(axis=1)
+        rows = np.flatnonzero(best != NEG)
+        sub = block if len(rows) == b else block[rows]
+        delta = self.delta
+        found: list[np.ndarray] = []
+        while rows.size:
+            flat = np.flatnonzero(sub >= (best[rows] - delta).astype(np.float32)[:, None])
+            r = flat // n
+            got = np.bincount(r, minlength=len(rows))
+            done = (got >= k) | (delta > 4)  # delta > 4: every finite entry passed (scores lie in [0, 1])
+            keep = done[r]
+            found.append(rows[r[keep]] * n + flat[keep] % n)
+            if delta == self.delta:  # keep a typical row near 2k entries: fewer retries, less sorting
+                typical = np.minimum(got, 8 * k).mean()
+                self.delta = min(max(self.delta * (0.8 if typical > 4 * k else 1.25 if typical < k else 1.0), 1e-5), 1.0)
+            rows = rows[~done]  # rows short of k: widen for them only
+            sub = block[rows]
+            delta *= 4
+        cells = np.concatenate(found) if found else np.empty(0, dtype=np.int64)
+        r, c = cells // n, cells % n
+        v = block.ravel()[cells]
+        # One int64 key sorts by row, then score descending, then column: the bits of a float >= 0
+        # order like the float, and every score here is >= 0 (only failed rules are -inf).
+        desc = np.int64(0x7FFFFFFF) - v.view(np.int32).astype(np.int64)
+        order = np.argsort((r << 56) | (desc << 24) | c)  # keys are unique
+        r, c, v = r[order], c[order], v[order]
+        rank = np.arange(len(r)) - np.searchsorted(r, r)
+        top = rank < k
+        idx[r[top], rank[top]] = c[top]
+        vals[r[top], rank[top]] = v[top]
+        return idx, vals
+
+
+# --- why nobody fits ---
+
+FUNNEL = ("mentors", "shared_language", "more_senior", "not_themselves", "outside_chain", "not_excluded",
+          "overlap", "free_capacity")
+
+
+def funnel(w: Weights, e: Side, m: PeopleTable, class_seconds: np.ndarray, excluded_cols: np.ndarray,
+           excluded_kinds: np.ndarray) -> dict[str, int]:
+    """How many mentors are left after each hard rule, applied in the order reasons are reported."""
+    alive = m.active.copy()
+    counts = {"mentors": int(alive.sum())}
+    alive &= shares_language(e, m)
+    counts["shared_language"] = int(alive.sum())
+    alive &= more_senior(e, m)
+    counts["more_senior"] = int(alive.sum())
+    for step, kind in (("not_themselves", SELF), ("outside_chain", CHAIN), ("not_excluded", EXCLUDED)):
+        alive[excluded_cols[excluded_kinds == kind]] = False
+        counts[step] = int(alive.sum())
+    alive &= overlap_ok(w, class_seconds)[m.avail]
+    counts["overlap"] = int(alive.sum())
+    alive &= m.free > 0
+    counts["free_capacity"] = int(alive.sum())
+    return counts

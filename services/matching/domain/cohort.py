@@ -1,0 +1,471 @@
+"""The cohort round: one global assignment of mentees to mentors.
+
+1. Candidate graph: for each mentee, the best `candidates_per_mentee` feasible mentors by score,
+   from vectorised rows (mentees of one availability class share the overlap work).
+2. Max-flow-min-cost on that sparse graph (OR-Tools): as many pairs as the graph allows, then the
+   best total score; a mentor's n-th new mentee costs `load_spread * (load + n - 1)`, so load spreads.
+3. Proof of maximum cardinality on the *full* feasible graph: an alternating search from every mentor
+   with free places, over all feasible mentees (mentor-side rows, so never pairwise Python). If it
+   reaches an unmatched mentee there is an augmenting path: its arcs (and the best arcs of those
+   mentors) join the graph and step 2 runs again. When the search finds none, no matching with
+   more pairs exists (Berge), so the matched count is the true maximum the hard rules allow.
+"""
+
+from __future__ import annotations
+
+import gc
+import os
+import time
+from collections.abc import Collection, Mapping, Sequence
+from datetime import datetime
+
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+
+import numpy as np
+from ortools.graph.python import max_flow, min_cost_flow
+
+from shared.availability import to_epoch
+from shared.contracts.profile import ParticipantProfile
+
+from .candidates import (
+    NEG,
+    BlockTopK,
+    PartCache,
+    Weights,
+    availability_part,
+    base_part,
+    funnel,
+    goal_part,
+    perspective_part,
+)
+from .features import AvailabilityClasses, PeopleTable, Vocabularies
+from .overlap import OverlapTable, class_intervals, week_of
+from .reasons import reason_for, taken_in_round
+from .results import CohortResult, PairProposal, Unmatched
+from .rules import ManagementGraph, exclusions
+from .scoring import explain_pairs
+from .settings import MatchSettings
+
+SCALE = 100_000  # scores in [0, 1] become integer costs
+# Components take few distinct values, so many pairs tie exactly; cost scaling crawls on such ties.
+# A fixed pseudo-random amount below 0.001 of score per pair breaks them: fast and reproducible.
+TIE_BREAK = 97
+CACHE_BYTES = 768 * 2**20
+THREADS = min(4, os.cpu_count() or 1)
+CHUNK = 64  # mentees scored together: 64 rows of 25,000 mentors stay in cache
+# The graph handed to the solvers: each mentee's best few candidates plus, for each mentor, its best
+# few incoming candidates relative to its free places. Arcs found by the proof step are added to it.
+MENTEE_CORE = 4
+MENTOR_CORE = (3, 4)  # keep the best 3 * free_places + 4 arcs into each mentor
+
+
+def solve_cohort(
+    mentees: Sequence[ParticipantProfile],
+    mentors: Sequence[ParticipantProfile],
+    *,
+    at: datetime,
+    settings: MatchSettings = MatchSettings(),
+    load: Mapping[str, int] = {},
+    excluded_pairs: Collection[tuple[str, str]] = (),
+    directory: Mapping[str, str | None] | None = None,
+) -> CohortResult:
+    """Propose pairs for a whole pool at once. People with both roles may appear in both lists.
+
+    `load`: mentor_id -> current active mentees; `excluded_pairs`: (mentee_id, mentor_id) never to
+    propose; `directory`: participant_id -> manager_id for everyone known (chains may pass through
+    people outside this round); people missing from it use their own profile's manager_id.
+    """
+    with _collector_paused():
+        return _Round(mentees, mentors, at=at, settings=settings, load=load, excluded_pairs=excluded_pairs,
+                      directory=directory).run()
+
+
+@contextmanager
+def _collector_paused():
+    """The round allocates millions of small acyclic objects; with 100k+ profiles alive, every
+    automatic cycle collection walks them all (measured: ~60 µs per explanation). Pause it."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+class _Round:
+    def __init__(self, mentees, mentors, *, at, settings, load, excluded_pairs, directory) -> None:
+        self.clock = {"start": time.perf_counter()}
+        self.at, self.settings = at, settings
+        self.start, self.end = week_of(to_epoch(at))  # naive `at` raises here
+        _unique(mentees, "mentees")
+        _unique(mentors, "mentors")
+        self.mentee_profiles = list(mentees)
+        self.mentor_profiles = [p for p in mentors if p.is_mentor]  # hard rule: only people with the mentor role
+        self.w = Weights(settings)
+
+        vocab = Vocabularies()
+        vocab.learn_all((*self.mentee_profiles, *self.mentor_profiles))
+        self.e_classes, self.m_classes = AvailabilityClasses(), AvailabilityClasses()
+        free = [max(0, p.mentor_capacity - max(0, load.get(p.participant_id, 0))) for p in self.mentor_profiles]
+        self.load = np.array([max(0, load.get(p.participant_id, 0)) for p in self.mentor_profiles], dtype=np.int64)
+        self.E = PeopleTable.build(self.mentee_profiles, vocab, self.e_classes, terms="goals")
+        self.M = PeopleTable.build(self.mentor_profiles, vocab, self.m_classes, terms="skills", free=free)
+
+        managers = {p.participant_id: p.manager_id for p in (*self.mentee_profiles, *self.mentor_profiles)}
+        managers.update(directory or {})
+        self.graph = ManagementGraph(managers)
+        mentor_index = {pid: j for j, pid in enumerate(self.M.ids)}
+        self.ex_rows, self.ex_cols, self.ex_kinds = exclusions(self.E.ids, mentor_index, self.graph, excluded_pairs)
+        self.ex_ptr = np.searchsorted(self.ex_rows, np.arange(len(self.E) + 1))
+        # The same exclusions by mentor, for the mentor-side passes.
+        by_col = np.argsort(self.ex_cols, kind="stable")
+        self.exT_cols, self.exT_rows = self.ex_cols[by_col], self.ex_rows[by_col]
+        self.exT_ptr = np.searchsorted(self.exT_cols, np.arange(len(self.M) + 1))
+
+        self.m_overlap = OverlapTable(self.m_classes.keys, self.start, self.end, query_keys=self.e_classes.keys)
+        self._e_overlap: OverlapTable | None = None
+        self.clock["prepared"] = time.perf_counter()
+
+    # --- 1. candidate graph ---
+
+    def candidate_arcs(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        E, M, w = self.E, self.M, self.w
+        k = max(1, min(self.settings.candidates_per_mentee, len(M)))
+        n = len(E)
+        self.best_idx = np.full((n, k), -1, dtype=np.int64)
+        self.best_val = np.full((n, k), NEG, dtype=np.float32)
+
+        # Mentees sharing a key share a part; the part itself is a row over all mentors.
+        lang_key = _row_keys(E.lang)
+        base_key = _combine(E.seniority, E.first, lang_key)
+        persp_key = _combine(E.diverse, np.where(E.diverse, E.region, -1), np.where(E.diverse, E.country, -1), E.sector)
+        goal_key = _combine(_row_keys(E.terms), E.n_terms)
+        row_bytes = 4 * len(M)
+        base = PartCache(lambda i: base_part(w, E.row(i), M), row_bytes, CACHE_BYTES // 4)
+        persp = PartCache(lambda i: perspective_part(w, E.row(i), M), row_bytes, CACHE_BYTES // 4)
+        goal = PartCache(lambda i: goal_part(w, E.row(i), M), row_bytes, CACHE_BYTES // 2)
+
+        # Mentees in availability-class order: a class's overlap row is computed once, for a chunk.
+        order = np.argsort(E.avail, kind="stable")
+        chunks = np.array_split(order, max(1, -(-n // CHUNK))) if n else []
+
+        def work(part: list[np.ndarray]) -> None:
+            pick = BlockTopK(k)
+            block = np.empty((CHUNK, len(M)), dtype=np.float32)
+            class_rows: dict[int, np.ndarray] = {}
+            for chunk in part:
+                classes = np.unique(E.avail[chunk]).tolist()
+                missing = [c for c in classes if c not in class_rows]
+                class_rows = {c: class_rows[c] for c in classes if c in class_rows}
+                class_rows.update(zip(missing, self.class_rows(missing)))
+                rows = block[: len(chunk)]
+                for r, i in enumerate(chunk.tolist()):
+                    out = rows[r]
+                    np.add(base.get(base_key[i], i), persp.get(persp_key[i], i), out=out)
+                    out += goal.get(goal_key[i], i)
+                    out += class_rows[avail[i]]
+                    lo, hi = ex_ptr[i], ex_ptr[i + 1]
+                    if hi > lo:
+                        out[self.ex_cols[lo:hi]] = NEG
+                self.best_idx[chunk], self.best_val[chunk] = pick(rows)
+
+        avail, ex_ptr = E.avail.tolist(), self.ex_ptr.tolist()
+        # numpy releases the GIL inside its loops, so threads overlap the block arithmetic.
+        threads = max(1, min(THREADS, len(chunks)))
+        if threads == 1:
+            work(chunks)
+        else:
+            with ThreadPoolExecutor(threads) as pool:
+                list(pool.map(work, [chunks[t::threads] for t in range(threads)]))
+        self.feasible = self.best_idx[:, 0] >= 0  # has a feasible mentor with free places
+        keep = self.best_idx >= 0
+        rows = np.broadcast_to(np.arange(n)[:, None], keep.shape)[keep]
+        self.clock["candidates"] = time.perf_counter()
+        return rows, self.best_idx[keep], self.best_val[keep]
+
+    def class_rows(self, classes: list[int]) -> np.ndarray:
+        """Availability part over all mentors for mentee availability classes (-inf below the rule)."""
+        if not classes:
+            return np.empty((0, len(self.M)), dtype=np.float32)
+        seconds = self.m_overlap.overlap_seconds_many(
+            [class_intervals(self.e_classes.keys[c], self.start, self.end) for c in classes])
+        return availability_part(self.w, seconds)[:, self.M.avail]
+
+    def prune(self, e: np.ndarray, m: np.ndarray, s: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Keep arcs among a mentee's best MENTEE_CORE or a mentor's best incoming ones.
+
+        Arcs come best-first per mentee. Dropping the rest costs little score (measured in the
+        benchmark) and never cardinality: step 3 re-adds whatever a maximum matching needs.
+        With candidates_per_mentee >= the number of mentors nothing is dropped: the exact optimum.
+        """
+        if self.settings.candidates_per_mentee >= len(self.M):
+            return e, m, s
+        rank_e = np.arange(len(e)) - np.searchsorted(e, e)
+        by_mentor = np.lexsort((-s, m))
+        sorted_m = m[by_mentor]
+        rank_m = np.empty(len(e), dtype=np.int64)
+        rank_m[by_mentor] = np.arange(len(e)) - np.searchsorted(sorted_m, sorted_m)
+        keep = (rank_e < MENTEE_CORE) | (rank_m < MENTOR_CORE[0] * self.M.free[m] + MENTOR_CORE[1])
+        return e[keep], m[keep], s[keep]
+
+    # --- 2. maximum matching (cardinality only) and max-flow-min-cost ---
+
+    def _network(self, e: np.ndarray, m: np.ndarray) -> tuple[int, int, np.ndarray, np.ndarray, np.ndarray]:
+        """source -> mentee (1) -> mentor (1 per arc) -> sink; mentee arcs come after the source arcs."""
+        n_e, n_m = len(self.E), len(self.M)
+        mentees_used = np.unique(e)
+        sink = 1 + n_e + n_m
+        tails = np.concatenate([np.zeros(len(mentees_used), np.int64), 1 + e])
+        heads = np.concatenate([1 + mentees_used, 1 + n_e + m])
+        return len(mentees_used), sink, tails, heads, mentees_used
+
+    def max_matching(self, e: np.ndarray, m: np.ndarray) -> np.ndarray:
+        """A maximum matching of the arcs (mentor row per mentee, -1 unmatched), ignoring scores."""
+        matched = np.full(len(self.E), -1, dtype=np.int64)
+        if len(e) == 0:
+            return matched
+        first, sink, tails, heads, _ = self._network(e, m)
+        n_m = len(self.M)
+        flow = max_flow.SimpleMaxFlow()
+        flow.add_arcs_with_capacity(
+            np.concatenate([tails, 1 + len(self.E) + np.arange(n_m)]),
+            np.concatenate([heads, np.full(n_m, sink)]),
+            np.concatenate([np.ones(len(tails), np.int64), np.maximum(self.M.free, 0).astype(np.int64)]))
+        status = flow.solve(0, sink)
+        if status != flow.OPTIMAL:
+            raise RuntimeError(f"max-flow solver failed with status {status}")
+        used = flow.flows(np.arange(first, first + len(e))) > 0
+        matched[e[used]] = m[used]
+        return matched
+
+    def assign(self, e: np.ndarray, m: np.ndarray, score: np.ndarray) -> np.ndarray:
+        """mentor row per mentee (-1 unmatched): maximum flow on these arcs, then minimum cost."""
+        n_e, n_m = len(self.E), len(self.M)
+        matched = np.full(n_e, -1, dtype=np.int64)
+        if len(e) == 0:
+            return matched
+        first, sink, tails, heads, mentees_used = self._network(e, m)
+        # Convex load cost: a mentor's places in order, each dearer by load_spread than the previous.
+        units = np.minimum(self.M.free, np.bincount(m, minlength=n_m)).astype(np.int64)
+        unit_mentor = np.repeat(np.arange(n_m), units)
+        unit_rank = np.arange(len(unit_mentor)) - np.repeat(np.cumsum(units) - units, units)
+        unit_cost = np.rint(self.settings.load_spread * SCALE * (self.load[unit_mentor] + unit_rank)).astype(np.int64)
+        pair_cost = SCALE - np.clip(np.rint(score.astype(np.float64) * SCALE), 0, SCALE).astype(np.int64)
+        pair_cost += (e * 2_654_435_761 + m * 40_503) % TIE_BREAK
+        flow = min_cost_flow.SimpleMinCostFlow()
+        flow.add_arcs_with_capacity_and_unit_cost(
+            np.concatenate([tails, 1 + n_e + unit_mentor]),
+            np.concatenate([heads, np.full(len(unit_mentor), sink)]),
+            np.ones(len(tails) + len(unit_mentor), dtype=np.int64),
+            np.concatenate([np.zeros(first, np.int64), pair_cost, unit_cost]))
+        flow.set_nodes_supplies(np.array([0, sink]), np.array([len(mentees_used), -len(mentees_used)]))
+        status = flow.solve_max_flow_with_min_cost()
+        if status != flow.OPTIMAL:
+            raise RuntimeError(f"min-cost-flow solver failed with status {status}")
+        used = flow.flows(np.arange(first, first + len(e))) > 0
+        matched[e[used]] = m[used]
+        return matched
+
+    # --- 3. proof of maximum cardinality ---
+
+    def mentor_row(self, j: int) -> np.ndarray:
+        """Scores of mentor j against every mentee (-inf where a hard rule fails)."""
+        if self._e_overlap is None:
+            E, M, w = self.E, self.M, self.w
+            self._e_overlap = OverlapTable(self.e_classes.keys, self.start, self.end, query_keys=self.m_classes.keys)
+            row_bytes, budget = 4 * len(E), CACHE_BYTES // 4
+            self._m_keys = (_combine(M.seniority, M.first, _row_keys(M.lang), M.free > 0),
+                            _combine(M.region, M.country, M.sector))
+            self._m_parts = (PartCache(lambda j: base_part(w, E, M.row(j)), row_bytes, budget),
+                             PartCache(lambda j: perspective_part(w, E, M.row(j)), row_bytes, budget))
+        mentor = self.M.row(j)
+        seconds = self._e_overlap.overlap_seconds(class_intervals(self.m_classes.keys[mentor.avail], self.start,
+                                                                  self.end))
+        row = self._m_parts[0].get(self._m_keys[0][j], j) + self._m_parts[1].get(self._m_keys[1][j], j)
+        row += goal_part(self.w, self.E, mentor)
+        row += availability_part(self.w, seconds)[self.E.avail]
+        row[self.exT_rows[self.exT_ptr[j]:self.exT_ptr[j + 1]]] = NEG
+        return row
+
+    def augmenting_arcs(self, matched: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+        """Arcs completing augmenting paths for `matched`, or None when it is provably maximum.
+
+        Breadth-first and backwards: from mentors with free places to mentees feasible with them
+        (not via their own matched arc), from matched mentees to their mentors, and so on. Reaching
+        an unmatched mentee closes an augmenting path.
+        """
+        n_e, n_m = len(self.E), len(self.M)
+        assigned = np.bincount(matched[matched >= 0], minlength=n_m)
+        residual = np.where(self.M.active, self.M.free - assigned, 0)
+        if not ((matched < 0) & self.feasible).any() or not (residual > 0).any():
+            return None  # every mentee who could take a mentor has one, or every place is taken
+        frontier = np.flatnonzero(residual > 0)
+        seen_m = np.zeros(n_m, dtype=bool)
+        seen_m[frontier] = True
+        seen_e = np.zeros(n_e, dtype=bool)
+        via_mentor = np.full(n_e, -1, dtype=np.int64)  # mentee -> mentor reached from it (an unused arc)
+        via_score = np.zeros(n_e, dtype=np.float32)
+        via_mentee = np.full(n_m, -1, dtype=np.int64)  # mentor -> its matched mentee that leads on
+        extra = 2 * self.settings.candidates_per_mentee
+        new: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+        ends: list[np.ndarray] = []
+        while frontier.size:
+            layer: list[np.ndarray] = []
+            for j in frontier.tolist():
+                row = self.mentor_row(j)
+                feas = np.flatnonzero(row != NEG)
+                feas = feas[matched[feas] != j]
+                fresh = feas[~seen_e[feas]]
+                seen_e[fresh] = True
+                via_mentor[fresh], via_score[fresh] = j, row[fresh]
+                unmatched = fresh[matched[fresh] < 0]
+                ends.append(unmatched)
+                if residual[j] > 0 and (matched[feas] < 0).any():
+                    # A mentor with free places: give the solver its best options, not only one path.
+                    for pool in (feas, feas[matched[feas] < 0]):
+                        top = _best(pool, row[pool], extra + 2 * int(residual[j]))
+                        new.append((top, np.full(len(top), j), row[top]))
+                onward = fresh[matched[fresh] >= 0]
+                mentors, first = np.unique(matched[onward], return_index=True)
+                unseen = ~seen_m[mentors]
+                mentors = mentors[unseen]
+                seen_m[mentors] = True
+                via_mentee[mentors] = onward[first[unseen]]
+                layer.append(mentors)
+            if any(len(x) for x in ends):
+                break
+            frontier = np.concatenate(layer) if layer else np.empty(0, dtype=np.int64)
+        if not any(len(x) for x in ends):
+            return None
+        # Each path, walked from its unmatched mentee back to a mentor with free places.
+        path: list[int] = []
+        for i in np.concatenate(ends).tolist():
+            while i >= 0:
+                path.append(i)
+                j = int(via_mentor[i])
+                i = int(via_mentee[j]) if residual[j] <= 0 else -1
+        pe = np.array(path, dtype=np.int64)
+        new.append((pe, via_mentor[pe], via_score[pe]))
+        return tuple(np.concatenate(parts) for parts in zip(*new))  # type: ignore[return-value]
+
+    # --- the round ---
+
+    def run(self) -> CohortResult:
+        e, m, s = self.prune(*self.candidate_arcs())
+        rounds = 0
+        while True:  # grow the graph until its maximum matching is a maximum of the full feasible graph
+            rounds += 1
+            matched = self.max_matching(e, m)
+            extra = self.augmenting_arcs(matched)
+            if extra is None:
+                break
+            e, m, s = _dedupe(np.concatenate([e, extra[0]]), np.concatenate([m, extra[1]]),
+                              np.concatenate([s, extra[2]]))
+        maximum = int((matched >= 0).sum())
+        self.clock["proven"] = time.perf_counter()
+        matched = self.assign(e, m, s)
+        if int((matched >= 0).sum()) != maximum:  # same arcs, so the same maximum flow
+            raise RuntimeError("min-cost-flow returned fewer pairs than the proven maximum")
+        self.clock["solved"] = time.perf_counter()
+        pairs = self.proposals(matched)
+        unmatched = self.reasons(matched)
+        self.clock["explained"] = time.perf_counter()
+        return CohortResult(pairs, unmatched, self.stats(pairs, unmatched, len(e), rounds))
+
+    def proposals(self, matched: np.ndarray) -> list[PairProposal]:
+        rows = np.flatnonzero(matched >= 0)
+        cols = matched[rows]
+        seconds = np.zeros(len(rows), dtype=np.int64)
+        by_class = np.argsort(self.E.avail[rows], kind="stable")
+        classes = self.E.avail[rows][by_class]
+        for part in np.split(by_class, np.flatnonzero(np.diff(classes)) + 1) if len(rows) else ():
+            key = self.e_classes.keys[self.E.avail[rows[part[0]]]]
+            per_class = self.m_overlap.overlap_seconds(class_intervals(key, self.start, self.end))
+            seconds[part] = per_class[self.M.avail[cols[part]]]
+        explained = explain_pairs([self.mentee_profiles[i] for i in rows.tolist()],
+                                  [self.mentor_profiles[j] for j in cols.tolist()], seconds, at=self.at,
+                                  settings=self.settings, free_places=self.M.free[cols])
+        return [PairProposal(self.E.ids[i], self.M.ids[j], round(score, 4), why)
+                for i, j, (score, why) in zip(rows.tolist(), cols.tolist(), explained)]
+
+    def reasons(self, matched: np.ndarray) -> list[Unmatched]:
+        out: list[Unmatched] = []
+        h = self.settings.min_overlap_hours
+        for i in np.flatnonzero(matched < 0).tolist():
+            pid = self.E.ids[i]
+            if self.feasible[i]:
+                out.append(taken_in_round(pid))
+                continue
+            key = self.e_classes.keys[self.E.avail[i]]
+            seconds = self.m_overlap.overlap_seconds(class_intervals(key, self.start, self.end))
+            lo, hi = self.ex_ptr[i], self.ex_ptr[i + 1]
+            counts = funnel(self.w, self.E.row(i), self.M, seconds, self.ex_cols[lo:hi], self.ex_kinds[lo:hi])
+            out.append(reason_for(pid, counts, min_overlap_hours=h))
+        return out
+
+    def stats(self, pairs: list[PairProposal], unmatched: list[Unmatched], arcs: int, rounds: int) -> dict:
+        by_reason: dict[str, int] = {}
+        for u in unmatched:
+            by_reason[u.reason_code] = by_reason.get(u.reason_code, 0) + 1
+        c = self.clock
+        return {
+            "mentees": len(self.E),
+            "mentors": len(self.M),
+            "free_places": int(self.M.free.sum()),
+            "matched": len(pairs),
+            "unmatched": len(unmatched),
+            "unmatched_by_reason": by_reason,
+            "mean_score": round(float(np.mean([p.score for p in pairs])), 4) if pairs else 0.0,
+            "mean_goal_fit": round(float(np.mean([p.explanation["components"]["goal_fit"]["value"] for p in pairs])), 4)
+            if pairs else 0.0,
+            "maximum_cardinality_proven": True,
+            "candidate_arcs": arcs,
+            "solver_rounds": rounds,
+            "seconds": {
+                "prepare": round(c["prepared"] - c["start"], 3),
+                "candidates": round(c["candidates"] - c["prepared"], 3),
+                "prove_maximum": round(c["proven"] - c["candidates"], 3),
+                "min_cost_flow": round(c["solved"] - c["proven"], 3),
+                "explain": round(c["explained"] - c["solved"], 3),
+                "total": round(c["explained"] - c["start"], 3),
+            },
+        }
+
+
+def _best(items: np.ndarray, scores: np.ndarray, k: int) -> np.ndarray:
+    """The k best-scoring items (ties by position), without sorting them all."""
+    if len(items) > k:
+        keep = np.sort(np.argpartition(-scores, k - 1)[:k])
+        items, scores = items[keep], scores[keep]
+    return items[np.argsort(-scores, kind="stable")]
+
+
+def _unique(people: Sequence[ParticipantProfile], what: str) -> None:
+    seen: set[str] = set()
+    for p in people:
+        if p.participant_id in seen:
+            raise ValueError(f"duplicate participant_id {p.participant_id!r} among {what}")
+        seen.add(p.participant_id)
+
+
+def _row_keys(bits: np.ndarray) -> np.ndarray:
+    """A small int per distinct bitset row."""
+    if len(bits) == 0:
+        return np.zeros(0, dtype=np.int64)
+    return np.unique(bits, axis=0, return_inverse=True)[1].reshape(-1)
+
+
+def _combine(*columns: np.ndarray) -> np.ndarray:
+    """A small int per distinct combination of the columns."""
+    if len(columns[0]) == 0:
+        return np.zeros(0, dtype=np.int64)
+    stacked = np.stack([np.asarray(c, dtype=np.int64) for c in columns], axis=1)
+    return np.unique(stacked, axis=0, return_inverse=True)[1].reshape(-1)
+
+
+def _dedupe(e: np.ndarray, m: np.ndarray, s: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    key = e * (int(m.max()) + 1 if len(m) else 1) + m
+    _, first = np.unique(key, return_index=True)
+    return e[first], m[first], s[first]

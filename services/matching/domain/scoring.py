@@ -1,0 +1,183 @@
+"""The soft score: five components in [0, 1], weighted per program, each one explainable.
+
+Component functions are written with numpy so the same formula scores one pair (explanations)
+and 25,000 mentors at once (candidate rows); there is no second copy of the maths to drift.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from shared.contracts.profile import ParticipantProfile
+
+from .features import first_language
+
+if TYPE_CHECKING:
+    from .settings import MatchSettings
+
+COMPONENTS = ("goal_fit", "availability", "seniority", "perspective", "language")
+
+
+class ScoreWeights(BaseModel):
+    """Relative importance of each component; only ratios matter (they are normalised to sum 1)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    goal_fit: float = Field(0.40, ge=0)
+    availability: float = Field(0.15, ge=0)
+    seniority: float = Field(0.15, ge=0)
+    perspective: float = Field(0.20, ge=0)
+    language: float = Field(0.10, ge=0)
+
+    @model_validator(mode="after")
+    def _some_weight(self) -> ScoreWeights:
+        if sum(getattr(self, c) for c in COMPONENTS) <= 0:
+            raise ValueError("at least one score weight must be positive")
+        return self
+
+    def normalised(self) -> dict[str, float]:
+        total = sum(getattr(self, c) for c in COMPONENTS)
+        return {c: getattr(self, c) / total for c in COMPONENTS}
+
+
+# --- components (scalars or arrays) ---
+
+
+def goal_fit(covered, n_goals):
+    """Share of the mentee's goals found among the mentor's skills (0 when there are no goals)."""
+    n = np.asarray(n_goals, dtype=np.float64)
+    return np.where(n > 0, np.asarray(covered, dtype=np.float64) / np.maximum(n, 1), 0.0)
+
+
+def availability_fit(hours, target_hours: float):
+    """More shared time is better, up to the target (then it is enough)."""
+    return np.minimum(np.asarray(hours, dtype=np.float64) / target_hours, 1.0)
+
+
+def seniority_fit(gap, ideal_min: int, ideal_max: int):
+    """A helpful gap: full marks from ideal_min to ideal_max levels, less when too small or too wide."""
+    g = np.asarray(gap, dtype=np.float64)
+    rising = np.clip(g / max(ideal_min, 1), 0.0, 1.0)
+    falling = np.clip(1.0 - (g - ideal_max) * 0.25, 0.0, 1.0)
+    return np.where(g <= 0, 0.0, np.where(g < ideal_min, rising, np.where(g <= ideal_max, 1.0, falling)))
+
+
+def perspective_fit(wants_diverse, other_region, other_country, other_sector):
+    """Diverse if asked for (another region, country or sector); otherwise a shared sector."""
+    r, c, s = (np.asarray(x, dtype=np.float64) for x in (other_region, other_country, other_sector))
+    return np.where(wants_diverse, 0.4 * r + 0.3 * c + 0.3 * s, 1.0 - s)
+
+
+def language_ease(same_first, first_spoken):
+    """Both at ease: the same first language; half when one's first language is spoken by the other."""
+    return np.where(same_first, 1.0, np.where(first_spoken, 0.5, 0.0))
+
+
+# --- pairs, explained ---
+
+
+def explain_pairs(mentees: Sequence[ParticipantProfile], mentors: Sequence[ParticipantProfile],
+                  overlap_seconds: Sequence[int], *, at: datetime, settings: MatchSettings,
+                  free_places: Sequence[int] | None = None) -> list[tuple[float, dict]]:
+    """Score and JSON-ready breakdown of each (mentees[k], mentors[k]) pair.
+
+    Per component: raw value, normalised weight, contribution and a note. The values for all pairs
+    come from one call of each component function above, the same ones the candidate rows use.
+    """
+    w = settings.weights.normalised()
+    facts = [_pair_facts(e, m) for e, m in zip(mentees, mentors)]
+    hours = np.asarray(overlap_seconds, dtype=np.float64) / 3600
+    column = lambda name: np.array([f[name] for f in facts])  # noqa: E731
+    values = {
+        "goal_fit": goal_fit(column("n_covered"), column("n_goals")),
+        "availability": availability_fit(hours, settings.overlap_target_hours),
+        "seniority": seniority_fit(column("gap"), *settings.ideal_gap),
+        "perspective": perspective_fit(column("diverse"), column("other_region"), column("other_country"),
+                                       column("other_sector")),
+        "language": language_ease(column("same_first"), column("first_spoken")),
+    }
+    week = at.isoformat()
+    out = []
+    for k, (e, m, f) in enumerate(zip(mentees, mentors, facts)):
+        v = {c: float(values[c][k]) for c in COMPONENTS}
+        notes = _notes(e, m, f, float(hours[k]), week, settings)
+        score = sum(w[c] * v[c] for c in COMPONENTS)
+        explanation = {
+            "score": round(score, 4),
+            "components": {
+                c: {"value": round(v[c], 4), "weight": round(w[c], 4), "contribution": round(w[c] * v[c], 4),
+                    "note": notes[c]}
+                for c in COMPONENTS
+            },
+            "facts": {
+                "overlap_hours": round(float(hours[k]), 4),
+                "min_overlap_hours": settings.min_overlap_hours,
+                "seniority_gap": f["gap"],
+                "shared_languages": f["shared"],
+                "goals_covered": f["covered"],
+                **({"mentor_free_places": int(free_places[k])} if free_places is not None else {}),
+            },
+        }
+        out.append((score, explanation))
+    return out
+
+
+def _pair_facts(e: ParticipantProfile, m: ParticipantProfile) -> dict:
+    skills = set(m.skills)
+    covered = [g for g in e.goals if g in skills]
+    e_first, m_first = first_language(e), first_language(m)
+    return {
+        "covered": covered, "n_covered": len(covered), "n_goals": len(e.goals),
+        "missing": [g for g in e.goals if g not in skills],
+        "gap": m.seniority - e.seniority,
+        "diverse": e.preferences.diverse_perspective,
+        "other_region": m.region != e.region, "other_country": m.country != e.country,
+        "other_sector": m.sector != e.sector,
+        "e_first": e_first, "m_first": m_first, "same_first": e_first == m_first,
+        "first_spoken": e_first in m.languages or m_first in e.languages,
+        "shared": sorted(set(e.languages) & set(m.languages)),
+    }
+
+
+def _notes(e: ParticipantProfile, m: ParticipantProfile, f: dict, hours: float, week: str,
+           settings: MatchSettings) -> dict[str, str]:
+    lo, hi = settings.ideal_gap
+    if not f["n_goals"]:
+        goals = "the mentee listed no goals"
+    else:
+        goals = f"mentor's skills cover {f['n_covered']} of {f['n_goals']} goals"
+        goals += f" ({', '.join(f['covered'])})" if f["covered"] else ""
+        goals += f"; not covered: {', '.join(f['missing'])}" if f["missing"] else ""
+    if f["same_first"]:
+        language = f"both are most at ease in {f['e_first']}"
+    elif f["e_first"] in m.languages:
+        language = f"the mentor speaks the mentee's first language ({f['e_first']})"
+    elif f["first_spoken"]:
+        language = f"the mentee speaks the mentor's first language ({f['m_first']})"
+    else:
+        language = f"they share only a second language ({', '.join(f['shared'])})"
+    gap = f["gap"]
+    return {
+        "goal_fit": goals,
+        "availability": f"{hours:g} h overlap in the week from {week} (enough at {settings.overlap_target_hours:g} h)",
+        "seniority": f"mentor is {gap} level{'s' if gap != 1 else ''} more senior "
+                     f"({m.seniority} vs {e.seniority}; ideal gap {lo}-{hi})",
+        "perspective": _perspective_note(e, m, f["other_region"], f["other_country"], f["other_sector"]),
+        "language": language,
+    }
+
+
+def _perspective_note(mentee, mentor, other_region, other_country, other_sector) -> str:
+    facts = [
+        f"{'other' if other_region else 'same'} region ({mentor.region})",
+        f"{'other' if other_country else 'same'} country ({mentor.country})",
+        f"{'other' if other_sector else 'same'} sector ({mentor.sector})",
+    ]
+    if mentee.preferences.diverse_perspective:
+        return "mentee asked for a diverse perspective: " + ", ".join(facts)
+    return "mentee did not ask for a diverse perspective, so a shared sector counts: " + facts[2]

@@ -1,0 +1,37 @@
+"""Per-program matching settings: the hard-rule threshold, score weights and solver knobs."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from .scoring import ScoreWeights
+
+
+class MatchSettings(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    # Hard rule: hours both are available in [at, at + 7 days), each in their own zone.
+    min_overlap_hours: float = Field(2.0, ge=0, le=168)
+    weights: ScoreWeights = ScoreWeights()
+    # Overlap beyond this many hours a week adds nothing to the availability component.
+    overlap_target_hours: float = Field(6.0, gt=0, le=168)
+    # Seniority gaps in [ideal_gap_min, ideal_gap_max] get full marks.
+    ideal_gap_min: int = Field(2, ge=1, le=9)
+    ideal_gap_max: int = Field(4, ge=1, le=9)
+    # Fairness: each mentee a mentor already has (current load or earlier in this round) costs this
+    # much score, so a 2nd mentee costs more than a 1st and load spreads across mentors.
+    load_spread: float = Field(0.05, ge=0, le=1)
+    # Sparse candidate graph: best-scoring feasible mentors kept per mentee before the global solve.
+    # The matched count never depends on it (missing arcs are added until maximality is proven);
+    # at or above the number of mentors the graph is complete and the score optimum exact.
+    candidates_per_mentee: int = Field(16, ge=1)
+
+    @model_validator(mode="after")
+    def _gap_order(self) -> MatchSettings:
+        if self.ideal_gap_min > self.ideal_gap_max:
+            raise ValueError("ideal_gap_min must not exceed ideal_gap_max")
+        return self
+
+    @property
+    def ideal_gap(self) -> tuple[int, int]:
+        return (self.ideal_gap_min, self.ideal_gap_max)
