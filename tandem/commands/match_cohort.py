@@ -1,6 +1,150 @@
-"""Placeholder until this command is built; registering it keeps `tandem --help` complete."""
+"""`tandem match-cohort`: a dry run of the production cohort engine on a JSONL file of profiles.
+
+Everyone with the mentee role is matched against everyone with the mentor role (people with both
+roles are in both pools, never paired with themselves). One output line per mentee, in input order.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from collections import Counter
+from datetime import UTC, datetime
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from services.matching.domain import MatchSettings, solve_cohort
+from shared.contracts.profile import ParticipantProfile
+from tandem.cli import CliError
 
 
-def register(sub):
-    p = sub.add_parser("match-cohort", help="(not built yet)")
-    p.set_defaults(func=lambda args: print("not built yet") or 1)
+def register(sub) -> None:
+    p = sub.add_parser(
+        "match-cohort",
+        help="dry-run the cohort matching engine on a JSONL file of participant profiles",
+        description="Propose mentor/mentee pairs for a whole pool at once, exactly as the matching service "
+                    "would, and write one JSON line per mentee (pair, score and explanation, or the reason "
+                    "nobody fits).",
+    )
+    p.add_argument("--participants", required=True, type=Path, metavar="IN.jsonl",
+                   help="onboarding-contract profiles, one JSON object per line")
+    p.add_argument("--out", required=True, type=Path, metavar="OUT.jsonl", help="where to write the proposals")
+    p.add_argument("--at", metavar="ISO-8601",
+                   help="start of the week whose overlap counts, with a UTC offset (default: now)")
+    p.add_argument("--min-overlap-hours", type=float, metavar="H",
+                   help=f"hard rule: hours both must be available that week (default {MatchSettings().min_overlap_hours:g})")
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    at = parse_at(args.at)
+    settings = MatchSettings() if args.min_overlap_hours is None else settings_with_overlap(args.min_overlap_hours)
+    started = time.perf_counter()
+    people = read_profiles(args.participants)
+    read_s = time.perf_counter() - started
+
+    mentees = [p for p in people if p.is_mentee]
+    mentors = [p for p in people if p.is_mentor]
+    result = solve_cohort(mentees, mentors, at=at, settings=settings)
+    solve_s = time.perf_counter() - started - read_s
+
+    pairs = {p.mentee_id: p for p in result.pairs}
+    unmatched = {u.mentee_id: u for u in result.unmatched}
+    try:
+        with args.out.open("w", encoding="utf-8") as out:
+            for mentee in mentees:
+                pid = mentee.participant_id
+                if pid in pairs:
+                    pair = pairs[pid]
+                    line = {"mentee_id": pid, "mentor_id": pair.mentor_id, "score": pair.score,
+                            "explanation": pair.explanation}
+                else:
+                    why = unmatched[pid]
+                    line = {"mentee_id": pid, "mentor_id": None, "score": None, "explanation": None,
+                            "reason": why.reason, "reason_code": why.reason_code}
+                out.write(json.dumps(line, ensure_ascii=False) + "\n")
+    except OSError as exc:
+        raise CliError(f"cannot write {args.out}: {exc.strerror or exc}") from exc
+    total_s = time.perf_counter() - started
+    print(summary(result, mentees, read_s, solve_s, total_s), file=sys.stderr)
+    return 0
+
+
+def parse_at(text: str | None) -> datetime:
+    if text is None:
+        return datetime.now(UTC)
+    try:
+        at = datetime.fromisoformat(text)
+    except ValueError as exc:
+        raise CliError(f"--at {text!r} is not an ISO-8601 date-time (e.g. 2027-03-01T09:00:00+00:00)") from exc
+    if at.tzinfo is None or at.utcoffset() is None:
+        raise CliError(f"--at {text!r} has no UTC offset; give one, e.g. {text}+00:00")
+    return at
+
+
+def settings_with_overlap(hours: float) -> MatchSettings:
+    if not hours >= 0:  # also rejects NaN
+        raise CliError(f"--min-overlap-hours must be zero or more, got {hours:g}")
+    try:
+        return MatchSettings(min_overlap_hours=hours)
+    except ValidationError as exc:
+        raise CliError(f"--min-overlap-hours {hours:g}: {exc.errors()[0]['msg']}") from exc
+
+
+def read_profiles(path: Path) -> list[ParticipantProfile]:
+    """Profiles from a JSONL file; the first bad line stops with its line number and field."""
+    try:
+        handle = path.open(encoding="utf-8")
+    except OSError as exc:
+        raise CliError(f"cannot read {path}: {exc.strerror or exc}") from exc
+    people: list[ParticipantProfile] = []
+    first_line: dict[str, int] = {}
+    with handle:
+        try:
+            for number, text in enumerate(handle, start=1):
+                if not text.strip():
+                    continue
+                profile = _parse_line(text, number)
+                pid = profile.participant_id
+                if pid in first_line:
+                    raise CliError(f"line {number}: duplicate participant_id {pid!r} (first on line {first_line[pid]})")
+                first_line[pid] = number
+                people.append(profile)
+        except UnicodeDecodeError as exc:
+            raise CliError(f"{path} is not UTF-8 text ({exc.reason})") from exc
+    if not people:
+        raise CliError(f"{path} holds no participant profiles")
+    return people
+
+
+def _parse_line(text: str, number: int) -> ParticipantProfile:
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise CliError(f"line {number}: not valid JSON ({exc.msg}, column {exc.colno})") from exc
+    if not isinstance(data, dict):
+        raise CliError(f"line {number}: expected a JSON object, got {type(data).__name__}")
+    try:
+        return ParticipantProfile.model_validate(data)
+    except ValidationError as exc:
+        errors = exc.errors(include_url=False)
+        first = errors[0]
+        field = ".".join(str(part) for part in first["loc"]) or "profile"
+        more = f" (and {len(errors) - 1} more error{'s' if len(errors) > 2 else ''} on this line)" if len(errors) > 1 else ""
+        raise CliError(f"line {number}: {field}: {first['msg']}{more}") from exc
+
+
+def summary(result, mentees, read_s: float, solve_s: float, total_s: float) -> str:
+    stats = result.stats
+    by_reason = Counter(u.reason_code for u in result.unmatched)
+    lines = [
+        f"match-cohort: {len(result.pairs):,} of {len(mentees):,} mentees matched "
+        f"(the maximum the hard rules allow), {len(result.unmatched):,} unmatched",
+    ]
+    for code, count in by_reason.most_common():
+        lines.append(f"  unmatched, {code}: {count:,}")
+    lines.append(f"  mean score {stats['mean_score']:.4f} (mean goal fit {stats['mean_goal_fit']:.4f})")
+    lines.append(f"  {total_s:.1f} s (reading {read_s:.1f} s, matching {solve_s:.1f} s)")
+    return "\n".join(lines)
