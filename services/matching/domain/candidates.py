@@ -161,12 +161,9 @@ class TopK:
                 break
             delta *= 4
         self.delta = delta * 0.8 if len(idx) > 16 * self.k else delta if delta > self.delta else self.delta
-        vals = row[idx]
-        if len(idx) > self.k:
-            keep = np.argpartition(-vals, self.k - 1)[: self.k]
-            idx, vals = idx[keep], vals[keep]
-        order = np.lexsort((idx, -vals))  # best first; ties by row position, so results are reproducible
-        return idx[order], vals[order]
+        # idx is ascending, so a stable sort keeps ties in column order: reproducible results.
+        order = np.argsort(-row[idx], kind="stable")[: self.k]
+        return idx[order], row[idx[order]]
 
 
 class BlockTopK:

@@ -149,7 +149,7 @@ class _Round:
 
         # Mentees in availability-class order: a class's overlap row is computed once, for a chunk.
         order = np.argsort(E.avail, kind="stable")
-        chunks = np.array_split(order, max(1, -(-n // CHUNK))) if n else []
+        chunks = np.array_split(order, max(1, -(-n // CHUNK))) if n and len(M) else []
 
         def work(part: list[np.ndarray]) -> None:
             pick = BlockTopK(k)
