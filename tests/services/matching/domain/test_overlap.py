@@ -1,0 +1,125 @@
+"""The overlap used by the hard rule equals shared.availability's exact interval computation."""
+
+from datetime import UTC, datetime, timedelta
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from services.matching.domain import MatchIndex, MatchSettings, solve_cohort
+from services.matching.domain.overlap import WEEK, OverlapTable
+from shared.availability import available_intervals, weekly_overlap_hours
+from shared.contracts.profile import WEEKDAYS, AvailabilityWindow
+
+from .oracle import mentor, person
+
+ZONES = ["UTC", "Europe/Amsterdam", "America/New_York", "America/St_Johns", "Asia/Kathmandu", "Pacific/Chatham",
+         "Australia/Lord_Howe", "America/Sao_Paulo", "Asia/Tokyo", "Africa/Casablanca"]
+
+
+@st.composite
+def windows(draw):
+    out = []
+    for _ in range(draw(st.integers(1, 3))):
+        days = draw(st.lists(st.sampled_from(WEEKDAYS), min_size=1, max_size=7, unique=True))
+        start = draw(st.integers(0, 1439))  # any minute, not only quarter hours
+        length = draw(st.integers(1, 16 * 60))
+        end = (start + length) % 1440
+        if end == start:
+            end = (end + 1) % 1440
+        out.append(AvailabilityWindow(days=tuple(days), start=f"{start // 60:02d}:{start % 60:02d}",
+                                      end=f"{end // 60:02d}:{end % 60:02d}" if end else "24:00"))
+    return tuple(out)
+
+
+classes = st.tuples(st.sampled_from(ZONES), windows())
+instants = st.integers(int(datetime(2026, 1, 1, tzinfo=UTC).timestamp()),
+                       int(datetime(2027, 12, 31, tzinfo=UTC).timestamp()))
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(classes, min_size=1, max_size=6), classes, instants, st.integers(0, WEEK - 1))
+def test_table_overlap_is_exactly_the_interval_computation(keys, query, start, shift):
+    # The table covers [start, start + 2 weeks); the query week starts anywhere inside its first week.
+    at = start + shift
+    table = OverlapTable(keys, start, start + 2 * WEEK)
+    mine = available_intervals(query[0], query[1], at, at + WEEK)
+    got = table.overlap_seconds(mine)
+    many = table.overlap_seconds_many([mine, mine])
+    moment = datetime.fromtimestamp(at, UTC)
+    for c, (zone, wins) in enumerate(keys):
+        expected = weekly_overlap_hours(query[0], query[1], zone, wins, moment)
+        assert got[c] / 3600 == expected  # the very quantity the hard rule compares
+        assert many[0, c] / 3600 == many[1, c] / 3600 == expected
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.lists(classes, min_size=1, max_size=5), st.lists(classes, min_size=1, max_size=3), instants)
+def test_query_boundaries_folded_into_the_table_change_nothing(keys, queries, at):
+    plain = OverlapTable(keys, at, at + WEEK)
+    folded = OverlapTable(keys, at, at + WEEK, query_keys=queries)
+    for zone, wins in queries:
+        mine = available_intervals(zone, wins, at, at + WEEK)
+        assert (plain.overlap_seconds(mine) == folded.overlap_seconds(mine)).all()
+
+
+def _dst_pair(zone: str, days: tuple[str, ...], local: str, utc: str):
+    """A mentee in `zone` and a mentor in UTC whose 1-hour windows coincide on standard time."""
+    end = lambda hhmm: f"{int(hhmm[:2]) + 1:02d}:{hhmm[3:]}"  # noqa: E731
+    mentee = person("e", timezone=zone, windows=[{"days": list(days), "start": local, "end": end(local)}])
+    coach = mentor("m", timezone="UTC", windows=[{"days": list(days), "start": utc, "end": end(utc)}])
+    return mentee, coach
+
+
+def test_spring_forward_inside_the_week_drops_an_hour_and_the_pair():
+    # Amsterdam goes CET -> CEST on Sunday 2026-03-29. Mentee Fri+Mon 09:00-10:00 local, mentor 08:00-09:00 UTC:
+    # on standard time both Fridays and Mondays coincide (2 h); after the change the Monday no longer does.
+    mentee, coach = _dst_pair("Europe/Amsterdam", ("fri", "mon"), "09:00", "08:00")
+    before, across = datetime(2026, 3, 19, tzinfo=UTC), datetime(2026, 3, 26, tzinfo=UTC)
+    assert weekly_overlap_hours(mentee.timezone, mentee.availability, "UTC", coach.availability, before) == 2
+    assert weekly_overlap_hours(mentee.timezone, mentee.availability, "UTC", coach.availability, across) == 1
+
+    for at, matched in ((before, True), (across, False)):
+        result = solve_cohort([mentee], [coach], at=at)
+        assert bool(result.pairs) is matched
+        index = MatchIndex()
+        index.upsert(mentee), index.upsert(coach)
+        outcome = index.best_mentor("e", at=at)
+        assert (getattr(outcome, "mentor_id", None) == "m") is matched
+    assert result.unmatched[0].reason_code == "no_overlap"
+    assert outcome.reason_code == "no_overlap"
+
+
+def test_fall_back_inside_the_week_adds_an_hour_and_the_pair():
+    # New York goes EDT -> EST on Sunday 2026-11-01. Mentee Fri+Mon 09:00-10:00 local (13:00 UTC on EDT,
+    # 14:00 on EST); mentor 14:00-15:00 UTC: only the Monday after the change coincides.
+    mentee, coach = _dst_pair("America/New_York", ("fri", "mon"), "09:00", "14:00")
+    before, across = datetime(2026, 10, 22, 12, 0, tzinfo=UTC), datetime(2026, 10, 29, 12, 0, tzinfo=UTC)
+    hours = lambda at: weekly_overlap_hours("America/New_York", mentee.availability, "UTC", coach.availability, at)  # noqa: E731
+    assert (hours(before), hours(across)) == (0, 1)
+    strict = MatchSettings(min_overlap_hours=1)
+    assert not solve_cohort([mentee], [coach], at=before, settings=strict).pairs
+    (pair,) = solve_cohort([mentee], [coach], at=across, settings=strict).pairs
+    assert pair.explanation["facts"]["overlap_hours"] == 1
+
+
+def test_on_demand_overlap_is_exact_for_any_moment_across_weeks():
+    mentee = person("e", timezone="Asia/Kathmandu",
+                    windows=[{"days": ["mon", "wed", "sat"], "start": "18:10", "end": "23:50"}])
+    coaches = [mentor(f"m{i}", timezone=zone, windows=[{"days": ["mon", "tue", "wed", "sat", "sun"],
+                                                        "start": start, "end": end}])
+               for i, (zone, start, end) in enumerate([("Europe/Amsterdam", "12:05", "20:00"),
+                                                       ("America/St_Johns", "07:00", "11:30"),
+                                                       ("Pacific/Chatham", "22:00", "04:00")])]
+    index = MatchIndex(MatchSettings(min_overlap_hours=0))
+    for p in (mentee, *coaches):
+        index.upsert(p)
+    start = datetime(2026, 3, 20, 7, 13, 29, tzinfo=UTC)
+    for step in range(0, 24 * 20, 17):  # hourly-ish steps over 20 days: several weekly horizons
+        at = start + timedelta(hours=step)
+        ranked = index.ranked_mentors("e", at=at, limit=3)
+        assert len(ranked) == 3
+        for pair in ranked:
+            coach = next(c for c in coaches if c.participant_id == pair.mentor_id)
+            expected = weekly_overlap_hours("Asia/Kathmandu", mentee.availability, coach.timezone,
+                                            coach.availability, at)
+            assert pair.explanation["facts"]["overlap_hours"] == round(expected, 4)
