@@ -46,14 +46,14 @@ def build_router(settings: MatchingSettings, matcher: Matcher) -> EventRouter:
         # New availability, capacity and skills count for future matching; active pairs stay as they are.
         profile = ev.ParticipantProfile.model_validate(data.model_dump())
         await repo.upsert_participant(uow.conn, profile)
-        uow.after_commit(lambda: matcher.index.upsert(profile))
+        uow.after_commit(lambda: matcher.upsert(profile))
 
     @router.on(topics.PARTICIPANTS, "participant.offboarded")
     async def offboarded(envelope: Envelope, data: ev.ParticipantOffboarded, uow: UnitOfWork) -> None:
         await repo.lock_program(uow.conn, data.program_id)
         if not await repo.deactivate_participant(uow.conn, data.participant_id):
             return
-        uow.after_commit(lambda: matcher.index.remove(data.participant_id))
+        uow.after_commit(lambda: matcher.remove(data.participant_id))
         now = uow.clock.now()
         to_rematch: set[str] = set()
         for rel in await repo.active_relationships_of(uow.conn, data.participant_id):

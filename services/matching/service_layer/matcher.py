@@ -16,6 +16,7 @@ from services.matching.adapters import repository as repo
 from services.matching.domain import MatchIndex, MatchSettings, PairProposal, solve_cohort
 from services.matching.settings import MatchingSettings
 from shared.contracts import events as ev
+from shared.contracts.profile import ParticipantProfile
 from shared.unit_of_work import UnitOfWork
 
 NAMESPACE = uuid.UUID("3d0c8e4a-1f2b-4c6d-8e9f-a0b1c2d3e4f5")
@@ -30,20 +31,44 @@ class Matcher:
     def __init__(self, settings: MatchingSettings) -> None:
         self.settings = settings
         self.match_settings = MatchSettings(min_overlap_hours=settings.min_overlap_hours)
-        self.index = MatchIndex(self.match_settings)
+        self.indexes: dict[str, MatchIndex] = {}  # one per program: people are matched within their program
+        self._program_of: dict[str, str] = {}
+
+    def index(self, program_id: str) -> MatchIndex:
+        if program_id not in self.indexes:
+            self.indexes[program_id] = MatchIndex(self.match_settings)
+        return self.indexes[program_id]
+
+    def upsert(self, profile: ParticipantProfile) -> None:
+        previous = self._program_of.get(profile.participant_id)
+        if previous is not None and previous != profile.program_id:
+            self.indexes[previous].remove(profile.participant_id)
+        self.index(profile.program_id).upsert(profile)
+        self._program_of[profile.participant_id] = profile.program_id
+
+    def remove(self, participant_id: str) -> None:
+        program_id = self._program_of.pop(participant_id, None)
+        if program_id is not None:
+            self.indexes[program_id].remove(participant_id)
+
+    def set_load(self, mentor_id: str, active: int) -> None:
+        program_id = self._program_of.get(mentor_id)
+        if program_id is not None:
+            self.indexes[program_id].set_load(mentor_id, active)
 
     async def load(self, uow: UnitOfWork) -> None:
-        """Rebuild the index from the record (at start-up)."""
-        self.index = MatchIndex(self.match_settings)
+        """Rebuild the indexes from the record (at start-up)."""
+        self.indexes.clear()
+        self._program_of.clear()
         for profile in await repo.all_participants(uow.conn):
-            self.index.upsert(profile)
+            self.upsert(profile)
         for mentor_id, n in (await repo.mentor_loads(uow.conn)).items():
-            self.index.set_load(mentor_id, n)
+            self.set_load(mentor_id, n)
 
     def _sync_loads_after_commit(self, uow: UnitOfWork, loads: dict[str, int]) -> None:
         def apply() -> None:
             for mentor_id, n in loads.items():
-                self.index.set_load(mentor_id, n)
+                self.set_load(mentor_id, n)
         uow.after_commit(apply)
 
     async def refresh_loads(self, uow: UnitOfWork, mentor_ids: Iterable[str]) -> None:
@@ -77,7 +102,8 @@ class Matcher:
             return  # already matched, or waiting for an answer
         now = uow.clock.now()
         exclude = await repo.excluded_mentors(uow.conn, mentee_id) | set(also_exclude)
-        candidates = self.index.ranked_mentors(mentee_id, at=now, exclude=exclude, limit=10)
+        index = self.index(program_id)
+        candidates = index.ranked_mentors(mentee_id, at=now, exclude=exclude, limit=10)
         loads = await repo.mentor_loads(uow.conn, [c.mentor_id for c in candidates]) if candidates else {}
         for candidate in candidates:
             mentor = await repo.participant(uow.conn, candidate.mentor_id)
@@ -88,7 +114,7 @@ class Matcher:
             self._emit_proposed(uow, row)
             self._sync_loads_after_commit(uow, {candidate.mentor_id: loads.get(candidate.mentor_id, 0) + 1})
             return
-        outcome = self.index.best_mentor(mentee_id, at=now, exclude=exclude)
+        outcome = index.best_mentor(mentee_id, at=now, exclude=exclude)
         if isinstance(outcome, PairProposal):  # the index was behind the record on capacity
             reason, code = "every compatible mentor is at capacity", "at_capacity"
             await self.refresh_loads(uow, [c.mentor_id for c in candidates])

@@ -13,11 +13,17 @@ from shared.contracts import events as ev
 from shared.contracts import topics
 from tandem.client import Publisher, Watcher
 from tests.support.people import onboarded
-from tests.support.runtime import fetch, settings_for
+from tests.support.runtime import eventually, fetch, settings_for
 
 pytestmark = pytest.mark.integration
 START = datetime(2027, 1, 4, 6, 0, tzinfo=UTC)
 WATCH = [topics.MATCHES, topics.dlq(topics.MATCH_REQUESTS), topics.dlq(topics.MATCH_RESPONSES)]
+
+
+class Portal(Publisher):
+    def __init__(self, bootstrap_servers: str, topic_prefix: str, database_url: str) -> None:
+        super().__init__(bootstrap_servers, topic_prefix=topic_prefix)
+        self.database_url = database_url
 
 
 @pytest.fixture
@@ -38,13 +44,20 @@ def mentee(pid: str, **kw) -> ev.ParticipantOnboarded:
 
 
 async def onboard(pub: Publisher, *people) -> None:
+    """Publish profiles and wait until matching has them (they travel on another topic than requests)."""
     for p in people:
         await pub.publish(p)
+    url = pub.database_url
+
+    async def stored():
+        rows = await fetch(url, "SELECT count(*) AS n FROM matching.participants")
+        return rows[0]["n"] >= len(people)
+    await eventually(stored, 30, "the profiles")
 
 
-async def test_proposal_accept_establishes_and_decline_proposes_the_next_mentor(make_settings, bootstrap_servers, topic_prefix):
+async def test_proposal_accept_establishes_and_decline_proposes_the_next_mentor(make_settings, bootstrap_servers, topic_prefix, database_url):
     async with build_service(make_settings()).running(), Watcher(bootstrap_servers, WATCH, topic_prefix) as w, \
-            Publisher(bootstrap_servers, topic_prefix=topic_prefix) as pub:
+            Portal(bootstrap_servers, topic_prefix, database_url) as pub:
         await onboard(pub, mentor("best"), mentor("second", skills=("negotiation",)), mentee("ana"), mentee("bo"))
         await pub.publish(ev.MatchRequested(mentee_id="ana", program_id="prog-1"))
         first = (await w.wait_for(lambda w: w.of_type("match.proposed"), 30, "a proposal"))[0].data
@@ -66,11 +79,11 @@ async def test_proposal_accept_establishes_and_decline_proposes_the_next_mentor(
     assert len(w.of_type("match.proposed")) == 3
 
 
-async def test_unanswered_proposals_expire_on_the_program_clock(make_settings, bootstrap_servers, topic_prefix):
+async def test_unanswered_proposals_expire_on_the_program_clock(make_settings, bootstrap_servers, topic_prefix, database_url):
     # 72 program hours pass in about 7 real seconds.
     settings = make_settings(clock_speed=36_000.0)
     async with build_service(settings).running(), Watcher(bootstrap_servers, WATCH, topic_prefix) as w, \
-            Publisher(bootstrap_servers, topic_prefix=topic_prefix) as pub:
+            Portal(bootstrap_servers, topic_prefix, database_url) as pub:
         await onboard(pub, mentor("slow"), mentor("quick", skills=("negotiation",)), mentee("ana"))
         await pub.publish(ev.MatchRequested(mentee_id="ana", program_id="prog-1"))
         await w.wait_for(lambda w: w.of_type("match.expired") and len(w.of_type("match.proposed")) >= 2, 60,
@@ -82,9 +95,9 @@ async def test_unanswered_proposals_expire_on_the_program_clock(make_settings, b
     assert hours.total_seconds() >= 0  # never before the response window ends
 
 
-async def test_offboarding_a_mentor_ends_the_relationship_and_rematches_only_that_mentee(make_settings, bootstrap_servers, topic_prefix):
+async def test_offboarding_a_mentor_ends_the_relationship_and_rematches_only_that_mentee(make_settings, bootstrap_servers, topic_prefix, database_url):
     async with build_service(make_settings()).running(), Watcher(bootstrap_servers, WATCH, topic_prefix) as w, \
-            Publisher(bootstrap_servers, topic_prefix=topic_prefix) as pub:
+            Portal(bootstrap_servers, topic_prefix, database_url) as pub:
         await onboard(pub, mentor("leaving", capacity=1), mentor("staying", capacity=2, skills=("negotiation",)),
                       mentee("ana"), mentee("bo", goals=("negotiation",)))
         for pid in ("ana", "bo"):
@@ -107,11 +120,9 @@ async def test_offboarding_a_mentor_ends_the_relationship_and_rematches_only_tha
 
 async def test_cohort_round_proposes_for_every_matchable_mentee_and_explains_the_rest(make_settings, bootstrap_servers, topic_prefix, database_url):
     async with build_service(make_settings()).running(), Watcher(bootstrap_servers, WATCH, topic_prefix) as w, \
-            Publisher(bootstrap_servers, topic_prefix=topic_prefix) as pub:
+            Portal(bootstrap_servers, topic_prefix, database_url) as pub:
         await onboard(pub, mentor("m1", capacity=2), mentor("m2", capacity=1, languages=("es",)),
                       mentee("ana"), mentee("bo"), mentee("cy", languages=("ja",)), mentee("di", languages=("es",)))
-        import asyncio
-        await asyncio.sleep(1.5)
         await pub.publish(ev.CohortRoundRequested(program_id="prog-1", round_id="r1"))
         await w.wait_for(lambda w: len(w.of_type("match.proposed")) + len(w.of_type("match.unavailable")) >= 4, 30,
                          "the round's outcome")
@@ -124,10 +135,10 @@ async def test_cohort_round_proposes_for_every_matchable_mentee_and_explains_the
     assert rows[0]["n"] == 3
 
 
-async def test_bad_requests_and_answers_are_dead_lettered(make_settings, bootstrap_servers, topic_prefix):
+async def test_bad_requests_and_answers_are_dead_lettered(make_settings, bootstrap_servers, topic_prefix, database_url):
     settings = make_settings(max_deferrals=3)
     async with build_service(settings).running(), Watcher(bootstrap_servers, WATCH, topic_prefix) as w, \
-            Publisher(bootstrap_servers, topic_prefix=topic_prefix) as pub:
+            Portal(bootstrap_servers, topic_prefix, database_url) as pub:
         await onboard(pub, mentor("m1"), mentee("ana"))
         await pub.publish(ev.MatchRequested(mentee_id="m1", program_id="prog-1"))
         await pub.publish(ev.MatchRequested(mentee_id="ghost", program_id="prog-1"))
@@ -140,3 +151,13 @@ async def test_bad_requests_and_answers_are_dead_lettered(make_settings, bootstr
     assert requests[1].startswith("not a CloudEvents 1.0 envelope")
     assert requests[2] == "still unknown after 3 attempts: no profile yet for ghost"
     assert w.on_topic(topics.dlq(topics.MATCH_RESPONSES))[0].headers["dlq.error"] == "unknown proposal no-such-proposal"
+
+
+async def test_people_are_matched_within_their_own_program(make_settings, bootstrap_servers, topic_prefix, database_url):
+    async with build_service(make_settings()).running(), Watcher(bootstrap_servers, WATCH, topic_prefix) as w, \
+            Portal(bootstrap_servers, topic_prefix, database_url) as pub:
+        await onboard(pub, mentor("other-program", program_id="prog-2"), mentee("ana"))
+        await pub.publish(ev.MatchRequested(mentee_id="ana", program_id="prog-1"))
+        (unavailable,) = await w.wait_for(lambda w: w.of_type("match.unavailable"), 30, "the answer")
+    assert not w.of_type("match.proposed")
+    assert unavailable.data["mentee_id"] == "ana"
