@@ -47,39 +47,45 @@ def split(people):
 # --- independent checks ---
 
 
-def broken_pairs(pairs, people, *, min_hours: float, load=None, at: datetime = AT) -> list[str]:
-    """Every rule broken by any (mentee_id, mentor_id) pair, each rule checked on its own."""
-    by_id = {p.participant_id: p for p in people}
-    managers = {p.participant_id: p.manager_id for p in people}
-    load = load or {}
+class Rules:
+    """The hard rules, each checked on its own, for (mentee_id, mentor_id) pairs of one population."""
 
-    def above(pid):
-        seen, current = {pid}, managers.get(pid)
+    def __init__(self, people) -> None:
+        self.by_id = {p.participant_id: p for p in people}
+        self.managers = {p.participant_id: p.manager_id for p in people}
+
+    def above(self, pid):
+        seen, current = {pid}, self.managers.get(pid)
         while current is not None and current not in seen:
             seen.add(current)
             yield current
-            current = managers.get(current)
+            current = self.managers.get(current)
 
-    problems = []
-    taken = Counter(m for _, m in pairs)
-    for e_id, m_id in pairs:
-        e, m = by_id[e_id], by_id[m_id]
-        if "mentor" not in m.roles:
-            problems.append(f"{m_id} is not a mentor")
-        if e_id == m_id:
-            problems.append(f"{e_id} paired with themselves")
-        if not set(e.languages) & set(m.languages):
-            problems.append(f"{e_id}/{m_id} share no language")
-        if m.seniority <= e.seniority:
-            problems.append(f"{e_id}/{m_id} mentor not more senior")
-        if m_id in set(above(e_id)) or e_id in set(above(m_id)):
-            problems.append(f"{e_id}/{m_id} in one management chain")
-        if weekly_overlap_hours(e.timezone, e.availability, m.timezone, m.availability, at) < min_hours:
-            problems.append(f"{e_id}/{m_id} overlap below {min_hours} h")
-    for m_id, n in taken.items():
-        if n > by_id[m_id].mentor_capacity - load.get(m_id, 0):
-            problems.append(f"{m_id} over capacity ({n})")
-    return problems
+    def broken(self, pairs, *, min_hours: float, load=None, at: datetime = AT) -> list[str]:
+        load = load or {}
+        problems = []
+        for e_id, m_id in pairs:
+            e, m = self.by_id[e_id], self.by_id[m_id]
+            if "mentor" not in m.roles:
+                problems.append(f"{m_id} is not a mentor")
+            if e_id == m_id:
+                problems.append(f"{e_id} paired with themselves")
+            if not set(e.languages) & set(m.languages):
+                problems.append(f"{e_id}/{m_id} share no language")
+            if m.seniority <= e.seniority:
+                problems.append(f"{e_id}/{m_id} mentor not more senior")
+            if m_id in set(self.above(e_id)) or e_id in set(self.above(m_id)):
+                problems.append(f"{e_id}/{m_id} in one management chain")
+            if weekly_overlap_hours(e.timezone, e.availability, m.timezone, m.availability, at) < min_hours:
+                problems.append(f"{e_id}/{m_id} overlap below {min_hours} h")
+        for m_id, n in Counter(m for _, m in pairs).items():
+            if n > self.by_id[m_id].mentor_capacity - load.get(m_id, 0):
+                problems.append(f"{m_id} over capacity ({n})")
+        return problems
+
+
+def broken_pairs(pairs, people, *, min_hours: float, load=None, at: datetime = AT) -> list[str]:
+    return Rules(people).broken(pairs, min_hours=min_hours, load=load, at=at)
 
 
 def goal_fit(e, m) -> float:
@@ -228,7 +234,8 @@ def on_demand(people, mentees, settings, requests: int = 2000) -> dict:
         ms = np.array(times) * 1000
         out[label] = {"p50_ms": float(np.percentile(ms, 50)), "p99_ms": float(np.percentile(ms, 99)),
                       "max_ms": float(ms.max())}
-    broken = sum(bool(broken_pairs([(pid, a.mentor_id)], people, min_hours=settings.min_overlap_hours, at=at))
+    rules = Rules(people)
+    broken = sum(bool(rules.broken([(pid, a.mentor_id)], min_hours=settings.min_overlap_hours, at=at))
                  for pid, a, at in answers if isinstance(a, PairProposal))
     out["answered"] = sum(isinstance(a, PairProposal) for _, a, _ in answers)
     out["broken"] = broken
