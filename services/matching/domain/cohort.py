@@ -146,6 +146,7 @@ class _Round:
         base = PartCache(lambda i: base_part(w, E.row(i), M), row_bytes, CACHE_BYTES // 4)
         persp = PartCache(lambda i: perspective_part(w, E.row(i), M), row_bytes, CACHE_BYTES // 4)
         goal = PartCache(lambda i: goal_part(w, E.row(i), M), row_bytes, CACHE_BYTES // 2)
+        self._mentee_parts = ((base, base_key), (persp, persp_key), (goal, goal_key))
 
         # Mentees in availability-class order: a class's overlap row is computed once, for a chunk.
         order = np.argsort(E.avail, kind="stable")
@@ -184,6 +185,15 @@ class _Round:
         rows = np.broadcast_to(np.arange(n)[:, None], keep.shape)[keep]
         self.clock["candidates"] = time.perf_counter()
         return rows, self.best_idx[keep], self.best_val[keep]
+
+    def mentee_row(self, i: int) -> np.ndarray:
+        """Scores of mentee i against every mentor, as in the candidate pass (after candidate_arcs)."""
+        (base, base_key), (persp, persp_key), (goal, goal_key) = self._mentee_parts
+        row = base.get(base_key[i], i) + persp.get(persp_key[i], i)  # same order as the pass: same float32 sums
+        row += goal.get(goal_key[i], i)
+        row += self.class_rows([int(self.E.avail[i])])[0]
+        row[self.ex_cols[self.ex_ptr[i]:self.ex_ptr[i + 1]]] = NEG
+        return row
 
     def class_rows(self, classes: list[int]) -> np.ndarray:
         """Availability part over all mentors for mentee availability classes (-inf below the rule)."""

@@ -149,3 +149,18 @@ def test_bad_input_is_refused():
         solve_cohort([person("a")], [mentor("m")], at=datetime(2027, 3, 1))
     empty = solve_cohort([], [mentor("m")], at=AT)
     assert empty.pairs == [] and empty.unmatched == []
+
+
+def test_a_whole_mentee_row_reproduces_the_candidate_lists(pool):
+    from services.matching.domain.cohort import _Round
+
+    mentees, mentors, load, *_ = pool
+    rnd = _Round(mentees, mentors, at=AT, settings=MatchSettings(candidates_per_mentee=5), load=load,
+                 excluded_pairs=(), directory=None)
+    rnd.candidate_arcs()
+    for i in range(0, len(mentees), 7):
+        row = rnd.mentee_row(i)
+        best = np.argsort(-row, kind="stable")[:5]
+        best = best[row[best] > -np.inf]
+        assert rnd.best_idx[i][: len(best)].tolist() == best.tolist()
+        assert np.array_equal(rnd.best_val[i][: len(best)], row[best])
