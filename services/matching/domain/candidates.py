@@ -216,10 +216,6 @@ class BlockTopK:
 
 # --- why nobody fits ---
 
-FUNNEL = ("mentors", "shared_language", "more_senior", "not_themselves", "outside_chain", "not_excluded",
-          "overlap", "free_capacity")
-
-
 def funnel(w: Weights, e: Side, m: PeopleTable, class_seconds: np.ndarray, excluded_cols: np.ndarray,
            excluded_kinds: np.ndarray) -> dict[str, int]:
     """How many mentors are left after each hard rule, applied in the order reasons are reported."""

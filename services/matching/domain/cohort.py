@@ -1,14 +1,17 @@
 """The cohort round: one global assignment of mentees to mentors.
 
-1. Candidate graph: for each mentee, the best `candidates_per_mentee` feasible mentors by score,
-   from vectorised rows (mentees of one availability class share the overlap work).
-2. Max-flow-min-cost on that sparse graph (OR-Tools): as many pairs as the graph allows, then the
+1. Candidates: for each mentee, the best `candidates_per_mentee` feasible mentors by score, from
+   vectorised rows (mentees of one availability class share the overlap work), then pruned to each
+   mentee's best few plus each mentor's best few incoming arcs.
+2. Proof of maximum cardinality on the *full* feasible graph: a maximum matching of the sparse
+   graph (OR-Tools max flow), then an alternating search from every mentor with free places over
+   all feasible mentees (mentor-side rows, never pairwise Python). Reaching an unmatched mentee
+   means an augmenting path: its arcs (and those mentors' best arcs) join the graph and the max flow
+   runs again. When the search finds none, no matching with more pairs exists (Berge), so the
+   matched count is the true maximum the hard rules allow.
+3. One max-flow-min-cost solve (OR-Tools) on the final graph: the proven number of pairs with the
    best total score; a mentor's n-th new mentee costs `load_spread * (load + n - 1)`, so load spreads.
-3. Proof of maximum cardinality on the *full* feasible graph: an alternating search from every mentor
-   with free places, over all feasible mentees (mentor-side rows, so never pairwise Python). If it
-   reaches an unmatched mentee there is an augmenting path: its arcs (and the best arcs of those
-   mentors) join the graph and step 2 runs again. When the search finds none, no matching with
-   more pairs exists (Berge), so the matched count is the true maximum the hard rules allow.
+   Scoring happens only here, because cost scaling is the slow part (max flow alone is cheap).
 """
 
 from __future__ import annotations
@@ -17,10 +20,9 @@ import gc
 import os
 import time
 from collections.abc import Collection, Mapping, Sequence
-from datetime import datetime
-
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
+from datetime import datetime
 
 import numpy as np
 from ortools.graph.python import max_flow, min_cost_flow
@@ -220,7 +222,7 @@ class _Round:
         keep = (rank_e < MENTEE_CORE) | (rank_m < MENTOR_CORE[0] * self.M.free[m] + MENTOR_CORE[1])
         return e[keep], m[keep], s[keep]
 
-    # --- 2. maximum matching (cardinality only) and max-flow-min-cost ---
+    # --- the solvers: maximum matching (step 2) and max-flow-min-cost (step 3) ---
 
     def _network(self, e: np.ndarray, m: np.ndarray) -> tuple[int, int, np.ndarray, np.ndarray, np.ndarray]:
         """source -> mentee (1) -> mentor (1 per arc) -> sink; mentee arcs come after the source arcs."""
@@ -278,7 +280,7 @@ class _Round:
         matched[e[used]] = m[used]
         return matched
 
-    # --- 3. proof of maximum cardinality ---
+    # --- step 2: the alternating search over the full feasible graph ---
 
     def mentor_row(self, j: int) -> np.ndarray:
         """Scores of mentor j against every mentee (-inf where a hard rule fails)."""
