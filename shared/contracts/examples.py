@@ -36,9 +36,22 @@ EXAMPLES: dict[tuple[str, str], dict] = {
     ("matches.v1", "match.proposed"): {
         "proposal_id": "prop-91ab", "program_id": "global-2027", "mentee_id": "p-000123", "mentor_id": "p-000777",
         "score": 0.82, "round_id": "2027-q1", "expires_at": "2027-01-07T09:00:00Z",
-        "explanation": {"notes": ["covers 2 of 2 goals: asia market entry, public speaking",
-                                  "6.0 h a week in both people's hours", "another region, as the mentee asked"],
-                        "components": {"skill_fit": {"value": 1.0, "weight": 0.4, "contribution": 0.4}}}},
+        "explanation": {
+            "score": 0.82,
+            "components": {
+                "goal_fit": {"value": 1.0, "weight": 0.4, "contribution": 0.4,
+                             "note": "mentor's skills cover 2 of 2 goals (asia market entry, public speaking)"},
+                "availability": {"value": 1.0, "weight": 0.15, "contribution": 0.15,
+                                 "note": "8 h overlap in the week from 2027-01-04T09:00:00+00:00 (enough at 6 h)"},
+                "seniority": {"value": 0.4, "weight": 0.15, "contribution": 0.06,
+                              "note": "mentor is 6 levels more senior (8 vs 2; ideal gap 2-4)"},
+                "perspective": {"value": 1.0, "weight": 0.2, "contribution": 0.2,
+                                "note": "mentee asked for a diverse perspective: other region (APAC)"},
+                "language": {"value": 0.1, "weight": 0.1, "contribution": 0.01,
+                             "note": "they share a language (en), not the mentee's first"}},
+            "facts": {"overlap_hours": 8.0, "min_overlap_hours": 2.0, "seniority_gap": 6,
+                      "shared_languages": ["en"], "goals_covered": ["asia market entry", "public speaking"],
+                      "mentor_free_places": 1}}},
     ("matches.v1", "match.established"): {
         "relationship_id": "rel-7c1d", "proposal_id": "prop-91ab", "program_id": "global-2027",
         "mentee_id": "p-000123", "mentor_id": "p-000777", "established_at": "2027-01-05T10:12:00Z",

@@ -76,12 +76,11 @@ def _lead_time(minutes: int, language: str) -> str:
 
 
 def _why(explanation: dict) -> str:
-    notes = explanation.get("notes") or explanation.get("summary")
-    if isinstance(notes, list) and notes:
-        return "; ".join(str(n) for n in notes[:3])
-    if isinstance(notes, str):
-        return notes
-    return "a strong fit on goals, availability and language"
+    """The matching engine's own words for the three parts of the score that counted most."""
+    components = explanation.get("components") or {}
+    ranked = sorted(components.values(), key=lambda c: c.get("contribution", 0), reverse=True)
+    notes = [c["note"] for c in ranked if c.get("note")][:3]
+    return "; ".join(notes) if notes else "a strong fit on goals, availability and language"
 
 
 def match_proposed(data: ev.MatchProposed, mentor: Recipient, mentee: Recipient, mentee_profile: dict) -> list[Outgoing]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from shared.contracts.profile import parse_clock
@@ -23,10 +23,22 @@ def next_allowed(now: datetime, timezone: str, quiet_start: str | None, quiet_en
     local = now.astimezone(zone)
     if not _inside(local.hour * 60 + local.minute, start, end):
         return now
-    # Walk forward to the end of the quiet span on the local clock; a DST jump can move it.
     end_day = local.date() if local.hour * 60 + local.minute < end else local.date() + timedelta(days=1)
-    naive_end = datetime(end_day.year, end_day.month, end_day.day, end // 60, end % 60)
-    resumes = naive_end.replace(tzinfo=zone)
-    if resumes.astimezone(zone).replace(tzinfo=None) != naive_end:  # the end fell in a DST gap
-        resumes = resumes + timedelta(hours=1)
+    resumes = _first_instant_at(datetime(end_day.year, end_day.month, end_day.day, end // 60, end % 60), zone)
     return max(now, resumes.astimezone(now.tzinfo))
+
+
+def _first_instant_at(wall: datetime, zone: ZoneInfo) -> datetime:
+    """The first instant whose wall-clock time in `zone` is `wall` or, if a DST jump skips it, just after."""
+    first = wall.replace(tzinfo=zone, fold=0)
+    if first.astimezone(UTC).astimezone(zone).replace(tzinfo=None) == wall:
+        return first
+    # Skipped by a jump forward: quiet hours end at the jump itself, found by bisection to the second.
+    lo, hi = sorted((int(wall.replace(tzinfo=zone, fold=f).timestamp()) for f in (0, 1)))
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if datetime.fromtimestamp(mid, zone).utcoffset() == datetime.fromtimestamp(lo, zone).utcoffset():
+            lo = mid
+        else:
+            hi = mid
+    return datetime.fromtimestamp(hi, zone)
