@@ -133,7 +133,7 @@ class EventRouter:
         # restarting one subscriber does not rebalance the rest.
         @broker.subscriber(
             runtime.topic_prefix + topic,
-            group_id=f"tandem-{self.service}-{topic}",
+            group_id=f"{runtime.topic_prefix}tandem-{self.service}-{topic}",  # environments sharing a cluster stay apart
             ack_policy=AckPolicy.NACK_ON_ERROR,
             auto_offset_reset="earliest",
         )

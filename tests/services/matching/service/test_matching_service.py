@@ -3,6 +3,7 @@ the program clock, offboarding with re-matching, cohort rounds, and bad input.""
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 
 import pytest
@@ -161,3 +162,33 @@ async def test_people_are_matched_within_their_own_program(make_settings, bootst
         (unavailable,) = await w.wait_for(lambda w: w.of_type("match.unavailable"), 30, "the answer")
     assert not w.of_type("match.proposed")
     assert unavailable.data["mentee_id"] == "ana"
+
+
+async def test_updates_change_future_matching_only_and_a_leaving_mentee_ends_their_relationship(make_settings, bootstrap_servers, topic_prefix, database_url):
+    async with build_service(make_settings()).running(), Watcher(bootstrap_servers, WATCH, topic_prefix) as w, \
+            Portal(bootstrap_servers, topic_prefix, database_url) as pub:
+        await onboard(pub, mentor("m1", capacity=1), mentee("ana"), mentee("bo"))
+        await pub.publish(ev.MatchRequested(mentee_id="ana", program_id="prog-1"))
+        first = (await w.wait_for(lambda w: w.of_type("match.proposed"), 30, "a proposal"))[0].data
+        await pub.publish(ev.ProposalAccepted(proposal_id=first["proposal_id"], participant_id="m1"))
+        await w.wait_for(lambda w: w.of_type("match.established"), 30, "the match")
+        await pub.publish(ev.MatchRequested(mentee_id="bo", program_id="prog-1"))
+        await w.wait_for(lambda w: w.of_type("match.unavailable"), 30, "no place for Bo")
+        # The mentor now takes two mentees and moves to other hours: Ana's relationship stays.
+        updated = mentor("m1", capacity=2, start="10:00", end="18:00").model_dump(mode="json")
+        await pub.publish(ev.ParticipantUpdated.model_validate(updated))
+
+        async def capacity_stored():
+            rows = await fetch(database_url, "SELECT profile FROM matching.participants WHERE participant_id = 'm1'")
+            return json.loads(rows[0]["profile"])["mentor_capacity"] == 2
+        await eventually(capacity_stored, 30, "the update")
+        await pub.publish(ev.MatchRequested(mentee_id="bo", program_id="prog-1"))
+        await w.wait_for(lambda w: len(w.of_type("match.proposed")) >= 2, 30, "Bo's proposal")
+        await pub.publish(ev.ParticipantOffboarded(participant_id="ana", program_id="prog-1", reason="left the company"))
+        await w.wait_for(lambda w: w.of_type("match.ended"), 30, "Ana's relationship ending")
+    assert w.of_type("match.unavailable")[0].data["reason_code"] == "mentors_at_capacity"
+    assert w.of_type("match.proposed")[1].data["mentee_id"] == "bo"
+    (ended,) = w.of_type("match.ended")
+    assert ended.data["mentee_id"] == "ana" and ended.data["reason"] == "left the company"
+    relationships = await fetch(database_url, "SELECT mentee_id, status FROM matching.relationships")
+    assert [(r["mentee_id"], r["status"]) for r in relationships] == [("ana", "ended")]
