@@ -8,20 +8,29 @@ import pytest
 
 from shared.clock import ProgramClock
 from tandem.local.stack import SERVICES, Services, free_port
+from tests.support.otlp import Collector
 
 PROGRAM_START = datetime(2027, 1, 4, 6, 0, tzinfo=UTC)  # a Monday
 SPEED = 7200.0  # two program hours a real second
 
 
 @pytest.fixture
-def system(infrastructure, database_url, topic_prefix, tmp_path):
+def collector():
+    found = Collector().start()
+    yield found
+    found.stop()
+
+
+@pytest.fixture
+def system(infrastructure, database_url, topic_prefix, tmp_path, collector):
     clock = ProgramClock(start=PROGRAM_START, speed=SPEED)
     services = Services.on(
         database_url=database_url, bootstrap_servers=infrastructure.bootstrap_servers,
         smtp_port=infrastructure.smtp_port, http_ports={name: free_port() for name in SERVICES},
         log_dir=tmp_path / "logs", topic_prefix=topic_prefix, clock_env=clock.env(),
         extra={"TANDEM_OUTBOX_POLL_SECONDS": "0.5", "TANDEM_RETRY_BACKOFF_MAX_SECONDS": "1",
-               "TANDEM_SENDING_LEASE_SECONDS": "3"},
+               "TANDEM_SENDING_LEASE_SECONDS": "3", "OTEL_EXPORTER_OTLP_ENDPOINT": collector.endpoint,
+               "OTEL_BSP_SCHEDULE_DELAY": "500"},
     )
     services.start()
     try:

@@ -4,6 +4,7 @@ reaches people's inboxes."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections import Counter
 from datetime import datetime
@@ -20,7 +21,7 @@ pytestmark = pytest.mark.e2e
 ALL = list(topics.ALL) + [topics.dlq(t) for t in topics.ALL]
 
 
-async def test_one_relationship_from_onboarding_to_feedback(system, infrastructure, topic_prefix):
+async def test_one_relationship_from_onboarding_to_feedback(system, infrastructure, topic_prefix, collector):
     services, clock = system
     tag = uuid.uuid4().hex[:6]
     mentor_id, mentee_id = f"mentor-{tag}", f"mentee-{tag}"
@@ -67,6 +68,12 @@ async def test_one_relationship_from_onboarding_to_feedback(system, infrastructu
         await w.wait_for(lambda w: len(w.of_type("notification.delivered")) >= 15, 120, "all notifications")
 
     assert not [o for o in w.seen if o.topic.endswith(".dlq")]
+    # One trace follows the accepted match through every service it touches (spans exported over OTLP).
+    for _ in range(50):
+        if any(len(services) == 4 for services in collector.services_by_trace().values()):
+            break
+        await asyncio.sleep(0.2)
+    assert max(len(s) for s in collector.services_by_trace().values()) == 4, collector.services_by_trace()
     assert w.of_type("meeting.completed")[0].data["meeting_id"] == kickoff["meeting_id"]
     assert w.of_type("relationship.health.changed")[-1].data["current"] == "healthy"
     # The series goes on: the next meeting about two weeks later.
