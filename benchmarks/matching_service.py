@@ -23,7 +23,6 @@ import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
-import asyncpg
 
 from benchmarks.report import write_section
 from services.matching.adapters import repository as repo
@@ -31,7 +30,7 @@ from services.matching.entrypoints.app import MIGRATIONS, build_service
 from services.matching.settings import MatchingSettings
 from shared.contracts import events as ev
 from shared.contracts import topics
-from shared.db import create_pool, migrate
+from shared.db import create_database, create_pool, migrate
 from tandem.client import Publisher, Watcher
 from tandem.local.stack import Infrastructure, Ports
 from tandem.population import profile_dicts
@@ -102,9 +101,7 @@ def main() -> None:
     infra = Infrastructure(home, Ports.free())
     try:
         infra.start(say=lambda line: print(line, flush=True))
-        db = f"bench_{uuid.uuid4().hex[:6]}"
-        asyncio.run(_create_db(infra.database_url, db))
-        url = infra.database_url.rsplit("/", 1)[0] + "/" + db
+        url = asyncio.run(create_database(infra.database_url, "bench"))
         print(f"seeding {args.mentors:,} mentors", flush=True)
         asyncio.run(seed(url, args.mentors, args.requests + args.round_trips))
         result = asyncio.run(run(url, infra.bootstrap_servers, args))
@@ -130,14 +127,6 @@ ranking in the index, the proposal row, its outbox row and the commit.
 """
     write_section("matching-service", "Matching: on-demand proposals inside the service", body)
     print(body)
-
-
-async def _create_db(url: str, name: str) -> None:
-    conn = await asyncpg.connect(url)
-    try:
-        await conn.execute(f"CREATE DATABASE {name}")
-    finally:
-        await conn.close()
 
 
 if __name__ == "__main__":

@@ -18,7 +18,6 @@ import random
 import shutil
 import tempfile
 import time
-import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -28,7 +27,7 @@ import psutil
 from benchmarks.report import write_section
 from services.scheduling.entrypoints.app import MIGRATIONS, build_service
 from services.scheduling.settings import SchedulingSettings
-from shared.db import create_pool, migrate
+from shared.db import create_database, create_pool, migrate
 from tandem.local.stack import Infrastructure, Ports
 
 RATE_TARGET = 5000
@@ -145,9 +144,7 @@ def main() -> None:
     try:
         infra.start(say=lambda line: print(line, flush=True))
         infra.create_topics()
-        db = f"bench_{uuid.uuid4().hex[:6]}"
-        asyncio.run(_create_db(infra.database_url, db))
-        url = infra.database_url.rsplit("/", 1)[0] + "/" + db
+        url = asyncio.run(create_database(infra.database_url, "bench"))
         t0 = datetime.now(UTC) + timedelta(seconds=40)  # seeding happens before t0
         print(f"seeding {args.total:,} reminders", flush=True)
         seeded = asyncio.run(seed(url, args.total, args.backlog, args.rate, args.seconds, t0))
@@ -186,14 +183,6 @@ Seeding {seeded['pending']:,} rows with COPY took {seeded['seed_seconds']} s.
 """
     write_section("scheduling-reminders", "Scheduling: durable reminders under load", body)
     print(body)
-
-
-async def _create_db(url: str, name: str) -> None:
-    conn = await asyncpg.connect(url)
-    try:
-        await conn.execute(f"CREATE DATABASE {name}")
-    finally:
-        await conn.close()
 
 
 if __name__ == "__main__":

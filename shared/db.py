@@ -95,3 +95,20 @@ async def migrate(pool: asyncpg.Pool, schema: str, service_migrations: Path) -> 
         finally:
             await conn.execute("SELECT pg_advisory_unlock(hashtext($1))", f"tandem.migrate.{schema}")
     return applied_now
+
+
+async def create_database(server_url: str, prefix: str = "tandem") -> str:
+    """A new, empty database on the server `server_url` points at; returns its URL.
+
+    The demo, tests and benchmarks each get their own, so runs never see each other's data.
+    """
+    import uuid
+
+    name = _check_identifier(f"{prefix}_{uuid.uuid4().hex[:10]}")
+    conn = await asyncpg.connect(server_url)
+    try:
+        await conn.execute(f"CREATE DATABASE {name}")
+    finally:
+        await conn.close()
+    base, _, _ = server_url.rpartition("/")
+    return f"{base}/{name}"

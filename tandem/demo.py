@@ -21,6 +21,7 @@ from typing import Any
 
 from shared.clock import ProgramClock
 from shared.contracts import events as ev
+from shared.db import create_database
 from shared.contracts import topics
 from tandem.client import Observed, Publisher, Watcher
 from tandem.local.stack import Infrastructure, Ports, Services, tandem_home
@@ -267,8 +268,8 @@ def run_demo(config: DemoConfig, say=print) -> dict[str, Any]:
     try:
         infra.start(say=say)
         prefix = "" if infra.kafka is not None else f"demo-{uuid.uuid4().hex[:8]}."
-        if infra.postgres is None:
-            infra.database_url = _fresh_database(infra.database_url)
+        if infra.postgres is None:  # an external server: each demo run gets a database of its own
+            infra.database_url = asyncio.run(create_database(infra.database_url, "tandem_demo"))
         infra.create_topics(prefix)
         clock = ProgramClock(start=config.start, speed=config.speed)
         services = Services.create(infra, topic_prefix=prefix, clock_env=clock.env(),
@@ -287,24 +288,6 @@ def run_demo(config: DemoConfig, say=print) -> dict[str, Any]:
         if services is not None:
             services.stop()
         infra.stop()
-
-
-def _fresh_database(url: str) -> str:
-    """With an external server, each demo run gets its own database beside the configured one."""
-    import asyncpg
-
-    name = f"tandem_demo_{uuid.uuid4().hex[:8]}"
-
-    async def create() -> None:
-        conn = await asyncpg.connect(url)
-        try:
-            await conn.execute(f"CREATE DATABASE {name}")
-        finally:
-            await conn.close()
-
-    asyncio.run(create())
-    base, _, _ = url.rpartition("/")
-    return f"{base}/{name}"
 
 
 def check(report: dict[str, Any]) -> list[str]:

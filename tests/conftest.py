@@ -15,9 +15,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import asyncpg
 import pytest
 
+from shared.db import create_database
 from shared.kafka import all_topic_names, ensure_topics
 
 
@@ -81,21 +81,10 @@ def infrastructure() -> Iterator[RealInfrastructure]:
             c.stop()
 
 
-def _database_url(server_url: str, name: str) -> str:
-    base, _, _ = server_url.rpartition("/")
-    return f"{base}/{name}"
-
-
 @pytest.fixture
 async def database_url(infrastructure: RealInfrastructure) -> str:
     """A fresh, empty database for this test."""
-    name = f"t_{uuid.uuid4().hex[:10]}"
-    conn = await asyncpg.connect(infrastructure.database_url)
-    try:
-        await conn.execute(f"CREATE DATABASE {name}")
-    finally:
-        await conn.close()
-    return _database_url(infrastructure.database_url, name)
+    return await create_database(infrastructure.database_url, "t")
 
 
 @pytest.fixture

@@ -18,6 +18,7 @@ from pydantic import ValidationError
 from services.matching.domain import MatchSettings, solve_cohort
 from shared.contracts.profile import ParticipantProfile
 from tandem.cli import CliError
+from tandem.jsonl import json_object, validated
 
 
 def register(sub) -> None:
@@ -120,20 +121,8 @@ def read_profiles(path: Path) -> list[ParticipantProfile]:
 
 
 def _parse_line(text: str, number: int) -> ParticipantProfile:
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise CliError(f"line {number}: not valid JSON ({exc.msg}, column {exc.colno})") from exc
-    if not isinstance(data, dict):
-        raise CliError(f"line {number}: expected a JSON object, got {type(data).__name__}")
-    try:
-        return ParticipantProfile.model_validate(data)
-    except ValidationError as exc:
-        errors = exc.errors(include_url=False)
-        first = errors[0]
-        field = ".".join(str(part) for part in first["loc"]) or "profile"
-        more = f" (and {len(errors) - 1} more error{'s' if len(errors) > 2 else ''} on this line)" if len(errors) > 1 else ""
-        raise CliError(f"line {number}: {field}: {first['msg']}{more}") from exc
+    where = f"line {number}"
+    return validated(ParticipantProfile, json_object(text, where), where)
 
 
 def summary(result, mentees, read_s: float, solve_s: float, total_s: float) -> str:

@@ -18,6 +18,7 @@ from services.scheduling.domain import PairRequest, PlanningRules, plan_pairs
 from services.scheduling.domain.planner import zone_named
 from shared.contracts.profile import ParticipantProfile
 from tandem.cli import CliError
+from tandem.jsonl import json_object, validated
 
 MAX_OCCURRENCES = 1000
 
@@ -83,13 +84,6 @@ def parse_rules(min_notice_hours: str | None) -> PlanningRules:
                        f"got {min_notice_hours!r}") from None
 
 
-def _first_error(exc: ValidationError) -> str:
-    error = exc.errors(include_url=False)[0]
-    where = ".".join(str(part) for part in error["loc"]) or "line"
-    message = str(error["msg"]).removeprefix("Value error, ")
-    return f"{where}: {message}"
-
-
 def read_pairs(path: Path) -> list[PairRequest]:
     """All pairs of the file, or a CliError naming the first bad line and field."""
     try:
@@ -109,16 +103,7 @@ def read_pairs(path: Path) -> list[PairRequest]:
                 raise CliError(f"{where}: not UTF-8 text") from None
             if not text.strip():
                 continue
-            try:
-                data = json.loads(text)
-            except json.JSONDecodeError as exc:
-                raise CliError(f"{where}: not valid JSON: {exc.msg} (column {exc.colno})") from None
-            if not isinstance(data, dict):
-                raise CliError(f"{where}: expected a JSON object, got {type(data).__name__}")
-            try:
-                line = PairLine.model_validate(data)
-            except ValidationError as exc:
-                raise CliError(f"{where}: {_first_error(exc)}") from None
+            line = validated(PairLine, json_object(text, where), where)
             if line.relationship_id in first_seen:
                 raise CliError(f"{where}: relationship_id: duplicate {line.relationship_id!r} "
                                f"(first on line {first_seen[line.relationship_id]})")
