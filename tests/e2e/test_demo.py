@@ -1,0 +1,29 @@
+"""`tandem demo --json` on a small program: it exits 0 and its last line is a report that holds up."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from tandem.demo import check
+
+pytestmark = pytest.mark.e2e
+
+
+def test_a_small_demo_runs_and_reports(tmp_path):
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "KAFKA_BOOTSTRAP_SERVERS")}
+    env["TANDEM_HOME"] = str(tmp_path)
+    result = subprocess.run(
+        [sys.executable, "-m", "tandem", "demo", "--json", "--mentees", "16", "--mentors", "6", "--late-mentees", "2"],
+        env=env, capture_output=True, text=True, timeout=400,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    assert check(report) == []
+    assert report["participants"] == 24 and report["time_zones"] >= 10 and report["regions"] >= 3
+    assert report["notifications_delivered"] >= 2 * report["matches_established"] > 0
+    assert "matched" in result.stderr  # progress went to stderr, the report alone to stdout
