@@ -8,6 +8,7 @@ mentor). The index learns about committed changes after each commit.
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import Iterable
 from datetime import timedelta
@@ -134,8 +135,10 @@ class Matcher:
         if not mentees:
             return 0, 0
         loads = await repo.mentor_loads(uow.conn)
-        result = solve_cohort(
-            mentees, mentors, at=uow.clock.now(), settings=self.match_settings,
+        # A large round takes seconds of CPU: off the event loop, so Kafka heartbeats and other
+        # handlers keep going meanwhile.
+        result = await asyncio.to_thread(
+            solve_cohort, mentees, mentors, at=uow.clock.now(), settings=self.match_settings,
             load={m.participant_id: loads.get(m.participant_id, 0) for m in mentors},
             excluded_pairs=await repo.excluded_pairs(uow.conn, program_id),
             directory={p.participant_id: p.manager_id for p in people},
