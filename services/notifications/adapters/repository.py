@@ -72,15 +72,22 @@ async def add_delivery(conn: asyncpg.Connection, *, delivery_id: str, recipient_
     return inserted is not None
 
 
-async def claim_due(conn: asyncpg.Connection, now: datetime, limit: int) -> list[asyncpg.Record]:
-    """Mark due deliveries as being sent (committed before any send, so a crash cannot resend them)."""
-    return await conn.fetch(
-        """UPDATE deliveries SET status = 'sending', claimed_at = now(), attempts = attempts + 1
-           WHERE delivery_id IN (
-               SELECT delivery_id FROM deliveries WHERE status = 'pending' AND not_before <= $1
-               ORDER BY not_before LIMIT $2 FOR UPDATE SKIP LOCKED)
-           RETURNING *""",
+async def due(conn: asyncpg.Connection, now: datetime, limit: int) -> list[str]:
+    return [r["delivery_id"] for r in await conn.fetch(
+        "SELECT delivery_id FROM deliveries WHERE status = 'pending' AND not_before <= $1 ORDER BY not_before LIMIT $2",
         now, limit,
+    )]
+
+
+async def claim(conn: asyncpg.Connection, delivery_id: str) -> asyncpg.Record | None:
+    """Mark one delivery as being sent, committed before the send, so a crash cannot send it twice.
+
+    One at a time: a crash can then leave at most the message in flight undecided.
+    """
+    return await conn.fetchrow(
+        """UPDATE deliveries SET status = 'sending', claimed_at = now(), attempts = attempts + 1
+           WHERE delivery_id = $1 AND status = 'pending' RETURNING *""",
+        delivery_id,
     )
 
 

@@ -1,6 +1,7 @@
 """Sends what the delivery log says is due, at most once per delivery.
 
-A delivery is marked `sending` and committed before the send. If the process dies mid-send, the
+A delivery is marked `sending` and committed just before its own send (one at a time, so a crash
+leaves at most the message in flight undecided). If the process dies mid-send, the
 row stays `sending`; after a lease it is recorded as failed (and reported), never sent again,
 because we cannot know whether the mail server already took it.
 """
@@ -54,11 +55,14 @@ class Dispatcher:
                 pass
 
     async def dispatch_due(self) -> int:
-        async with self.service.pool.acquire() as conn, conn.transaction():
-            rows = await repo.claim_due(conn, self.service.clock.now(), self.settings.delivery_batch)
-        for row in rows:
-            await self.deliver(row)
-        return len(rows)
+        async with self.service.pool.acquire() as conn:
+            ids = await repo.due(conn, self.service.clock.now(), self.settings.delivery_batch)
+        for delivery_id in ids:
+            async with self.service.pool.acquire() as conn:
+                row = await repo.claim(conn, delivery_id)  # autocommit: claimed before the send
+            if row is not None:  # another replica may have taken it
+                await self.deliver(row)
+        return len(ids)
 
     async def deliver(self, row) -> None:
         message = Message(row["delivery_id"], row["address"], row["subject"], row["body"], row["language"],
