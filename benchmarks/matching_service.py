@@ -14,25 +14,20 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
-import shutil
 import statistics
-import tempfile
 import time
 import uuid
 from datetime import UTC, datetime
-from pathlib import Path
 
-
+from benchmarks.infra import local_infrastructure
 from benchmarks.report import write_section
 from services.matching.adapters import repository as repo
 from services.matching.entrypoints.app import MIGRATIONS, build_service
 from services.matching.settings import MatchingSettings
 from shared.contracts import events as ev
 from shared.contracts import topics
-from shared.db import create_database, create_pool, migrate
+from shared.db import create_pool, migrate
 from tandem.client import Publisher, Watcher
-from tandem.local.stack import Infrastructure, Ports
 from tandem.population import profile_dicts
 
 PROGRAM = "bench"
@@ -97,17 +92,10 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=2000)
     parser.add_argument("--round-trips", type=int, default=300)
     args = parser.parse_args()
-    home = Path(tempfile.mkdtemp(prefix="tandem-bench-"))
-    infra = Infrastructure(home, Ports.free())
-    try:
-        infra.start(say=lambda line: print(line, flush=True))
-        url = asyncio.run(create_database(infra.database_url, "bench"))
+    with local_infrastructure() as (infra, url):
         print(f"seeding {args.mentors:,} mentors", flush=True)
         asyncio.run(seed(url, args.mentors, args.requests + args.round_trips))
         result = asyncio.run(run(url, infra.bootstrap_servers, args))
-    finally:
-        infra.stop()
-        shutil.rmtree(home, ignore_errors=True)
     d, r = result["direct"], result["round_trip"]
     body = f"""
 The matching service in one process with {args.mentors:,} mentors (capacities 1-4, 19 time zones) and

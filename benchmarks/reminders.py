@@ -15,20 +15,17 @@ import argparse
 import asyncio
 import os
 import random
-import shutil
-import tempfile
 import time
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import asyncpg
 import psutil
 
+from benchmarks.infra import local_infrastructure
 from benchmarks.report import write_section
 from services.scheduling.entrypoints.app import MIGRATIONS, build_service
 from services.scheduling.settings import SchedulingSettings
-from shared.db import create_database, create_pool, migrate
-from tandem.local.stack import Infrastructure, Ports
+from shared.db import create_pool, migrate
 
 RATE_TARGET = 5000
 LATENESS_TARGET = 1.0
@@ -139,12 +136,7 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=2000)
     args = parser.parse_args()
 
-    home = Path(tempfile.mkdtemp(prefix="tandem-bench-"))
-    infra = Infrastructure(home, Ports.free())
-    try:
-        infra.start(say=lambda line: print(line, flush=True))
-        infra.create_topics()
-        url = asyncio.run(create_database(infra.database_url, "bench"))
+    with local_infrastructure() as (infra, url):
         t0 = datetime.now(UTC) + timedelta(seconds=40)  # seeding happens before t0
         print(f"seeding {args.total:,} reminders", flush=True)
         seeded = asyncio.run(seed(url, args.total, args.backlog, args.rate, args.seconds, t0))
@@ -152,10 +144,7 @@ def main() -> None:
         wait = (t0 - datetime.now(UTC)).total_seconds() - 2
         if wait > 0:
             time.sleep(wait)
-        result = asyncio.run(measure(url, infra.bootstrap_servers, args, t0 - timedelta(seconds=0)))
-    finally:
-        infra.stop()
-        shutil.rmtree(home, ignore_errors=True)
+        result = asyncio.run(measure(url, infra.bootstrap_servers, args, t0))
 
     rss = [m for _, m in result["rss"]]
     steady_rate = rate_during(result["fired_series"], 32, 30 + args.seconds - 2)
