@@ -17,7 +17,8 @@ from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
-from shared.contracts.profile import WEEKDAYS, AvailabilityWindow
+from shared.contracts.profile import WEEKDAYS
+from shared.people import Window
 
 Interval = tuple[int, int]
 DAY = 86_400
@@ -106,7 +107,7 @@ def total_seconds(intervals: Iterable[Interval]) -> int:
 
 @lru_cache(maxsize=65536)
 def available_intervals(
-    timezone: str, windows: tuple[AvailabilityWindow, ...], start: int, end: int
+    timezone: str, windows: tuple[Window, ...], start: int, end: int
 ) -> tuple[Interval, ...]:
     """UTC intervals within [start, end) during which the person is inside one of their windows."""
     found: list[Interval] = []
@@ -148,9 +149,9 @@ def from_epoch(seconds: int) -> datetime:
 
 def weekly_overlap_hours(
     a_zone: str,
-    a_windows: tuple[AvailabilityWindow, ...],
+    a_windows: tuple[Window, ...],
     b_zone: str,
-    b_windows: tuple[AvailabilityWindow, ...],
+    b_windows: tuple[Window, ...],
     at: datetime,
 ) -> float:
     """Hours in [at, at + 7 days) during which both people are inside their own windows."""

@@ -1,8 +1,9 @@
 """Postgres access: one pool per service, pinned to the service's own schema, and ordered migrations.
 
 Migrations are `NNN_name.sql` files applied in order at start-up under an advisory lock, so several
-replicas starting together apply each file exactly once. Two tracks per schema: the shared plumbing
-(`shared/sql`: outbox, inbox) and the service's own tables.
+replicas starting together apply each file exactly once. Each schema has its tracks, applied in
+this order: the shared plumbing (`shared/sql/plumbing`: outbox, inbox), the shared replicas the
+service keeps (`shared/sql/participants`, `shared/sql/pairs`), then the service's own tables.
 """
 
 from __future__ import annotations
@@ -10,13 +11,15 @@ from __future__ import annotations
 import json
 import logging
 import re
+from collections.abc import Sequence
 from pathlib import Path
 
 import asyncpg
 
 log = logging.getLogger(__name__)
 
-PLUMBING_MIGRATIONS = Path(__file__).parent / "sql"
+PLUMBING_MIGRATIONS = Path(__file__).parent / "sql" / "plumbing"
+Track = tuple[str, Path]  # (name, directory of NNN_name.sql files)
 _MIGRATION_FILE = re.compile(r"^(\d{3})_[\w-]+\.sql$")
 _IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]*$")
 
@@ -61,7 +64,7 @@ def _migration_files(directory: Path) -> list[tuple[int, Path]]:
     return found
 
 
-async def migrate(pool: asyncpg.Pool, schema: str, service_migrations: Path) -> list[str]:
+async def migrate(pool: asyncpg.Pool, schema: str, service_migrations: Path, replicas: Sequence[Track] = ()) -> list[str]:
     """Create the schema and apply pending migrations; returns the names applied now."""
     _check_identifier(schema)
     applied_now: list[str] = []
@@ -69,13 +72,16 @@ async def migrate(pool: asyncpg.Pool, schema: str, service_migrations: Path) -> 
         # Session-level lock, held across the per-file transactions below.
         await conn.execute("SELECT pg_advisory_lock(hashtext($1))", f"tandem.migrate.{schema}")
         try:
-            await conn.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
+            # A service's own role owns its schema but may not create schemas (least privilege):
+            # `provision` made it; only a deployment without roles gets it created here.
+            if not await conn.fetchval("SELECT 1 FROM pg_namespace WHERE nspname = $1", schema):
+                await conn.execute(f"CREATE SCHEMA {schema}")
             await conn.execute(
                 f"""CREATE TABLE IF NOT EXISTS {schema}.schema_migrations (
                         track text NOT NULL, version int NOT NULL, name text NOT NULL,
                         applied_at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (track, version))"""
             )
-            for track, directory in (("plumbing", PLUMBING_MIGRATIONS), ("service", service_migrations)):
+            for track, directory in (("plumbing", PLUMBING_MIGRATIONS), *replicas, ("service", service_migrations)):
                 done = {
                     r["version"]
                     for r in await conn.fetch(f"SELECT version FROM {schema}.schema_migrations WHERE track = $1", track)
@@ -95,6 +101,75 @@ async def migrate(pool: asyncpg.Pool, schema: str, service_migrations: Path) -> 
         finally:
             await conn.execute("SELECT pg_advisory_unlock(hashtext($1))", f"tandem.migrate.{schema}")
     return applied_now
+
+
+# --- one role per service ---------------------------------------------------------------------------
+
+# Extensions a service's migrations use: trusted, but creating one needs the database owner.
+EXTENSIONS = {"scheduling": ("btree_gist",)}
+
+
+def role_of(service: str) -> str:
+    return _check_identifier(f"tandem_{service}")
+
+
+def role_password(owner_url: str, service: str) -> str:
+    """Each service's password, derived from the owner's URL (its password): nothing more to store,
+    and a deployment with another owner password gets other service passwords."""
+    import hashlib
+    import hmac
+    from urllib.parse import urlsplit
+
+    server = urlsplit(owner_url).netloc  # roles belong to the server: one password for all its databases
+    return hmac.new(server.encode(), f"tandem/{service}".encode(), hashlib.sha256).hexdigest()[:32]
+
+
+def service_url(owner_url: str, service: str, password: str | None = None) -> str:
+    """The owner's URL with the service's role and password in it."""
+    from urllib.parse import quote, urlsplit, urlunsplit
+
+    parts = urlsplit(owner_url)
+    host = parts.hostname or ""
+    if ":" in host:
+        host = f"[{host}]"
+    netloc = f"{role_of(service)}:{quote(password or role_password(owner_url, service), safe='')}@{host}"
+    if parts.port:
+        netloc += f":{parts.port}"
+    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+
+
+async def provision(owner_url: str, services: Sequence[str], passwords: dict[str, str] | None = None) -> dict[str, str]:
+    """Give each service a login role that owns its schema and nothing else; returns their URLs.
+
+    Idempotent, and safe when several processes do it at once (an advisory lock). The owner (the
+    database's owner, who runs this) keeps access to everything, for operators.
+    """
+    conn = await asyncpg.connect(owner_url)
+    try:
+        await conn.execute("SELECT pg_advisory_lock(hashtext('tandem.provision'))")
+        try:
+            database = await conn.fetchval("SELECT current_database()")
+            for service in services:
+                role, schema = role_of(service), _check_identifier(service)
+                password = (passwords or {}).get(service) or role_password(owner_url, service)
+                if "'" in password:
+                    raise ValueError(f"the password for {role} must not contain a quote")
+                if await conn.fetchval("SELECT 1 FROM pg_roles WHERE rolname = $1", role):
+                    await conn.execute(f"ALTER ROLE {role} LOGIN PASSWORD '{password}'")
+                else:
+                    await conn.execute(f"CREATE ROLE {role} LOGIN PASSWORD '{password}'")
+                await conn.execute(f'GRANT CONNECT ON DATABASE "{database}" TO {role}')
+                if await conn.fetchval("SELECT 1 FROM pg_namespace WHERE nspname = $1", schema):
+                    await conn.execute(f"ALTER SCHEMA {schema} OWNER TO {role}")
+                else:
+                    await conn.execute(f"CREATE SCHEMA {schema} AUTHORIZATION {role}")
+                for extension in EXTENSIONS.get(service, ()):
+                    await conn.execute(f"CREATE EXTENSION IF NOT EXISTS {_check_identifier(extension)} WITH SCHEMA {schema}")
+        finally:
+            await conn.execute("SELECT pg_advisory_unlock(hashtext('tandem.provision'))")
+    finally:
+        await conn.close()
+    return {service: service_url(owner_url, service, (passwords or {}).get(service)) for service in services}
 
 
 async def create_database(server_url: str, prefix: str = "tandem") -> str:

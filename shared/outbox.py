@@ -1,146 +1,253 @@
 """The outbox relay: publishes committed events to Kafka in commit order, then marks them.
 
-It may publish an event twice (a crash between the broker's ack and the UPDATE); consumers dedupe
-by event id, so the effect is exactly once. One relay per schema is active at a time (an advisory
-lock), which keeps per-key order when a service runs several replicas.
+Guarantees, with any number of replicas:
+- **One relay at a time per schema** (a transaction-level advisory lock per batch), so commit order
+  is publish order.
+- **A key's events are never reordered.** Events of one (topic, key) are sent one after the other
+  within a batch ("waves": the first pending event of every key together, then the second, ...), and
+  once one of them fails, the rest of that key waits for the next batch.
+- **A partly failed batch keeps what it achieved.** Published rows are marked in the same commit as
+  the failed ones are counted; nothing already on Kafka is sent again (beyond at-least-once: a crash
+  between the broker's ack and the commit sends it again, and consumers dedupe by event id).
+- **Nothing is skipped.** A record Kafka refuses for good (too large, invalid topic) is marked
+  `failed` and *blocks* the later events of its (topic, key) until an operator retries or skips it
+  (`tandem outbox`); `tandem_outbox_failed` and `tandem_outbox_blocked` show it in /metrics, and
+  the log names the event id.
+- The relay wakes on Postgres NOTIFY right after a commit, and polls as a fallback; the LISTEN
+  connection is reopened after a Postgres restart (`shared.loops.listen`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+from collections import defaultdict
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 
 import asyncpg
 from aiokafka import AIOKafkaProducer
-from aiokafka.errors import InvalidTopicError, MessageSizeTooLargeError, RecordTooLargeError
+from aiokafka.errors import (
+    InvalidProducerEpoch,
+    InvalidTopicError,
+    MessageSizeTooLargeError,
+    OutOfOrderSequenceNumber,
+    RecordTooLargeError,
+    UnknownProducerId,
+)
 from opentelemetry import trace
 
 from shared import metrics
+from shared.kafka import TOPIC_MAX_BYTES
+from shared.loops import Pass, Wakeup, listen, run_loop
+from shared.retry import InfrastructureUnavailable
 from shared.telemetry import context_from_headers, current_trace_headers
 from shared.unit_of_work import outbox_channel
 
 log = logging.getLogger(__name__)
 tracer = trace.get_tracer("tandem.outbox")
 
-# Kafka will never take these records; retrying would block everything behind them.
+# Kafka will never take these records; retrying them would only hide the problem.
 PERMANENT = (MessageSizeTooLargeError, RecordTooLargeError, InvalidTopicError)
+# The idempotent producer lost its place (a refused record, a broker that forgot the producer id):
+# only a new producer, with a new id and fresh sequence numbers, can send again.
+PRODUCER_BROKEN = (OutOfOrderSequenceNumber, UnknownProducerId, InvalidProducerEpoch)
+
+# Pending rows whose (topic, key) has no earlier failed row, in commit order.
+_PENDING = """
+SELECT o.id, o.event_id, o.topic, o.key, o.payload, o.headers FROM outbox o
+ WHERE o.state = 'pending'
+   AND NOT EXISTS (SELECT 1 FROM outbox f
+                    WHERE f.state = 'failed' AND f.topic = o.topic AND f.key = o.key AND f.id < o.id)
+ ORDER BY o.id LIMIT $1"""
+
+_BLOCKED = """
+SELECT count(*) FROM outbox o
+ WHERE o.state = 'pending' AND EXISTS (
+       SELECT 1 FROM outbox f WHERE f.state = 'failed' AND f.topic = o.topic AND f.key = o.key AND f.id < o.id)"""
+
+
+@dataclass
+class BatchResult:
+    published: list[int] = field(default_factory=list)
+    failed: list[tuple[int, str]] = field(default_factory=list)  # refused for good
+    retry: list[tuple[int, str]] = field(default_factory=list)  # not sent, or sent and not acknowledged
+    broken_producer: bool = False
 
 
 class OutboxRelay:
+    """Publishes with a producer of its own (see `new_producer`), replaced when it loses its place."""
+
     def __init__(self, pool: asyncpg.Pool, producer: AIOKafkaProducer, *, database_url: str, service: str,
-                 schema: str, topic_prefix: str = "", batch_size: int = 500, poll_seconds: float = 1.0) -> None:
+                 schema: str, topic_prefix: str = "", batch_size: int = 500, poll_seconds: float = 1.0,
+                 new_producer: Callable[[], Awaitable[AIOKafkaProducer]] | None = None) -> None:
         self.pool = pool
         self.database_url = database_url
         self.producer = producer
+        self.new_producer = new_producer
         self.service = service
         self.schema = schema
         self.topic_prefix = topic_prefix
         self.batch_size = batch_size
         self.poll_seconds = poll_seconds
-        self._wake = asyncio.Event()
+        self.wake = Wakeup()
+        self._next_purge = 0.0
+        self._next_measure = 0.0
 
     async def run(self) -> None:
-        listener = await self._listen()
-        backoff = 0.1
-        next_purge = asyncio.get_running_loop().time() + 60
+        self._next_purge = asyncio.get_running_loop().time() + 60
+        listener = asyncio.create_task(listen(self.database_url, outbox_channel(self.schema), self.wake),
+                                       name=f"{self.service}-outbox-listen")
         try:
-            while True:
-                try:
-                    published = await self.publish_batch()
-                    backoff = 0.1
-                    if asyncio.get_running_loop().time() > next_purge:
-                        next_purge += 3600
-                        await self.purge()
-                except Exception as exc:  # database or broker away: keep everything, try again
-                    log.warning("outbox relay failed, retrying in %.1fs: %r", backoff, exc)
-                    await asyncio.sleep(backoff)
-                    backoff = min(backoff * 2, 10.0)
-                    continue
-                if published >= self.batch_size:
-                    continue
-                self._wake.clear()
-                try:
-                    await asyncio.wait_for(self._wake.wait(), self.poll_seconds)
-                except TimeoutError:
-                    pass
+            await run_loop(f"{self.service} outbox relay", self.step, poll=self.poll_seconds, wake=self.wake)
+        except Exception:
+            log.exception("%s outbox relay stopped; it starts again", self.service)
+            raise
         finally:
-            if listener is not None:
-                await listener.close()
+            listener.cancel()
+            await asyncio.wait({listener}, timeout=5)  # never let a stuck listener hold the relay down
 
-    async def _listen(self) -> asyncpg.Connection | None:
-        """LISTEN for new outbox rows so publishing starts right after a commit; polling is the fallback."""
-        try:
-            conn = await asyncpg.connect(self.database_url)
-            await conn.add_listener(outbox_channel(self.schema), lambda *_: self._wake.set())
-            return conn
-        except Exception as exc:
-            log.warning("outbox LISTEN unavailable, polling every %.1fs: %r", self.poll_seconds, exc)
-            return None
+    async def step(self) -> Pass:
+        taken, result = await self.publish_batch()
+        loop = asyncio.get_running_loop()
+        if loop.time() > self._next_purge:
+            self._next_purge = loop.time() + 3600
+            await self.purge()
+        if result.broken_producer and self.new_producer is not None:
+            log.warning("%s outbox: the producer lost its sequence; starting a new one", self.service)
+            with contextlib.suppress(Exception):
+                await self.producer.stop()
+            self.producer = await self.new_producer()
+        if result.retry:
+            raise InfrastructureUnavailable(f"{len(result.retry)} outbox events not published yet: {result.retry[0][1]}")
+        return Pass(more=taken >= self.batch_size)
 
-    async def publish_batch(self) -> int:
+    async def publish_batch(self) -> tuple[int, BatchResult]:
+        """Publish one batch; returns (rows taken, what became of them). Marks are committed either way."""
+        result = BatchResult()
         async with self.pool.acquire() as conn, conn.transaction():
             if not await conn.fetchval("SELECT pg_try_advisory_xact_lock(hashtext($1))", f"tandem.outbox.{self.schema}"):
-                return 0
-            rows = await conn.fetch(
-                "SELECT id, topic, key, payload, headers FROM outbox WHERE state = 'pending' ORDER BY id LIMIT $1",
-                self.batch_size,
-            )
-            if not rows:
-                metrics.OUTBOX_PENDING.labels(self.service).set(0)
-                metrics.OUTBOX_LAG.labels(self.service).set(0)
-                return 0
-            futures = []
-            for row in rows:
-                headers = dict(row["headers"])
-                if "traceparent" in headers:  # continue the trace that caused the event
-                    with tracer.start_as_current_span(
-                        f"{row['topic']} publish", context=context_from_headers(headers), kind=trace.SpanKind.PRODUCER,
-                        attributes={"messaging.system": "kafka", "messaging.destination.name": row["topic"]},
-                    ):
-                        headers.update(current_trace_headers())
-                futures.append(await self.producer.send(
-                    self.topic_prefix + row["topic"],
-                    value=bytes(row["payload"]),
-                    key=row["key"].encode() if row["key"] is not None else None,
-                    headers=[(k, str(v).encode()) for k, v in headers.items()],
-                ))
-            results = await asyncio.gather(*futures, return_exceptions=True)
+                return 0, result  # another replica's relay is publishing
+            rows = await conn.fetch(_PENDING, self.batch_size)
+            if rows:
+                await self._send_in_waves(rows, result)
+                await self._mark(conn, result)
+            await self._measure(conn)
+        return len(rows), result
 
-            published, failed, transient = [], [], []
-            for row, result in zip(rows, results, strict=True):
-                if not isinstance(result, BaseException):
-                    published.append(row["id"])
+    async def _send_in_waves(self, rows: list[asyncpg.Record], result: BatchResult) -> None:
+        """Send rows so that a key's next event goes only after its previous one was acknowledged."""
+        queues: dict[object, list[asyncpg.Record]] = defaultdict(list)
+        for row in rows:
+            # Events without a key have no order to keep: each is its own queue.
+            queues[(row["topic"], row["key"]) if row["key"] is not None else ("", row["id"])].append(row)
+        heads = {key: 0 for key in queues}
+        while heads:
+            wave = [(key, queues[key][i]) for key, i in heads.items()]
+            sent = [await self._send(row) for _, row in wave]
+            outcomes = await asyncio.gather(*sent, return_exceptions=True)
+            for (key, row), outcome in zip(wave, outcomes, strict=True):
+                if not isinstance(outcome, BaseException):
+                    result.published.append(row["id"])
                     metrics.OUTBOX_PUBLISHED.labels(self.service, row["topic"]).inc()
-                elif isinstance(result, PERMANENT):
-                    failed.append((row["id"], repr(result)))
-                    metrics.OUTBOX_FAILED.labels(self.service, row["topic"]).inc()
-                    log.error("Kafka refused outbox event %s for good: %r", row["id"], result)
+                    heads[key] += 1
+                    if heads[key] == len(queues[key]):
+                        del heads[key]
+                    continue
+                del heads[key]  # this key waits for the next batch (or for an operator)
+                if isinstance(outcome, PERMANENT):
+                    result.failed.append((row["id"], repr(outcome)))
+                    metrics.OUTBOX_REFUSED.labels(self.service, row["topic"]).inc()
+                    log.error("Kafka refused outbox event %s (%s, key %s) for good; later events of this key wait "
+                              "until it is retried or skipped: %r", row["event_id"], row["topic"], row["key"], outcome)
                 else:
-                    transient.append((row["id"], repr(result)))
-            if published:
-                await conn.execute(
-                    "UPDATE outbox SET state = 'published', published_at = now(), attempts = attempts + 1 "
-                    "WHERE id = ANY($1::bigint[])", published,
-                )
-            for ids, state in ((failed, "failed"), (transient, "pending")):
-                if ids:
-                    await conn.executemany(
-                        "UPDATE outbox SET state = $3, attempts = attempts + 1, last_error = $2 WHERE id = $1",
-                        [(i, err, state) for i, err in ids],
-                    )
-            stats = await conn.fetchrow(
-                "SELECT count(*) AS n, extract(epoch FROM now() - min(created_at)) AS age FROM outbox WHERE state = 'pending'"
+                    result.retry.append((row["id"], repr(outcome)))
+                    result.broken_producer |= isinstance(outcome, PRODUCER_BROKEN)
+
+    async def _send(self, row: asyncpg.Record) -> asyncio.Future:
+        headers = dict(row["headers"])
+        if "traceparent" in headers:  # continue the trace that caused the event
+            with tracer.start_as_current_span(
+                f"{row['topic']} publish", context=context_from_headers(headers), kind=trace.SpanKind.PRODUCER,
+                attributes={"messaging.system": "kafka", "messaging.destination.name": row["topic"]},
+            ):
+                headers.update(current_trace_headers())
+        if len(row["payload"]) > TOPIC_MAX_BYTES:  # refused here, before the broker (see TOPIC_MAX_BYTES)
+            return self._failed(MessageSizeTooLargeError(f"{len(row['payload'])} bytes is over {TOPIC_MAX_BYTES}"))
+        try:
+            return await self.producer.send(
+                self.topic_prefix + row["topic"],
+                value=bytes(row["payload"]),
+                key=row["key"].encode() if row["key"] is not None else None,
+                headers=[(k, str(v).encode()) for k, v in headers.items()],
             )
-            metrics.OUTBOX_PENDING.labels(self.service).set(stats["n"])
-            metrics.OUTBOX_LAG.labels(self.service).set(float(stats["age"] or 0))
-            if transient:
-                raise RuntimeError(f"{len(transient)} outbox events not published yet: {transient[0][1]}")
-            return len(rows)
+        except Exception as exc:  # refused before it was queued (too large, producer closed): same as a failed send
+            return self._failed(exc)
+
+    @staticmethod
+    def _failed(exc: BaseException) -> asyncio.Future:
+        failed: asyncio.Future = asyncio.get_running_loop().create_future()
+        failed.set_exception(exc)
+        return failed
+
+    async def _mark(self, conn: asyncpg.Connection, result: BatchResult) -> None:
+        if result.published:
+            await conn.execute(
+                # The payload goes once it is on Kafka: the row stays as a record, the content (which may
+                # name people) is not kept twice.
+                "UPDATE outbox SET state = 'published', published_at = now(), attempts = attempts + 1, last_error = NULL, "
+                "payload = ''::bytea WHERE id = ANY($1::bigint[])", result.published,
+            )
+        for rows, state in ((result.failed, "failed"), (result.retry, "pending")):
+            if rows:
+                await conn.executemany(
+                    "UPDATE outbox SET state = $3, attempts = attempts + 1, last_error = $2 WHERE id = $1",
+                    [(i, err, state) for i, err in rows],
+                )
+
+    async def _measure(self, conn: asyncpg.Connection) -> None:
+        now = asyncio.get_running_loop().time()
+        if now < self._next_measure:
+            return
+        self._next_measure = now + 1.0  # a count over a large backlog is not free: once a second is enough
+        pending = await conn.fetchrow(
+            "SELECT count(*) AS n, extract(epoch FROM now() - min(created_at)) AS age FROM outbox WHERE state = 'pending'")
+        failed = await conn.fetchval("SELECT count(*) FROM outbox WHERE state = 'failed'")
+        blocked = await conn.fetchval(_BLOCKED) if failed else 0
+        metrics.OUTBOX_PENDING.labels(self.service).set(pending["n"])
+        metrics.OUTBOX_LAG.labels(self.service).set(float(pending["age"] or 0))
+        metrics.OUTBOX_FAILED_NOW.labels(self.service).set(failed)
+        metrics.OUTBOX_BLOCKED.labels(self.service).set(blocked)
 
     async def purge(self, keep_days: int = 7) -> int:
         """Drop published events and inbox records older than the retention (the topics keep them)."""
         async with self.pool.acquire() as conn:
             done = await conn.execute(
-                "DELETE FROM outbox WHERE state = 'published' AND published_at < now() - make_interval(days => $1)", keep_days)
+                "DELETE FROM outbox WHERE state IN ('published', 'skipped') "
+                "AND coalesce(published_at, created_at) < now() - make_interval(days => $1)", keep_days)
             await conn.execute("DELETE FROM inbox WHERE received_at < now() - make_interval(days => $1)", keep_days * 4)
         return int(done.split()[-1])
+
+
+# --- operator actions (`tandem outbox`) --------------------------------------------------------------
+
+async def failed_events(conn: asyncpg.Connection) -> list[asyncpg.Record]:
+    return await conn.fetch(
+        "SELECT id, event_id, topic, key, attempts, last_error, created_at FROM outbox WHERE state = 'failed' ORDER BY id")
+
+
+async def retry_failed(conn: asyncpg.Connection, event_ids: list[str]) -> int:
+    """Put refused events back in line (e.g. after raising the broker's message size limit)."""
+    done = await conn.execute(
+        "UPDATE outbox SET state = 'pending' WHERE state = 'failed' AND event_id = ANY($1::text[])", event_ids)
+    await conn.execute("SELECT pg_notify($1, '')", outbox_channel(await conn.fetchval("SELECT current_schema()")))
+    return int(done.split()[-1])
+
+
+async def skip_failed(conn: asyncpg.Connection, event_ids: list[str]) -> int:
+    """Give up on refused events for good, so the later events of their keys go out."""
+    done = await conn.execute(
+        "UPDATE outbox SET state = 'skipped' WHERE state = 'failed' AND event_id = ANY($1::text[])", event_ids)
+    await conn.execute("SELECT pg_notify($1, '')", outbox_channel(await conn.fetchval("SELECT current_schema()")))
+    return int(done.split()[-1])

@@ -1,18 +1,30 @@
 """The runtime every service shares: database, migrations, Kafka, outbox relay, background loops,
 and an HTTP side door with /healthz, /readyz and /metrics.
 
-A service is declared with its name, schema, migrations and an `EventRouter`; `build_app()` gives an
-ASGI app (FastStream's `AsgiFastStream`) that uvicorn serves, so SIGTERM/Ctrl-C stop it cleanly.
+A service is declared once, in its `entrypoints/app.py`:
+
+    Service(name="scheduling", schema="scheduling", settings=settings, migrations=MIGRATIONS,
+            subscriptions=SUBSCRIPTIONS,            # event class -> handler (service_layer/handlers.py)
+            deps=SchedulingDeps(...),               # what handlers need besides the unit of work
+            unit_of_work=SchedulingUnitOfWork,      # its repositories
+            replicas=(PARTICIPANTS_TRACK, PAIRS_TRACK),
+            loops=LOOPS)                            # background loops (service_layer/loops.py)
+
+`build_app()` gives an ASGI app (FastStream's `AsgiFastStream`) that uvicorn serves, so
+SIGTERM/Ctrl-C stop it cleanly. Any number of replicas may run: every loop and handler is written
+to be correct when another process does the same work at the same time.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
+import signal
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import asyncpg
 from faststream.asgi import AsgiFastStream, AsgiResponse, get
@@ -22,33 +34,45 @@ from faststream.kafka.prometheus import KafkaPrometheusMiddleware
 from prometheus_client import REGISTRY, make_asgi_app
 
 from shared.clock import ProgramClock
-from shared.consumer import EventRouter, Runtime
-from shared.db import create_pool, migrate
+from shared.consumer import Consumer, Limits, Runtime, Subscriptions
+from shared.db import Track, create_pool, migrate
 from shared.kafka import make_producer
 from shared.outbox import OutboxRelay
+from shared.retry import call_until_available
 from shared.settings import ServiceSettings
 from shared.telemetry import setup_logging, setup_tracing
 from shared.unit_of_work import UnitOfWork, unit_of_work
 
 log = logging.getLogger(__name__)
 
+D = TypeVar("D")
+U = TypeVar("U", bound=UnitOfWork)
 Hook = Callable[["Service"], Awaitable[Any]]
+START_UP_PATIENCE = 120.0  # seconds to wait for the database and broker at start-up
 
 
-class Service:
-    def __init__(self, *, name: str, schema: str, settings: ServiceSettings, migrations: Path, router: EventRouter,
-                 on_start: Sequence[Hook] = (), background: Sequence[Hook] = ()) -> None:
+class Service(Generic[D, U]):
+    def __init__(self, *, name: str, schema: str, settings: ServiceSettings, migrations: Path,
+                 subscriptions: Subscriptions, deps: D = None, unit_of_work: type[U] = UnitOfWork,
+                 replicas: Sequence[Track] = (), on_start: Sequence[Hook] = (), loops: Sequence[Hook] = (),
+                 web: Callable[[Service], Any] | None = None, web_prefixes: Sequence[str] = ()) -> None:
         self.name = name
         self.schema = schema
         self.settings = settings
         self.migrations = migrations
-        self.router = router
+        self.replicas = tuple(replicas)
+        self.subscriptions = subscriptions
+        self.deps = deps
+        self.unit_of_work = unit_of_work
         self.on_start = list(on_start)
-        self.background = list(background)
+        self.loops = list(loops)
+        # A service's own web app (an ASGI app built from the service), served under these path prefixes.
+        self.web = web
+        self.web_prefixes = tuple(web_prefixes)
         self.clock = ProgramClock.from_settings(settings)
         self.tracer_provider = setup_tracing(name, settings.otel_exporter_otlp_endpoint)
         self.broker = KafkaBroker(
-            settings.kafka_bootstrap_servers,
+            settings.kafka_bootstrap_servers.split(","),  # FastStream takes a list; a cluster has several
             client_id=f"tandem-{name}",
             middlewares=(
                 KafkaTelemetryMiddleware(tracer_provider=self.tracer_provider),
@@ -59,45 +83,56 @@ class Service:
         )
         self.producer = None  # created inside the event loop (aiokafka needs a running loop)
         self.pool: asyncpg.Pool | None = None
-        self.state: dict[str, Any] = {}  # service-specific objects (indexes, senders, ...)
         self._tasks: list[asyncio.Task] = []
+        self.consumer = Consumer(name, subscriptions)
         self.runtime = Runtime(
-            name=name,
-            topic_prefix=settings.topic_prefix,
-            producer=None,
-            transaction=self.transaction,
-            max_attempts=settings.max_attempts,
-            max_deferrals=settings.max_deferrals,
-            backoff=settings.retry_backoff_seconds,
-            backoff_max=settings.retry_backoff_max_seconds,
+            name=name, topic_prefix=settings.topic_prefix, producer=None, transaction=self.transaction, deps=deps,
+            limits=Limits(max_attempts=settings.max_attempts, max_deferrals=settings.max_deferrals,
+                          backoff=settings.retry_backoff_seconds, backoff_max=settings.retry_backoff_max_seconds,
+                          batch_size=settings.consumer_batch_size),
         )
-        router.attach(self.broker, self.runtime)
+        self.consumer.attach(self.broker, self.runtime)
 
-    def transaction(self) -> contextlib.AbstractAsyncContextManager[UnitOfWork]:
+    def transaction(self) -> contextlib.AbstractAsyncContextManager[U]:
         assert self.pool is not None, "service not started"
-        return unit_of_work(self.pool, source=f"/tandem/{self.name}", clock=self.clock, schema=self.schema)
+        return unit_of_work(self.pool, source=f"/tandem/{self.name}", clock=self.clock, schema=self.schema,
+                            cls=self.unit_of_work)
 
     # --- life cycle ------------------------------------------------------------------------------
 
     async def _start_storage(self) -> None:
-        self.pool = await _retry_connect(self.settings.database_url, self.schema, self.settings.db_pool_size)
-        await migrate(self.pool, self.schema, self.migrations)
-        self.producer = make_producer(self.settings.kafka_bootstrap_servers, f"tandem-{self.name}")
+        settings = self.settings
+        self.pool = await call_until_available(
+            "database", lambda: create_pool(settings.database_url.get_secret_value(), self.schema,
+                                            size=settings.db_pool_size),
+            maximum=2.0, give_up_after=START_UP_PATIENCE)
+        await migrate(self.pool, self.schema, self.migrations, self.replicas)
+        self.producer = make_producer(settings.kafka_bootstrap_servers, f"tandem-{self.name}")
         self.runtime.producer = self.producer
-        await _retry(self.producer.start, "Kafka")
+        await call_until_available("Kafka", self.producer.start, maximum=2.0, give_up_after=START_UP_PATIENCE)
         for hook in self.on_start:
             await hook(self)
 
     async def _start_loops(self) -> None:
         assert self.pool is not None
+        async def relay_producer():
+            producer = make_producer(self.settings.kafka_bootstrap_servers, f"tandem-{self.name}-outbox")
+            await call_until_available("Kafka", producer.start, maximum=2.0)
+            return producer
+
         relay = OutboxRelay(
-            self.pool, self.producer, database_url=self.settings.database_url, service=self.name, schema=self.schema,
-            topic_prefix=self.settings.topic_prefix, batch_size=self.settings.outbox_batch_size,
-            poll_seconds=self.settings.outbox_poll_seconds,
+            self.pool, await relay_producer(), database_url=self.settings.database_url.get_secret_value(),
+            service=self.name,
+            schema=self.schema, topic_prefix=self.settings.topic_prefix, batch_size=self.settings.outbox_batch_size,
+            poll_seconds=self.settings.outbox_poll_seconds, new_producer=relay_producer,
         )
-        self._tasks.append(asyncio.create_task(relay.run(), name=f"{self.name}-outbox"))
-        for loop in self.background:
+        self._relay = relay
+        self._tasks.append(asyncio.create_task(_supervised(_named(relay.run, "outbox_relay"), self),
+                                               name=f"{self.name}-outbox"))
+        for loop in self.loops:
             self._tasks.append(asyncio.create_task(_supervised(loop, self), name=f"{self.name}-{loop.__name__}"))
+        with contextlib.suppress(NotImplementedError, RuntimeError):  # for operators: `kill -USR1 <pid>`
+            asyncio.get_running_loop().add_signal_handler(signal.SIGUSR1, _log_tasks)
         log.info("%s started", self.name)
 
     async def _stop(self) -> None:
@@ -107,6 +142,10 @@ class Service:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
         self._tasks.clear()
+        relay = getattr(self, "_relay", None)
+        if relay is not None:
+            with contextlib.suppress(Exception):
+                await relay.producer.stop()
         if self.producer is not None:
             with contextlib.suppress(Exception):
                 await self.producer.stop()
@@ -138,8 +177,8 @@ class Service:
             checks["broker"] = bool(await self.broker.ping(timeout=2))
         return checks
 
-    def build_app(self) -> AsgiFastStream:
-        import json
+    def routes(self) -> list[tuple[str, Any]]:
+        """The HTTP side door; a service may add its own routes (`extra_routes`)."""
 
         @get
         async def healthz(scope) -> AsgiResponse:
@@ -152,14 +191,20 @@ class Service:
             body = json.dumps({"status": "ready" if ok else "not ready", **checks}).encode()
             return AsgiResponse(body, 200 if ok else 503, {"content-type": "application/json"})
 
-        return AsgiFastStream(
+        return [("/healthz", healthz), ("/readyz", readyz), ("/metrics", make_asgi_app(REGISTRY))]
+
+    def build_app(self) -> Any:
+        app = AsgiFastStream(
             self.broker,
-            asgi_routes=[("/healthz", healthz), ("/readyz", readyz), ("/metrics", make_asgi_app(REGISTRY))],
+            asgi_routes=self.routes(),
             on_startup=[self._start_storage],
             after_startup=[self._start_loops],
             after_shutdown=[self._stop],  # after the broker has drained in-flight handlers
             logger=logging.getLogger(f"tandem.{self.name}.app"),
         )
+        if self.web is None:
+            return app
+        return _ByPrefix(app, self.web(self), self.web_prefixes)
 
     def run(self) -> None:
         import uvicorn
@@ -169,28 +214,36 @@ class Service:
                     log_config=None, lifespan="on", timeout_graceful_shutdown=20)
 
 
-async def _retry_connect(url: str, schema: str, size: int, attempts: int = 60) -> asyncpg.Pool:
-    for attempt in range(1, attempts + 1):
-        try:
-            return await create_pool(url, schema, size=size)
-        except (OSError, asyncpg.PostgresError) as exc:
-            if attempt == attempts:
-                raise
-            log.warning("database not reachable yet (%r), retrying", exc)
-            await asyncio.sleep(1.0)
-    raise AssertionError("unreachable")
+class _ByPrefix:
+    """The side door's exact routes and the life cycle stay with FastStream's app; requests under
+    the service's web prefixes go to its own web app."""
+
+    def __init__(self, app: Any, web: Any, prefixes: tuple[str, ...]) -> None:
+        self.app, self.web, self.prefixes = app, web, prefixes
+
+    async def __call__(self, scope, receive, send) -> None:
+        path = scope.get("path", "")
+        if scope["type"] in ("http", "websocket") and any(path == p or path.startswith(p + "/") for p in self.prefixes):
+            await self.web(scope, receive, send)
+        else:
+            await self.app(scope, receive, send)
 
 
-async def _retry(start: Callable[[], Awaitable[Any]], what: str, attempts: int = 60) -> None:
-    for attempt in range(1, attempts + 1):
-        try:
-            await start()
-            return
-        except Exception as exc:
-            if attempt == attempts:
-                raise
-            log.warning("%s not reachable yet (%r), retrying", what, exc)
-            await asyncio.sleep(1.0)
+def _log_tasks() -> None:
+    """Log where every task of this process is waiting (what a stuck service is stuck on)."""
+    import io
+
+    for task in asyncio.all_tasks():
+        out = io.StringIO()
+        task.print_stack(limit=12, file=out)
+        log.warning("task %s: %s", task.get_name(), out.getvalue())
+
+
+def _named(run: Callable[[], Awaitable[Any]], name: str) -> Hook:
+    async def loop(service: Service) -> None:
+        await run()
+    loop.__name__ = name
+    return loop
 
 
 async def _supervised(loop: Hook, service: Service) -> None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pydantic import AliasChoices, AwareDatetime, Field
+from pydantic import AliasChoices, AwareDatetime, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -20,7 +20,9 @@ class ServiceSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="TANDEM_", extra="ignore", frozen=True, populate_by_name=True)
 
     kafka_bootstrap_servers: str = Field("127.0.0.1:19092", validation_alias=_env("KAFKA_BOOTSTRAP_SERVERS"))
-    database_url: str = Field("postgresql://tandem@127.0.0.1:55432/tandem", validation_alias=_env("DATABASE_URL"))
+    # It carries a password: a secret, never printed by a repr or a log line.
+    database_url: SecretStr = Field(SecretStr("postgresql://tandem@127.0.0.1:55432/tandem"),
+                                    validation_alias=_env("DATABASE_URL"))
     otel_exporter_otlp_endpoint: str | None = Field(None, validation_alias=_env("OTEL_EXPORTER_OTLP_ENDPOINT"))
 
     # Prepended to every topic name, so several environments (or test runs) can share a cluster.
@@ -41,6 +43,23 @@ class ServiceSettings(BaseSettings):
     max_deferrals: int = Field(30, ge=1)
     retry_backoff_seconds: float = 0.2
     retry_backoff_max_seconds: float = 5.0
+
+    # Records taken from Kafka per poll and applied together in one transaction when they all succeed.
+    consumer_batch_size: int = Field(200, ge=1)
+
+    # Program defaults: what a program gets for every setting its team left out (shared/programs.py).
+    program_timezone: str = "UTC"
+    cadence_days: int = Field(14, ge=1, le=90)
+    duration_minutes: int = Field(45, ge=15, le=240)
+    min_notice_hours: float = Field(48, ge=0)
+    response_window_hours: float = Field(72.0, gt=0)
+    min_overlap_hours: float = Field(2.0, ge=0)
+    reminder_offsets_minutes: list[int] = [24 * 60, 60]
+    term_days: int = Field(180, ge=7)
+    checkin_first_day: int = Field(30, ge=1)
+    checkin_every_days: int = Field(60, ge=7)
+    matching_weights: dict[str, float] = {"goal_fit": 0.40, "availability": 0.15, "seniority": 0.15,
+                                          "perspective": 0.20, "language": 0.10}
 
     outbox_batch_size: int = 500
     outbox_poll_seconds: float = 1.0

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import sys
 from collections.abc import Mapping
 from datetime import UTC, datetime
@@ -45,6 +46,20 @@ def context_from_headers(headers: Mapping[str, str]):
     return propagate.extract(dict(headers))
 
 
+_EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
+_URL_PASSWORD = re.compile(r"(://[^:/@\s]+:)[^@\s]+@")
+# PostgreSQL's DETAIL (and HINT) quote the row or key at fault, blank lines and all; in a traceback
+# they run until the next chained exception or the end.
+_DB_DETAIL = re.compile(r"\n(DETAIL|HINT):  .*?(?=\n\nThe above exception|\n\nDuring handling|\Z)", re.S)
+
+
+def redact(text: str) -> str:
+    """A last line of defence for the logs: e-mail addresses and passwords in URLs never get out.
+
+    (The first line is that log messages and dead-letter reasons name people by id only.)"""
+    return _EMAIL.sub("<email>", _URL_PASSWORD.sub(r"\1***@", _DB_DETAIL.sub(r"\n\1:  <redacted>", text)))
+
+
 class JsonFormatter(logging.Formatter):
     def __init__(self, service: str) -> None:
         super().__init__()
@@ -56,7 +71,7 @@ class JsonFormatter(logging.Formatter):
             "level": record.levelname.lower(),
             "service": self.service,
             "logger": record.name,
-            "message": record.getMessage(),
+            "message": redact(record.getMessage()),
         }
         span = trace.get_current_span().get_span_context()
         if span.is_valid:
@@ -65,7 +80,7 @@ class JsonFormatter(logging.Formatter):
         for key, value in getattr(record, "fields", {}).items():
             entry[key] = value
         if record.exc_info:
-            entry["exception"] = self.formatException(record.exc_info)
+            entry["exception"] = redact(self.formatException(record.exc_info))
         return json.dumps(entry, default=str)
 
 

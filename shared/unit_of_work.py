@@ -1,29 +1,48 @@
 """One Postgres transaction: the state change, the events it causes (outbox) and, for a consumed
 event, its inbox record all commit together, or none of them does.
+
+Each service subclasses `UnitOfWork` and creates its repositories in `bind()`, so its handlers
+"load, call, save and emit" without touching SQL: `uow.meetings.get(id)`, `uow.emit(event)`.
+Handler unit tests replace the whole unit of work with a fake that keeps state in dictionaries.
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TypeVar
 
 import asyncpg
 
 from shared.clock import ProgramClock
-from shared.contracts.envelope import Envelope, new_envelope
+from shared.contracts.envelope import CONTENT_TYPE, Envelope, new_envelope
 from shared.contracts.events import EventData, topic_of
+from shared.errors import PermanentError
 from shared.telemetry import current_trace_headers
 
+U = TypeVar("U", bound="UnitOfWork")
+COPY_FROM = 20  # outbox rows from which COPY beats a multi-row INSERT (reminders, cohort rounds)
 
-@dataclass
+
 class UnitOfWork:
-    conn: asyncpg.Connection
-    source: str
-    clock: ProgramClock
-    schema: str
-    _outgoing: list[tuple] = field(default_factory=list)
-    _after_commit: list[Callable[[], Awaitable[None] | None]] = field(default_factory=list)
+    def __init__(self, conn: asyncpg.Connection, *, source: str, clock: ProgramClock, schema: str) -> None:
+        self.conn = conn
+        self.source = source
+        self.clock = clock
+        self.schema = schema
+        # The consumed event being applied (None for loops and tools): its id seeds deterministic ids.
+        self.cause: Envelope | None = None
+        self._outgoing: list[tuple] = []
+        self._after_commit: list[Callable[[], Awaitable[None] | None]] = []
+        self._after_rollback: list[Callable[[], None]] = []
+        self.bind(conn)
+
+    def bind(self, conn: asyncpg.Connection) -> None:
+        """Create the service's repositories on this connection (subclasses)."""
+
+    def now(self) -> datetime:
+        return self.clock.now()
 
     def emit(self, data: EventData, *, subject: str | None = None, event_id: str | None = None) -> Envelope:
         """Queue an event; it is written to the outbox when the transaction commits."""
@@ -32,27 +51,43 @@ class UnitOfWork:
         envelope = new_envelope(
             type=event_type, source=self.source, data=data, time=self.clock.now(), subject=subject or key, id=event_id
         )
-        headers = {"content-type": "application/cloudevents+json; charset=utf-8", "ce_type": event_type,
-                   **current_trace_headers()}
+        headers = {"content-type": CONTENT_TYPE, "ce_type": event_type, **current_trace_headers()}
         self._outgoing.append((envelope.id, topic, key, envelope.to_json(), headers))
         return envelope
 
     def after_commit(self, callback: Callable[[], Awaitable[None] | None]) -> None:
-        """Run once the transaction has committed (e.g. to update an in-memory index)."""
+        """Run once the transaction has committed (e.g. wake a background loop)."""
         self._after_commit.append(callback)
 
-    async def claim_inbox(self, topic: str, event_id: str, event_type: str) -> bool:
-        """Record a consumed event; False when it was already applied (a redelivery)."""
+    def after_rollback(self, callback: Callable[[], None]) -> None:
+        """Run if the transaction is rolled back (e.g. forget a cache filled from uncommitted rows)."""
+        self._after_rollback.append(callback)
+
+    async def scrub_personal(self, strings: tuple[str, ...]) -> int:
+        """Replace a forgotten person's name and address in every text this service stored."""
+        from shared.erasure import scrub
+
+        return await scrub(self.conn, strings)
+
+    async def claim_inbox(self, topic: str, event_id: str, event_type: str, digest: bytes) -> bool:
+        """Record a consumed event; False when it was already applied (a redelivery). An id seen
+        before with a different type or data is not a redelivery: it is refused (PermanentError)."""
         inserted = await self.conn.fetchval(
-            "INSERT INTO inbox (topic, event_id, event_type) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING RETURNING 1",
-            topic, event_id, event_type,
+            "INSERT INTO inbox (topic, event_id, event_type, digest) VALUES ($1, $2, $3, $4) "
+            "ON CONFLICT DO NOTHING RETURNING 1",
+            topic, event_id, event_type, digest,
         )
-        return inserted is not None
+        if inserted is not None:
+            return True
+        before = await self.conn.fetchval("SELECT digest FROM inbox WHERE topic = $1 AND event_id = $2", topic, event_id)
+        if before is not None and bytes(before) != digest:
+            raise PermanentError(f"event id {event_id} was used before for a different event; this one is not applied")
+        return False
 
     async def _flush(self) -> None:
         if not self._outgoing:
             return
-        if len(self._outgoing) > 20:  # COPY is several times faster for the big batches (reminders, cohorts)
+        if len(self._outgoing) > COPY_FROM:
             await self.conn.copy_records_to_table(
                 "outbox", schema_name=self.schema, columns=["event_id", "topic", "key", "payload", "headers"],
                 records=self._outgoing,
@@ -64,19 +99,28 @@ class UnitOfWork:
             )
         await self.conn.execute("SELECT pg_notify($1, '')", outbox_channel(self.schema))
 
+    async def _committed(self) -> None:
+        for callback in self._after_commit:
+            result = callback()
+            if result is not None:
+                await result
+
 
 def outbox_channel(schema: str) -> str:
     return f"tandem_outbox_{schema}"
 
 
 @asynccontextmanager
-async def unit_of_work(pool: asyncpg.Pool, *, source: str, clock: ProgramClock, schema: str) -> AsyncIterator[UnitOfWork]:
+async def unit_of_work(pool: asyncpg.Pool, *, source: str, clock: ProgramClock, schema: str,
+                       cls: type[U] = UnitOfWork) -> AsyncIterator[U]:  # type: ignore[assignment]
     async with pool.acquire() as conn:
-        uow = UnitOfWork(conn=conn, source=source, clock=clock, schema=schema)
-        async with conn.transaction():
-            yield uow
-            await uow._flush()
-    for callback in uow._after_commit:
-        result = callback()
-        if result is not None:
-            await result
+        uow = cls(conn, source=source, clock=clock, schema=schema)
+        try:
+            async with conn.transaction():
+                yield uow
+                await uow._flush()
+        except BaseException:
+            for callback in uow._after_rollback:
+                callback()
+            raise
+    await uow._committed()

@@ -17,7 +17,7 @@ CONTENT_TYPE = "application/cloudevents+json; charset=utf-8"
 class Envelope(BaseModel):
     model_config = ConfigDict(extra="ignore", frozen=True)
 
-    specversion: Literal["1.0"] = "1.0"
+    specversion: Literal["1.0"]  # required by CloudEvents 1.0: no default
     id: str = Field(min_length=1, max_length=200)
     source: str = Field(min_length=1)
     type: str = Field(min_length=1)
@@ -33,6 +33,7 @@ class Envelope(BaseModel):
 def new_envelope(*, type: str, source: str, data: BaseModel, time: datetime, subject: str | None = None,
                  id: str | None = None) -> Envelope:
     return Envelope(
+        specversion="1.0",
         id=id or str(uuid.uuid4()),
         source=source,
         type=type,

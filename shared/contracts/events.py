@@ -1,18 +1,30 @@
 """The event catalogue: one pydantic model per event's `data`, grouped by topic.
 
-Events are named in the past tense; commands (`*.requested`, the portal's answers and attendance)
-are orders from outside. `key` names the field used as the Kafka message key, so one person's or
-one pair's events stay in order.
+Naming rule, for every type string here and every one added later:
+- an **event** is a fact, named in the past tense after what happened (`match.established`,
+  `meeting.cancelled`), or after the state a service found (`match.unavailable`,
+  `relationship.at_risk`: listed in `STATE_FACTS`). Only the service that owns the fact publishes it;
+- a **command** is an order from outside, named `<thing>.<verb>.requested`
+  (`meeting.cancel.requested`, `cohort.round.requested`); the portal's answers and records
+  (`proposal.accepted`, `meeting.attendance.recorded`) are commands too: the owning service decides
+  what they change, and may refuse them;
+- every type string is unique across all topics, so a type names one meaning wherever it is read.
+
+`key` names the field used as the Kafka message key, so one person's or one pair's events stay in
+order. `topic_of(Model)` gives the topic and type a model travels under; subscription tables are
+keyed by these classes.
 """
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
 
 from shared.contracts import topics
 from shared.contracts.profile import ParticipantProfile
+from shared.contracts.program import ProgramSettingsFields
+from shared.contracts.types import Id, Instant, Reason, ShortText, Term, Text, storable
 
 
 class EventData(BaseModel):
@@ -21,6 +33,15 @@ class EventData(BaseModel):
 
     def key_value(self) -> str:
         return str(getattr(self, self.key))
+
+
+# --- programs.v1 (program team -> all) -------------------------------------------------------
+
+class ProgramConfigured(ProgramSettingsFields, EventData):
+    """The full settings of one program; they replace the previous ones. A field left out takes the
+    deployment's default."""
+
+    key = "program_id"
 
 
 # --- participants.v1 (upstream -> all) -------------------------------------------------------
@@ -39,25 +60,35 @@ class ParticipantUpdated(ParticipantProfile, EventData):
 
 class ParticipantOffboarded(EventData):
     key = "participant_id"
-    participant_id: str = Field(min_length=1)
-    program_id: str = Field(min_length=1)
-    reason: str = "offboarded"
+    participant_id: Id
+    program_id: Id
+    reason: ShortText = "offboarded"
+
+
+class ParticipantErased(EventData):
+    """The person asked to be forgotten (GDPR art. 17): every service deletes or irreversibly
+    anonymises what it holds about them, and says so on privacy.v1."""
+
+    key = "participant_id"
+    participant_id: Id
+    program_id: Id
+    requested_at: Instant
 
 
 # --- match-requests.v1 (portal/admin -> matching) --------------------------------------------
 
 class MatchRequested(EventData):
     key = "mentee_id"
-    mentee_id: str = Field(min_length=1)
-    program_id: str = Field(min_length=1)
+    mentee_id: Id
+    program_id: Id
 
 
 class CohortRoundRequested(EventData):
     key = "program_id"
-    program_id: str = Field(min_length=1)
-    round_id: str | None = None
+    program_id: Id
+    round_id: Id | None = None
     # Which mentees take part: all unmatched mentees of the program when omitted.
-    mentee_ids: list[str] | None = None
+    mentee_ids: list[Id] | None = Field(None, max_length=100_000)
 
 
 # --- match-responses.v1 (portal -> matching) --------------------------------------------------
@@ -66,142 +97,184 @@ class ProposalAccepted(EventData):
     """The mentor accepts a proposal."""
 
     key = "participant_id"
-    proposal_id: str = Field(min_length=1)
-    participant_id: str = Field(min_length=1)
+    proposal_id: Id
+    participant_id: Id
 
 
 class ProposalDeclined(EventData):
-    """The mentor declines a proposal (the answer; matching then publishes `match.declined` on matches.v1)."""
+    """The mentor declines a proposal (the answer; matching then publishes `match.declined`)."""
 
     key = "participant_id"
-    proposal_id: str = Field(min_length=1)
-    participant_id: str = Field(min_length=1)
-    reason: str | None = None
+    proposal_id: Id
+    participant_id: Id
+    reason: ShortText | None = None
 
 
 # --- matches.v1 (matching ->) -----------------------------------------------------------------
 
 class MatchProposed(EventData):
     key = "mentee_id"
-    proposal_id: str
-    program_id: str
-    mentee_id: str
-    mentor_id: str
+    proposal_id: Id
+    program_id: Id
+    mentee_id: Id
+    mentor_id: Id
     score: float
-    explanation: dict[str, Any]
-    expires_at: AwareDatetime
-    round_id: str | None = None
+    explanation: Annotated[dict[str, Any], AfterValidator(storable)]
+    expires_at: Instant
+    round_id: Id | None = None
 
 
 class MatchEstablished(EventData):
     key = "relationship_id"
-    relationship_id: str
-    proposal_id: str
-    program_id: str
-    mentee_id: str
-    mentor_id: str
-    established_at: AwareDatetime
-    goals: list[str] = []
+    relationship_id: Id
+    proposal_id: Id
+    program_id: Id
+    mentee_id: Id
+    mentor_id: Id
+    established_at: Instant
+    goals: list[Term] = Field([], max_length=50)
 
 
 class MatchDeclined(EventData):
     key = "mentee_id"
-    proposal_id: str
-    program_id: str
-    mentee_id: str
-    mentor_id: str
-    reason: str | None = None
+    proposal_id: Id
+    program_id: Id
+    mentee_id: Id
+    mentor_id: Id
+    reason: ShortText | None = None
 
 
 class MatchExpired(EventData):
     key = "mentee_id"
-    proposal_id: str
-    program_id: str
-    mentee_id: str
-    mentor_id: str
-    expired_at: AwareDatetime
+    proposal_id: Id
+    program_id: Id
+    mentee_id: Id
+    mentor_id: Id
+    expired_at: Instant
 
 
 class MatchEnded(EventData):
+    """A relationship is over; `reason_code` says how (someone left, the program team ended it, ...)."""
+
     key = "relationship_id"
-    relationship_id: str
-    program_id: str
-    mentee_id: str
-    mentor_id: str
-    reason: str
-    ended_at: AwareDatetime
+    relationship_id: Id
+    program_id: Id
+    mentee_id: Id
+    mentor_id: Id
+    reason: ShortText
+    ended_at: Instant
+    reason_code: Literal["participant_left", "ended_on_request", "term_completed"] = "participant_left"
+    # Who asked for the end (a participant id, or the program team's user); None when no one did.
+    requested_by: Id | None = None
+
+
+class RelationshipEndScheduled(EventData):
+    """The relationship's term ends on `ends_at` (about a week from now): time for a heads-up."""
+
+    key = "relationship_id"
+    relationship_id: Id
+    program_id: Id
+    mentor_id: Id
+    mentee_id: Id
+    ends_at: Instant
 
 
 class MatchUnavailable(EventData):
     """No mentor can be proposed for this mentee now; `reason` says why in plain words."""
 
     key = "mentee_id"
-    program_id: str
-    mentee_id: str
-    reason: str
-    reason_code: str
+    program_id: Id
+    mentee_id: Id
+    reason: ShortText
+    reason_code: Term
+    reason_params: dict[str, str | int | float | bool | list[str]] = Field(default_factory=dict, max_length=20)
+
+
+# --- relationship-commands.v1 (program team, portal -> matching, notifications) ---------------
+
+class RelationshipEndRequested(EventData):
+    """End a relationship now: matching ends it (`match.ended`) and frees the mentor's place."""
+
+    key = "relationship_id"
+    relationship_id: Id
+    requested_by: Id
+    reason: ShortText = Field(min_length=1)
+    # Propose the mentee a new mentor right away.
+    rematch: bool = False
+    # Never propose these two to each other again.
+    do_not_pair_again: bool = False
+
+
+class RelationshipNudgeRequested(EventData):
+    """Send both people of a relationship a friendly nudge (with the team's note, if any)."""
+
+    key = "relationship_id"
+    relationship_id: Id
+    requested_by: Id
+    note: Text | None = Field(None, max_length=1000)
 
 
 # --- meeting-commands.v1 (portal -> scheduling) ----------------------------------------------
 
 class MeetingRescheduleRequested(EventData):
     key = "relationship_id"
-    meeting_id: str
-    relationship_id: str
-    requested_by: str
+    meeting_id: Id
+    relationship_id: Id
+    requested_by: Id
     # A proposed new start; when omitted, scheduling finds the next good slot.
-    new_start: AwareDatetime | None = None
-    reason: str | None = None
+    new_start: Instant | None = None
+    reason: ShortText | None = None
 
 
 class MeetingCancelRequested(EventData):
     key = "relationship_id"
-    meeting_id: str
-    relationship_id: str
-    requested_by: str
-    reason: str | None = None
+    meeting_id: Id
+    relationship_id: Id
+    requested_by: Id
+    reason: ShortText | None = None
 
 
 class MeetingAttendanceRecorded(EventData):
     key = "relationship_id"
-    meeting_id: str
-    relationship_id: str
-    recorded_by: str
+    meeting_id: Id
+    relationship_id: Id
+    recorded_by: Id
     # participant_id -> attended
-    attendance: dict[str, bool] = Field(min_length=1)
+    attendance: dict[Id, bool] = Field(min_length=1, max_length=2)
 
 
 # --- meetings.v1 (scheduling ->) --------------------------------------------------------------
 
 class _Meeting(EventData):
     key = "relationship_id"
-    meeting_id: str
-    relationship_id: str
-    program_id: str
-    mentor_id: str
-    mentee_id: str
+    meeting_id: Id
+    relationship_id: Id
+    program_id: Id
+    mentor_id: Id
+    mentee_id: Id
     occurrence: int = Field(ge=1)
-    start: AwareDatetime
-    end: AwareDatetime
+    start: Instant
+    end: Instant
 
 
 class MeetingScheduled(_Meeting):
     kind: Literal["kickoff", "recurring"] = "kickoff"
     sequence: int = 0
-    ics: str
+    ics: Annotated[str, StringConstraints(max_length=100_000), AfterValidator(storable)]
 
 
 class MeetingRescheduled(_Meeting):
-    previous_start: AwareDatetime
+    previous_start: Instant
     sequence: int
-    ics: str
-    reason: str | None = None
+    ics: Annotated[str, StringConstraints(max_length=100_000), AfterValidator(storable)]
+    reason: ShortText | None = None
 
 
 class MeetingCancelled(_Meeting):
     sequence: int
-    ics: str
-    reason: str | None = None
+    ics: Annotated[str, StringConstraints(max_length=100_000), AfterValidator(storable)]
+    reason: ShortText | None = None
+    reason_code: Reason | None = None  # why, for each reader's language
 
 
 class MeetingCompleted(_Meeting):
@@ -209,129 +282,213 @@ class MeetingCompleted(_Meeting):
 
 
 class MeetingMissed(_Meeting):
-    absent: list[str]
+    absent: list[Id] = Field(max_length=2)
 
 
 class MeetingUnplaceable(EventData):
     """One occurrence of a series has no slot inside both people's hours."""
 
     key = "relationship_id"
-    relationship_id: str
-    program_id: str
+    relationship_id: Id
+    program_id: Id
     occurrence: int
-    reason: str
+    reason: ShortText
 
 
 class RelationshipUnschedulable(EventData):
     """The pair has no common window at all."""
 
     key = "relationship_id"
-    relationship_id: str
-    program_id: str
-    mentor_id: str
-    mentee_id: str
-    reason: str
+    relationship_id: Id
+    program_id: Id
+    mentor_id: Id
+    mentee_id: Id
+    reason: ShortText
 
 
 # --- reminders.v1 (scheduling -> notifications) ----------------------------------------------
 
 class ReminderDue(EventData):
     key = "relationship_id"
-    reminder_id: str
-    meeting_id: str
-    relationship_id: str
+    reminder_id: Id
+    meeting_id: Id
+    relationship_id: Id
     participant_ids: list[str]
-    meeting_start: AwareDatetime
+    meeting_start: Instant
     minutes_before: int
 
 
 # --- feedback-submissions.v1 (portal -> feedback) --------------------------------------------
 
 class FeedbackSubmitted(EventData):
+    """A person's answer to a feedback request: after a meeting, at a check-in, or at the end."""
+
     key = "relationship_id"
-    feedback_id: str = Field(min_length=1)
-    relationship_id: str = Field(min_length=1)
-    participant_id: str = Field(min_length=1)
-    meeting_id: str | None = None
+    feedback_id: Id
+    relationship_id: Id
+    participant_id: Id
+    kind: Literal["meeting", "checkin", "closure"] = "meeting"
+    meeting_id: Id | None = None
+    request_id: Id | None = None  # the request it answers, when known
     rating: int = Field(ge=1, le=5)
     # How much closer to their goals the person feels, 1-5.
     progress: int | None = Field(default=None, ge=1, le=5)
-    comment: str | None = Field(default=None, max_length=5000)
-    goals_achieved: list[str] = []
+    comment: Text | None = None
+    goals_achieved: list[Term] = Field([], max_length=50)
+
+
+class GoalProgressRecorded(EventData):
+    """How far a relationship has come on one of its goals, 0 to 100 (100: achieved)."""
+
+    key = "relationship_id"
+    relationship_id: Id
+    participant_id: Id
+    goal: Term = Field(min_length=1)
+    progress: int = Field(ge=0, le=100)
+    note: ShortText | None = None
 
 
 # --- feedback.v1 (feedback ->) ----------------------------------------------------------------
 
 class FeedbackRequested(EventData):
+    """A person is asked for feedback: about a meeting, at a check-in, or at the end (closure).
+    `reminder` is true for the one reminder an unanswered check-in gets."""
+
     key = "relationship_id"
-    request_id: str
-    relationship_id: str
-    meeting_id: str
-    participant_id: str
+    request_id: Id
+    relationship_id: Id
+    participant_id: Id
     role: Literal["mentor", "mentee"]
-    due_at: AwareDatetime
+    due_at: Instant
+    kind: Literal["meeting", "checkin", "closure"] = "meeting"
+    meeting_id: Id | None = None
+    reminder: bool = False
+
+
+class GoalProgress(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+    goal: Term
+    progress: int = Field(ge=0, le=100)
 
 
 class RelationshipHealthChanged(EventData):
     key = "relationship_id"
-    relationship_id: str
-    previous: str | None
+    relationship_id: Id
+    previous: Term | None
     current: Literal["healthy", "watch", "at_risk"]
     score: float
-    reasons: list[str] = []
+    reasons: list[ShortText] = Field([], max_length=20)  # in English, for logs and tools
+    reason_codes: list[Reason] = Field([], max_length=20)  # the same, for each reader's language
 
 
 class RelationshipAtRisk(EventData):
     key = "relationship_id"
-    relationship_id: str
+    relationship_id: Id
     score: float
-    reasons: list[str]
+    reasons: list[ShortText] = Field(max_length=20)
+    reason_codes: list[Reason] = Field([], max_length=20)
 
 
 class MilestoneAchieved(EventData):
     key = "relationship_id"
-    relationship_id: str
-    participant_id: str
-    milestone: str
+    relationship_id: Id
+    participant_id: Id
+    milestone: Term
+    goal: Term | None = None  # the relationship's goal it belongs to
+
+
+class GoalAchieved(EventData):
+    """A relationship's goal reached 100: both people are congratulated, the program team sees it."""
+
+    key = "relationship_id"
+    relationship_id: Id
+    program_id: Id
+    mentor_id: Id
+    mentee_id: Id
+    goal: Term
+    achieved_at: Instant
+
+
+class RelationshipMeetingsMissed(EventData):
+    """Meetings in a row did not happen (two or more): both people get a kind, non-blaming nudge."""
+
+    key = "relationship_id"
+    relationship_id: Id
+    program_id: Id
+    mentor_id: Id
+    mentee_id: Id
+    consecutive: int = Field(ge=2)
+
+
+class RelationshipConcluded(EventData):
+    """A relationship has ended, with what it achieved: for the closing celebration (and, when the
+    term was mostly served, a certificate)."""
+
+    key = "relationship_id"
+    relationship_id: Id
+    program_id: Id
+    mentor_id: Id
+    mentee_id: Id
+    reason_code: Literal["participant_left", "ended_on_request", "term_completed"]
+    established_at: Instant
+    ended_at: Instant
+    meetings_held: int = Field(ge=0)
+    goals: list[GoalProgress] = Field([], max_length=50)
+    milestones: list[Term] = Field([], max_length=50)
+    term_served: float = Field(ge=0)  # share of the planned term, 1.0 = all of it
+    certificate: bool
 
 
 # --- notifications.v1 (notifications ->) -----------------------------------------------------
 
 class NotificationDelivered(EventData):
     key = "recipient_id"
-    notification_id: str
-    recipient_id: str
-    channel: str
-    template: str
-    language: str
-    cause_event_id: str
-    delivered_at: AwareDatetime
+    notification_id: Id
+    recipient_id: Id
+    channel: Term
+    template: Term
+    language: Term
+    cause_event_id: Id
+    delivered_at: Instant
 
 
 class NotificationFailed(EventData):
     key = "recipient_id"
-    notification_id: str
-    recipient_id: str
-    channel: str
-    template: str
-    cause_event_id: str
-    error: str
+    notification_id: Id
+    recipient_id: Id
+    channel: Term
+    template: Term
+    cause_event_id: Id
+    error: ShortText
     attempts: int
 
 
+# --- privacy.v1 (every service -> the audit trail) ---------------------------------------------
+
+class ParticipantErasureCompleted(EventData):
+    """One service has forgotten a person: their personal data is deleted or anonymised there."""
+
+    key = "participant_id"
+    participant_id: Id
+    service: Term
+    completed_at: Instant
+
+
 CATALOGUE: dict[str, dict[str, type[EventData]]] = {
+    topics.PROGRAMS: {"program.configured": ProgramConfigured},
     topics.PARTICIPANTS: {
         "participant.onboarded": ParticipantOnboarded,
         "participant.updated": ParticipantUpdated,
         "participant.offboarded": ParticipantOffboarded,
+        "participant.erased": ParticipantErased,
     },
     topics.MATCH_REQUESTS: {
         "match.requested": MatchRequested,
         "cohort.round.requested": CohortRoundRequested,
     },
     topics.MATCH_RESPONSES: {
-        "match.accepted": ProposalAccepted,
-        "match.declined": ProposalDeclined,
+        "proposal.accepted": ProposalAccepted,
+        "proposal.declined": ProposalDeclined,
     },
     topics.MATCHES: {
         "match.proposed": MatchProposed,
@@ -339,7 +496,12 @@ CATALOGUE: dict[str, dict[str, type[EventData]]] = {
         "match.declined": MatchDeclined,
         "match.expired": MatchExpired,
         "match.ended": MatchEnded,
+        "relationship.end.scheduled": RelationshipEndScheduled,
         "match.unavailable": MatchUnavailable,
+    },
+    topics.RELATIONSHIP_COMMANDS: {
+        "relationship.end.requested": RelationshipEndRequested,
+        "relationship.nudge.requested": RelationshipNudgeRequested,
     },
     topics.MEETING_COMMANDS: {
         "meeting.reschedule.requested": MeetingRescheduleRequested,
@@ -356,17 +518,34 @@ CATALOGUE: dict[str, dict[str, type[EventData]]] = {
         "relationship.unschedulable": RelationshipUnschedulable,
     },
     topics.REMINDERS: {"reminder.due": ReminderDue},
-    topics.FEEDBACK_SUBMISSIONS: {"feedback.submitted": FeedbackSubmitted},
+    topics.FEEDBACK_SUBMISSIONS: {
+        "feedback.submitted": FeedbackSubmitted,
+        "goal.progress.recorded": GoalProgressRecorded,
+    },
     topics.FEEDBACK: {
         "feedback.requested": FeedbackRequested,
         "relationship.health.changed": RelationshipHealthChanged,
         "relationship.at_risk": RelationshipAtRisk,
         "milestone.achieved": MilestoneAchieved,
+        "goal.achieved": GoalAchieved,
+        "relationship.meetings.missed": RelationshipMeetingsMissed,
+        "relationship.concluded": RelationshipConcluded,
     },
     topics.NOTIFICATIONS: {
         "notification.delivered": NotificationDelivered,
         "notification.failed": NotificationFailed,
     },
+    topics.PRIVACY: {"participant.erasure.completed": ParticipantErasureCompleted},
+}
+
+
+# Facts named after the state found rather than after a change (see the naming rule above).
+STATE_FACTS = frozenset({"match.unavailable", "meeting.unplaceable", "relationship.unschedulable",
+                         "relationship.at_risk", "reminder.due"})
+
+# Model -> (topic, type): the reverse of the catalogue.
+ROUTES: dict[type[EventData], tuple[str, str]] = {
+    model: (topic, event_type) for topic, types in CATALOGUE.items() for event_type, model in types.items()
 }
 
 
@@ -376,8 +555,11 @@ def model_for(topic: str, event_type: str) -> type[EventData] | None:
 
 def topic_of(model: type[EventData]) -> tuple[str, str]:
     """(topic, type) under which a data model travels."""
-    for topic, types in CATALOGUE.items():
-        for event_type, candidate in types.items():
-            if candidate is model:
-                return topic, event_type
-    raise KeyError(f"{model.__name__} is not in the catalogue")
+    try:
+        return ROUTES[model]
+    except KeyError:
+        raise KeyError(f"{model.__name__} is not in the catalogue") from None
+
+
+def type_of(model: type[EventData]) -> str:
+    return topic_of(model)[1]

@@ -22,16 +22,48 @@ _ICS = ("BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//Tandem//Scheduling//EN\r\nM
         "UID:0f6d...@tandem\r\nSEQUENCE:0\r\nDTSTART:20270113T120000Z\r\nDTEND:20270113T124500Z\r\n...\r\n"
         "END:VEVENT\r\nEND:VCALENDAR\r\n")
 
+PROGRAM = {
+    "program_id": "global-2027", "name": "Global mentoring 2027", "timezone": "Europe/Amsterdam",
+    "ops_contacts": [{"name": "Sanne de Vries", "email": "sanne.devries@example.com", "locale": "nl-NL"},
+                     {"name": "Program team", "email": "mentoring@example.com", "channel": "chat",
+                      "webhook_url": "https://chat.example.com/hooks/T0001/B0001"}],
+    "cadence_days": 14, "duration_minutes": 45, "min_notice_hours": 48, "response_window_hours": 72,
+    "min_overlap_hours": 2, "reminder_offsets_minutes": [1440, 60],
+    "matching_weights": {"goal_fit": 0.4, "availability": 0.15, "seniority": 0.15, "perspective": 0.2,
+                         "language": 0.1},
+    "term_days": 180, "checkin_first_day": 30, "checkin_every_days": 60,
+}
+
 EXAMPLES: dict[tuple[str, str], dict] = {
+    ("programs.v1", "program.configured"): PROGRAM,
     ("participants.v1", "participant.onboarded"): PROFILE,
     ("participants.v1", "participant.updated"): {**PROFILE, "availability": [
         {"days": ["mon", "wed"], "start": "08:00", "end": "12:00"}]},
+    ("participants.v1", "participant.erased"): {"participant_id": "p-000123", "program_id": "global-2027",
+                                                "requested_at": "2027-05-02T09:30:00Z"},
+    ("feedback-submissions.v1", "goal.progress.recorded"): {
+        "relationship_id": "rel-7c1d", "participant_id": "p-000123", "goal": "public speaking", "progress": 60,
+        "note": "Gave the quarterly update to the whole department."},
+    ("feedback.v1", "goal.achieved"): {
+        "relationship_id": "rel-7c1d", "program_id": "global-2027", "mentor_id": "p-000777", "mentee_id": "p-000123",
+        "goal": "public speaking", "achieved_at": "2027-04-20T10:00:00Z"},
+    ("feedback.v1", "relationship.meetings.missed"): {
+        "relationship_id": "rel-7c1d", "program_id": "global-2027", "mentor_id": "p-000777", "mentee_id": "p-000123",
+        "consecutive": 2},
+    ("feedback.v1", "relationship.concluded"): {
+        "relationship_id": "rel-7c1d", "program_id": "global-2027", "mentor_id": "p-000777", "mentee_id": "p-000123",
+        "reason_code": "term_completed", "established_at": "2027-01-11T09:00:00Z", "ended_at": "2027-07-10T09:00:00Z",
+        "meetings_held": 11, "goals": [{"goal": "public speaking", "progress": 100},
+                                       {"goal": "asia market entry", "progress": 70}],
+        "milestones": ["first keynote"], "term_served": 1.0, "certificate": True},
+    ("privacy.v1", "participant.erasure.completed"): {"participant_id": "p-000123", "service": "notifications",
+                                                      "completed_at": "2027-05-02T09:30:01Z"},
     ("participants.v1", "participant.offboarded"): {"participant_id": "p-000123", "program_id": "global-2027",
                                                     "reason": "left the company"},
     ("match-requests.v1", "match.requested"): {"mentee_id": "p-000123", "program_id": "global-2027"},
     ("match-requests.v1", "cohort.round.requested"): {"program_id": "global-2027", "round_id": "2027-q1"},
-    ("match-responses.v1", "match.accepted"): {"proposal_id": "prop-91ab", "participant_id": "p-000777"},
-    ("match-responses.v1", "match.declined"): {"proposal_id": "prop-91ab", "participant_id": "p-000777",
+    ("match-responses.v1", "proposal.accepted"): {"proposal_id": "prop-91ab", "participant_id": "p-000777"},
+    ("match-responses.v1", "proposal.declined"): {"proposal_id": "prop-91ab", "participant_id": "p-000777",
                                                "reason": "no time this quarter"},
     ("matches.v1", "match.proposed"): {
         "proposal_id": "prop-91ab", "program_id": "global-2027", "mentee_id": "p-000123", "mentor_id": "p-000777",
@@ -63,10 +95,21 @@ EXAMPLES: dict[tuple[str, str], dict] = {
                                       "mentee_id": "p-000123", "mentor_id": "p-000777",
                                       "expired_at": "2027-01-07T09:00:00Z"},
     ("matches.v1", "match.ended"): {"relationship_id": "rel-7c1d", "program_id": "global-2027",
-                                    "mentee_id": "p-000123", "mentor_id": "p-000777", "reason": "offboarded",
-                                    "ended_at": "2027-03-01T08:00:00Z"},
+                                    "mentee_id": "p-000123", "mentor_id": "p-000777",
+                                    "reason": "the mentor has moved to another role", "ended_at": "2027-03-01T08:00:00Z",
+                                    "reason_code": "ended_on_request", "requested_by": "ops:sanne"},
+    ("matches.v1", "relationship.end.scheduled"): {
+        "relationship_id": "rel-7c1d", "program_id": "global-2027", "mentor_id": "p-000777", "mentee_id": "p-000123",
+        "ends_at": "2027-07-10T09:00:00Z"},
     ("matches.v1", "match.unavailable"): {"program_id": "global-2027", "mentee_id": "p-000124",
-                                          "reason": "no mentor shares a language", "reason_code": "no_shared_language"},
+                                          "reason": "no mentor shares a language", "reason_code": "no_shared_language",
+                                          "reason_params": {"languages": ["pt"]}},
+    ("relationship-commands.v1", "relationship.end.requested"): {
+        "relationship_id": "rel-7c1d", "requested_by": "ops:sanne", "reason": "the mentor has moved to another role",
+        "rematch": True, "do_not_pair_again": False},
+    ("relationship-commands.v1", "relationship.nudge.requested"): {
+        "relationship_id": "rel-7c1d", "requested_by": "ops:sanne",
+        "note": "Your last two meetings did not happen; could you find a new time together?"},
     ("meeting-commands.v1", "meeting.reschedule.requested"): {
         "meeting_id": _MEETING["meeting_id"], "relationship_id": "rel-7c1d", "requested_by": "p-000123",
         "new_start": "2027-01-14T12:00:00Z", "reason": "travelling"},
@@ -82,6 +125,8 @@ EXAMPLES: dict[tuple[str, str], dict] = {
                                              "sequence": 1, "ics": _ICS.replace("SEQUENCE:0", "SEQUENCE:1"),
                                              "reason": "travelling"},
     ("meetings.v1", "meeting.cancelled"): {**_MEETING, "sequence": 2, "reason": "ill",
+                                           "reason_code": {"code": "cancelled_by_participant",
+                                                           "params": {"by": "p-000777"}},
                                            "ics": _ICS.replace("METHOD:REQUEST", "METHOD:CANCEL")},
     ("meetings.v1", "meeting.completed"): _MEETING,
     ("meetings.v1", "meeting.missed"): {**_MEETING, "absent": ["p-000123"]},
@@ -98,20 +143,23 @@ EXAMPLES: dict[tuple[str, str], dict] = {
         "meeting_start": "2027-01-13T12:00:00Z", "minutes_before": 60},
     ("feedback-submissions.v1", "feedback.submitted"): {
         "feedback_id": "fb-2201", "relationship_id": "rel-7c1d", "participant_id": "p-000123",
-        "meeting_id": _MEETING["meeting_id"], "rating": 5, "progress": 4,
+        "kind": "meeting", "meeting_id": _MEETING["meeting_id"], "rating": 5, "progress": 4,
         "comment": "We mapped my first steps into the Japanese market.", "goals_achieved": ["public speaking"]},
     ("feedback.v1", "feedback.requested"): {
         "request_id": "0d9b3f2e-8c1a-5e4f-b6d7-1a2b3c4d5e6f", "relationship_id": "rel-7c1d",
-        "meeting_id": _MEETING["meeting_id"], "participant_id": "p-000123", "role": "mentee",
-        "due_at": "2027-01-20T12:45:00Z"},
+        "kind": "meeting", "meeting_id": _MEETING["meeting_id"], "participant_id": "p-000123", "role": "mentee",
+        "due_at": "2027-01-20T12:45:00Z", "reminder": False},
     ("feedback.v1", "relationship.health.changed"): {
         "relationship_id": "rel-7c1d", "previous": "healthy", "current": "watch", "score": 58.3,
-        "reasons": ["1 of 3 meetings missed"]},
+        "reasons": ["1 of 3 meetings missed"],
+        "reason_codes": [{"code": "meetings_missed", "params": {"missed": 1, "held": 3}}]},
     ("feedback.v1", "relationship.at_risk"): {
         "relationship_id": "rel-7c1d", "score": 38.0,
-        "reasons": ["recent ratings are low (average 1.7 of 5)", "2 feedback requests unanswered"]},
+        "reasons": ["recent ratings are low (average 1.7 of 5)", "2 feedback requests unanswered"],
+        "reason_codes": [{"code": "ratings_low", "params": {"average": 1.7}},
+                         {"code": "requests_unanswered", "params": {"count": 2}}]},
     ("feedback.v1", "milestone.achieved"): {"relationship_id": "rel-7c1d", "participant_id": "p-000123",
-                                            "milestone": "public speaking"},
+                                            "milestone": "first keynote", "goal": "public speaking"},
     ("notifications.v1", "notification.delivered"): {
         "notification_id": "9b2c...", "recipient_id": "p-000123", "channel": "email",
         "template": "meeting_scheduled", "language": "en", "cause_event_id": "e3b0c442-98fc-4c14-9afb-f4c8996fb924",

@@ -12,10 +12,14 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from shared.contracts.types import Id, Name, Term, WebhookUrl, storable
+
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 WEEKDAYS: tuple[Weekday, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 Role = Literal["mentor", "mentee"]
-Channel = Literal["email", "chat", "webhook"]
+# chat: the format the webhook's host implies; webhook: Standard Webhooks (signed JSON); slack, teams:
+# those platforms' incoming-webhook formats.
+Channel = Literal["email", "chat", "webhook", "slack", "teams"]
 Style = Literal["direct", "indirect"]
 
 _CLOCK = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$|^24:00$")
@@ -50,7 +54,7 @@ class AvailabilityWindow(_Model):
     An `end` at or before `start` runs past midnight into the next day (e.g. 22:00-02:00).
     """
 
-    days: tuple[Weekday, ...] = Field(min_length=1)
+    days: tuple[Weekday, ...] = Field(min_length=1, max_length=7)
     start: Clock
     end: Clock
 
@@ -84,7 +88,7 @@ class Communication(_Model):
     style: Style = "direct"
     quiet_hours: QuietHours | None = None
     # Where chat/webhook messages go; e-mail is always the fallback.
-    webhook_url: str | None = None
+    webhook_url: WebhookUrl | None = None
     # The response time this person commits to, part of the pair's communication protocol.
     response_time_hours: int = Field(default=48, ge=1, le=24 * 14)
 
@@ -94,33 +98,33 @@ class Preferences(_Model):
 
 
 class ParticipantProfile(_Model):
-    participant_id: str = Field(min_length=1, max_length=200)
-    program_id: str = Field(min_length=1, max_length=200)
-    roles: tuple[Role, ...] = Field(min_length=1)
-    name: str = Field(min_length=1, max_length=300)
-    email: str
-    locale: str = "en"
-    languages: tuple[str, ...] = Field(min_length=1)
-    timezone: str
-    country: str = Field(min_length=2, max_length=2)
-    region: str = Field(min_length=1)
-    sector: str = Field(min_length=1)
-    department: str | None = None
-    manager_id: str | None = None
+    participant_id: Id
+    program_id: Id
+    roles: tuple[Role, ...] = Field(min_length=1, max_length=2)
+    name: Name
+    email: str = Field(max_length=320)
+    locale: str = Field("en", min_length=2, max_length=35, pattern=r"^[A-Za-z]{2,3}([-_][A-Za-z0-9]{2,8})*$")
+    languages: tuple[Term, ...] = Field(min_length=1, max_length=20)
+    timezone: str = Field(max_length=64)
+    country: str = Field(min_length=2, max_length=2, pattern=r"^[A-Za-z]{2}$")
+    region: Term = Field(min_length=1)
+    sector: Term = Field(min_length=1)
+    department: Term | None = None
+    manager_id: Id | None = None
     seniority: int = Field(ge=1, le=10)
-    skills: tuple[str, ...] = ()
-    goals: tuple[str, ...] = ()
+    skills: tuple[Term, ...] = Field((), max_length=50)
+    goals: tuple[Term, ...] = Field((), max_length=20)
     mentor_capacity: int = Field(default=0, ge=0, le=50)
     preferences: Preferences = Preferences()
-    availability: tuple[AvailabilityWindow, ...] = ()
+    availability: tuple[AvailabilityWindow, ...] = Field((), max_length=50)
     communication: Communication = Communication()
 
     @field_validator("email")
     @classmethod
     def _email(cls, value: str) -> str:
         if not _EMAIL.match(value):
-            raise ValueError(f"not an e-mail address: {value!r}")
-        return value
+            raise ValueError("not an e-mail address")  # the value itself stays out of reasons and logs
+        return storable(value)
 
     @field_validator("timezone")
     @classmethod

@@ -8,9 +8,9 @@ import pytest
 
 from shared.consumer import InvalidMessage, parse_event
 from shared.contracts import topics
-from shared.contracts.docs import DOC, render
+from shared.contracts.docs import DOC
 from shared.contracts.envelope import new_envelope
-from shared.contracts.events import CATALOGUE, ParticipantOnboarded
+from shared.contracts.events import CATALOGUE, STATE_FACTS, ParticipantOnboarded
 from shared.contracts.examples import EXAMPLES, PROFILE
 from shared.contracts.profile import ParticipantProfile
 
@@ -22,8 +22,60 @@ def test_every_topic_has_events_and_every_event_an_example_that_validates():
         CATALOGUE[topic][event_type].model_validate(example)
 
 
+def test_every_type_string_names_one_event_on_one_topic():
+    seen: dict[str, str] = {}
+    for topic, events in CATALOGUE.items():
+        for event_type in events:
+            assert event_type not in seen, f"{event_type} is on {seen[event_type]} and {topic}"
+            seen[event_type] = topic
+            assert event_type.endswith((".requested", "ed")) or event_type in STATE_FACTS, \
+                f"{event_type}: neither an order (*.requested) nor a fact (past tense, or a state in STATE_FACTS)"
+
+
 def test_docs_are_generated_from_the_code():
-    assert DOC.read_text() == render(), "docs/events.md is stale: run `python -m shared.contracts.docs`"
+    from tandem.eventdocs import SCHEMAS, current, current_files
+
+    assert DOC.read_text() == current(), "docs/events.md is stale: run `python -m tandem.eventdocs`"
+    wanted = current_files()
+    for path, text in wanted.items():
+        assert path.exists() and path.read_text() == text, f"{path} is stale: run `python -m tandem.eventdocs`"
+    assert set(SCHEMAS.glob("*.json")) <= set(wanted), "a schema of an event that no longer exists"
+
+
+def test_every_documented_example_validates_against_its_json_schema():
+    import jsonschema
+
+    from shared.contracts.schemas import all_schemas
+
+    schemas = all_schemas()
+    assert set(schemas) == {t for events in CATALOGUE.values() for t in events}
+    for (topic, event_type), example in EXAMPLES.items():
+        envelope = new_envelope(type=event_type, source="/docs", data=CATALOGUE[topic][event_type].model_validate(example),
+                                time="2027-01-04T08:00:00Z").model_dump(mode="json", exclude_none=True)
+        envelope["data"] = example  # the example as written, not as the model re-serialises it
+        validator = jsonschema.Draft202012Validator(schemas[event_type], format_checker=jsonschema.FormatChecker())
+        errors = [e.message for e in validator.iter_errors(envelope)]
+        assert not errors, (event_type, errors)
+    bad = {"specversion": "1.0", "id": "1", "source": "/x", "type": "match.requested", "time": "2027-01-01T00:00:00Z",
+           "data": {"mentee_id": ""}}
+    assert list(jsonschema.Draft202012Validator(schemas["match.requested"]).iter_errors(bad))  # it can fail
+
+
+def test_the_asyncapi_document_is_valid_asyncapi_3():
+    from pathlib import Path
+
+    import jsonschema
+    import yaml
+
+    from tandem.eventdocs import ASYNCAPI
+
+    spec = json.loads((Path(__file__).parent / "vendor" / "asyncapi-3.0.0.schema.json").read_text())
+    document = yaml.safe_load(ASYNCAPI.read_text())
+    errors = [f"{list(e.path)}: {e.message[:200]}"
+              for e in jsonschema.validators.validator_for(spec)(spec).iter_errors(document)]
+    assert not errors, errors[:5]
+    assert {m for c in document["channels"].values() for m in c["messages"]} == \
+        {t for events in CATALOGUE.values() for t in events}
     text = DOC.read_text()
     for topic, events in CATALOGUE.items():
         assert f"## `{topic}`" in text and f"`{topics.dlq(topic)}`" in text
@@ -74,3 +126,23 @@ def test_profile_validation_names_the_problem(field, value, message):
     with pytest.raises(ValueError) as info:
         ParticipantProfile.model_validate({**PROFILE, field: value})
     assert message in str(info.value)
+
+
+@pytest.mark.parametrize("url, ok", [
+    ("https://hooks.slack.com/services/T0/B0/x", True), ("http://127.0.0.1:9000/hook", True),
+    ("javascript:alert(1)", False), ("file:///etc/passwd", False), ("https://", False), ("hooks.slack.com/x", False),
+    ("https://chat.example/a b", False),
+])
+def test_a_webhook_url_is_an_absolute_web_address(url, ok):
+    from pydantic import ValidationError
+
+    from shared.contracts.profile import Communication
+    from shared.contracts.program import OpsContact
+
+    for build in (lambda: Communication(channel="webhook", webhook_url=url),
+                  lambda: OpsContact(name="Team", email="team@example.com", channel="slack", webhook_url=url)):
+        if ok:
+            build()
+        else:
+            with pytest.raises(ValidationError, match="not an absolute https URL"):
+                build()

@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pytest
 
-from shared.consumer import EventRouter
 from shared.contracts import events as ev
 from shared.contracts import topics
 from shared.db import create_pool, migrate
@@ -24,10 +23,9 @@ MIGRATIONS = Path(__file__).parent / "plumbing_migrations"
 
 def build(settings: ServiceSettings, attempts: dict[str, int]) -> Service:
     """A tiny service: stores each feedback comment and announces a milestone; comments steer failures."""
-    router = EventRouter("plumbing")
 
-    @router.on(topics.FEEDBACK_SUBMISSIONS, "feedback.submitted")
-    async def handle(envelope, data: ev.FeedbackSubmitted, uow) -> None:
+    async def on_feedback_submitted(data: ev.FeedbackSubmitted, uow, deps: dict[str, int]) -> None:
+        attempts = deps
         attempts[data.feedback_id] = attempts.get(data.feedback_id, 0) + 1
         if data.comment == "boom":
             raise RuntimeError("handler bug")
@@ -39,7 +37,8 @@ def build(settings: ServiceSettings, attempts: dict[str, int]) -> Service:
         uow.emit(ev.MilestoneAchieved(relationship_id=data.relationship_id, participant_id=data.participant_id,
                                       milestone=data.comment or "none"))
 
-    return Service(name="plumbing", schema="plumbing", settings=settings, migrations=MIGRATIONS, router=router)
+    return Service(name="plumbing", schema="plumbing", settings=settings, migrations=MIGRATIONS,
+                   subscriptions={ev.FeedbackSubmitted: on_feedback_submitted}, deps=attempts)
 
 
 def feedback(fid: str, comment: str | None) -> ev.FeedbackSubmitted:
@@ -124,7 +123,7 @@ async def test_a_rolled_back_change_publishes_nothing_and_pending_events_survive
     service = build(settings, {})
     async with service.running():
         pass  # migrations applied
-    pool = await create_pool(settings.database_url, "plumbing")
+    pool = await create_pool(settings.database_url.get_secret_value(), "plumbing")
     try:
         from shared.clock import ProgramClock
         from shared.unit_of_work import unit_of_work
@@ -156,3 +155,56 @@ async def test_migrations_apply_once_even_when_started_together(database_url):
     assert applied == ["plumbing/001_outbox_inbox.sql", "service/001_notes.sql"]
     rows = await fetch(database_url, "SELECT track, version FROM plumbing.schema_migrations ORDER BY track")
     assert [(r["track"], r["version"]) for r in rows] == [("plumbing", 1), ("service", 1)]
+
+
+async def test_a_service_can_follow_the_dead_letters_once_each(settings, bootstrap_servers, topic_prefix):
+    from shared.dead_letters import DeadLetter, DeadLetters
+
+    seen: list[DeadLetter] = []
+
+    async def on_dead_letter(letter: DeadLetter, uow, deps) -> None:
+        seen.append(letter)
+        await uow.conn.execute("INSERT INTO notes (feedback_id, comment) VALUES ($1, $2)", letter.id, letter.reason)
+
+    attempts: dict[str, int] = {}
+    service = build(settings, attempts)
+    follower = Service(name="follower", schema="follower", settings=settings, migrations=MIGRATIONS,
+                       subscriptions={DeadLetters: on_dead_letter})
+    async with service.running(), follower.running(), Publisher(bootstrap_servers, topic_prefix=topic_prefix) as pub:
+        await pub.send_raw(topics.FEEDBACK_SUBMISSIONS, b"{not json", key="r-1")
+        await pub.publish(ev.FeedbackSubmitted(feedback_id="f-x", relationship_id="r-1", participant_id="p-1",
+                                               rating=4, comment="nope"))
+
+        async def both_recorded():
+            return len(await fetch(settings.database_url, "SELECT 1 FROM follower.notes")) >= 2
+        await eventually(both_recorded, 60, "the dead letters noted")
+    rows = await fetch(settings.database_url, "SELECT feedback_id, comment FROM follower.notes ORDER BY comment")
+    assert [r["comment"] for r in rows] == ["not JSON: Expecting property name enclosed in double quotes: line 1 column 2 (char 1)",
+                                            "this feedback contradicts the record"]
+    assert {s.topic for s in seen} == {topics.FEEDBACK_SUBMISSIONS}
+    assert [s.event_type for s in seen if s.reason.startswith("this")] == ["feedback.submitted"]
+    assert all(r["feedback_id"].startswith(topics.FEEDBACK_SUBMISSIONS + ".dlq/") for r in rows)
+
+
+async def test_an_id_used_again_for_a_different_event_is_refused_not_skipped(settings, bootstrap_servers, topic_prefix):
+    from shared.contracts.envelope import new_envelope
+
+    attempts: dict[str, int] = {}
+    dlq = topics.dlq(topics.FEEDBACK_SUBMISSIONS)
+    async with build(settings, attempts).running(), Watcher(bootstrap_servers, [topics.FEEDBACK, dlq], topic_prefix) as out, \
+            Publisher(bootstrap_servers, topic_prefix=topic_prefix) as pub:
+        first = new_envelope(type="feedback.submitted", source="/portal", data=feedback("f-1", "hello"),
+                             time="2027-01-04T10:00:00Z", id="same-id")
+        later = new_envelope(type="feedback.submitted", source="/portal", data=feedback("f-2", "other"),
+                             time="2027-01-04T10:05:00Z", id="same-id")
+        resent = new_envelope(type="feedback.submitted", source="/portal", data=feedback("f-1", "hello"),
+                              time="2027-01-04T11:00:00Z", id="same-id")  # a retry: new time, same event
+        for envelope in (first, later, resent):
+            await pub.send_raw(topics.FEEDBACK_SUBMISSIONS, envelope.to_json(), key="r-1")
+        await out.wait_for(lambda w: w.on_topic(dlq) and w.of_type("milestone.achieved"), 30, "the outcome")
+        await asyncio.sleep(1.0)
+    (refused,) = out.on_topic(dlq)
+    assert refused.headers["dlq.error"] == "event id same-id was used before for a different event; this one is not applied"
+    notes = await fetch(settings.database_url, "SELECT feedback_id FROM plumbing.notes")
+    assert [r["feedback_id"] for r in notes] == ["f-1"]  # applied once; the other body never
+    assert [o.data["milestone"] for o in out.of_type("milestone.achieved")] == ["hello"]

@@ -32,8 +32,10 @@ async def eventually(check: Callable[[], Awaitable[Any]], timeout: float = 30.0,
     raise AssertionError(f"timed out waiting for {what} (last: {last!r})")
 
 
-async def fetch(database_url: str, sql: str, *args: Any) -> list[asyncpg.Record]:
-    conn = await asyncpg.connect(database_url)
+async def fetch(database_url: Any, sql: str, *args: Any) -> list[asyncpg.Record]:
+    """Rows from a query, on a URL given plainly or as a SecretStr (settings.database_url)."""
+    url = database_url.get_secret_value() if hasattr(database_url, "get_secret_value") else database_url
+    conn = await asyncpg.connect(url)
     try:
         return await conn.fetch(sql, *args)
     finally:

@@ -1,0 +1,232 @@
+"""Each service's own copy of who takes part (`participants`) and of the pairs matching made
+(`pairs`), kept from the public topics, and the lookups that say "not here yet".
+
+Services never ask another service; they keep what they need from events. Every service keeps the
+same two replicas, so the tables (migration tracks `participants` and `pairs` under
+`shared/sql/`), the repositories and the handlers live here once:
+
+    SUBSCRIPTIONS = {**replica.PARTICIPANT_SUBSCRIPTIONS, ev.MatchEstablished: on_match_established, ...}
+
+A handler that needs a person or a pair asks `uow.participants.require(...)` or
+`uow.pairs.require(...)`: when the event that brings them has not been applied yet (it travels on
+another topic), these raise `NotYetKnown`, and the consumer waits and tries again.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Protocol
+
+import asyncpg
+
+from shared.contracts import events as ev
+from shared.errors import NotYetKnown
+from shared.people import Communication, Pair, Participant, Window
+
+SQL = Path(__file__).parent / "sql"
+PARTICIPANTS_TRACK = ("participants", SQL / "participants")
+PAIRS_TRACK = ("pairs", SQL / "pairs")
+
+_PARTICIPANT_COLUMNS = (
+    "participant_id, program_id, roles, name, email, locale, languages, timezone, country, region, sector, "
+    "department, manager_id, seniority, skills, goals, mentor_capacity, diverse_perspective, availability, "
+    "channel, style, quiet_start, quiet_end, webhook_url, response_time_hours, active, erased"
+)
+
+
+def participant_from_row(r: asyncpg.Record | dict[str, Any]) -> Participant:
+    return Participant(
+        participant_id=r["participant_id"], program_id=r["program_id"], roles=tuple(r["roles"]), name=r["name"],
+        email=r["email"], locale=r["locale"], languages=tuple(r["languages"]), timezone=r["timezone"],
+        country=r["country"], region=r["region"], sector=r["sector"], seniority=r["seniority"],
+        department=r["department"], manager_id=r["manager_id"], skills=tuple(r["skills"]), goals=tuple(r["goals"]),
+        mentor_capacity=r["mentor_capacity"], diverse_perspective=r["diverse_perspective"],
+        availability=tuple(Window(tuple(days), start, end) for days, start, end in r["availability"]),
+        communication=Communication(
+            channel=r["channel"], style=r["style"], quiet_start=r["quiet_start"], quiet_end=r["quiet_end"],
+            webhook_url=r["webhook_url"], response_time_hours=r["response_time_hours"],
+        ),
+        active=r["active"], erased=r["erased"],
+    )
+
+
+PARTICIPANT_COLUMNS = _PARTICIPANT_COLUMNS.split(", ")
+
+
+def participant_values(p: Participant) -> tuple:
+    """A participant as the row values of `PARTICIPANT_COLUMNS` (bulk loads use it with COPY)."""
+    c = p.communication
+    return (p.participant_id, p.program_id, list(p.roles), p.name, p.email, p.locale, list(p.languages), p.timezone,
+            p.country, p.region, p.sector, p.department, p.manager_id, p.seniority, list(p.skills), list(p.goals),
+            p.mentor_capacity, p.diverse_perspective, [[list(w.days), w.start, w.end] for w in p.availability],
+            c.channel, c.style, c.quiet_start, c.quiet_end, c.webhook_url, c.response_time_hours, p.active, p.erased)
+
+
+class ParticipantDirectory:
+    """The `participants` replica on one connection (inside the caller's transaction)."""
+
+    def __init__(self, conn: asyncpg.Connection) -> None:
+        self.conn = conn
+
+    async def save(self, participant: Participant) -> None:
+        """Store the current profile; the person is active (again)."""
+        placeholders = ", ".join(f"${i}" for i in range(1, len(PARTICIPANT_COLUMNS) + 1))
+        updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in _PARTICIPANT_COLUMNS.split(", ")[1:])
+        await self.conn.execute(
+            f"INSERT INTO participants ({_PARTICIPANT_COLUMNS}) VALUES ({placeholders}) "
+            f"ON CONFLICT (participant_id) DO UPDATE SET {updates}, updated_at = now()",
+            *participant_values(participant.with_(active=True)),
+        )
+
+    async def deactivate(self, participant_id: str) -> bool:
+        """False when the person was not active here (unknown, or already gone)."""
+        return await self.conn.fetchval(
+            "UPDATE participants SET active = false, updated_at = now() WHERE participant_id = $1 AND active "
+            "RETURNING true", participant_id,
+        ) is not None
+
+    async def erase(self, participant_id: str) -> Participant | None:
+        """Forget a person here: their row keeps only what `Participant.forgotten` keeps, so events
+        that still name them find a former participant (no one to write to) instead of no one.
+        Returns who they were (for the caller to scrub its own records), None when never known."""
+        before = await self.get(participant_id, lock=True)
+        if before is None or before.erased:
+            return None
+        await self.save(before.forgotten())
+        await self.conn.execute("UPDATE participants SET active = false, erased = true WHERE participant_id = $1",
+                                participant_id)
+        return before
+
+    async def get(self, participant_id: str, *, lock: bool = False) -> Participant | None:
+        row = await self.conn.fetchrow(
+            f"SELECT {_PARTICIPANT_COLUMNS} FROM participants WHERE participant_id = $1" + (" FOR UPDATE" if lock else ""),
+            participant_id,
+        )
+        return None if row is None else participant_from_row(row)
+
+    async def many(self, ids: list[str]) -> dict[str, Participant]:
+        rows = await self.conn.fetch(
+            f"SELECT {_PARTICIPANT_COLUMNS} FROM participants WHERE participant_id = ANY($1::text[])", ids)
+        return {r["participant_id"]: participant_from_row(r) for r in rows}
+
+    async def require(self, *ids: str) -> list[Participant]:
+        """The people, in the order asked; `NotYetKnown` when a profile has not arrived yet."""
+        found = await self.many(list(ids))
+        return require_all(found, ids)
+
+    async def in_program(self, program_id: str) -> list[Participant]:
+        """The active people of a program."""
+        rows = await self.conn.fetch(
+            f"SELECT {_PARTICIPANT_COLUMNS} FROM participants WHERE active AND program_id = $1 ORDER BY participant_id",
+            program_id,
+        )
+        return [participant_from_row(r) for r in rows]
+
+    async def active(self) -> list[Participant]:
+        rows = await self.conn.fetch(f"SELECT {_PARTICIPANT_COLUMNS} FROM participants WHERE active")
+        return [participant_from_row(r) for r in rows]
+
+
+def require_all(found: dict[str, Participant], ids) -> list[Participant]:
+    missing = [i for i in ids if i not in found]
+    if missing:
+        raise NotYetKnown(f"no profile yet for {', '.join(missing)}")
+    return [found[i] for i in ids]
+
+
+_PAIR_COLUMNS = "relationship_id, program_id, mentor_id, mentee_id, established_at, goals, status, ended_at, end_reason"
+
+
+def pair_from_row(r: asyncpg.Record) -> Pair:
+    return Pair(relationship_id=r["relationship_id"], program_id=r["program_id"], mentor_id=r["mentor_id"],
+                mentee_id=r["mentee_id"], established_at=r["established_at"], goals=tuple(r["goals"]),
+                status=r["status"], ended_at=r["ended_at"], end_reason=r["end_reason"])
+
+
+class PairDirectory:
+    """The `pairs` replica (relationships matching established) on one connection."""
+
+    def __init__(self, conn: asyncpg.Connection) -> None:
+        self.conn = conn
+
+    async def add(self, pair: Pair) -> bool:
+        """False when this pair was already known (the same event again)."""
+        return await self.conn.fetchval(
+            f"INSERT INTO pairs ({_PAIR_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) "
+            "ON CONFLICT (relationship_id) DO NOTHING RETURNING true",
+            pair.relationship_id, pair.program_id, pair.mentor_id, pair.mentee_id, pair.established_at,
+            list(pair.goals), pair.status, pair.ended_at, pair.end_reason,
+        ) is not None
+
+    async def end(self, relationship_id: str, *, reason: str, at: datetime) -> bool:
+        """False when it had already ended."""
+        return await self.conn.fetchval(
+            "UPDATE pairs SET status = 'ended', ended_at = $2, end_reason = $3 WHERE relationship_id = $1 "
+            "AND status = 'active' RETURNING true", relationship_id, at, reason,
+        ) is not None
+
+    async def get(self, relationship_id: str, *, lock: bool = False) -> Pair | None:
+        row = await self.conn.fetchrow(
+            f"SELECT {_PAIR_COLUMNS} FROM pairs WHERE relationship_id = $1" + (" FOR UPDATE" if lock else ""),
+            relationship_id,
+        )
+        return None if row is None else pair_from_row(row)
+
+    async def require(self, relationship_id: str, *, lock: bool = False) -> Pair:
+        pair = await self.get(relationship_id, lock=lock)
+        if pair is None:
+            raise NotYetKnown(f"relationship {relationship_id} not established here yet")
+        return pair
+
+
+def pair_from_event(event: ev.MatchEstablished) -> Pair:
+    return Pair(relationship_id=event.relationship_id, program_id=event.program_id, mentor_id=event.mentor_id,
+                mentee_id=event.mentee_id, established_at=event.established_at, goals=tuple(event.goals))
+
+
+# --- the handlers every service shares -------------------------------------------------------------
+
+class KeepsParticipants(Protocol):
+    participants: ParticipantDirectory
+
+
+async def on_participant_profile(event: ev.ParticipantOnboarded | ev.ParticipantUpdated, uow: KeepsParticipants,
+                                 deps: object) -> None:
+    """The full, current profile replaces the previous one; it counts for work not yet done."""
+    await uow.participants.save(Participant.from_profile(event))
+
+
+async def on_participant_offboarded(event: ev.ParticipantOffboarded, uow: KeepsParticipants, deps: object) -> None:
+    await uow.participants.deactivate(event.participant_id)
+
+
+def erasure_handler(service: str, *, also=None):
+    """A service's `participant.erased` handler: forget the person (replica, and their name and
+    address in every text the service stored), after `also(uow, who_they_were)` for what only the
+    service knows how to drop (messages still to send them, their own free-text answers)."""
+
+    async def on_participant_erased(event: ev.ParticipantErased, uow, deps: object) -> None:
+        await forget(uow, event, service, also=also)
+
+    return on_participant_erased
+
+
+async def forget(uow, event: ev.ParticipantErased, service: str, *, also=None) -> Participant | None:
+    """Erase the person here and say so on privacy.v1 (the audit trail). Returns who they were;
+    None when they were not known here (the completion is announced all the same)."""
+    before = await uow.participants.erase(event.participant_id)
+    if before is not None:
+        if also is not None:
+            await also(uow, before)
+        await uow.scrub_personal(before.personal_strings())
+    uow.emit(ev.ParticipantErasureCompleted(participant_id=event.participant_id, service=service,
+                                            completed_at=uow.now()))
+    return before
+
+
+PARTICIPANT_SUBSCRIPTIONS = {
+    ev.ParticipantOnboarded: on_participant_profile,
+    ev.ParticipantUpdated: on_participant_profile,
+    ev.ParticipantOffboarded: on_participant_offboarded,
+}

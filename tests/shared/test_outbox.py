@@ -1,0 +1,222 @@
+"""The outbox relay on a real PostgreSQL and Apache Kafka, with failures injected into its sends:
+a partly failed batch keeps what it published, a key's events never overtake each other, and a
+record Kafka refuses for good blocks its key (visibly) until an operator retries or skips it."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections import defaultdict
+from pathlib import Path
+
+import pytest
+from aiokafka.errors import KafkaTimeoutError
+
+from shared import metrics
+from shared.clock import ProgramClock
+from shared.contracts import events as ev
+from shared.contracts import topics
+from shared.db import create_pool, migrate
+from shared.kafka import make_producer
+from shared.outbox import OutboxRelay, failed_events, skip_failed
+from shared.unit_of_work import unit_of_work
+from tandem.client import Watcher
+
+pytestmark = pytest.mark.integration
+MIGRATIONS = Path(__file__).parent / "plumbing_migrations"
+
+
+class FlakyProducer:
+    """The real producer, except that chosen events fail the first time(s) they are sent."""
+
+    def __init__(self, producer, failures: dict[str, int]) -> None:
+        self.producer, self.failures, self.sent = producer, failures, []
+
+    async def send(self, topic, value, key=None, headers=None):
+        milestone = json.loads(value)["data"]["milestone"]
+        self.sent.append(milestone)
+        if self.failures.get(milestone, 0) > 0:
+            self.failures[milestone] -= 1
+            failed = asyncio.get_running_loop().create_future()
+            failed.set_exception(KafkaTimeoutError())
+            return failed
+        return await self.producer.send(topic, value=value, key=key, headers=headers)
+
+
+@pytest.fixture
+async def pool(database_url):
+    pool = await create_pool(database_url, "plumbing")
+    await migrate(pool, "plumbing", MIGRATIONS)
+    yield pool
+    await pool.close()
+
+
+@pytest.fixture
+async def producer(bootstrap_servers):
+    producer = make_producer(bootstrap_servers, "outbox-test")
+    await producer.start()
+    yield producer
+    await producer.stop()
+
+
+async def commit(pool, *items: tuple[str, str]) -> None:
+    """One transaction emitting milestone events: (relationship_id = the key, milestone = a label)."""
+    async with unit_of_work(pool, source="/t", clock=ProgramClock(), schema="plumbing") as uow:
+        for key, label in items:
+            uow.emit(ev.MilestoneAchieved(relationship_id=key, participant_id="p", milestone=label))
+
+
+def relay(pool, producer, database_url, topic_prefix, batch_size=100) -> OutboxRelay:
+    return OutboxRelay(pool, producer, database_url=database_url, service="outbox-test", schema="plumbing",
+                       topic_prefix=topic_prefix, batch_size=batch_size, poll_seconds=0.1)
+
+
+def order_by_key(watcher: Watcher) -> dict[str, list[str]]:
+    """Each key's milestones in the order they first reached the topic (a repeat is a duplicate)."""
+    seen: dict[str, list[str]] = defaultdict(list)
+    for o in watcher.of_type("milestone.achieved"):
+        if o.data["milestone"] not in seen[o.key]:
+            seen[o.key].append(o.data["milestone"])
+    return seen
+
+
+async def test_a_partly_failed_batch_keeps_what_it_published_and_no_key_is_reordered(
+        pool, producer, database_url, bootstrap_servers, topic_prefix):
+    keys = ["a", "b", "c", "d"]
+    await commit(pool, *[(k, f"{k}{i}") for i in range(5) for k in keys])  # interleaved, as commits come
+    flaky = FlakyProducer(producer, {"b1": 1, "c0": 2, "d4": 1})
+    outbox = relay(pool, flaky, database_url, topic_prefix)
+
+    labels = {r["event_id"]: r["label"] for r in await pool.fetch(
+        "SELECT event_id, convert_from(payload, 'UTF8')::jsonb->'data'->>'milestone' AS label FROM outbox")}
+    taken, first = await outbox.publish_batch()
+    assert taken == 20
+    rows = await pool.fetch("SELECT event_id, state, length(payload) AS size FROM outbox")
+    states = {labels[r["event_id"]]: r["state"] for r in rows}
+    assert all((r["size"] == 0) == (r["state"] == "published") for r in rows)  # content not kept once sent
+    # What went out is marked; a failed event and everything after it in its key is still pending.
+    assert {k for k, s in states.items() if s == "pending"} == {"b1", "b2", "b3", "b4", "c0", "c1", "c2", "c3",
+                                                                "c4", "d4"}
+    assert len(first.published) == 10 and {r for r, _ in first.retry} and not first.failed
+    assert "b2" not in flaky.sent and "c1" not in flaky.sent  # never sent behind a failed predecessor
+
+    async with Watcher(bootstrap_servers, [topics.FEEDBACK], topic_prefix) as w:
+        for _ in range(5):
+            await outbox.publish_batch()
+        await w.wait_for(lambda w: sum(map(len, order_by_key(w).values())) >= 20, 30, "every event")
+    assert order_by_key(w) == {k: [f"{k}{i}" for i in range(5)] for k in keys}
+    assert len(w.of_type("milestone.achieved")) == 20  # nothing sent twice
+    assert {r["state"] for r in await pool.fetch("SELECT state FROM outbox")} == {"published"}
+
+
+async def test_a_record_kafka_refuses_blocks_its_key_until_an_operator_skips_it(
+        pool, producer, database_url, bootstrap_servers, topic_prefix):
+    await commit(pool, ("a", "a0"), ("b", "b0"))
+    # An event too large for its topic (1 MB at the broker): the contracts would refuse it, so it is
+    # written as a buggy service would, straight into the outbox.
+    huge = json.dumps({"type": "milestone.achieved", "data": {"milestone": "x" * 2_000_000}}).encode()
+    await pool.execute("INSERT INTO outbox (event_id, topic, key, payload) VALUES ('too-big', $1, 'a', $2)",
+                       topics.FEEDBACK, huge)
+    await commit(pool, ("a", "a2"), ("b", "b1"))
+    outbox = relay(pool, producer, database_url, topic_prefix)
+
+    async with Watcher(bootstrap_servers, [topics.FEEDBACK], topic_prefix) as w:
+        await outbox.publish_batch()
+        await outbox.publish_batch()  # the blocked event stays behind however often the relay runs
+        await w.wait_for(lambda w: len(w.of_type("milestone.achieved")) >= 3, 30, "the unblocked events")
+        assert sorted(o.data["milestone"] for o in w.of_type("milestone.achieved")) == ["a0", "b0", "b1"]
+        assert metrics.OUTBOX_FAILED_NOW.labels("outbox-test")._value.get() == 1
+        assert metrics.OUTBOX_BLOCKED.labels("outbox-test")._value.get() == 1
+
+        async with pool.acquire() as conn:
+            (refused,) = await failed_events(conn)
+            assert "MessageSizeTooLarge" in refused["last_error"] and refused["key"] == "a"
+            assert await skip_failed(conn, [refused["event_id"]]) == 1
+        outbox._next_measure = 0
+        await outbox.publish_batch()
+        await w.wait_for(lambda w: len(w.of_type("milestone.achieved")) >= 4, 30, "the event behind it")
+    assert [o.data["milestone"] for o in w.of_type("milestone.achieved") if o.key == "a"] == ["a0", "a2"]
+    assert metrics.OUTBOX_BLOCKED.labels("outbox-test")._value.get() == 0
+
+
+async def test_the_wake_up_listener_comes_back_after_its_connection_is_cut(database_url):
+    """What a Postgres restart does to LISTEN: the server drops the connection. The relay must hear again."""
+    from shared.loops import Wakeup, listen
+
+    wake = Wakeup()
+    task = asyncio.create_task(listen(database_url, "tandem_test_channel", wake, keepalive=0.2))
+    admin = await create_pool(database_url, "public")
+    try:
+        async def listening() -> list:
+            return await admin.fetch("SELECT pid FROM pg_stat_activity WHERE query LIKE 'LISTEN%tandem_test_channel%'")
+
+        for _ in range(100):
+            if await listening():
+                break
+            await asyncio.sleep(0.05)
+        (first,) = await listening()
+        await admin.execute("SELECT pg_terminate_backend($1)", first["pid"])
+        for _ in range(200):
+            found = await listening()
+            if found and found[0]["pid"] != first["pid"]:
+                break
+            await asyncio.sleep(0.05)
+        else:
+            raise AssertionError("the listener did not reconnect")
+        wake.clear()
+        await admin.execute("NOTIFY tandem_test_channel")
+        await asyncio.wait_for(wake.wait(5), 6)
+        assert wake._event.is_set()
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        await admin.close()
+
+
+async def test_a_record_the_broker_refuses_does_not_jam_the_partition_for_the_rest(
+        pool, database_url, bootstrap_servers):
+    """A refusal by the broker leaves the idempotent producer's sequence out of step; the relay
+    starts a new producer, and the events behind it on that partition still go out."""
+    import uuid
+
+    from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+
+    prefix = f"small{uuid.uuid4().hex[:6]}."
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers)
+    await admin.start()
+    try:
+        await admin.create_topics([NewTopic(prefix + topics.FEEDBACK, num_partitions=1, replication_factor=1,
+                                            topic_configs={"max.message.bytes": "20000"})])
+    finally:
+        await admin.close()
+
+    started = []
+
+    async def new_producer():
+        producer = make_producer(bootstrap_servers, "outbox-test-relay")
+        await producer.start()
+        started.append(producer)
+        return producer
+
+    outbox = OutboxRelay(pool, await new_producer(), database_url=database_url, service="outbox-test",
+                         schema="plumbing", topic_prefix=prefix, batch_size=100, new_producer=new_producer)
+    await commit(pool, ("a", "a0"))
+    await outbox.step()  # the broker now knows this producer's sequence on the partition
+    big = json.dumps({"type": "milestone.achieved", "data": {"milestone": "x" * 60_000}}).encode()
+    await pool.execute("INSERT INTO outbox (event_id, topic, key, payload) VALUES ('over-topic-limit', $1, 'a', $2)",
+                       topics.FEEDBACK, big)
+    await outbox.step()  # the broker refuses it: failed, and the producer's sequence is now out of step
+    await commit(pool, ("b", "b0"), ("c", "c0"))  # other keys, the same (only) partition
+    async with Watcher(bootstrap_servers, [topics.FEEDBACK], prefix) as w:
+        for _ in range(6):
+            try:
+                await outbox.step()
+            except Exception:
+                await asyncio.sleep(0.2)
+        await w.wait_for(lambda w: {"a0", "b0", "c0"} <= {o.data.get("milestone") for o in w.seen}, 30,
+                         "the events behind the refused one")
+    await outbox.producer.stop()
+    states = {r["event_id"]: r["state"] for r in await pool.fetch("SELECT event_id, state FROM outbox")}
+    assert states.pop("over-topic-limit") == "failed"
+    assert set(states.values()) == {"published"}
+    assert len(started) == 2  # the jammed producer was replaced once
