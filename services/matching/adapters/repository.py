@@ -1,168 +1,268 @@
-"""SQL for the matching schema; functions take the caller's connection (and transaction)."""
+"""Matching's repositories on Postgres: domain objects in, domain objects out.
+
+Each works on the caller's connection, inside its transaction (the unit of work). Matching decisions
+of one program happen one at a time under the program's lock (`ProgramRepository.lock`), so a
+mentor's capacity is never oversold, whichever replica decides.
+"""
 
 from __future__ import annotations
 
 from collections import Counter
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import asyncpg
 
-from shared.contracts.profile import ParticipantProfile
+from services.matching.domain.model import KeptApart, Proposal, Relationship
+from shared.retry import InfrastructureUnavailable
+
+_PROPOSAL = ("proposal_id, program_id, mentee_id, mentor_id, score, explanation, created_at, expires_at, round_id, "
+             "status, closed_at, close_reason")
+_RELATIONSHIP = ("relationship_id, proposal_id, program_id, mentee_id, mentor_id, established_at, status, ended_at, "
+                 "end_reason, end_notice_at")
 
 
-async def lock_program(conn: asyncpg.Connection, program_id: str) -> None:
-    """Matching decisions of one program happen one at a time, so capacity is never oversold."""
-    await conn.execute("SELECT pg_advisory_xact_lock(hashtext('tandem.matching.' || $1))", program_id)
+def _proposal(r: asyncpg.Record) -> Proposal:
+    return Proposal(**{k: r[k] for k in _PROPOSAL.split(", ")})
 
 
-async def upsert_participant(conn: asyncpg.Connection, profile: ParticipantProfile) -> None:
-    await conn.execute(
-        """INSERT INTO participants (participant_id, program_id, profile, active, updated_at) VALUES ($1, $2, $3, true, now())
-           ON CONFLICT (participant_id) DO UPDATE
-             SET program_id = EXCLUDED.program_id, profile = EXCLUDED.profile, active = true, updated_at = now()""",
-        profile.participant_id, profile.program_id, profile.model_dump(mode="json"),
-    )
+def _relationship(r: asyncpg.Record) -> Relationship:
+    return Relationship(**{k: r[k] for k in _RELATIONSHIP.split(", ")})
 
 
-async def deactivate_participant(conn: asyncpg.Connection, participant_id: str) -> bool:
-    return await conn.fetchval(
-        "UPDATE participants SET active = false, updated_at = now() WHERE participant_id = $1 AND active RETURNING true",
-        participant_id,
-    ) is not None
+class ProgramBusy(InfrastructureUnavailable):
+    """A later event of a batch found its program locked by another transaction (see `lock`)."""
 
 
-async def participant(conn: asyncpg.Connection, participant_id: str) -> tuple[ParticipantProfile, bool] | None:
-    row = await conn.fetchrow("SELECT profile, active FROM participants WHERE participant_id = $1", participant_id)
-    return None if row is None else (ParticipantProfile.model_validate(row["profile"]), row["active"])
+class ProgramRepository:
+    """The program lock and the version stamps that keep every replica's index current."""
+
+    def __init__(self, conn: asyncpg.Connection) -> None:
+        self.conn = conn
+        self.touched: dict[str, set[str]] = {}  # program -> people whose index rows this transaction changed
+        self._held: set[str] = set()
+
+    async def lock(self, *program_ids: str) -> None:
+        """Matching decisions of a program happen one at a time, whichever replica decides.
+
+        Two transactions must never wait for each other's programs in opposite orders. The consumer
+        applies a batch of events in one transaction, each event locking its own program in turn, so
+        only the first lock of a transaction may wait (in sorted order when it takes several); a
+        later one is only tried, and when it is busy the batch fails with a passing infrastructure
+        error and the consumer applies its events one per transaction, where waiting is safe.
+        """
+        wanted = sorted(set(program_ids) - self._held)
+        if not wanted:
+            return
+        may_wait = not self._held
+        for program_id in wanted:
+            if may_wait:
+                await self.conn.execute("SELECT pg_advisory_xact_lock(hashtext('tandem.matching.' || $1))", program_id)
+            elif not await self.conn.fetchval("SELECT pg_try_advisory_xact_lock(hashtext('tandem.matching.' || $1))",
+                                              program_id):
+                raise ProgramBusy(f"program {program_id} is being matched by another transaction")
+            self._held.add(program_id)
+
+    async def version(self, program_id: str) -> int:
+        return await self.conn.fetchval("SELECT version FROM program_versions WHERE program_id = $1", program_id) or 0
+
+    async def touch(self, program_id: str, participant_ids) -> None:
+        """Say that these people's index rows (profile or load) changed. The caller holds the program lock."""
+        ids = sorted(set(participant_ids))
+        if not ids:
+            return
+        version = await self.conn.fetchval(
+            """INSERT INTO program_versions (program_id, version) VALUES ($1, nextval('index_version'))
+               ON CONFLICT (program_id) DO UPDATE SET version = EXCLUDED.version RETURNING version""", program_id)
+        await self.conn.execute(
+            """INSERT INTO index_changes (program_id, participant_id, version) SELECT $1, unnest($2::text[]), $3
+               ON CONFLICT (program_id, participant_id) DO UPDATE SET version = EXCLUDED.version""",
+            program_id, ids, version,
+        )
+        self.touched.setdefault(program_id, set()).update(ids)
+
+    async def changed_since(self, program_id: str, version: int) -> list[str]:
+        rows = await self.conn.fetch(
+            "SELECT participant_id FROM index_changes WHERE program_id = $1 AND version > $2", program_id, version)
+        return [r["participant_id"] for r in rows]
 
 
-async def all_participants(conn: asyncpg.Connection) -> list[ParticipantProfile]:
-    rows = await conn.fetch("SELECT profile FROM participants WHERE active")
-    return [ParticipantProfile.model_validate(r["profile"]) for r in rows]
+class ProposalRepository:
+    def __init__(self, conn: asyncpg.Connection) -> None:
+        self.conn = conn
+
+    async def add(self, proposals: list[Proposal]) -> None:
+        if proposals:
+            await self.conn.executemany(
+                f"INSERT INTO proposals ({_PROPOSAL}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+                [tuple(getattr(p, k) for k in _PROPOSAL.split(", ")) for p in proposals],
+            )
+
+    async def get(self, proposal_id: str, *, lock: bool = False) -> Proposal | None:
+        row = await self.conn.fetchrow(
+            f"SELECT {_PROPOSAL} FROM proposals WHERE proposal_id = $1" + (" FOR UPDATE" if lock else ""), proposal_id)
+        return None if row is None else _proposal(row)
+
+    async def save(self, proposal: Proposal) -> None:
+        await self.conn.execute(
+            "UPDATE proposals SET status = $2, closed_at = $3, close_reason = $4 WHERE proposal_id = $1",
+            proposal.proposal_id, proposal.status, proposal.closed_at, proposal.close_reason,
+        )
+
+    async def due_to_expire(self, now: datetime, limit: int = 200) -> list[Proposal]:
+        rows = await self.conn.fetch(
+            f"SELECT {_PROPOSAL} FROM proposals WHERE status = 'pending' AND expires_at <= $1 ORDER BY expires_at LIMIT $2",
+            now, limit,
+        )
+        return [_proposal(r) for r in rows]
+
+    async def next_expiry(self) -> datetime | None:
+        return await self.conn.fetchval("SELECT min(expires_at) FROM proposals WHERE status = 'pending'")
+
+    async def pending_of(self, participant_id: str) -> list[Proposal]:
+        rows = await self.conn.fetch(
+            f"SELECT {_PROPOSAL} FROM proposals WHERE status = 'pending' AND (mentor_id = $1 OR mentee_id = $1) "
+            "ORDER BY created_at, proposal_id FOR UPDATE", participant_id,
+        )
+        return [_proposal(r) for r in rows]
 
 
-async def program_participants(conn: asyncpg.Connection, program_id: str) -> list[ParticipantProfile]:
-    rows = await conn.fetch("SELECT profile FROM participants WHERE active AND program_id = $1", program_id)
-    return [ParticipantProfile.model_validate(r["profile"]) for r in rows]
+class RelationshipRepository:
+    def __init__(self, conn: asyncpg.Connection) -> None:
+        self.conn = conn
+
+    async def add(self, relationship: Relationship) -> None:
+        await self.conn.execute(
+            f"INSERT INTO relationships ({_RELATIONSHIP}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+            *(getattr(relationship, k) for k in _RELATIONSHIP.split(", ")),
+        )
+
+    async def get(self, relationship_id: str, *, lock: bool = False) -> Relationship | None:
+        row = await self.conn.fetchrow(
+            f"SELECT {_RELATIONSHIP} FROM relationships WHERE relationship_id = $1" + (" FOR UPDATE" if lock else ""),
+            relationship_id,
+        )
+        return None if row is None else _relationship(row)
+
+    async def active_of(self, participant_id: str) -> list[Relationship]:
+        rows = await self.conn.fetch(
+            f"SELECT {_RELATIONSHIP} FROM relationships WHERE status = 'active' AND (mentor_id = $1 OR mentee_id = $1) "
+            "ORDER BY established_at, relationship_id FOR UPDATE", participant_id,
+        )
+        return [_relationship(r) for r in rows]
+
+    async def save(self, relationship: Relationship) -> None:
+        await self.conn.execute(
+            "UPDATE relationships SET status = $2, ended_at = $3, end_reason = $4, end_notice_at = $5 "
+            "WHERE relationship_id = $1",
+            relationship.relationship_id, relationship.status, relationship.ended_at, relationship.end_reason,
+            relationship.end_notice_at,
+        )
+
+    # The next term task of each active relationship, with its program's term in force (the
+    # deployment's default when the program has none): the heads-up until it is sent, then the end.
+    _TERM_TASKS = """
+        SELECT r.relationship_id, r.program_id,
+               r.established_at + make_interval(days => coalesce(p.term_days, $1::int))
+                   - CASE WHEN r.end_notice_at IS NULL THEN $2::interval ELSE interval '0' END AS due_at
+        FROM relationships r LEFT JOIN programs p ON p.program_id = r.program_id
+        WHERE r.status = 'active'"""
+
+    async def term_tasks_due(self, now: datetime, *, default_term_days: int, notice: timedelta,
+                             limit: int = 200) -> list[tuple[str, str]]:
+        """(relationship_id, program_id) whose term's heads-up or end is due."""
+        rows = await self.conn.fetch(
+            f"SELECT relationship_id, program_id FROM ({self._TERM_TASKS}) t WHERE due_at <= $3 "
+            "ORDER BY due_at, relationship_id LIMIT $4", default_term_days, notice, now, limit)
+        return [(r["relationship_id"], r["program_id"]) for r in rows]
+
+    async def next_term_task(self, *, default_term_days: int, notice: timedelta) -> datetime | None:
+        return await self.conn.fetchval(f"SELECT min(due_at) FROM ({self._TERM_TASKS}) t",
+                                        default_term_days, notice)
 
 
-async def mentor_loads(conn: asyncpg.Connection, mentor_ids: list[str] | None = None) -> Counter:
-    """Mentees each mentor holds: active relationships plus proposals awaiting an answer."""
-    rows = await conn.fetch(
-        """SELECT mentor_id, count(*) AS n FROM (
-               SELECT mentor_id FROM relationships WHERE status = 'active'
-               UNION ALL SELECT mentor_id FROM proposals WHERE status = 'pending') held
-           WHERE $1::text[] IS NULL OR mentor_id = ANY($1::text[])
-           GROUP BY mentor_id""",
-        mentor_ids,
-    )
-    return Counter({r["mentor_id"]: r["n"] for r in rows})
+class CommitmentQueries:
+    """Who holds whom: a mentor's load and a mentee's engagements, from proposals and relationships."""
+
+    def __init__(self, conn: asyncpg.Connection) -> None:
+        self.conn = conn
+
+    async def mentor_loads(self, mentor_ids: list[str] | None = None) -> Counter:
+        """Mentees each mentor holds: active relationships plus proposals awaiting an answer."""
+        rows = await self.conn.fetch(
+            """SELECT mentor_id, count(*) AS n FROM (
+                   SELECT mentor_id FROM relationships WHERE status = 'active'
+                   UNION ALL SELECT mentor_id FROM proposals WHERE status = 'pending') held
+               WHERE $1::text[] IS NULL OR mentor_id = ANY($1::text[])
+               GROUP BY mentor_id""",
+            mentor_ids,
+        )
+        return Counter({r["mentor_id"]: r["n"] for r in rows})
+
+    async def mentee_engagements(self, mentee_id: str) -> tuple[int, int]:
+        """(active relationships, pending proposals) of a mentee."""
+        row = await self.conn.fetchrow(
+            """SELECT (SELECT count(*) FROM relationships WHERE mentee_id = $1 AND status = 'active') AS active,
+                      (SELECT count(*) FROM proposals WHERE mentee_id = $1 AND status = 'pending') AS pending""",
+            mentee_id,
+        )
+        return row["active"], row["pending"]
+
+    async def busy_mentees(self, program_id: str, max_matches: int) -> set[str]:
+        """Mentees with a pending proposal or with as many active relationships as the program allows."""
+        rows = await self.conn.fetch(
+            """SELECT mentee_id FROM proposals WHERE program_id = $1 AND status = 'pending'
+               UNION
+               SELECT mentee_id FROM relationships WHERE program_id = $1 AND status = 'active'
+               GROUP BY mentee_id HAVING count(*) >= $2""",
+            program_id, max_matches,
+        )
+        return {r["mentee_id"] for r in rows}
+
+    # Who is never proposed to whom (docs: "Who is proposed again" in the matching handlers):
+    # - current partners, and the partner of the mentee's latest relationship until the mentee has
+    #   a newer one (so the rematch after an end, and its declines and expiries, never circle back);
+    #   earlier partners may be proposed again;
+    # - mentors who declined, let expire or are still considering a proposal for this mentee;
+    # - pairs kept apart by the program team, in both role directions.
+
+    async def excluded_mentors(self, mentee_id: str) -> set[str]:
+        """Mentors never to propose to this mentee now (the rule above)."""
+        rows = await self.conn.fetch(
+            """SELECT mentor_id FROM relationships WHERE mentee_id = $1 AND status = 'active'
+               UNION SELECT mentor_id FROM (SELECT mentor_id FROM relationships WHERE mentee_id = $1
+                                            ORDER BY made DESC LIMIT 1) latest
+               UNION SELECT mentor_id FROM proposals WHERE mentee_id = $1 AND status IN ('declined', 'expired', 'pending')
+               UNION SELECT mentor_id FROM kept_apart WHERE mentee_id = $1
+               UNION SELECT mentee_id FROM kept_apart WHERE mentor_id = $1""",
+            mentee_id,
+        )
+        return {r["mentor_id"] for r in rows}
+
+    async def excluded_pairs(self, program_id: str) -> set[tuple[str, str]]:
+        """(mentee_id, mentor_id) pairs a cohort round of this program must not propose (the rule above)."""
+        rows = await self.conn.fetch(
+            """SELECT mentee_id, mentor_id FROM relationships WHERE program_id = $1 AND status = 'active'
+               UNION SELECT mentee_id, mentor_id FROM (
+                   SELECT DISTINCT ON (mentee_id) mentee_id, mentor_id FROM relationships WHERE program_id = $1
+                   ORDER BY mentee_id, made DESC) latest
+               UNION SELECT mentee_id, mentor_id FROM proposals WHERE program_id = $1 AND status IN ('declined', 'expired')
+               UNION SELECT mentee_id, mentor_id FROM kept_apart
+               UNION SELECT mentor_id, mentee_id FROM kept_apart""",
+            program_id,
+        )
+        return {(r["mentee_id"], r["mentor_id"]) for r in rows}
 
 
-async def mentee_engagements(conn: asyncpg.Connection, mentee_id: str) -> tuple[int, int]:
-    """(active relationships, pending proposals) of a mentee."""
-    row = await conn.fetchrow(
-        """SELECT (SELECT count(*) FROM relationships WHERE mentee_id = $1 AND status = 'active') AS active,
-                  (SELECT count(*) FROM proposals WHERE mentee_id = $1 AND status = 'pending') AS pending""",
-        mentee_id,
-    )
-    return row["active"], row["pending"]
+class KeptApartRepository:
+    """Pairs the program team said must never be proposed to each other again."""
 
+    def __init__(self, conn: asyncpg.Connection) -> None:
+        self.conn = conn
 
-async def busy_mentees(conn: asyncpg.Connection, program_id: str, max_matches: int) -> set[str]:
-    """Mentees with a pending proposal or with as many active relationships as the program allows."""
-    rows = await conn.fetch(
-        """SELECT mentee_id FROM proposals WHERE program_id = $1 AND status = 'pending'
-           UNION
-           SELECT mentee_id FROM relationships WHERE program_id = $1 AND status = 'active'
-           GROUP BY mentee_id HAVING count(*) >= $2""",
-        program_id, max_matches,
-    )
-    return {r["mentee_id"] for r in rows}
-
-
-async def excluded_mentors(conn: asyncpg.Connection, mentee_id: str) -> set[str]:
-    """Mentors never to propose to this mentee again: past relationships, declined or expired proposals,
-    and current partners."""
-    rows = await conn.fetch(
-        """SELECT mentor_id FROM relationships WHERE mentee_id = $1
-           UNION SELECT mentor_id FROM proposals WHERE mentee_id = $1 AND status IN ('declined', 'expired', 'pending')""",
-        mentee_id,
-    )
-    return {r["mentor_id"] for r in rows}
-
-
-async def excluded_pairs(conn: asyncpg.Connection, program_id: str) -> set[tuple[str, str]]:
-    rows = await conn.fetch(
-        """SELECT mentee_id, mentor_id FROM relationships WHERE program_id = $1
-           UNION SELECT mentee_id, mentor_id FROM proposals WHERE program_id = $1 AND status IN ('declined', 'expired')""",
-        program_id,
-    )
-    return {(r["mentee_id"], r["mentor_id"]) for r in rows}
-
-
-async def add_proposals(conn: asyncpg.Connection, rows: list[tuple]) -> None:
-    """rows: (proposal_id, program_id, mentee_id, mentor_id, score, explanation, round_id, created_at, expires_at)."""
-    await conn.executemany(
-        """INSERT INTO proposals (proposal_id, program_id, mentee_id, mentor_id, score, explanation, round_id,
-                                  created_at, expires_at)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)""",
-        rows,
-    )
-
-
-async def proposal(conn: asyncpg.Connection, proposal_id: str, *, lock: bool = False) -> asyncpg.Record | None:
-    return await conn.fetchrow("SELECT * FROM proposals WHERE proposal_id = $1" + (" FOR UPDATE" if lock else ""),
-                               proposal_id)
-
-
-async def close_proposal(conn: asyncpg.Connection, proposal_id: str, status: str, at: datetime,
-                         reason: str | None = None) -> bool:
-    return await conn.fetchval(
-        """UPDATE proposals SET status = $2, closed_at = $3, close_reason = $4
-           WHERE proposal_id = $1 AND status = 'pending' RETURNING true""",
-        proposal_id, status, at, reason,
-    ) is not None
-
-
-async def expired_proposals(conn: asyncpg.Connection, now: datetime, limit: int = 200) -> list[asyncpg.Record]:
-    return await conn.fetch(
-        "SELECT * FROM proposals WHERE status = 'pending' AND expires_at <= $1 ORDER BY expires_at LIMIT $2",
-        now, limit,
-    )
-
-
-async def next_expiry(conn: asyncpg.Connection) -> datetime | None:
-    return await conn.fetchval("SELECT min(expires_at) FROM proposals WHERE status = 'pending'")
-
-
-async def pending_of(conn: asyncpg.Connection, participant_id: str) -> list[asyncpg.Record]:
-    return await conn.fetch(
-        "SELECT * FROM proposals WHERE status = 'pending' AND (mentor_id = $1 OR mentee_id = $1) FOR UPDATE",
-        participant_id,
-    )
-
-
-async def add_relationship(conn: asyncpg.Connection, *, relationship_id: str, proposal: asyncpg.Record,
-                           at: datetime) -> None:
-    await conn.execute(
-        """INSERT INTO relationships (relationship_id, proposal_id, program_id, mentee_id, mentor_id, established_at)
-           VALUES ($1, $2, $3, $4, $5, $6)""",
-        relationship_id, proposal["proposal_id"], proposal["program_id"], proposal["mentee_id"],
-        proposal["mentor_id"], at,
-    )
-
-
-async def active_relationships_of(conn: asyncpg.Connection, participant_id: str) -> list[asyncpg.Record]:
-    return await conn.fetch(
-        """SELECT * FROM relationships WHERE status = 'active' AND (mentor_id = $1 OR mentee_id = $1) FOR UPDATE""",
-        participant_id,
-    )
-
-
-async def end_relationship(conn: asyncpg.Connection, relationship_id: str, at: datetime, reason: str) -> bool:
-    return await conn.fetchval(
-        """UPDATE relationships SET status = 'ended', ended_at = $2, end_reason = $3
-           WHERE relationship_id = $1 AND status = 'active' RETURNING true""",
-        relationship_id, at, reason,
-    ) is not None
+    async def add(self, kept: KeptApart) -> bool:
+        """False when these two were kept apart already (the first decision stands)."""
+        return await self.conn.fetchval(
+            """INSERT INTO kept_apart (mentee_id, mentor_id, program_id, relationship_id, decided_by, decided_at)
+               VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING RETURNING true""",
+            kept.mentee_id, kept.mentor_id, kept.program_id, kept.relationship_id, kept.decided_by, kept.decided_at,
+        ) is not None

@@ -1,7 +1,9 @@
-"""Rules and scores for one person against a whole table, as float32 rows.
+"""Rules and ranking keys for one person against a whole table, as float32 rows.
 
-A row holds the weighted score of every pair, or -inf where a column hard rule fails (shared
-language, more senior mentor, free capacity, overlap). The row is a sum of four parts that each
+A row holds the ranking key of every pair, or -inf where a column hard rule fails (shared
+language, more senior mentor, free capacity, overlap). The key is the weighted score plus the
+priority levels stacked above it (`objective.RowSteps`): sorting by key sorts by goal fit, then a
+diverse perspective met, then score. The row is a sum of four parts that each
 depend on few attributes, so the cohort round caches parts by key (mentees with the same
 seniority and languages share one "base" part) while the on-demand index computes them fresh;
 both call the same functions. Functions take `e` (mentee side) and `m` (mentor side), each a
@@ -15,6 +17,7 @@ from collections.abc import Callable, Hashable
 import numpy as np
 
 from .features import PeopleTable, PersonRow
+from .objective import RowSteps, diverse_met
 from .rules import CHAIN, EXCLUDED, SELF
 from .scoring import availability_fit, goal_fit, language_ease, perspective_fit, seniority_fit
 from .settings import MatchSettings
@@ -24,9 +27,10 @@ NEG = np.float32(-np.inf)
 
 
 class Weights:
-    """Settings turned into the constants the row functions need (normalised float32 weights)."""
+    """Settings turned into the constants the row functions need: normalised float32 weights and
+    the priority steps, valid for mentees with up to `max_goals` goals."""
 
-    def __init__(self, settings: MatchSettings) -> None:
+    def __init__(self, settings: MatchSettings, max_goals: int = 1) -> None:
         w = settings.weights.normalised()
         self.goal, self.avail, self.sen, self.persp, self.lang = (
             np.float32(w[c]) for c in ("goal_fit", "availability", "seniority", "perspective", "language"))
@@ -34,6 +38,10 @@ class Weights:
         self.target_hours = settings.overlap_target_hours
         # Seniority contribution by gap + 10 (gaps run from -9 to 9).
         self.sen_by_gap = (self.sen * seniority_fit(np.arange(-10, 11), *settings.ideal_gap)).astype(np.float32)
+        self.max_goals = max(1, max_goals)
+        self.steps = RowSteps.stacked(settings.priorities, self.max_goals)
+        self.goal_key = np.float32(self.goal + self.steps.goal)  # per 1.0 of goal fit: weight + level
+        self.diverse_key = np.float32(self.steps.diverse)
 
 
 # --- column hard rules ---
@@ -91,14 +99,54 @@ def base_part(w: Weights, e: Side, m: Side) -> np.ndarray:
 
 
 def perspective_part(w: Weights, e: Side, m: Side) -> np.ndarray:
-    value = perspective_fit(e.diverse, m.region != e.region, m.country != e.country, m.sector != e.sector)
-    return (w.persp * value.astype(np.float32)).astype(np.float32)
+    """Perspective contribution, plus the diversity level where a mentee who asked gets it."""
+    other_region, other_sector = m.region != e.region, m.sector != e.sector
+    value = w.persp * perspective_fit(e.diverse, other_region, m.country != e.country, other_sector).astype(np.float32)
+    if w.diverse_key:
+        value += w.diverse_key * diverse_met(e.diverse, other_region, other_sector).astype(np.float32)
+    return value.astype(np.float32)
+
+
+def covered_goals(e: Side, m: Side) -> np.ndarray:
+    both = np.bitwise_count(e.terms & m.terms)
+    return both[..., 0] if both.shape[-1] == 1 else both.sum(axis=-1)
 
 
 def goal_part(w: Weights, e: Side, m: Side) -> np.ndarray:
-    both = np.bitwise_count(e.terms & m.terms)
-    covered = both[..., 0] if both.shape[-1] == 1 else both.sum(axis=-1)
-    return (w.goal * goal_fit(covered, e.n_terms).astype(np.float32)).astype(np.float32)
+    """Goal-fit contribution plus the goal-fit level (both proportional to the fit)."""
+    return (w.goal_key * goal_fit(covered_goals(e, m), e.n_terms).astype(np.float32)).astype(np.float32)
+
+
+class TermHolders:
+    """For each skill term, the table rows that hold it: a mentee's goals covered by every mentor is
+    then a few scatter-adds over the (usually short) holder lists, instead of a bitset AND across all
+    mentors. It pays when skills are many and each is rare; results equal `covered_goals`."""
+
+    def __init__(self, m: PeopleTable) -> None:
+        bits = np.unpackbits(m.terms.view(np.uint8), axis=1, bitorder="little")  # rows x terms (uint8)
+        rows, terms = np.nonzero(bits)
+        order = np.argsort(terms, kind="stable")
+        self.rows = rows[order]
+        self.start = np.searchsorted(terms[order], np.arange(bits.shape[1] + 1))
+        self.size = len(m)
+
+    def covered(self, goal_bits: np.ndarray) -> np.ndarray:
+        counts = np.zeros(self.size, dtype=np.int16)
+        for t in np.flatnonzero(np.unpackbits(goal_bits.view(np.uint8), bitorder="little")).tolist():
+            if t + 1 < len(self.start):
+                counts[self.rows[self.start[t]:self.start[t + 1]]] += 1
+        return counts
+
+
+def goal_part_by_holders(w: Weights, e: PersonRow, holders: TermHolders) -> np.ndarray:
+    """`goal_part` of one mentee against the whole mentor table, from the term holders."""
+    return (w.goal_key * goal_fit(holders.covered(e.terms), e.n_terms).astype(np.float32)).astype(np.float32)
+
+
+def score_of_key(w: Weights, key: np.ndarray, covered: np.ndarray, n_goals: np.ndarray, met: np.ndarray) -> np.ndarray:
+    """The weighted score inside ranking keys, given each pair's goals covered and diversity met."""
+    levels = w.steps.goal * goal_fit(covered, n_goals) + w.steps.diverse * met
+    return np.asarray(key, dtype=np.float64) - levels
 
 
 def availability_part(w: Weights, seconds: np.ndarray) -> np.ndarray:
@@ -144,10 +192,12 @@ class TopK:
     """The k highest finite entries of a row, best first, without sorting the whole row.
 
     Entries within `delta` of the row maximum are usually a few dozen; delta adapts as rows come.
+    `span` bounds the keys (they lie in [0, span]).
     """
 
-    def __init__(self, k: int) -> None:
+    def __init__(self, k: int, span: float = 1.0) -> None:
         self.k = k
+        self.span = span
         self.delta = 0.05
 
     def __call__(self, row: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -157,7 +207,7 @@ class TopK:
         delta = self.delta
         while True:
             idx = np.flatnonzero(row >= best - delta)
-            if len(idx) >= self.k or delta > 4:  # scores lie in [0, 1]: delta > 4 keeps every finite entry
+            if len(idx) >= self.k or delta > self.span:  # keys lie in [0, span]: every finite entry passed
                 break
             delta *= 4
         self.delta = delta * 0.8 if len(idx) > 16 * self.k else delta if delta > self.delta else self.delta
@@ -186,24 +236,27 @@ class BlockTopK:
         sub = block if len(rows) == b else block[rows]
         delta = self.delta
         found: list[np.ndarray] = []
-        while rows.size:
+        if rows.size:  # one pass within delta of each row's best: enough for most rows
             flat = np.flatnonzero(sub >= (best[rows] - delta).astype(np.float32)[:, None])
             r = flat // n
             got = np.bincount(r, minlength=len(rows))
-            done = (got >= k) | (delta > 4)  # delta > 4: every finite entry passed (scores lie in [0, 1])
+            done = got >= k
             keep = done[r]
             found.append(rows[r[keep]] * n + flat[keep] % n)
-            if delta == self.delta:  # keep a typical row near 2k entries: fewer retries, less sorting
-                typical = np.minimum(got, 8 * k).mean()
-                self.delta = min(max(self.delta * (0.8 if typical > 4 * k else 1.25 if typical < k else 1.0), 1e-5), 1.0)
-            rows = rows[~done]  # rows short of k: widen for them only
+            typical = np.minimum(got, 8 * k).mean()  # keep a typical row near 2k entries
+            self.delta = min(max(self.delta * (0.8 if typical > 4 * k else 1.25 if typical < k else 1.0), 1e-5), 1.0)
+            rows = rows[~done]
+        if rows.size:  # the rest (a short top level): each row's exact k-th best as its threshold
             sub = block[rows]
-            delta *= 4
+            kth = np.partition(sub, n - k, axis=1)[:, n - k] if n >= k else np.full(len(rows), NEG)
+            floor = np.maximum(kth, np.nextafter(NEG, np.float32(0)))  # never a broken rule (-inf)
+            flat = np.flatnonzero(sub >= floor[:, None])
+            found.append(rows[flat // n] * n + flat % n)
         cells = np.concatenate(found) if found else np.empty(0, dtype=np.int64)
         r, c = cells // n, cells % n
         v = block.ravel()[cells]
-        # One int64 key sorts by row, then score descending, then column: the bits of a float >= 0
-        # order like the float, and every score here is >= 0 (only failed rules are -inf).
+        # One int64 key sorts by row, then key descending, then column: the bits of a float >= 0
+        # order like the float, and every key here is >= 0 (only failed rules are -inf).
         desc = np.int64(0x7FFFFFFF) - v.view(np.int32).astype(np.int64)
         order = np.argsort((r << 56) | (desc << 24) | c)  # keys are unique
         r, c, v = r[order], c[order], v[order]
@@ -212,6 +265,59 @@ class BlockTopK:
         idx[r[top], rank[top]] = c[top]
         vals[r[top], rank[top]] = v[top]
         return idx, vals
+
+
+class ColumnTopK:
+    """Each column's best `quota[j]` entries over a stream of row blocks: a mentor's best mentees.
+
+    Blocks add only entries above the column's current floor (its quota-th best so far); the buffer
+    is cut back to the quotas now and then, which raises the floors, so few entries pass later.
+    """
+
+    def __init__(self, quota: np.ndarray, buffer_cells: int = 1 << 20) -> None:
+        self.quota = np.asarray(quota, dtype=np.int64)
+        self.floor = np.full(len(self.quota), NEG, dtype=np.float32)
+        self.buffer_cells = buffer_cells
+        self._parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+        self._size = 0
+
+    def add(self, block: np.ndarray, row_ids: np.ndarray) -> None:
+        cols = np.flatnonzero(block.max(axis=0) > self.floor)  # -inf (a broken rule) never passes
+        if not len(cols):
+            return
+        sub = block[:, cols]
+        r, c = np.nonzero(sub > self.floor[cols])
+        if len(r):
+            self._parts.append((row_ids[r], cols[c], sub[r, c]))
+            self._size += len(r)
+            if self._size > self.buffer_cells:
+                self._compact()
+
+    def merge(self, other: ColumnTopK) -> None:
+        self._parts.extend(other._parts)
+        self._size += other._size
+
+    def result(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(rows, columns, values) kept, sorted by row."""
+        self._compact()
+        rows, cols, vals = self._parts[0] if self._parts else (np.empty(0, np.int64),) * 2 + (np.empty(0, np.float32),)
+        order = np.argsort(rows, kind="stable")
+        return rows[order], cols[order], vals[order]
+
+    def _compact(self) -> None:
+        if not self._parts:
+            return
+        rows, cols, vals = (np.concatenate(x) for x in zip(*self._parts))
+        # By column, then best first: the bits of a float >= 0 order like the float.
+        order = np.argsort((cols.astype(np.int64) << 32) | (0x7FFFFFFF - vals.view(np.int32).astype(np.int64)),
+                           kind="stable")
+        rows, cols, vals = rows[order], cols[order], vals[order]
+        rank = np.arange(len(cols)) - np.searchsorted(cols, cols)
+        keep = rank < self.quota[cols]
+        full = keep & (rank == self.quota[cols] - 1)
+        self.floor[cols[full]] = vals[full]
+        self._parts = [(rows[keep], cols[keep], vals[keep])]
+        self._size = int(keep.sum())
 
 
 # --- why nobody fits ---

@@ -1,21 +1,29 @@
 """The cohort round: one global assignment of mentees to mentors.
 
-1. Candidates: for each mentee, the best `candidates_per_mentee` feasible mentors by score, from
-   vectorised rows (mentees of one availability class share the overlap work), then pruned to each
-   mentee's best few plus each mentor's best few incoming arcs.
+The objective is lexicographic (`objective`): as many pairs as the hard rules allow, then the most
+total goal fit, then the fewest matched mentees without the diverse perspective they asked for, then
+the weighted score with load spread as tie-breakers. No amount of a lower criterion buys a higher one.
+
+1. Candidates: for each mentee, its best `candidates_per_mentee` feasible mentors by ranking key
+   (the objective's order within one row), from vectorised rows (mentees of one availability class
+   share the overlap work), pruned to each mentee's best few plus each mentor's best few incoming
+   arcs; and, from the same rows, each mentor's own best mentees over the whole pool (so a mentor
+   with a rare skill reaches the mentees who need it).
 2. Proof of maximum cardinality on the *full* feasible graph: a maximum matching of the sparse
    graph (OR-Tools max flow), then an alternating search from every mentor with free places over
    all feasible mentees (mentor-side rows, never pairwise Python). Reaching an unmatched mentee
    means an augmenting path: its arcs (and those mentors' best arcs) join the graph and the max flow
    runs again. When the search finds none, no matching with more pairs exists (Berge), so the
    matched count is the true maximum the hard rules allow.
-3. One max-flow-min-cost solve (OR-Tools) on the final graph: the proven number of pairs with the
-   best total score; a mentor's n-th new mentee costs `load_spread * (load + n - 1)`, so load spreads.
-   Scoring happens only here, because cost scaling is the slow part (max flow alone is cheap).
+3. One min-cost flow (OR-Tools) of exactly that many pairs on the final graph, with integer arc
+   costs that stack the criteria with scales no lower level can outweigh (`objective.lexicographic_
+   costs`); a mentor's n-th new mentee costs `load_spread * (load + n - 1)` of score, so load spreads.
+   On the complete graph (candidates_per_mentee >= mentors) this is the exact lexicographic optimum.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import gc
 import os
 import time
@@ -28,20 +36,33 @@ import numpy as np
 from ortools.graph.python import max_flow, min_cost_flow
 
 from shared.availability import to_epoch
-from shared.contracts.profile import ParticipantProfile
+from shared.people import Participant
 
 from .candidates import (
     NEG,
     BlockTopK,
+    ColumnTopK,
     PartCache,
+    TermHolders,
     Weights,
     availability_part,
     base_part,
     funnel,
     goal_part,
+    goal_part_by_holders,
     perspective_part,
+    score_of_key,
 )
 from .features import AvailabilityClasses, PeopleTable, Vocabularies
+from .objective import (
+    FINEST_TIE_BREAK,
+    GOAL_FIT,
+    GOAL_UNIT_FALLBACKS,
+    FlowCosts,
+    diverse_met,
+    goal_units,
+    lexicographic_costs,
+)
 from .overlap import OverlapTable, class_intervals, week_of
 from .reasons import reason_for, taken_in_round
 from .results import CohortResult, PairProposal, Unmatched
@@ -49,10 +70,6 @@ from .rules import ManagementGraph, exclusions
 from .scoring import explain_pairs
 from .settings import MatchSettings
 
-SCALE = 100_000  # scores in [0, 1] become integer costs
-# Components take few distinct values, so many pairs tie exactly; cost scaling crawls on such ties.
-# A fixed pseudo-random amount below 0.001 of score per pair breaks them: fast and reproducible.
-TIE_BREAK = 97
 CACHE_BYTES = 768 * 2**20
 THREADS = min(4, os.cpu_count() or 1)
 CHUNK = 64  # mentees scored together: 64 rows of 25,000 mentors stay in cache
@@ -60,11 +77,15 @@ CHUNK = 64  # mentees scored together: 64 rows of 25,000 mentors stay in cache
 # few incoming candidates relative to its free places. Arcs found by the proof step are added to it.
 MENTEE_CORE = 4
 MENTOR_CORE = (3, 4)  # keep the best 3 * free_places + 4 arcs into each mentor
+# Each mentor's own best mentees over the whole pool (4 * free_places + 4 of them) join the graph:
+# a mentor with a rare skill or another region reaches the mentees who need it even when it is
+# not among those mentees' top few (measured: the goal-fit and diversity optimum lives there).
+MENTOR_SIDE = (4, 4)
 
 
 def solve_cohort(
-    mentees: Sequence[ParticipantProfile],
-    mentors: Sequence[ParticipantProfile],
+    mentees: Sequence[Participant],
+    mentors: Sequence[Participant],
     *,
     at: datetime,
     settings: MatchSettings = MatchSettings(),
@@ -105,7 +126,6 @@ class _Round:
         _unique(mentors, "mentors")
         self.mentee_profiles = list(mentees)
         self.mentor_profiles = [p for p in mentors if p.is_mentor]  # hard rule: only people with the mentor role
-        self.w = Weights(settings)
 
         vocab = Vocabularies()
         vocab.learn_all((*self.mentee_profiles, *self.mentor_profiles))
@@ -114,6 +134,7 @@ class _Round:
         self.load = np.array([max(0, load.get(p.participant_id, 0)) for p in self.mentor_profiles], dtype=np.int64)
         self.E = PeopleTable.build(self.mentee_profiles, vocab, self.e_classes, terms="goals")
         self.M = PeopleTable.build(self.mentor_profiles, vocab, self.m_classes, terms="skills", free=free)
+        self.w = Weights(settings, max_goals=int(self.E.n_terms.max(initial=1)))
 
         managers = {p.participant_id: p.manager_id for p in (*self.mentee_profiles, *self.mentor_profiles)}
         managers.update(directory or {})
@@ -147,15 +168,20 @@ class _Round:
         row_bytes = 4 * len(M)
         base = PartCache(lambda i: base_part(w, E.row(i), M), row_bytes, CACHE_BYTES // 4)
         persp = PartCache(lambda i: perspective_part(w, E.row(i), M), row_bytes, CACHE_BYTES // 4)
-        goal = PartCache(lambda i: goal_part(w, E.row(i), M), row_bytes, CACHE_BYTES // 2)
+        holders = TermHolders(M)
+        goal = PartCache(lambda i: goal_part_by_holders(w, E.row(i), holders), row_bytes, CACHE_BYTES // 2)
         self._mentee_parts = ((base, base_key), (persp, persp_key), (goal, goal_key))
 
         # Mentees in availability-class order: a class's overlap row is computed once, for a chunk.
         order = np.argsort(E.avail, kind="stable")
         chunks = np.array_split(order, max(1, -(-n // CHUNK))) if n and len(M) else []
 
-        def work(part: list[np.ndarray]) -> None:
+        complete = self.settings.candidates_per_mentee >= len(M)
+        quota = np.zeros(len(M), np.int64) if complete else MENTOR_SIDE[0] * M.free + MENTOR_SIDE[1]
+
+        def work(part: list[np.ndarray]) -> ColumnTopK:
             pick = BlockTopK(k)
+            by_mentor = ColumnTopK(quota)
             block = np.empty((CHUNK, len(M)), dtype=np.float32)
             class_rows: dict[int, np.ndarray] = {}
             for chunk in part:
@@ -173,15 +199,21 @@ class _Round:
                     if hi > lo:
                         out[self.ex_cols[lo:hi]] = NEG
                 self.best_idx[chunk], self.best_val[chunk] = pick(rows)
+                if not complete:
+                    by_mentor.add(rows, chunk)
+            return by_mentor
 
         avail, ex_ptr = E.avail.tolist(), self.ex_ptr.tolist()
         # numpy releases the GIL inside its loops, so threads overlap the block arithmetic.
         threads = max(1, min(THREADS, len(chunks)))
         if threads == 1:
-            work(chunks)
+            found = [work(chunks)]
         else:
             with ThreadPoolExecutor(threads) as pool:
-                list(pool.map(work, [chunks[t::threads] for t in range(threads)]))
+                found = list(pool.map(work, [chunks[t::threads] for t in range(threads)]))
+        for other in found[1:]:
+            found[0].merge(other)
+        self.mentor_best = found[0].result() if found else (np.empty(0, np.int64),) * 2 + (np.empty(0, np.float32),)
         self.feasible = self.best_idx[:, 0] >= 0  # has a feasible mentor with free places
         keep = self.best_idx >= 0
         rows = np.broadcast_to(np.arange(n)[:, None], keep.shape)[keep]
@@ -252,33 +284,79 @@ class _Round:
         matched[e[used]] = m[used]
         return matched
 
-    def assign(self, e: np.ndarray, m: np.ndarray, score: np.ndarray) -> np.ndarray:
-        """mentor row per mentee (-1 unmatched): maximum flow on these arcs, then minimum cost."""
+    def assign(self, e: np.ndarray, m: np.ndarray, key: np.ndarray, pairs: int | None = None) -> np.ndarray:
+        """mentor row per mentee (-1 unmatched): maximum flow on these arcs (`pairs`, if known),
+        then the lexicographic minimum cost (goal fit, diversity, score and load; see `objective`)."""
         n_e, n_m = len(self.E), len(self.M)
         matched = np.full(n_e, -1, dtype=np.int64)
         if len(e) == 0:
             return matched
-        first, sink, tails, heads, mentees_used = self._network(e, m)
+        if pairs is None:
+            pairs = int((self.max_matching(e, m) >= 0).sum())
+        first, sink, tails, heads, _ = self._network(e, m)
         # Convex load cost: a mentor's places in order, each dearer by load_spread than the previous.
         units = np.minimum(self.M.free, np.bincount(m, minlength=n_m)).astype(np.int64)
         unit_mentor = np.repeat(np.arange(n_m), units)
         unit_rank = np.arange(len(unit_mentor)) - np.repeat(np.cumsum(units) - units, units)
-        unit_cost = np.rint(self.settings.load_spread * SCALE * (self.load[unit_mentor] + unit_rank)).astype(np.int64)
-        pair_cost = SCALE - np.clip(np.rint(score.astype(np.float64) * SCALE), 0, SCALE).astype(np.int64)
-        pair_cost += (e * 2_654_435_761 + m * 40_503) % TIE_BREAK
-        flow = min_cost_flow.SimpleMinCostFlow()
-        flow.add_arcs_with_capacity_and_unit_cost(
-            np.concatenate([tails, 1 + n_e + unit_mentor]),
-            np.concatenate([heads, np.full(len(unit_mentor), sink)]),
-            np.ones(len(tails) + len(unit_mentor), dtype=np.int64),
-            np.concatenate([np.zeros(first, np.int64), pair_cost, unit_cost]))
-        flow.set_nodes_supplies(np.array([0, sink]), np.array([len(mentees_used), -len(mentees_used)]))
-        status = flow.solve_max_flow_with_min_cost()
-        if status != flow.OPTIMAL:
-            raise RuntimeError(f"min-cost-flow solver failed with status {status}")
+        flow, costs = self._solve_flow(e, m, key, pairs, tails, heads, first, sink, unit_mentor, unit_rank)
+        self.tie_break_units, self.goal_units = costs.tie_break_units, costs.goal_units
         used = flow.flows(np.arange(first, first + len(e))) > 0
         matched[e[used]] = m[used]
         return matched
+
+    def _solve_flow(self, e, m, key, pairs, tails, heads, first, sink, unit_mentor, unit_rank):
+        """Exactly `pairs` units at least cost; if OR-Tools finds the costs too large for its cost
+        scaling, the tie-breaker gets coarser (the levels above it stay exact) and it runs again."""
+        n_e = len(self.E)
+        finest = FINEST_TIE_BREAK
+        while True:
+            costs = self.arc_costs(e, m, key, self.load[unit_mentor] + unit_rank, pairs, finest)
+            flow = min_cost_flow.SimpleMinCostFlow()
+            flow.add_arcs_with_capacity_and_unit_cost(
+                np.concatenate([tails, 1 + n_e + unit_mentor]),
+                np.concatenate([heads, np.full(len(unit_mentor), sink)]),
+                np.ones(len(tails) + len(unit_mentor), dtype=np.int64),
+                np.concatenate([np.zeros(first, np.int64), costs.pair, costs.unit]))
+            flow.set_nodes_supplies(np.array([0, sink]), np.array([pairs, -pairs]))
+            status = flow.solve()
+            if status != flow.BAD_COST_RANGE or costs.tie_break_units == 1:
+                break
+            finest = costs.tie_break_units // 2
+        if status != flow.OPTIMAL:
+            raise RuntimeError(f"min-cost-flow solver failed with status {status}")
+        return flow, costs
+
+    def arc_levels(self, e: np.ndarray, m: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Goals covered, goal count and diverse perspective met, per arc."""
+        E, M = self.E, self.M
+        covered = np.bitwise_count(E.terms[e] & M.terms[m]).sum(axis=-1).astype(np.int64)
+        met = diverse_met(E.diverse[e], M.region[m] != E.region[e], M.sector[m] != E.sector[e])
+        return covered, E.n_terms[e].astype(np.int64), met
+
+    def arc_costs(self, e: np.ndarray, m: np.ndarray, key: np.ndarray, place_rank: np.ndarray, pairs: int,
+                  finest: int = FINEST_TIE_BREAK) -> FlowCosts:
+        """Lexicographic integer costs of the arcs; goal-fit units get coarser only if even the
+        coarsest tie-breaker leaves no room in int64 (a pool far beyond 100k with many goal counts)."""
+        covered, n_goals, met = self.arc_levels(e, m)
+        score = score_of_key(self.w, key, covered, n_goals, met)
+        jitter = ((e * 2_654_435_761 + m * 40_503) % 1024) / 1024
+        nodes = 2 + len(self.E) + len(self.M)
+        for most in GOAL_UNIT_FALLBACKS:
+            levels, q = [], 0
+            for level in self.settings.priorities:
+                if level == GOAL_FIT:
+                    units, q = goal_units(covered, n_goals, most)
+                    levels.append((q - units, q, len(np.unique(e[n_goals > 0]))))
+                else:  # DIVERSE: a mentee who asked and does not get it falls one short
+                    asked = self.E.diverse[e]
+                    levels.append(((asked & ~met).astype(np.int64), 1, len(np.unique(e[asked]))))
+            try:
+                costs = lexicographic_costs(levels, score, jitter, place_rank, spread=self.settings.load_spread,
+                                            pairs=pairs, nodes=nodes, finest=finest)
+            except ValueError:
+                continue
+            return dataclasses.replace(costs, goal_units=q)
+        raise ValueError("the lexicographic cost scales do not fit in int64 for a pool this size")
 
     # --- step 2: the alternating search over the full feasible graph ---
 
@@ -364,8 +442,14 @@ class _Round:
 
     # --- the round ---
 
-    def run(self) -> CohortResult:
+    def graph_arcs(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The sparse graph: each mentee's pruned candidates and each mentor's best mentees."""
         e, m, s = self.prune(*self.candidate_arcs())
+        be, bm, bs = self.mentor_best
+        return _dedupe(np.concatenate([e, be]), np.concatenate([m, bm]), np.concatenate([s, bs]))
+
+    def run(self) -> CohortResult:
+        e, m, s = self.graph_arcs()
         rounds = 0
         while True:  # grow the graph until its maximum matching is a maximum of the full feasible graph
             rounds += 1
@@ -377,7 +461,7 @@ class _Round:
                               np.concatenate([s, extra[2]]))
         maximum = int((matched >= 0).sum())
         self.clock["proven"] = time.perf_counter()
-        matched = self.assign(e, m, s)
+        matched = self.assign(e, m, s, maximum)
         if int((matched >= 0).sum()) != maximum:  # same arcs, so the same maximum flow
             raise RuntimeError("min-cost-flow returned fewer pairs than the proven maximum")
         self.clock["solved"] = time.perf_counter()
@@ -432,6 +516,12 @@ class _Round:
             "mean_score": round(float(np.mean([p.score for p in pairs])), 4) if pairs else 0.0,
             "mean_goal_fit": round(float(np.mean([p.explanation["components"]["goal_fit"]["value"] for p in pairs])), 4)
             if pairs else 0.0,
+            "total_goal_fit": round(float(sum(p.explanation["components"]["goal_fit"]["value"] for p in pairs)), 4),
+            "diverse_asked": sum(p.explanation["priorities"]["diverse_perspective"]["asked"] for p in pairs),
+            "diverse_met": sum(p.explanation["priorities"]["diverse_perspective"]["met"] for p in pairs),
+            "priorities": ["coverage", *self.settings.priorities, "score"],
+            "tie_break_units": getattr(self, "tie_break_units", None),
+            "goal_fit_units": getattr(self, "goal_units", None),
             "maximum_cardinality_proven": True,
             "candidate_arcs": arcs,
             "solver_rounds": rounds,
@@ -454,7 +544,7 @@ def _best(items: np.ndarray, scores: np.ndarray, k: int) -> np.ndarray:
     return items[np.argsort(-scores, kind="stable")]
 
 
-def _unique(people: Sequence[ParticipantProfile], what: str) -> None:
+def _unique(people: Sequence[Participant], what: str) -> None:
     seen: set[str] = set()
     for p in people:
         if p.participant_id in seen:

@@ -12,17 +12,17 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from shared.contracts.profile import AvailabilityWindow, ParticipantProfile
+from shared.people import Participant, Window
 
-AvailabilityKey = tuple[str, tuple[AvailabilityWindow, ...]]
+AvailabilityKey = tuple[str, tuple[Window, ...]]
 
 
-def first_language(profile: ParticipantProfile) -> str:
+def first_language(profile: Participant) -> str:
     """The language a person is most at ease in: their locale's language if they list it."""
     return _first(profile.locale, profile.languages)
 
 
-def availability_key(profile: ParticipantProfile) -> AvailabilityKey:
+def availability_key(profile: Participant) -> AvailabilityKey:
     return (profile.timezone, profile.availability)
 
 
@@ -87,10 +87,10 @@ class Vocabularies:
     countries: Vocab = field(default_factory=Vocab)
     sectors: Vocab = field(default_factory=Vocab)
 
-    def learn(self, profile: ParticipantProfile) -> None:
+    def learn(self, profile: Participant) -> None:
         self.learn_all([profile])
 
-    def learn_all(self, people: Iterable[ParticipantProfile]) -> None:
+    def learn_all(self, people: Iterable[Participant]) -> None:
         # Distinct values first: far fewer than people, and the dict lookups are the cost.
         people = list(people)
         for langs in {p.languages for p in people}:
@@ -137,7 +137,7 @@ class PeopleTable:
         return len(self.ids)
 
     @classmethod
-    def build(cls, people: Sequence[ParticipantProfile], vocab: Vocabularies, classes: AvailabilityClasses, *,
+    def build(cls, people: Sequence[Participant], vocab: Vocabularies, classes: AvailabilityClasses, *,
               terms: str, free: Sequence[int] | None = None) -> PeopleTable:
         table = cls(vocab, 0)
         cols = encode_rows(people, vocab, classes, terms=terms)
@@ -200,7 +200,7 @@ class PersonRow:
     terms: np.ndarray
 
 
-def encode_rows(people: Sequence[ParticipantProfile], vocab: Vocabularies, classes: AvailabilityClasses, *,
+def encode_rows(people: Sequence[Participant], vocab: Vocabularies, classes: AvailabilityClasses, *,
                 terms: str) -> dict[str, list]:
     """Column lists for `people`; `terms` is "skills" (mentors) or "goals" (mentees).
 
@@ -222,7 +222,7 @@ def encode_rows(people: Sequence[ParticipantProfile], vocab: Vocabularies, class
         "country": encoded([p.country for p in people], vocab.countries.get),
         "sector": encoded([p.sector for p in people], vocab.sectors.get),
         "n_terms": [len(t) for t in own],
-        "diverse": [p.preferences.diverse_perspective for p in people],
+        "diverse": [p.diverse_perspective for p in people],
         "avail": [classes.add(availability_key(p)) for p in people],
         "lang": encoded([p.languages for p in people], lambda v: sum(1 << lang_ids[t] for t in v if t in lang_ids)),
         "terms": encoded(own, lambda v: sum(1 << term_ids[t] for t in v if t in term_ids)),
@@ -234,7 +234,7 @@ def _first(locale: str, languages: tuple[str, ...]) -> str:
     return lang if lang in languages else languages[0]
 
 
-def person_row(p: ParticipantProfile, vocab: Vocabularies, classes: AvailabilityClasses, *, terms: str,
+def person_row(p: Participant, vocab: Vocabularies, classes: AvailabilityClasses, *, terms: str,
                free: int = 0) -> PersonRow:
     cols = encode_rows([p], vocab, classes, terms=terms)
     scalars = {name: cols[name][0] for name in cols if name not in ("lang", "terms")}

@@ -1,5 +1,8 @@
 """On-demand matching: the best available mentor for one mentee, now, in about a millisecond.
 
+"Best" follows the cohort round's order (`objective`): goal fit first, then a mentor from another
+region or sector if the mentee asked for one, then the program's weighted score.
+
 The index keeps every mentor as a row of numpy columns (slots reused after removals) and the
 management graph of everyone it has seen. A request scores the mentee against all mentor rows at
 once with the same functions the cohort round uses.
@@ -19,7 +22,7 @@ from datetime import datetime
 import numpy as np
 
 from shared.availability import intersect, to_epoch
-from shared.contracts.profile import ParticipantProfile
+from shared.people import Participant
 
 from .candidates import NEG, TopK, Weights, funnel, pair_row
 from .features import AvailabilityClasses, PeopleTable, Vocabularies, availability_key, person_row
@@ -58,11 +61,11 @@ class MatchIndex:
 
     def __init__(self, settings: MatchSettings = MatchSettings()) -> None:
         self.settings = settings
-        self._w = Weights(settings)
+        self._weights: dict[int, Weights] = {}  # by the mentee's goal count (it sets the row-key steps)
         self._vocab = Vocabularies()
         self._m_classes = AvailabilityClasses()
         self._e_classes = AvailabilityClasses()
-        self._profiles: dict[str, ParticipantProfile] = {}
+        self._profiles: dict[str, Participant] = {}
         self._graph = ManagementGraph()
         self._mentors = PeopleTable(self._vocab, 0)
         self._slot: dict[str, int] = {}
@@ -80,7 +83,7 @@ class MatchIndex:
 
     # --- keeping current ---
 
-    def upsert(self, profile: ParticipantProfile) -> None:
+    def upsert(self, profile: Participant) -> None:
         """Add or replace anyone (mentees too: management chains run through everyone)."""
         pid = profile.participant_id
         self._profiles[pid] = profile
@@ -112,7 +115,7 @@ class MatchIndex:
         if slot is not None:
             self._mentors.free[slot] = self._free_places(self._profiles[mentor_id])
 
-    def _free_places(self, profile: ParticipantProfile) -> int:
+    def _free_places(self, profile: Participant) -> int:
         return max(0, profile.mentor_capacity - self._load.get(profile.participant_id, 0))
 
     def _drop_slot(self, pid: str) -> None:
@@ -132,12 +135,12 @@ class MatchIndex:
         idx, _ = self._pick(row)
         if len(idx):
             return self._proposals(mentee, [int(idx[0])], seconds, at)[0]
-        counts = funnel(self._w, e, self._mentors, seconds, cols, kinds)
+        counts = funnel(self._weights_for(mentee), e, self._mentors, seconds, cols, kinds)
         return reason_for(mentee_id, counts, min_overlap_hours=self.settings.min_overlap_hours)
 
     def ranked_mentors(self, mentee_id: str, *, at: datetime, exclude: Collection[str] = (),
                        limit: int = 5) -> list[PairProposal]:
-        """Up to `limit` feasible mentors with free places, best first."""
+        """Up to `limit` feasible mentors with free places, best first (in the order of `objective`)."""
         if limit <= 0:
             return []
         mentee, _, seconds, row, _, _ = self._score(mentee_id, at, exclude)
@@ -154,10 +157,19 @@ class MatchIndex:
         horizon = self._horizon(start)
         own = class_intervals(availability_key(mentee), horizon.start, horizon.end)
         seconds = horizon.overlap_seconds(intersect(list(own), [(start, start + WEEK)]))
-        row = pair_row(self._w, e, self._mentors, seconds, self._mentors.avail)
+        w = self._weights_for(mentee)
+        self._pick.span = w.steps.span
+        row = pair_row(w, e, self._mentors, seconds, self._mentors.avail)
         cols, kinds = excluded_for(mentee_id, self._slot, self._graph, exclude)
         row[cols] = NEG
         return mentee, e, seconds, row, cols, kinds
+
+    def _weights_for(self, mentee: Participant) -> Weights:
+        goals = max(1, len(mentee.goals))
+        found = self._weights.get(goals)
+        if found is None:
+            found = self._weights[goals] = Weights(self.settings, max_goals=goals)
+        return found
 
     def _horizon(self, start: int) -> _Horizon:
         grid = start - start % WEEK  # [grid, grid + 2 weeks) holds [start, start + 1 week)
@@ -172,7 +184,7 @@ class MatchIndex:
             self._horizons[grid] = horizon
         return horizon
 
-    def _proposals(self, mentee: ParticipantProfile, slots: list[int], seconds: np.ndarray,
+    def _proposals(self, mentee: Participant, slots: list[int], seconds: np.ndarray,
                    at: datetime) -> list[PairProposal]:
         mentors = [self._profiles[self._mentors.ids[j]] for j in slots]  # type: ignore[index]
         explained = explain_pairs([mentee] * len(slots), mentors, seconds[self._mentors.avail[slots]], at=at,

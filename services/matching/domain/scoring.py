@@ -13,9 +13,11 @@ from typing import TYPE_CHECKING
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from shared.contracts.profile import ParticipantProfile
+from shared.people import Participant
 
+from . import reasons
 from .features import first_language
+from .objective import DIVERSE, GOAL_FIT, diverse_met
 
 if TYPE_CHECKING:
     from .settings import MatchSettings
@@ -81,18 +83,21 @@ def language_ease(same_first, first_spoken):
 # --- pairs, explained ---
 
 
-def explain_pairs(mentees: Sequence[ParticipantProfile], mentors: Sequence[ParticipantProfile],
+def explain_pairs(mentees: Sequence[Participant], mentors: Sequence[Participant],
                   overlap_seconds: Sequence[int], *, at: datetime, settings: MatchSettings,
                   free_places: Sequence[int] | None = None) -> list[tuple[float, dict]]:
     """Score and JSON-ready breakdown of each (mentees[k], mentors[k]) pair.
 
-    Per component: raw value, normalised weight, contribution and a note. The values for all pairs
+    Per component: raw value, normalised weight, contribution, a note (English, for tools and logs)
+    and a reason (a code with parameters, for each reader's language: `reasons`). The values for all pairs
     come from one call of each component function above, the same ones the candidate rows use.
+    `priorities` says what the matching ranked first (`settings.priorities`, see `objective`):
+    the weighted score only breaks ties among mentors equal on those.
     """
     w = settings.weights.normalised()
     facts = [_pair_facts(e, m) for e, m in zip(mentees, mentors)]
     hours = np.asarray(overlap_seconds, dtype=np.float64) / 3600
-    column = lambda name: np.array([f[name] for f in facts])  # noqa: E731
+    column = lambda name: np.array([f[name] for f in facts])
     values = {
         "goal_fit": goal_fit(column("n_covered"), column("n_goals")),
         "availability": availability_fit(hours, settings.overlap_target_hours),
@@ -106,12 +111,13 @@ def explain_pairs(mentees: Sequence[ParticipantProfile], mentors: Sequence[Parti
     for k, (e, m, f) in enumerate(zip(mentees, mentors, facts)):
         v = {c: float(values[c][k]) for c in COMPONENTS}
         notes = _notes(e, m, f, float(hours[k]), week, settings)
+        why = _reasons(m, f, float(hours[k]), settings)
         score = sum(w[c] * v[c] for c in COMPONENTS)
         explanation = {
             "score": round(score, 4),
             "components": {
                 c: {"value": round(v[c], 4), "weight": round(w[c], 4), "contribution": round(w[c] * v[c], 4),
-                    "note": notes[c]}
+                    "note": notes[c], "reason": why[c]}
                 for c in COMPONENTS
             },
             "facts": {
@@ -123,11 +129,35 @@ def explain_pairs(mentees: Sequence[ParticipantProfile], mentors: Sequence[Parti
                 **({"mentor_free_places": int(free_places[k])} if free_places is not None else {}),
             },
         }
+        explanation["priorities"] = _priorities(settings.priorities, v["goal_fit"], notes["goal_fit"], f, m, score)
         out.append((score, explanation))
     return out
 
 
-def _pair_facts(e: ParticipantProfile, m: ParticipantProfile) -> dict:
+def _priorities(order: Sequence[str], fit: float, goal_note: str, f: dict, mentor: Participant, score: float) -> dict:
+    """What the matching ranked before the score, with the pair's standing on each, in plain words."""
+    met = bool(diverse_met(f["diverse"], f["other_region"], f["other_sector"]))
+    if not f["diverse"]:
+        diverse_note = "not asked for"
+    elif met:
+        ways = [f"another region ({mentor.region})"] * f["other_region"] + \
+            [f"another sector ({mentor.sector})"] * f["other_sector"]
+        diverse_note = "asked for and met: " + " and ".join(ways)
+    else:
+        diverse_note = f"asked for but not met: same region ({mentor.region}) and sector ({mentor.sector})"
+    goals = f"{f['n_covered']} of {f['n_goals']} goals covered" if f["n_goals"] else "no goals listed"
+    wish = "not asked for" if not f["diverse"] else "asked for and met" if met else "asked for, not met"
+    said = {GOAL_FIT: f"goal fit ({goals})", DIVERSE: f"a mentor from another region or sector ({wish})"}
+    steps = [said[level] for level in order] + [f"the weighted score ({score:.2f}) to break ties"]
+    return {
+        "order": ["coverage", *order, "score"],
+        GOAL_FIT: {"value": round(fit, 4), "note": goal_note},
+        DIVERSE: {"asked": bool(f["diverse"]), "met": met, "note": diverse_note},
+        "note": "ranked by " + ", then ".join(steps),
+    }
+
+
+def _pair_facts(e: Participant, m: Participant) -> dict:
     skills = set(m.skills)
     covered = [g for g in e.goals if g in skills]
     e_first, m_first = first_language(e), first_language(m)
@@ -135,16 +165,16 @@ def _pair_facts(e: ParticipantProfile, m: ParticipantProfile) -> dict:
         "covered": covered, "n_covered": len(covered), "n_goals": len(e.goals),
         "missing": [g for g in e.goals if g not in skills],
         "gap": m.seniority - e.seniority,
-        "diverse": e.preferences.diverse_perspective,
+        "diverse": e.diverse_perspective,
         "other_region": m.region != e.region, "other_country": m.country != e.country,
         "other_sector": m.sector != e.sector,
         "e_first": e_first, "m_first": m_first, "same_first": e_first == m_first,
         "first_spoken": e_first in m.languages or m_first in e.languages,
-        "shared": sorted(set(e.languages) & set(m.languages)),
+        "shared": sorted(set(e.languages) & set(m.languages)), "e_languages": e.languages,
     }
 
 
-def _notes(e: ParticipantProfile, m: ParticipantProfile, f: dict, hours: float, week: str,
+def _notes(e: Participant, m: Participant, f: dict, hours: float, week: str,
            settings: MatchSettings) -> dict[str, str]:
     lo, hi = settings.ideal_gap
     if not f["n_goals"]:
@@ -172,12 +202,27 @@ def _notes(e: ParticipantProfile, m: ParticipantProfile, f: dict, hours: float, 
     }
 
 
+def _reasons(m: Participant, f: dict, hours: float, settings: MatchSettings) -> dict[str, dict]:
+    """The same facts as `_notes`, as codes with parameters (`reasons`)."""
+    return {
+        "goal_fit": reasons.goal_reason(f["covered"], f["missing"]),
+        "availability": reasons.overlap_reason(hours, settings.overlap_target_hours),
+        "seniority": reasons.seniority_reason(f["gap"], settings.ideal_gap),
+        "perspective": reasons.perspective_reason(
+            asked=bool(f["diverse"]), met=bool(diverse_met(f["diverse"], f["other_region"], f["other_sector"])),
+            other_region=bool(f["other_region"]), other_country=bool(f["other_country"]),
+            other_sector=bool(f["other_sector"]), region=m.region, country=m.country, sector=m.sector),
+        "language": reasons.language_reason(f["e_first"], f["m_first"], mentee_languages=f["e_languages"],
+                                            mentor_languages=m.languages, shared=f["shared"]),
+    }
+
+
 def _perspective_note(mentee, mentor, other_region, other_country, other_sector) -> str:
     facts = [
         f"{'other' if other_region else 'same'} region ({mentor.region})",
         f"{'other' if other_country else 'same'} country ({mentor.country})",
         f"{'other' if other_sector else 'same'} sector ({mentor.sector})",
     ]
-    if mentee.preferences.diverse_perspective:
+    if mentee.diverse_perspective:
         return "mentee asked for a diverse perspective: " + ", ".join(facts)
     return "mentee did not ask for a diverse perspective, so a shared sector counts: " + facts[2]

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from .objective import PRIORITIES
 from .scoring import ScoreWeights
 
 
@@ -12,6 +15,10 @@ class MatchSettings(BaseModel):
 
     # Hard rule: hours both are available in [at, at + 7 days), each in their own zone.
     min_overlap_hours: float = Field(2.0, ge=0, le=168)
+    # After coverage (always first), these criteria in this order, each never traded for any amount
+    # of the ones after it; the weighted score (and load spread) only breaks the remaining ties.
+    # A criterion left out still counts through its score weight.
+    priorities: tuple[Literal["goal_fit", "diverse_perspective"], ...] = PRIORITIES
     weights: ScoreWeights = ScoreWeights()
     # Overlap beyond this many hours a week adds nothing to the availability component.
     overlap_target_hours: float = Field(6.0, gt=0, le=168)
@@ -30,6 +37,8 @@ class MatchSettings(BaseModel):
     def _gap_order(self) -> MatchSettings:
         if self.ideal_gap_min > self.ideal_gap_max:
             raise ValueError("ideal_gap_min must not exceed ideal_gap_max")
+        if len(set(self.priorities)) != len(self.priorities):
+            raise ValueError("priorities must not repeat a criterion")
         return self
 
     @property

@@ -1,28 +1,24 @@
 from pathlib import Path
 
-from services.matching.service_layer.handlers import build_router, expiry_loop
-from services.matching.service_layer.matcher import Matcher
+from services.matching.service_layer.handlers import SUBSCRIPTIONS
+from services.matching.service_layer.indexes import warm_up
+from services.matching.service_layer.loops import LOOPS
+from services.matching.service_layer.matchmaking import MatchingDeps
+from services.matching.service_layer.unit_of_work import MatchingUnitOfWork
 from services.matching.settings import MatchingSettings
+from shared.programs import PROGRAMS_TRACK
+from shared.replica import PARTICIPANTS_TRACK
 from shared.service import Service
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "adapters" / "migrations"
 
 
-def build_service(settings: MatchingSettings | None = None) -> Service:
+def build_service(settings: MatchingSettings | None = None) -> Service[MatchingDeps, MatchingUnitOfWork]:
     settings = settings or MatchingSettings()
-    matcher = Matcher(settings)
-
-    async def load_index(service: Service) -> None:
-        async with service.transaction() as uow:
-            await matcher.load(uow)
-
-    async def expiry(service: Service) -> None:
-        await expiry_loop(service, matcher, settings)
-
-    service = Service(name="matching", schema="matching", settings=settings, migrations=MIGRATIONS,
-                      router=build_router(settings, matcher), on_start=[load_index], background=[expiry])
-    service.state["matcher"] = matcher
-    return service
+    return Service(name="matching", schema="matching", settings=settings, migrations=MIGRATIONS,
+                   subscriptions=SUBSCRIPTIONS, deps=MatchingDeps.from_settings(settings),
+                   unit_of_work=MatchingUnitOfWork, replicas=(PROGRAMS_TRACK, PARTICIPANTS_TRACK), on_start=[warm_up],
+                   loops=LOOPS)
 
 
 def main() -> None:

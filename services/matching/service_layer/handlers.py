@@ -1,151 +1,196 @@
 """Matching: keeps profiles, answers match requests and cohort rounds with proposals, turns answers
 into relationships, and re-matches when a proposal fails or someone leaves.
+
+Subscriptions (`SUBSCRIPTIONS` at the bottom is the source of truth):
+
+| event                         | handler                       | changes                                | emits                                                                     |
+|-------------------------------|-------------------------------|----------------------------------------|---------------------------------------------------------------------------|
+| participant.onboarded/updated | on_participant_profile        | participants, index stamp              | -                                                                         |
+| participant.offboarded        | on_participant_offboarded     | participants, relationships, proposals | match.ended, match.declined, match.proposed                               |
+| participant.erased            | on_participant_erased         | as offboarded, then the profile erased | as offboarded, participant.erasure.completed
+| match.requested               | on_match_requested            | proposals                              | match.proposed or match.unavailable                                       |
+| cohort.round.requested        | on_cohort_round_requested     | proposals                              | match.proposed, match.unavailable                                         |
+| proposal.accepted             | on_proposal_accepted          | proposals, relationships               | match.established                                                         |
+| proposal.declined             | on_proposal_declined          | proposals                              | match.declined, then match.proposed/unavailable                           |
+| relationship.end.requested    | on_relationship_end_requested | relationships, kept_apart, proposals   | match.ended (ended_on_request); with `rematch` match.proposed/unavailable |
+
+Background loops (`loops.py`): proposals unanswered within the response window expire
+(match.expired) and the next mentor is asked; a week before a relationship's term (`term_days`, the
+program's setting in force) ends both are told (relationship.end.scheduled, once), and at its end
+the relationship is over (match.ended, reason code `term_completed`; no rematch: the mentee
+completed a term) and the mentor's place is free again.
+
+Who is proposed again (`CommitmentQueries.excluded_mentors` / `excluded_pairs`, on demand and in
+cohort rounds alike): never a current partner, nor a mentor who declined, let a proposal expire or
+is still considering one for this mentee, nor two people the program team kept apart
+(`do_not_pair_again`, in both role directions). The partner of a mentee's latest relationship is not
+proposed again until the mentee has had a newer one, so a rematch (and the declines and expiries
+after it) never circles back to the mentor just left; earlier partners may be proposed again, since
+a relationship that ended (a term completed, someone left and came back) says nothing against them.
+Ending a relationship without `do_not_pair_again` is therefore not "never again".
+
+relationship.end.requested for an unknown relationship is refused (dead letter, "unknown relationship
+<id>"); for one that has already ended it changes nothing (no second match.ended, no rematch), except
+that `do_not_pair_again` is still recorded: the team's "never again" stands however it ended.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 
-from services.matching.adapters import repository as repo
-from services.matching.service_layer.matcher import Matcher, relationship_id_for
-from services.matching.settings import MatchingSettings
-from shared.consumer import EventRouter
+from services.matching.domain.model import Proposal
+from services.matching.service_layer.matchmaking import MatchingDeps, close_and_rematch, cohort_round, propose_next
+from services.matching.service_layer.unit_of_work import MatchingUnitOfWork
+from shared import programs, replica
 from shared.contracts import events as ev
-from shared.contracts import topics
-from shared.contracts.envelope import Envelope
 from shared.errors import NotYetKnown, PermanentError
-from shared.service import Service
-from shared.unit_of_work import UnitOfWork
+from shared.people import Participant
 
 log = logging.getLogger(__name__)
 
 
-async def close_and_rematch(uow: UnitOfWork, matcher: Matcher, proposal, status: str, reason: str | None) -> bool:
-    """Close a pending proposal (declined/expired/withdrawn), say so, and propose the next mentor."""
-    now = uow.clock.now()
-    if not await repo.close_proposal(uow.conn, proposal["proposal_id"], status, now, reason):
-        return False
-    common = dict(proposal_id=proposal["proposal_id"], program_id=proposal["program_id"],
-                  mentee_id=proposal["mentee_id"], mentor_id=proposal["mentor_id"])
-    if status == "expired":
-        uow.emit(ev.MatchExpired(**common, expired_at=now))
-    else:
-        uow.emit(ev.MatchDeclined(**common, reason=reason))
-    await matcher.refresh_loads(uow, [proposal["mentor_id"]])
-    await matcher.propose_next(uow, proposal["mentee_id"], proposal["program_id"])
-    return True
+async def on_participant_profile(event: ev.ParticipantOnboarded | ev.ParticipantUpdated, uow: MatchingUnitOfWork,
+                                 deps: MatchingDeps) -> None:
+    # New availability, capacity and skills count for future matching; active pairs stay as they are.
+    person = Participant.from_profile(event)
+    previous = await uow.participants.get(person.participant_id)
+    programs = {person.program_id} | ({previous.program_id} if previous else set())
+    await uow.programs.lock(*programs)
+    await uow.participants.save(person)
+    for program_id in programs:  # a move between programs leaves the old program's index too
+        await uow.programs.touch(program_id, [person.participant_id])
 
 
-def build_router(settings: MatchingSettings, matcher: Matcher) -> EventRouter:
-    router = EventRouter("matching")
-
-    @router.on(topics.PARTICIPANTS, "participant.onboarded")
-    @router.on(topics.PARTICIPANTS, "participant.updated")
-    async def profile(envelope: Envelope, data: ev.ParticipantOnboarded, uow: UnitOfWork) -> None:
-        # New availability, capacity and skills count for future matching; active pairs stay as they are.
-        profile = ev.ParticipantProfile.model_validate(data.model_dump())
-        await repo.upsert_participant(uow.conn, profile)
-        uow.after_commit(lambda: matcher.upsert(profile))
-
-    @router.on(topics.PARTICIPANTS, "participant.offboarded")
-    async def offboarded(envelope: Envelope, data: ev.ParticipantOffboarded, uow: UnitOfWork) -> None:
-        await repo.lock_program(uow.conn, data.program_id)
-        if not await repo.deactivate_participant(uow.conn, data.participant_id):
-            return
-        uow.after_commit(lambda: matcher.remove(data.participant_id))
-        now = uow.clock.now()
-        to_rematch: set[str] = set()
-        for rel in await repo.active_relationships_of(uow.conn, data.participant_id):
-            await repo.end_relationship(uow.conn, rel["relationship_id"], now, data.reason)
-            uow.emit(ev.MatchEnded(relationship_id=rel["relationship_id"], program_id=rel["program_id"],
-                                   mentee_id=rel["mentee_id"], mentor_id=rel["mentor_id"], reason=data.reason,
-                                   ended_at=now))
-            if rel["mentor_id"] == data.participant_id:
-                to_rematch.add(rel["mentee_id"])
-        for proposal in await repo.pending_of(uow.conn, data.participant_id):
-            role = "mentor" if proposal["mentor_id"] == data.participant_id else "mentee"
-            await repo.close_proposal(uow.conn, proposal["proposal_id"], "withdrawn", now, f"the {role} left the program")
-            uow.emit(ev.MatchDeclined(proposal_id=proposal["proposal_id"], program_id=proposal["program_id"],
-                                      mentee_id=proposal["mentee_id"], mentor_id=proposal["mentor_id"],
-                                      reason=f"withdrawn: the {role} left the program"))
-            if role == "mentor":
-                to_rematch.add(proposal["mentee_id"])
-        await matcher.refresh_loads(uow, [data.participant_id])
-        for mentee_id in sorted(to_rematch):
-            # The index forgets the leaver only after commit; keep them out of these proposals.
-            await matcher.propose_next(uow, mentee_id, data.program_id, also_exclude={data.participant_id})
-
-    @router.on(topics.MATCH_REQUESTS, "match.requested")
-    async def requested(envelope: Envelope, data: ev.MatchRequested, uow: UnitOfWork) -> None:
-        found = await repo.participant(uow.conn, data.mentee_id)
-        if found is None:
-            raise NotYetKnown(f"no profile yet for {data.mentee_id}")
-        profile, active = found
-        if not profile.is_mentee:
-            raise PermanentError(f"{data.mentee_id} is not a mentee")
-        if not active:
-            raise PermanentError(f"{data.mentee_id} has left the program")
-        if profile.program_id != data.program_id:
-            raise PermanentError(f"{data.mentee_id} belongs to program {profile.program_id}, not {data.program_id}")
-        await repo.lock_program(uow.conn, data.program_id)
-        await matcher.propose_next(uow, data.mentee_id, data.program_id)
-
-    @router.on(topics.MATCH_REQUESTS, "cohort.round.requested")
-    async def cohort(envelope: Envelope, data: ev.CohortRoundRequested, uow: UnitOfWork) -> None:
-        await repo.lock_program(uow.conn, data.program_id)
-        proposed, unmatched = await matcher.cohort_round(uow, data.program_id, data.round_id or envelope.id,
-                                                         data.mentee_ids)
-        log.info("cohort round for %s: %d proposals, %d unmatched", data.program_id, proposed, unmatched)
-
-    async def open_proposal(uow: UnitOfWork, proposal_id: str, participant_id: str):
-        proposal = await repo.proposal(uow.conn, proposal_id)
-        if proposal is None:
-            raise PermanentError(f"unknown proposal {proposal_id}")
-        if participant_id != proposal["mentor_id"]:
-            raise PermanentError(f"{participant_id} cannot answer proposal {proposal_id}; only its mentor can")
-        await repo.lock_program(uow.conn, proposal["program_id"])
-        return await repo.proposal(uow.conn, proposal_id, lock=True)
-
-    @router.on(topics.MATCH_RESPONSES, "match.accepted")
-    async def accepted(envelope: Envelope, data: ev.ProposalAccepted, uow: UnitOfWork) -> None:
-        proposal = await open_proposal(uow, data.proposal_id, data.participant_id)
-        if proposal["status"] == "accepted":
-            return  # the same answer again
-        if proposal["status"] != "pending":
-            raise PermanentError(f"proposal {data.proposal_id} is {proposal['status']}; it can no longer be accepted")
-        now = uow.clock.now()
-        await repo.close_proposal(uow.conn, data.proposal_id, "accepted", now)
-        relationship_id = relationship_id_for(data.proposal_id)
-        await repo.add_relationship(uow.conn, relationship_id=relationship_id, proposal=proposal, at=now)
-        mentee = await repo.participant(uow.conn, proposal["mentee_id"])
-        uow.emit(ev.MatchEstablished(
-            relationship_id=relationship_id, proposal_id=data.proposal_id, program_id=proposal["program_id"],
-            mentee_id=proposal["mentee_id"], mentor_id=proposal["mentor_id"], established_at=now,
-            goals=list(mentee[0].goals) if mentee else [],
-        ))
-
-    @router.on(topics.MATCH_RESPONSES, "match.declined")
-    async def declined(envelope: Envelope, data: ev.ProposalDeclined, uow: UnitOfWork) -> None:
-        proposal = await open_proposal(uow, data.proposal_id, data.participant_id)
-        if proposal["status"] == "declined":
-            return
-        if proposal["status"] != "pending":
-            raise PermanentError(f"proposal {data.proposal_id} is {proposal['status']}; it can no longer be declined")
-        await close_and_rematch(uow, matcher, proposal, "declined", data.reason or "declined by the mentor")
-
-    return router
+async def on_participant_offboarded(event: ev.ParticipantOffboarded, uow: MatchingUnitOfWork,
+                                    deps: MatchingDeps) -> None:
+    await uow.programs.lock(event.program_id)
+    await _leave(uow, deps, event.program_id, event.participant_id, event.reason)
 
 
-async def expiry_loop(service: Service, matcher: Matcher, settings: MatchingSettings) -> None:
-    """Proposals unanswered within the response window (program clock) expire; the next mentor is asked."""
-    while True:
-        async with service.pool.acquire() as conn:
-            due = await repo.expired_proposals(conn, service.clock.now())
-        for proposal in due:
-            async with service.transaction() as uow:
-                await repo.lock_program(uow.conn, proposal["program_id"])
-                current = await repo.proposal(uow.conn, proposal["proposal_id"], lock=True)
-                if current["status"] == "pending":
-                    await close_and_rematch(uow, matcher, current, "expired", "no answer within the response window")
-        await asyncio.sleep(settings.expiry_check_seconds)
+async def on_participant_erased(event: ev.ParticipantErased, uow: MatchingUnitOfWork, deps: MatchingDeps) -> None:
+    """Forgotten on request: they leave like anyone who goes (their partner is told and re-matched,
+    with a reason that does not say why), then their profile is erased here."""
+    await uow.programs.lock(event.program_id)
+    await _leave(uow, deps, event.program_id, event.participant_id, "left the program")
+    if await replica.forget(uow, event, "matching") is not None:
+        await uow.programs.touch(event.program_id, [event.participant_id])
+
+
+async def _leave(uow: MatchingUnitOfWork, deps: MatchingDeps, program_id: str, leaver: str, reason: str) -> None:
+    """End the leaver's relationships, withdraw their proposals and re-match whoever they leave
+    behind. The caller holds the program's lock."""
+    index = await deps.indexes.current(uow, program_id)
+    if not await uow.participants.deactivate(leaver):
+        return
+    now = uow.now()
+    touched, to_rematch = {leaver}, set()
+    for relationship in await uow.relationships.active_of(leaver):
+        for change in relationship.end(reason, now=now):
+            uow.emit(change)
+        await uow.relationships.save(relationship)
+        touched.add(relationship.mentor_id)
+        if relationship.mentor_id == leaver:
+            to_rematch.add(relationship.mentee_id)
+    for proposal in await uow.proposals.pending_of(leaver):
+        role = "mentor" if proposal.mentor_id == leaver else "mentee"
+        for change in proposal.withdraw(leaver_role=role, now=now):
+            uow.emit(change)
+        await uow.proposals.save(proposal)
+        touched.add(proposal.mentor_id)
+        if role == "mentor":
+            to_rematch.add(proposal.mentee_id)
+    await uow.programs.touch(program_id, touched)
+    for mentee_id in sorted(to_rematch):
+        # The index was read before this transaction removed the leaver: keep them out explicitly.
+        await propose_next(uow, deps, index, mentee_id, program_id, also_exclude={leaver})
+
+
+async def on_match_requested(event: ev.MatchRequested, uow: MatchingUnitOfWork, deps: MatchingDeps) -> None:
+    mentee = await uow.participants.get(event.mentee_id)
+    if mentee is None:
+        raise NotYetKnown(f"no profile yet for {event.mentee_id}")
+    if not mentee.is_mentee:
+        raise PermanentError(f"{event.mentee_id} is not a mentee")
+    if not mentee.active:
+        raise PermanentError(f"{event.mentee_id} has left the program")
+    if mentee.program_id != event.program_id:
+        raise PermanentError(f"{event.mentee_id} belongs to program {mentee.program_id}, not {event.program_id}")
+    await uow.programs.lock(event.program_id)
+    index = await deps.indexes.current(uow, event.program_id)
+    await propose_next(uow, deps, index, event.mentee_id, event.program_id)
+
+
+async def on_cohort_round_requested(event: ev.CohortRoundRequested, uow: MatchingUnitOfWork,
+                                    deps: MatchingDeps) -> None:
+    await uow.programs.lock(event.program_id)
+    round_id = event.round_id or (uow.cause.id if uow.cause else None)
+    proposed, unmatched = await cohort_round(uow, deps, event.program_id, round_id, event.mentee_ids)
+    log.info("cohort round %s for %s: %d proposals, %d unmatched", round_id, event.program_id, proposed, unmatched)
+
+
+async def _answerable(uow: MatchingUnitOfWork, proposal_id: str) -> Proposal:
+    """The proposal, locked with its program (the program lock first, as everywhere)."""
+    found = await uow.proposals.get(proposal_id)
+    if found is None:
+        raise PermanentError(f"unknown proposal {proposal_id}")
+    await uow.programs.lock(found.program_id)
+    return await uow.proposals.get(proposal_id, lock=True)  # type: ignore[return-value]
+
+
+async def on_proposal_accepted(event: ev.ProposalAccepted, uow: MatchingUnitOfWork, deps: MatchingDeps) -> None:
+    proposal = await _answerable(uow, event.proposal_id)
+    relationship = proposal.accept(event.participant_id, now=uow.now())
+    if relationship is None:
+        return  # the same answer again
+    await uow.proposals.save(proposal)
+    await uow.relationships.add(relationship)
+    mentee = await uow.participants.get(proposal.mentee_id)
+    uow.emit(relationship.established(mentee.goals if mentee else ()))
+
+
+async def on_proposal_declined(event: ev.ProposalDeclined, uow: MatchingUnitOfWork, deps: MatchingDeps) -> None:
+    proposal = await _answerable(uow, event.proposal_id)
+    index = await deps.indexes.current(uow, proposal.program_id)
+    declined = proposal.decline(event.participant_id, now=uow.now(), reason=event.reason)
+    await close_and_rematch(uow, deps, index, proposal, declined)
+
+
+async def on_relationship_end_requested(event: ev.RelationshipEndRequested, uow: MatchingUnitOfWork,
+                                        deps: MatchingDeps) -> None:
+    """The program team ends a relationship: the mentor's place is free again; with `rematch` the mentee
+    is proposed a new mentor, with `do_not_pair_again` the two are kept apart for good."""
+    found = await uow.relationships.get(event.relationship_id)
+    if found is None:  # relationships are made here, so an unknown one is never on its way
+        raise PermanentError(f"unknown relationship {event.relationship_id}")
+    await uow.programs.lock(found.program_id)
+    relationship = await uow.relationships.get(event.relationship_id, lock=True)
+    assert relationship is not None  # relationships are never deleted
+    now = uow.now()
+    if event.do_not_pair_again:
+        # The team's "never again" stands however the relationship ended, even if it already had.
+        await uow.kept_apart.add(relationship.keep_apart(by=event.requested_by, now=now))
+    ended = relationship.end_on_request(requested_by=event.requested_by, reason=event.reason, now=now)
+    if not ended:
+        return  # already ended: no second match.ended, no second rematch
+    index = await deps.indexes.current(uow, relationship.program_id)
+    await uow.relationships.save(relationship)
+    for change in ended:
+        uow.emit(change)
+    await uow.programs.touch(relationship.program_id, [relationship.mentor_id])  # the mentor's place is free
+    if event.rematch:
+        # Still the mentee's latest relationship, so its mentor is not proposed again (module docstring).
+        await propose_next(uow, deps, index, relationship.mentee_id, relationship.program_id)
+
+
+SUBSCRIPTIONS = {
+    **programs.PROGRAM_SUBSCRIPTIONS,
+    ev.ParticipantOnboarded: on_participant_profile,
+    ev.ParticipantUpdated: on_participant_profile,
+    ev.ParticipantOffboarded: on_participant_offboarded,
+    ev.ParticipantErased: on_participant_erased,
+    ev.MatchRequested: on_match_requested,
+    ev.CohortRoundRequested: on_cohort_round_requested,
+    ev.ProposalAccepted: on_proposal_accepted,
+    ev.ProposalDeclined: on_proposal_declined,
+    ev.RelationshipEndRequested: on_relationship_end_requested,
+}

@@ -1,12 +1,4 @@
--- Participant profiles as received on participants.v1; the in-memory index is rebuilt from here.
-CREATE TABLE participants (
-    participant_id  text PRIMARY KEY,
-    program_id      text NOT NULL,
-    profile         jsonb NOT NULL,
-    active          boolean NOT NULL DEFAULT true,
-    updated_at      timestamptz NOT NULL DEFAULT now()
-);
-CREATE INDEX participants_program ON participants (program_id) WHERE active;
+-- Matching's own tables; the participants come from the shared replica (shared/sql/participants).
 
 --   pending -> accepted | declined | expired | withdrawn (a party left the program)
 CREATE TABLE proposals (
@@ -41,3 +33,20 @@ CREATE TABLE relationships (
 );
 CREATE INDEX relationships_mentor_active ON relationships (mentor_id) WHERE status = 'active';
 CREATE INDEX relationships_mentee ON relationships (mentee_id);
+
+-- What every replica's in-memory index must know (services/matching/service_layer/indexes.py).
+-- A change to a person or a mentor's load stamps the program with a new version from one sequence,
+-- under the program's lock and in the same transaction as the change; a replica compares the stamp
+-- with its own and reads only the people changed since.
+CREATE SEQUENCE index_version;
+CREATE TABLE program_versions (
+    program_id  text PRIMARY KEY,
+    version     bigint NOT NULL
+);
+CREATE TABLE index_changes (
+    program_id      text NOT NULL,
+    participant_id  text NOT NULL,
+    version         bigint NOT NULL,
+    PRIMARY KEY (program_id, participant_id)
+);
+CREATE INDEX index_changes_since ON index_changes (program_id, version);

@@ -1,4 +1,5 @@
-"""Vectorised rows agree with the independent rules and with the one-pair explanation; top-k is exact."""
+"""Vectorised rows agree with the independent rules and with the one-pair explanation (their ranking
+keys put goal fit first, then a diverse perspective, then the score); top-k is exact."""
 
 from datetime import UTC, datetime
 
@@ -8,12 +9,21 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 from services.matching.domain import MatchSettings
-from services.matching.domain.candidates import BlockTopK, TopK, Weights, pair_row
+from services.matching.domain.candidates import (
+    BlockTopK,
+    ColumnTopK,
+    TermHolders,
+    TopK,
+    Weights,
+    covered_goals,
+    pair_row,
+)
 from services.matching.domain.features import AvailabilityClasses, PeopleTable, Vocabularies
 from services.matching.domain.overlap import WEEK, OverlapTable, class_intervals
 from services.matching.domain.scoring import explain_pairs
 from shared.availability import to_epoch
-from tandem.population import profiles
+from tandem.population import participants as profiles
+from tandem.population import population
 
 from .oracle import broken_rules
 
@@ -35,18 +45,27 @@ def test_rows_match_the_independent_rules_and_the_explained_score():
     checked = 0
     for i, mentee in enumerate(mentees):
         seconds = table.overlap_seconds(class_intervals(e_classes.keys[E.avail[i]], start, start + WEEK))
-        row = pair_row(Weights(settings), E.row(i), M, seconds, M.avail)
+        w = Weights(settings, max_goals=3)
+        row = pair_row(w, E.row(i), M, seconds, M.avail)
         explained = explain_pairs([mentee] * len(mentors), mentors, seconds[M.avail], at=AT, settings=settings)
+        lexicographic = []
         for j, coach in enumerate(mentors):
             broken = set(broken_rules(mentee, coach, at=AT, min_hours=2, managers={}, free=free[j])) & COLUMN_RULES
             assert (row[j] == -np.inf) == bool(broken), (mentee.participant_id, coach.participant_id, broken)
             if not broken:
-                assert abs(float(row[j]) - explained[j][0]) < 1e-5
+                fit = len(set(mentee.goals) & set(coach.skills)) / len(mentee.goals)
+                met = mentee.diverse_perspective and (coach.region != mentee.region or coach.sector != mentee.sector)
+                score = explained[j][0]
+                assert abs(float(row[j]) - (w.steps.goal * fit + w.steps.diverse * met + score)) < 1e-4
+                lexicographic.append(((fit, met, round(score, 4)), round(float(row[j]), 4)))
                 checked += 1
+        # Sorting by key sorts by (goal fit, diverse perspective met, score).
+        by_key = [levels for levels, _ in sorted(lexicographic, key=lambda x: x[1])]
+        assert by_key == sorted(by_key)
     assert checked > 200  # the population leaves plenty of feasible pairs to compare
 
 
-scores = st.sampled_from([-np.inf, 0.0, 0.25, 0.5, 0.5, 0.75, 1.0, 0.3333, 0.99])
+scores = st.sampled_from([-np.inf, 0.0, 0.25, 0.5, 0.5, 0.75, 1.0, 0.3333, 0.99, 2.5, 4.75, 13.0, 14.9])
 
 
 @settings(max_examples=80, deadline=None)
@@ -61,5 +80,36 @@ def test_top_k_is_the_exact_best_with_ties_by_column(block, k):
         want, want_vals = brute(row)
         assert idx[r][idx[r] >= 0].tolist() == want
         assert vals[r][: len(want)].tolist() == want_vals
-        one, one_vals = TopK(k)(row)
+        one, one_vals = TopK(k, span=15)(row)
         assert one.tolist() == want and one_vals.tolist() == want_vals
+
+
+@settings(max_examples=60, deadline=None)
+@given(arrays(np.float32, st.tuples(st.integers(1, 40), st.integers(1, 12)), elements=scores),
+       st.lists(st.integers(0, 6), min_size=12, max_size=12), st.integers(1, 7), st.integers(4, 40))
+def test_column_top_k_keeps_each_columns_best_over_a_stream_of_blocks(matrix, quotas, rows_per_block, buffer):
+    quota = np.array(quotas[: matrix.shape[1]])
+    best = ColumnTopK(quota, buffer_cells=buffer)  # a tiny buffer: many cut-backs on the way
+    for lo in range(0, len(matrix), rows_per_block):
+        best.add(matrix[lo:lo + rows_per_block], np.arange(lo, min(lo + rows_per_block, len(matrix))))
+    rows, cols, vals = best.result()
+    assert rows.tolist() == sorted(rows.tolist())
+    for j in range(matrix.shape[1]):
+        column = matrix[:, j]
+        want = sorted((v for v in column.tolist() if v != -np.inf), reverse=True)[: quota[j]]
+        assert sorted(vals[cols == j].tolist(), reverse=True) == want
+        assert (matrix[rows[cols == j], j] == vals[cols == j]).all()
+
+
+def test_term_holders_count_the_same_goals_as_the_bitsets():
+    people = population("thin", 80, 300, seed=2)  # 400 skills: seven bitset words
+    mentees, mentors = [p for p in people if p.is_mentee], [p for p in people if p.is_mentor]
+    vocab, classes = Vocabularies(), AvailabilityClasses()
+    vocab.learn_all(people)
+    E = PeopleTable.build(mentees, vocab, classes, terms="goals")
+    M = PeopleTable.build(mentors, vocab, classes, terms="skills")
+    holders = TermHolders(M)
+    for i, mentee in enumerate(mentees):
+        got = holders.covered(E.terms[i])
+        assert got.tolist() == covered_goals(E.row(i), M).tolist()
+        assert got.tolist() == [len(set(mentee.goals) & set(m.skills)) for m in mentors]

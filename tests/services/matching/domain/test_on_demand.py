@@ -4,20 +4,19 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from services.matching.domain import MatchIndex, MatchSettings, PairProposal, Unmatched, solve_cohort
-from services.matching.domain import on_demand
+from services.matching.domain import MatchIndex, MatchSettings, PairProposal, Unmatched, on_demand, solve_cohort
 from services.matching.domain.scoring import explain_pairs
 from shared.availability import weekly_overlap_hours
-from tandem.population import profiles
+from tandem.population import population as generate
 
 from .oracle import broken_rules, mentor, person
 
 AT = datetime(2027, 3, 24, 9, 41, tzinfo=UTC)
 
 
-@pytest.fixture(scope="module")
-def population():
-    people = profiles(60, 40, seed=23)
+@pytest.fixture(scope="module", params=["default", "thin"])
+def population(request):
+    people = generate(request.param, 60, 40, seed=23)
     return people, [p for p in people if p.is_mentee], [p for p in people if p.is_mentor]
 
 
@@ -30,7 +29,7 @@ def loaded_index(people, load=None, settings=MatchSettings()):
     return index
 
 
-def test_best_and_ranked_are_the_best_feasible_by_score(population):
+def test_best_and_ranked_follow_goal_fit_then_diversity_then_score(population):
     people, mentees, mentors = population
     load = {m.participant_id: i % 3 for i, m in enumerate(mentors)}
     managers = {p.participant_id: p.manager_id for p in people}
@@ -43,17 +42,30 @@ def test_best_and_ranked_are_the_best_feasible_by_score(population):
             excluded={(mentee.participant_id, x) for x in exclude})]
         seconds = [round(weekly_overlap_hours(mentee.timezone, mentee.availability, m.timezone, m.availability, AT)
                          * 3600) for m in feasible]
-        scores = sorted((s for s, _ in explain_pairs([mentee] * len(feasible), feasible, seconds, at=AT,
-                                                      settings=settings)), reverse=True)
+        scores = [s for s, _ in explain_pairs([mentee] * len(feasible), feasible, seconds, at=AT, settings=settings)]
+        # The order, computed here from the profiles: goal fit, then a mentor from another region or
+        # sector if the mentee asked for one, then the weighted score.
+        want = sorted(((_fit(mentee, m), _met(mentee, m), round(s, 4)) for m, s in zip(feasible, scores)),
+                      reverse=True)
         ranked = index.ranked_mentors(mentee.participant_id, at=AT, exclude=exclude, limit=len(mentors))
         assert {p.mentor_id for p in ranked} == {m.participant_id for m in feasible}
-        assert [p.score for p in ranked] == [round(s, 4) for s in scores]
+        by_id = {m.participant_id: m for m in feasible}
+        assert [(_fit(mentee, by_id[p.mentor_id]), _met(mentee, by_id[p.mentor_id]), p.score) for p in ranked] == want
         best = index.best_mentor(mentee.participant_id, at=AT, exclude=exclude)
         if feasible:
-            assert isinstance(best, PairProposal) and best.score == round(scores[0], 4)
+            assert isinstance(best, PairProposal) and (_fit(mentee, by_id[best.mentor_id]), best.score) == \
+                (want[0][0], want[0][2])
         else:
             assert isinstance(best, Unmatched)
         assert index.ranked_mentors(mentee.participant_id, at=AT, exclude=exclude, limit=3) == ranked[:3]
+
+
+def _fit(mentee, coach) -> float:
+    return len(set(mentee.goals) & set(coach.skills)) / len(mentee.goals) if mentee.goals else 0.0
+
+
+def _met(mentee, coach) -> bool:
+    return mentee.diverse_perspective and (coach.region != mentee.region or coach.sector != mentee.sector)
 
 
 def test_on_demand_and_cohort_agree_on_a_lone_mentee(population):

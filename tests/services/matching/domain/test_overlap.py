@@ -8,7 +8,8 @@ from hypothesis import strategies as st
 from services.matching.domain import MatchIndex, MatchSettings, solve_cohort
 from services.matching.domain.overlap import WEEK, OverlapTable
 from shared.availability import available_intervals, weekly_overlap_hours
-from shared.contracts.profile import WEEKDAYS, AvailabilityWindow
+from shared.contracts.profile import WEEKDAYS
+from shared.people import Window
 
 from .oracle import mentor, person
 
@@ -26,7 +27,7 @@ def windows(draw):
         end = (start + length) % 1440
         if end == start:
             end = (end + 1) % 1440
-        out.append(AvailabilityWindow(days=tuple(days), start=f"{start // 60:02d}:{start % 60:02d}",
+        out.append(Window(days=tuple(days), start=f"{start // 60:02d}:{start % 60:02d}",
                                       end=f"{end // 60:02d}:{end % 60:02d}" if end else "24:00"))
     return tuple(out)
 

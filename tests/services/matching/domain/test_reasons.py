@@ -76,3 +76,13 @@ def test_losing_out_in_a_full_round_says_so():
     assert len(result.pairs) == 1
     (why,) = result.unmatched
     assert why.reason_code == "places_taken_in_round" and "went to other mentees" in why.reason
+
+
+PARAMS = {"no_more_senior": {"sharing_language": 2}, "no_overlap": {"min_hours": 2.0, "compatible": 1},
+          "mentors_at_capacity": {"compatible": 2}}
+
+
+@pytest.mark.parametrize("code, words, mentee, mentors, extra", CASES, ids=[c[0] for c in CASES])
+def test_each_reason_carries_the_numbers_its_wording_needs(code, words, mentee, mentors, extra):
+    (why,) = solve_cohort([mentee], mentors, at=AT, **extra).unmatched
+    assert why.params == PARAMS.get(code, {})

@@ -3,7 +3,6 @@ the program clock, offboarding with re-matching, cohort rounds, and bad input.""
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime
 
 import pytest
@@ -18,7 +17,8 @@ from tests.support.runtime import eventually, fetch, settings_for
 
 pytestmark = pytest.mark.integration
 START = datetime(2027, 1, 4, 6, 0, tzinfo=UTC)
-WATCH = [topics.MATCHES, topics.dlq(topics.MATCH_REQUESTS), topics.dlq(topics.MATCH_RESPONSES)]
+WATCH = [topics.MATCHES, topics.dlq(topics.MATCH_REQUESTS), topics.dlq(topics.MATCH_RESPONSES),
+         topics.dlq(topics.RELATIONSHIP_COMMANDS)]
 
 
 class Portal(Publisher):
@@ -179,8 +179,8 @@ async def test_updates_change_future_matching_only_and_a_leaving_mentee_ends_the
         await pub.publish(ev.ParticipantUpdated.model_validate(updated))
 
         async def capacity_stored():
-            rows = await fetch(database_url, "SELECT profile FROM matching.participants WHERE participant_id = 'm1'")
-            return json.loads(rows[0]["profile"])["mentor_capacity"] == 2
+            rows = await fetch(database_url, "SELECT mentor_capacity FROM matching.participants WHERE participant_id = 'm1'")
+            return rows[0]["mentor_capacity"] == 2
         await eventually(capacity_stored, 30, "the update")
         await pub.publish(ev.MatchRequested(mentee_id="bo", program_id="prog-1"))
         await w.wait_for(lambda w: len(w.of_type("match.proposed")) >= 2, 30, "Bo's proposal")
@@ -192,3 +192,79 @@ async def test_updates_change_future_matching_only_and_a_leaving_mentee_ends_the
     assert ended.data["mentee_id"] == "ana" and ended.data["reason"] == "left the company"
     relationships = await fetch(database_url, "SELECT mentee_id, status FROM matching.relationships")
     assert [(r["mentee_id"], r["status"]) for r in relationships] == [("ana", "ended")]
+
+
+async def test_two_replicas_in_one_consumer_group_answer_every_request(make_settings, bootstrap_servers, topic_prefix,
+                                                                      database_url):
+    """The measured failure before: a second replica never saw new mentors and dead-lettered requests."""
+    settings = make_settings()
+    async with build_service(settings).running(), build_service(settings).running(), \
+            Watcher(bootstrap_servers, WATCH, topic_prefix) as w, \
+            Portal(bootstrap_servers, topic_prefix, database_url) as pub:
+        await onboard(pub, *[mentor(f"m{i}", capacity=2) for i in range(4)],
+                      *[mentee(f"e{i}") for i in range(8)])
+        for i in range(8):  # keyed by mentee: spread over the partitions, so over both replicas
+            await pub.publish(ev.MatchRequested(mentee_id=f"e{i}", program_id="prog-1"))
+        await w.wait_for(lambda w: len(w.of_type("match.proposed")) >= 8, 60, "a proposal for every mentee")
+        # A mentor who joins now is seen by whichever replica takes the next request.
+        await onboard(pub, mentor("late", capacity=1), mentee("e8"))
+        await pub.publish(ev.MatchRequested(mentee_id="e8", program_id="prog-1"))
+        await w.wait_for(lambda w: len(w.of_type("match.proposed")) >= 9, 60, "the late mentee's proposal")
+    proposed = [o.data for o in w.of_type("match.proposed")]
+    assert sorted(p["mentee_id"] for p in proposed) == sorted(f"e{i}" for i in range(9))
+    assert proposed[-1]["mentor_id"] == "late"
+    loads = {}
+    for p in proposed:
+        loads[p["mentor_id"]] = loads.get(p["mentor_id"], 0) + 1
+    assert max(loads.values()) <= 2
+    assert not w.on_topic(topics.dlq(topics.MATCH_REQUESTS)) and not w.of_type("match.unavailable")
+
+
+async def test_the_team_ends_a_relationship_with_a_rematch_and_keeps_the_two_apart(make_settings, bootstrap_servers,
+                                                                                  topic_prefix, database_url):
+    async with build_service(make_settings()).running(), Watcher(bootstrap_servers, WATCH, topic_prefix) as w, \
+            Portal(bootstrap_servers, topic_prefix, database_url) as pub:
+        await onboard(pub, mentor("m1", capacity=2), mentor("m2", skills=("negotiation",)), mentee("ana"),
+                      mentee("bo"))
+        await pub.publish(ev.MatchRequested(mentee_id="ana", program_id="prog-1"))
+        first = (await w.wait_for(lambda w: w.of_type("match.proposed"), 30, "a proposal"))[0].data
+        await pub.publish(ev.ProposalAccepted(proposal_id=first["proposal_id"], participant_id="m1"))
+        rid = (await w.wait_for(lambda w: w.of_type("match.established"), 30, "the match"))[0].data["relationship_id"]
+
+        command = ev.RelationshipEndRequested(relationship_id=rid, requested_by="ops:sanne", reason="a fresh start",
+                                              rematch=True, do_not_pair_again=True)
+        envelope = await pub.publish(command)
+        await pub.send_raw(topics.RELATIONSHIP_COMMANDS, envelope.to_json(), key=rid)  # delivered twice
+        await pub.publish(command)  # and asked again once it has ended
+        await pub.publish(ev.RelationshipEndRequested(relationship_id="rel-nope", requested_by="ops:sanne",
+                                                      reason="typo"))
+        await w.wait_for(lambda w: len(w.of_type("match.proposed")) >= 2
+                         and w.on_topic(topics.dlq(topics.RELATIONSHIP_COMMANDS)), 30, "the rematch and a dead letter")
+        # m1's place is free again: Bo gets it (and m1 still has one more).
+        await pub.publish(ev.MatchRequested(mentee_id="bo", program_id="prog-1"))
+        await w.wait_for(lambda w: len(w.of_type("match.proposed")) >= 3, 30, "Bo's proposal")
+        # m2 declines Ana: m1 has a free place but is kept apart from her, so nobody is left.
+        rematch = w.of_type("match.proposed")[1].data
+        await pub.publish(ev.ProposalDeclined(proposal_id=rematch["proposal_id"], participant_id="m2"))
+        await w.wait_for(lambda w: w.of_type("match.unavailable"), 30, "no mentor left for Ana")
+        await pub.publish(ev.CohortRoundRequested(program_id="prog-1", round_id="r1", mentee_ids=["ana"]))
+        await w.wait_for(lambda w: len(w.of_type("match.unavailable")) >= 2, 30, "nor in a cohort round")
+
+        async def both_commands_taken():  # the first and the one after the end (the redelivery is skipped)
+            rows = await fetch(database_url, "SELECT count(*) AS n FROM matching.inbox "
+                                             "WHERE event_type = 'relationship.end.requested'")
+            return rows[0]["n"] == 2
+        await eventually(both_commands_taken, 30, "both end commands")
+    (ended,) = w.of_type("match.ended")
+    assert ended.data["relationship_id"] == rid and ended.data["reason_code"] == "ended_on_request"
+    assert ended.data["requested_by"] == "ops:sanne" and ended.data["reason"] == "a fresh start"
+    assert (rematch["mentee_id"], rematch["mentor_id"]) == ("ana", "m2")
+    bo = w.of_type("match.proposed")[2].data
+    assert (bo["mentee_id"], bo["mentor_id"]) == ("bo", "m1")
+    assert [(u.data["mentee_id"], u.data["reason_code"]) for u in w.of_type("match.unavailable")] == \
+        [("ana", "previously_paired")] * 2
+    assert len(w.of_type("match.proposed")) == 3
+    (letter,) = w.on_topic(topics.dlq(topics.RELATIONSHIP_COMMANDS))
+    assert letter.headers["dlq.error"] == "unknown relationship rel-nope"
+    kept = await fetch(database_url, "SELECT mentee_id, mentor_id, decided_by FROM matching.kept_apart")
+    assert [tuple(r.values()) for r in kept] == [("ana", "m1", "ops:sanne")]
