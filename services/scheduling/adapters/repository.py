@@ -1,187 +1,213 @@
-"""SQL for the scheduling schema; functions take the caller's connection (and transaction)."""
+"""Scheduling's repositories on Postgres: domain objects in, domain objects out.
+
+Each works on the caller's connection, inside its transaction (the unit of work). Row locks go
+through `Locks` so that they follow the one lock order (adapters/locks.py).
+"""
 
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import datetime, timedelta
+from datetime import datetime
 
 import asyncpg
 
-from shared.availability import to_epoch
-from shared.contracts.profile import ParticipantProfile
+from services.scheduling.adapters.locks import Locks
+from services.scheduling.domain.model import Meeting, Reminder, Series
+from shared.availability import Interval, to_epoch
+from shared.errors import NotYetKnown
+from shared.replica import pair_from_row
+
+# The pair's own columns keep their names (shared.replica.pair_from_row reads them); the series' are renamed.
+_SERIES = """SELECT s.occurrences, s.status AS series_status,
+                    s.reason AS series_reason, s.planned, s.plan_next_at,
+                    p.relationship_id, p.program_id, p.mentor_id, p.mentee_id, p.established_at, p.goals,
+                    p.status, p.ended_at, p.end_reason
+             FROM series s JOIN pairs p USING (relationship_id)"""
 
 
-async def upsert_profile(conn: asyncpg.Connection, profile: ParticipantProfile) -> None:
-    await conn.execute(
-        """INSERT INTO profiles (participant_id, profile, active, updated_at) VALUES ($1, $2, true, now())
-           ON CONFLICT (participant_id) DO UPDATE SET profile = EXCLUDED.profile, active = true, updated_at = now()""",
-        profile.participant_id, profile.model_dump(mode="json"),
-    )
+def series_from_row(r: asyncpg.Record) -> Series:
+    return Series(pair=pair_from_row(r), occurrences=r["occurrences"], status=r["series_status"], reason=r["series_reason"],
+                  planned=r["planned"], plan_next_at=r["plan_next_at"])
 
 
-async def deactivate_profile(conn: asyncpg.Connection, participant_id: str) -> None:
-    await conn.execute("UPDATE profiles SET active = false, updated_at = now() WHERE participant_id = $1", participant_id)
+class SeriesRepository:
+    def __init__(self, conn: asyncpg.Connection, locks: Locks) -> None:
+        self.conn = conn
+        self.locks = locks
 
+    async def add(self, series: Series) -> bool:
+        """False when this pair's series was already known."""
+        return await self.conn.fetchval(
+            """INSERT INTO series (relationship_id, occurrences, status, reason, planned, plan_next_at)
+               VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING RETURNING true""",
+            series.relationship_id, series.occurrences, series.status,
+            series.reason, series.planned, series.plan_next_at,
+        ) is not None
 
-async def profiles(conn: asyncpg.Connection, ids: list[str]) -> dict[str, ParticipantProfile]:
-    rows = await conn.fetch("SELECT participant_id, profile FROM profiles WHERE participant_id = ANY($1::text[])", ids)
-    return {r["participant_id"]: ParticipantProfile.model_validate(r["profile"]) for r in rows}
+    async def get(self, relationship_id: str, *, lock: bool = False) -> Series | None:
+        row = await self.conn.fetchrow(
+            _SERIES + " WHERE s.relationship_id = $1" + (self.locks.row_clause(of="s") if lock else ""),
+            relationship_id)
+        return None if row is None else series_from_row(row)
 
+    async def require(self, relationship_id: str, *, lock: bool = False) -> Series:
+        found = await self.get(relationship_id, lock=lock)
+        if found is None:
+            raise NotYetKnown(f"relationship {relationship_id} not established here yet")
+        return found
 
-async def add_relationship(conn: asyncpg.Connection, *, relationship_id: str, program_id: str, mentor_id: str,
-                           mentee_id: str, cadence_days: int, duration_minutes: int, established_at: datetime) -> bool:
-    return await conn.fetchval(
-        """INSERT INTO relationships (relationship_id, program_id, mentor_id, mentee_id, cadence_days, duration_minutes,
-                                      established_at)
-           VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING RETURNING true""",
-        relationship_id, program_id, mentor_id, mentee_id, cadence_days, duration_minutes, established_at,
-    ) is not None
-
-
-async def relationship(conn: asyncpg.Connection, relationship_id: str, *, lock: bool = False) -> asyncpg.Record | None:
-    return await conn.fetchrow(
-        "SELECT * FROM relationships WHERE relationship_id = $1" + (" FOR UPDATE" if lock else ""), relationship_id
-    )
-
-
-async def set_relationship_status(conn: asyncpg.Connection, relationship_id: str, status: str, reason: str) -> None:
-    await conn.execute("UPDATE relationships SET status = $2, reason = $3 WHERE relationship_id = $1",
-                       relationship_id, status, reason)
-
-
-async def busy(conn: asyncpg.Connection, ids: list[str], lo: datetime, hi: datetime,
-               *, except_meeting: str | None = None) -> dict[str, list[tuple[int, int]]]:
-    """Each person's scheduled meetings overlapping [lo, hi), as epoch-second intervals."""
-    rows = await conn.fetch(
-        """SELECT mentor_id, mentee_id, starts_at, ends_at FROM meetings
-           WHERE status = 'scheduled' AND (mentor_id = ANY($1::text[]) OR mentee_id = ANY($1::text[]))
-             AND starts_at < $3 AND ends_at > $2 AND meeting_id IS DISTINCT FROM $4""",
-        ids, lo, hi, except_meeting,
-    )
-    result: dict[str, list[tuple[int, int]]] = defaultdict(list)
-    for r in rows:
-        interval = (to_epoch(r["starts_at"]), to_epoch(r["ends_at"]))
-        for pid in (r["mentor_id"], r["mentee_id"]):
-            if pid in ids:
-                result[pid].append(interval)
-    return {pid: sorted(v) for pid, v in result.items()}
-
-
-async def add_meeting(conn: asyncpg.Connection, *, meeting_id: str, relationship_id: str, occurrence: int,
-                      mentor_id: str, mentee_id: str, start: datetime, end: datetime, status: str = "scheduled",
-                      reason: str | None = None) -> bool:
-    return await conn.fetchval(
-        """INSERT INTO meetings (meeting_id, relationship_id, occurrence, mentor_id, mentee_id, starts_at, ends_at,
-                                 status, reason)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT DO NOTHING RETURNING true""",
-        meeting_id, relationship_id, occurrence, mentor_id, mentee_id, start, end, status, reason,
-    ) is not None
-
-
-async def meeting(conn: asyncpg.Connection, meeting_id: str, *, lock: bool = False) -> asyncpg.Record | None:
-    return await conn.fetchrow("SELECT * FROM meetings WHERE meeting_id = $1" + (" FOR UPDATE" if lock else ""),
-                               meeting_id)
-
-
-async def first_meeting(conn: asyncpg.Connection, relationship_id: str) -> asyncpg.Record | None:
-    return await conn.fetchrow(
-        "SELECT * FROM meetings WHERE relationship_id = $1 AND status <> 'unplaceable' ORDER BY occurrence LIMIT 1",
-        relationship_id,
-    )
-
-
-async def last_meeting(conn: asyncpg.Connection, relationship_id: str) -> asyncpg.Record | None:
-    return await conn.fetchrow(
-        "SELECT * FROM meetings WHERE relationship_id = $1 ORDER BY occurrence DESC LIMIT 1", relationship_id
-    )
-
-
-async def move_meeting(conn: asyncpg.Connection, meeting_id: str, start: datetime, end: datetime) -> int:
-    return await conn.fetchval(
-        """UPDATE meetings SET starts_at = $2, ends_at = $3, sequence = sequence + 1, updated_at = now()
-           WHERE meeting_id = $1 RETURNING sequence""",
-        meeting_id, start, end,
-    )
-
-
-async def set_meeting_status(conn: asyncpg.Connection, meeting_id: str, status: str, reason: str | None = None,
-                             *, bump_sequence: bool = False) -> int:
-    return await conn.fetchval(
-        f"""UPDATE meetings SET status = $2, reason = coalesce($3, reason), updated_at = now()
-                {", sequence = sequence + 1" if bump_sequence else ""}
-            WHERE meeting_id = $1 RETURNING sequence""",
-        meeting_id, status, reason,
-    )
-
-
-async def future_meetings(conn: asyncpg.Connection, relationship_id: str, now: datetime) -> list[asyncpg.Record]:
-    return await conn.fetch(
-        """SELECT * FROM meetings WHERE relationship_id = $1 AND status = 'scheduled' AND starts_at > $2
-           ORDER BY occurrence FOR UPDATE""",
-        relationship_id, now,
-    )
-
-
-async def due_for_next(conn: asyncpg.Connection, now: datetime, max_occurrences: int, limit: int = 200) -> list[str]:
-    """Active relationships whose latest occurrence's time has passed (held, missed, cancelled or
-    unplaceable alike) and whose series is not complete: their next occurrence should be planned."""
-    rows = await conn.fetch(
-        """SELECT r.relationship_id FROM relationships r
-           JOIN LATERAL (SELECT occurrence, ends_at FROM meetings m WHERE m.relationship_id = r.relationship_id
-                         ORDER BY occurrence DESC LIMIT 1) last ON true
-           WHERE r.status = 'active' AND last.occurrence < $2 AND last.ends_at <= $1
-           LIMIT $3""",
-        now, max_occurrences, limit,
-    )
-    return [r["relationship_id"] for r in rows]
-
-
-# --- reminders ---------------------------------------------------------------------------------
-
-async def add_reminders(conn: asyncpg.Connection, rows: list[tuple]) -> None:
-    """rows: (reminder_id, meeting_id, relationship_id, participant_ids, meeting_start, minutes_before, due_at)."""
-    if rows:
-        await conn.executemany(
-            """INSERT INTO reminders (reminder_id, meeting_id, relationship_id, participant_ids, meeting_start,
-                                      minutes_before, due_at)
-               VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING""",
-            rows,
+    async def save(self, series: Series) -> None:
+        await self.conn.execute(
+            "UPDATE series SET status = $2, reason = $3, planned = $4, plan_next_at = $5 WHERE relationship_id = $1",
+            series.relationship_id, series.status, series.reason, series.planned, series.plan_next_at,
         )
 
+    async def claim_due(self, now: datetime) -> Series | None:
+        """The earliest due series no other transaction holds, locked; None when there is none."""
+        row = await self.conn.fetchrow(
+            _SERIES + """ WHERE s.status = 'active' AND s.plan_next_at <= $1
+                          ORDER BY s.plan_next_at LIMIT 1 FOR NO KEY UPDATE OF s SKIP LOCKED""", now)
+        return None if row is None else series_from_row(row)
 
-async def cancel_reminders(conn: asyncpg.Connection, meeting_id: str) -> int:
-    done = await conn.execute(
-        "UPDATE reminders SET status = 'cancelled' WHERE meeting_id = $1 AND status = 'pending'", meeting_id
-    )
-    return int(done.split()[-1])
-
-
-async def fire_due_reminders(conn: asyncpg.Connection, now: datetime, limit: int) -> list[asyncpg.Record]:
-    """Take due reminders (skipping rows another dispatcher holds) and mark them fired, or late when
-    their meeting has already begun; the caller emits the events in the same transaction."""
-    return await conn.fetch(
-        """WITH due AS (
-               SELECT reminder_id FROM reminders WHERE status = 'pending' AND due_at <= $1
-               ORDER BY due_at LIMIT $2 FOR UPDATE SKIP LOCKED)
-           UPDATE reminders r
-              SET status = CASE WHEN r.meeting_start <= $1 THEN 'late' ELSE 'fired' END, fired_at = $1
-             FROM due WHERE r.reminder_id = due.reminder_id
-           RETURNING r.reminder_id, r.meeting_id, r.relationship_id, r.participant_ids, r.meeting_start,
-                     r.minutes_before, r.due_at, r.status""",
-        now, limit,
-    )
+    async def next_due(self) -> datetime | None:
+        return await self.conn.fetchval("SELECT min(plan_next_at) FROM series WHERE status = 'active'")
 
 
-async def next_reminder_due(conn: asyncpg.Connection) -> datetime | None:
-    return await conn.fetchval("SELECT min(due_at) FROM reminders WHERE status = 'pending'")
+_MEETING_COLUMNS = ("meeting_id, relationship_id, program_id, mentor_id, mentee_id, occurrence, starts_at, ends_at, "
+                    "status, sequence, reason")
 
 
-def reminder_rows(meeting_id: str, relationship_id: str, participant_ids: list[str], start: datetime,
-                  offsets_minutes: list[int], sequence: int, now: datetime, make_id) -> list[tuple]:
-    rows = []
-    for minutes in offsets_minutes:
-        due = start - timedelta(minutes=minutes)
-        if due > now:  # a reminder whose moment has passed is not created
-            rows.append((make_id(meeting_id, minutes, sequence), meeting_id, relationship_id, participant_ids, start,
-                         minutes, due))
-    return rows
+def meeting_from_row(r: asyncpg.Record) -> Meeting:
+    return Meeting(meeting_id=r["meeting_id"], relationship_id=r["relationship_id"], program_id=r["program_id"],
+                   mentor_id=r["mentor_id"], mentee_id=r["mentee_id"], occurrence=r["occurrence"],
+                   start=r["starts_at"], end=r["ends_at"], status=r["status"], sequence=r["sequence"],
+                   reason=r["reason"])
+
+
+class MeetingRepository:
+    """Meetings, and the bookings (who is busy when) that go with them."""
+
+    def __init__(self, conn: asyncpg.Connection, locks: Locks) -> None:
+        self.conn = conn
+        self.locks = locks
+
+    async def add(self, meeting: Meeting) -> bool:
+        """False when this occurrence was already planned."""
+        added = await self.conn.fetchval(
+            f"""INSERT INTO meetings ({_MEETING_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+                ON CONFLICT DO NOTHING RETURNING true""",
+            meeting.meeting_id, meeting.relationship_id, meeting.program_id, meeting.mentor_id, meeting.mentee_id,
+            meeting.occurrence, meeting.start, meeting.end, meeting.status, meeting.sequence, meeting.reason,
+        ) is not None
+        if added:
+            await self._book(meeting)
+        return added
+
+    async def get(self, meeting_id: str, *, lock: bool = False) -> Meeting | None:
+        row = await self.conn.fetchrow(
+            f"SELECT {_MEETING_COLUMNS} FROM meetings WHERE meeting_id = $1" + (self.locks.row_clause() if lock else ""),
+            meeting_id)
+        return None if row is None else meeting_from_row(row)
+
+    async def save(self, meeting: Meeting) -> None:
+        await self.conn.execute(
+            """UPDATE meetings SET starts_at = $2, ends_at = $3, status = $4, sequence = $5, reason = $6,
+                                   updated_at = now()
+               WHERE meeting_id = $1""",
+            meeting.meeting_id, meeting.start, meeting.end, meeting.status, meeting.sequence, meeting.reason,
+        )
+        await self._book(meeting)
+
+    async def first_placed(self, relationship_id: str) -> Meeting | None:
+        """The earliest occurrence that got a time (the series' anchor)."""
+        row = await self.conn.fetchrow(
+            f"""SELECT {_MEETING_COLUMNS} FROM meetings WHERE relationship_id = $1 AND status <> 'unplaceable'
+                ORDER BY occurrence LIMIT 1""", relationship_id)
+        return None if row is None else meeting_from_row(row)
+
+    async def scheduled_after(self, relationship_id: str, moment: datetime, *, lock: bool = False) -> list[Meeting]:
+        rows = await self.conn.fetch(
+            f"""SELECT {_MEETING_COLUMNS} FROM meetings
+                WHERE relationship_id = $1 AND status = 'scheduled' AND starts_at > $2 ORDER BY occurrence"""
+            + (self.locks.row_clause() if lock else ""), relationship_id, moment)
+        return [meeting_from_row(r) for r in rows]
+
+    async def busy(self, participant_ids: tuple[str, ...] | list[str], lo: datetime, hi: datetime, *,
+                   except_meeting: str | None = None) -> dict[str, list[Interval]]:
+        """Each person's booked time overlapping [lo, hi), as epoch-second intervals.
+
+        Read after `Locks.people` for the same people, or it may miss a booking being made.
+        """
+        rows = await self.conn.fetch(
+            """SELECT b.participant_id, lower(b.during) AS starts_at, upper(b.during) AS ends_at
+               FROM unnest($1::text[]) AS person
+               JOIN bookings b ON b.participant_id = person AND b.during && tstzrange($2, $3)
+               WHERE b.meeting_id IS DISTINCT FROM $4""",
+            list(participant_ids), lo, hi, except_meeting,
+        )
+        found: dict[str, list[Interval]] = defaultdict(list)
+        for r in rows:
+            found[r["participant_id"]].append((to_epoch(r["starts_at"]), to_epoch(r["ends_at"])))
+        return {pid: sorted(items) for pid, items in found.items()}
+
+    async def _book(self, meeting: Meeting) -> None:
+        if meeting.holds_time:
+            await self.conn.execute(
+                """INSERT INTO bookings (meeting_id, participant_id, during)
+                   SELECT $1, person, tstzrange($3, $4) FROM unnest($2::text[]) AS person
+                   ON CONFLICT (meeting_id, participant_id) DO UPDATE SET during = EXCLUDED.during
+                   WHERE bookings.during IS DISTINCT FROM EXCLUDED.during""",
+                meeting.meeting_id, sorted(set(meeting.participant_ids)), meeting.start, meeting.end,
+            )
+        else:
+            await self.conn.execute("DELETE FROM bookings WHERE meeting_id = $1", meeting.meeting_id)
+
+
+_REMINDER_COLUMNS = ("reminder_id, meeting_id, relationship_id, participant_ids, meeting_start, minutes_before, "
+                     "due_at, status")
+
+
+def reminder_from_row(r: asyncpg.Record) -> Reminder:
+    return Reminder(reminder_id=r["reminder_id"], meeting_id=r["meeting_id"], relationship_id=r["relationship_id"],
+                    participant_ids=tuple(r["participant_ids"]), meeting_start=r["meeting_start"],
+                    minutes_before=r["minutes_before"], due_at=r["due_at"], status=r["status"])
+
+
+class ReminderRepository:
+    """Reminders are rows fired with FOR UPDATE SKIP LOCKED (service_layer/loops.py says why)."""
+
+    def __init__(self, conn: asyncpg.Connection) -> None:
+        self.conn = conn
+
+    async def add(self, reminders: list[Reminder]) -> None:
+        if reminders:
+            await self.conn.executemany(
+                f"INSERT INTO reminders ({_REMINDER_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) "
+                "ON CONFLICT DO NOTHING",
+                [(r.reminder_id, r.meeting_id, r.relationship_id, list(r.participant_ids), r.meeting_start,
+                  r.minutes_before, r.due_at, r.status) for r in reminders],
+            )
+
+    async def cancel_for(self, meeting_id: str) -> int:
+        """Drop a meeting's pending reminders (it moved or was cancelled); returns how many."""
+        done = await self.conn.execute(
+            "UPDATE reminders SET status = 'cancelled' WHERE meeting_id = $1 AND status = 'pending'", meeting_id)
+        return int(done.split()[-1])
+
+    async def fire_due(self, now: datetime, limit: int) -> list[Reminder]:
+        """Take due reminders (skipping rows another dispatcher holds) and mark them fired, or late when
+        their meeting has already begun; the caller emits the events in the same transaction."""
+        rows = await self.conn.fetch(
+            f"""WITH due AS (
+                    SELECT reminder_id FROM reminders WHERE status = 'pending' AND due_at <= $1
+                    ORDER BY due_at LIMIT $2 FOR UPDATE SKIP LOCKED)
+                UPDATE reminders r
+                   SET status = CASE WHEN r.meeting_start <= $1 THEN 'late' ELSE 'fired' END, fired_at = $1
+                  FROM due WHERE r.reminder_id = due.reminder_id
+                RETURNING {", ".join("r." + c for c in _REMINDER_COLUMNS.split(", "))}""",
+            now, limit,
+        )
+        return [reminder_from_row(r) for r in rows]
+
+    async def next_due(self) -> datetime | None:
+        return await self.conn.fetchval("SELECT min(due_at) FROM reminders WHERE status = 'pending'")

@@ -1,6 +1,7 @@
 """Pure scheduling domain: where mentoring meetings go, and the invites that announce them.
 
-No I/O here; the service layer feeds in profiles, existing meetings and the clock.
+No I/O here; the service layer feeds in people (`shared.people.Participant`), existing meetings
+and the clock.
 """
 
 from shared.availability import Interval

@@ -5,7 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
-from shared.contracts.profile import WEEKDAYS, ParticipantProfile
+from shared.contracts.profile import WEEKDAYS
+from shared.people import Participant
 
 
 def days_text(days: tuple[str, ...]) -> str:
@@ -21,15 +22,15 @@ def days_text(days: tuple[str, ...]) -> str:
     return ", ".join(names[r[0]] if len(r) == 1 else f"{names[r[0]]}-{names[r[-1]]}" for r in runs)
 
 
-def windows_text(profile: ParticipantProfile) -> str:
+def windows_text(person: Participant) -> str:
     """'09:00-17:00 Mon-Fri Europe/Amsterdam'; several windows joined with ' and '."""
-    if not profile.availability:
-        return f"no availability given ({profile.timezone})"
-    parts = [f"{w.start}-{w.end} {days_text(w.days)}" for w in profile.availability]
-    return f"{' and '.join(parts)} {profile.timezone}"
+    if not person.availability:
+        return f"no availability given ({person.timezone})"
+    parts = [f"{w.start}-{w.end} {days_text(w.days)}" for w in person.availability]
+    return f"{' and '.join(parts)} {person.timezone}"
 
 
-def pair_text(mentor: ParticipantProfile, mentee: ParticipantProfile) -> str:
+def pair_text(mentor: Participant, mentee: Participant) -> str:
     return f"mentor {windows_text(mentor)}, mentee {windows_text(mentee)}"
 
 
@@ -45,7 +46,7 @@ def _hours(minutes: int) -> str:
     return f"{minutes // 60}h{minutes % 60:02d}"
 
 
-def clock_gap_note(a: ParticipantProfile, b: ParticipantProfile, reference: int | None, at: int) -> str:
+def clock_gap_note(a: Participant, b: Participant, reference: int | None, at: int) -> str:
     """Explains a shifted overlap when the two clocks moved apart (or together) since `reference`."""
     if reference is None:
         return ""

@@ -14,7 +14,7 @@ from typing import Literal
 
 from icalendar import Calendar, Event, vCalAddress
 
-from shared.contracts.profile import ParticipantProfile
+from shared.people import Participant
 
 from .outcomes import Slot
 
@@ -52,7 +52,7 @@ def invite_uid(meeting_id: str) -> str:
     return f"{uuid.uuid5(_UID_NAMESPACE, meeting_id)}@tandem"
 
 
-def meeting_for_pair(meeting_id: str, slot: Slot, mentor: ParticipantProfile, mentee: ParticipantProfile, *,
+def meeting_for_pair(meeting_id: str, slot: Slot, mentor: Participant, mentee: Participant, *,
                      occurrence: int | None = None, organizer: Invitee = TANDEM, description: str = "",
                      location: str | None = None) -> MeetingInvite:
     """The invite for one mentoring meeting; the program sends it, both people attend.
@@ -72,7 +72,7 @@ def meeting_for_pair(meeting_id: str, slot: Slot, mentor: ParticipantProfile, me
     )
 
 
-def _local_times(slot: Slot, person: ParticipantProfile) -> str:
+def _local_times(slot: Slot, person: Participant) -> str:
     """'Ana Souza: Wed 3 Jun 2026, 09:00-09:45 (Asia/Kathmandu)', so nobody has to convert."""
     start, end = slot.start.astimezone(person.zone), slot.end.astimezone(person.zone)
     return (f"{person.name}: {start:%a} {start.day} {start:%b %Y, %H:%M}-{end:%H:%M} ({person.timezone})")

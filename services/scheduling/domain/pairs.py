@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from shared.availability import from_epoch, to_epoch
-from shared.contracts.profile import ParticipantProfile
+from shared.people import Participant
 
 from .busy import BusyCalendar
 from .outcomes import Infeasible, Slot
@@ -22,8 +22,8 @@ from .rules import PlanningRules
 @dataclass(frozen=True)
 class PairRequest:
     relationship_id: str
-    mentor: ParticipantProfile
-    mentee: ParticipantProfile
+    mentor: Participant
+    mentee: Participant
     # None: the program default from the rules.
     cadence_days: int | None = None
     duration_minutes: int | None = None

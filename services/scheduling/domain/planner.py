@@ -23,7 +23,7 @@ from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 from shared.availability import DAY, Interval, from_epoch, to_epoch
-from shared.contracts.profile import ParticipantProfile
+from shared.people import Participant
 
 from .busy import BusyCalendar
 from .describe import clock_gap_note, pair_text, utc_text
@@ -54,7 +54,7 @@ def _why_none(window: PairWindow, *, reference: int | None = None) -> Unplaceabl
     return Unplaceable(f"{span} there is no time when both are available ({who}){note}", "no_common_window")
 
 
-def _first_slot(mentor: ParticipantProfile, mentee: ParticipantProfile, lo: int, rules: PlanningRules,
+def _first_slot(mentor: Participant, mentee: Participant, lo: int, rules: PlanningRules,
                 busy: BusyCalendar, windows: Pair | None = None) -> tuple[int, bool] | Unplaceable:
     """First start in [lo, lo + horizon]: comfortable if any, else any fitting one."""
     window = PairWindow(mentor, mentee, lo, lo + rules.horizon, rules, busy, windows=windows)
@@ -67,7 +67,7 @@ def _first_slot(mentor: ParticipantProfile, mentee: ParticipantProfile, lo: int,
     return _why_none(window)
 
 
-def _kickoff(mentor: ParticipantProfile, mentee: ParticipantProfile, earliest: int, rules: PlanningRules,
+def _kickoff(mentor: Participant, mentee: Participant, earliest: int, rules: PlanningRules,
              busy: BusyCalendar, windows: Pair | None = None) -> tuple[int, bool] | Unplaceable | Infeasible:
     found = _first_slot(mentor, mentee, earliest, rules, busy, windows)
     if not isinstance(found, Unplaceable):
@@ -90,7 +90,7 @@ def _kickoff(mentor: ParticipantProfile, mentee: ParticipantProfile, earliest: i
     return found
 
 
-def find_kickoff(mentor: ParticipantProfile, mentee: ParticipantProfile, *, now: datetime,
+def find_kickoff(mentor: Participant, mentee: Participant, *, now: datetime,
                  rules: PlanningRules = DEFAULT_RULES,
                  busy: Mapping[str, Sequence[Interval]] | BusyCalendar = _NO_BUSY) -> Slot | Unplaceable | Infeasible:
     """The first good slot at least `rules.min_notice_hours` after `now` (see module docstring)."""
@@ -101,7 +101,7 @@ def find_kickoff(mentor: ParticipantProfile, mentee: ParticipantProfile, *, now:
     return Slot.from_epoch(found[0], found[0] + rules.duration)
 
 
-def find_reschedule_slot(mentor: ParticipantProfile, mentee: ParticipantProfile, *, after: datetime,
+def find_reschedule_slot(mentor: Participant, mentee: Participant, *, after: datetime,
                          rules: PlanningRules = DEFAULT_RULES,
                          busy: Mapping[str, Sequence[Interval]] | BusyCalendar = _NO_BUSY,
                          now: datetime | None = None) -> Slot | Unplaceable:
@@ -136,7 +136,7 @@ def same_wall_clock(reference: int, target: int, zone: ZoneInfo) -> int | None:
     return instant
 
 
-def _occurrence(mentor: ParticipantProfile, mentee: ParticipantProfile, target: int, rules: PlanningRules,
+def _occurrence(mentor: Participant, mentee: Participant, target: int, rules: PlanningRules,
                 busy: BusyCalendar, not_before: int | None, reference: int | None, windows: Pair | None = None
                 ) -> tuple[int, bool, tuple[str, ...]] | Unplaceable:
     """(start, comfortable, ids keeping their wall-clock time) or why there is none."""
@@ -174,7 +174,7 @@ def _occurrence(mentor: ParticipantProfile, mentee: ParticipantProfile, target: 
     return _why_none(window, reference=reference)
 
 
-def find_occurrence(mentor: ParticipantProfile, mentee: ParticipantProfile, *, target: datetime,
+def find_occurrence(mentor: Participant, mentee: Participant, *, target: datetime,
                     rules: PlanningRules = DEFAULT_RULES,
                     busy: Mapping[str, Sequence[Interval]] | BusyCalendar = _NO_BUSY,
                     not_before: datetime | None = None,
@@ -192,7 +192,7 @@ def find_occurrence(mentor: ParticipantProfile, mentee: ParticipantProfile, *, t
     return Slot.from_epoch(found[0], found[0] + rules.duration)
 
 
-def plan_series(mentor: ParticipantProfile, mentee: ParticipantProfile, *, start: datetime, occurrences: int,
+def plan_series(mentor: Participant, mentee: Participant, *, start: datetime, occurrences: int,
                 rules: PlanningRules = DEFAULT_RULES,
                 busy: Mapping[str, Sequence[Interval]] | BusyCalendar = _NO_BUSY
                 ) -> list[PlannedOccurrence] | Infeasible:
@@ -204,7 +204,7 @@ def plan_series(mentor: ParticipantProfile, mentee: ParticipantProfile, *, start
                             busy=_busy_of(busy, mentor, mentee))
 
 
-def plan_series_into(mentor: ParticipantProfile, mentee: ParticipantProfile, *, start: int, occurrences: int,
+def plan_series_into(mentor: Participant, mentee: Participant, *, start: int, occurrences: int,
                      rules: PlanningRules, busy: BusyCalendar) -> list[PlannedOccurrence] | Infeasible:
     """As plan_series on epoch seconds, adding every placed meeting to `busy` (for bulk planning)."""
     if occurrences < 1:
@@ -242,7 +242,7 @@ def plan_series_into(mentor: ParticipantProfile, mentee: ParticipantProfile, *, 
     return planned
 
 
-def _busy_of(busy: Mapping[str, Sequence[Interval]] | BusyCalendar, *people: ParticipantProfile) -> BusyCalendar:
+def _busy_of(busy: Mapping[str, Sequence[Interval]] | BusyCalendar, *people: Participant) -> BusyCalendar:
     """A private calendar with just these people's meetings, so callers' data is never changed."""
     ids = {p.participant_id for p in people}
     if isinstance(busy, BusyCalendar):

@@ -25,7 +25,7 @@ from shared.availability import (
     subtract,
     to_epoch,
 )
-from shared.contracts.profile import ParticipantProfile
+from shared.people import Participant
 
 from .busy import BusyCalendar
 from .outcomes import Slot
@@ -86,9 +86,9 @@ def windows_of(timezone: str, windows: tuple) -> PersonWindows:
     return PersonWindows(timezone, windows)
 
 
-def person_windows(profile: ParticipantProfile, lo: int, hi: int) -> list[Interval]:
-    """Merged UTC intervals within [lo, hi) when `profile` is inside one of their own windows."""
-    return windows_of(profile.timezone, profile.availability).between(lo, hi)
+def person_windows(person: Participant, lo: int, hi: int) -> list[Interval]:
+    """Merged UTC intervals within [lo, hi) when `person` is inside one of their own windows."""
+    return windows_of(person.timezone, person.availability).between(lo, hi)
 
 
 def covers(intervals: Sequence[Interval], lo: int, hi: int) -> bool:
@@ -153,7 +153,7 @@ def is_start(regions: Sequence[Interval], s: int, step: int) -> bool:
 class PairWindow:
     """Possible starts for one pair in the closed range [lo, hi], given their other meetings."""
 
-    def __init__(self, a: ParticipantProfile, b: ParticipantProfile, lo: int, hi: int,
+    def __init__(self, a: Participant, b: Participant, lo: int, hi: int,
                  rules: PlanningRules, busy: BusyCalendar, *,
                  windows: tuple[PersonWindows, PersonWindows] | None = None) -> None:
         self.a, self.b, self.lo, self.hi, self.rules = a, b, lo, hi, rules
@@ -199,19 +199,19 @@ class PairWindow:
         return intersect(intersect(self.avail_a, self.avail_b), [(self.lo, self.hi + self.rules.duration)])
 
 
-def fits_window(profile: ParticipantProfile, slot: Slot) -> bool:
+def fits_window(person: Participant, slot: Slot) -> bool:
     """Exact: the whole meeting lies inside one of the person's windows on their own clock."""
     start, end = slot.interval
-    return any(s <= start and end <= e for s, e in person_windows(profile, start - _PAD, end + _PAD))
+    return any(s <= start and end <= e for s, e in person_windows(person, start - _PAD, end + _PAD))
 
 
-def common_availability(a: ParticipantProfile, b: ParticipantProfile, start: datetime, end: datetime) -> list[Interval]:
+def common_availability(a: Participant, b: Participant, start: datetime, end: datetime) -> list[Interval]:
     """UTC intervals in [start, end) when both people are inside their own windows."""
     lo, hi = to_epoch(start), to_epoch(end)
     return intersect(person_windows(a, lo, hi), person_windows(b, lo, hi))
 
 
-def longest_common_stretch(a: ParticipantProfile, b: ParticipantProfile, start: int, *,
+def longest_common_stretch(a: Participant, b: Participant, start: int, *,
                            period: int = 366 * DAY, enough: int | None = None, step: int = 1) -> int:
     """Longest time both are available at once during [start, start + period), in seconds,
     counted from the first start aligned to `step` seconds (a meeting must begin on one).

@@ -1,140 +1,152 @@
 """Scheduling: books each new pair's kickoff and the series after it inside both people's hours,
-handles reschedule/cancel/attendance commands, and keeps the reminders that go with each meeting.
+never booking anyone twice; moves, cancels and closes meetings on the portal's commands; keeps the
+reminders that go with each meeting.
+
+Subscriptions (who handles what; `SUBSCRIPTIONS` at the bottom is the source of truth):
+
+| event                                    | handler                         | changes                                       | emits                                                                       |
+|------------------------------------------|---------------------------------|-----------------------------------------------|-----------------------------------------------------------------------------|
+| participant.onboarded/updated/offboarded | shared.replica                  | participants                                  | -                                                                           |
+| match.established                        | on_match_established            | pairs, series, meetings, bookings, reminders  | meeting.scheduled (kickoff) / meeting.unplaceable / relationship.unschedulable |
+| match.ended                              | on_match_ended                  | pairs, series, meetings, bookings, reminders  | meeting.cancelled for each future meeting (CANCEL invite), whatever the reason_code |
+| meeting.reschedule.requested             | on_meeting_reschedule_requested | meetings, bookings, reminders, series         | meeting.rescheduled (REQUEST invite, SEQUENCE + 1)                          |
+| meeting.cancel.requested                 | on_meeting_cancel_requested     | meetings, bookings, reminders                 | meeting.cancelled (CANCEL invite, SEQUENCE + 1)                             |
+| meeting.attendance.recorded              | on_meeting_attendance_recorded  | meetings                                      | meeting.completed / meeting.missed                                          |
+
+Background loops (service_layer/loops.py):
+
+| loop          | does                                                        | emits                                                 |
+|---------------|-------------------------------------------------------------|-------------------------------------------------------|
+| reminder_loop | fires due reminders (drops those whose meeting has begun)   | reminder.due                                          |
+| series_loop   | plans a series' next occurrence once its latest one is over | meeting.scheduled (recurring) / meeting.unplaceable   |
+
+Every path that places or moves a meeting locks the series row, then both people, before reading
+anyone's busy times (adapters/locks.py).
 """
 
 from __future__ import annotations
 
-import asyncio
-from datetime import timedelta
+from dataclasses import dataclass, field
 
-from services.scheduling.adapters import repository as repo
-from services.scheduling.domain.outcomes import Slot
-from services.scheduling.domain.planner import find_reschedule_slot
-from services.scheduling.domain.slots import fits_window
-from services.scheduling.service_layer import meetings
+from services.scheduling.domain import cancellations
+from services.scheduling.domain.model import Meeting, Move, People, Series
+from services.scheduling.service_layer.planning import plan_occurrence
+from services.scheduling.service_layer.unit_of_work import SchedulingUnitOfWork
 from services.scheduling.settings import SchedulingSettings
-from shared.availability import intersect, to_epoch
-from shared.consumer import EventRouter
+from shared import programs, replica
 from shared.contracts import events as ev
-from shared.contracts import topics
-from shared.contracts.envelope import Envelope
-from shared.errors import NotYetKnown, PermanentError
-from shared.unit_of_work import UnitOfWork
+from shared.errors import PermanentError
+from shared.loops import Wakeup
 
 
-def build_router(settings: SchedulingSettings, wake_reminders: asyncio.Event) -> EventRouter:
-    router = EventRouter("scheduling")
+@dataclass(frozen=True)
+class SchedulingDeps:
+    settings: SchedulingSettings
+    wake_reminders: Wakeup = field(default_factory=Wakeup)  # set when meetings (and so reminders) change
 
-    @router.on(topics.PARTICIPANTS, "participant.onboarded")
-    @router.on(topics.PARTICIPANTS, "participant.updated")
-    async def profile(envelope: Envelope, data: ev.ParticipantOnboarded, uow: UnitOfWork) -> None:
-        # Applies to meetings not yet placed; booked ones stay where both people agreed to them.
-        await repo.upsert_profile(uow.conn, data)
 
-    @router.on(topics.PARTICIPANTS, "participant.offboarded")
-    async def offboarded(envelope: Envelope, data: ev.ParticipantOffboarded, uow: UnitOfWork) -> None:
-        await repo.deactivate_profile(uow.conn, data.participant_id)
+async def on_match_established(event: ev.MatchEstablished, uow: SchedulingUnitOfWork, deps: SchedulingDeps) -> None:
+    pair = replica.pair_from_event(event)
+    await uow.pairs.add(pair)
+    settings = deps.settings
+    series = Series(pair, occurrences=settings.series_occurrences)
+    if not await uow.series.add(series):
+        return  # already following this pair
+    if await plan_occurrence(uow, settings, series, 1) is not None:
+        uow.after_commit(deps.wake_reminders.set)
 
-    @router.on(topics.MATCHES, "match.established")
-    async def established(envelope: Envelope, data: ev.MatchEstablished, uow: UnitOfWork) -> None:
-        created = await repo.add_relationship(
-            uow.conn, relationship_id=data.relationship_id, program_id=data.program_id, mentor_id=data.mentor_id,
-            mentee_id=data.mentee_id, cadence_days=settings.cadence_days, duration_minutes=settings.duration_minutes,
-            established_at=data.established_at,
-        )
-        if not created:
-            return
-        rel = await repo.relationship(uow.conn, data.relationship_id, lock=True)
-        await meetings.plan_occurrence(uow, settings, rel, 1)
-        uow.after_commit(wake_reminders.set)
 
-    @router.on(topics.MATCHES, "match.ended")
-    async def ended(envelope: Envelope, data: ev.MatchEnded, uow: UnitOfWork) -> None:
-        rel = await repo.relationship(uow.conn, data.relationship_id, lock=True)
-        if rel is None:
-            raise NotYetKnown(f"relationship {data.relationship_id} not established here yet")
-        if rel["status"] == "ended":
-            return
-        await repo.set_relationship_status(uow.conn, data.relationship_id, "ended", data.reason)
-        for row in await repo.future_meetings(uow.conn, data.relationship_id, uow.clock.now()):
-            await meetings.cancel(uow, row, rel, f"the mentoring relationship ended ({data.reason})")
+async def on_match_ended(event: ev.MatchEnded, uow: SchedulingUnitOfWork, deps: SchedulingDeps) -> None:
+    series = await uow.series.require(event.relationship_id, lock=True)
+    await uow.pairs.end(event.relationship_id, reason=event.reason, at=event.ended_at)
+    if not series.end(event.reason):
+        return  # already ended
+    await uow.series.save(series)
+    now = uow.now()
+    future = await uow.meetings.scheduled_after(series.relationship_id, now, lock=True)
+    if not future:
+        return
+    people = await _people(uow, series)
+    for meeting in future:
+        # The end's own `reason` is not for the other person to read (cancellations.py).
+        await _cancel(uow, meeting, meeting.cancel(cancellations.relationship_over(event.reason_code), people=people,
+                                                   now=now))
 
-    async def scheduled_meeting(uow: UnitOfWork, meeting_id: str, relationship_id: str):
-        row = await repo.meeting(uow.conn, meeting_id, lock=True)
-        if row is None or row["relationship_id"] != relationship_id:
-            raise PermanentError(f"no meeting {meeting_id} in relationship {relationship_id}")
-        rel = await repo.relationship(uow.conn, relationship_id, lock=True)
-        return row, rel
 
-    @router.on(topics.MEETING_COMMANDS, "meeting.reschedule.requested")
-    async def reschedule(envelope: Envelope, data: ev.MeetingRescheduleRequested, uow: UnitOfWork) -> None:
-        row, rel = await scheduled_meeting(uow, data.meeting_id, data.relationship_id)
-        now = uow.clock.now()
-        if row["status"] != "scheduled":
-            raise PermanentError(f"meeting {data.meeting_id} is {row['status']}; only a scheduled meeting can move")
-        if row["starts_at"] <= now:
-            raise PermanentError(f"meeting {data.meeting_id} has already started; it cannot be rescheduled")
-        mentor, mentee = await meetings.pair_profiles(uow, rel)
-        rules = settings.rules().model_copy(update={"duration_minutes": rel["duration_minutes"]})
-        if data.new_start is not None:
-            slot = Slot(data.new_start, data.new_start + (row["ends_at"] - row["starts_at"]))
-            if slot.start <= now:
-                raise PermanentError("the proposed new start is in the past")
-            for person in (mentor, mentee):
-                if not fits_window(person, slot):
-                    raise PermanentError(f"the proposed time is outside {person.name}'s hours ({person.timezone})")
-            busy = await repo.busy(uow.conn, [mentor.participant_id, mentee.participant_id],
-                                   slot.start - timedelta(hours=2), slot.end + timedelta(hours=2),
-                                   except_meeting=row["meeting_id"])
-            buffer = rules.buffer
-            lo, hi = to_epoch(slot.start) - buffer, to_epoch(slot.end) + buffer
-            for pid, intervals in busy.items():
-                if intersect(intervals, [(lo, hi)]):
-                    raise PermanentError(f"the proposed time clashes with another meeting of {pid}")
-        else:
-            busy = await repo.busy(uow.conn, [mentor.participant_id, mentee.participant_id], now,
-                                   now + timedelta(days=rules.kickoff_horizon_days + 4),
-                                   except_meeting=row["meeting_id"])
-            # Whoever asks to move a meeting cannot make that day: look from the next day on.
-            found = find_reschedule_slot(mentor, mentee, after=row["starts_at"] + timedelta(days=1), rules=rules,
-                                         busy=busy, now=now)
-            if not isinstance(found, Slot):
-                raise PermanentError(f"no other slot found: {found.reason}")
-            slot = found
-        await meetings.move(uow, settings, row, rel, slot, data.reason)
-        uow.after_commit(wake_reminders.set)
+async def on_meeting_reschedule_requested(event: ev.MeetingRescheduleRequested, uow: SchedulingUnitOfWork,
+                                          deps: SchedulingDeps) -> None:
+    series, meeting = await _command_target(uow, event.meeting_id, event.relationship_id, lock_people=True)
+    now = uow.now()
+    meeting.ensure_movable(now)
+    people = await _people(uow, series)
+    program = await uow.program_settings.get(series.pair.program_id, deps.settings)
+    rules = deps.settings.rules(program)
+    move = Move(meeting, event.new_start)
+    busy = await uow.meetings.busy(meeting.participant_ids, *move.reach(rules, now=now),
+                                   except_meeting=meeting.meeting_id)
+    changed = meeting.reschedule(move.slot(people, rules=rules, busy=busy, now=now), people=people, now=now,
+                                 reason=event.reason)
+    await uow.meetings.save(meeting)
+    await uow.reminders.cancel_for(meeting.meeting_id)
+    await uow.reminders.add(meeting.reminders(list(program.reminder_offsets_minutes), now=now))
+    series.follow(meeting)  # the latest occurrence moved: the next one is planned after its new end
+    await uow.series.save(series)
+    for e in changed:
+        uow.emit(e)
+    uow.after_commit(deps.wake_reminders.set)
 
-    @router.on(topics.MEETING_COMMANDS, "meeting.cancel.requested")
-    async def cancel(envelope: Envelope, data: ev.MeetingCancelRequested, uow: UnitOfWork) -> None:
-        row, rel = await scheduled_meeting(uow, data.meeting_id, data.relationship_id)
-        if row["status"] == "cancelled":
-            return
-        if row["status"] != "scheduled":
-            raise PermanentError(f"meeting {data.meeting_id} is {row['status']}; it cannot be cancelled")
-        await meetings.cancel(uow, row, rel, data.reason or f"cancelled by {data.requested_by}")
 
-    @router.on(topics.MEETING_COMMANDS, "meeting.attendance.recorded")
-    async def attendance(envelope: Envelope, data: ev.MeetingAttendanceRecorded, uow: UnitOfWork) -> None:
-        row, rel = await scheduled_meeting(uow, data.meeting_id, data.relationship_id)
-        pair = {rel["mentor_id"], rel["mentee_id"]}
-        strangers = set(data.attendance) - pair
-        if strangers:
-            raise PermanentError(f"{', '.join(sorted(strangers))} not part of relationship {data.relationship_id}")
-        if row["status"] in ("completed", "missed"):
-            return  # already recorded
-        if row["status"] != "scheduled":
-            raise PermanentError(f"meeting {data.meeting_id} is {row['status']}; attendance cannot be recorded")
-        if row["starts_at"] > uow.clock.now():
-            raise PermanentError(f"meeting {data.meeting_id} has not started yet")
-        absent = sorted(p for p in pair if not data.attendance.get(p, False))
-        common = dict(meeting_id=row["meeting_id"], relationship_id=rel["relationship_id"],
-                      program_id=rel["program_id"], mentor_id=rel["mentor_id"], mentee_id=rel["mentee_id"],
-                      occurrence=row["occurrence"], start=row["starts_at"], end=row["ends_at"])
-        if absent:
-            await repo.set_meeting_status(uow.conn, row["meeting_id"], "missed", f"absent: {', '.join(absent)}")
-            uow.emit(ev.MeetingMissed(**common, absent=absent))
-        else:
-            await repo.set_meeting_status(uow.conn, row["meeting_id"], "completed")
-            uow.emit(ev.MeetingCompleted(**common))
+async def on_meeting_cancel_requested(event: ev.MeetingCancelRequested, uow: SchedulingUnitOfWork,
+                                      deps: SchedulingDeps) -> None:
+    series, meeting = await _command_target(uow, event.meeting_id, event.relationship_id)
+    people = await _people(uow, series)
+    why = cancellations.requested(series.pair, event.requested_by, event.reason)
+    await _cancel(uow, meeting, meeting.cancel(why, people=people, now=uow.now()))
 
-    return router
+
+async def on_meeting_attendance_recorded(event: ev.MeetingAttendanceRecorded, uow: SchedulingUnitOfWork,
+                                         deps: SchedulingDeps) -> None:
+    _, meeting = await _command_target(uow, event.meeting_id, event.relationship_id)
+    recorded = meeting.record_attendance(event.attendance, now=uow.now())
+    if recorded:
+        await uow.meetings.save(meeting)
+    for e in recorded:
+        uow.emit(e)
+
+
+async def _command_target(uow: SchedulingUnitOfWork, meeting_id: str, relationship_id: str, *,
+                          lock_people: bool = False) -> tuple[Series, Meeting]:
+    """The series, then (for a move) its people, then the meeting a command names: locked in that order."""
+    series = await uow.series.get(relationship_id, lock=True)
+    if series is not None and lock_people:
+        await uow.locks.people(*series.pair.members)
+    meeting = await uow.meetings.get(meeting_id, lock=True) if series is not None else None
+    if series is None or meeting is None or meeting.relationship_id != relationship_id:
+        # Commands name meetings this service announced, so an unknown one is never on its way.
+        raise PermanentError(f"no meeting {meeting_id} in relationship {relationship_id}")
+    return series, meeting
+
+
+async def _people(uow: SchedulingUnitOfWork, series: Series) -> People:
+    return People(*await uow.participants.require(series.pair.mentor_id, series.pair.mentee_id))
+
+
+async def _cancel(uow: SchedulingUnitOfWork, meeting: Meeting, cancelled: list[ev.EventData]) -> None:
+    if not cancelled:
+        return  # it was already cancelled
+    await uow.meetings.save(meeting)
+    await uow.reminders.cancel_for(meeting.meeting_id)
+    for e in cancelled:
+        uow.emit(e)
+
+
+SUBSCRIPTIONS = {
+    **programs.PROGRAM_SUBSCRIPTIONS,
+    **replica.PARTICIPANT_SUBSCRIPTIONS,
+    ev.ParticipantErased: replica.erasure_handler("scheduling"),
+    ev.MatchEstablished: on_match_established,
+    ev.MatchEnded: on_match_ended,
+    ev.MeetingRescheduleRequested: on_meeting_reschedule_requested,
+    ev.MeetingCancelRequested: on_meeting_cancel_requested,
+    ev.MeetingAttendanceRecorded: on_meeting_attendance_recorded,
+}

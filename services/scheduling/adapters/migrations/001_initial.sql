@@ -1,25 +1,22 @@
-CREATE TABLE profiles (
-    participant_id  text PRIMARY KEY,
-    profile         jsonb NOT NULL,
-    active          boolean NOT NULL DEFAULT true,
-    updated_at      timestamptz NOT NULL DEFAULT now()
-);
+-- Scheduling's own tables. People and pairs come from the shared replicas (shared/sql):
+-- `participants` and `pairs`, applied before this file.
 
-CREATE TABLE relationships (
-    relationship_id   text PRIMARY KEY,
-    program_id        text NOT NULL,
-    mentor_id         text NOT NULL,
-    mentee_id         text NOT NULL,
-    status            text NOT NULL DEFAULT 'active' CHECK (status IN ('active', 'ended', 'unschedulable')),
-    cadence_days      int NOT NULL,
-    duration_minutes  int NOT NULL,
-    established_at    timestamptz NOT NULL,
-    reason            text
+-- Each pair's series as scheduling follows it (services/scheduling/domain/model.py: Series).
+CREATE TABLE series (
+    relationship_id   text PRIMARY KEY REFERENCES pairs,
+    occurrences       int NOT NULL,  -- meetings in the series, kickoff included
+    status            text NOT NULL DEFAULT 'active' CHECK (status IN ('active', 'unschedulable', 'ended')),
+    reason            text,
+    planned           int NOT NULL DEFAULT 0,  -- the latest occurrence planned (placed or unplaceable)
+    plan_next_at      timestamptz  -- the latest occurrence's end: the next one is planned then
 );
+-- The series loop claims due rows with FOR NO KEY UPDATE SKIP LOCKED, earliest first.
+CREATE INDEX series_due ON series (plan_next_at) WHERE status = 'active' AND plan_next_at IS NOT NULL;
 
 CREATE TABLE meetings (
     meeting_id       text PRIMARY KEY,
-    relationship_id  text NOT NULL REFERENCES relationships,
+    relationship_id  text NOT NULL REFERENCES series,
+    program_id       text NOT NULL,
     occurrence       int NOT NULL,
     mentor_id        text NOT NULL,
     mentee_id        text NOT NULL,
@@ -32,8 +29,20 @@ CREATE TABLE meetings (
     updated_at       timestamptz NOT NULL DEFAULT now(),
     UNIQUE (relationship_id, occurrence)
 );
-CREATE INDEX meetings_mentor ON meetings (mentor_id, starts_at) WHERE status = 'scheduled';
-CREATE INDEX meetings_mentee ON meetings (mentee_id, starts_at) WHERE status = 'scheduled';
+
+-- Who is busy when: one row per person per meeting that holds their time (scheduled, completed or
+-- missed), kept in the same transaction as the meeting. The planner reads busy times from here.
+-- Per-person advisory locks keep two paths from booking one person at once (adapters/locks.py);
+-- the exclusion constraint is the backstop that refuses an overlapping booking should a path
+-- ever forget them.
+CREATE EXTENSION IF NOT EXISTS btree_gist;  -- text equality inside a GiST index
+CREATE TABLE bookings (
+    meeting_id      text NOT NULL REFERENCES meetings,
+    participant_id  text NOT NULL,
+    during          tstzrange NOT NULL,
+    PRIMARY KEY (meeting_id, participant_id),
+    CONSTRAINT no_double_booking EXCLUDE USING gist (participant_id WITH =, during WITH &&)
+);
 
 -- Durable reminders: created, moved and dropped in the same transaction as their meeting.
 -- The columns the dispatcher needs are copied here so firing a batch touches one table.

@@ -11,25 +11,29 @@ from itertools import accumulate
 from zoneinfo import ZoneInfo
 
 from shared.contracts.profile import ParticipantProfile
+from shared.people import Participant
 
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 STEP = 300  # test windows and busy times use whole 5 minutes; every offset is a multiple of 15
 
 
 def profile(pid: str, zone: str, *windows: tuple[str, str, str] | tuple[tuple[str, ...], str, str],
-            email: str | None = None, name: str | None = None) -> ParticipantProfile:
-    """profile("m", "Europe/Amsterdam", ("mon-fri", "09:00", "17:00"), (("sat",), "10:00", "12:00"))"""
+            email: str | None = None, name: str | None = None) -> Participant:
+    """profile("m", "Europe/Amsterdam", ("mon-fri", "09:00", "17:00"), (("sat",), "10:00", "12:00"))
+
+    Validated as the onboarding contract, then converted at the edge like every profile that arrives.
+    """
     rows = []
     for days, start, end in windows:
         if isinstance(days, str):
             first, _, last = days.partition("-")
             days = DAYS[DAYS.index(first):DAYS.index(last or first) + 1]
         rows.append({"days": list(days), "start": start, "end": end})
-    return ParticipantProfile.model_validate({
+    return Participant.from_profile(ParticipantProfile.model_validate({
         "participant_id": pid, "program_id": "test", "roles": ["mentor"], "name": name or f"Person {pid}",
         "email": email or f"{pid}@example.com", "languages": ["en"], "timezone": zone, "country": "NL",
         "region": "EMEA", "sector": "engineering", "seniority": 5, "availability": rows,
-    })
+    }))
 
 
 def _minutes(clock: str) -> int:
@@ -37,7 +41,7 @@ def _minutes(clock: str) -> int:
     return int(hours) * 60 + int(minutes)
 
 
-def available_at(person: ParticipantProfile, instant: int) -> bool:
+def available_at(person: Participant, instant: int) -> bool:
     """Is `instant` (epoch seconds) inside one of the person's windows on their own wall clock?"""
     local = datetime.fromtimestamp(instant, ZoneInfo(person.timezone))
     minute = local.hour * 60 + local.minute
@@ -53,7 +57,7 @@ def available_at(person: ParticipantProfile, instant: int) -> bool:
     return False
 
 
-def inside(person: ParticipantProfile, start: int, end: int) -> bool:
+def inside(person: Participant, start: int, end: int) -> bool:
     """Every minute of [start, end) is available: start, each minute after it, and end - 1 s.
 
     Window edges and clock changes fall on whole minutes, so this is exhaustive.
@@ -62,7 +66,7 @@ def inside(person: ParticipantProfile, start: int, end: int) -> bool:
     return all(available_at(person, t) for t in probes)
 
 
-def local_clock(person: ParticipantProfile, instant: int) -> str:
+def local_clock(person: Participant, instant: int) -> str:
     return datetime.fromtimestamp(instant, ZoneInfo(person.timezone)).strftime("%H:%M")
 
 
@@ -73,7 +77,7 @@ def epoch(*args) -> int:
 class Grid:
     """Availability of several people sampled every 5 minutes over [lo, hi), for range queries."""
 
-    def __init__(self, people: list[ParticipantProfile], lo: int, hi: int) -> None:
+    def __init__(self, people: list[Participant], lo: int, hi: int) -> None:
         self.lo = lo - lo % STEP
         self.n = -(-(hi - self.lo) // STEP)
         self.prefix = {}

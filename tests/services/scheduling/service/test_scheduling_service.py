@@ -55,6 +55,12 @@ async def test_kickoff_lands_in_both_peoples_hours_with_invite_and_reminders(mak
     reminders = await fetch(settings.database_url, "SELECT minutes_before, due_at, status FROM scheduling.reminders ORDER BY due_at")
     assert [(r["minutes_before"], r["due_at"], r["status"]) for r in reminders] == [
         (1440, start - timedelta(hours=24), "pending"), (60, start - timedelta(hours=1), "pending")]
+    # Both people are booked for it, and the series goes on once it is over.
+    booked = await fetch(settings.database_url, "SELECT participant_id, lower(during) AS s, upper(during) AS e "
+                                                "FROM scheduling.bookings ORDER BY participant_id")
+    assert [(b["participant_id"], b["s"], b["e"]) for b in booked] == [("mentee-1", start, end), ("mentor-1", start, end)]
+    (series,) = await fetch(settings.database_url, "SELECT status, planned, plan_next_at FROM scheduling.series")
+    assert (series["status"], series["planned"], series["plan_next_at"]) == ("active", 1, end)
 
 
 async def test_reminders_fire_once_before_the_meeting_then_the_series_goes_on(make_settings, bootstrap_servers, topic_prefix):
@@ -108,6 +114,30 @@ async def test_reschedule_and_cancel_update_invites_and_reminders(make_settings,
     rows = await fetch(settings.database_url, "SELECT status, meeting_start FROM scheduling.reminders ORDER BY status")
     assert {r["status"] for r in rows} == {"cancelled"}
     assert {r["meeting_start"] for r in rows} == {datetime.fromisoformat(kickoff["start"]), datetime.fromisoformat(moved["start"])}
+
+
+async def test_a_relationship_the_team_ends_has_its_meetings_cancelled_with_cancel_invites(make_settings,
+                                                                                           bootstrap_servers,
+                                                                                           topic_prefix):
+    settings = make_settings(clock_speed=1.0)
+    async with build_service(settings).running(), Watcher(bootstrap_servers, [topics.MEETINGS], topic_prefix) as out, \
+            Publisher(bootstrap_servers, topic_prefix=topic_prefix) as pub:
+        await pub.publish(onboarded(pid="mentor-1", roles=("mentor",), seniority=7, capacity=2))
+        await pub.publish(onboarded(pid="mentee-1"))
+        await pub.publish(established())
+        kickoff = (await out.wait_for(lambda w: w.of_type("meeting.scheduled"), 30, "the kickoff"))[0].data
+        await pub.publish(ev.MatchEnded(relationship_id="rel-1", program_id="prog-1", mentee_id="mentee-1",
+                                        mentor_id="mentor-1", reason="the team's own words", ended_at=START,
+                                        reason_code="ended_on_request", requested_by="ops:sanne"))
+        cancelled = (await out.wait_for(lambda w: w.of_type("meeting.cancelled"), 30, "the cancellation"))[0].data
+    cancel = parse_invite(cancelled["ics"])
+    assert (cancel.method, cancel.status, cancel.sequence) == ("CANCEL", "CANCELLED", 1)
+    assert cancel.uid == parse_invite(kickoff["ics"]).uid and "own words" not in cancelled["ics"]
+    assert cancelled["reason"] == "the mentoring relationship has ended"
+    rows = await fetch(settings.database_url, "SELECT status FROM scheduling.reminders")
+    assert {r["status"] for r in rows} == {"cancelled"}
+    (series,) = await fetch(settings.database_url, "SELECT status FROM scheduling.series")
+    assert series["status"] == "ended"
 
 
 async def test_a_pair_that_can_never_meet_is_reported(make_settings, bootstrap_servers, topic_prefix):
