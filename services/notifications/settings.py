@@ -1,4 +1,4 @@
-from pydantic import Field
+from pydantic import Field, SecretStr
 
 from shared.settings import ServiceSettings
 
@@ -8,15 +8,33 @@ class NotificationSettings(ServiceSettings):
     smtp_host: str = "127.0.0.1"
     smtp_port: int = 2525
     smtp_username: str | None = None
-    smtp_password: str | None = None
+    smtp_password: SecretStr | None = None
     smtp_starttls: bool = False
     smtp_timeout_seconds: float = 15.0
     mail_from: str = "Tandem <noreply@tandem.example>"
     # Delivery attempts that fail with a temporary error before the notification is given up.
     delivery_max_attempts: int = Field(8, ge=1)
-    delivery_batch: int = 50
-    # A send claimed longer ago than this (real seconds) was interrupted by a crash.
-    sending_lease_seconds: float = 120.0
-    # Shown in the introduction; the program's cadence lives in scheduling.
-    cadence_days: int = 14
-    meeting_minutes: int = 45
+    # Between attempts: a random wait up to min(max, first * 2**(attempt - 1)) real seconds (full jitter).
+    delivery_retry_seconds: float = Field(2.0, gt=0)
+    delivery_retry_max_seconds: float = Field(300.0, gt=0)
+    delivery_batch: int = Field(50, ge=1)
+    # The delivery loop looks for due work at least this often (real seconds); new work wakes it at once.
+    delivery_poll_seconds: float = Field(1.0, gt=0)
+    # A send claimed longer ago than this (real seconds) was interrupted by a crash. Must be longer
+    # than any send can take (see smtp_timeout_seconds).
+    sending_lease_seconds: float = Field(120.0, ge=0)
+    # Where the program team's dashboard is: alerts and digests link to it.
+    dashboard_url: str = "http://127.0.0.1:8084/dashboard"
+    # Where a participant chooses which messages they get (every mail's footer and List-Unsubscribe):
+    # `{token}` is a signed token of their id (domain/preferences.py), `{participant_id}` the bare id.
+    preferences_url: str = "https://tandem.example/preferences/{token}"
+    preferences_secret: SecretStr = SecretStr("local-development-only")
+    # The digest loop looks at least this often (real seconds) whether a program's 08:00 has come;
+    # it also wakes when the next one is due.
+    digest_poll_seconds: float = Field(60.0, gt=0)
+    # Chat webhooks (adapters/senders.py): every endpoint's signing secret is derived from this one.
+    webhook_secret: SecretStr = SecretStr("local-development-only")
+    # Targets permitted although private, loopback or plain http (adapters/webhook_targets.py):
+    # comma-separated host names, addresses or networks. Empty: only public https endpoints.
+    webhook_allow_hosts: str = ""
+    webhook_timeout_seconds: float = Field(10.0, gt=0)

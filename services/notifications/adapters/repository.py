@@ -1,127 +1,158 @@
-"""SQL for the notifications schema; functions take the caller's connection (and transaction)."""
+"""The delivery log on Postgres (`Delivery` aggregates in and out), the program team's risk alerts and
+the digest items waiting for their daily digest.
+
+Works on the caller's connection, inside its transaction (the unit of work). People and pairs come
+from the shared replicas (`shared.replica`).
+"""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
 import asyncpg
 
-from services.notifications.domain.compose import Recipient
-from shared.contracts.profile import ParticipantProfile
+from services.notifications.domain.delivery import FAILED, PENDING, SENDING, Delivery
+from services.notifications.domain.digest import DigestItem
+from services.notifications.domain.outgoing import Attachment
+
+_COLUMNS = (
+    "delivery_id, recipient_id, channel, template, language, cause_event_id, cause_type, address, subject, body, "
+    "not_before, attachment, status, attempts, last_error, claimed_at, delivered_at, version, recipient_kind, "
+    "html, unsubscribe_url"
+)
 
 
-async def upsert_recipient(conn: asyncpg.Connection, p: ParticipantProfile) -> None:
-    quiet = p.communication.quiet_hours
-    await conn.execute(
-        """INSERT INTO recipients (participant_id, program_id, name, email, locale, timezone, languages, channel, style,
-                                   quiet_start, quiet_end, webhook_url, response_time_hours, profile, active, updated_at)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, true, now())
-           ON CONFLICT (participant_id) DO UPDATE SET
-             program_id = EXCLUDED.program_id, name = EXCLUDED.name, email = EXCLUDED.email, locale = EXCLUDED.locale,
-             timezone = EXCLUDED.timezone, languages = EXCLUDED.languages, channel = EXCLUDED.channel,
-             style = EXCLUDED.style, quiet_start = EXCLUDED.quiet_start, quiet_end = EXCLUDED.quiet_end,
-             webhook_url = EXCLUDED.webhook_url, response_time_hours = EXCLUDED.response_time_hours,
-             profile = EXCLUDED.profile, active = true, updated_at = now()""",
-        p.participant_id, p.program_id, p.name, p.email, p.locale, p.timezone, list(p.languages),
-        p.communication.channel, p.communication.style, quiet.start if quiet else None, quiet.end if quiet else None,
-        p.communication.webhook_url, p.communication.response_time_hours, p.model_dump(mode="json"),
+def _delivery(r: asyncpg.Record) -> Delivery:
+    a = r["attachment"]
+    return Delivery(
+        delivery_id=r["delivery_id"], recipient_id=r["recipient_id"], channel=r["channel"], template=r["template"],
+        language=r["language"], cause_event_id=r["cause_event_id"], cause_type=r["cause_type"],
+        address=r["address"], subject=r["subject"], body=r["body"], not_before=r["not_before"],
+        attachment=None if a is None else Attachment(a["filename"], a["content"], a["mime_type"], a.get("encoding")),
+        status=r["status"], attempts=r["attempts"], last_error=r["last_error"], claimed_at=r["claimed_at"],
+        delivered_at=r["delivered_at"], version=r["version"], recipient_kind=r["recipient_kind"],
+        html=r["html"], unsubscribe_url=r["unsubscribe_url"],
     )
 
 
-async def deactivate_recipient(conn: asyncpg.Connection, participant_id: str) -> None:
-    await conn.execute("UPDATE recipients SET active = false, updated_at = now() WHERE participant_id = $1", participant_id)
+def _attachment(a: Attachment | None) -> dict | None:
+    if a is None:
+        return None
+    found = {"filename": a.filename, "content": a.content, "mime_type": a.mime_type}
+    return found | ({"encoding": a.encoding} if a.encoding else {})
 
 
-async def recipients(conn: asyncpg.Connection, ids: list[str]) -> dict[str, tuple[Recipient, dict, bool]]:
-    rows = await conn.fetch("SELECT * FROM recipients WHERE participant_id = ANY($1::text[])", ids)
-    return {
-        r["participant_id"]: (
-            Recipient(
-                participant_id=r["participant_id"], name=r["name"], email=r["email"], locale=r["locale"],
-                timezone=r["timezone"], channel=r["channel"], style=r["style"], quiet_start=r["quiet_start"],
-                quiet_end=r["quiet_end"], webhook_url=r["webhook_url"], languages=tuple(r["languages"]),
-                response_time_hours=r["response_time_hours"],
-            ),
-            r["profile"],
-            r["active"],
+class DeliveryRepository:
+    def __init__(self, conn: asyncpg.Connection) -> None:
+        self.conn = conn
+
+    async def add(self, d: Delivery) -> bool:
+        """False when this delivery is already in the log (its cause was redelivered)."""
+        placeholders = ", ".join(f"${i}" for i in range(1, 22))
+        return await self.conn.fetchval(
+            f"INSERT INTO deliveries ({_COLUMNS}) VALUES ({placeholders}) ON CONFLICT DO NOTHING RETURNING true",
+            d.delivery_id, d.recipient_id, d.channel, d.template, d.language, d.cause_event_id, d.cause_type,
+            d.address, d.subject, d.body, d.not_before, _attachment(d.attachment), d.status, d.attempts,
+            d.last_error, d.claimed_at, d.delivered_at, d.version, d.recipient_kind, d.html, d.unsubscribe_url,
+        ) is not None
+
+    async def save(self, d: Delivery) -> bool:
+        """Store one change the aggregate made, only if nobody changed the row since it was loaded.
+
+        One atomic conditional UPDATE: of N replicas claiming (or recording) the same delivery, exactly
+        one succeeds; False for the others. Each change is saved on its own (the claim before the
+        send, the outcome after it), so the row must be at the version just before this one."""
+        return await self.conn.fetchval(
+            """UPDATE deliveries SET status = $3, attempts = $4, last_error = $5, claimed_at = $6,
+                                     delivered_at = $7, not_before = $8, version = $2
+               WHERE delivery_id = $1 AND version = $2 - 1 RETURNING true""",
+            d.delivery_id, d.version, d.status, d.attempts, d.last_error, d.claimed_at, d.delivered_at,
+            d.not_before,
+        ) is not None
+
+    async def get(self, delivery_id: str) -> Delivery | None:
+        row = await self.conn.fetchrow(f"SELECT {_COLUMNS} FROM deliveries WHERE delivery_id = $1", delivery_id)
+        return None if row is None else _delivery(row)
+
+    async def due(self, now: datetime, limit: int) -> list[Delivery]:
+        """Pending deliveries whose time has come, the longest waiting first."""
+        rows = await self.conn.fetch(
+            f"SELECT {_COLUMNS} FROM deliveries WHERE status = $1 AND not_before <= $2 ORDER BY not_before LIMIT $3",
+            PENDING, now, limit,
         )
-        for r in rows
-    }
+        return [_delivery(r) for r in rows]
+
+    async def interrupted(self, claimed_before: datetime, limit: int) -> list[Delivery]:
+        """Deliveries still `sending` that were claimed before `claimed_before` (their lease is over)."""
+        rows = await self.conn.fetch(
+            f"SELECT {_COLUMNS} FROM deliveries WHERE status = $1 AND claimed_at < $2 ORDER BY claimed_at LIMIT $3",
+            SENDING, claimed_before, limit,
+        )
+        return [_delivery(r) for r in rows]
+
+    async def next_due(self) -> datetime | None:
+        return await self.conn.fetchval("SELECT min(not_before) FROM deliveries WHERE status = $1", PENDING)
+
+    async def forget_recipient(self, recipient_id: str, reason: str) -> None:
+        """Nothing more goes to this person, and what was kept for them loses its content."""
+        await self.conn.execute(
+            "UPDATE deliveries SET status = $2, last_error = $3 WHERE recipient_id = $1 AND status IN ($4, $5)",
+            recipient_id, FAILED, reason, PENDING, SENDING)
+        await self.conn.execute(
+            "UPDATE deliveries SET address = 'erased', subject = '', body = '', html = '', attachment = NULL "
+            "WHERE recipient_id = $1", recipient_id)
 
 
-async def add_relationship(conn: asyncpg.Connection, relationship_id: str, mentor_id: str, mentee_id: str) -> None:
-    await conn.execute(
-        "INSERT INTO relationships VALUES ($1, $2, $3) ON CONFLICT DO NOTHING", relationship_id, mentor_id, mentee_id
-    )
+class RiskAlertRepository:
+    """Relationships the program team has been alerted about in their current stretch at risk."""
+
+    def __init__(self, conn: asyncpg.Connection) -> None:
+        self.conn = conn
+
+    async def open(self, relationship_id: str, *, cause_event_id: str, at: datetime) -> bool:
+        """False when this stretch at risk was alerted already."""
+        return await self.conn.fetchval(
+            "INSERT INTO risk_alerts (relationship_id, cause_event_id, alerted_at) VALUES ($1, $2, $3) "
+            "ON CONFLICT DO NOTHING RETURNING true", relationship_id, cause_event_id, at,
+        ) is not None
+
+    async def close(self, relationship_id: str) -> None:
+        """The relationship is no longer at risk: a later fall is a new change of state."""
+        await self.conn.execute("DELETE FROM risk_alerts WHERE relationship_id = $1", relationship_id)
 
 
-async def relationship(conn: asyncpg.Connection, relationship_id: str) -> asyncpg.Record | None:
-    return await conn.fetchrow("SELECT * FROM relationships WHERE relationship_id = $1", relationship_id)
+def _item(r: asyncpg.Record) -> DigestItem:
+    return DigestItem(r["item_id"], r["program_id"], r["kind"], r["occurred_at"], r["details"])
 
 
-async def add_delivery(conn: asyncpg.Connection, *, delivery_id: str, recipient_id: str, channel: str, template: str,
-                       language: str, cause_event_id: str, cause_type: str, address: str, subject: str, body: str,
-                       attachment: dict | None, not_before: datetime) -> bool:
-    inserted = await conn.fetchval(
-        """INSERT INTO deliveries (delivery_id, recipient_id, channel, template, language, cause_event_id, cause_type,
-                                   address, subject, body, attachment, not_before)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) ON CONFLICT DO NOTHING RETURNING 1""",
-        delivery_id, recipient_id, channel, template, language, cause_event_id, cause_type, address, subject, body,
-        attachment, not_before,
-    )
-    return inserted is not None
+class DigestRepository:
+    """Digest items as they arrive, and which program has had its digest for which local day."""
 
+    def __init__(self, conn: asyncpg.Connection) -> None:
+        self.conn = conn
 
-async def due(conn: asyncpg.Connection, now: datetime, limit: int) -> list[str]:
-    return [r["delivery_id"] for r in await conn.fetch(
-        "SELECT delivery_id FROM deliveries WHERE status = 'pending' AND not_before <= $1 ORDER BY not_before LIMIT $2",
-        now, limit,
-    )]
+    async def add(self, item: DigestItem) -> None:
+        await self.conn.execute(
+            "INSERT INTO digest_items (program_id, item_id, kind, occurred_at, details) VALUES ($1, $2, $3, $4, $5) "
+            "ON CONFLICT DO NOTHING", item.program_id, item.item_id, item.kind, item.occurred_at, item.details)
 
+    async def claim(self, program_id: str, day: date, *, at: datetime) -> bool:
+        """Take this program's digest for this local day; False when it was taken already (by an
+        earlier pass or another replica: the unique row makes the second wait, then give way)."""
+        return await self.conn.fetchval(
+            "INSERT INTO digests (program_id, local_date, composed_at) VALUES ($1, $2, $3) "
+            "ON CONFLICT DO NOTHING RETURNING true", program_id, day, at,
+        ) is not None
 
-async def claim(conn: asyncpg.Connection, delivery_id: str) -> asyncpg.Record | None:
-    """Mark one delivery as being sent, committed before the send, so a crash cannot send it twice.
+    async def take_items(self, program_id: str, day: date) -> list[DigestItem]:
+        """Every item of the program not yet in a digest, now in this day's."""
+        rows = await self.conn.fetch(
+            "UPDATE digest_items SET local_date = $2 WHERE program_id = $1 AND local_date IS NULL "
+            "RETURNING program_id, item_id, kind, occurred_at, details", program_id, day)
+        await self.conn.execute("UPDATE digests SET items = $3 WHERE program_id = $1 AND local_date = $2",
+                                program_id, day, len(rows))
+        return sorted((_item(r) for r in rows), key=lambda i: (i.occurred_at, i.item_id))
 
-    One at a time: a crash can then leave at most the message in flight undecided.
-    """
-    return await conn.fetchrow(
-        """UPDATE deliveries SET status = 'sending', claimed_at = now(), attempts = attempts + 1
-           WHERE delivery_id = $1 AND status = 'pending' RETURNING *""",
-        delivery_id,
-    )
-
-
-async def mark_delivered(conn: asyncpg.Connection, delivery_id: str, at: datetime) -> bool:
-    """Only a delivery being sent can become delivered; False if another process recorded it first."""
-    return await conn.fetchval(
-        """UPDATE deliveries SET status = 'delivered', delivered_at = $2, last_error = NULL
-           WHERE delivery_id = $1 AND status = 'sending' RETURNING true""",
-        delivery_id, at,
-    ) is not None
-
-
-async def mark_retry(conn: asyncpg.Connection, delivery_id: str, error: str, not_before: datetime) -> None:
-    await conn.execute(
-        "UPDATE deliveries SET status = 'pending', last_error = $2, not_before = $3 WHERE delivery_id = $1",
-        delivery_id, error, not_before,
-    )
-
-
-async def mark_failed(conn: asyncpg.Connection, delivery_id: str, error: str) -> bool:
-    return await conn.fetchval(
-        "UPDATE deliveries SET status = 'failed', last_error = $2 WHERE delivery_id = $1 AND status = 'sending' "
-        "RETURNING true",
-        delivery_id, error,
-    ) is not None
-
-
-async def interrupted(conn: asyncpg.Connection, lease_seconds: float) -> list[asyncpg.Record]:
-    return await conn.fetch(
-        """SELECT * FROM deliveries WHERE status = 'sending' AND claimed_at < now() - make_interval(secs => $1)
-""",
-        lease_seconds,
-    )
-
-
-async def next_due(conn: asyncpg.Connection) -> datetime | None:
-    return await conn.fetchval("SELECT min(not_before) FROM deliveries WHERE status = 'pending'")
+    async def taken(self, program_id: str, day: date) -> bool:
+        return await self.conn.fetchval(
+            "SELECT true FROM digests WHERE program_id = $1 AND local_date = $2", program_id, day) is not None

@@ -1,27 +1,51 @@
 """Delivery channels: e-mail over SMTP (aiosmtplib) and chat/webhook over HTTPS (httpx).
 
 Each send ends in one of three ways, because "sent at most once" depends on telling them apart:
-`Delivered`; `TryAgain` when we know nothing was delivered (connection refused, a 4xx answer);
+it returns (delivered); `TryAgain` when we know nothing was delivered (connection refused, a 4xx answer);
 `GiveUp` when it never will be (a 5xx answer), or when we cannot know whether it was (the
 connection broke during the transfer), since sending again could deliver it twice.
+
+The reasons they carry end up in the delivery log, the logs and `notification.failed`: codes and
+exception types only. Never the server's own text, which may repeat the address ("550 5.1.1
+<ana@example.com>: Recipient address rejected"), nor the webhook's URL or answer.
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
+import json
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from email.message import EmailMessage
-from email.utils import make_msgid
+from email.utils import formatdate, parseaddr
+from typing import Protocol
 
 import aiosmtplib
 import httpx
+from standardwebhooks.webhooks import Webhook
+
+from services.notifications.adapters.webhook_targets import (
+    AllowList,
+    Resolver,
+    TargetRefused,
+    TargetUnresolved,
+    check_target,
+    system_resolver,
+)
+from services.notifications.domain.chat import payload
+from services.notifications.domain.outgoing import Attachment
 
 
 class TryAgain(Exception):
-    pass
+    """Nothing was delivered; a later attempt may succeed."""
 
 
 class GiveUp(Exception):
-    pass
+    """It never will be delivered, or it may have been already: do not send it again."""
 
 
 @dataclass(frozen=True)
@@ -29,83 +53,160 @@ class Message:
     delivery_id: str
     address: str
     subject: str
-    body: str
-    language: str
-    attachment: dict | None = None  # {"filename", "content", "mime_type"}
+    body: str  # plain text
+    language: str  # BCP 47
+    attachment: Attachment | None = None
+    html: str = ""  # the same message as HTML; a mail without it has only the plain text
+    unsubscribe_url: str | None = None  # the reader's notification preferences
+
+
+class Sender(Protocol):
+    async def send(self, message: Message) -> None:
+        """Returns when delivered; raises `TryAgain` or `GiveUp` (module docstring)."""
 
 
 class EmailSender:
+    """Mail as a person's mail client would send it: multipart (plain text, and the same as simple
+    HTML), attachments beside it (a calendar invite, a certificate), and the standard headers of an
+    automatic message: `Auto-Submitted`, a `Message-ID` that is the same on every attempt, and
+    one-click `List-Unsubscribe` to the reader's notification preferences (RFC 8058)."""
+
     def __init__(self, *, host: str, port: int, sender: str, username: str | None = None,
                  password: str | None = None, starttls: bool = False, timeout: float = 15.0) -> None:
         self.host, self.port, self.sender = host, port, sender
         self.username, self.password, self.starttls, self.timeout = username, password, starttls, timeout
+        self.domain = parseaddr(sender)[1].rpartition("@")[2] or "tandem.example"
 
     def build(self, message: Message) -> EmailMessage:
         mail = EmailMessage()
         mail["From"] = self.sender
         mail["To"] = message.address
-        mail["Subject"] = message.subject
-        # Stable per delivery: mail clients collapse copies with the same Message-ID.
-        mail["Message-ID"] = make_msgid(idstring=message.delivery_id, domain="tandem.example")
+        mail["Subject"] = " ".join(message.subject.split())  # one line: folding is the policy's job
+        mail["Date"] = formatdate(usegmt=True)
+        # The same on every attempt, so a mail client collapses a copy that did arrive twice.
+        mail["Message-ID"] = f"<{message.delivery_id}@{self.domain}>"
+        mail["Auto-Submitted"] = "auto-generated"  # RFC 3834: no vacation replies to us
+        mail["X-Auto-Response-Suppress"] = "All"
+        if message.unsubscribe_url:
+            mail["List-Unsubscribe"] = f"<{message.unsubscribe_url}>"
+            mail["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
         mail["X-Tandem-Delivery"] = message.delivery_id
         mail.set_content(message.body)
-        mail["Content-Language"] = message.language  # after set_content, which resets Content-* headers
+        if message.html:
+            mail.add_alternative(message.html, subtype="html")
         if message.attachment:
-            maintype, _, rest = message.attachment["mime_type"].partition("/")
+            maintype, _, rest = message.attachment.mime_type.partition("/")
             subtype, *params = [p.strip() for p in rest.split(";")]
             mail.add_attachment(
-                message.attachment["content"].encode(), maintype=maintype, subtype=subtype,
-                filename=message.attachment["filename"],
+                message.attachment.payload(), maintype=maintype, subtype=subtype,
+                filename=message.attachment.filename,
                 params=dict(p.split("=", 1) for p in params if "=" in p),
             )
+        mail["Content-Language"] = message.language  # after set_content, which resets Content-* headers
         return mail
 
     async def send(self, message: Message) -> None:
-        mail = self.build(message)
+        try:
+            mail = self.build(message)
+        except (ValueError, TypeError) as exc:  # e.g. an address no header can hold; its text may quote it
+            raise GiveUp(f"the message could not be built ({type(exc).__name__})") from exc
         smtp = aiosmtplib.SMTP(hostname=self.host, port=self.port, timeout=self.timeout, start_tls=self.starttls)
         try:
             await smtp.connect()
             if self.username:
                 await smtp.login(self.username, self.password or "")
-        except (aiosmtplib.SMTPConnectError, aiosmtplib.SMTPConnectTimeoutError, OSError) as exc:
-            raise TryAgain(f"mail server unreachable: {exc}") from exc
         except aiosmtplib.SMTPResponseException as exc:
-            raise (TryAgain if 400 <= exc.code < 500 else GiveUp)(f"mail server refused login: {exc}") from exc
+            raise _by_code(exc.code, f"the mail server refused the login ({exc.code})") from exc
+        except (aiosmtplib.SMTPException, OSError) as exc:  # nothing was sent yet
+            raise TryAgain(f"the mail server {self.host}:{self.port} could not be reached "
+                           f"({type(exc).__name__})") from exc
         try:
             await smtp.send_message(mail)
-        except aiosmtplib.SMTPRecipientsRefused as exc:
-            raise GiveUp(f"recipient refused: {exc}") from exc
+        except (aiosmtplib.SMTPRecipientsRefused, aiosmtplib.SMTPRecipientRefused) as exc:
+            code = _refusal_code(exc)
+            raise _by_code(code, f"the mail server refused the recipient ({code})") from exc
         except aiosmtplib.SMTPResponseException as exc:
-            raise (TryAgain if 400 <= exc.code < 500 else GiveUp)(f"mail server answered {exc.code}: {exc.message}") from exc
+            raise _by_code(exc.code, f"the mail server answered {exc.code}") from exc
         except (aiosmtplib.SMTPException, OSError) as exc:
-            raise GiveUp(f"connection lost during the transfer; not resent to avoid a duplicate: {exc}") from exc
+            raise GiveUp(f"the connection broke during the transfer ({type(exc).__name__}); "
+                         "not resent, to avoid a duplicate") from exc
         finally:
             try:
                 await smtp.quit()
-            except Exception:
+            except Exception:  # noqa: BLE001 (closing is best effort; the send is decided)
                 smtp.close()
 
 
-class WebhookSender:
-    """POSTs a JSON message; the Idempotency-Key lets the receiver drop a repeat, so retrying is safe."""
+def _by_code(code: int, reason: str) -> Exception:
+    """A 4xx answer means "not now" (nothing was delivered); anything else, "never"."""
+    return TryAgain(reason) if 400 <= code < 500 else GiveUp(reason)
 
-    def __init__(self, timeout: float = 10.0) -> None:
-        self.client = httpx.AsyncClient(timeout=timeout)
+
+def _refusal_code(exc: aiosmtplib.SMTPRecipientsRefused | aiosmtplib.SMTPRecipientRefused) -> int:
+    refusals = exc.recipients if isinstance(exc, aiosmtplib.SMTPRecipientsRefused) else [exc]
+    return refusals[0].code if refusals else 550
+
+
+class WebhookSender:
+    """POSTs one chat message in its endpoint's format (domain/chat.py), signed per the Standard
+    Webhooks specification: `webhook-id` (the delivery id, the same on every attempt, so a receiver
+    drops a repeat; `Idempotency-Key` says the same for those that look for it), `webhook-timestamp`
+    (real Unix seconds) and `webhook-signature` (`v1,` + base64 HMAC-SHA256 of `id.timestamp.body`
+    with the endpoint's own secret, `webhook_secrets.endpoint_secret`).
+
+    Only checked targets are reached (adapters/webhook_targets.py); redirects are not followed, since
+    a redirect could lead where the check would have refused."""
+
+    def __init__(self, channel: str, *, secrets: EndpointSecrets, allow: AllowList, client: httpx.AsyncClient,
+                 resolve: Resolver = system_resolver, wall_clock: Callable[[], float] = time.time) -> None:
+        self.channel, self.secrets, self.allow, self.client = channel, secrets, allow, client
+        self.resolve, self.wall_clock = resolve, wall_clock
 
     async def send(self, message: Message) -> None:
         try:
-            response = await self.client.post(
-                message.address,
-                json={"id": message.delivery_id, "subject": message.subject, "text": message.body,
-                      "language": message.language},
-                headers={"Idempotency-Key": message.delivery_id},
-            )
+            target = await check_target(message.address, self.allow, self.resolve)
+        except TargetRefused as exc:
+            raise GiveUp(str(exc)) from exc
+        except TargetUnresolved as exc:
+            raise TryAgain(str(exc)) from exc
+        sent_at = datetime.fromtimestamp(int(self.wall_clock()), UTC)
+        body = json.dumps(payload(self.channel, message_id=message.delivery_id, subject=message.subject,
+                                  text=message.body, language=message.language, at=sent_at),
+                          ensure_ascii=False, separators=(",", ":"))
+        signature = Webhook(self.secrets.secret_for(message.address)).sign(message.delivery_id, sent_at, body)
+        headers = {"Host": target.host_header, "Content-Type": "application/json; charset=utf-8",
+                   "User-Agent": "Tandem-Webhooks/1", "webhook-id": message.delivery_id,
+                   "webhook-timestamp": str(int(sent_at.timestamp())), "webhook-signature": signature,
+                   "Idempotency-Key": message.delivery_id}
+        extensions = {"sni_hostname": target.server_name} if target.url.scheme == "https" else {}
+        try:
+            response = await self.client.post(target.request_url(), content=body.encode(), headers=headers,
+                                              extensions=extensions)
         except httpx.HTTPError as exc:
-            raise TryAgain(f"webhook unreachable: {exc}") from exc
-        if response.status_code >= 500 or response.status_code == 429:
-            raise TryAgain(f"webhook answered {response.status_code}")
-        if response.status_code >= 400:
-            raise GiveUp(f"webhook refused the message: {response.status_code} {response.text[:200]}")
+            # Also a timeout after the body went out: sending again is safe, the receiver drops a
+            # repeat by its webhook-id.
+            raise TryAgain(f"the webhook could not be reached ({type(exc).__name__})") from exc
+        status = response.status_code
+        if status >= 500 or status in (408, 429):
+            raise TryAgain(f"the webhook answered {status}")
+        if 300 <= status < 400:
+            raise GiveUp(f"the webhook answered with a redirect ({status}), which is not followed")
+        if status >= 400:
+            raise GiveUp(f"the webhook refused the message ({status})")
 
-    async def close(self) -> None:
-        await self.client.aclose()
+
+class EndpointSecrets:
+    """Each endpoint's signing secret, derived from the deployment's one (`TANDEM_WEBHOOK_SECRET`):
+    HMAC-SHA256(secret, "tandem-webhook:" + URL), as `whsec_` + base64. A receiver learns only its
+    own; `tandem webhook secret URL` prints it for the one who sets the receiver up."""
+
+    PREFIX = "whsec_"
+
+    def __init__(self, deployment_secret: str) -> None:
+        if not deployment_secret:
+            raise ValueError("the webhook signing secret is empty")
+        self._key = deployment_secret.encode()
+
+    def secret_for(self, url: str) -> str:
+        digest = hmac.new(self._key, f"tandem-webhook:{url}".encode(), hashlib.sha256).digest()
+        return self.PREFIX + base64.b64encode(digest).decode("ascii")

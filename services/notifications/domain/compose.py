@@ -1,158 +1,207 @@
-"""What each event tells whom: the notifications an event causes, with their template context.
+"""What each event tells whom: the messages an event causes, with their template's parameters.
 
-Pure logic: profiles come in as `Recipient`s, messages go out as `Outgoing`s; rendering, quiet hours
-and delivery are elsewhere.
+Pure logic, and no language: people come in as `shared.people.Participant` (from the participants
+replica), messages go out as `Outgoing`s whose parameters say *what* to tell (a moment on someone's
+clock, a length of time, a reason as a phrase); `delivery.plan` renders them in each reader's
+language and tone (`render`), and routes them.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from babel import Locale, UnknownLocaleError
-from babel.dates import format_date, format_time
-
+from services.notifications.i18n.values import (
+    Day,
+    LanguageNames,
+    Moment,
+    Percent,
+    Phrase,
+    Span,
+    Zone,
+)
 from shared.contracts import events as ev
+from shared.people import Participant
+
+from . import explanation, reasons
+from .certificate import Certificate
+from .forgotten import without_the_forgotten
+from .messages import phrases
+from .messages.structure import DIRECT
+from .outgoing import Attachment, Outgoing
+
+__all__ = ["Attachment", "Outgoing"]
 
 
-@dataclass(frozen=True)
-class Recipient:
-    participant_id: str
-    name: str
-    email: str
-    locale: str
-    timezone: str
-    channel: str = "email"
-    style: str = "direct"
-    quiet_start: str | None = None
-    quiet_end: str | None = None
-    webhook_url: str | None = None
-    languages: tuple[str, ...] = ()
-    response_time_hours: int = 48
-
-    @property
-    def language(self) -> str:
-        return self.locale.replace("_", "-").split("-")[0].lower()
+def _pairwise(mentor: Participant, mentee: Participant):
+    """(reader, the other, the other's role) for both people of a pair."""
+    return ((mentor, mentee, "mentee"), (mentee, mentor, "mentor"))
 
 
-@dataclass(frozen=True)
-class Attachment:
-    filename: str
-    content: str
-    mime_type: str  # e.g. "text/calendar; method=REQUEST"
+def _offset(moment: datetime, zone: str) -> timedelta | None:
+    return moment.astimezone(ZoneInfo(zone)).utcoffset()
 
 
-@dataclass(frozen=True)
-class Outgoing:
-    recipient_id: str
-    template: str
-    context: dict = field(hash=False)
-    attachment: Attachment | None = None
-    # Past this moment the message is useless (a reminder after the meeting began), so quiet hours
-    # may not delay it beyond.
-    useful_until: datetime | None = None
-
-
-def _babel_locale(recipient: Recipient) -> Locale:
-    try:
-        return Locale.parse(recipient.locale.replace("-", "_"))
-    except (ValueError, UnknownLocaleError):
-        return Locale.parse("en")
-
-
-def local_time(moment: datetime, person: Recipient, reader: Recipient | None = None) -> str:
-    """`moment` on `person`'s wall clock, written in `reader`'s language (default: the person's)."""
-    locale = _babel_locale(reader or person)
-    local = moment.astimezone(ZoneInfo(person.timezone))
-    return f"{format_date(local, 'full', locale=locale)}, {format_time(local, 'short', locale=locale)} ({person.timezone})"
-
-
-def _lead_time(minutes: int, language: str) -> str:
-    hours, rest = divmod(minutes, 60)
-    if language == "nl":
-        return f"{hours} uur" if not rest else f"{minutes} minuten"
-    return (f"{hours} hour" + ("s" if hours != 1 else "")) if not rest else f"{minutes} minutes"
-
-
-def _why(explanation: dict) -> str:
-    """The matching engine's own words for the three parts of the score that counted most."""
-    components = explanation.get("components") or {}
-    ranked = sorted(components.values(), key=lambda c: c.get("contribution", 0), reverse=True)
-    notes = [c["note"] for c in ranked if c.get("note")][:3]
-    return "; ".join(notes) if notes else "a strong fit on goals, availability and language"
-
-
-def match_proposed(data: ev.MatchProposed, mentor: Recipient, mentee: Recipient, mentee_profile: dict) -> list[Outgoing]:
+def match_proposed(data: ev.MatchProposed, mentor: Participant, mentee: Participant) -> list[Outgoing]:
     return [Outgoing(mentor.participant_id, "match_proposed", {
-        "recipient_name": mentor.name, "mentee_name": mentee.name,
-        "mentee_region": mentee_profile.get("region"), "mentee_sector": mentee_profile.get("sector"),
-        "mentee_goals": ", ".join(mentee_profile.get("goals") or []) or "-",
-        "why": _why(data.explanation), "expires_local": local_time(data.expires_at, mentor),
+        "recipient_name": mentor.name, "mentee_name": mentee.name, "mentee_region": mentee.region,
+        "mentee_sector": mentee.sector, "goals": list(mentee.goals),
+        "why": explanation.why(data.explanation, mentee), "deadline": Moment(data.expires_at, mentor.timezone),
     })]
 
 
-def match_established(data: ev.MatchEstablished, mentor: Recipient, mentee: Recipient, *, cadence_days: int,
+def match_established(data: ev.MatchEstablished, mentor: Participant, mentee: Participant, *, cadence_days: int,
                       duration_minutes: int) -> list[Outgoing]:
-    out = []
-    for me, other, other_role in ((mentor, mentee, "mentee"), (mentee, mentor, "mentor")):
-        out.append(Outgoing(me.participant_id, "match_established", {
-            "recipient_name": me.name, "other_name": other.name, "other_role": other_role,
-            "other_timezone": other.timezone, "other_languages": ", ".join(other.languages) or other.language,
-            "goals": ", ".join(data.goals) or "-", "cadence_days": cadence_days, "duration_minutes": duration_minutes,
-            "response_time_hours": max(mentor.response_time_hours, mentee.response_time_hours),
-        }))
-    return out
+    reply_within = max(mentor.communication.response_time_hours, mentee.communication.response_time_hours)
+    return [Outgoing(me.participant_id, "match_established", {
+        "recipient_name": me.name, "other_name": other.name, "other_role": other_role,
+        "other_zone": Zone(other.timezone), "other_languages": LanguageNames(other.languages or (other.language,)),
+        "goals": list(data.goals), "cadence": Span(timedelta(days=cadence_days)),
+        "duration": Span(timedelta(minutes=duration_minutes)), "response_time": Span(timedelta(hours=reply_within)),
+    }) for me, other, other_role in _pairwise(mentor, mentee)]
 
 
-def _meeting(template: str, data, mentor: Recipient, mentee: Recipient, *, method: str | None,
-             extra: dict | None = None) -> list[Outgoing]:
+def _meeting(template: str, data, mentor: Participant, mentee: Participant, *, method: str,
+             extra=None) -> list[Outgoing]:
     out = []
-    duration = int((data.end - data.start).total_seconds() // 60)
-    for me, other in ((mentor, mentee), (mentee, mentor)):
-        attachment = None
-        if method is not None:
-            attachment = Attachment("invite.ics", data.ics, f"text/calendar; method={method}")
+    for me, other, _ in _pairwise(mentor, mentee):
+        # The other person's clock only when it shows another time than the reader's.
+        other_clock = None
+        if _offset(data.start, other.timezone) != _offset(data.start, me.timezone):
+            other_clock = Moment(data.start, other.timezone)
         out.append(Outgoing(me.participant_id, template, {
-            "recipient_name": me.name, "other_name": other.name, "duration_minutes": duration,
-            "start_local": local_time(data.start, me), "start_other_local": local_time(data.start, other, reader=me),
-            "kind": getattr(data, "kind", "") or "", **(extra or {}),
-        }, attachment, useful_until=data.start if template != "meeting_cancelled" else None))
+            "recipient_name": me.name, "other_name": other.name, "kind": getattr(data, "kind", "recurring"),
+            "start": Moment(data.start, me.timezone), "start_short": Moment(data.start, me.timezone, short=True),
+            "start_other": other_clock, "duration": Span(data.end - data.start),
+            **(extra(me, other) if extra else {}),
+        }, Attachment("invite.ics", without_the_forgotten(data.ics, me.email) if other.erased else data.ics,
+                      f"text/calendar; method={method}"),
+            useful_until=data.start if template != "meeting_cancelled" else None))
     return out
 
 
-def meeting_scheduled(data: ev.MeetingScheduled, mentor: Recipient, mentee: Recipient) -> list[Outgoing]:
+def meeting_scheduled(data: ev.MeetingScheduled, mentor: Participant, mentee: Participant) -> list[Outgoing]:
     return _meeting("meeting_scheduled", data, mentor, mentee, method="REQUEST")
 
 
-def meeting_rescheduled(data: ev.MeetingRescheduled, mentor: Recipient, mentee: Recipient) -> list[Outgoing]:
+def meeting_rescheduled(data: ev.MeetingRescheduled, mentor: Participant, mentee: Participant) -> list[Outgoing]:
     return _meeting("meeting_rescheduled", data, mentor, mentee, method="REQUEST")
 
 
-def meeting_cancelled(data: ev.MeetingCancelled, mentor: Recipient, mentee: Recipient) -> list[Outgoing]:
-    return _meeting("meeting_cancelled", data, mentor, mentee, method="CANCEL", extra={"reason": data.reason or ""})
+def meeting_cancelled(data: ev.MeetingCancelled, mentor: Participant, mentee: Participant) -> list[Outgoing]:
+    """Both are told why, from the cancellation's code: who cancelled (with their note for the other
+    to read), or that the relationship is over. The free-text `reason` is not repeated."""
+
+    def why(me: Participant, other: Participant) -> dict:
+        name, note = reasons.canceller_note(data.reason_code, me, other)
+        return {"reason": reasons.cancellation(data.reason_code, me, other), "canceller_name": name, "note": note}
+
+    return _meeting("meeting_cancelled", data, mentor, mentee, method="CANCEL", extra=why)
 
 
-def reminder_due(data: ev.ReminderDue, people: dict[str, Recipient]) -> list[Outgoing]:
+def reminder_due(data: ev.ReminderDue, people: dict[str, Participant]) -> list[Outgoing]:
     out = []
     for pid in data.participant_ids:
         me = people[pid]
         others = [people[o] for o in data.participant_ids if o != pid]
         other = others[0] if others else me
         out.append(Outgoing(pid, "reminder_due", {
-            "recipient_name": me.name, "other_name": other.name, "start_local": local_time(data.meeting_start, me),
-            "lead_time": _lead_time(data.minutes_before, me.language),
+            "recipient_name": me.name, "other_name": other.name, "start": Moment(data.meeting_start, me.timezone),
+            "lead": Span(timedelta(minutes=data.minutes_before)),
         }, useful_until=data.meeting_start))
     return out
 
 
-def feedback_requested(data: ev.FeedbackRequested, me: Recipient, other: Recipient) -> list[Outgoing]:
-    return [Outgoing(me.participant_id, "feedback_requested", {
-        "recipient_name": me.name, "other_name": other.name, "due_local": local_time(data.due_at, me),
+def feedback_template(data: ev.FeedbackRequested) -> str:
+    """A meeting's feedback request, a check-in (or its one reminder), or the closing survey."""
+    if data.kind == "checkin":
+        return "checkin_reminder" if data.reminder else "checkin_requested"
+    if data.kind == "closure":
+        return "closure_requested"
+    return "feedback_requested"
+
+
+def feedback_requested(data: ev.FeedbackRequested, me: Participant, other: Participant) -> list[Outgoing]:
+    return [Outgoing(me.participant_id, feedback_template(data), {
+        "recipient_name": me.name, "other_name": other.name, "due": Day(data.due_at, me.timezone),
     }, useful_until=data.due_at)]
 
 
-def milestone_achieved(data: ev.MilestoneAchieved, achiever: Recipient, other: Recipient) -> list[Outgoing]:
+def milestone_achieved(data: ev.MilestoneAchieved, achiever: Participant, other: Participant) -> list[Outgoing]:
     return [Outgoing(p.participant_id, "milestone_achieved", {
-        "recipient_name": p.name, "achiever_name": achiever.name, "milestone": data.milestone,
+        "recipient_name": p.name, "reader": "achiever" if p is achiever else "partner",
+        "achiever_name": achiever.name, "milestone": data.milestone, "goal": data.goal,
     }) for p in (achiever, other)]
+
+
+def goal_achieved(data: ev.GoalAchieved, mentor: Participant, mentee: Participant) -> list[Outgoing]:
+    """Both celebrate the goal they reached together."""
+    return [Outgoing(me.participant_id, "goal_achieved", {
+        "recipient_name": me.name, "other_name": other.name, "goal": data.goal,
+    }) for me, other, _ in _pairwise(mentor, mentee)]
+
+
+def meetings_missed(data: ev.RelationshipMeetingsMissed, mentor: Participant,
+                    mentee: Participant) -> list[Outgoing]:
+    """A kind nudge to both, the same words for each: nobody is blamed for meetings that did not happen."""
+    return [Outgoing(me.participant_id, "meetings_missed", {
+        "recipient_name": me.name, "other_name": other.name, "count": data.consecutive,
+    }) for me, other, _ in _pairwise(mentor, mentee)]
+
+
+def end_scheduled(data: ev.RelationshipEndScheduled, mentor: Participant, mentee: Participant) -> list[Outgoing]:
+    """A heads-up, a week ahead, that the term ends: time to look back on the goals together."""
+    return [Outgoing(me.participant_id, "end_scheduled", {
+        "recipient_name": me.name, "other_name": other.name, "end_day": Day(data.ends_at, me.timezone),
+    }, useful_until=data.ends_at) for me, other, _ in _pairwise(mentor, mentee)]
+
+
+def _goal_item(goal: ev.GoalProgress) -> Phrase:
+    if goal.progress >= 100:
+        return Phrase({DIRECT: phrases.GOAL_ACHIEVED_ITEM}, {"goal": goal.goal})
+    if goal.progress <= 0:
+        return Phrase({DIRECT: phrases.GOAL_NOT_STARTED_ITEM}, {"goal": goal.goal})
+    return Phrase({DIRECT: phrases.GOAL_PROGRESS_ITEM}, {"goal": goal.goal, "progress": Percent(goal.progress / 100)})
+
+
+def relationship_concluded(data: ev.RelationshipConcluded, mentor: Participant, mentee: Participant, *,
+                           program_name: str) -> list[Outgoing]:
+    """A celebration for both: meetings held, each goal and how far it came, the milestones, and (when
+    earned) a certificate of completion in each reader's language."""
+    achieved = tuple(g.goal for g in data.goals if g.progress >= 100)
+    out = []
+    for me, other, other_role in _pairwise(mentor, mentee):
+        role = "mentee" if other_role == "mentor" else "mentor"
+        certificate = Certificate(me.name, role, program_name, data.established_at, data.ended_at, me.timezone,
+                                  data.meetings_held, achieved) if data.certificate else None
+        out.append(Outgoing(me.participant_id, "relationship_concluded", {
+            "recipient_name": me.name, "other_name": other.name, "meetings": data.meetings_held or None,
+            "goals": [_goal_item(g) for g in data.goals], "milestones": list(data.milestones),
+            "certificate": data.certificate,
+        }, certificate=certificate))
+    return out
+
+
+def match_ended(data: ev.MatchEnded, mentor: Participant, mentee: Participant) -> list[Outgoing]:
+    """Both are told, kindly, that the program team ended it, or that its term is complete (a short
+    thank-you: the celebration follows with `relationship.concluded`). The end's own `reason` (the
+    team's words) is not repeated: it is not for the other person to read."""
+    template = "match_ended_on_request" if data.reason_code == "ended_on_request" else "match_ended_term_completed"
+    return [Outgoing(me.participant_id, template, {"recipient_name": me.name, "other_name": other.name})
+            for me, other, _ in _pairwise(mentor, mentee)]
+
+
+def partner_left(remaining: Participant, leaver: Participant, *, remaining_role: str) -> list[Outgoing]:
+    """Only the one who stays is told: a mentee hears a new mentor is being looked for, a mentor that
+    their place is free again."""
+    return [Outgoing(remaining.participant_id, f"match_ended_partner_left_{remaining_role}",
+                     {"recipient_name": remaining.name, "other_name": leaver.name})]
+
+
+def relationship_nudge(data: ev.RelationshipNudgeRequested, mentor: Participant,
+                       mentee: Participant) -> list[Outgoing]:
+    """A friendly nudge to both, with the program team's note quoted when there is one."""
+    note = (data.note or "").strip() or None
+    return [Outgoing(me.participant_id, "relationship_nudge", {
+        "recipient_name": me.name, "other_name": other.name, "note": note,
+    }) for me, other, _ in _pairwise(mentor, mentee)]

@@ -1,9 +1,15 @@
-import asyncio
 from pathlib import Path
 
-from services.notifications.service_layer.dispatcher import Dispatcher
-from services.notifications.service_layer.handlers import build_router
+from services.notifications.service_layer.handlers import (
+    SUBSCRIPTIONS,
+    NotificationsDeps,
+)
+from services.notifications.service_layer.loops import LOOPS
+from services.notifications.service_layer.unit_of_work import NotificationsUnitOfWork
 from services.notifications.settings import NotificationSettings
+from shared.loops import Wakeup
+from shared.programs import PROGRAMS_TRACK
+from shared.replica import PAIRS_TRACK, PARTICIPANTS_TRACK
 from shared.service import Service
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "adapters" / "migrations"
@@ -11,13 +17,9 @@ MIGRATIONS = Path(__file__).resolve().parent.parent / "adapters" / "migrations"
 
 def build_service(settings: NotificationSettings | None = None) -> Service:
     settings = settings or NotificationSettings()
-    wake = asyncio.Event()  # set when new deliveries commit, so they go out at once
-
-    async def dispatch(service: Service) -> None:
-        await Dispatcher(service, settings, wake).run()
-
     return Service(name="notifications", schema="notifications", settings=settings, migrations=MIGRATIONS,
-                   router=build_router(settings, wake), background=[dispatch])
+                   subscriptions=SUBSCRIPTIONS, deps=NotificationsDeps(settings, wake=Wakeup()),
+                   unit_of_work=NotificationsUnitOfWork, replicas=(PROGRAMS_TRACK, PARTICIPANTS_TRACK, PAIRS_TRACK), loops=LOOPS)
 
 
 def main() -> None:

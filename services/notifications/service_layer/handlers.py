@@ -1,136 +1,219 @@
 """Notifications: turns events into messages for people, in their language, tone and channel,
-outside their quiet hours, recorded in the delivery log before anything is sent.
+outside their quiet hours, and into alerts and a daily digest for the program team, written to the
+delivery log before anything is sent.
+
+Subscriptions (who handles what; `SUBSCRIPTIONS` at the bottom is the source of truth). Handlers only
+write the delivery log and wake the delivery loop; the loop sends, at most once, and announces.
+
+| event                                    | handler                                     | changes                                       | emits                         |
+|------------------------------------------|---------------------------------------------|-----------------------------------------------|-------------------------------|
+| program.configured                       | program_team.on_program_configured          | programs; wakes the digest loop               | -                             |
+| participant.onboarded/updated/offboarded | shared.replica                              | participants                                  | -                             |
+| match.proposed                           | on_match_proposed                           | deliveries: the mentor                        | -                             |
+| match.established                        | on_match_established                        | pairs; deliveries: both                       | -                             |
+| match.ended                              | on_match_ended                              | pairs; deliveries: both, or the one who stays | -                             |
+| relationship.nudge.requested             | on_relationship_nudge_requested             | deliveries: both                              | -                             |
+| meeting.scheduled                        | on_meeting_scheduled                        | deliveries: both, with an invite              | -                             |
+| meeting.rescheduled                      | on_meeting_rescheduled                      | deliveries: both, with an invite              | -                             |
+| meeting.cancelled                        | on_meeting_cancelled                        | deliveries: both (or the one who stays), cancelling it | -                    |
+| reminder.due                             | on_reminder_due                             | deliveries: each one named                    | -                             |
+| feedback.requested                       | on_feedback_requested                       | deliveries: the one asked (meeting, check-in or its reminder, closure) | - |
+| milestone.achieved                       | on_milestone_achieved                       | deliveries: both                              | -                             |
+| goal.achieved                            | on_goal_achieved                            | deliveries: both, celebrating; digest items   | -                             |
+| relationship.meetings.missed             | on_meetings_missed                          | deliveries: both, a kind nudge                | -                             |
+| relationship.end.scheduled               | on_end_scheduled                            | deliveries: both, a heads-up                  | -                             |
+| relationship.concluded                   | on_relationship_concluded                   | deliveries: both, a summary (and certificate) | -                             |
+| relationship.health.changed              | program_team.on_relationship_health_changed | risk alerts (out of at_risk)                  | -                             |
+| relationship.at_risk                     | program_team.on_relationship_at_risk        | risk alerts; deliveries: ops contacts         | -                             |
+| match.unavailable                        | program_team.on_match_unavailable           | digest items                                  | -                             |
+| relationship.unschedulable               | program_team.on_relationship_unschedulable  | digest items                                  | -                             |
+| (dead letters, every topic)              | program_team.on_dead_letter                 | digest items                                  | -                             |
+| (a delivery falls due)                   | loops.Dispatcher.step                       | deliveries: sent, failed, retried             | notification.delivered/failed |
+| (08:00 in a program's zone)              | digests.DigestSchedule.step                 | digests; deliveries: ops contacts             | -                             |
+
+People must be known here first (`NotYetKnown` until their profile has arrived); people who left
+the program get nothing more. A redelivered event finds its deliveries already in the log (their ids
+derive from the event's id), so nobody gets a message twice.
+
+How a relationship's end is told (match.ended, by `reason_code`): `ended_on_request` and
+`term_completed` to both people, kindly and without the end's own reason (the team's words are not
+for the other person); `participant_left` only to the one who stays (the one whose offboarding has
+arrived here is the one who left; until it has, the event waits). What the end causes in other
+services (meetings cancelled by it, the closing survey, the summary) waits until the end has been
+handled here (`_after_the_end`). A nudge for a relationship that
+has ended is refused (dead-lettered with the reason): nobody is nudged about a pair that is over,
+and the team sees why in their digest.
 """
 
 from __future__ import annotations
 
-import asyncio
-import uuid
+from collections.abc import Callable
 
-from services.notifications.adapters import repository as repo
 from services.notifications.domain import compose
-from services.notifications.domain.compose import Outgoing, Recipient
-from services.notifications.domain.quiet_hours import next_allowed
-from services.notifications.domain.templates import render
-from services.notifications.settings import NotificationSettings
-from shared.consumer import EventRouter
+from services.notifications.domain.outgoing import Outgoing
+from services.notifications.domain.digest import DigestItem
+from services.notifications.service_layer import erasure, program_team
+from services.notifications.service_layer.deps import NotificationsDeps
+from services.notifications.service_layer.enqueue import for_people as _enqueue
+from services.notifications.service_layer.unit_of_work import NotificationsUnitOfWork
+from shared import replica
 from shared.contracts import events as ev
-from shared.contracts import topics
-from shared.contracts.envelope import Envelope
-from shared.errors import NotYetKnown
-from shared.unit_of_work import UnitOfWork
+from shared.errors import NotYetKnown, PermanentError
+from shared.people import Participant
 
-NAMESPACE = uuid.UUID("0b7e3c52-57a4-4c43-8f0e-8d9a1f2e6c33")
+__all__ = ["SUBSCRIPTIONS", "NotificationsDeps"]
 
 
-def delivery_id(cause_event_id: str, recipient_id: str, template: str) -> str:
-    return str(uuid.uuid5(NAMESPACE, f"{cause_event_id}/{recipient_id}/{template}"))
+async def on_match_proposed(event: ev.MatchProposed, uow: NotificationsUnitOfWork, deps: NotificationsDeps) -> None:
+    mentor, mentee = await uow.participants.require(event.mentor_id, event.mentee_id)
+    await _enqueue(uow, deps, compose.match_proposed(event, mentor, mentee), mentor, mentee)
 
 
-def route(recipient: Recipient) -> tuple[str, str]:
-    """(channel, address): chat and webhook need a URL; e-mail is the fallback."""
-    if recipient.channel in ("chat", "webhook") and recipient.webhook_url:
-        return "webhook", recipient.webhook_url
-    return "email", recipient.email
+async def on_match_established(event: ev.MatchEstablished, uow: NotificationsUnitOfWork,
+                               deps: NotificationsDeps) -> None:
+    await uow.pairs.add(replica.pair_from_event(event))
+    mentor, mentee = await uow.participants.require(event.mentor_id, event.mentee_id)
+    program = await uow.program_settings.get(event.program_id, deps.settings)
+    introductions = compose.match_established(event, mentor, mentee, cadence_days=program.cadence_days,
+                                              duration_minutes=program.duration_minutes)
+    await _enqueue(uow, deps, introductions, mentor, mentee)
 
 
-async def _people(uow: UnitOfWork, ids: list[str]) -> dict[str, tuple[Recipient, dict, bool]]:
-    found = await repo.recipients(uow.conn, ids)
-    missing = [i for i in ids if i not in found]
-    if missing:
-        raise NotYetKnown(f"no profile yet for {', '.join(missing)}")
-    return found
+async def on_match_ended(event: ev.MatchEnded, uow: NotificationsUnitOfWork, deps: NotificationsDeps) -> None:
+    await uow.pairs.require(event.relationship_id)  # same topic and key: the start arrives before the end
+    mentor, mentee = await uow.participants.require(event.mentor_id, event.mentee_id)
+    if event.reason_code == "participant_left":
+        if mentor.active and mentee.active:  # the offboarding travels on participants.v1
+            raise NotYetKnown(f"who left relationship {event.relationship_id} is not known here yet")
+        remaining, leaver = (mentee, mentor) if not mentor.active else (mentor, mentee)
+        role = "mentee" if remaining is mentee else "mentor"
+        told = compose.partner_left(remaining, leaver, remaining_role=role)
+    else:
+        told = compose.match_ended(event, mentor, mentee)
+    await uow.pairs.end(event.relationship_id, reason=event.reason, at=event.ended_at)
+    await _enqueue(uow, deps, told, mentor, mentee)
 
 
-async def enqueue(uow: UnitOfWork, envelope: Envelope, outgoing: list[Outgoing],
-                  people: dict[str, tuple[Recipient, dict, bool]], wake: asyncio.Event) -> None:
-    now = uow.clock.now()
-    for item in outgoing:
-        recipient, _, active = people[item.recipient_id]
-        if not active:
-            continue  # offboarded: no more messages
-        language, subject, body = render(item.template, recipient.language, recipient.style, item.context)
-        channel, address = route(recipient)
-        not_before = next_allowed(now, recipient.timezone, recipient.quiet_start, recipient.quiet_end)
-        if item.useful_until is not None and not_before > item.useful_until:
-            not_before = now  # waiting for the quiet hours to end would make it useless
-        attachment = None
-        if item.attachment is not None:
-            attachment = {"filename": item.attachment.filename, "content": item.attachment.content,
-                          "mime_type": item.attachment.mime_type}
-        await repo.add_delivery(
-            uow.conn, delivery_id=delivery_id(envelope.id, item.recipient_id, item.template),
-            recipient_id=item.recipient_id, channel=channel, template=item.template, language=language,
-            cause_event_id=envelope.id, cause_type=envelope.type, address=address, subject=subject, body=body,
-            attachment=attachment, not_before=not_before,
-        )
-    uow.after_commit(wake.set)
+async def on_relationship_nudge_requested(event: ev.RelationshipNudgeRequested, uow: NotificationsUnitOfWork,
+                                          deps: NotificationsDeps) -> None:
+    pair = await uow.pairs.require(event.relationship_id)  # the dashboard may be ahead of this replica
+    if not pair.active:
+        raise PermanentError(f"relationship {event.relationship_id} has ended; only an active pair is nudged")
+    mentor, mentee = await uow.participants.require(pair.mentor_id, pair.mentee_id)
+    await _enqueue(uow, deps, compose.relationship_nudge(event, mentor, mentee), mentor, mentee)
 
 
-def build_router(settings: NotificationSettings, wake: asyncio.Event) -> EventRouter:
-    router = EventRouter("notifications")
+async def on_meeting_scheduled(event: ev.MeetingScheduled, uow: NotificationsUnitOfWork,
+                               deps: NotificationsDeps) -> None:
+    await _to_both(event, uow, deps, compose.meeting_scheduled)
 
-    @router.on(topics.PARTICIPANTS, "participant.onboarded")
-    @router.on(topics.PARTICIPANTS, "participant.updated")
-    async def profile(envelope: Envelope, data: ev.ParticipantOnboarded, uow: UnitOfWork) -> None:
-        await repo.upsert_recipient(uow.conn, data)
 
-    @router.on(topics.PARTICIPANTS, "participant.offboarded")
-    async def offboarded(envelope: Envelope, data: ev.ParticipantOffboarded, uow: UnitOfWork) -> None:
-        await repo.deactivate_recipient(uow.conn, data.participant_id)
+async def on_meeting_rescheduled(event: ev.MeetingRescheduled, uow: NotificationsUnitOfWork,
+                                 deps: NotificationsDeps) -> None:
+    await _to_both(event, uow, deps, compose.meeting_rescheduled)
 
-    @router.on(topics.MATCHES, "match.proposed")
-    async def proposed(envelope: Envelope, data: ev.MatchProposed, uow: UnitOfWork) -> None:
-        people = await _people(uow, [data.mentor_id, data.mentee_id])
-        out = compose.match_proposed(data, people[data.mentor_id][0], people[data.mentee_id][0], people[data.mentee_id][1])
-        await enqueue(uow, envelope, out, people, wake)
 
-    @router.on(topics.MATCHES, "match.established")
-    async def established(envelope: Envelope, data: ev.MatchEstablished, uow: UnitOfWork) -> None:
-        await repo.add_relationship(uow.conn, data.relationship_id, data.mentor_id, data.mentee_id)
-        people = await _people(uow, [data.mentor_id, data.mentee_id])
-        out = compose.match_established(data, people[data.mentor_id][0], people[data.mentee_id][0],
-                                        cadence_days=settings.cadence_days, duration_minutes=settings.meeting_minutes)
-        await enqueue(uow, envelope, out, people, wake)
+async def on_meeting_cancelled(event: ev.MeetingCancelled, uow: NotificationsUnitOfWork,
+                               deps: NotificationsDeps) -> None:
+    if event.reason_code is not None and event.reason_code.code in _CANCELLED_BY_THE_END:
+        await _after_the_end(uow, event.relationship_id)
+    await _to_both(event, uow, deps, compose.meeting_cancelled)
 
-    async def meeting(envelope: Envelope, data, uow: UnitOfWork, build) -> None:
-        people = await _people(uow, [data.mentor_id, data.mentee_id])
-        await enqueue(uow, envelope, build(data, people[data.mentor_id][0], people[data.mentee_id][0]), people, wake)
 
-    @router.on(topics.MEETINGS, "meeting.scheduled")
-    async def scheduled(envelope: Envelope, data: ev.MeetingScheduled, uow: UnitOfWork) -> None:
-        await meeting(envelope, data, uow, compose.meeting_scheduled)
+async def on_reminder_due(event: ev.ReminderDue, uow: NotificationsUnitOfWork, deps: NotificationsDeps) -> None:
+    people = await uow.participants.require(*event.participant_ids)
+    reminders = compose.reminder_due(event, {p.participant_id: p for p in people})
+    await _enqueue(uow, deps, reminders, *people)
 
-    @router.on(topics.MEETINGS, "meeting.rescheduled")
-    async def rescheduled(envelope: Envelope, data: ev.MeetingRescheduled, uow: UnitOfWork) -> None:
-        await meeting(envelope, data, uow, compose.meeting_rescheduled)
 
-    @router.on(topics.MEETINGS, "meeting.cancelled")
-    async def cancelled(envelope: Envelope, data: ev.MeetingCancelled, uow: UnitOfWork) -> None:
-        await meeting(envelope, data, uow, compose.meeting_cancelled)
+async def on_feedback_requested(event: ev.FeedbackRequested, uow: NotificationsUnitOfWork,
+                                deps: NotificationsDeps) -> None:
+    if event.kind == "closure":
+        await _after_the_end(uow, event.relationship_id)
+    asked, other = await _member_and_partner(uow, event.relationship_id, event.participant_id)
+    await _enqueue(uow, deps, compose.feedback_requested(event, asked, other), asked, other)
 
-    @router.on(topics.REMINDERS, "reminder.due")
-    async def reminder(envelope: Envelope, data: ev.ReminderDue, uow: UnitOfWork) -> None:
-        people = await _people(uow, list(data.participant_ids))
-        out = compose.reminder_due(data, {pid: p[0] for pid, p in people.items()})
-        await enqueue(uow, envelope, out, people, wake)
 
-    async def pair(uow: UnitOfWork, relationship_id: str, participant_id: str):
-        rel = await repo.relationship(uow.conn, relationship_id)
-        if rel is None:
-            raise NotYetKnown(f"relationship {relationship_id} not seen yet")
-        other_id = rel["mentee_id"] if participant_id == rel["mentor_id"] else rel["mentor_id"]
-        people = await _people(uow, [participant_id, other_id])
-        return people, people[participant_id][0], people[other_id][0]
+async def on_milestone_achieved(event: ev.MilestoneAchieved, uow: NotificationsUnitOfWork,
+                                deps: NotificationsDeps) -> None:
+    achiever, other = await _member_and_partner(uow, event.relationship_id, event.participant_id)
+    await _enqueue(uow, deps, compose.milestone_achieved(event, achiever, other), achiever, other)
 
-    @router.on(topics.FEEDBACK, "feedback.requested")
-    async def feedback_requested(envelope: Envelope, data: ev.FeedbackRequested, uow: UnitOfWork) -> None:
-        people, me, other = await pair(uow, data.relationship_id, data.participant_id)
-        await enqueue(uow, envelope, compose.feedback_requested(data, me, other), people, wake)
 
-    @router.on(topics.FEEDBACK, "milestone.achieved")
-    async def milestone(envelope: Envelope, data: ev.MilestoneAchieved, uow: UnitOfWork) -> None:
-        people, achiever, other = await pair(uow, data.relationship_id, data.participant_id)
-        await enqueue(uow, envelope, compose.milestone_achieved(data, achiever, other), people, wake)
+async def on_goal_achieved(event: ev.GoalAchieved, uow: NotificationsUnitOfWork, deps: NotificationsDeps) -> None:
+    """Both are congratulated; the program team sees it in their next digest."""
+    await _to_both(event, uow, deps, compose.goal_achieved)
+    assert uow.cause is not None, "handlers run for a consumed event"
+    await uow.digests.add(DigestItem.goal_achieved(uow.cause.id, event, at=uow.now()))
 
-    return router
+
+async def on_meetings_missed(event: ev.RelationshipMeetingsMissed, uow: NotificationsUnitOfWork,
+                             deps: NotificationsDeps) -> None:
+    await _to_both(event, uow, deps, compose.meetings_missed)
+
+
+async def on_end_scheduled(event: ev.RelationshipEndScheduled, uow: NotificationsUnitOfWork,
+                           deps: NotificationsDeps) -> None:
+    await _to_both(event, uow, deps, compose.end_scheduled)
+
+
+async def on_relationship_concluded(event: ev.RelationshipConcluded, uow: NotificationsUnitOfWork,
+                                    deps: NotificationsDeps) -> None:
+    """The closing celebration; the certificate names the program, so its settings are read here (a
+    program nobody configured has no name but its id, which is not for a certificate: it says Tandem)."""
+    await _after_the_end(uow, event.relationship_id)
+    mentor, mentee = await uow.participants.require(event.mentor_id, event.mentee_id)
+    program = await uow.program_settings.get(event.program_id, deps.settings)
+    name = program.name if program.configured else "Tandem"
+    await _enqueue(uow, deps, compose.relationship_concluded(event, mentor, mentee, program_name=name),
+                   mentor, mentee)
+
+
+# Scheduling's codes for the meetings a relationship's end cancelled (scheduling/domain/cancellations.py).
+_CANCELLED_BY_THE_END = {"relationship_ended", "relationship_term_completed"}
+
+
+async def _after_the_end(uow: NotificationsUnitOfWork, relationship_id: str) -> None:
+    """What a relationship's end causes (its cancelled meetings, the closing survey, the summary) comes
+    from other services and can arrive first: it waits until the end itself has been handled here. For
+    someone leaving, that end waits in turn for their offboarding or erasure, so the one who left gets
+    nothing more and the one who stays reads no name that was forgotten."""
+    pair = await uow.pairs.require(relationship_id)
+    if pair.active:
+        raise NotYetKnown(f"the end of relationship {relationship_id} is not known here yet")
+
+
+async def _to_both(event, uow: NotificationsUnitOfWork, deps: NotificationsDeps,
+                   compose_for: Callable[..., list[Outgoing]]) -> None:
+    mentor, mentee = await uow.participants.require(event.mentor_id, event.mentee_id)
+    await _enqueue(uow, deps, compose_for(event, mentor, mentee), mentor, mentee)
+
+
+async def _member_and_partner(uow: NotificationsUnitOfWork, relationship_id: str,
+                              participant_id: str) -> tuple[Participant, Participant]:
+    pair = await uow.pairs.require(relationship_id)
+    if not pair.includes(participant_id):
+        raise PermanentError(f"{participant_id} is not part of relationship {relationship_id}")
+    member, partner = await uow.participants.require(participant_id, pair.other(participant_id))
+    return member, partner
+
+
+SUBSCRIPTIONS = {
+    **replica.PARTICIPANT_SUBSCRIPTIONS,
+    ev.ParticipantErased: erasure.on_participant_erased,
+    ev.MatchProposed: on_match_proposed,
+    ev.MatchEstablished: on_match_established,
+    ev.MatchEnded: on_match_ended,
+    ev.RelationshipNudgeRequested: on_relationship_nudge_requested,
+    ev.MeetingScheduled: on_meeting_scheduled,
+    ev.MeetingRescheduled: on_meeting_rescheduled,
+    ev.MeetingCancelled: on_meeting_cancelled,
+    ev.ReminderDue: on_reminder_due,
+    ev.FeedbackRequested: on_feedback_requested,
+    ev.MilestoneAchieved: on_milestone_achieved,
+    ev.GoalAchieved: on_goal_achieved,
+    ev.RelationshipMeetingsMissed: on_meetings_missed,
+    ev.RelationshipEndScheduled: on_end_scheduled,
+    ev.RelationshipConcluded: on_relationship_concluded,
+    **program_team.SUBSCRIPTIONS,
+}

@@ -1,58 +1,162 @@
-"""What people read: templates in each language and tone, local times, quiet hours."""
+"""What people read: each message in the reader's language and tone, times on their own clock, zones
+and languages by name, reasons and explanations worded from codes, and quiet hours."""
 
 from __future__ import annotations
 
-import string
 from datetime import UTC, datetime
 
 import pytest
 
 from services.notifications.domain import compose
-from services.notifications.domain.compose import Recipient
+from services.notifications.domain.explanation import why
+from services.notifications.domain.messages import template
 from services.notifications.domain.quiet_hours import next_allowed
-from services.notifications.domain.templates import catalogue, languages, render
+from services.notifications.domain.render import Writer, render
+from services.notifications.i18n.catalogues import language_for
+from services.notifications.i18n.values import Moment
 from shared.contracts import events as ev
 from shared.contracts.examples import EXAMPLES
+from shared.contracts.types import Reason
+from shared.people import Communication
+from tests.services.notifications.fakes import participant
 
-ANA = Recipient("ana", "Ana Souza", "ana@example.com", "pt-BR", "America/Sao_Paulo", style="indirect",
-                languages=("pt", "en"))
-BRAM = Recipient("bram", "Bram de Vries", "bram@example.com", "nl-NL", "Europe/Amsterdam", languages=("nl", "en"))
-
-
-def test_every_template_exists_in_every_language_and_tone_with_the_same_placeholders():
-    assert languages() == ["en", "nl"]
-    english = catalogue("en")
-    for language in languages():
-        assert set(catalogue(language)) == set(english)
-        for template, tones in catalogue(language).items():
-            assert set(tones) == {"direct", "indirect"}, (language, template)
-            for tone, text in tones.items():
-                fields = {f for part in (text["subject"], text["body"]) for _, f, _, _ in string.Formatter().parse(part) if f}
-                reference = {f for part in english[template]["direct"].values()
-                             for _, f, _, _ in string.Formatter().parse(part) if f}
-                assert fields <= reference | {"reason"}, (language, template, tone)
+ANA = participant("ana", name="Ana Souza", locale="pt-BR", tz="America/Sao_Paulo", style="indirect",
+                  languages=("pt", "en"), region="LATAM", sector="marketing",
+                  goals=("asia market entry", "public speaking"))
+BRAM = participant("bram", name="Bram de Vries", roles=("mentor",), locale="nl-NL", languages=("nl", "en"))
+ISO_TIMESTAMP = r"\d{4}-\d{2}-\d{2}T\d{2}"
 
 
-def test_a_proposal_explains_why_in_the_mentors_language():
+def written(out, reader):
+    return render(template(out.template), language_for(reader.locale), reader.communication.style, out.context)
+
+
+def test_a_proposal_explains_why_in_one_or_two_sentences_in_the_mentors_language():
     data = ev.MatchProposed.model_validate(EXAMPLES[("matches.v1", "match.proposed")])
-    (out,) = compose.match_proposed(data, BRAM, ANA, {"region": "LATAM", "sector": "marketing",
-                                                      "goals": ["public speaking"]})
-    language, subject, body = render(out.template, BRAM.language, BRAM.style, out.context)
-    assert language == "nl" and subject == "Nieuwe mentee voor u: Ana Souza"
-    assert "cover 2 of 2 goals" in body and "{" not in body
-    assert "januari 2027" in body  # the deadline on Bram's clock, in Dutch
+    (out,) = compose.match_proposed(data, BRAM, ANA)
+    mail = written(out, BRAM)
+    assert mail.language == "nl" and mail.subject == "Nieuwe mentee voor u: Ana Souza"
+    assert "U heeft aan beide doelen van Ana Souza gewerkt. Uw agenda's overlappen ongeveer 8 uur per week." \
+        in mail.text
+    assert "- asia market entry\n- public speaking" in mail.text  # who the mentee is: their goals first
+    assert "januari 2027" in mail.text and "(Midden-Europese tijd)" in mail.text  # Bram's clock, in Dutch
+    # Nothing of the engine's own bookkeeping reaches the reader.
+    assert "0.82" not in mail.text and "ideal gap" not in mail.text and "p-000" not in mail.text
 
 
-def test_a_meeting_is_shown_on_each_persons_own_clock():
+def test_the_explanation_is_built_from_matchings_reason_codes_or_its_facts():
+    both = {"components": {"goal_fit": {"reason": {"code": "goals_covered", "params": {
+        "covered": ["public speaking", "hiring"], "missing": [], "total": 2}}},
+        "availability": {"reason": {"code": "weekly_overlap", "params": {"hours": 3.4, "enough_hours": 6}}}}}
+    english = Writer(language_for("en"), "direct")
+    assert english.show(why(both, ANA)).text == ("You have worked on both of Ana Souza's goals. "
+                                                 "Your calendars overlap by about 3 hours each week.")
+    older = {"facts": {"goals_covered": ["public speaking"], "overlap_hours": 1.0}}  # before reason codes
+    assert english.show(why(older, ANA)).text == ("You have experience in public speaking, one of the 2 goals "
+                                                  "Ana Souza has set. Your calendars overlap by about an hour "
+                                                  "each week.")
+    japanese = Writer(language_for("ja"), "indirect")
+    assert japanese.show(why(both, ANA)).text.endswith("毎週およそ3時間、お二人のご都合の合う時間が重なっています。")
+
+
+def test_a_meeting_is_shown_on_each_persons_own_clock_with_zones_by_name():
     data = ev.MeetingScheduled.model_validate(EXAMPLES[("meetings.v1", "meeting.scheduled")])
     to_bram, to_ana = compose.meeting_scheduled(data, BRAM, ANA)
-    assert "13:00 (Europe/Amsterdam)" in to_bram.context["start_local"]
-    assert "09:00 (America/Sao_Paulo)" in to_bram.context["start_other_local"]
-    assert to_ana.attachment.mime_type == "text/calendar; method=REQUEST"
-    assert to_ana.useful_until == data.start
-    # Portuguese has no templates yet: English text, but dates in Ana's own language.
-    language, subject, body = render(to_ana.template, ANA.language, ANA.style, to_ana.context)
-    assert language == "en" and "janeiro" in to_ana.context["start_local"]
+    assert to_bram.context["start"] == Moment(data.start, "Europe/Amsterdam")
+    assert to_bram.context["start_other"] == Moment(data.start, "America/Sao_Paulo")
+    assert to_ana.attachment.mime_type == "text/calendar; method=REQUEST" and to_ana.useful_until == data.start
+    to_ana_mail = written(to_ana, ANA)
+    assert to_ana_mail.language == "pt-BR"
+    assert "quarta-feira, 13 de janeiro de 2027 09:00 (Horário de Brasília)" in to_ana_mail.text
+    assert "13:00 (Horário da Europa Central)" in to_ana_mail.text  # Bram's clock, in Ana's language
+    assert "America/Sao_Paulo" not in to_ana_mail.text and "Europe/Amsterdam" not in to_ana_mail.text
+
+
+def test_the_other_clock_is_left_out_when_both_read_the_same_time():
+    data = ev.MeetingScheduled.model_validate(EXAMPLES[("meetings.v1", "meeting.scheduled")])
+    neighbour = BRAM.with_(participant_id="carl", name="Carl")
+    (to_bram, _) = compose.meeting_scheduled(data, BRAM, neighbour)
+    assert to_bram.context["start_other"] is None
+    assert "Voor Carl" not in written(to_bram, BRAM).text
+
+
+def test_an_introduction_names_languages_and_zones_and_suggests_the_slower_reply_time():
+    data = ev.MatchEstablished.model_validate(EXAMPLES[("matches.v1", "match.established")])
+    slow = BRAM.with_(communication=Communication(response_time_hours=72))
+    to_bram, to_ana = compose.match_established(data, slow, ANA, cadence_days=14, duration_minutes=45)
+    text = written(to_bram, BRAM).text
+    assert "Ana Souza spreekt Portugees en Engels; de tijdzone van Ana Souza is Braziliaanse tijd." in text
+    assert "elke 2 weken 45 minuten af te spreken, en binnen 3 dagen" in text
+    assert written(to_ana, ANA).subject == "Uma apresentação: Bram de Vries"  # her indirect tone
+
+
+def test_a_reminder_says_how_soon_in_the_readers_language():
+    data = ev.ReminderDue.model_validate(EXAMPLES[("reminders.v1", "reminder.due")])
+    people = {data.participant_ids[0]: BRAM.with_(participant_id=data.participant_ids[0]),
+              data.participant_ids[1]: ANA.with_(participant_id=data.participant_ids[1])}
+    to_bram, to_ana = compose.reminder_due(data, people)
+    assert written(to_bram, BRAM).subject == "Herinnering: uw bijeenkomst met Ana Souza begint over 1 uur"
+    assert "encontrar Bram de Vries em 1 hora" in written(to_ana, ANA).text
+    assert to_bram.useful_until == data.meeting_start
+
+
+@pytest.mark.parametrize("code, to_ana, to_bram", [
+    (Reason(code="cancelled_by_participant", params={"by": "bram", "note": "ill"}),
+     "Infelizmente, Bram de Vries não pôde comparecer.", "U heeft de bijeenkomst geannuleerd."),
+    (Reason(code="cancelled_by_program_team"), "A equipe do programa precisou cancelar o encontro.",
+     "Het programmateam heeft de bijeenkomst geannuleerd."),
+    (Reason(code="relationship_term_completed"), "Sua mentoria chegou ao fim do período previsto",
+     "Uw mentortraject heeft het einde van de geplande periode bereikt."),
+])
+def test_a_cancellation_says_why_from_its_code_never_from_the_english(code, to_ana, to_bram):
+    data = ev.MeetingCancelled.model_validate({**EXAMPLES[("meetings.v1", "meeting.cancelled")],
+                                               "mentor_id": "bram", "mentee_id": "ana",
+                                               "reason_code": code.model_dump()})
+    for_bram, for_ana = compose.meeting_cancelled(data, BRAM, ANA)
+    ana_text, bram_text = written(for_ana, ANA).text, written(for_bram, BRAM).text
+    assert to_ana in ana_text and to_bram in bram_text
+    assert "ill" not in bram_text  # Bram's own note is not read back to him
+    assert ("“ill”" in ana_text) == (code.code == "cancelled_by_participant")
+    assert "bram" not in ana_text  # the id in the code is never shown
+
+
+def test_the_closing_summary_lists_goals_by_how_far_they_came_and_attaches_a_certificate():
+    data = ev.RelationshipConcluded.model_validate(EXAMPLES[("feedback.v1", "relationship.concluded")])
+    for_bram, for_ana = compose.relationship_concluded(data, BRAM, ANA, program_name="Pilot")
+    text = written(for_ana, ANA).text
+    assert "Vocês se encontraram 11 vezes." in text
+    assert "- public speaking: alcançado\n- asia market entry: 70% do caminho percorrido" in text
+    assert "- first keynote" in text and "certificado de conclusão" in text
+    assert for_ana.certificate.role == "mentee" and for_bram.certificate.role == "mentor"
+    no_certificate = compose.relationship_concluded(data.model_copy(update={"certificate": False}), BRAM, ANA,
+                                                    program_name="Pilot")
+    assert all(o.certificate is None for o in no_certificate)
+    assert "certificado" not in written(no_certificate[1], ANA).text
+
+
+@pytest.mark.parametrize("kind, reminder, expected", [
+    ("meeting", False, "feedback_requested"), ("checkin", False, "checkin_requested"),
+    ("checkin", True, "checkin_reminder"), ("closure", False, "closure_requested"),
+])
+def test_each_kind_of_feedback_request_has_its_own_message(kind, reminder, expected):
+    data = ev.FeedbackRequested.model_validate({**EXAMPLES[("feedback.v1", "feedback.requested")], "kind": kind,
+                                                "reminder": reminder})
+    (out,) = compose.feedback_requested(data, ANA, BRAM)
+    assert out.template == expected and out.useful_until == data.due_at
+
+
+def test_no_ids_no_timestamps_and_no_codes_in_what_people_read():
+    import re
+
+    from tests.services.notifications.samples import participant_samples
+
+    for sample in participant_samples():
+        for tone in ("direct", "indirect"):
+            mail = render(template(sample.outgoing.template), language_for("en"), tone, sample.outgoing.context)
+            for text in (mail.subject, mail.text):
+                assert not re.search(ISO_TIMESTAMP, text), sample.label
+                assert "p-000" not in text and "rel-" not in text and "_" not in text, (sample.label, text)
+                assert not re.search(r"\b[A-Z][a-z]+/[A-Z][a-z_]+\b", text), sample.label  # an IANA zone id
 
 
 @pytest.mark.parametrize("now, expected", [

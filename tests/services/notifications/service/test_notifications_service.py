@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from services.notifications.domain.delivery import Delivery
 from services.notifications.entrypoints.app import build_service
 from services.notifications.settings import NotificationSettings
 from shared.contracts import events as ev
@@ -56,19 +57,24 @@ async def test_introduction_in_each_persons_language_and_tone_once(settings, inf
     assert len(to_mentor) == 1 and len(to_mentee) == 1
     assert to_mentor[0]["Subject"] == f"Een kennismaking: {ids['mentee'].replace('-', ' ').title()}"
     assert to_mentor[0]["Content-Language"] == "nl"
-    assert "Asia/Kathmandu" in to_mentor[0].get_content()
+    text = to_mentor[0].get_body(("plain",)).get_content()
+    assert "tijd in Nepal" in text and "Asia/Kathmandu" not in text  # the zone by its name, in Dutch
+    assert to_mentor[0].get_body(("html",)).get_content().startswith("<!DOCTYPE html>")
+    assert to_mentor[0]["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
     assert to_mentee[0]["Subject"].startswith("Meet your mentor")
     delivered = out.of_type("notification.delivered")
     assert len(delivered) == 2 and {d.data["language"] for d in delivered} == {"nl", "en"}
     assert {d.data["cause_event_id"] for d in delivered} == {envelope.id}
     log = await fetch(settings.database_url, "SELECT status, template FROM notifications.deliveries")
     assert [(r["status"], r["template"]) for r in log] == [("delivered", "match_established")] * 2
+    pairs = await fetch(settings.database_url, "SELECT mentor_id, mentee_id FROM notifications.pairs")
+    assert [(r["mentor_id"], r["mentee_id"]) for r in pairs] == [(ids["mentor"], ids["mentee"])]  # the shared replica
 
 
 async def test_meeting_invite_is_attached_and_quiet_hours_are_respected(settings, infrastructure, ids, bootstrap_servers, topic_prefix):
     # 12:00 UTC is 01:00 in Auckland: inside the mentee's quiet hours (21:00-07:30), so their mail waits.
     settings = settings.model_copy(update={"clock_speed": 3600.0})
-    async with build_service(settings).running() as service, \
+    async with build_service(settings).running(), \
             Watcher(bootstrap_servers, [topics.NOTIFICATIONS], topic_prefix) as out, \
             Publisher(bootstrap_servers, topic_prefix=topic_prefix) as pub:
         await pub.publish(onboarded(pid=ids["mentor"], roles=("mentor",), seniority=7, capacity=1))
@@ -108,21 +114,59 @@ async def test_events_it_cannot_use_are_dead_lettered(settings, ids, bootstrap_s
     assert "unknown IANA time zone 'Mars/Olympus_Mons'" in out.on_topic(topics.dlq(topics.PARTICIPANTS))[0].headers["dlq.error"]
 
 
-async def test_a_delivery_interrupted_mid_send_is_reported_not_resent(settings, ids, database_url):
-    settings = settings.model_copy(update={"sending_lease_seconds": 0.0})
+async def test_a_delivery_interrupted_mid_send_is_reported_not_resent(settings, ids, database_url, bootstrap_servers,
+                                                                     topic_prefix):
+    settings = settings.model_copy(update={"sending_lease_seconds": 60.0})
     service = build_service(settings)
-    async with service.running():
-        async with service.pool.acquire() as conn:
-            await conn.execute(
-                """INSERT INTO deliveries (delivery_id, recipient_id, channel, template, language, cause_event_id,
-                       cause_type, address, subject, body, not_before, status, attempts, claimed_at)
-                   VALUES ('d-1', $1, 'email', 'reminder_due', 'en', 'e-1', 'reminder.due', 'x@example.com', 's', 'b',
-                           now(), 'sending', 1, now() - interval '1 minute')""", ids["mentee"])
+    async with service.running(), Watcher(bootstrap_servers, [topics.NOTIFICATIONS], topic_prefix) as out:
+        # A process claimed this delivery two minutes ago (program time) and died before recording
+        # whether the mail server took it.
+        stuck = Delivery(delivery_id="d-1", recipient_id=ids["mentee"], channel="email", template="reminder_due",
+                         language="en", cause_event_id="e-1", cause_type="reminder.due", address="x@example.com",
+                         subject="s", body="b", not_before=START - timedelta(minutes=3))
+        stuck.claim(service.clock.now() - timedelta(minutes=2))
+        async with service.transaction() as uow:
+            await uow.deliveries.add(stuck)
 
         async def failed():
-            rows = await fetch(database_url, "SELECT status, last_error FROM notifications.deliveries")
+            rows = await fetch(database_url, "SELECT status, last_error, attempts FROM notifications.deliveries")
             return rows[0]["status"] == "failed" and rows[0]
         row = await eventually(failed, 40, "the interrupted delivery to be recorded")
-    assert "not resent" in row["last_error"]
-    outbox = await fetch(database_url, "SELECT topic, payload FROM notifications.outbox")
-    assert [r["topic"] for r in outbox] == [topics.NOTIFICATIONS] and b"notification.failed" in outbox[0]["payload"]
+        (announced,) = await out.wait_for(lambda w: w.of_type("notification.failed"), 30, "the failure announced")
+    assert "not resent" in row["last_error"] and row["attempts"] == 1
+    outbox = await fetch(database_url, "SELECT topic FROM notifications.outbox")
+    assert [r["topic"] for r in outbox] == [topics.NOTIFICATIONS]  # its content goes once published
+    assert announced.data["notification_id"] == "d-1" and "x@example.com" not in str(announced.data)
+
+
+async def test_chat_goes_to_public_or_allowed_webhooks_only_signed_and_in_their_format(
+        settings, ids, bootstrap_servers, topic_prefix):
+    """The mentor's team chat takes Slack's format on an allowed local host; the mentee's webhook points
+    at a cloud's metadata address: refused before any connection, and told on `notification.failed`
+    without the URL."""
+    from services.notifications.adapters.senders import EndpointSecrets
+    from tests.support.webhooks import WebhookReceiver
+
+    metadata = "https://169.254.169.254/latest/meta-data/iam"
+    with WebhookReceiver() as hook:
+        settings = settings.model_copy(update={"webhook_allow_hosts": "127.0.0.1"})
+        async with build_service(settings).running(), \
+                Watcher(bootstrap_servers, [topics.NOTIFICATIONS], topic_prefix) as out, \
+                Publisher(bootstrap_servers, topic_prefix=topic_prefix) as pub:
+            await pub.publish(onboarded(pid=ids["mentor"], roles=("mentor",), seniority=7, capacity=1,
+                                        channel="slack", webhook_url=hook.url))
+            await pub.publish(onboarded(pid=ids["mentee"], channel="webhook", webhook_url=metadata))
+            await pub.publish(ev.MatchEstablished(relationship_id=ids["rel"], proposal_id="p", program_id="prog-1",
+                                                  mentee_id=ids["mentee"], mentor_id=ids["mentor"],
+                                                  established_at=START, goals=["public speaking"]))
+            await out.wait_for(lambda w: w.of_type("notification.delivered") and w.of_type("notification.failed"),
+                               30, "one delivered, one refused")
+    (delivered,) = out.of_type("notification.delivered")
+    assert delivered.data["recipient_id"] == ids["mentor"] and delivered.data["channel"] == "slack"
+    (got,) = hook.received
+    body = got.verified_with(EndpointSecrets(settings.webhook_secret.get_secret_value()).secret_for(hook.url))
+    assert body["blocks"][0]["type"] == "header" and body["text"].startswith("Meet your mentee")
+    (failed,) = out.of_type("notification.failed")
+    assert failed.data["recipient_id"] == ids["mentee"] and failed.data["attempts"] == 1
+    assert failed.data["error"] == "the webhook address is refused: it leads to a link-local address"
+    assert "169.254" not in failed.data["error"] and "meta-data" not in str(failed.data)

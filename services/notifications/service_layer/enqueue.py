@@ -1,0 +1,41 @@
+"""Writing messages to the delivery log: the delivery loop is woken once they are committed.
+
+A delivery's id derives from its cause and recipient, so a redelivered cause finds its deliveries
+already in the log and nobody gets a message twice.
+"""
+
+from __future__ import annotations
+
+from services.notifications.domain.delivery import plan, plan_for_team
+from services.notifications.domain.outgoing import Outgoing
+from services.notifications.domain.preferences import PreferenceLinks
+from services.notifications.service_layer.deps import NotificationsDeps
+from services.notifications.service_layer.unit_of_work import NotificationsUnitOfWork
+from shared.people import Participant
+from shared.programs import ProgramSettings
+
+
+async def for_people(uow: NotificationsUnitOfWork, deps: NotificationsDeps, outgoing: list[Outgoing],
+                     *people: Participant) -> None:
+    """Messages to participants, caused by the event being handled."""
+    cause = uow.cause
+    assert cause is not None, "handlers run for a consumed event"
+    links = PreferenceLinks(deps.settings.preferences_url, deps.settings.preferences_secret.get_secret_value())
+    for delivery in plan(outgoing, {p.participant_id: p for p in people}, cause_event_id=cause.id,
+                         cause_type=cause.type, now=uow.now(), links=links):
+        await uow.deliveries.add(delivery)  # False for a redelivered cause: already in the log
+    uow.after_commit(deps.wake.set)
+
+
+async def for_team(uow: NotificationsUnitOfWork, deps: NotificationsDeps, outgoing: list[Outgoing],
+                   program: ProgramSettings, *, cause_id: str | None = None, cause_type: str | None = None) -> None:
+    """Messages to a program's ops contacts, caused by the event being handled unless named."""
+    if not outgoing:
+        return
+    if cause_id is None or cause_type is None:
+        assert uow.cause is not None, "handlers run for a consumed event"
+        cause_id, cause_type = uow.cause.id, uow.cause.type
+    for delivery in plan_for_team(outgoing, program.ops_contacts, program_id=program.program_id,
+                                  cause_event_id=cause_id, cause_type=cause_type, now=uow.now()):
+        await uow.deliveries.add(delivery)
+    uow.after_commit(deps.wake.set)

@@ -1,0 +1,78 @@
+"""The program team's side of notifications: an alert when a relationship falls at risk, and the
+items their daily digest gathers (sent by `digests.DigestSchedule`).
+
+One alert per change of state: a relationship's stretch at risk is alerted once (`risk_alerts`),
+however often `relationship.at_risk` is told, until its health leaves `at_risk` again. A redelivered
+event is skipped by the inbox, and its deliveries' ids derive from it anyway.
+"""
+
+from __future__ import annotations
+
+from services.notifications.domain import program_team
+from services.notifications.domain.digest import DigestItem
+from services.notifications.service_layer import enqueue
+from services.notifications.service_layer.deps import NotificationsDeps
+from services.notifications.service_layer.unit_of_work import NotificationsUnitOfWork
+from shared import programs
+from shared.contracts import events as ev
+from shared.dead_letters import DeadLetter, DeadLetters
+
+
+async def on_program_configured(event: ev.ProgramConfigured, uow: NotificationsUnitOfWork,
+                                deps: NotificationsDeps) -> None:
+    """The settings are kept as every service keeps them; the digest loop then looks again at when
+    each program's 08:00 is (a new program, another time zone)."""
+    await programs.on_program_configured(event, uow, deps)
+    uow.after_commit(deps.wake_digests.set)
+
+
+async def on_relationship_health_changed(event: ev.RelationshipHealthChanged, uow: NotificationsUnitOfWork,
+                                         deps: NotificationsDeps) -> None:
+    if event.current != "at_risk":
+        await uow.risk_alerts.close(event.relationship_id)
+
+
+async def on_relationship_at_risk(event: ev.RelationshipAtRisk, uow: NotificationsUnitOfWork,
+                                  deps: NotificationsDeps) -> None:
+    pair = await uow.pairs.require(event.relationship_id)
+    if not pair.active:
+        return  # it ended meanwhile: nothing left for the team to act on
+    people = {p.participant_id: p for p in await uow.participants.require(pair.mentor_id, pair.mentee_id)}
+    assert uow.cause is not None, "handlers run for a consumed event"
+    if not await uow.risk_alerts.open(event.relationship_id, cause_event_id=uow.cause.id, at=uow.now()):
+        return  # this stretch at risk was alerted already
+    program = await uow.program_settings.get(pair.program_id, deps.settings)
+    alerts = program_team.at_risk_alert(event, pair, people, program, dashboard_url=deps.settings.dashboard_url)
+    await enqueue.for_team(uow, deps, alerts, program)
+
+
+async def on_match_unavailable(event: ev.MatchUnavailable, uow: NotificationsUnitOfWork,
+                               deps: NotificationsDeps) -> None:
+    assert uow.cause is not None, "handlers run for a consumed event"
+    await uow.digests.add(DigestItem.unmatched(uow.cause.id, event, at=uow.now()))
+
+
+async def on_relationship_unschedulable(event: ev.RelationshipUnschedulable, uow: NotificationsUnitOfWork,
+                                        deps: NotificationsDeps) -> None:
+    assert uow.cause is not None, "handlers run for a consumed event"
+    await uow.digests.add(DigestItem.unschedulable(uow.cause.id, event, at=uow.now()))
+
+
+async def on_dead_letter(letter: DeadLetter, uow: NotificationsUnitOfWork, deps: NotificationsDeps) -> None:
+    """For the program the letter names; one that names none concerns every program."""
+    if letter.program_id is not None:
+        program_ids = [letter.program_id]
+    else:
+        program_ids = [p.program_id for p in await uow.program_settings.all()]
+    for program_id in program_ids:
+        await uow.digests.add(DigestItem.dead_letter(letter, program_id, at=uow.now()))
+
+
+SUBSCRIPTIONS = {
+    ev.ProgramConfigured: on_program_configured,
+    ev.RelationshipHealthChanged: on_relationship_health_changed,
+    ev.RelationshipAtRisk: on_relationship_at_risk,
+    ev.MatchUnavailable: on_match_unavailable,
+    ev.RelationshipUnschedulable: on_relationship_unschedulable,
+    DeadLetters: on_dead_letter,
+}

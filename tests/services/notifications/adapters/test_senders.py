@@ -1,0 +1,172 @@
+"""The senders tell delivered, try again and give up apart, with reasons that name no one.
+
+The mail server's own text often repeats the address ("550 5.1.1 <ana@example.com>: ..."); reasons
+reach the logs and `notification.failed`, so they carry codes only.
+"""
+
+from __future__ import annotations
+
+import pytest
+from aiosmtpd.controller import Controller
+
+from services.notifications.adapters.senders import (
+    EmailSender,
+    GiveUp,
+    Message,
+    TryAgain,
+)
+from services.notifications.domain.compose import Attachment
+from tandem.local.stack import free_port
+
+ADDRESS = "ana.souza@example.com"
+MESSAGE = Message("d1", ADDRESS, "Hello", "Body", "en", Attachment("invite.ics", "BEGIN:VCALENDAR", "text/calendar"))
+
+
+class Refusing:
+    """An SMTP server that answers RCPT TO with `answer` and keeps what it accepts."""
+
+    def __init__(self, answer: str | None) -> None:
+        self.answer = answer
+        self.accepted: list[bytes] = []
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        if self.answer:
+            return self.answer.replace("{address}", address)
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server, session, envelope):
+        self.accepted.append(envelope.content)
+        return "250 Message accepted for delivery"
+
+
+@pytest.fixture
+def smtp():
+    servers = []
+
+    def start(answer: str | None = None) -> tuple[Refusing, EmailSender]:
+        handler, port = Refusing(answer), free_port()
+        controller = Controller(handler, hostname="127.0.0.1", port=port)
+        controller.start()
+        servers.append(controller)
+        return handler, EmailSender(host="127.0.0.1", port=port, sender="Tandem <noreply@tandem.example>", timeout=5)
+
+    yield start
+    for controller in servers:
+        controller.stop()
+
+
+async def test_an_accepted_mail_is_delivered_with_its_invite(smtp):
+    server, sender = smtp()
+    await sender.send(MESSAGE)
+    (mail,) = server.accepted
+    assert b"X-Tandem-Delivery: d1" in mail and b"invite.ics" in mail
+
+
+@pytest.mark.parametrize("answer, outcome, reason", [
+    ("550 5.1.1 <{address}>: Recipient address rejected", GiveUp, "the mail server refused the recipient (550)"),
+    ("450 4.2.1 <{address}>: Mailbox busy, try later", TryAgain, "the mail server refused the recipient (450)"),
+])
+async def test_a_refused_recipient_is_reported_by_code_only(smtp, answer, outcome, reason):
+    _, sender = smtp(answer)
+    with pytest.raises(outcome) as refused:
+        await sender.send(MESSAGE)
+    assert str(refused.value) == reason
+    assert "ana" not in str(refused.value)
+
+
+async def test_an_unreachable_mail_server_is_tried_again():
+    port = free_port()
+    sender = EmailSender(host="127.0.0.1", port=port, sender="noreply@tandem.example", timeout=2)
+    with pytest.raises(TryAgain, match=rf"the mail server 127.0.0.1:{port} could not be reached \(\w+\)"):
+        await sender.send(MESSAGE)
+
+
+# --- mails a person would write, through the real local mail server --------------------------------
+
+@pytest.fixture
+def mailbox(tmp_path):
+    from tandem.local.mailbox import LocalMailbox
+
+    box = LocalMailbox(tmp_path / "mail", free_port())
+    box.start()
+    yield box
+    box.stop()
+
+
+def rendered(name: str = "meeting_scheduled", locale: str = "ja-JP"):
+    from services.notifications.domain.messages import template
+    from services.notifications.domain.render import render
+    from services.notifications.i18n.catalogues import language_for
+    from tests.services.notifications.samples import participant_samples
+
+    sample = next(s for s in participant_samples() if s.outgoing.template == name)
+    return sample, render(template(name), language_for(locale), "indirect", sample.outgoing.context,
+                          preferences_url="https://tandem.example/preferences/abc.def")
+
+
+async def test_a_mail_is_multipart_text_and_html_with_the_invite_beside_and_the_standard_headers(mailbox):
+    from tandem.local.mailbox import read_mailbox
+
+    sample, mail = rendered()
+    message = Message("d-42", ADDRESS, mail.subject, mail.text, mail.language, sample.outgoing.attachment,
+                      html=mail.html, unsubscribe_url="https://tandem.example/preferences/abc.def")
+    sender = EmailSender(host="127.0.0.1", port=mailbox.port, sender="Tandem <noreply@tandem.example>", timeout=5)
+    await sender.send(message)
+    await sender.send(message)  # a second attempt of the same delivery: the same Message-ID
+    first, second = read_mailbox(mailbox.directory)
+    assert first["Message-ID"] == second["Message-ID"] == "<d-42@tandem.example>"
+    assert first["Subject"] == mail.subject and "\n" not in first["Subject"]  # no folding artefacts
+    assert first["Auto-Submitted"] == "auto-generated" and first["Content-Language"] == "ja"
+    assert first["List-Unsubscribe"] == "<https://tandem.example/preferences/abc.def>"
+    assert first["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    assert first["Date"] and first["From"] == "Tandem <noreply@tandem.example>"
+    assert first.get_content_type() == "multipart/mixed"
+    body, invite = first.get_payload()
+    assert body.get_content_type() == "multipart/alternative"
+    plain, html = body.get_payload()
+    assert (plain.get_content_type(), html.get_content_type()) == ("text/plain", "text/html")
+    assert plain.get_content() == mail.text and html.get_content() == mail.html
+    assert (invite.get_content_type(), invite.get_param("method"), invite.get_filename()) == \
+        ("text/calendar", "REQUEST", "invite.ics")
+    assert invite.get_content() == sample.outgoing.attachment.content
+
+
+async def test_the_html_part_is_simple_accessible_and_loads_nothing_from_elsewhere(mailbox):
+    _, mail = rendered("relationship_concluded", "nl-NL")
+    assert '<html lang="nl"' in mail.html and "<title>" in mail.html and 'role="article"' in mail.html
+    assert "<img" not in mail.html and "src=" not in mail.html and "<link" not in mail.html
+    assert "<script" not in mail.html and "url(" not in mail.html
+    assert "<ul><li>" in mail.html and "<p>" in mail.html
+    assert '<a href="https://tandem.example/preferences/abc.def">Kies welke berichten u ontvangt</a>' in mail.html
+
+
+@pytest.mark.parametrize("subject", [
+    "ご案内：田中さんとの最初のミーティング：2027年1月13日 13:00（中央ヨーロッパ時間）について詳しくご連絡いたします",
+    "Ihre Mentoring-Beziehung mit Bram de Vries-Müller ist beendet – vielen Dank für Ihre Zeit und Ihr Engagement",
+    "您与王小明的第一次会面：2027年1月13日星期三 13:00（中欧时间），我们期待你们的交流与成长",
+    "A rather long English subject line about your next meeting with somebody whose name is also long",
+])
+async def test_long_subjects_in_any_script_arrive_exactly_as_written(mailbox, subject):
+    from tandem.local.mailbox import read_mailbox
+
+    sender = EmailSender(host="127.0.0.1", port=mailbox.port, sender="noreply@tandem.example", timeout=5)
+    await sender.send(Message("d-1", ADDRESS, subject, "Body", "en"))
+    (mail,) = read_mailbox(mailbox.directory)
+    assert mail["Subject"] == subject
+
+
+async def test_a_certificate_travels_as_a_pdf_attachment_with_its_localised_name(mailbox):
+    import base64
+
+    from services.notifications.i18n.catalogues import language_for
+    from tandem.local.mailbox import read_mailbox
+    from tests.services.notifications.domain.test_certificate import CERTIFICATE
+
+    certificate = CERTIFICATE.pdf(language_for("zh-Hans"))
+    sender = EmailSender(host="127.0.0.1", port=mailbox.port, sender="noreply@tandem.example", timeout=5)
+    await sender.send(Message("d-2", ADDRESS, "结业", "正文", "zh-Hans", certificate, html="<p>正文</p>"))
+    (mail,) = read_mailbox(mailbox.directory)
+    (pdf,) = list(mail.iter_attachments())
+    assert (pdf.get_content_type(), pdf.get_filename()) == ("application/pdf", "结业证书.pdf")
+    assert pdf.get_content() == base64.b64decode(certificate.content)

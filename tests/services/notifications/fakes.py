@@ -1,0 +1,178 @@
+"""Notifications' tables in memory (the delivery log, risk alerts, digest items), for handler and
+loop unit tests. One `NotificationTables` can back several fake units of work, as one database does."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime
+
+from services.notifications.domain.delivery import FAILED, PENDING, SENDING, Delivery
+from services.notifications.domain.digest import DigestItem
+from shared.contracts.events import EventData
+from shared.people import Communication, Participant
+from tests.support.fakes import (
+    FakePairDirectory,
+    FakeParticipantDirectory,
+    FakeProgramDirectory,
+    FakeUnitOfWork,
+)
+
+
+def participant(pid: str, *, name: str | None = None, roles=("mentee",), locale="en-GB", languages=("en",),
+                tz="Europe/Amsterdam", region="EMEA", sector="engineering", goals=(), style="direct",
+                quiet: tuple[str, str] | None = None, channel="email", webhook_url: str | None = None,
+                active: bool = True) -> Participant:
+    return Participant(
+        participant_id=pid, program_id="prog-1", roles=tuple(roles), name=name or pid.title(),
+        email=f"{pid}@example.com", locale=locale, languages=tuple(languages), timezone=tz, country="NL",
+        region=region, sector=sector, seniority=3, goals=tuple(goals),
+        communication=Communication(channel=channel, style=style, quiet_start=quiet[0] if quiet else None,
+                                    quiet_end=quiet[1] if quiet else None, webhook_url=webhook_url),
+        active=active,
+    )
+
+
+class FakeDeliveries:
+    """Keeps copies, as a table would: an aggregate's changes count only once saved."""
+
+    def __init__(self, log: dict[str, Delivery]) -> None:
+        self.log = log
+
+    async def add(self, delivery: Delivery) -> bool:
+        if delivery.delivery_id in self.log:
+            return False
+        self.log[delivery.delivery_id] = replace(delivery)
+        return True
+
+    async def save(self, delivery: Delivery) -> bool:
+        stored = self.log.get(delivery.delivery_id)
+        if stored is None or stored.version != delivery.version - 1:
+            return False
+        self.log[delivery.delivery_id] = replace(delivery)
+        return True
+
+    async def get(self, delivery_id: str) -> Delivery | None:
+        found = self.log.get(delivery_id)
+        return None if found is None else replace(found)
+
+    async def due(self, now: datetime, limit: int) -> list[Delivery]:
+        due = sorted((d for d in self.log.values() if d.status == PENDING and d.not_before <= now),
+                     key=lambda d: d.not_before)
+        return [replace(d) for d in due[:limit]]
+
+    async def interrupted(self, claimed_before: datetime, limit: int) -> list[Delivery]:
+        stuck = [d for d in self.log.values() if d.status == SENDING and d.claimed_at < claimed_before]
+        return [replace(d) for d in stuck[:limit]]
+
+    async def next_due(self) -> datetime | None:
+        return min((d.not_before for d in self.log.values() if d.status == PENDING), default=None)
+
+    async def forget_recipient(self, recipient_id: str, reason: str) -> None:
+        for key, d in self.log.items():
+            if d.recipient_id == recipient_id:
+                left = {"status": FAILED, "last_error": reason} if d.status in (PENDING, SENDING) else {}
+                self.log[key] = replace(d, address="erased", subject="", body="", html="", attachment=None, **left)
+
+
+@dataclass
+class NotificationTables:
+    log: dict[str, Delivery] = field(default_factory=dict)
+    people: FakeParticipantDirectory = field(default_factory=FakeParticipantDirectory)
+    programs: FakeProgramDirectory = field(default_factory=FakeProgramDirectory)
+    pairs: FakePairDirectory = field(default_factory=FakePairDirectory)
+    risk_alerts: dict[str, str] = field(default_factory=dict)  # relationship -> the event alerted for
+    digest_items: dict[tuple[str, str], DigestItem] = field(default_factory=dict)
+    digested: dict[tuple[str, str], date] = field(default_factory=dict)  # item -> the digest that took it
+    digests: dict[tuple[str, date], int] = field(default_factory=dict)  # (program, local day) -> items
+
+
+class FakeRiskAlerts:
+    def __init__(self, t: NotificationTables) -> None:
+        self.t = t
+
+    async def open(self, relationship_id: str, *, cause_event_id: str, at: datetime) -> bool:
+        if relationship_id in self.t.risk_alerts:
+            return False
+        self.t.risk_alerts[relationship_id] = cause_event_id
+        return True
+
+    async def close(self, relationship_id: str) -> None:
+        self.t.risk_alerts.pop(relationship_id, None)
+
+
+class FakeDigests:
+    def __init__(self, t: NotificationTables) -> None:
+        self.t = t
+
+    async def add(self, item: DigestItem) -> None:
+        self.t.digest_items.setdefault((item.program_id, item.item_id), item)
+
+    async def claim(self, program_id: str, day: date, *, at: datetime) -> bool:
+        if (program_id, day) in self.t.digests:
+            return False
+        self.t.digests[(program_id, day)] = 0
+        return True
+
+    async def take_items(self, program_id: str, day: date) -> list[DigestItem]:
+        taken = [i for key, i in self.t.digest_items.items() if key[0] == program_id and key not in self.t.digested]
+        for item in taken:
+            self.t.digested[(item.program_id, item.item_id)] = day
+        self.t.digests[(program_id, day)] = len(taken)
+        return sorted(taken, key=lambda i: (i.occurred_at, i.item_id))
+
+    async def taken(self, program_id: str, day: date) -> bool:
+        return (program_id, day) in self.t.digests
+
+    def waiting(self, program_id: str) -> list[DigestItem]:
+        return [i for key, i in self.t.digest_items.items() if key[0] == program_id and key not in self.t.digested]
+
+
+class FakeNotificationsUnitOfWork(FakeUnitOfWork):
+    def __init__(self, clock, log: dict[str, Delivery] | None = None, *,
+                 tables: NotificationTables | None = None) -> None:
+        super().__init__(clock)
+        self.tables = tables or NotificationTables(log={} if log is None else log)
+        self.delivery_log: dict[str, Delivery] = self.tables.log
+        self.deliveries = FakeDeliveries(self.delivery_log)
+        self.participants = self.tables.people
+        self.program_settings = self.tables.programs
+        self.pairs = self.tables.pairs
+        self.risk_alerts = FakeRiskAlerts(self.tables)
+        self.digests = FakeDigests(self.tables)
+
+    def for_(self, recipient_id: str) -> list[Delivery]:
+        return [d for d in self.delivery_log.values() if d.recipient_id == recipient_id]
+
+
+class FakeDatabase:
+    """What the delivery loop sees of the database: transactions over one shared delivery log.
+
+    Events emitted in a transaction are `published` only if it ends without an error; `fail_next`
+    makes the next saves fail as if the database were away."""
+
+    def __init__(self, clock, tables: NotificationTables | None = None) -> None:
+        self.clock = clock
+        self.tables = tables or NotificationTables()
+        self.log: dict[str, Delivery] = self.tables.log
+        self.published: list[EventData] = []
+        self.fail_next = 0
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[FakeNotificationsUnitOfWork]:
+        uow = FakeNotificationsUnitOfWork(self.clock, tables=self.tables)
+        save = uow.deliveries.save
+
+        async def save_unless_away(delivery: Delivery) -> bool:
+            if self.fail_next:
+                self.fail_next -= 1
+                raise ConnectionResetError("database away")
+            return await save(delivery)
+
+        uow.deliveries.save = save_unless_away  # type: ignore[method-assign]
+        yield uow
+        self.published += uow.emitted
+
+    def of_type(self, model: type[EventData]) -> list[EventData]:
+        return [e for e in self.published if isinstance(e, model)]

@@ -1,0 +1,236 @@
+"""The program team's alerts and daily digest on fakes: no database, no broker.
+
+Ops contacts are configured on programs.v1; alerts go to each of them in their own language,
+through their own channel, known in the delivery log by an opaque id.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+
+from services.notifications.domain.delivery import OPS_CONTACT, delivery_id
+from services.notifications.domain.program_team import contact_id
+from services.notifications.service_layer import program_team
+from services.notifications.service_layer.digests import DigestSchedule
+from services.notifications.service_layer.handlers import (
+    SUBSCRIPTIONS,
+    NotificationsDeps,
+)
+from services.notifications.settings import NotificationSettings
+from shared.contracts import events as ev
+from shared.dead_letters import DeadLetter, DeadLetters
+from shared.loops import Wakeup
+from shared.programs import OpsContact
+from tests.services.notifications.fakes import (
+    FakeDatabase,
+    FakeNotificationsUnitOfWork,
+    NotificationTables,
+)
+from tests.support.fakes import FixedClock, deliver
+from tests.support.people import onboarded
+
+NOW = datetime(2027, 1, 4, 12, 0, tzinfo=UTC)  # Monday, 13:00 in Amsterdam
+DASHBOARD = "https://tandem.example/dashboard"
+SANNE = OpsContact("Sanne de Vries", "sanne@example.com", "nl-NL")
+CHAT = OpsContact("Program team", "team@example.com", "en", "chat", "https://chat.example/hooks/team")
+
+
+@pytest.fixture
+def deps() -> NotificationsDeps:
+    return NotificationsDeps(NotificationSettings(dashboard_url=DASHBOARD), wake=Wakeup())
+
+
+@pytest.fixture
+def tables() -> NotificationTables:
+    return NotificationTables()
+
+
+@pytest.fixture
+async def uow(deps, tables) -> FakeNotificationsUnitOfWork:
+    """Ana (mentee) and Bram (mentor) are a pair in the Pilot program, whose team is Sanne (Dutch, e-mail)
+    and a chat channel (English)."""
+    uow = FakeNotificationsUnitOfWork(FixedClock(NOW), tables=tables)
+    await given(uow, deps, configured(), onboarded(pid="ana", name="Ana Souza", style="indirect"),
+                onboarded(pid="bram", name="Bram de Vries", roles=("mentor",), seniority=7, capacity=1),
+                ev.MatchEstablished(relationship_id="r1", proposal_id="p1", program_id="prog-1", mentee_id="ana",
+                                    mentor_id="bram", established_at=NOW))
+    uow.delivery_log.clear()
+    return uow
+
+
+def configured(timezone: str = "Europe/Amsterdam", contacts=(SANNE, CHAT), program_id: str = "prog-1"):
+    return ev.ProgramConfigured(program_id=program_id, name="Pilot", timezone=timezone, ops_contacts=[
+        {"name": c.name, "email": c.email, "locale": c.locale, "channel": c.channel, "webhook_url": c.webhook_url}
+        for c in contacts])
+
+
+async def given(uow, deps, *events, event_id: str | None = None) -> None:
+    for event in events:
+        await deliver(SUBSCRIPTIONS, event, uow, deps, event_id=event_id)
+
+
+def at_risk(score: float = 31.5) -> ev.RelationshipAtRisk:
+    return ev.RelationshipAtRisk(relationship_id="r1", score=score,
+                                 reasons=["recent ratings are low (average 1.5 of 5)", "1 of 2 meetings missed"])
+
+
+def health(current: str) -> ev.RelationshipHealthChanged:
+    return ev.RelationshipHealthChanged(relationship_id="r1", previous=None, current=current, score=50.0)
+
+
+def letter(offset: int, program_id: str | None) -> DeadLetter:
+    return DeadLetter(topic="meeting-commands.v1", partition=0, offset=offset,
+                      reason="no meeting m-9 in relationship r1", error_type="PermanentError", service="scheduling",
+                      failed_at=NOW, event_type="meeting.cancel.requested", program_id=program_id)
+
+
+async def dead_letter(uow, deps, item: DeadLetter) -> None:
+    uow.cause = None
+    await SUBSCRIPTIONS[DeadLetters](item, uow, deps)
+
+
+TEAM_CASES = {ev.ProgramConfigured, ev.RelationshipHealthChanged, ev.RelationshipAtRisk, ev.MatchUnavailable, ev.RelationshipUnschedulable,
+              DeadLetters}
+
+
+def test_every_program_team_subscription_has_tests():
+    assert set(program_team.SUBSCRIPTIONS) == TEAM_CASES
+
+
+# --- alerts --------------------------------------------------------------------------------------
+
+async def test_an_at_risk_relationship_alerts_each_contact_in_their_language_through_their_channel(uow, deps):
+    await given(uow, deps, at_risk(), event_id="risk-1")
+    sanne, chat = contact_id("prog-1", SANNE), contact_id("prog-1", CHAT)
+    by_contact = {d.recipient_id: d for d in uow.delivery_log.values()}
+    assert set(by_contact) == {sanne, chat}
+    to_sanne, to_chat = by_contact[sanne], by_contact[chat]
+    assert (to_sanne.channel, to_sanne.address, to_sanne.language) == ("email", "sanne@example.com", "nl")
+    assert to_sanne.subject == "Risico: Bram de Vries & Ana Souza (Pilot)"
+    assert "- recent ratings are low (average 1.5 of 5)\n- 1 of 2 meetings missed" in to_sanne.body
+    assert "gezondheidsscore van 31,5 van de 100" in to_sanne.body  # Dutch digits
+    assert f"{DASHBOARD}/programs/prog-1?state=at_risk" in to_sanne.body
+    assert (to_chat.channel, to_chat.address, to_chat.language) == ("webhook", CHAT.webhook_url, "en")
+    assert to_chat.subject == "At risk: Bram de Vries & Ana Souza (Pilot)"
+    for d in (to_sanne, to_chat):
+        assert d.recipient_kind == OPS_CONTACT and d.not_before == NOW and "{" not in d.subject + d.body
+        assert d.delivery_id == delivery_id("risk-1", d.recipient_id, "ops_relationship_at_risk")
+        assert d.recipient_id.startswith("ops-") and "example" not in d.recipient_id  # nothing about who they are
+
+
+async def test_one_alert_per_change_of_state_and_none_for_a_redelivery(uow, deps):
+    await given(uow, deps, at_risk(), event_id="risk-1")
+    await given(uow, deps, at_risk(), event_id="risk-1")  # redelivered
+    await given(uow, deps, at_risk(score=25.0), event_id="risk-2")  # told again while still at risk
+    assert {d.cause_event_id for d in uow.delivery_log.values()} == {"risk-1"} and len(uow.delivery_log) == 2
+    await given(uow, deps, health("watch"), event_id="better")  # it recovers a little...
+    await given(uow, deps, health("at_risk"), at_risk(score=20.0), event_id="risk-3")  # ...and falls again
+    assert sorted(d.cause_event_id for d in uow.delivery_log.values()) == ["risk-1"] * 2 + ["risk-3"] * 2
+
+
+async def test_no_alert_without_contacts_or_for_a_relationship_that_has_ended(uow, deps):
+    await given(uow, deps, configured(contacts=()))
+    await given(uow, deps, at_risk(), event_id="risk-1")
+    assert uow.delivery_log == {}
+    await given(uow, deps, configured(), health("healthy"))
+    await given(uow, deps, ev.MatchEnded(relationship_id="r1", program_id="prog-1", mentee_id="ana", mentor_id="bram",
+                                         reason="done", ended_at=NOW, reason_code="term_completed"))
+    uow.delivery_log.clear()
+    await given(uow, deps, at_risk(), event_id="risk-2")
+    assert uow.delivery_log == {}
+
+
+# --- the daily digest ----------------------------------------------------------------------------
+
+async def test_what_the_digest_will_tell_is_gathered_as_it_arrives(uow, deps, tables):
+    await given(uow, deps, configured(program_id="prog-2", contacts=(SANNE,)))
+    await given(uow, deps, ev.MatchUnavailable(program_id="prog-1", mentee_id="ana", reason="no mentor shares a "
+                                               "language", reason_code="no_shared_language"), event_id="u-1")
+    await given(uow, deps, ev.RelationshipUnschedulable(relationship_id="r1", program_id="prog-1", mentor_id="bram",
+                                                        mentee_id="ana", reason="no common hours"), event_id="x-1")
+    await dead_letter(uow, deps, letter(7, "prog-1"))
+    await dead_letter(uow, deps, letter(8, None))  # names no program: every program's digest has it
+    kinds = sorted((i.program_id, i.kind) for i in tables.digest_items.values())
+    assert kinds == [("prog-1", "dead_letter"), ("prog-1", "dead_letter"), ("prog-1", "unmatched"),
+                     ("prog-1", "unschedulable"), ("prog-2", "dead_letter")]
+    assert tables.digest_items[("prog-1", "u-1")].details["reason_code"] == "no_shared_language"
+    assert uow.delivery_log == {}  # nothing is sent before 08:00
+
+
+class Replica:
+    """A notifications process as the digest loop sees it: its own deps, one shared database."""
+
+    def __init__(self, tables: NotificationTables, clock: FixedClock) -> None:
+        self.db = FakeDatabase(clock, tables)
+        self.schedule = DigestSchedule(self.db.transaction, clock,
+                                       NotificationsDeps(NotificationSettings(dashboard_url=DASHBOARD), Wakeup()))
+
+
+def digests(tables: NotificationTables) -> list:
+    return sorted((d for d in tables.log.values() if d.template == "ops_daily_digest"),
+                  key=lambda d: (d.cause_event_id, d.recipient_id))
+
+
+async def test_the_digest_goes_out_at_eight_in_the_programs_zone_once_and_only_with_news(uow, deps, tables):
+    clock = uow.clock
+    clock.at = datetime(2027, 1, 5, 6, 30, tzinfo=UTC)  # 07:30 in Amsterdam
+    for i in range(3):  # the same mentee, told three times: one line, the latest word
+        await given(uow, deps, ev.MatchUnavailable(program_id="prog-1", mentee_id="ana", reason=f"reason {i}",
+                                                   reason_code="no_overlap"), event_id=f"u-{i}")
+    await given(uow, deps, ev.RelationshipUnschedulable(relationship_id="r1", program_id="prog-1", mentor_id="bram",
+                                                        mentee_id="ana", reason="no common hours"), event_id="x-1")
+    for offset in (1, 2):
+        await dead_letter(uow, deps, letter(offset, "prog-1"))
+    a, b = Replica(tables, clock), Replica(tables, clock)
+    passed = await a.schedule.step()
+    assert digests(tables) == [] and passed.due_in == 30 * 60  # until 08:00 there
+
+    clock.at = datetime(2027, 1, 5, 7, 0, tzinfo=UTC)  # 08:00 in Amsterdam
+    await a.schedule.step()
+    await b.schedule.step()  # another replica: the day's digest is taken
+    to_sanne, to_chat = sorted(digests(tables), key=lambda d: d.channel)
+    assert to_sanne.cause_event_id == "digest/prog-1/2027-01-05" and to_sanne.cause_type == "daily.digest"
+    assert to_sanne.subject == "Pilot, 5 januari 2027: 4 dingen om naar te kijken"
+    # Reasons that came without a code (older producers) keep the event's own words.
+    assert "Een mentee aan wie we niemand konden voorstellen:\n- Ana Souza: reason 2\n" in to_sanne.body
+    assert "Een koppel zonder gezamenlijk moment om af te spreken:\n- Bram de Vries & Ana Souza\n" in to_sanne.body
+    assert "2 berichten die het systeem niet kon verwerken:\n- meeting-commands.v1 meeting.cancel.requested (2x): " \
+           "no meeting m-9 in relationship r1" in to_sanne.body
+    assert f"{DASHBOARD}/programs/prog-1\n" in to_sanne.body and "{" not in to_sanne.body
+    assert (to_chat.channel, to_chat.subject) == ("webhook", "Pilot, January 5, 2027: 4 things to look at")
+    assert all(d.recipient_kind == OPS_CONTACT for d in (to_sanne, to_chat))
+
+    # Later that day: a new item waits for tomorrow's digest; a quiet day sends nothing.
+    clock.at = datetime(2027, 1, 5, 15, 0, tzinfo=UTC)
+    await given(uow, deps, ev.MatchUnavailable(program_id="prog-1", mentee_id="ana", reason="reason 3",
+                                               reason_code="no_overlap"), event_id="u-3")
+    passed = await a.schedule.step()
+    assert len(digests(tables)) == 2 and passed.due_in == 16 * 3600  # until 08:00 tomorrow
+    clock.at = datetime(2027, 1, 6, 7, 0, tzinfo=UTC)
+    await a.schedule.step()
+    assert [d.cause_event_id for d in digests(tables)][2:] == ["digest/prog-1/2027-01-06"] * 2
+    clock.at = datetime(2027, 1, 7, 7, 0, tzinfo=UTC)
+    await a.schedule.step()
+    assert len(digests(tables)) == 4 and tables.digests[("prog-1", date(2027, 1, 7))] == 0
+
+
+async def test_new_settings_wake_the_digest_loop_to_look_at_the_programs_eight_oclock_again(uow, deps, tables):
+    deps.wake_digests.clear()
+    await given(uow, deps, configured(timezone="Asia/Tokyo"))
+    assert deps.wake_digests._event.is_set()
+    assert tables.programs.programs["prog-1"].timezone == "Asia/Tokyo"
+
+
+async def test_each_program_has_its_digest_at_its_own_eight_oclock(uow, deps, tables):
+    await given(uow, deps, configured(program_id="prog-tokyo", timezone="Asia/Tokyo", contacts=(CHAT,)))
+    for program_id in ("prog-1", "prog-tokyo"):
+        await given(uow, deps, ev.MatchUnavailable(program_id=program_id, mentee_id="ana", reason="none free",
+                                                   reason_code="mentors_at_capacity"), event_id=f"u-{program_id}")
+    clock = uow.clock
+    clock.at = datetime(2027, 1, 4, 23, 0, tzinfo=UTC)  # 08:00 in Tokyo, midnight in Amsterdam
+    replica = Replica(tables, clock)
+    passed = await replica.schedule.step()
+    assert [d.cause_event_id for d in digests(tables)] == ["digest/prog-tokyo/2027-01-05"]
+    assert passed.due_in == timedelta(hours=8).total_seconds()  # Amsterdam's 08:00 is next
