@@ -1,7 +1,13 @@
 from pathlib import Path
 
-from services.feedback.service_layer.handlers import build_router
+from services.feedback.entrypoints.web import PREFIXES, build_web
+from services.feedback.metrics import refresh_program_metrics
+from services.feedback.service_layer.checkins import LOOPS
+from services.feedback.service_layer.handlers import SUBSCRIPTIONS, FeedbackDeps
+from services.feedback.service_layer.unit_of_work import FeedbackUnitOfWork
 from services.feedback.settings import FeedbackSettings
+from shared.programs import PROGRAMS_TRACK
+from shared.replica import PAIRS_TRACK, PARTICIPANTS_TRACK
 from shared.service import Service
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "adapters" / "migrations"
@@ -10,7 +16,9 @@ MIGRATIONS = Path(__file__).resolve().parent.parent / "adapters" / "migrations"
 def build_service(settings: FeedbackSettings | None = None) -> Service:
     settings = settings or FeedbackSettings()
     return Service(name="feedback", schema="feedback", settings=settings, migrations=MIGRATIONS,
-                   router=build_router(settings))
+                   subscriptions=SUBSCRIPTIONS, deps=FeedbackDeps(settings), unit_of_work=FeedbackUnitOfWork,
+                   replicas=(PROGRAMS_TRACK, PARTICIPANTS_TRACK, PAIRS_TRACK), loops=(refresh_program_metrics, *LOOPS),
+                   web=build_web, web_prefixes=PREFIXES)
 
 
 def main() -> None:

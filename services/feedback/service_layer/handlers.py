@@ -1,105 +1,198 @@
-"""Feedback: asks both people for feedback after each meeting, keeps what they say, tracks each
-relationship's health, raises at-risk alerts and celebrates milestones.
+"""Feedback: asks both people for feedback after each meeting, at check-ins and at the end, keeps
+what they say and the progress on their goals, tracks each relationship's health, raises at-risk
+alerts, nudges a pair whose meetings keep not happening, and celebrates milestones, goals achieved
+and what a relationship achieved when it ends (service_layer/lifecycle.py).
+
+It also keeps the program team's read model (adapters/analytics.py): every fact below lands in
+feedback's own tables, keyed by its own id, and the KPIs are aggregated from them when read.
+
+Subscriptions (who handles what; `SUBSCRIPTIONS` at the bottom is the source of truth):
+
+| event                                   | handler                  | changes                                   | emits                                                    |
+|-----------------------------------------|--------------------------|-------------------------------------------|----------------------------------------------------------|
+| program.configured                      | lifecycle.on_program_configured | programs, checkin_schedule (next check-in planned again) | -                                    |
+| participant.onboarded                   | on_participant_onboarded | participants, analytics_onboardings       | -                                                        |
+| participant.updated/offboarded          | shared.replica           | participants                              | -                                                        |
+| match.proposed                          | on_match_proposed        | analytics_proposals                       | -                                                        |
+| match.declined / match.expired          | on_match_declined/expired| analytics_proposals                       | -                                                        |
+| match.established                       | on_match_established     | pairs, checkin_schedule, analytics_proposals | -                                                     |
+| match.ended                             | lifecycle.on_match_ended | pairs, requests, conclusions              | feedback.requested (closure, both), relationship.concluded |
+| meeting.scheduled/rescheduled/cancelled | on_meeting_placed        | analytics_meetings                        | -                                                        |
+| meeting.completed                       | on_meeting_completed     | meeting_outcomes, requests, health, analytics_meetings, health_changes | feedback.requested (to whoever has not answered yet), relationship.health.changed/at_risk |
+| meeting.missed                          | on_meeting_missed        | meeting_outcomes, missed_streaks, health, analytics_meetings, health_changes | relationship.meetings.missed (once per streak), relationship.health.changed/at_risk |
+| meeting.unplaceable                     | on_meeting_unplaceable   | analytics_unplaceable                     | -                                                        |
+| relationship.unschedulable              | on_relationship_unschedulable | analytics_unplaceable (occurrence 0) | -                                                        |
+| feedback.submitted                      | on_feedback_submitted    | feedback, requests, milestones, goal_progress, health, health_changes | milestone.achieved, goal.achieved, relationship.health.changed/at_risk |
+| goal.progress.recorded                  | lifecycle.on_goal_progress_recorded | goal_progress, health, health_changes | goal.achieved (once per goal), relationship.health.changed/at_risk |
+| notification.delivered / failed         | on_notification_delivered/failed | analytics_notifications           | -                                                        |
+| every `<topic>.dlq` (DeadLetters)       | on_dead_letter           | analytics_dead_letters                    | -                                                        |
+| (a check-in falls due; loop)            | checkins.checkin_pass    | checkin_schedule, requests, health        | feedback.requested (checkin; once more with `reminder`), relationship.health.changed/at_risk |
+
+Refused (dead-lettered with the reason; ids and goal terms only): an answer or progress from
+someone outside the pair; progress on a goal the relationship does not have (0-100 is the
+schema's); a check-in answer once the relationship has ended (closure answers, and late answers
+about a meeting, are still taken); an answer naming a request that is unknown, was sent to someone
+else or asks for another kind of answer. Once a relationship has ended its health stays as it was;
+progress, milestones and closure answers that come after the end are still recorded and celebrated,
+but the summary (`relationship.concluded`) was told at the end.
 """
 
 from __future__ import annotations
 
-import uuid
-from datetime import timedelta
+from datetime import datetime
 
-from services.feedback.adapters import repository as repo
-from services.feedback.domain.health import assess
-from services.feedback.settings import FeedbackSettings
-from shared.consumer import EventRouter
+from services.feedback.domain.model import Feedback, MeetingOutcome
+from services.feedback.service_layer import erasure, lifecycle
+from services.feedback.service_layer.assessment import reassess
+from services.feedback.service_layer.deps import FeedbackDeps
+from services.feedback.service_layer.unit_of_work import FeedbackUnitOfWork
+from shared import replica
 from shared.contracts import events as ev
-from shared.contracts import topics
-from shared.contracts.envelope import Envelope
-from shared.errors import NotYetKnown, PermanentError
-from shared.unit_of_work import UnitOfWork
+from shared.dead_letters import DeadLetter, DeadLetters
 
-NAMESPACE = uuid.UUID("6f1f7a8e-4b0c-4d1e-9a57-0c3f5e2b9d11")
+__all__ = ["SUBSCRIPTIONS", "FeedbackDeps"]
 
 
-def request_id(meeting_id: str, participant_id: str) -> str:
-    # Deterministic, so asking twice for the same meeting is the same request.
-    return str(uuid.uuid5(NAMESPACE, f"{meeting_id}/{participant_id}"))
+def event_time(uow: FeedbackUnitOfWork) -> datetime:
+    """When the event being applied happened, as its publisher said: redelivered, it lands on the same day."""
+    return uow.cause.time if uow.cause is not None else uow.now()
 
 
-async def _update_health(uow: UnitOfWork, relationship_id: str) -> None:
-    rel = await repo.get_relationship(uow.conn, relationship_id, lock=True)
-    health = assess(await repo.signals(uow.conn, relationship_id, uow.clock.now()))
-    await repo.save_health(uow.conn, relationship_id, score=health.score, state=health.state)
-    if health.state != rel["health_state"]:
-        uow.emit(ev.RelationshipHealthChanged(
-            relationship_id=relationship_id, previous=rel["health_state"], current=health.state,
-            score=health.score, reasons=list(health.reasons),
-        ))
-        if health.state == "at_risk":
-            uow.emit(ev.RelationshipAtRisk(relationship_id=relationship_id, score=health.score, reasons=list(health.reasons)))
+async def on_participant_onboarded(event: ev.ParticipantOnboarded, uow: FeedbackUnitOfWork,
+                                   deps: FeedbackDeps) -> None:
+    await replica.on_participant_profile(event, uow, deps)
+    await uow.analytics.onboarded(event.participant_id, event.program_id, event_time(uow))
 
 
-def build_router(settings: FeedbackSettings) -> EventRouter:
-    router = EventRouter("feedback")
+async def on_match_proposed(event: ev.MatchProposed, uow: FeedbackUnitOfWork, deps: FeedbackDeps) -> None:
+    await uow.analytics.proposal_opened(event.proposal_id, event.program_id, event.mentee_id, event.mentor_id,
+                                        event_time(uow))
 
-    @router.on(topics.MATCHES, "match.established")
-    async def relationship_started(envelope: Envelope, data: ev.MatchEstablished, uow: UnitOfWork) -> None:
-        await repo.add_relationship(
-            uow.conn, relationship_id=data.relationship_id, program_id=data.program_id, mentor_id=data.mentor_id,
-            mentee_id=data.mentee_id, goals=list(data.goals), established_at=data.established_at,
-        )
 
-    @router.on(topics.MATCHES, "match.ended")
-    async def relationship_ended(envelope: Envelope, data: ev.MatchEnded, uow: UnitOfWork) -> None:
-        if await repo.get_relationship(uow.conn, data.relationship_id) is None:
-            raise NotYetKnown(f"relationship {data.relationship_id} not established here yet")
-        await repo.end_relationship(uow.conn, data.relationship_id, reason=data.reason, at=data.ended_at)
+async def on_match_declined(event: ev.MatchDeclined, uow: FeedbackUnitOfWork, deps: FeedbackDeps) -> None:
+    await uow.analytics.proposal_closed(event.proposal_id, event.program_id, event.mentee_id, event.mentor_id,
+                                        status="declined", at=event_time(uow))
 
-    @router.on(topics.MEETINGS, "meeting.completed")
-    async def meeting_completed(envelope: Envelope, data: ev.MeetingCompleted, uow: UnitOfWork) -> None:
-        rel = await repo.get_relationship(uow.conn, data.relationship_id, lock=True)
-        if rel is None:
-            raise NotYetKnown(f"relationship {data.relationship_id} not established here yet")
-        now = uow.clock.now()
-        if not await repo.record_meeting(uow.conn, data.relationship_id, data.meeting_id, held=True, at=now):
-            return  # the same meeting reported again
-        due = now + timedelta(days=settings.feedback_due_days)
-        for participant_id, role in ((data.mentee_id, "mentee"), (data.mentor_id, "mentor")):
-            rid = request_id(data.meeting_id, participant_id)
-            if await repo.add_request(uow.conn, request_id=rid, relationship_id=data.relationship_id,
-                                      meeting_id=data.meeting_id, participant_id=participant_id, role=role,
-                                      requested_at=now, due_at=due):
-                uow.emit(ev.FeedbackRequested(request_id=rid, relationship_id=data.relationship_id,
-                                              meeting_id=data.meeting_id, participant_id=participant_id, role=role,
-                                              due_at=due))
-        await _update_health(uow, data.relationship_id)
 
-    @router.on(topics.MEETINGS, "meeting.missed")
-    async def meeting_missed(envelope: Envelope, data: ev.MeetingMissed, uow: UnitOfWork) -> None:
-        if await repo.get_relationship(uow.conn, data.relationship_id, lock=True) is None:
-            raise NotYetKnown(f"relationship {data.relationship_id} not established here yet")
-        if not await repo.record_meeting(uow.conn, data.relationship_id, data.meeting_id, held=False,
-                                         at=uow.clock.now()):
-            return
-        await _update_health(uow, data.relationship_id)
+async def on_match_expired(event: ev.MatchExpired, uow: FeedbackUnitOfWork, deps: FeedbackDeps) -> None:
+    await uow.analytics.proposal_closed(event.proposal_id, event.program_id, event.mentee_id, event.mentor_id,
+                                        status="expired", at=event.expired_at)
 
-    @router.on(topics.FEEDBACK_SUBMISSIONS, "feedback.submitted")
-    async def feedback_submitted(envelope: Envelope, data: ev.FeedbackSubmitted, uow: UnitOfWork) -> None:
-        rel = await repo.get_relationship(uow.conn, data.relationship_id, lock=True)
-        if rel is None:
-            raise NotYetKnown(f"relationship {data.relationship_id} not established here yet")
-        if data.participant_id not in (rel["mentor_id"], rel["mentee_id"]):
-            raise PermanentError(f"{data.participant_id} is not part of relationship {data.relationship_id}")
-        now = uow.clock.now()
-        await repo.add_feedback(
-            uow.conn, feedback_id=data.feedback_id, relationship_id=data.relationship_id,
-            participant_id=data.participant_id, meeting_id=data.meeting_id, rating=data.rating,
-            progress=data.progress, comment=data.comment, goals_achieved=list(data.goals_achieved), submitted_at=now,
-        )
-        for goal in data.goals_achieved:
-            if await repo.add_milestone(uow.conn, relationship_id=data.relationship_id, milestone=goal.strip().lower(),
-                                        participant_id=data.participant_id, at=now):
-                uow.emit(ev.MilestoneAchieved(relationship_id=data.relationship_id,
-                                              participant_id=data.participant_id, milestone=goal.strip().lower()))
-        await _update_health(uow, data.relationship_id)
 
-    return router
+async def on_match_established(event: ev.MatchEstablished, uow: FeedbackUnitOfWork, deps: FeedbackDeps) -> None:
+    pair = replica.pair_from_event(event)
+    if await uow.pairs.add(pair):
+        await lifecycle.plan_checkins(uow, deps, pair)
+    await uow.analytics.proposal_closed(event.proposal_id, event.program_id, event.mentee_id, event.mentor_id,
+                                        status="accepted", at=event.established_at)
+
+
+_MEETING_STATUS = {ev.MeetingScheduled: "scheduled", ev.MeetingRescheduled: "scheduled",
+                   ev.MeetingCancelled: "cancelled", ev.MeetingCompleted: "completed", ev.MeetingMissed: "missed"}
+
+
+async def _record_meeting(event: ev.MeetingScheduled | ev.MeetingRescheduled | ev.MeetingCancelled
+                          | ev.MeetingCompleted | ev.MeetingMissed, uow: FeedbackUnitOfWork) -> None:
+    await uow.analytics.meeting(
+        meeting_id=event.meeting_id, relationship_id=event.relationship_id, program_id=event.program_id,
+        mentor_id=event.mentor_id, mentee_id=event.mentee_id, occurrence=event.occurrence, start=event.start,
+        status=_MEETING_STATUS[type(event)], at=event_time(uow))
+
+
+async def on_meeting_placed(event: ev.MeetingScheduled | ev.MeetingRescheduled | ev.MeetingCancelled,
+                            uow: FeedbackUnitOfWork, deps: FeedbackDeps) -> None:
+    await _record_meeting(event, uow)
+
+
+async def on_meeting_unplaceable(event: ev.MeetingUnplaceable, uow: FeedbackUnitOfWork, deps: FeedbackDeps) -> None:
+    await uow.analytics.unplaceable(event.relationship_id, event.occurrence, event.program_id, event_time(uow))
+
+
+async def on_relationship_unschedulable(event: ev.RelationshipUnschedulable, uow: FeedbackUnitOfWork,
+                                        deps: FeedbackDeps) -> None:
+    await uow.analytics.unplaceable(event.relationship_id, 0, event.program_id, event_time(uow))
+
+
+async def on_notification_delivered(event: ev.NotificationDelivered, uow: FeedbackUnitOfWork,
+                                    deps: FeedbackDeps) -> None:
+    await uow.analytics.notification(event.notification_id, event.recipient_id, "delivered", event.delivered_at)
+
+
+async def on_notification_failed(event: ev.NotificationFailed, uow: FeedbackUnitOfWork, deps: FeedbackDeps) -> None:
+    await uow.analytics.notification(event.notification_id, event.recipient_id, "failed", event_time(uow))
+
+
+async def on_dead_letter(letter: DeadLetter, uow: FeedbackUnitOfWork, deps: FeedbackDeps) -> None:
+    await uow.analytics.dead_letter(letter)
+
+
+async def on_meeting_completed(event: ev.MeetingCompleted, uow: FeedbackUnitOfWork, deps: FeedbackDeps) -> None:
+    relationship = await uow.relationships.require(event.relationship_id, lock=True)
+    await _record_meeting(event, uow)
+    now = uow.now()
+    if not await uow.outcomes.add(MeetingOutcome(event.meeting_id, event.relationship_id, held=True, recorded_at=now,
+                                                 starts_at=event.start)):
+        return  # the same meeting reported again
+    for request in relationship.ask_for_feedback(event.meeting_id, now=now, due_days=deps.settings.feedback_due_days):
+        # Answers travel on their own topic and can come before this: such a request is stored answered, not sent.
+        request.answered_at = await uow.feedback.answered_about(request)
+        if await uow.requests.add(request) and request.answered_at is None:
+            uow.emit(request.requested())
+    await reassess(uow, deps, relationship)
+
+
+async def on_meeting_missed(event: ev.MeetingMissed, uow: FeedbackUnitOfWork, deps: FeedbackDeps) -> None:
+    relationship = await uow.relationships.require(event.relationship_id, lock=True)
+    await _record_meeting(event, uow)
+    now = uow.now()
+    if not await uow.outcomes.add(MeetingOutcome(event.meeting_id, event.relationship_id, held=False,
+                                                 recorded_at=now, starts_at=event.start)):
+        return
+    streak = await uow.outcomes.streak(event.relationship_id)
+    nudge = relationship.missed_in_a_row(streak)
+    if nudge is not None and await uow.outcomes.announce_streak(event.relationship_id, streak, now):
+        uow.emit(nudge)  # once per streak: a third miss in a row is the same streak
+    await reassess(uow, deps, relationship)
+
+
+async def on_feedback_submitted(event: ev.FeedbackSubmitted, uow: FeedbackUnitOfWork, deps: FeedbackDeps) -> None:
+    relationship = await uow.relationships.require(event.relationship_id, lock=True)
+    now = uow.now()
+    feedback = Feedback(
+        feedback_id=event.feedback_id, relationship_id=event.relationship_id, participant_id=event.participant_id,
+        meeting_id=event.meeting_id, rating=event.rating, progress=event.progress, comment=event.comment,
+        goals_achieved=tuple(event.goals_achieved), submitted_at=now, kind=event.kind, request_id=event.request_id,
+    )
+    request = None if event.request_id is None else await uow.requests.get(event.request_id)
+    relationship.accept(feedback, request)
+    if not await uow.feedback.add(feedback):
+        return
+    new = await uow.feedback.add_milestones(feedback, {g.goal for g in relationship.goals})
+    for reached in relationship.reach_milestones(feedback, new, now=now):
+        uow.emit(reached)
+    await reassess(uow, deps, relationship)
+
+
+SUBSCRIPTIONS = {
+    ev.ProgramConfigured: lifecycle.on_program_configured,
+    **replica.PARTICIPANT_SUBSCRIPTIONS,
+    ev.ParticipantErased: erasure.on_participant_erased,
+    ev.ParticipantOnboarded: on_participant_onboarded,
+    ev.MatchProposed: on_match_proposed,
+    ev.MatchDeclined: on_match_declined,
+    ev.MatchExpired: on_match_expired,
+    ev.MatchEstablished: on_match_established,
+    ev.MatchEnded: lifecycle.on_match_ended,
+    ev.MeetingScheduled: on_meeting_placed,
+    ev.MeetingRescheduled: on_meeting_placed,
+    ev.MeetingCancelled: on_meeting_placed,
+    ev.MeetingCompleted: on_meeting_completed,
+    ev.MeetingMissed: on_meeting_missed,
+    ev.MeetingUnplaceable: on_meeting_unplaceable,
+    ev.RelationshipUnschedulable: on_relationship_unschedulable,
+    ev.FeedbackSubmitted: on_feedback_submitted,
+    ev.GoalProgressRecorded: lifecycle.on_goal_progress_recorded,
+    ev.NotificationDelivered: on_notification_delivered,
+    ev.NotificationFailed: on_notification_failed,
+    DeadLetters: on_dead_letter,
+}

@@ -1,0 +1,30 @@
+"""Jinja filters: numbers, shares and times as the program team reads them."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+
+def number(value) -> str:
+    return "–" if value is None else f"{value:,}" if isinstance(value, int) else f"{value:,.1f}"
+
+
+def percent(value) -> str:
+    return "–" if value is None else f"{value * 100:.0f}%"
+
+
+def rating(value) -> str:
+    return "–" if value is None else f"{value:.1f} of 5"
+
+
+def when(value: str | None, zone: str = "UTC") -> str:
+    """An ISO time in the program's zone, e.g. 'Mon 13 Jan 12:00'."""
+    if not value:
+        return "–"
+    moment = datetime.fromisoformat(value).astimezone(ZoneInfo(zone))
+    return moment.strftime("%a %d %b %Y %H:%M")
+
+
+def install(env) -> None:
+    env.filters.update(number=number, percent=percent, rating=rating, when=when)
