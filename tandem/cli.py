@@ -14,6 +14,11 @@ COMMANDS = (
     "demo",
     "service",
     "topics",
+    "outbox",
+    "dlq",
+    "program",
+    "webhook",
+    "db",
     "match_cohort",
     "plan_meetings",
 )

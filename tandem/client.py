@@ -59,10 +59,13 @@ class Publisher:
         return envelopes
 
     async def send_raw(self, topic: str, value: bytes, *, key: str | None = None, wait: bool = True,
-                       headers: dict[str, str] | None = None) -> None:
+                       headers: dict[str, str] | None = None) -> asyncio.Future | None:
+        """Send bytes as they are; without `wait`, the future that says whether Kafka took them."""
         future = await self._send(topic, value, key, headers)
         if wait:
             await future
+            return None
+        return future
 
     async def _send(self, topic: str, value: bytes, key: str | None, headers: dict[str, str] | None = None):
         assert self._producer is not None, "use `async with Publisher(...)`"
@@ -88,7 +91,8 @@ class Observed:
 
     @property
     def data(self) -> dict[str, Any]:
-        return (self.envelope or {}).get("data", {})
+        data = (self.envelope or {}).get("data", {})
+        return data if isinstance(data, dict) else {}
 
 
 @dataclass
@@ -100,6 +104,10 @@ class Watcher:
     topic_prefix: str = ""
     seen: list[Observed] = field(default_factory=list)
     on_message: Callable[[Observed], Any] | None = None
+    # Messages this says no to are kept apart in `set_aside`, out of `seen`, queries and `on_message`
+    # (the fuzz run keeps its junk apart from the program's own events this way).
+    keep: Callable[[Observed], bool] | None = None
+    set_aside: list[Observed] = field(default_factory=list)
     _consumer: AIOKafkaConsumer | None = None
     _task: asyncio.Task | None = None
     _changed: asyncio.Condition = field(default_factory=asyncio.Condition)
@@ -121,13 +129,20 @@ class Watcher:
             await self._consumer.stop()
 
     async def _run(self) -> None:
+        try:
+            await self._follow()
+        finally:  # a waiter learns at once that nothing more will come
+            async with self._changed:
+                self._changed.notify_all()
+
+    async def _follow(self) -> None:
         assert self._consumer is not None
         async for record in self._consumer:
             try:
                 envelope = json.loads(record.value)
                 if not isinstance(envelope, dict):
                     envelope = None
-            except (TypeError, ValueError):
+            except (TypeError, ValueError, RecursionError):  # whatever bytes a topic holds
                 envelope = None
             observed = Observed(
                 topic=record.topic.removeprefix(self.topic_prefix), partition=record.partition, offset=record.offset,
@@ -135,11 +150,14 @@ class Watcher:
                 headers={k: v.decode(errors="replace") for k, v in (record.headers or ())},
                 raw=record.value, envelope=envelope,
             )
-            self.seen.append(observed)
-            if self.on_message is not None:
-                result = self.on_message(observed)
-                if asyncio.iscoroutine(result):
-                    await result
+            if self.keep is not None and not self.keep(observed):
+                self.set_aside.append(observed)
+            else:
+                self.seen.append(observed)
+                if self.on_message is not None:
+                    result = self.on_message(observed)
+                    if asyncio.iscoroutine(result):
+                        await result
             async with self._changed:
                 self._changed.notify_all()
 
@@ -160,6 +178,9 @@ class Watcher:
         async def _wait() -> Any:
             async with self._changed:
                 while not (result := predicate(self)):
+                    if self._task is not None and self._task.done():
+                        stopped = None if self._task.cancelled() else self._task.exception()
+                        raise RuntimeError(f"the watcher stopped while waiting for {what}: {stopped!r}")
                     await self._changed.wait()
                 return result
         try:

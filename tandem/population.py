@@ -6,10 +6,12 @@ same data can be written to JSONL for the offline tools or published on `partici
 
 from __future__ import annotations
 
+import bisect
 import random
 from collections.abc import Iterator
 
 from shared.contracts.profile import ParticipantProfile
+from shared.people import Participant
 
 # (IANA zone, country, region, locale, languages)
 PLACES: tuple[tuple[str, str, str, str, tuple[str, ...]], ...] = (
@@ -119,6 +121,11 @@ def profiles(mentees: int, mentors: int, *, seed: int = 7, program_id: str = "gl
     return [ParticipantProfile.model_validate(d) for d in profile_dicts(mentees, mentors, seed=seed, program_id=program_id)]
 
 
+def participants(mentees: int, mentors: int, *, seed: int = 7, program_id: str = "global-2027") -> list[Participant]:
+    """The same people as the services' domain code sees them."""
+    return [Participant.from_profile(p) for p in profiles(mentees, mentors, seed=seed, program_id=program_id)]
+
+
 def pair_dicts(pairs: int, *, seed: int = 7, program_id: str = "global-2027",
                same_region: float = 0.7) -> list[dict]:
     """`pairs` plan-meetings input lines: mentors take 1-4 mentees each (their mentor_capacity).
@@ -152,3 +159,113 @@ def pair_dicts(pairs: int, *, seed: int = 7, program_id: str = "global-2027",
         seats[mentor["participant_id"]] -= 1
         rows.append({"relationship_id": f"r-{i:06d}", "mentor": mentor, "mentee": mentee})
     return rows
+
+
+# --- populations with many skills, for goal-fit matching ---
+
+# Skills are "topic" or "topic: area" phrases; each has a home sector (the sector whose people
+# mostly hold or want it), so goal fit and a mentor from another sector can pull apart.
+SKILL_TOPICS = SKILLS + (
+    "storytelling", "pricing", "vendor management", "incident response", "roadmapping", "okrs",
+    "change management", "accessibility", "forecasting", "procurement", "brand strategy", "ux research",
+    "machine learning ops", "tax planning", "labour law", "contract drafting", "supply chain", "partnerships",
+    "growth marketing", "customer success",
+)
+SKILL_AREAS = ("", "emea", "apac", "latam", "startups", "enterprise", "public sector", "regulated markets",
+               "remote teams", "scale-ups")
+
+
+def skill_catalogue(size: int) -> tuple[str, ...]:
+    """`size` distinct skill names: the plain topics first, then "topic: area" variants."""
+    names = [f"{topic}: {area}" if area else topic for area in SKILL_AREAS for topic in SKILL_TOPICS]
+    if size > len(names):
+        names += [f"niche skill {k}" for k in range(size - len(names))]
+    return tuple(names[:size])
+
+
+def skilled_profile_dicts(mentees: int, mentors: int, *, seed: int = 7, program_id: str = "global-2027",
+                          skills: int = 120, offered: tuple[int, int] = (2, 5), wanted: tuple[int, int] = (1, 3),
+                          supply_skew: float = 0.8, demand_skew: float = 0.8, sector_bound: float = 0.0,
+                          region_weights: tuple[float, ...] | None = None) -> Iterator[dict]:
+    """Like `profile_dicts`, but with a catalogue of `skills` skills of unequal popularity.
+
+    Mentors offer `offered` skills and mentees want `wanted` goals (inclusive ranges). Popularity
+    is Zipf-like (`*_skew`): supply and demand follow two different random orders of the catalogue,
+    so some popular goals are rare skills. With probability `sector_bound` a skill is drawn from the
+    person's own sector's skills instead. `region_weights` (one per region of PLACES, in order of
+    first appearance) concentrates mentors in some regions.
+    """
+    rng = random.Random(seed * 7919 + skills)
+    catalogue = skill_catalogue(skills)
+    home = {name: SECTORS[k % len(SECTORS)] for k, name in enumerate(catalogue)}
+    supply, demand = _zipf_order(rng, catalogue, supply_skew), _zipf_order(rng, catalogue, demand_skew)
+    by_sector = {sector: [s for s in catalogue if home[s] == sector] for sector in SECTORS}
+    regions = list(dict.fromkeys(p[2] for p in PLACES))
+    mentor_places = PLACES
+    if region_weights is not None:
+        weight = dict(zip(regions, region_weights))
+        mentor_places = tuple(p for p in PLACES for _ in range(max(0, round(4 * weight.get(p[2], 1.0)))))
+    for d in profile_dicts(mentees, mentors, seed=seed, program_id=program_id):
+        is_mentor = d["roles"] == ["mentor"]
+        if is_mentor and mentor_places is not PLACES:
+            zone, country, region, locale, languages = rng.choice(mentor_places)
+            d.update(timezone=zone, country=country, region=region, locale=locale,
+                     languages=list(dict.fromkeys((*languages, *[x for x in d["languages"] if x == "en"]))))
+        low, high = offered if is_mentor else wanted
+        popular = supply if is_mentor else demand
+        chosen: dict[str, None] = {}
+        for _ in range(rng.randint(low, high)):
+            for _attempt in range(8):  # redraw a duplicate a few times
+                own = by_sector[d["sector"]]
+                term = rng.choice(own) if own and rng.random() < sector_bound else popular(rng)
+                if term not in chosen:
+                    chosen[term] = None
+                    break
+        d["skills"], d["goals"] = (list(chosen), []) if is_mentor else ([], list(chosen))
+        yield d
+
+
+def _zipf_order(rng: random.Random, catalogue: tuple[str, ...], skew: float):
+    """A sampler over the catalogue in a random order of popularity: weight of rank r is 1 / r**skew."""
+    order = list(catalogue)
+    rng.shuffle(order)
+    cumulative, total = [], 0.0
+    for rank in range(1, len(order) + 1):
+        total += 1 / rank**skew
+        cumulative.append(total)
+
+    def draw(r: random.Random) -> str:
+        return order[min(bisect.bisect_left(cumulative, r.random() * total), len(order) - 1)]
+
+    return draw
+
+
+# The generators the matching benchmark and tests compare the engine on.
+POPULATIONS = {
+    # 20 skills, mentors offer 3-6: goals are easy to cover.
+    "default": {},
+    # The issue's "realistic" programs: 120 skills, mentors offer 2-5, mentees want 1-3.
+    "many-skills": {"skills": 120, "offered": (2, 5), "wanted": (1, 3)},
+    # Harder: 400 skills spread thin (mentors offer 1-3), demand skewed towards skills few offer,
+    # skills tied to sectors and mentors concentrated in EMEA and NA, so goal fit, a diverse
+    # perspective and the overlap rule pull against each other.
+    "thin": {"skills": 400, "offered": (1, 3), "wanted": (1, 3), "supply_skew": 0.6, "demand_skew": 1.1,
+             "sector_bound": 0.5, "region_weights": (1.6, 0.5, 1.4, 0.6)},
+}
+
+
+def population_dicts(kind: str, mentees: int, mentors: int, *, seed: int = 7,
+                     program_id: str = "global-2027") -> Iterator[dict]:
+    """Profiles from one of POPULATIONS by name (mentors first, then mentees)."""
+    if kind not in POPULATIONS:
+        raise ValueError(f"unknown population {kind!r}; choose from {', '.join(POPULATIONS)}")
+    if kind == "default":
+        return profile_dicts(mentees, mentors, seed=seed, program_id=program_id)
+    return skilled_profile_dicts(mentees, mentors, seed=seed, program_id=program_id, **POPULATIONS[kind])
+
+
+def population(kind: str, mentees: int, mentors: int, *, seed: int = 7,
+               program_id: str = "global-2027") -> list[Participant]:
+    """The same people as `population_dicts`, as the services' domain code sees them."""
+    return [Participant.from_profile(ParticipantProfile.model_validate(d))
+            for d in population_dicts(kind, mentees, mentors, seed=seed, program_id=program_id)]

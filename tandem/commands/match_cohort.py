@@ -16,7 +16,9 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from services.matching.domain import MatchSettings, solve_cohort
+from services.matching.domain.pricing import price_criteria
 from shared.contracts.profile import ParticipantProfile
+from shared.people import Participant
 from tandem.cli import CliError
 from tandem.jsonl import json_object, validated
 
@@ -36,6 +38,9 @@ def register(sub) -> None:
                    help="start of the week whose overlap counts, with a UTC offset (default: now)")
     p.add_argument("--min-overlap-hours", type=float, metavar="H",
                    help=f"hard rule: hours both must be available that week (default {MatchSettings().min_overlap_hours:g})")
+    p.add_argument("--report", action="store_true",
+                   help="also print the price of each criterion (goal fit, diverse perspective, load spread): "
+                        "the round re-solved without it, and what the others would gain (takes about 4x as long)")
     p.set_defaults(func=run)
 
 
@@ -70,6 +75,9 @@ def run(args) -> int:
         raise CliError(f"cannot write {args.out}: {exc.strerror or exc}") from exc
     total_s = time.perf_counter() - started
     print(summary(result, mentees, read_s, solve_s, total_s), file=sys.stderr)
+    if args.report:
+        solve = lambda variant: solve_cohort(mentees, mentors, at=at, settings=variant)  # noqa: E731
+        print("\n".join(price_criteria(solve, settings, chosen=result).lines()))
     return 0
 
 
@@ -94,13 +102,13 @@ def settings_with_overlap(hours: float) -> MatchSettings:
         raise CliError(f"--min-overlap-hours {hours:g}: {exc.errors()[0]['msg']}") from exc
 
 
-def read_profiles(path: Path) -> list[ParticipantProfile]:
+def read_profiles(path: Path) -> list[Participant]:
     """Profiles from a JSONL file; the first bad line stops with its line number and field."""
     try:
         handle = path.open(encoding="utf-8")
     except OSError as exc:
         raise CliError(f"cannot read {path}: {exc.strerror or exc}") from exc
-    people: list[ParticipantProfile] = []
+    people: list[Participant] = []
     first_line: dict[str, int] = {}
     with handle:
         try:
@@ -120,9 +128,9 @@ def read_profiles(path: Path) -> list[ParticipantProfile]:
     return people
 
 
-def _parse_line(text: str, number: int) -> ParticipantProfile:
+def _parse_line(text: str, number: int) -> Participant:
     where = f"line {number}"
-    return validated(ParticipantProfile, json_object(text, where), where)
+    return Participant.from_profile(validated(ParticipantProfile, json_object(text, where), where))
 
 
 def summary(result, mentees, read_s: float, solve_s: float, total_s: float) -> str:
@@ -134,6 +142,8 @@ def summary(result, mentees, read_s: float, solve_s: float, total_s: float) -> s
     ]
     for code, count in by_reason.most_common():
         lines.append(f"  unmatched, {code}: {count:,}")
-    lines.append(f"  mean score {stats['mean_score']:.4f} (mean goal fit {stats['mean_goal_fit']:.4f})")
+    lines.append(f"  mean goal fit {stats['mean_goal_fit']:.4f}, diverse perspective for "
+                 f"{stats['diverse_met']:,} of {stats['diverse_asked']:,} matched mentees who asked, "
+                 f"mean score {stats['mean_score']:.4f}")
     lines.append(f"  {total_s:.1f} s (reading {read_s:.1f} s, matching {solve_s:.1f} s)")
     return "\n".join(lines)

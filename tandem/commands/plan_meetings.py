@@ -1,7 +1,9 @@
 """`tandem plan-meetings`: kickoff and recurring meetings for many mentor-mentee pairs, offline.
 
 Reads one pair per JSONL line, validates everything before planning (so a bad line 9,000 does not
-leave half a file behind), and writes one row per occurrence (or one per infeasible pair).
+leave half a file behind), and writes one row per occurrence (or one per infeasible pair). Profiles
+are validated in the onboarding contract and converted once to the domain's own type
+(`shared.people.Participant`), as every service does with the profiles it receives.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from services.scheduling.domain import PairRequest, PlanningRules, plan_pairs
 from services.scheduling.domain.planner import zone_named
 from shared.contracts.profile import ParticipantProfile
+from shared.people import Participant
 from tandem.cli import CliError
 from tandem.jsonl import json_object, validated
 
@@ -113,7 +116,8 @@ def read_pairs(path: Path) -> list[PairRequest]:
             for person in (line.mentor, line.mentee):
                 zone_named(person.timezone)  # keeps the zone loaded; validating the next profile is faster
             first_seen[line.relationship_id] = number
-            pairs.append(PairRequest(line.relationship_id, line.mentor, line.mentee,
+            pairs.append(PairRequest(line.relationship_id, Participant.from_profile(line.mentor),
+                                     Participant.from_profile(line.mentee),
                                      cadence_days=line.cadence_days, duration_minutes=line.duration_minutes))
     return pairs
 

@@ -41,6 +41,11 @@ class LocalMailbox:
     _controller: Controller | None = field(default=None, repr=False)
 
     def start(self) -> None:
+        from tandem.local.ports import PortTaken, describe, is_free, listener
+
+        if not is_free(self.port, self.host):
+            raise PortTaken(f"port {self.port} is needed for the local mail server but is already in use by "
+                            f"{describe(listener(self.port))}. Stop that process first.")
         self.directory.mkdir(parents=True, exist_ok=True)
         self._controller = Controller(_SaveToDisk(self.directory), hostname=self.host, port=self.port)
         self._controller.start()
@@ -49,6 +54,23 @@ class LocalMailbox:
         if self._controller is not None:
             self._controller.stop()
             self._controller = None
+
+    def refuse_connections(self) -> None:
+        """Stop listening, as a server that is down for maintenance: new connections are refused, a
+        transfer under way still finishes. `accept_connections` listens again."""
+        controller = self._controller
+        if controller is not None and controller.server is not None:
+            closed = threading.Event()
+
+            def close() -> None:
+                controller.server.close()  # the listening socket only; sessions keep their connections
+                closed.set()
+            controller.loop.call_soon_threadsafe(close)
+            closed.wait(5)
+
+    def accept_connections(self) -> None:
+        self.stop()
+        self.start()
 
 
 def read_mailbox(directory: Path) -> list[EmailMessage]:

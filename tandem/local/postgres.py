@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import os
 import pwd
+import secrets
 import shutil
 import subprocess
 import time
@@ -18,6 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import psutil
+
+from tandem.local.ports import claim, mark_owner, verify
 
 
 def find_binaries() -> Path:
@@ -54,11 +57,27 @@ class LocalPostgres:
     process: subprocess.Popen | None = None
 
     @property
+    def password_file(self) -> Path:
+        return self.data_dir / "owner.password"
+
+    @property
+    def password(self) -> str:
+        """The owner's password (SCRAM), made once for this data directory and kept beside it."""
+        if not self.password_file.exists():
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+            self.password_file.write_text(secrets.token_urlsafe(24))
+            os.chmod(self.password_file, 0o600)
+        return self.password_file.read_text().strip()
+
+    @property
     def url(self) -> str:
-        return f"postgresql://{self.user}@127.0.0.1:{self.port}/{self.database}"
+        return self.admin_url(self.database)
 
     def admin_url(self, database: str = "postgres") -> str:
-        return f"postgresql://{self.user}@127.0.0.1:{self.port}/{database}"
+        return f"postgresql://{self.user}:{self.password}@127.0.0.1:{self.port}/{database}"
+
+    def _client_env(self) -> dict[str, str]:
+        return {**os.environ, "PGPASSWORD": self.password}
 
     def _run_as(self) -> dict:
         account = _service_user()
@@ -74,7 +93,7 @@ class LocalPostgres:
                 for name in dirs + files:
                     os.chown(os.path.join(root, name), account.pw_uid, account.pw_gid)
 
-    def start(self, log_file: Path) -> None:
+    def start(self, log_file: Path, say=print) -> None:
         bin_dir = find_binaries()
         pgdata = self.data_dir / "data"
         socket_dir = self.data_dir / "run"
@@ -92,15 +111,29 @@ class LocalPostgres:
                     os.chmod(parent, mode | 0o001)
         self._chown(self.data_dir)
         self._chown(log_file)
+        if (pgdata / "PG_VERSION").exists() and not self.password_file.exists():
+            # A server made before passwords (trust for everyone): made again, with one.
+            say(f"PostgreSQL in {pgdata} trusts every local user; initialising it again with a password")
+            _stop_stale(pgdata)
+            shutil.rmtree(pgdata)
         if not (pgdata / "PG_VERSION").exists():
             if pgdata.exists():
                 shutil.rmtree(pgdata)
-            subprocess.run(
-                [str(bin_dir / "initdb"), "-D", str(pgdata), "-U", self.user, "--auth=trust", "-E", "UTF8",
-                 "--locale=C", "--no-instructions"],
-                check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, **self._run_as(),
-            )
+            pwfile = self.data_dir / "initdb.pw"
+            pwfile.write_text(self.password)
+            self._chown(pwfile)
+            try:
+                subprocess.run(  # password (SCRAM) authentication for everyone, the owner included
+                    [str(bin_dir / "initdb"), "-D", str(pgdata), "-U", self.user, "--auth=scram-sha-256",
+                     f"--pwfile={pwfile}", "-E", "UTF8", "--locale=C", "--no-instructions"],
+                    check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, **self._run_as(),
+                )
+            finally:
+                pwfile.unlink(missing_ok=True)
         _stop_stale(pgdata)
+        # Never work on someone else's server: the port must be free (or held by our own leftover).
+        claim(self.port, what="PostgreSQL", env_var="DATABASE_URL", marker="-D", say=say)
+        mark_owner(self.data_dir)
         with open(log_file, "ab") as log:
             self.process = subprocess.Popen(
                 [str(bin_dir / "postgres"), "-D", str(pgdata), "-p", str(self.port), "-h", "127.0.0.1",
@@ -109,6 +142,7 @@ class LocalPostgres:
                 stdout=log, stderr=subprocess.STDOUT, start_new_session=True, **self._run_as(),
             )
         self._wait_ready(bin_dir, log_file)
+        verify(self.port, self.process.pid, what="PostgreSQL", env_var="DATABASE_URL")
         self._create_database(bin_dir)
 
     def _wait_ready(self, bin_dir: Path, log_file: Path, timeout: float = 60.0) -> None:
@@ -130,13 +164,22 @@ class LocalPostgres:
         exists = subprocess.run(
             [str(bin_dir / "psql"), "-h", "127.0.0.1", "-p", str(self.port), "-U", self.user, "-d", "postgres",
              "-tAc", f"SELECT 1 FROM pg_database WHERE datname = '{self.database}'"],
-            check=True, capture_output=True, text=True,
+            check=True, capture_output=True, text=True, env=self._client_env(),
         ).stdout.strip()
         if exists != "1":
             subprocess.run(
                 [str(bin_dir / "createdb"), "-h", "127.0.0.1", "-p", str(self.port), "-U", self.user, self.database],
-                check=True,
+                check=True, env=self._client_env(),
             )
+
+    def restart_immediately(self, log_file: Path, down_for: float = 0.0) -> None:
+        """What a database failover or a host reboot does: an immediate shutdown (SIGQUIT: no
+        checkpoint, every connection cut), then the same server again, recovering from its WAL."""
+        if self.process is not None and self.process.poll() is None:
+            os.kill(self.process.pid, 3)
+            self.process.wait(30)
+        time.sleep(down_for)
+        self.start(log_file, say=lambda *_: None)
 
     def stop(self, timeout: float = 20.0) -> None:
         if self.process is None or self.process.poll() is not None:

@@ -20,7 +20,7 @@ from pathlib import Path
 import httpx
 
 from shared.kafka import all_topic_names, ensure_topics
-from tandem.local.kafka import LocalKafka
+from tandem.local.kafka import LocalKafka, LocalKafkaCluster
 from tandem.local.mailbox import LocalMailbox
 from tandem.local.postgres import LocalPostgres
 
@@ -59,10 +59,11 @@ class Infrastructure:
     home: Path
     ports: Ports
     postgres: LocalPostgres | None = None
-    kafka: LocalKafka | None = None
+    kafka: LocalKafka | LocalKafkaCluster | None = None
     mailbox: LocalMailbox | None = None
     database_url: str = ""
     bootstrap_servers: str = ""
+    kafka_nodes: int = 1  # 3: a KRaft cluster with replication factor 3 (fault tests)
 
     @property
     def mail_dir(self) -> Path:
@@ -78,12 +79,19 @@ class Infrastructure:
             if not self.database_url:
                 say(f"starting PostgreSQL on 127.0.0.1:{self.ports.postgres}")
                 self.postgres = LocalPostgres(self.home / "postgres", self.ports.postgres)
-                self.postgres.start(logs / "postgres.log")
+                self.postgres.start(logs / "postgres.log", say=say)
                 self.database_url = self.postgres.url
             if not self.bootstrap_servers:
-                say(f"starting Apache Kafka (KRaft) on 127.0.0.1:{self.ports.kafka}")
-                self.kafka = LocalKafka(self.home / "kafka", self.ports.kafka, self.ports.kafka_controller)
-                self.kafka.start(logs / "kafka.log")
+                if self.kafka_nodes == 1:
+                    say(f"starting Apache Kafka (KRaft) on 127.0.0.1:{self.ports.kafka}")
+                    self.kafka = LocalKafka(self.home / "kafka", self.ports.kafka, self.ports.kafka_controller)
+                    self.kafka.start(logs / "kafka.log", say=say)
+                else:
+                    say(f"starting a {self.kafka_nodes}-node Apache Kafka cluster (KRaft)")
+                    self.kafka = LocalKafkaCluster(
+                        self.home / "kafka", [self.ports.kafka] + [free_port() for _ in range(self.kafka_nodes - 1)],
+                        [self.ports.kafka_controller] + [free_port() for _ in range(self.kafka_nodes - 1)])
+                    self.kafka.start(logs, say=say)
                 self.bootstrap_servers = self.kafka.bootstrap_servers
             say(f"starting the mail server on 127.0.0.1:{self.ports.smtp} (messages in {self.mail_dir})")
             self.mailbox = LocalMailbox(self.mail_dir, self.ports.smtp)
@@ -94,7 +102,8 @@ class Infrastructure:
         say(f"infrastructure up in {time.monotonic() - started:.1f}s")
 
     def create_topics(self, prefix: str = "") -> None:
-        asyncio.run(ensure_topics(self.bootstrap_servers, all_topic_names(prefix)))
+        replication = 3 if isinstance(self.kafka, LocalKafkaCluster) else 1
+        asyncio.run(ensure_topics(self.bootstrap_servers, all_topic_names(prefix), replication_factor=replication))
 
     def stop(self) -> None:
         for part in (self.mailbox, self.kafka, self.postgres):
@@ -105,17 +114,28 @@ class Infrastructure:
 
 @dataclass
 class ServiceProcess:
-    name: str
+    """One replica of one service, as its own OS process with its own HTTP port."""
+
+    service: str
+    replica: int
     env: dict[str, str]
     log_file: Path
     port: int
     process: subprocess.Popen | None = None
 
+    @property
+    def name(self) -> str:
+        return f"{self.service}#{self.replica}"
+
+    @property
+    def pid(self) -> int | None:
+        return self.process.pid if self.process else None
+
     def start(self) -> None:
         self.log_file.parent.mkdir(parents=True, exist_ok=True)
         with open(self.log_file, "ab") as log:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", f"services.{self.name}"], env=self.env, cwd=REPO,
+                [sys.executable, "-m", f"services.{self.service}"], env=self.env, cwd=REPO,
                 stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
             )
 
@@ -143,6 +163,10 @@ class ServiceProcess:
         except httpx.HTTPError:
             return False
 
+    def describe(self) -> str:
+        """What `tandem up` prints for each process."""
+        return f"{self.name} pid {self.pid} http://127.0.0.1:{self.port}/readyz"
+
 
 def service_env(*, database_url: str, bootstrap_servers: str, smtp_port: int, port: int, topic_prefix: str = "",
                 clock_env: dict[str, str] | None = None, extra: dict[str, str] | None = None) -> dict[str, str]:
@@ -161,30 +185,66 @@ def service_env(*, database_url: str, bootstrap_servers: str, smtp_port: int, po
     return env
 
 
+def provision_roles(owner_url: str) -> dict[str, str]:
+    """A role per service owning its schema (shared.db.provision); their URLs, by service."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from shared.db import provision
+
+    with ThreadPoolExecutor(1) as pool:  # its own event loop, whatever the caller runs in
+        return pool.submit(asyncio.run, provision(owner_url, SERVICES)).result()
+
+
+def fixed_http_ports(base: dict[str, int], replicas: int) -> dict[str, int]:
+    """Replica k of a service listens on its base port + 10 (k - 1): 8081, 8091, 8101, ..."""
+    return {f"{name}#{k}": port + 10 * (k - 1) for name, port in base.items() for k in range(1, replicas + 1)}
+
+
+def free_http_ports(replicas: int = 1) -> dict[str, int]:
+    return {f"{name}#{k}": free_port() for name in SERVICES for k in range(1, replicas + 1)}
+
+
 @dataclass
 class Services:
+    """Every replica of the four services, keyed `<service>#<k>`; replicas of a service share its
+    consumer groups, so Kafka spreads the partitions over them."""
+
     processes: dict[str, ServiceProcess]
 
     @classmethod
-    def create(cls, infra: Infrastructure, **kwargs) -> Services:
+    def create(cls, infra: Infrastructure, *, replicas: int = 1, **kwargs) -> Services:
         return cls.on(database_url=infra.database_url, bootstrap_servers=infra.bootstrap_servers,
-                      smtp_port=infra.ports.smtp, http_ports=infra.ports.http, log_dir=infra.home / "logs", **kwargs)
+                      smtp_port=infra.ports.smtp, http_ports=fixed_http_ports(infra.ports.http, replicas),
+                      log_dir=infra.home / "logs", replicas=replicas, **kwargs)
 
     @classmethod
     def on(cls, *, database_url: str, bootstrap_servers: str, smtp_port: int, http_ports: dict[str, int],
-           log_dir: Path, topic_prefix: str = "", clock_env: dict[str, str] | None = None,
+           log_dir: Path, replicas: int = 1, topic_prefix: str = "", clock_env: dict[str, str] | None = None,
            extra: dict[str, str] | None = None) -> Services:
-        """The four services as processes on the given infrastructure."""
-        return cls({
-            name: ServiceProcess(
-                name,
-                service_env(database_url=database_url, bootstrap_servers=bootstrap_servers, smtp_port=smtp_port,
-                            port=http_ports[name], topic_prefix=topic_prefix, clock_env=clock_env, extra=extra),
-                log_dir / f"{name}.log",
-                http_ports[name],
-            )
-            for name in SERVICES
-        })
+        """The four services, `replicas` processes each, on the given infrastructure. `database_url` is
+        the owner's: each service connects with a role of its own that owns only its schema."""
+        urls = provision_roles(database_url)
+        processes = {}
+        for name in SERVICES:
+            for k in range(1, replicas + 1):
+                port = http_ports[f"{name}#{k}"]
+                processes[f"{name}#{k}"] = ServiceProcess(
+                    name, k,
+                    service_env(database_url=urls[name], bootstrap_servers=bootstrap_servers, smtp_port=smtp_port,
+                                port=port, topic_prefix=topic_prefix, clock_env=clock_env, extra=extra),
+                    log_dir / (f"{name}.log" if k == 1 else f"{name}-{k}.log"),
+                    port,
+                )
+        return cls(processes)
+
+    def replica(self, service: str, k: int = 1) -> ServiceProcess:
+        return self.processes[f"{service}#{k}"]
+
+    def of(self, names: tuple[str, ...] | None) -> list[ServiceProcess]:
+        """Processes by service name (all its replicas) or by `<service>#<k>`; all when None."""
+        if names is None:
+            return list(self.processes.values())
+        return [p for p in self.processes.values() if p.service in names or p.name in names]
 
     def start(self) -> None:
         for proc in self.processes.values():
@@ -192,15 +252,14 @@ class Services:
 
     def wait_ready(self, timeout: float = 120.0, names: tuple[str, ...] | None = None) -> None:
         deadline = time.monotonic() + timeout
-        pending = set(names or self.processes)
+        pending = {p.name: p for p in self.of(names)}
         while pending and time.monotonic() < deadline:
-            for name in list(pending):
-                proc = self.processes[name]
+            for name, proc in list(pending.items()):
                 if not proc.alive():
                     tail = proc.log_file.read_text(errors="replace")[-3000:]
                     raise RuntimeError(f"service {name} exited with {proc.process.returncode}:\n{tail}")
                 if proc.ready():
-                    pending.discard(name)
+                    del pending[name]
             time.sleep(0.3)
         if pending:
             raise RuntimeError(f"services not ready after {timeout:.0f}s: {sorted(pending)}")

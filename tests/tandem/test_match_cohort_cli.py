@@ -98,3 +98,35 @@ def test_missing_and_empty_files(tmp_path, capsys):
     empty = write_jsonl(tmp_path / "empty.jsonl", ["", "  "])
     assert main(["match-cohort", "--participants", str(empty), "--out", str(tmp_path / "o")]) == 2
     assert "holds no participant profiles" in capsys.readouterr().err
+
+
+def test_report_prints_the_price_of_each_criterion(tmp_path, capsys):
+    from tandem.population import population_dicts
+
+    path = write_jsonl(tmp_path / "in.jsonl", population_dicts("thin", 150, 50, seed=3))
+    out = tmp_path / "out.jsonl"
+    assert main(["match-cohort", "--participants", str(path), "--out", str(out), "--at", AT, "--report"]) == 0
+    captured = capsys.readouterr()
+    report = captured.out.splitlines()
+    matched = sum(1 for line in out.read_text().splitlines() if json.loads(line)["mentor_id"])
+    assert report[0].startswith("Price of each criterion: the round re-solved without it on the same pool "
+                                f"(coverage is never traded: {matched} pairs, the maximum, in every run).")
+    assert report[1].startswith("Chosen assignment: goal fit ")
+    assert [line.split(":")[0] for line in report[2:5]] == [
+        "- Without goal fit", "- Without diverse perspective", "- Without load spread"]
+    assert "worse: " in report[2] and "less goal fit (-" in report[2]  # goal fit has a price on this pool
+    assert report[5].startswith("Price of fairness: a diverse perspective for ")
+    assert "match-cohort:" in captured.err and "diverse perspective for" in captured.err
+
+
+def test_report_without_it_prints_no_report(population, tmp_path, capsys):
+    path, _ = population
+    assert main(["match-cohort", "--participants", str(path), "--out", str(tmp_path / "o.jsonl"), "--at", AT]) == 0
+    assert capsys.readouterr().out == ""
+
+
+def test_errors_stay_one_line_with_report(tmp_path, capsys):
+    assert main(["match-cohort", "--participants", str(tmp_path / "none.jsonl"), "--out", str(tmp_path / "o"),
+                 "--report"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "cannot read" in err and len(err.splitlines()) == 1

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
+from itertools import pairwise
 from zoneinfo import ZoneInfo
 
 import pytest
 
 from shared.contracts.profile import WEEKDAYS, ParticipantProfile
+from shared.people import Participant
 from tandem.cli import main
 from tandem.population import pair_dicts
 
@@ -37,14 +39,14 @@ def run(tmp_path, capsys, rows, *extra, start="2026-06-01T10:00:00Z", occurrence
     return code, captured.err, rows_out
 
 
-def inside(profile: ParticipantProfile, start: int, end: int) -> bool:
+def inside(person: Participant, start: int, end: int) -> bool:
     """Independent wall-clock check, minute by minute (windows here do not cross midnight)."""
-    zone = ZoneInfo(profile.timezone)
+    zone = ZoneInfo(person.timezone)
     for t in [*range(start, end, 60), end - 1]:
         local = datetime.fromtimestamp(t, zone)
         minute = local.hour * 60 + local.minute
         if not any(WEEKDAYS[local.weekday()] in w.days and w.start_minute <= minute < w.end_minute
-                   for w in profile.availability):
+                   for w in person.availability):
             return False
     return True
 
@@ -72,14 +74,14 @@ def test_plans_generated_pairs_and_never_double_books(tmp_path, capsys):
         end = int(datetime.fromisoformat(row["end"]).timestamp())
         assert end - start == 45 * 60
         for role in ("mentor", "mentee"):
-            profile = ParticipantProfile.model_validate(pair[role])
-            assert inside(profile, start, end)
-            meetings.setdefault(profile.participant_id, []).append((start, end))
+            person = Participant.from_profile(ParticipantProfile.model_validate(pair[role]))
+            assert inside(person, start, end)
+            meetings.setdefault(person.participant_id, []).append((start, end))
     assert seen == set(by_id)
     assert any(len(v) > 4 for v in meetings.values()), "expected a mentor in several pairs"
     for items in meetings.values():
         items.sort()
-        assert all(b[0] >= a[1] + 15 * 60 for a, b in zip(items, items[1:])), "double booking"
+        assert all(b[0] >= a[1] + 15 * 60 for a, b in pairwise(items)), "double booking"
 
 
 def test_min_notice_and_defaults(tmp_path, capsys):
