@@ -54,9 +54,9 @@ async def test_scheduler_killed_while_reminders_are_due(system, infrastructure, 
             and w.of_type("meeting.scheduled"), 120, "every kickoff")
         await w.wait_for(lambda w: w.of_type("reminder.due"), 120, "the first reminder")
 
-        services.processes["scheduling"].kill()  # SIGKILL, reminders are falling due
+        services.replica("scheduling").kill()  # SIGKILL, reminders are falling due
         await asyncio.sleep(0.5)
-        services.processes["scheduling"].start()
+        services.replica("scheduling").start()
         await asyncio.to_thread(services.wait_ready, 60, ("scheduling",))
 
         last_start = max(datetime.fromisoformat(o.data["start"]) for o in kickoffs)
@@ -99,9 +99,9 @@ async def test_notifications_killed_while_sending(system, infrastructure, topic_
         await start_program(w, portal, tag)
         await w.wait_for(lambda w: w.of_type("match.established") and w.of_type("notification.delivered"), 120,
                          "the first introductions going out")
-        services.processes["notifications"].kill()  # SIGKILL in the middle of a burst of mail
+        services.replica("notifications").kill()  # SIGKILL in the middle of a burst of mail
         await asyncio.sleep(0.5)
-        services.processes["notifications"].start()
+        services.replica("notifications").start()
         await asyncio.to_thread(services.wait_ready, 60, ("notifications",))
         await w.wait_for(lambda w: len({o.data["relationship_id"] for o in w.of_type("meeting.scheduled")}) >= PAIRS,
                          120, "every kickoff")

@@ -1,4 +1,7 @@
-"""`tandem demo --json` on a small program: it exits 0 and its last line is a report that holds up."""
+"""`tandem demo --json` on a small program: it exits 0 and its last line is a report that holds up: the
+program configured through programs.v1, check-ins, goal progress, every relationship ending at its
+term with a closure survey and a certificate, mail in several languages, and the KPI endpoint
+agreeing with what the demo itself saw."""
 
 from __future__ import annotations
 
@@ -26,4 +29,10 @@ def test_a_small_demo_runs_and_reports(tmp_path):
     assert check(report) == []
     assert report["participants"] == 24 and report["time_zones"] >= 10 and report["regions"] >= 3
     assert report["notifications_delivered"] >= 2 * report["matches_established"] > 0
+    assert report["relationships_concluded"] == report["ended_at_term"] == report["matches_established"]
+    assert report["closure_surveys"] == 2 * report["matches_established"]
+    assert report["certificates_mailed"] >= report["certificates"] > 0
+    assert report["checkins_asked"] > 0 and report["goals_achieved"] > 0 and len(report["mail_languages"]) >= 4
+    assert report["kpi_disagreements"] == [] and report["kpis"]["matches_established"] == report["matches_established"]
     assert "matched" in result.stderr  # progress went to stderr, the report alone to stdout
+    assert "dashboard: http://127.0.0.1:" in result.stderr

@@ -64,8 +64,9 @@ async def test_one_relationship_from_onboarding_to_feedback(system, infrastructu
         await w.wait_for(lambda w: w.of_type("milestone.achieved") and w.of_type("relationship.health.changed"),
                          60, "health and milestone")
         # Every message the system owes is delivered: 1 proposal + 2 intros + 2 invites + 4 reminders
-        # + 2 feedback requests + 2 milestone congratulations (+2 invites for the next meeting).
-        await w.wait_for(lambda w: len(w.of_type("notification.delivered")) >= 15, 120, "all notifications")
+        # + 2 feedback requests + 2 milestone congratulations + 2 for the goal it reached (+2 invites
+        # for the next meeting).
+        await w.wait_for(lambda w: len(w.of_type("notification.delivered")) >= 17, 120, "all notifications")
 
     assert not [o for o in w.seen if o.topic.endswith(".dlq")]
     # One trace follows the accepted match through every service it touches (spans exported over OTLP).
@@ -82,8 +83,9 @@ async def test_one_relationship_from_onboarding_to_feedback(system, infrastructu
     mails = [m for m in read_mailbox(infrastructure.mail_dir) if tag in m["To"]]
     to_mentor = Counter(m["Subject"].split(":")[0] for m in mails if m["To"].startswith(mentor_id))
     to_mentee = [m for m in mails if m["To"].startswith(mentee_id)]
-    assert sum(to_mentor.values()) == 8 and len(to_mentee) == 7
-    assert len({m["X-Tandem-Delivery"] for m in mails}) == len(mails) == 15  # nobody got anything twice
+    assert sum(to_mentor.values()) == 9 and len(to_mentee) == 8
+    assert to_mentor["Doel bereikt"] == 1  # the goal the milestone reached, celebrated in Dutch
+    assert len({m["X-Tandem-Delivery"] for m in mails}) == len(mails) == 17  # nobody got anything twice
     assert any(m["Subject"].startswith("Nieuwe mentee") or m["Subject"].startswith("Wilt u") for m in mails
                if m["To"].startswith(mentor_id))  # the mentor reads Dutch
     invites = [m for m in to_mentee if any(True for _ in m.iter_attachments())]

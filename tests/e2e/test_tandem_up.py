@@ -1,4 +1,5 @@
-"""`tandem up` starts everything on its fixed local ports, and Ctrl-C stops all of it cleanly."""
+"""`tandem up --replicas 2` starts everything on its fixed local ports, restarts a replica that
+dies, and Ctrl-C stops all of it cleanly."""
 
 from __future__ import annotations
 
@@ -13,7 +14,9 @@ import httpx
 import psutil
 import pytest
 
-from tandem.local.stack import DEFAULT_HTTP_PORTS, Ports
+import re
+
+from tandem.local.stack import DEFAULT_HTTP_PORTS, Ports, fixed_http_ports
 
 pytestmark = pytest.mark.e2e
 
@@ -25,13 +28,13 @@ def _in_use(port: int) -> bool:
 
 def test_up_then_ctrl_c(tmp_path):
     ports = Ports()
-    busy = [p for p in (ports.postgres, ports.kafka, ports.kafka_controller, ports.smtp, *DEFAULT_HTTP_PORTS.values())
-            if _in_use(p)]
+    http = fixed_http_ports(DEFAULT_HTTP_PORTS, 2)
+    busy = [p for p in (ports.postgres, ports.kafka, ports.kafka_controller, ports.smtp, *http.values()) if _in_use(p)]
     if busy:
         pytest.skip(f"tandem up's ports are taken here: {busy}")
-    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "KAFKA_BOOTSTRAP_SERVERS")}
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "KAFKA_BOOTSTRAP_SERVERS", "TANDEM_OPS_TOKEN")}
     env["TANDEM_HOME"] = str(tmp_path)
-    proc = subprocess.Popen([sys.executable, "-m", "tandem", "up"], env=env, stdout=subprocess.PIPE,
+    proc = subprocess.Popen([sys.executable, "-m", "tandem", "up", "--replicas", "2"], env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True, start_new_session=True)
     lines = []
     try:
@@ -44,11 +47,29 @@ def test_up_then_ctrl_c(tmp_path):
             if line.startswith("Tandem is up"):
                 break
         assert lines and lines[-1].startswith("Tandem is up"), "".join(lines)
-        for name, port in DEFAULT_HTTP_PORTS.items():
+        announced = dict(re.findall(r"^(\w+#\d) pid (\d+) http://127\.0\.0\.1:\d+/readyz$", "".join(lines), re.M))
+        assert sorted(announced) == sorted(http), "".join(lines)  # one line per process: matching#1 ... feedback#2
+        assert f"dashboard: http://127.0.0.1:{DEFAULT_HTTP_PORTS['feedback']}/dashboard" in "".join(lines)
+        assert re.search(r"^TANDEM_OPS_TOKEN=\S{16,}$", "".join(lines), re.M)  # a random token, since none was given
+        for name, port in http.items():
+            assert f"{name} pid {announced[name]} http://127.0.0.1:{port}/readyz" in "".join(lines)
             ready = httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=5)
             assert ready.status_code == 200 and ready.json() == {"status": "ready", "database": True, "broker": True}, name
             assert "tandem_outbox_pending" in httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
             assert httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=5).status_code == 200
+        # A replica that dies is started again, with the same name and port.
+        os.kill(int(announced["scheduling#2"]), signal.SIGKILL)
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline:
+            line = proc.stdout.readline()
+            lines.append(line)
+            if line.startswith("scheduling#2 pid ") and line.split()[2] != announced["scheduling#2"]:
+                break
+        assert "scheduling#2 exited (-9); restarting it\n" in lines, "".join(lines[-5:])
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline and not _ready(http["scheduling#2"]):
+            time.sleep(0.5)
+        assert _ready(http["scheduling#2"])
         children = psutil.Process(proc.pid).children(recursive=True)
         proc.send_signal(signal.SIGINT)  # what Ctrl-C sends
         assert proc.wait(60) == 0
@@ -57,4 +78,11 @@ def test_up_then_ctrl_c(tmp_path):
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
-    assert all(not _in_use(p) for p in (ports.postgres, ports.kafka, *DEFAULT_HTTP_PORTS.values()))
+    assert all(not _in_use(p) for p in (ports.postgres, ports.kafka, *http.values()))
+
+
+def _ready(port: int) -> bool:
+    try:
+        return httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=2).status_code == 200
+    except httpx.HTTPError:
+        return False

@@ -1,0 +1,252 @@
+"""Faults, each on its own, under load: the upstream keeps publishing while a server dies, freezes,
+restarts or refuses, and afterwards one checker (invariants.py) finds every expected effect
+exactly once: nothing lost, nothing duplicated, nobody double-booked, every dead letter explained.
+
+`make chaos` runs these and `python -m tests.chaos.report` turns the figures into docs/reliability.md.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+import time
+from collections.abc import Awaitable, Callable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from shared.contracts import topics
+from tandem.client import Publisher, Watcher
+from tandem.local.stack import free_port
+from tests.chaos.conftest import Stack, record, start_stack, wait_until
+from tests.chaos.invariants import check
+from tests.chaos.workload import Upstream
+from tests.support.runtime import fetch
+
+pytestmark = pytest.mark.chaos
+ALL = list(topics.ALL) + [topics.dlq(t) for t in topics.ALL]
+Fault = Callable[[Stack, Watcher, Upstream], Awaitable[None]]
+
+
+async def _established(w: Watcher, n: int, timeout: float = 240) -> None:
+    await w.wait_for(lambda w: len({o.data["relationship_id"] for o in w.of_type("match.established")}) >= n,
+                     timeout, f"{n} relationships")
+
+
+async def _restart(stack: Stack, name: str) -> None:
+    proc = stack.services.processes[name]
+    proc.kill()
+    await asyncio.sleep(0.5)
+    proc.start()  # what `tandem up` does for a process that died
+    await asyncio.to_thread(stack.services.wait_ready, 120, (name,))
+
+
+async def _settled(stack: Stack, w: Watcher, up: Upstream) -> bool:
+    """Everything the upstream set going has come to rest."""
+    relationships = {o.data["relationship_id"] for o in w.of_type("match.established")}
+    if len({o.data["mentee_id"] for o in w.of_type("match.established")}) < up.mentees:
+        return False
+    now = up.clock.now()
+    kickoffs = up.kickoffs
+    if set(kickoffs) < relationships - {o.data["relationship_id"] for o in w.of_type("relationship.unschedulable")}:
+        return False
+    from datetime import datetime
+
+    if any(datetime.fromisoformat(k["end"]) > now or k["meeting_id"] not in up.attendance_sent for k in kickoffs.values()):
+        return False
+    outcomes = {o.data["meeting_id"] for o in w.of_type("meeting.completed") + w.of_type("meeting.missed")}
+    if not up.attendance_sent <= outcomes:
+        return False
+    if {o.data["request_id"] for o in w.of_type("feedback.requested")} - up.feedback_sent:
+        return False
+    db = stack.database_url
+    # Every delivery settled, including those waiting for their next attempt after a failure.
+    open_work = await fetch(db, "SELECT (SELECT count(*) FROM notifications.deliveries WHERE status IN ('pending', "
+                                "'sending')) AS deliveries, (SELECT count(*) FROM feedback.feedback) AS answers")
+    if open_work[0]["deliveries"] or open_work[0]["answers"] < len(up.feedback_sent):
+        return False
+    for schema in ("matching", "scheduling", "notifications", "feedback"):
+        if (await fetch(db, f"SELECT count(*) AS n FROM {schema}.outbox WHERE state = 'pending'"))[0]["n"]:
+            return False
+    return True
+
+
+async def run_under(stack: Stack, fault: Fault, name: str, *, chat_webhook: str | None = None,
+                    settle_timeout: float = 420) -> None:
+    started = time.monotonic()
+    async with Watcher(stack.bootstrap_servers, ALL) as w, \
+            Publisher(stack.bootstrap_servers, source="/upstream/hris", now=stack.clock.now) as pub:
+        up = Upstream(pub, stack.clock, chat_webhook=chat_webhook)
+        w.on_message = up.on_message
+        await up.start_program()
+
+        async def profiles_in():
+            rows = await fetch(stack.database_url, "SELECT count(*) AS n FROM matching.participants")
+            return rows[0]["n"] >= up.mentors + up.mentees
+        await wait_until(profiles_in, 120, "the profiles")
+        await up.request_matches()
+        injected = asyncio.create_task(fault(stack, w, up))
+        try:
+            deadline = time.monotonic() + settle_timeout
+            while time.monotonic() < deadline:
+                await up.record_attendance()
+                if injected.done() and await _settled(stack, w, up):
+                    break
+                await asyncio.sleep(0.5)
+            else:
+                raise AssertionError(f"{name}: the program did not settle in {settle_timeout:.0f}s; seen {w.counts()}")
+            await injected  # surface the fault's own errors
+            await up.settle()
+            await asyncio.sleep(2)  # anything still in flight would show as a duplicate now
+            findings = await check(up, w, stack.infra.mail_dir, stack.database_url)
+        finally:
+            injected.cancel()
+            await up.close()
+    record(name, findings, time.monotonic() - started)
+    print(f"{name}: {findings.summary()}")
+    assert findings.ok(), f"{name}: lost {findings.lost[:5]}, duplicated {findings.duplicated[:5]}, {findings.broken[:5]}"
+
+
+# --- the faults -------------------------------------------------------------------------------------
+
+async def kill_every_service(stack: Stack, w: Watcher, up: Upstream) -> None:
+    await _established(w, up.mentees // 4)
+    await _restart(stack, "matching#1")
+    await w.wait_for(lambda w: w.of_type("meeting.scheduled"), 240, "the first kickoffs")
+    await _restart(stack, "scheduling#1")
+    await w.wait_for(lambda w: len(w.of_type("notification.delivered")) >= 10, 240, "mail going out")
+    await _restart(stack, "notifications#1")
+    await w.wait_for(lambda w: w.of_type("feedback.requested"), 300, "the first feedback requests")
+    await _restart(stack, "feedback#1")
+
+
+async def kill_one_replica_of_each(stack: Stack, w: Watcher, up: Upstream) -> None:
+    await _established(w, up.mentees // 4)
+    await _restart(stack, "matching#2")
+    await w.wait_for(lambda w: w.of_type("meeting.scheduled"), 240, "the first kickoffs")
+    await _restart(stack, "scheduling#1")
+    await w.wait_for(lambda w: len(w.of_type("notification.delivered")) >= 10, 240, "mail going out")
+    await _restart(stack, "notifications#2")
+    await w.wait_for(lambda w: w.of_type("feedback.requested"), 300, "the first feedback requests")
+    await _restart(stack, "feedback#1")
+
+
+async def pause_the_broker(stack: Stack, w: Watcher, up: Upstream) -> None:
+    await _established(w, up.mentees // 3)
+    stack.infra.kafka.pause()
+    try:
+        await asyncio.sleep(30)
+    finally:
+        stack.infra.kafka.resume()
+
+
+async def kill_and_restart_the_broker(stack: Stack, w: Watcher, up: Upstream) -> None:
+    await _established(w, up.mentees // 3)
+    stack.infra.kafka.kill()
+    await asyncio.sleep(5)
+    await asyncio.to_thread(stack.infra.kafka.restart)
+
+
+async def restart_postgres_immediately(stack: Stack, w: Watcher, up: Upstream) -> None:
+    await _established(w, 1)  # early: every service is busy with its first transactions
+    await asyncio.to_thread(stack.infra.postgres.restart_immediately, stack.infra.home / "logs" / "postgres.log", 5.0)
+
+
+async def lose_one_broker_of_three(stack: Stack, w: Watcher, up: Upstream) -> None:
+    await _established(w, up.mentees // 3)
+    stack.infra.kafka.nodes[2].kill()  # for good: the two others carry on (min.insync.replicas 2)
+
+
+async def refuse_mail_for_a_minute(stack: Stack, w: Watcher, up: Upstream) -> None:
+    await w.wait_for(lambda w: len(w.of_type("notification.delivered")) >= 5, 240, "mail going out")
+    stack.infra.mailbox.refuse_connections()  # a transfer under way finishes; new connections are refused
+    try:
+        await asyncio.sleep(60)
+    finally:
+        stack.infra.mailbox.accept_connections()
+
+
+class FlakyChat:
+    """A chat webhook that answers 500, then hangs past the sender's timeout, then works."""
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.mode = "ok"
+        self.received: list[dict] = []
+        self._server: ThreadingHTTPServer | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/hooks/chat"
+
+    def __enter__(self) -> FlakyChat:
+        chat = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                if chat.mode == "fail":
+                    self.send_response(500)
+                    self.end_headers()
+                    return
+                if chat.mode == "hang":
+                    time.sleep(15)  # the sender gives up first (timeout), so this is never answered in time
+                    return
+                chat.received.append(json.loads(body))
+                self.send_response(204)
+                self.end_headers()
+
+            def log_message(self, *args) -> None:
+                pass
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+
+
+FAULTS: dict[str, tuple[Fault, dict]] = {
+    "SIGKILL of each service in turn": (kill_every_service, {}),
+    "SIGKILL of one replica of each service (2 replicas)": (kill_one_replica_of_each, {"replicas": 2}),
+    "Kafka broker paused (SIGSTOP) for 30 s": (pause_the_broker, {}),
+    "Kafka broker killed and restarted": (kill_and_restart_the_broker, {}),
+    "PostgreSQL restarted in immediate mode": (restart_postgres_immediately, {}),
+    "3-broker KRaft cluster (RF 3, min ISR 2) loses a broker": (lose_one_broker_of_three, {"kafka_nodes": 3}),
+    "SMTP server refusing connections for a minute": (refuse_mail_for_a_minute, {}),
+}
+
+
+@pytest.mark.parametrize("name", list(FAULTS))
+async def test_nothing_lost_nothing_twice(name, stack_home):
+    fault, options = FAULTS[name]
+    stack = await asyncio.to_thread(start_stack, stack_home, **options)
+    try:
+        await run_under(stack, fault, name)
+    finally:
+        await asyncio.to_thread(stack.services.stop)
+        await asyncio.to_thread(stack.infra.stop)
+
+
+async def test_a_chat_webhook_that_fails_then_times_out(stack_home):
+    name = "chat webhook answering 500, then timing out"
+    with FlakyChat() as chat:
+        stack = await asyncio.to_thread(start_stack, stack_home, extra={"TANDEM_WEBHOOK_ALLOW_HOSTS": "127.0.0.1"})
+
+        async def fault(stack: Stack, w: Watcher, up: Upstream) -> None:
+            await _established(w, 1)
+            chat.mode = "fail"
+            await asyncio.sleep(30)
+            chat.mode = "hang"
+            await asyncio.sleep(30)
+            chat.mode = "ok"
+        try:
+            await run_under(stack, fault, name, chat_webhook=chat.url)
+        finally:
+            await asyncio.to_thread(stack.services.stop)
+            await asyncio.to_thread(stack.infra.stop)
+    assert chat.received  # the chat recipients were reached once it worked again
