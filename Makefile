@@ -5,7 +5,7 @@ PYTHON ?= $(shell for p in python3.13 python3.12 python3.11 python3; do \
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: install run demo up test test-unit bench kafka clean
+.PHONY: install run demo up test test-unit chaos bench kafka catalogues clean
 
 install: $(VENV)/.installed
 
@@ -16,6 +16,16 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 	$(BIN)/pip install -q -c constraints.txt -e ".[dev]"
 	@# Apache Kafka's jars from Maven Central, cached under ~/.cache/tandem (needs Java 17+ and Maven).
 	bash deploy/kafka/fetch-kafka.sh >/dev/null
+	@# Debian's Chromium for the dashboard's browser test (Playwright drives it; it never downloads a browser).
+	@if [ ! -x /usr/bin/chromium ]; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "installing chromium (apt-get)"; \
+	    export DEBIAN_FRONTEND=noninteractive; \
+	    apt-get install -y -qq chromium >/dev/null 2>&1 || { apt-get update -qq >/dev/null && apt-get install -y -qq chromium >/dev/null; }; \
+	  else \
+	    echo "note: /usr/bin/chromium is missing and this is not root; the dashboard's browser test will be skipped (sudo apt-get install chromium)"; \
+	  fi; \
+	fi
 	touch $@
 
 run: install
@@ -29,11 +39,25 @@ up: install
 test: install
 	$(BIN)/pytest -q
 
+# Faults injected into a whole Tandem of its own; the figures go to docs/reliability.md.
+chaos: install
+	rm -f .tandem/tandem-chaos-results.jsonl
+	mkdir -p .tandem
+	TANDEM_CHAOS_RESULTS=.tandem $(BIN)/pytest -q -m chaos tests/chaos
+	TANDEM_CHAOS_RESULTS=.tandem $(BIN)/python -m tests.chaos.report
+
 test-unit: install
-	$(BIN)/pytest -q -m "not integration and not e2e"
+	$(BIN)/pytest -q -m "not integration and not e2e and not chaos"
 
 bench: install
 	$(BIN)/python -m benchmarks.run
+
+# Notifications' gettext catalogues: extract the message ids from the code (Babel), merge them into
+# every language's .po, and fail on anything missing, untranslated or fuzzy.
+catalogues: install
+	$(BIN)/python -m services.notifications.catalogues extract
+	$(BIN)/python -m services.notifications.catalogues update
+	$(BIN)/python -m services.notifications.catalogues check
 
 kafka:
 	bash deploy/kafka/fetch-kafka.sh

@@ -21,14 +21,16 @@ from datetime import UTC, datetime
 
 from benchmarks.infra import local_infrastructure
 from benchmarks.report import write_section
-from services.matching.adapters import repository as repo
 from services.matching.entrypoints.app import MIGRATIONS, build_service
+from services.matching.service_layer.matchmaking import propose_next
 from services.matching.settings import MatchingSettings
 from shared.contracts import events as ev
 from shared.contracts import topics
 from shared.db import create_pool, migrate
+from shared.programs import PROGRAMS_TRACK
+from shared.replica import PARTICIPANT_COLUMNS, PARTICIPANTS_TRACK, participant_values
 from tandem.client import Publisher, Watcher
-from tandem.population import profile_dicts
+from tandem.population import participants
 
 PROGRAM = "bench"
 TARGET_P99_MS = 50
@@ -41,12 +43,11 @@ def pct(values: list[float], q: float) -> float:
 
 async def seed(url: str, mentors: int, mentees: int) -> None:
     pool = await create_pool(url, "matching", size=2)
-    await migrate(pool, "matching", MIGRATIONS)
-    people = list(profile_dicts(mentees, mentors, seed=11, program_id=PROGRAM))
+    await migrate(pool, "matching", MIGRATIONS, (PROGRAMS_TRACK, PARTICIPANTS_TRACK))
+    people = participants(mentees, mentors, seed=11, program_id=PROGRAM)
     async with pool.acquire() as conn:
-        await conn.copy_records_to_table(
-            "participants", columns=["participant_id", "program_id", "profile"],
-            records=[(p["participant_id"], PROGRAM, p) for p in people])
+        await conn.copy_records_to_table("participants", columns=PARTICIPANT_COLUMNS,
+                                         records=[participant_values(p) for p in people])
     await pool.close()
 
 
@@ -58,7 +59,7 @@ async def run(url: str, bootstrap: str, args) -> dict:
     settings = MatchingSettings(database_url=url, kafka_bootstrap_servers=bootstrap, topic_prefix=prefix,
                                 clock_start=datetime(2027, 1, 4, 9, tzinfo=UTC), outbox_poll_seconds=0.2)
     service = build_service(settings)
-    matcher = service.state["matcher"]
+    deps = service.deps
     started = time.perf_counter()
     async with service.running():
         load_seconds = time.perf_counter() - started
@@ -67,8 +68,9 @@ async def run(url: str, bootstrap: str, args) -> dict:
         for mentee_id in mentees[: args.requests]:
             t = time.perf_counter()
             async with service.transaction() as uow:
-                await repo.lock_program(uow.conn, PROGRAM)
-                await matcher.propose_next(uow, mentee_id, PROGRAM)
+                await uow.programs.lock(PROGRAM)
+                index = await deps.indexes.current(uow, PROGRAM)
+                await propose_next(uow, deps, index, mentee_id, PROGRAM)
                 outcome = "proposed" if any(r[1] == topics.MATCHES and b"match.proposed" in r[3]
                                             for r in uow._outgoing) else "unavailable"
             direct.append((time.perf_counter() - t) * 1000)

@@ -26,6 +26,8 @@ from benchmarks.report import write_section
 from services.scheduling.entrypoints.app import MIGRATIONS, build_service
 from services.scheduling.settings import SchedulingSettings
 from shared.db import create_pool, migrate
+from shared.programs import PROGRAMS_TRACK
+from shared.replica import PAIRS_TRACK, PARTICIPANTS_TRACK
 
 RATE_TARGET = 5000
 LATENESS_TARGET = 1.0
@@ -33,15 +35,18 @@ LATENESS_TARGET = 1.0
 
 async def seed(url: str, total: int, backlog: int, rate: int, seconds: int, t0: datetime) -> dict[str, int]:
     pool = await create_pool(url, "scheduling", size=2)
-    await migrate(pool, "scheduling", MIGRATIONS)
+    await migrate(pool, "scheduling", MIGRATIONS, (PROGRAMS_TRACK, PARTICIPANTS_TRACK, PAIRS_TRACK))
     rng = random.Random(1)
     steady = rate * seconds
     future = total - backlog - steady
     rows, meetings = [], []
     started = time.monotonic()
     async with pool.acquire() as conn:
-        await conn.execute(
-            "INSERT INTO relationships VALUES ('bench', 'bench', 'm', 'e', 'active', 14, 45, now(), NULL)")
+        # One pair whose series has nothing left to plan: only the reminders are measured.
+        await conn.execute("INSERT INTO pairs (relationship_id, program_id, mentor_id, mentee_id, established_at) "
+                           "VALUES ('bench', 'bench', 'm', 'e', now())")
+        await conn.execute("INSERT INTO series (relationship_id, cadence_days, duration_minutes, occurrences) "
+                           "VALUES ('bench', 14, 45, 12)")
         for i in range(total // 2):
             if i < backlog // 2:
                 due = t0 - timedelta(seconds=rng.uniform(0, 60))
@@ -51,12 +56,13 @@ async def seed(url: str, total: int, backlog: int, rate: int, seconds: int, t0: 
                 due = t0 + timedelta(days=rng.uniform(1, 60))
             start = due + timedelta(hours=1)
             mid = f"meeting-{i:07d}"
-            meetings.append((mid, "bench", 1 + i, "m", "e", start, start + timedelta(minutes=45)))
+            meetings.append((mid, "bench", "bench", 1 + i, "m", "e", start, start + timedelta(minutes=45)))
             for minutes, when in ((60, due), (1440, due - timedelta(hours=23) if i >= (backlog + steady) // 2 else due)):
                 rows.append((f"{mid}/{minutes}", mid, "bench", ["m", "e"], start, minutes, when))
         await conn.copy_records_to_table(
             "meetings", records=meetings,
-            columns=["meeting_id", "relationship_id", "occurrence", "mentor_id", "mentee_id", "starts_at", "ends_at"])
+            columns=["meeting_id", "relationship_id", "program_id", "occurrence", "mentor_id", "mentee_id", "starts_at",
+                     "ends_at"])
         await conn.copy_records_to_table(
             "reminders", records=rows,
             columns=["reminder_id", "meeting_id", "relationship_id", "participant_ids", "meeting_start",
