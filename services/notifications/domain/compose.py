@@ -25,7 +25,7 @@ from shared.people import Participant
 
 from . import explanation, reasons
 from .certificate import Certificate
-from .forgotten import without_the_forgotten
+from .forgotten import name_of, without_the_forgotten
 from .messages import phrases
 from .messages.structure import DIRECT
 from .outgoing import Attachment, Outgoing
@@ -44,7 +44,7 @@ def _offset(moment: datetime, zone: str) -> timedelta | None:
 
 def match_proposed(data: ev.MatchProposed, mentor: Participant, mentee: Participant) -> list[Outgoing]:
     return [Outgoing(mentor.participant_id, "match_proposed", {
-        "recipient_name": mentor.name, "mentee_name": mentee.name, "mentee_region": mentee.region,
+        "recipient_name": mentor.name, "mentee_name": name_of(mentee), "mentee_region": mentee.region,
         "mentee_sector": mentee.sector, "goals": list(mentee.goals),
         "why": explanation.why(data.explanation, mentee), "deadline": Moment(data.expires_at, mentor.timezone),
     })]
@@ -54,7 +54,7 @@ def match_established(data: ev.MatchEstablished, mentor: Participant, mentee: Pa
                       duration_minutes: int) -> list[Outgoing]:
     reply_within = max(mentor.communication.response_time_hours, mentee.communication.response_time_hours)
     return [Outgoing(me.participant_id, "match_established", {
-        "recipient_name": me.name, "other_name": other.name, "other_role": other_role,
+        "recipient_name": me.name, "other_name": name_of(other), "other_role": other_role,
         "other_zone": Zone(other.timezone), "other_languages": LanguageNames(other.languages or (other.language,)),
         "goals": list(data.goals), "cadence": Span(timedelta(days=cadence_days)),
         "duration": Span(timedelta(minutes=duration_minutes)), "response_time": Span(timedelta(hours=reply_within)),
@@ -70,7 +70,7 @@ def _meeting(template: str, data, mentor: Participant, mentee: Participant, *, m
         if _offset(data.start, other.timezone) != _offset(data.start, me.timezone):
             other_clock = Moment(data.start, other.timezone)
         out.append(Outgoing(me.participant_id, template, {
-            "recipient_name": me.name, "other_name": other.name, "kind": getattr(data, "kind", "recurring"),
+            "recipient_name": me.name, "other_name": name_of(other), "kind": getattr(data, "kind", "recurring"),
             "start": Moment(data.start, me.timezone), "start_short": Moment(data.start, me.timezone, short=True),
             "start_other": other_clock, "duration": Span(data.end - data.start),
             **(extra(me, other) if extra else {}),
@@ -106,7 +106,7 @@ def reminder_due(data: ev.ReminderDue, people: dict[str, Participant]) -> list[O
         others = [people[o] for o in data.participant_ids if o != pid]
         other = others[0] if others else me
         out.append(Outgoing(pid, "reminder_due", {
-            "recipient_name": me.name, "other_name": other.name, "start": Moment(data.meeting_start, me.timezone),
+            "recipient_name": me.name, "other_name": name_of(other), "start": Moment(data.meeting_start, me.timezone),
             "lead": Span(timedelta(minutes=data.minutes_before)),
         }, useful_until=data.meeting_start))
     return out
@@ -123,21 +123,21 @@ def feedback_template(data: ev.FeedbackRequested) -> str:
 
 def feedback_requested(data: ev.FeedbackRequested, me: Participant, other: Participant) -> list[Outgoing]:
     return [Outgoing(me.participant_id, feedback_template(data), {
-        "recipient_name": me.name, "other_name": other.name, "due": Day(data.due_at, me.timezone),
+        "recipient_name": me.name, "other_name": name_of(other), "due": Day(data.due_at, me.timezone),
     }, useful_until=data.due_at)]
 
 
 def milestone_achieved(data: ev.MilestoneAchieved, achiever: Participant, other: Participant) -> list[Outgoing]:
     return [Outgoing(p.participant_id, "milestone_achieved", {
         "recipient_name": p.name, "reader": "achiever" if p is achiever else "partner",
-        "achiever_name": achiever.name, "milestone": data.milestone, "goal": data.goal,
+        "achiever_name": name_of(achiever), "milestone": data.milestone, "goal": data.goal,
     }) for p in (achiever, other)]
 
 
 def goal_achieved(data: ev.GoalAchieved, mentor: Participant, mentee: Participant) -> list[Outgoing]:
     """Both celebrate the goal they reached together."""
     return [Outgoing(me.participant_id, "goal_achieved", {
-        "recipient_name": me.name, "other_name": other.name, "goal": data.goal,
+        "recipient_name": me.name, "other_name": name_of(other), "goal": data.goal,
     }) for me, other, _ in _pairwise(mentor, mentee)]
 
 
@@ -145,14 +145,14 @@ def meetings_missed(data: ev.RelationshipMeetingsMissed, mentor: Participant,
                     mentee: Participant) -> list[Outgoing]:
     """A kind nudge to both, the same words for each: nobody is blamed for meetings that did not happen."""
     return [Outgoing(me.participant_id, "meetings_missed", {
-        "recipient_name": me.name, "other_name": other.name, "count": data.consecutive,
+        "recipient_name": me.name, "other_name": name_of(other), "count": data.consecutive,
     }) for me, other, _ in _pairwise(mentor, mentee)]
 
 
 def end_scheduled(data: ev.RelationshipEndScheduled, mentor: Participant, mentee: Participant) -> list[Outgoing]:
     """A heads-up, a week ahead, that the term ends: time to look back on the goals together."""
     return [Outgoing(me.participant_id, "end_scheduled", {
-        "recipient_name": me.name, "other_name": other.name, "end_day": Day(data.ends_at, me.timezone),
+        "recipient_name": me.name, "other_name": name_of(other), "end_day": Day(data.ends_at, me.timezone),
     }, useful_until=data.ends_at) for me, other, _ in _pairwise(mentor, mentee)]
 
 
@@ -175,7 +175,7 @@ def relationship_concluded(data: ev.RelationshipConcluded, mentor: Participant, 
         certificate = Certificate(me.name, role, program_name, data.established_at, data.ended_at, me.timezone,
                                   data.meetings_held, achieved) if data.certificate else None
         out.append(Outgoing(me.participant_id, "relationship_concluded", {
-            "recipient_name": me.name, "other_name": other.name, "meetings": data.meetings_held or None,
+            "recipient_name": me.name, "other_name": name_of(other), "meetings": data.meetings_held or None,
             "goals": [_goal_item(g) for g in data.goals], "milestones": list(data.milestones),
             "certificate": data.certificate,
         }, certificate=certificate))
@@ -187,7 +187,7 @@ def match_ended(data: ev.MatchEnded, mentor: Participant, mentee: Participant) -
     thank-you: the celebration follows with `relationship.concluded`). The end's own `reason` (the
     team's words) is not repeated: it is not for the other person to read."""
     template = "match_ended_on_request" if data.reason_code == "ended_on_request" else "match_ended_term_completed"
-    return [Outgoing(me.participant_id, template, {"recipient_name": me.name, "other_name": other.name})
+    return [Outgoing(me.participant_id, template, {"recipient_name": me.name, "other_name": name_of(other)})
             for me, other, _ in _pairwise(mentor, mentee)]
 
 
@@ -195,7 +195,7 @@ def partner_left(remaining: Participant, leaver: Participant, *, remaining_role:
     """Only the one who stays is told: a mentee hears a new mentor is being looked for, a mentor that
     their place is free again."""
     return [Outgoing(remaining.participant_id, f"match_ended_partner_left_{remaining_role}",
-                     {"recipient_name": remaining.name, "other_name": leaver.name})]
+                     {"recipient_name": remaining.name, "other_name": name_of(leaver)})]
 
 
 def relationship_nudge(data: ev.RelationshipNudgeRequested, mentor: Participant,
@@ -203,5 +203,5 @@ def relationship_nudge(data: ev.RelationshipNudgeRequested, mentor: Participant,
     """A friendly nudge to both, with the program team's note quoted when there is one."""
     note = (data.note or "").strip() or None
     return [Outgoing(me.participant_id, "relationship_nudge", {
-        "recipient_name": me.name, "other_name": other.name, "note": note,
+        "recipient_name": me.name, "other_name": name_of(other), "note": note,
     }) for me, other, _ in _pairwise(mentor, mentee)]

@@ -12,6 +12,10 @@ from __future__ import annotations
 
 from icalendar import Calendar
 
+from services.notifications.domain.messages import phrases
+from services.notifications.i18n.values import Phrase
+from shared.people import Participant
+
 NEUTRAL_SUMMARY = "Mentoring"
 
 
@@ -27,3 +31,9 @@ def without_the_forgotten(ics: str, reader_email: str) -> str:
             event.add("ATTENDEE", attendee)
         event.add("SUMMARY", NEUTRAL_SUMMARY)
     return calendar.to_ical().decode()
+
+
+def name_of(person: Participant) -> str | Phrase:
+    """How a message names someone: by their name, or, once they were forgotten, as "a former
+    participant" in the reader's own language."""
+    return Phrase(phrases.FORMER_PARTICIPANT) if person.erased else person.name

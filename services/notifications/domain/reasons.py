@@ -14,6 +14,7 @@ from services.notifications.i18n.values import Percent, Phrase, Span
 from shared.contracts.types import Reason
 from shared.people import Participant
 
+from .forgotten import name_of
 from .messages import phrases
 from .messages.structure import DIRECT
 
@@ -25,7 +26,7 @@ def cancellation(code: Reason | None, reader: Participant, other: Participant) -
     by = code.params.get("by")
     if code.code == "cancelled_by_participant":
         key = "cancelled_by_you" if by == reader.participant_id else "cancelled_by_partner"
-        return Phrase(phrases.CANCELLATION[key], {"name": other.name})
+        return Phrase(phrases.CANCELLATION[key], {"name": name_of(other)})
     found = phrases.CANCELLATION.get(code.code)
     return None if found is None else Phrase(found, {})
 
@@ -37,7 +38,7 @@ def canceller_note(code: Reason | None, reader: Participant, other: Participant)
     note = code.params.get("note")
     if not isinstance(note, str) or not note.strip() or code.params.get("by") != other.participant_id:
         return None, None
-    return other.name, note.strip()
+    return name_of(other), note.strip()
 
 
 def unmatched(code: str, params: dict[str, Any], english: str) -> Phrase | str:

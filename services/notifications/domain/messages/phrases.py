@@ -13,6 +13,9 @@ from .structure import DIRECT, INDIRECT, Text, msg, nmsg
 
 D, I = DIRECT, INDIRECT
 
+# Someone forgotten on request, where a message to their partner would name them (their name is gone).
+FORMER_PARTICIPANT: dict[str, Text] = {D: msg("any", "a former participant")}
+
 # Why a meeting was cancelled (scheduling's codes; `cancelled_by_participant` is told as "you" or
 # the partner's name, never an id).
 CANCELLATION: dict[str, dict[str, Text]] = {

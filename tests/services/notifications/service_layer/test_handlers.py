@@ -325,6 +325,9 @@ async def test_what_an_end_causes_waits_for_the_end_and_only_the_one_who_stays_h
     assert sorted(d.template for d in told) == ["closure_requested", "match_ended_partner_left_mentee",
                                                 "meeting_cancelled", "relationship_concluded"]
     assert {d.recipient_id for d in told} == {"ana"}
+    # Whom she met is told in her language, not by the forgotten name or an English placeholder.
+    (cancelled,) = [d for d in told if d.template == "meeting_cancelled"]
+    assert "um(a) ex-participante" in cancelled.subject and "former participant" not in cancelled.body
     assert not [d.template for d in told if "Bram" in d.subject + d.body + d.html
                 + (d.attachment.content if d.attachment and isinstance(d.attachment.content, str) else "")]
 
