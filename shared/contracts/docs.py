@@ -147,7 +147,7 @@ def render(consumers: Consumers) -> str:
         parts.append(f"\n## `{topic}`\n\nPublished by {TOPICS[topic][0]}, consumed by {_consumed_by(topic, consumers)}; "
                      f"dead letters on `{topics.dlq(topic)}`.")
         for event_type, model in events.items():
-            doc = (model.__doc__ or "").strip().split("\n\n")[0].replace("\n", " ")
+            doc = " ".join((model.__doc__ or "").strip().split("\n\n")[0].split())
             fields = ", ".join(f"`{name}`" for name in model.model_fields)
             parts.append(f"\n### `{event_type}`\n")
             if doc:
