@@ -166,6 +166,8 @@ class MatchEnded(EventData):
     reason_code: Literal["participant_left", "ended_on_request", "term_completed"] = "participant_left"
     # Who asked for the end (a participant id, or the program team's user); None when no one did.
     requested_by: Id | None = None
+    # Who left, when `reason_code` is participant_left (the one who stays is the other).
+    leaver_id: Id | None = None
 
 
 class RelationshipEndScheduled(EventData):

@@ -255,14 +255,14 @@ class Relationship:
 
     def conclude(self, ended: ev.MatchEnded, *, now: datetime, due_days: float, term_days: int,
                  meetings_held: int, milestones: list[str]) -> Conclusion | None:
-        """The relationship is over: both are asked to look back (closure), and what it achieved is
-        told. None when it had ended here already."""
+        """The relationship is over: both are asked to look back (closure), but not one who left the
+        program, and what it achieved is told. None when it had ended here already."""
         if not self.pair.active:
             return None
         self.pair = replace(self.pair, status="ended", ended_at=ended.ended_at, end_reason=ended.reason)
         due = now + timedelta(days=due_days)
         requests = [FeedbackRequest(closure_request_id(self.relationship_id, pid), self.relationship_id, pid, role,
-                                    now, due, kind="closure") for pid, role in self._both()]
+                                    now, due, kind="closure") for pid, role in self._both() if pid != ended.leaver_id]
         served = term_served(self.pair.established_at, ended.ended_at, term_days)
         pair = self.pair
         concluded = ev.RelationshipConcluded(

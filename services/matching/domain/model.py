@@ -58,15 +58,21 @@ class Relationship:
     def active(self) -> bool:
         return self.status == "active"
 
-    def end(self, reason: str, *, now: datetime, reason_code: EndReason = "participant_left",
-            requested_by: str | None = None) -> list[ev.EventData]:
+    def end(self, reason: str, *, now: datetime, reason_code: EndReason,
+            requested_by: str | None = None, leaver_id: str | None = None) -> list[ev.EventData]:
         """End an active relationship; ending it again changes nothing."""
         if not self.active:
             return []
         self.status, self.ended_at, self.end_reason = "ended", now, reason
         return [ev.MatchEnded(relationship_id=self.relationship_id, program_id=self.program_id,
                               mentee_id=self.mentee_id, mentor_id=self.mentor_id, reason=reason, ended_at=now,
-                              reason_code=reason_code, requested_by=requested_by)]
+                              reason_code=reason_code, requested_by=requested_by, leaver_id=leaver_id)]
+
+    def leave(self, leaver: str, *, reason: str, now: datetime) -> list[ev.EventData]:
+        """One of the two left the program (offboarded or forgotten); the other stays."""
+        if leaver not in (self.mentor_id, self.mentee_id):
+            raise ValueError(f"{leaver} is not part of relationship {self.relationship_id}")
+        return self.end(reason, now=now, reason_code="participant_left", leaver_id=leaver)
 
     def end_on_request(self, *, requested_by: str, reason: str, now: datetime) -> list[ev.EventData]:
         """The program team (or a portal user) ends it; asked again once it has ended, nothing changes."""

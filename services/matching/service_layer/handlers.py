@@ -85,7 +85,7 @@ async def _leave(uow: MatchingUnitOfWork, deps: MatchingDeps, program_id: str, l
     now = uow.now()
     touched, to_rematch = {leaver}, set()
     for relationship in await uow.relationships.active_of(leaver):
-        for change in relationship.end(reason, now=now):
+        for change in relationship.leave(leaver, reason=reason, now=now):
             uow.emit(change)
         await uow.relationships.save(relationship)
         touched.add(relationship.mentor_id)

@@ -83,9 +83,12 @@ async def on_match_ended(event: ev.MatchEnded, uow: NotificationsUnitOfWork, dep
     await uow.pairs.require(event.relationship_id)  # same topic and key: the start arrives before the end
     mentor, mentee = await uow.participants.require(event.mentor_id, event.mentee_id)
     if event.reason_code == "participant_left":
-        if mentor.active and mentee.active:  # the offboarding travels on participants.v1
+        # Matching names who left; an older event does not, and then it is the one who is inactive here.
+        leaver = next((p for p in (mentor, mentee) if p.participant_id == event.leaver_id), None) \
+            or next((p for p in (mentor, mentee) if not p.active), None)
+        if leaver is None or leaver.active:  # their offboarding or erasure travels on participants.v1
             raise NotYetKnown(f"who left relationship {event.relationship_id} is not known here yet")
-        remaining, leaver = (mentee, mentor) if not mentor.active else (mentor, mentee)
+        remaining = mentee if leaver is mentor else mentor
         role = "mentee" if remaining is mentee else "mentor"
         told = compose.partner_left(remaining, leaver, remaining_role=role)
     else:

@@ -237,3 +237,11 @@ async def test_every_end_concludes_and_an_early_end_earns_a_certificate_when_the
     assert (concluded.reason_code, concluded.term_served, concluded.certificate, concluded.goals) == \
         (reason_code, round(days / 14, 3), certificate, [])
     assert len(uow.of_type(ev.FeedbackRequested)) == 2
+
+
+async def test_one_who_left_the_program_is_not_asked_to_look_back(uow):
+    await given(uow, program(), established(goals=[]))
+    await given(uow, ended("participant_left", 3).model_copy(update={"leaver_id": "bram"}))
+    (asked,) = uow.of_type(ev.FeedbackRequested)
+    assert (asked.participant_id, asked.kind) == ("ana", "closure")
+    assert len(uow.of_type(ev.RelationshipConcluded)) == 1

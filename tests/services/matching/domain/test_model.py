@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from services.matching.domain.model import Relationship
 from shared.contracts import events as ev
 
@@ -23,12 +25,14 @@ def test_ending_on_request_says_who_asked_and_why_once():
         "ended_on_request", "ops:sanne", "a fresh start", NOW)
     assert (r.status, r.ended_at, r.end_reason, r.active) == ("ended", NOW, "a fresh start", False)
     assert r.end_on_request(requested_by="ops:piet", reason="again", now=NOW + timedelta(hours=1)) == []
-    assert r.end("left", now=NOW) == [] and r.end_reason == "a fresh start"  # the first end stands
+    assert r.leave("bram", reason="left", now=NOW) == [] and r.end_reason == "a fresh start"  # the first end stands
 
 
-def test_someone_leaving_ends_it_with_no_one_asking():
-    (ended,) = relationship().end("offboarded", now=NOW)
-    assert (ended.reason_code, ended.requested_by) == ("participant_left", None)
+def test_someone_leaving_ends_it_with_no_one_asking_and_says_who_left():
+    (ended,) = relationship().leave("ana", reason="offboarded", now=NOW)
+    assert (ended.reason_code, ended.requested_by, ended.leaver_id) == ("participant_left", None, "ana")
+    with pytest.raises(ValueError, match="carl is not part of relationship rel-1"):
+        relationship().leave("carl", reason="offboarded", now=NOW)
 
 
 def test_two_people_kept_apart_are_apart_in_either_role():

@@ -273,7 +273,7 @@ async def test_an_unknown_relationship_is_refused_and_an_ended_one_is_left_as_it
     await given(uow, deps, end(rid, rematch=True))  # and the same again
     assert len(uow.emitted) == emitted  # no second match.ended, no second proposal
     (ended,) = uow.of_type(ev.MatchEnded)
-    assert ended.reason_code == "participant_left" and ended.requested_by is None
+    assert (ended.reason_code, ended.requested_by, ended.leaver_id) == ("participant_left", None, "m1")
     # "Never again" still stands, however the relationship ended.
     await given(uow, deps, end(rid, do_not_pair_again=True))
     assert ("ana", "m1") in uow.tables.kept_apart and len(uow.emitted) == emitted
