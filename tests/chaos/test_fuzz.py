@@ -82,9 +82,9 @@ async def test_junk_is_dead_lettered_and_the_program_goes_on(stack_home):
             def lettered(w) -> int:
                 return sum(1 for o in w.seen + w.set_aside if o.topic.endswith(".dlq"))
             try:
-                # About 3x the measured rejection time (docs/reliability.md), and well inside the test's own
+                # 2.5-4x the measured rejection time (106-150 s, docs/reliability.md), and inside the test's own
                 # timeout, so a shortfall is reported per topic below instead of the run being cut off.
-                await w.wait_for(lambda w: lettered(w) >= expected, max(120.0, PER_TOPIC * 0.03), f"{expected} dead letters")
+                await w.wait_for(lambda w: lettered(w) >= expected, max(120.0, PER_TOPIC * 0.04), f"{expected} dead letters")
             except TimeoutError as exc:
                 per_topic = Counter(o.topic.removesuffix(".dlq") for o in w.seen + w.set_aside
                                     if o.topic.endswith(".dlq"))
