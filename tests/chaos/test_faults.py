@@ -8,21 +8,18 @@ exactly once: nothing lost, nothing duplicated, nobody double-booked, every dead
 from __future__ import annotations
 
 import asyncio
-import json
-import threading
 import time
 from collections.abc import Awaitable, Callable
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
 from shared.contracts import topics
 from tandem.client import Publisher, Watcher
-from tandem.local.stack import free_port
 from tests.chaos.conftest import Stack, record, start_stack, wait_until
 from tests.chaos.invariants import check
 from tests.chaos.workload import Upstream
 from tests.support.runtime import fetch
+from tests.support.webhooks import WebhookReceiver
 
 pytestmark = pytest.mark.chaos
 ALL = list(topics.ALL) + [topics.dlq(t) for t in topics.ALL]
@@ -167,49 +164,6 @@ async def refuse_mail_for_a_minute(stack: Stack, w: Watcher, up: Upstream) -> No
         stack.infra.mailbox.accept_connections()
 
 
-class FlakyChat:
-    """A chat webhook that answers 500, then hangs past the sender's timeout, then works."""
-
-    def __init__(self) -> None:
-        self.port = free_port()
-        self.mode = "ok"
-        self.received: list[dict] = []
-        self._server: ThreadingHTTPServer | None = None
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/hooks/chat"
-
-    def __enter__(self) -> FlakyChat:
-        chat = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                if chat.mode == "fail":
-                    self.send_response(500)
-                    self.end_headers()
-                    return
-                if chat.mode == "hang":
-                    time.sleep(15)  # the sender gives up first (timeout), so this is never answered in time
-                    return
-                chat.received.append(json.loads(body))
-                self.send_response(204)
-                self.end_headers()
-
-            def log_message(self, *args) -> None:
-                pass
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-
-
 FAULTS: dict[str, tuple[Fault, dict]] = {
     "SIGKILL of each service in turn": (kill_every_service, {}),
     "SIGKILL of one replica of each service (2 replicas)": (kill_one_replica_of_each, {"replicas": 2}),
@@ -234,16 +188,16 @@ async def test_nothing_lost_nothing_twice(name, stack_home):
 
 async def test_a_chat_webhook_that_fails_then_times_out(stack_home):
     name = "chat webhook answering 500, then timing out"
-    with FlakyChat() as chat:
+    with WebhookReceiver(path="/hooks/chat") as chat:
         stack = await asyncio.to_thread(start_stack, stack_home, extra={"TANDEM_WEBHOOK_ALLOW_HOSTS": "127.0.0.1"})
 
         async def fault(stack: Stack, w: Watcher, up: Upstream) -> None:
             await _established(w, 1)
-            chat.mode = "fail"
+            chat.status = 500
             await asyncio.sleep(30)
-            chat.mode = "hang"
+            chat.hang = True
             await asyncio.sleep(30)
-            chat.mode = "ok"
+            chat.status, chat.hang = 204, False
         try:
             await run_under(stack, fault, name, chat_webhook=chat.url)
         finally:

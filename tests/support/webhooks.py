@@ -1,12 +1,15 @@
 """A local chat webhook for tests: an HTTP(S) server in a thread that keeps every message posted to
 it, headers and raw body included, as a chat tool's incoming webhook would, and checks each
-Standard Webhooks signature with the specification's own library when given the endpoint's secret."""
+Standard Webhooks signature with the specification's own library when given the endpoint's secret.
+It can also misbehave, for fault tests: answer with an error `status`, or `hang` past the sender's
+timeout; only what it accepted (a 2xx answer) counts as received."""
 
 from __future__ import annotations
 
 import json
 import ssl
 import threading
+import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Self
@@ -38,7 +41,9 @@ class WebhookReceiver:
     port: int = field(default_factory=free_port)
     host: str = "127.0.0.1"
     tls: ssl.SSLContext | None = None  # serve https with this context
-    status: int = 204
+    path: str = "/hooks/program-team"
+    status: int = 204  # the answer; anything but 2xx is a failure the sender retries
+    hang: bool = False  # read the message, then answer nothing until the sender has given up
     received: list[Received] = field(default_factory=list)
     _server: ThreadingHTTPServer | None = field(default=None, repr=False)
 
@@ -50,7 +55,7 @@ class WebhookReceiver:
 
     @property
     def url(self) -> str:
-        return f"{'https' if self.tls else 'http'}://{self.host}:{self.port}/hooks/program-team"
+        return f"{'https' if self.tls else 'http'}://{self.host}:{self.port}{self.path}"
 
     def __enter__(self) -> Self:
         receiver = self
@@ -58,8 +63,12 @@ class WebhookReceiver:
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
                 raw = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                receiver.received.append(Received(raw, {k.lower(): v for k, v in self.headers.items()},
-                                                  json.loads(raw), self.path))
+                if receiver.hang:
+                    time.sleep(15)  # longer than the sender waits, so this is never answered in time
+                    return
+                if 200 <= receiver.status < 300:
+                    receiver.received.append(Received(raw, {k.lower(): v for k, v in self.headers.items()},
+                                                      json.loads(raw), self.path))
                 self.send_response(receiver.status)
                 self.send_header("Content-Length", "0")
                 self.end_headers()
