@@ -31,7 +31,6 @@ wake-ups.
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import json
 import logging

@@ -45,26 +45,51 @@ def dead_letter_topics() -> list[str]:
     return [topics.dlq(t) for t in topics.ALL]
 
 
+@dataclass(frozen=True)
+class LetterHeaders:
+    """What a dead letter's headers and original bytes say, read defensively (they may be anything)."""
+
+    headers: dict[str, str]
+    failed_at: datetime
+    envelope: dict | None  # the original bytes, when they were a JSON object
+
+    @classmethod
+    def of(cls, record: ConsumerRecord) -> LetterHeaders:
+        headers = {k: v.decode(errors="replace") for k, v in (record.headers or ())}
+        try:
+            failed_at = datetime.fromisoformat(headers["dlq.failed_at"])
+        except (KeyError, ValueError):
+            failed_at = datetime.fromtimestamp(record.timestamp / 1000, UTC)
+        try:
+            envelope = json.loads(record.value) if record.value else None
+        except (ValueError, RecursionError):
+            envelope = None
+        return cls(headers, failed_at, envelope if isinstance(envelope, dict) else None)
+
+    def envelope_text(self, name: str) -> str | None:
+        """A text field of the original envelope (`id`, `type`), if it had one."""
+        value = self.envelope.get(name) if self.envelope is not None else None
+        return value if isinstance(value, str) else None
+
+    def reason(self) -> str:
+        return self.headers.get("dlq.error", "no reason recorded")
+
+    def error_type(self) -> str:
+        return self.headers.get("dlq.error.type", "unknown")
+
+    def service(self) -> str:
+        return self.headers.get("dlq.service", "unknown")
+
+
 def read(record: ConsumerRecord, topic_prefix: str) -> DeadLetter:
-    headers = {k: v.decode(errors="replace") for k, v in (record.headers or ())}
-    try:
-        failed_at = datetime.fromisoformat(headers["dlq.failed_at"])
-    except (KeyError, ValueError):
-        failed_at = datetime.fromtimestamp(record.timestamp / 1000, UTC)
-    event_type = program_id = None
-    try:
-        envelope = json.loads(record.value) if record.value else None
-        if isinstance(envelope, dict):
-            event_type = envelope.get("type") if isinstance(envelope.get("type"), str) else None
-            data = envelope.get("data")
-            if isinstance(data, dict) and isinstance(data.get("program_id"), str):
-                program_id = data["program_id"][:200]
-    except (ValueError, RecursionError):
-        pass
+    letter = LetterHeaders.of(record)
+    event_type = letter.envelope_text("type")
+    data = letter.envelope.get("data") if letter.envelope is not None else None
+    program_id = data["program_id"][:200] if isinstance(data, dict) and isinstance(data.get("program_id"), str) \
+        else None
     return DeadLetter(
         topic=record.topic.removeprefix(topic_prefix).removesuffix(topics.DLQ_SUFFIX),
-        partition=record.partition, offset=record.offset,
-        reason=headers.get("dlq.error", "no reason recorded")[:2000],
-        error_type=headers.get("dlq.error.type", "unknown"), service=headers.get("dlq.service", "unknown"),
-        failed_at=failed_at, event_type=(event_type or None) and event_type[:200], program_id=program_id,
+        partition=record.partition, offset=record.offset, reason=letter.reason()[:2000],
+        error_type=letter.error_type(), service=letter.service(), failed_at=letter.failed_at,
+        event_type=(event_type or None) and event_type[:200], program_id=program_id,
     )

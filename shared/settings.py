@@ -6,7 +6,6 @@ Infrastructure addresses keep their conventional names (`KAFKA_BOOTSTRAP_SERVERS
 
 from __future__ import annotations
 
-from datetime import datetime
 
 from pydantic import AliasChoices, AwareDatetime, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict

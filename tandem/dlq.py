@@ -9,14 +9,14 @@ do twice: every consumer's inbox skips an event it already applied.
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from shared.contracts import topics
+from shared.dead_letters import LetterHeaders
 from shared.kafka import make_producer
 
 REPLAYED_FROM = "tandem.replayed-from"
@@ -45,26 +45,15 @@ class StoredLetter:
 
 
 def _letter(record, topic: str) -> StoredLetter:
-    headers = {k: v.decode(errors="replace") for k, v in (record.headers or ())}
-    try:
-        failed_at = datetime.fromisoformat(headers["dlq.failed_at"])
-    except (KeyError, ValueError):
-        failed_at = datetime.fromtimestamp(record.timestamp / 1000, UTC)
-    event_id = event_type = None
-    try:
-        envelope = json.loads(record.value) if record.value else None
-        if isinstance(envelope, dict):
-            event_id = envelope.get("id") if isinstance(envelope.get("id"), str) else None
-            event_type = envelope.get("type") if isinstance(envelope.get("type"), str) else None
-    except (ValueError, RecursionError):
-        pass
+    letter = LetterHeaders.of(record)
+    headers = letter.headers
     return StoredLetter(
         topic=topic, dlq_partition=record.partition, dlq_offset=record.offset,
-        reason=headers.get("dlq.error", "no reason recorded"), error_type=headers.get("dlq.error.type", "unknown"),
-        service=headers.get("dlq.service", "unknown"), failed_at=failed_at,
+        reason=letter.reason(), error_type=letter.error_type(), service=letter.service(), failed_at=letter.failed_at,
         original_partition=headers.get("dlq.original.partition", "?"),
-        original_offset=headers.get("dlq.original.offset", "?"), event_id=event_id, event_type=event_type,
-        key=record.key, value=record.value, headers=tuple(record.headers or ()),
+        original_offset=headers.get("dlq.original.offset", "?"), event_id=letter.envelope_text("id"),
+        event_type=letter.envelope_text("type"), key=record.key, value=record.value,
+        headers=tuple(record.headers or ()),
     )
 
 

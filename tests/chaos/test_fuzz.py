@@ -28,7 +28,6 @@ from tests.chaos.invariants import check
 from tests.chaos.test_faults import ALL, _settled
 from tests.chaos.workload import Upstream
 from tests.support.junk import INPUT_TOPICS, generate, junk, rare_junk
-from tests.support.runtime import fetch
 
 pytestmark = pytest.mark.chaos
 PER_TOPIC = int(os.environ.get("TANDEM_FUZZ_PER_TOPIC", "10000"))

@@ -13,7 +13,7 @@ import pytest
 from shared.contracts import events as ev
 from shared.contracts import topics
 from tandem.client import Publisher, Watcher
-from tests.support.people import onboarded, person
+from tests.support.people import person
 
 pytestmark = pytest.mark.e2e
 ALL = list(topics.ALL) + [topics.dlq(t) for t in topics.ALL]

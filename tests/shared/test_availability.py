@@ -1,6 +1,6 @@
 """Availability expansion, checked against an independent minute-by-minute reading of zoneinfo."""
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 import pytest
