@@ -107,26 +107,24 @@ async def run_under(stack: Stack, fault: Fault, name: str, *, chat_webhook: str 
 
 # --- the faults -------------------------------------------------------------------------------------
 
-async def kill_every_service(stack: Stack, w: Watcher, up: Upstream) -> None:
-    await _established(w, up.mentees // 4)
-    await _restart(stack, "matching#1")
-    await w.wait_for(lambda w: w.of_type("meeting.scheduled"), 240, "the first kickoffs")
-    await _restart(stack, "scheduling#1")
-    await w.wait_for(lambda w: len(w.of_type("notification.delivered")) >= 10, 240, "mail going out")
-    await _restart(stack, "notifications#1")
-    await w.wait_for(lambda w: w.of_type("feedback.requested"), 300, "the first feedback requests")
-    await _restart(stack, "feedback#1")
+def kill_along_the_flow(matching: str, scheduling: str, notifications: str, feedback: str) -> Fault:
+    """SIGKILL one process of each service in turn, each while its part of the flow is under way."""
+
+    async def fault(stack: Stack, w: Watcher, up: Upstream) -> None:
+        await _established(w, up.mentees // 4)
+        await _restart(stack, matching)
+        await w.wait_for(lambda w: w.of_type("meeting.scheduled"), 240, "the first kickoffs")
+        await _restart(stack, scheduling)
+        await w.wait_for(lambda w: len(w.of_type("notification.delivered")) >= 10, 240, "mail going out")
+        await _restart(stack, notifications)
+        await w.wait_for(lambda w: w.of_type("feedback.requested"), 300, "the first feedback requests")
+        await _restart(stack, feedback)
+
+    return fault
 
 
-async def kill_one_replica_of_each(stack: Stack, w: Watcher, up: Upstream) -> None:
-    await _established(w, up.mentees // 4)
-    await _restart(stack, "matching#2")
-    await w.wait_for(lambda w: w.of_type("meeting.scheduled"), 240, "the first kickoffs")
-    await _restart(stack, "scheduling#1")
-    await w.wait_for(lambda w: len(w.of_type("notification.delivered")) >= 10, 240, "mail going out")
-    await _restart(stack, "notifications#2")
-    await w.wait_for(lambda w: w.of_type("feedback.requested"), 300, "the first feedback requests")
-    await _restart(stack, "feedback#1")
+kill_every_service = kill_along_the_flow("matching#1", "scheduling#1", "notifications#1", "feedback#1")
+kill_one_replica_of_each = kill_along_the_flow("matching#2", "scheduling#1", "notifications#2", "feedback#1")
 
 
 async def pause_the_broker(stack: Stack, w: Watcher, up: Upstream) -> None:
