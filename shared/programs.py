@@ -53,6 +53,12 @@ class ConfiguredProgram:
     term_days: int | None = None
     checkin_first_day: int | None = None
     checkin_every_days: int | None = None
+    cadence_days_min: int | None = None
+    cadence_days_max: int | None = None
+    duration_minutes_min: int | None = None
+    duration_minutes_max: int | None = None
+    video_link_template: str | None = None
+    organizer_email: str | None = None
 
     @classmethod
     def from_event(cls, event: ev.ProgramConfigured, at: datetime) -> ConfiguredProgram:
@@ -68,6 +74,9 @@ class ConfiguredProgram:
             min_overlap_hours=event.min_overlap_hours, reminder_offsets_minutes=event.reminder_offsets_minutes,
             matching_weights=weights, term_days=event.term_days, checkin_first_day=event.checkin_first_day,
             checkin_every_days=event.checkin_every_days,
+            cadence_days_min=event.cadence_days_min, cadence_days_max=event.cadence_days_max,
+            duration_minutes_min=event.duration_minutes_min, duration_minutes_max=event.duration_minutes_max,
+            video_link_template=event.video_link_template, organizer_email=event.organizer_email,
         )
 
 
@@ -85,6 +94,12 @@ class ProgramDefaults(Protocol):
     checkin_first_day: int
     checkin_every_days: int
     matching_weights: dict[str, float]
+    cadence_days_min: int
+    cadence_days_max: int
+    duration_minutes_min: int
+    duration_minutes_max: int
+    video_link_template: str | None
+    organizer_email: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,6 +121,16 @@ class ProgramSettings:
     checkin_first_day: int
     checkin_every_days: int
     configured: bool  # False: nobody configured this program; it runs on the defaults
+    # What a pair's agreement may choose (always containing the program's own cadence and duration).
+    cadence_days_min: int = 7
+    cadence_days_max: int = 42
+    duration_minutes_min: int = 30
+    duration_minutes_max: int = 90
+    video_link_template: str | None = None  # "https://.../{meeting_id}"; None: no video link is made
+    organizer_email: str = "scheduling@tandem.example"
+
+    def video_link(self, meeting_id: str) -> str | None:
+        return self.video_link_template.format(meeting_id=meeting_id) if self.video_link_template else None
 
     @classmethod
     def resolve(cls, program_id: str, configured: ConfiguredProgram | None, defaults: ProgramDefaults) -> ProgramSettings:
@@ -115,6 +140,8 @@ class ProgramSettings:
             value = getattr(c, name) if c is not None else None
             return default if value is None else value
 
+        cadence = pick("cadence_days", defaults.cadence_days)
+        duration = pick("duration_minutes", defaults.duration_minutes)
         return cls(
             program_id=program_id, name=c.name if c else program_id,
             timezone=pick("timezone", defaults.program_timezone), ops_contacts=pick("ops_contacts", ()),
@@ -129,6 +156,12 @@ class ProgramSettings:
             checkin_first_day=pick("checkin_first_day", defaults.checkin_first_day),
             checkin_every_days=pick("checkin_every_days", defaults.checkin_every_days),
             configured=c is not None,
+            cadence_days_min=min(cadence, pick("cadence_days_min", defaults.cadence_days_min)),
+            cadence_days_max=max(cadence, pick("cadence_days_max", defaults.cadence_days_max)),
+            duration_minutes_min=min(duration, pick("duration_minutes_min", defaults.duration_minutes_min)),
+            duration_minutes_max=max(duration, pick("duration_minutes_max", defaults.duration_minutes_max)),
+            video_link_template=pick("video_link_template", defaults.video_link_template),
+            organizer_email=pick("organizer_email", defaults.organizer_email),
         )
 
 

@@ -60,6 +60,16 @@ class ServiceSettings(BaseSettings):
     matching_weights: dict[str, float] = {"goal_fit": 0.40, "availability": 0.15, "seniority": 0.15,
                                           "perspective": 0.20, "language": 0.10}
 
+    # A pair's mentoring agreement may choose within these bounds (shared/programs.py).
+    cadence_days_min: int = Field(7, ge=1, le=90)
+    cadence_days_max: int = Field(42, ge=1, le=90)
+    duration_minutes_min: int = Field(30, ge=15, le=240)
+    duration_minutes_max: int = Field(90, ge=15, le=240)
+    # A video link per meeting (`{meeting_id}` filled in); unset: meetings carry no video link.
+    video_link_template: str | None = None
+    # The invites' organizer (Tandem does not read calendar replies; invites link to the meeting's page).
+    organizer_email: str = "scheduling@tandem.example"
+
     outbox_batch_size: int = 500
     outbox_poll_seconds: float = 1.0
 

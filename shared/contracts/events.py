@@ -22,9 +22,14 @@ from typing import Annotated, Any, ClassVar, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
 from shared.contracts import topics
-from shared.contracts.profile import ParticipantProfile
+from shared.contracts.profile import ParticipantProfile, QuietHours, Style
 from shared.contracts.program import ProgramSettingsFields
 from shared.contracts.types import Id, Instant, Reason, ShortText, Term, Text, storable
+
+
+DeclineReason = Literal["no_time", "outside_expertise", "conflict_of_interest", "other"]
+EndReason = Literal["goals_reached", "not_a_good_fit", "no_time", "circumstances_changed", "other"]
+MeetingPlace = Literal["video", "phone", "in_person"]
 
 
 class EventData(BaseModel):
@@ -63,6 +68,25 @@ class ParticipantOffboarded(EventData):
     participant_id: Id
     program_id: Id
     reason: ShortText = "offboarded"
+
+
+class ParticipantPreferencesChanged(EventData):
+    """A participant chose, on their preferences page (or in a portal), how Tandem writes to them.
+
+    The whole set as they left it: it replaces their previous choices, and it stands over what a later
+    profile update from the HRIS says about channel, quiet hours, language and tone."""
+
+    key = "participant_id"
+    participant_id: Id
+    program_id: Id
+    # Kinds of message they no longer want. Messages the relationship itself needs (a proposal, a
+    # meeting booked, moved or cancelled) cannot be switched off.
+    muted: list[Literal["reminders", "checkins", "nudges"]] = Field([], max_length=3)
+    channel: Literal["email", "chat"] | None = None  # None: as the profile says
+    quiet_hours: QuietHours | None = None
+    locale: str | None = Field(None, min_length=2, max_length=35, pattern=r"^[A-Za-z]{2,3}([-_][A-Za-z0-9]{2,8})*$")
+    style: Style | None = None
+    changed_at: Instant
 
 
 class ParticipantErased(EventData):
@@ -108,6 +132,8 @@ class ProposalDeclined(EventData):
     proposal_id: Id
     participant_id: Id
     reason: ShortText | None = None
+    # Why, as a code the program team can count: no_time, outside_expertise, conflict_of_interest, other.
+    reason_code: DeclineReason | None = None
 
 
 # --- matches.v1 (matching ->) -----------------------------------------------------------------
@@ -142,6 +168,7 @@ class MatchDeclined(EventData):
     mentee_id: Id
     mentor_id: Id
     reason: ShortText | None = None
+    reason_code: DeclineReason | None = None  # the mentor's, when they gave one
 
 
 class MatchExpired(EventData):
@@ -205,6 +232,31 @@ class RelationshipEndRequested(EventData):
     rematch: bool = False
     # Never propose these two to each other again.
     do_not_pair_again: bool = False
+    # Why, when one of the pair asks (from the link in a message): a code the program team can count.
+    reason_code: EndReason | None = None
+
+
+class RelationshipAgreementRecorded(EventData):
+    """One person of a pair confirmed or adjusted their mentoring agreement: how often and how long
+    they meet, where, how soon each answers, the mentee's goals in their own words, and boundaries.
+
+    The latest answer of either person stands for the pair; scheduling honours it over the program's
+    defaults for the meetings it places from then on."""
+
+    key = "relationship_id"
+    relationship_id: Id
+    participant_id: Id
+    cadence_days: int = Field(ge=1, le=90)
+    duration_minutes: int = Field(ge=15, le=240)
+    place: MeetingPlace = "video"
+    # Where, for phone or in person (a room, an address); never shown to anyone but the pair.
+    place_details: ShortText | None = None
+    # How soon this person commits to answer the other.
+    response_time_hours: int = Field(ge=1, le=24 * 14)
+    # The mentee's goals in their own words, most important first (the mentor's answer leaves them out).
+    goals: list[Term] = Field([], max_length=10)
+    boundaries: Text | None = Field(None, max_length=2000)
+    recorded_at: Instant
 
 
 class RelationshipNudgeRequested(EventData):
@@ -234,6 +286,8 @@ class MeetingCancelRequested(EventData):
     relationship_id: Id
     requested_by: Id
     reason: ShortText | None = None
+    # Why, as a code each reader's message can word: conflict, unwell, not_needed, other.
+    reason_code: Literal["conflict", "unwell", "not_needed", "other"] | None = None
 
 
 class MeetingAttendanceRecorded(EventData):
@@ -263,6 +317,11 @@ class MeetingScheduled(_Meeting):
     kind: Literal["kickoff", "recurring"] = "kickoff"
     sequence: int = 0
     ics: Annotated[str, StringConstraints(max_length=100_000), AfterValidator(storable)]
+    # Other starts inside both people's hours, offered to whoever cannot make this one.
+    alternatives: list[Instant] = Field([], max_length=5)
+    place: MeetingPlace | None = None
+    # The video link, or where they meet; also the invite's LOCATION.
+    location: ShortText | None = None
 
 
 class MeetingRescheduled(_Meeting):
@@ -270,6 +329,9 @@ class MeetingRescheduled(_Meeting):
     sequence: int
     ics: Annotated[str, StringConstraints(max_length=100_000), AfterValidator(storable)]
     reason: ShortText | None = None
+    alternatives: list[Instant] = Field([], max_length=5)
+    place: MeetingPlace | None = None
+    location: ShortText | None = None
 
 
 class MeetingCancelled(_Meeting):
@@ -337,6 +399,9 @@ class FeedbackSubmitted(EventData):
     progress: int | None = Field(default=None, ge=1, le=5)
     comment: Text | None = None
     goals_achieved: list[Term] = Field([], max_length=50)
+    # After the first meeting: is this a good fit? "not_good" tells the program team, and the mentee
+    # is offered a new mentor.
+    fit: Literal["good", "not_good", "unsure"] | None = None
 
 
 class GoalProgressRecorded(EventData):
@@ -411,6 +476,19 @@ class GoalAchieved(EventData):
     achieved_at: Instant
 
 
+class RelationshipFitQuestioned(EventData):
+    """Someone of a pair answered that it is not a good fit: the program team hears of it, and the
+    mentee is offered a new mentor."""
+
+    key = "relationship_id"
+    relationship_id: Id
+    program_id: Id
+    mentor_id: Id
+    mentee_id: Id
+    participant_id: Id  # who said so
+    questioned_at: Instant
+
+
 class RelationshipMeetingsMissed(EventData):
     """Meetings in a row did not happen (two or more): both people get a kind, non-blaming nudge."""
 
@@ -483,6 +561,7 @@ CATALOGUE: dict[str, dict[str, type[EventData]]] = {
         "participant.updated": ParticipantUpdated,
         "participant.offboarded": ParticipantOffboarded,
         "participant.erased": ParticipantErased,
+        "participant.preferences.changed": ParticipantPreferencesChanged,
     },
     topics.MATCH_REQUESTS: {
         "match.requested": MatchRequested,
@@ -504,6 +583,7 @@ CATALOGUE: dict[str, dict[str, type[EventData]]] = {
     topics.RELATIONSHIP_COMMANDS: {
         "relationship.end.requested": RelationshipEndRequested,
         "relationship.nudge.requested": RelationshipNudgeRequested,
+        "relationship.agreement.recorded": RelationshipAgreementRecorded,
     },
     topics.MEETING_COMMANDS: {
         "meeting.reschedule.requested": MeetingRescheduleRequested,
@@ -531,6 +611,7 @@ CATALOGUE: dict[str, dict[str, type[EventData]]] = {
         "milestone.achieved": MilestoneAchieved,
         "goal.achieved": GoalAchieved,
         "relationship.meetings.missed": RelationshipMeetingsMissed,
+        "relationship.fit.questioned": RelationshipFitQuestioned,
         "relationship.concluded": RelationshipConcluded,
     },
     topics.NOTIFICATIONS: {

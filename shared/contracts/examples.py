@@ -32,6 +32,8 @@ PROGRAM = {
     "matching_weights": {"goal_fit": 0.4, "availability": 0.15, "seniority": 0.15, "perspective": 0.2,
                          "language": 0.1},
     "term_days": 180, "checkin_first_day": 30, "checkin_every_days": 60,
+    "cadence_days_min": 7, "cadence_days_max": 28, "duration_minutes_min": 30, "duration_minutes_max": 90,
+    "video_link_template": "https://meet.jit.si/tandem-{meeting_id}", "organizer_email": "mentoring@example.com",
 }
 
 EXAMPLES: dict[tuple[str, str], dict] = {
@@ -58,13 +60,25 @@ EXAMPLES: dict[tuple[str, str], dict] = {
         "milestones": ["first keynote"], "term_served": 1.0, "certificate": True},
     ("privacy.v1", "participant.erasure.completed"): {"participant_id": "p-000123", "service": "notifications",
                                                       "completed_at": "2027-05-02T09:30:01Z"},
+    ("participants.v1", "participant.preferences.changed"): {
+        "participant_id": "p-000123", "program_id": "global-2027", "muted": ["reminders"], "channel": "email",
+        "quiet_hours": {"start": "21:00", "end": "07:30"}, "locale": "pt-BR", "style": "indirect",
+        "changed_at": "2027-01-09T18:02:00Z"},
+    ("relationship-commands.v1", "relationship.agreement.recorded"): {
+        "relationship_id": "rel-7c1d", "participant_id": "p-000123", "cadence_days": 14, "duration_minutes": 60,
+        "place": "video", "response_time_hours": 48, "goals": ["public speaking", "asia market entry"],
+        "boundaries": "No calls before 08:00 my time; career questions yes, salary questions no.",
+        "recorded_at": "2027-01-06T08:15:00Z"},
+    ("feedback.v1", "relationship.fit.questioned"): {
+        "relationship_id": "rel-7c1d", "program_id": "global-2027", "mentor_id": "p-000777", "mentee_id": "p-000123",
+        "participant_id": "p-000123", "questioned_at": "2027-01-13T13:10:00Z"},
     ("participants.v1", "participant.offboarded"): {"participant_id": "p-000123", "program_id": "global-2027",
                                                     "reason": "left the company"},
     ("match-requests.v1", "match.requested"): {"mentee_id": "p-000123", "program_id": "global-2027"},
     ("match-requests.v1", "cohort.round.requested"): {"program_id": "global-2027", "round_id": "2027-q1"},
     ("match-responses.v1", "proposal.accepted"): {"proposal_id": "prop-91ab", "participant_id": "p-000777"},
     ("match-responses.v1", "proposal.declined"): {"proposal_id": "prop-91ab", "participant_id": "p-000777",
-                                               "reason": "no time this quarter"},
+                                               "reason": "no time this quarter", "reason_code": "no_time"},
     ("matches.v1", "match.proposed"): {
         "proposal_id": "prop-91ab", "program_id": "global-2027", "mentee_id": "p-000123", "mentor_id": "p-000777",
         "score": 0.82, "round_id": "2027-q1", "expires_at": "2027-01-07T09:00:00Z",
@@ -115,11 +129,14 @@ EXAMPLES: dict[tuple[str, str], dict] = {
         "new_start": "2027-01-14T12:00:00Z", "reason": "travelling"},
     ("meeting-commands.v1", "meeting.cancel.requested"): {
         "meeting_id": _MEETING["meeting_id"], "relationship_id": "rel-7c1d", "requested_by": "p-000777",
-        "reason": "ill"},
+        "reason": "ill", "reason_code": "unwell"},
     ("meeting-commands.v1", "meeting.attendance.recorded"): {
         "meeting_id": _MEETING["meeting_id"], "relationship_id": "rel-7c1d", "recorded_by": "p-000777",
         "attendance": {"p-000777": True, "p-000123": True}},
-    ("meetings.v1", "meeting.scheduled"): {**_MEETING, "kind": "kickoff", "sequence": 0, "ics": _ICS},
+    ("meetings.v1", "meeting.scheduled"): {**_MEETING, "kind": "kickoff", "sequence": 0, "ics": _ICS,
+                                           "alternatives": ["2027-01-14T12:00:00Z", "2027-01-15T08:30:00Z",
+                                                            "2027-01-18T12:00:00Z"],
+                                           "place": "video", "location": "https://meet.jit.si/tandem-5f0c2f43"},
     ("meetings.v1", "meeting.rescheduled"): {**_MEETING, "start": "2027-01-14T12:00:00Z",
                                              "end": "2027-01-14T12:45:00Z", "previous_start": "2027-01-13T12:00:00Z",
                                              "sequence": 1, "ics": _ICS.replace("SEQUENCE:0", "SEQUENCE:1"),

@@ -75,6 +75,16 @@ class ProgramSettingsFields(_Model):
     # Check-ins: both people are asked how it goes on these days after establishment.
     checkin_first_day: int | None = Field(None, ge=1, le=365)
     checkin_every_days: int | None = Field(None, ge=7, le=365)
+    # The range a pair may choose in their mentoring agreement (how often, how long they meet).
+    cadence_days_min: int | None = Field(None, ge=1, le=90)
+    cadence_days_max: int | None = Field(None, ge=1, le=90)
+    duration_minutes_min: int | None = Field(None, ge=15, le=240)
+    duration_minutes_max: int | None = Field(None, ge=15, le=240)
+    # Where video meetings happen: a link per meeting, `{meeting_id}` filled in
+    # (e.g. "https://meet.jit.si/tandem-{meeting_id}"); written into the invite's LOCATION and the mails.
+    video_link_template: Annotated[str, StringConstraints(max_length=500), AfterValidator(storable)] | None = None
+    # The invite's ORGANIZER. Tandem does not read calendar replies: invites point to the meeting's page.
+    organizer_email: Annotated[str, StringConstraints(max_length=320), AfterValidator(storable)] | None = None
 
     @field_validator("timezone")
     @classmethod
@@ -94,6 +104,33 @@ class ProgramSettingsFields(_Model):
                 raise ValueError("each reminder offset must be between 1 minute and 14 days")
             value = tuple(sorted(set(value), reverse=True))
         return value
+
+    @field_validator("video_link_template")
+    @classmethod
+    def _video_link(cls, value: str | None) -> str | None:
+        if value is not None:
+            if not value.startswith(("https://", "http://")) or "{meeting_id}" not in value:
+                raise ValueError("must be an http(s) address naming {meeting_id}")
+            try:
+                value.format(meeting_id="x")
+            except (KeyError, IndexError, ValueError) as exc:
+                raise ValueError("may name only {meeting_id}") from exc
+        return value
+
+    @field_validator("organizer_email")
+    @classmethod
+    def _organizer(cls, value: str | None) -> str | None:
+        if value is not None and not _EMAIL.match(value):
+            raise ValueError("not an e-mail address")
+        return value
+
+    @model_validator(mode="after")
+    def _ranges(self) -> ProgramSettingsFields:
+        for low, high in (("cadence_days_min", "cadence_days_max"), ("duration_minutes_min", "duration_minutes_max")):
+            if getattr(self, low) is not None and getattr(self, high) is not None \
+                    and getattr(self, low) > getattr(self, high):
+                raise ValueError(f"{low} is above {high}")
+        return self
 
     @model_validator(mode="after")
     def _weights(self) -> ProgramSettingsFields:
