@@ -75,8 +75,17 @@ class Relationship:
         return self.end(reason, now=now, reason_code="participant_left", leaver_id=leaver)
 
     def end_on_request(self, *, requested_by: str, reason: str, now: datetime) -> list[ev.EventData]:
-        """The program team (or a portal user) ends it; asked again once it has ended, nothing changes."""
+        """The program team (or a portal user), or one of the two, ends it; asked again once it has
+        ended, nothing changes."""
         return self.end(reason, now=now, reason_code="ended_on_request", requested_by=requested_by)
+
+    def role_of(self, participant_id: str) -> Literal["mentor", "mentee"] | None:
+        """Their part in the pair: "mentor" or "mentee"; None for anyone else."""
+        if participant_id == self.mentor_id:
+            return "mentor"
+        if participant_id == self.mentee_id:
+            return "mentee"
+        return None
 
     def term_ends_at(self, term_days: int) -> datetime:
         return self.established_at + timedelta(days=term_days)
@@ -168,7 +177,9 @@ class Proposal:
                             program_id=self.program_id, mentee_id=self.mentee_id, mentor_id=self.mentor_id,
                             established_at=now)
 
-    def decline(self, by: str, *, now: datetime, reason: str | None) -> list[ev.EventData]:
+    def decline(self, by: str, *, now: datetime, reason: str | None,
+                reason_code: str | None = None) -> list[ev.EventData]:
+        """The mentor says no, with their words and a code the program team can count (both optional)."""
         self._answerable_by(by)
         if self.status == "declined":
             return []
@@ -176,7 +187,7 @@ class Proposal:
             raise PermanentError(f"proposal {self.proposal_id} is {self.status}; it can no longer be declined")
         reason = reason or "declined by the mentor"
         self._close("declined", now, reason)
-        return [ev.MatchDeclined(**self._ids(), reason=reason)]
+        return [ev.MatchDeclined(**self._ids(), reason=reason, reason_code=reason_code)]
 
     def expire(self, *, now: datetime) -> list[ev.EventData]:
         """No answer within the response window."""

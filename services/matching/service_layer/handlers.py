@@ -3,16 +3,16 @@ into relationships, and re-matches when a proposal fails or someone leaves.
 
 Subscriptions (`SUBSCRIPTIONS` at the bottom is the source of truth):
 
-| event                         | handler                       | changes                                | emits                                                                     |
-|-------------------------------|-------------------------------|----------------------------------------|---------------------------------------------------------------------------|
-| participant.onboarded/updated | on_participant_profile        | participants, index stamp              | -                                                                         |
-| participant.offboarded        | on_participant_offboarded     | participants, relationships, proposals | match.ended, match.declined, match.proposed                               |
-| participant.erased            | on_participant_erased         | as offboarded, then the profile erased | as offboarded, participant.erasure.completed
-| match.requested               | on_match_requested            | proposals                              | match.proposed or match.unavailable                                       |
-| cohort.round.requested        | on_cohort_round_requested     | proposals                              | match.proposed, match.unavailable                                         |
-| proposal.accepted             | on_proposal_accepted          | proposals, relationships               | match.established                                                         |
-| proposal.declined             | on_proposal_declined          | proposals                              | match.declined, then match.proposed/unavailable                           |
-| relationship.end.requested    | on_relationship_end_requested | relationships, kept_apart, proposals   | match.ended (ended_on_request); with `rematch` match.proposed/unavailable |
+| event                         | handler                       | changes                                | emits                                                                                        |
+|-------------------------------|-------------------------------|----------------------------------------|----------------------------------------------------------------------------------------------|
+| participant.onboarded/updated | on_participant_profile        | participants, index stamp              | -                                                                                            |
+| participant.offboarded        | on_participant_offboarded     | participants, relationships, proposals | match.ended, match.declined, match.proposed                                                  |
+| participant.erased            | on_participant_erased         | as offboarded, then the profile erased | as offboarded, participant.erasure.completed                                                 |
+| match.requested               | on_match_requested            | proposals                              | match.proposed or match.unavailable                                                          |
+| cohort.round.requested        | on_cohort_round_requested     | proposals                              | match.proposed, match.unavailable                                                            |
+| proposal.accepted             | on_proposal_accepted          | proposals, relationships               | match.established                                                                            |
+| proposal.declined             | on_proposal_declined          | proposals                              | match.declined (with the mentor's `reason_code`), then match.proposed/unavailable            |
+| relationship.end.requested    | on_relationship_end_requested | relationships, kept_apart, proposals   | match.ended (ended_on_request); with `rematch` (not the mentor's) match.proposed/unavailable |
 
 Background loops (`loops.py`): proposals unanswered within the response window expire
 (match.expired) and the next mentor is asked; a week before a relationship's term (`term_days`, the
@@ -29,9 +29,15 @@ after it) never circles back to the mentor just left; earlier partners may be pr
 a relationship that ended (a term completed, someone left and came back) says nothing against them.
 Ending a relationship without `do_not_pair_again` is therefore not "never again".
 
-relationship.end.requested for an unknown relationship is refused (dead letter, "unknown relationship
-<id>"); for one that has already ended it changes nothing (no second match.ended, no rematch), except
-that `do_not_pair_again` is still recorded: the team's "never again" stands however it ended.
+relationship.end.requested comes from the program team (`requested_by` "ops:<user>") or from one of
+the two people (`requested_by` their participant id, from the "end early" link in a message). Either
+may ask for `do_not_pair_again`; `rematch` is the team's or the mentee's to ask: from the mentor it
+counts as False (a mentor cannot decide that the mentee wants a new mentor). `match.ended` carries
+`requested_by` and the reason code `ended_on_request` whoever asked. Refused (dead letter, ids only):
+an unknown relationship ("unknown relationship <id>"), and a participant who is not one of the two
+("<participant> is not part of relationship <id>"). For a relationship that has already ended it
+changes nothing (no second match.ended, no rematch), except that `do_not_pair_again` is still
+recorded: "never again" stands however it ended.
 """
 
 from __future__ import annotations
@@ -151,23 +157,34 @@ async def on_proposal_accepted(event: ev.ProposalAccepted, uow: MatchingUnitOfWo
 async def on_proposal_declined(event: ev.ProposalDeclined, uow: MatchingUnitOfWork, deps: MatchingDeps) -> None:
     proposal = await _answerable(uow, event.proposal_id)
     index = await deps.indexes.current(uow, proposal.program_id)
-    declined = proposal.decline(event.participant_id, now=uow.now(), reason=event.reason)
+    declined = proposal.decline(event.participant_id, now=uow.now(), reason=event.reason,
+                                reason_code=event.reason_code)
     await close_and_rematch(uow, deps, index, proposal, declined)
 
 
 async def on_relationship_end_requested(event: ev.RelationshipEndRequested, uow: MatchingUnitOfWork,
                                         deps: MatchingDeps) -> None:
-    """The program team ends a relationship: the mentor's place is free again; with `rematch` the mentee
-    is proposed a new mentor, with `do_not_pair_again` the two are kept apart for good."""
+    """The program team, or one of the two people (from the "end early" link in a message), ends a
+    relationship: the mentor's place is free again; with `do_not_pair_again` the two are kept apart
+    for good, whoever asks.
+
+    With `rematch` the mentee is proposed a new mentor, when the team or the mentee asks. A mentor
+    cannot decide that for the mentee: `rematch` from the mentor counts as False (the mentee can
+    still ask for a mentor). Someone who is a participant but not one of the two is refused.
+    """
     found = await uow.relationships.get(event.relationship_id)
     if found is None:  # relationships are made here, so an unknown one is never on its way
         raise PermanentError(f"unknown relationship {event.relationship_id}")
+    role = found.role_of(event.requested_by)
+    if role is None and await uow.participants.get(event.requested_by) is not None:
+        # A participant acts for themselves only; the program team is not a participant.
+        raise PermanentError(f"{event.requested_by} is not part of relationship {event.relationship_id}")
     await uow.programs.lock(found.program_id)
     relationship = await uow.relationships.get(event.relationship_id, lock=True)
     assert relationship is not None  # relationships are never deleted
     now = uow.now()
     if event.do_not_pair_again:
-        # The team's "never again" stands however the relationship ended, even if it already had.
+        # "Never again" stands however the relationship ended, even if it already had.
         await uow.kept_apart.add(relationship.keep_apart(by=event.requested_by, now=now))
     ended = relationship.end_on_request(requested_by=event.requested_by, reason=event.reason, now=now)
     if not ended:
@@ -177,7 +194,7 @@ async def on_relationship_end_requested(event: ev.RelationshipEndRequested, uow:
     for change in ended:
         uow.emit(change)
     await uow.programs.touch(relationship.program_id, [relationship.mentor_id])  # the mentor's place is free
-    if event.rematch:
+    if event.rematch and role != "mentor":
         # Still the mentee's latest relationship, so its mentor is not proposed again (module docstring).
         await propose_next(uow, deps, index, relationship.mentee_id, relationship.program_id)
 

@@ -277,3 +277,59 @@ async def test_an_unknown_relationship_is_refused_and_an_ended_one_is_left_as_it
     # "Never again" still stands, however the relationship ended.
     await given(uow, deps, end(rid, do_not_pair_again=True))
     assert ("ana", "m1") in uow.tables.kept_apart and len(uow.emitted) == emitted
+
+
+async def test_a_declines_reason_code_travels_on_to_match_declined(uow, deps):
+    await given(uow, deps, mentor("m1"), mentor("m2", skills=("negotiation",)), mentee("ana"))
+    await given(uow, deps, ev.MatchRequested(mentee_id="ana", program_id="prog-1"))
+    first = uow.of_type(ev.MatchProposed)[-1]
+    await given(uow, deps, ev.ProposalDeclined(proposal_id=first.proposal_id, participant_id="m1",
+                                               reason_code="outside_expertise"))
+    second = uow.of_type(ev.MatchProposed)[-1]
+    await given(uow, deps, ev.ProposalDeclined(proposal_id=second.proposal_id, participant_id="m2", reason="busy"))
+    assert [(d.mentor_id, d.reason, d.reason_code) for d in uow.of_type(ev.MatchDeclined)] == \
+        [("m1", "declined by the mentor", "outside_expertise"), ("m2", "busy", None)]
+
+
+# --- ended by one of the pair --------------------------------------------------------------------
+
+def end_by(rid: str, who: str, **kw) -> ev.RelationshipEndRequested:
+    return ev.RelationshipEndRequested(relationship_id=rid, requested_by=who, reason="ended early from a message",
+                                       **kw)
+
+
+async def test_the_mentee_can_end_early_ask_for_a_new_mentor_and_keep_the_two_apart(uow, deps):
+    await given(uow, deps, mentor("m1"), mentor("m2", skills=("negotiation",)), mentee("ana"))
+    rid = await matched(uow, deps, "ana", "m1")
+    await given(uow, deps, end_by(rid, "ana", rematch=True, do_not_pair_again=True, reason_code="not_a_good_fit"))
+    (ended,) = uow.of_type(ev.MatchEnded)
+    assert (ended.reason_code, ended.requested_by, ended.leaver_id) == ("ended_on_request", "ana", None)
+    assert uow.of_type(ev.MatchProposed)[-1].mentor_id == "m2"
+    kept = uow.tables.kept_apart[("ana", "m1")]
+    assert kept.decided_by == "ana"
+
+
+async def test_a_mentor_ending_early_cannot_ask_a_new_mentor_for_the_mentee_but_can_keep_the_two_apart(uow, deps):
+    await given(uow, deps, mentor("m1"), mentor("m2", skills=("negotiation",)), mentee("ana"))
+    rid = await matched(uow, deps, "ana", "m1")
+    proposed = len(uow.of_type(ev.MatchProposed))
+    await given(uow, deps, end_by(rid, "m1", rematch=True, do_not_pair_again=True, reason_code="no_time"))
+    (ended,) = uow.of_type(ev.MatchEnded)
+    assert (ended.reason_code, ended.requested_by) == ("ended_on_request", "m1")
+    assert "m1" in uow.programs.touched["prog-1"]  # the mentor's place is free all the same
+    assert len(uow.of_type(ev.MatchProposed)) == proposed and not uow.of_type(ev.MatchUnavailable)
+    assert uow.tables.kept_apart[("ana", "m1")].decided_by == "m1"
+    # The mentee asks herself: m1 is kept apart, m2 is proposed.
+    await given(uow, deps, ev.MatchRequested(mentee_id="ana", program_id="prog-1"))
+    assert uow.of_type(ev.MatchProposed)[-1].mentor_id == "m2"
+
+
+async def test_a_participant_outside_the_pair_cannot_end_it(uow, deps):
+    await given(uow, deps, mentor("m1"), mentor("m2", skills=("negotiation",)), mentee("ana"), mentee("bo"))
+    rid = await matched(uow, deps, "ana", "m1")
+    emitted = len(uow.emitted)
+    for outsider in ("m2", "bo"):
+        with pytest.raises(PermanentError, match=f"^{outsider} is not part of relationship {rid}$"):
+            await given(uow, deps, end_by(rid, outsider, do_not_pair_again=True))
+    assert uow.tables.relationships[rid].status == "active" and not uow.tables.kept_apart
+    assert len(uow.emitted) == emitted
