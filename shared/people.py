@@ -17,6 +17,8 @@ from shared.contracts.profile import ParticipantProfile, parse_clock
 
 ERASED_NAME = "(a former participant)"
 ERASED_EMAIL = "erased@erased.invalid"
+# The channels that write to a chat (`Communication.webhook_url`) rather than to the mailbox.
+CHAT_CHANNELS = ("chat", "webhook", "slack", "teams")
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +54,43 @@ class Communication:
 
 
 @dataclass(frozen=True, slots=True)
+class Choices:
+    """How a person chose, on their preferences page, to be written to (`participant.preferences.changed`).
+
+    The whole set as they left it: it replaces their previous choices and stands over what the
+    profile says (`Participant.with_choices`), also after a later profile update from the HRIS.
+    A `None` channel, locale or style is "as the profile says"; quiet hours are theirs as given,
+    and both `None` is "no quiet hours" (not "as the profile says")."""
+
+    changed_at: datetime
+    muted: frozenset[str] = frozenset()  # reminders | checkins | nudges
+    channel: str | None = None  # email | chat
+    quiet_start: str | None = None
+    quiet_end: str | None = None
+    locale: str | None = None
+    style: str | None = None  # direct | indirect
+
+    @classmethod
+    def from_event(cls, event) -> Choices:
+        """From a validated `ParticipantPreferencesChanged`."""
+        quiet = event.quiet_hours
+        return cls(changed_at=event.changed_at, muted=frozenset(event.muted), channel=event.channel,
+                   quiet_start=quiet.start if quiet else None, quiet_end=quiet.end if quiet else None,
+                   locale=event.locale, style=event.style)
+
+    def channel_over(self, profile: Communication) -> str:
+        """The channel once these choices stand over the profile's: "email" forces e-mail; "chat"
+        takes effect only where the profile gives a chat address (`webhook_url`), in the profile's
+        own chat kind (slack, teams, webhook) or, when the profile's channel is e-mail, the kind the
+        address's host implies ("chat"); without an address the profile's channel stays."""
+        if self.channel == "email":
+            return "email"
+        if self.channel == "chat" and profile.webhook_url:
+            return profile.channel if profile.channel in CHAT_CHANNELS else "chat"
+        return profile.channel
+
+
+@dataclass(frozen=True, slots=True)
 class Participant:
     participant_id: str
     program_id: str
@@ -75,6 +114,11 @@ class Participant:
     communication: Communication = field(default_factory=Communication)
     active: bool = True
     erased: bool = False  # forgotten on request: only pseudonymous fields are left
+    # Kinds of message the person no longer wants (reminders, checkins, nudges): their own choice.
+    muted: frozenset[str] = frozenset()
+    # The person's own choices laid over the profile (`with_choices`), None when they made none:
+    # `communication` and `locale` above are then already as they chose.
+    choices: Choices | None = None
 
     @classmethod
     def from_profile(cls, profile: ParticipantProfile) -> Participant:
@@ -98,6 +142,19 @@ class Participant:
 
     def with_(self, **changes) -> Participant:
         return replace(self, **changes)
+
+    def with_choices(self, choices: Choices | None) -> Participant:
+        """This profile as the person chose to be written to: channel, quiet hours, language and
+        tone from their choices where they made one, and what they muted. Apply it to the profile
+        (not to a participant that already carries choices)."""
+        if choices is None:
+            return self
+        comm = self.communication
+        return replace(
+            self, locale=choices.locale or self.locale, muted=choices.muted, choices=choices,
+            communication=replace(comm, channel=choices.channel_over(comm), style=choices.style or comm.style,
+                                  quiet_start=choices.quiet_start, quiet_end=choices.quiet_end),
+        )
 
     def forgotten(self) -> Participant:
         """What may be kept once the person asked to be forgotten: their pseudonymous id, program,

@@ -10,6 +10,10 @@ same two replicas, so the tables (migration tracks `participants` and `pairs` un
 A handler that needs a person or a pair asks `uow.participants.require(...)` or
 `uow.pairs.require(...)`: when the event that brings them has not been applied yet (it travels on
 another topic), these raise `NotYetKnown`, and the consumer waits and tries again.
+
+A person's own choices of how to be written to (`participant.preferences.changed`: channel, quiet
+hours, language, tone, what they muted) are kept beside their profile and laid over it on every
+read, so handlers see `Participant.communication`, `locale` and `muted` as the person chose.
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ import asyncpg
 
 from shared.contracts import events as ev
 from shared.errors import NotYetKnown
-from shared.people import Communication, Pair, Participant, Window
+from shared.people import Choices, Communication, Pair, Participant, Window
 
 SQL = Path(__file__).parent / "sql"
 PARTICIPANTS_TRACK = ("participants", SQL / "participants")
@@ -33,9 +37,43 @@ _PARTICIPANT_COLUMNS = (
     "department, manager_id, seniority, skills, goals, mentor_capacity, diverse_perspective, availability, "
     "channel, style, quiet_start, quiet_end, webhook_url, response_time_hours, active, erased"
 )
+# The person's own choices (participant.preferences.changed; migration 002_preferences.sql), apart
+# from the profile columns above: a profile update or a bulk load writes only those, so the choices
+# stand, and the columns' defaults ("no choices") serve a COPY that leaves them out.
+_CHOICE_COLUMNS = "preferences, muted, preferences_changed_at"
+_READ_COLUMNS = f"{_PARTICIPANT_COLUMNS}, {_CHOICE_COLUMNS}"
 
 
+# The choices are laid over the profile when a row is read, not when it is saved: the profile
+# columns keep what the HRIS said, because a choice left empty means "as the profile says" and must
+# follow the profile's later updates (and a profile's chat address decides whether "chat" can take
+# effect). So a profile update touches only the profile, the choices touch only their columns, and
+# every read (`participant_from_row`) gives handlers the person as they chose to be written to.
 def participant_from_row(r: asyncpg.Record | dict[str, Any]) -> Participant:
+    return _profile_from_row(r).with_choices(choices_from_row(r))
+
+
+def choices_from_row(r: asyncpg.Record | dict[str, Any]) -> Choices | None:
+    """The person's recorded choices; None when they made none (or the row was read without them)."""
+    changed_at = r.get("preferences_changed_at")
+    if changed_at is None:
+        return None
+    prefs = r["preferences"] or {}
+    quiet = prefs.get("quiet_hours") or {}
+    return Choices(changed_at=changed_at, muted=frozenset(r["muted"] or ()), channel=prefs.get("channel"),
+                   quiet_start=quiet.get("start"), quiet_end=quiet.get("end"), locale=prefs.get("locale"),
+                   style=prefs.get("style"))
+
+
+def choices_values(choices: Choices) -> tuple:
+    """Choices as the values of `preferences, muted, preferences_changed_at`."""
+    quiet = ({"start": choices.quiet_start, "end": choices.quiet_end}
+             if choices.quiet_start is not None and choices.quiet_end is not None else None)
+    return ({"channel": choices.channel, "quiet_hours": quiet, "locale": choices.locale, "style": choices.style},
+            sorted(choices.muted), choices.changed_at)
+
+
+def _profile_from_row(r: asyncpg.Record | dict[str, Any]) -> Participant:
     return Participant(
         participant_id=r["participant_id"], program_id=r["program_id"], roles=tuple(r["roles"]), name=r["name"],
         email=r["email"], locale=r["locale"], languages=tuple(r["languages"]), timezone=r["timezone"],
@@ -55,7 +93,13 @@ PARTICIPANT_COLUMNS = _PARTICIPANT_COLUMNS.split(", ")
 
 
 def participant_values(p: Participant) -> tuple:
-    """A participant as the row values of `PARTICIPANT_COLUMNS` (bulk loads use it with COPY)."""
+    """A participant as the row values of `PARTICIPANT_COLUMNS` (bulk loads use it with COPY): the
+    profile only. The person's own choices have columns of their own (`record_choices`)."""
+    if p.choices is not None:
+        # Its channel, quiet hours, locale and tone are the person's choices, not the profile's:
+        # stored as the profile, they would outlive the choices ("as the profile says").
+        raise ValueError(f"participant {p.participant_id} carries their own choices; store the profile "
+                         "(Participant.from_profile) instead")
     c = p.communication
     return (p.participant_id, p.program_id, list(p.roles), p.name, p.email, p.locale, list(p.languages), p.timezone,
             p.country, p.region, p.sector, p.department, p.manager_id, p.seniority, list(p.skills), list(p.goals),
@@ -70,7 +114,8 @@ class ParticipantDirectory:
         self.conn = conn
 
     async def save(self, participant: Participant) -> None:
-        """Store the current profile; the person is active (again)."""
+        """Store the current profile; the person is active (again). The person's own choices, if
+        they made any, are not touched: they stand over the new profile too."""
         placeholders = ", ".join(f"${i}" for i in range(1, len(PARTICIPANT_COLUMNS) + 1))
         updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in _PARTICIPANT_COLUMNS.split(", ")[1:])
         await self.conn.execute(
@@ -94,20 +139,42 @@ class ParticipantDirectory:
         if before is None or before.erased:
             return None
         await self.save(before.forgotten())
-        await self.conn.execute("UPDATE participants SET active = false, erased = true WHERE participant_id = $1",
-                                participant_id)
+        # Their choices (language, quiet hours, ...) describe them too: gone with the rest.
+        await self.conn.execute(
+            "UPDATE participants SET active = false, erased = true, preferences = NULL, muted = '{}', "
+            "preferences_changed_at = NULL WHERE participant_id = $1", participant_id)
         return before
+
+    async def record_choices(self, participant_id: str, choices: Choices) -> bool:
+        """Keep the person's own choices in place of their previous ones. False when ignored: choices
+        made before the ones stored (an older event arriving late), or the person was erased (nothing
+        more is kept about them). Offboarded people's choices are kept: they stand if the person
+        comes back, and for what is still sent to them. `NotYetKnown` before their profile."""
+        stored = await self.conn.fetchrow(
+            "SELECT erased, preferences_changed_at FROM participants WHERE participant_id = $1 FOR UPDATE",
+            participant_id)
+        if stored is None:
+            raise NotYetKnown(f"no profile yet for {participant_id}")
+        if stored["erased"]:
+            return False
+        # The same instant twice: the later on the partition (published later) wins.
+        if stored["preferences_changed_at"] is not None and stored["preferences_changed_at"] > choices.changed_at:
+            return False
+        await self.conn.execute(
+            "UPDATE participants SET preferences = $2, muted = $3, preferences_changed_at = $4, updated_at = now() "
+            "WHERE participant_id = $1", participant_id, *choices_values(choices))
+        return True
 
     async def get(self, participant_id: str, *, lock: bool = False) -> Participant | None:
         row = await self.conn.fetchrow(
-            f"SELECT {_PARTICIPANT_COLUMNS} FROM participants WHERE participant_id = $1" + (" FOR UPDATE" if lock else ""),
+            f"SELECT {_READ_COLUMNS} FROM participants WHERE participant_id = $1" + (" FOR UPDATE" if lock else ""),
             participant_id,
         )
         return None if row is None else participant_from_row(row)
 
     async def many(self, ids: list[str]) -> dict[str, Participant]:
         rows = await self.conn.fetch(
-            f"SELECT {_PARTICIPANT_COLUMNS} FROM participants WHERE participant_id = ANY($1::text[])", ids)
+            f"SELECT {_READ_COLUMNS} FROM participants WHERE participant_id = ANY($1::text[])", ids)
         return {r["participant_id"]: participant_from_row(r) for r in rows}
 
     async def require(self, *ids: str) -> list[Participant]:
@@ -118,13 +185,13 @@ class ParticipantDirectory:
     async def in_program(self, program_id: str) -> list[Participant]:
         """The active people of a program."""
         rows = await self.conn.fetch(
-            f"SELECT {_PARTICIPANT_COLUMNS} FROM participants WHERE active AND program_id = $1 ORDER BY participant_id",
+            f"SELECT {_READ_COLUMNS} FROM participants WHERE active AND program_id = $1 ORDER BY participant_id",
             program_id,
         )
         return [participant_from_row(r) for r in rows]
 
     async def active(self) -> list[Participant]:
-        rows = await self.conn.fetch(f"SELECT {_PARTICIPANT_COLUMNS} FROM participants WHERE active")
+        rows = await self.conn.fetch(f"SELECT {_READ_COLUMNS} FROM participants WHERE active")
         return [participant_from_row(r) for r in rows]
 
 
@@ -201,6 +268,14 @@ async def on_participant_offboarded(event: ev.ParticipantOffboarded, uow: KeepsP
     await uow.participants.deactivate(event.participant_id)
 
 
+async def on_participant_preferences_changed(event: ev.ParticipantPreferencesChanged, uow: KeepsParticipants,
+                                             deps: object) -> None:
+    """The person's own choices replace their previous ones and stand over their profile, also
+    after later profile updates. Before their profile is here: wait (`NotYetKnown`). An older set
+    arriving after a newer one, or choices of an erased person: ignored."""
+    await uow.participants.record_choices(event.participant_id, Choices.from_event(event))
+
+
 def erasure_handler(service: str, *, also=None):
     """A service's `participant.erased` handler: forget the person (replica, and their name and
     address in every text the service stored), after `also(uow, who_they_were)` for what only the
@@ -229,4 +304,5 @@ PARTICIPANT_SUBSCRIPTIONS = {
     ev.ParticipantOnboarded: on_participant_profile,
     ev.ParticipantUpdated: on_participant_profile,
     ev.ParticipantOffboarded: on_participant_offboarded,
+    ev.ParticipantPreferencesChanged: on_participant_preferences_changed,
 }

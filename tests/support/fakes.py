@@ -12,7 +12,7 @@ from shared.clock import ProgramClock
 from shared.contracts.envelope import Envelope, new_envelope
 from shared.contracts.events import EventData, type_of
 from shared.errors import NotYetKnown
-from shared.people import Pair, Participant
+from shared.people import Choices, Pair, Participant
 from shared.programs import ConfiguredProgram, ProgramSettings
 from shared.replica import require_all
 
@@ -38,18 +38,39 @@ class FixedClock:
 
 
 class FakeParticipantDirectory:
+    """As `shared.replica.ParticipantDirectory`: `people` holds the profiles as saved, `choices` the
+    people's own choices, laid over the profile on every read."""
+
     def __init__(self) -> None:
         self.people: dict[str, Participant] = {}
+        self.choices: dict[str, Choices] = {}
 
     async def save(self, participant: Participant) -> None:
+        if participant.choices is not None:
+            raise ValueError(f"participant {participant.participant_id} carries their own choices; save the profile")
         self.people[participant.participant_id] = participant.with_(active=True)
 
     async def erase(self, participant_id: str) -> Participant | None:
-        before = self.people.get(participant_id)
+        before = self._read(participant_id)
         if before is None or before.erased:
             return None
         self.people[participant_id] = before.forgotten()
+        self.choices.pop(participant_id, None)
         return before
+
+    async def record_choices(self, participant_id: str, choices: Choices) -> bool:
+        found = self.people.get(participant_id)
+        if found is None:
+            raise NotYetKnown(f"no profile yet for {participant_id}")
+        stored = self.choices.get(participant_id)
+        if found.erased or (stored is not None and stored.changed_at > choices.changed_at):
+            return False
+        self.choices[participant_id] = choices
+        return True
+
+    def _read(self, participant_id: str) -> Participant | None:
+        found = self.people.get(participant_id)
+        return None if found is None else found.with_choices(self.choices.get(participant_id))
 
     async def deactivate(self, participant_id: str) -> bool:
         found = self.people.get(participant_id)
@@ -59,20 +80,20 @@ class FakeParticipantDirectory:
         return True
 
     async def get(self, participant_id: str, *, lock: bool = False) -> Participant | None:
-        return self.people.get(participant_id)
+        return self._read(participant_id)
 
     async def many(self, ids: list[str]) -> dict[str, Participant]:
-        return {i: self.people[i] for i in ids if i in self.people}
+        return {i: self._read(i) for i in ids if i in self.people}
 
     async def require(self, *ids: str) -> list[Participant]:
         return require_all(await self.many(list(ids)), ids)
 
     async def in_program(self, program_id: str) -> list[Participant]:
-        return sorted((p for p in self.people.values() if p.active and p.program_id == program_id),
-                      key=lambda p: p.participant_id)
+        return sorted((self._read(p.participant_id) for p in self.people.values()
+                       if p.active and p.program_id == program_id), key=lambda p: p.participant_id)
 
     async def active(self) -> list[Participant]:
-        return [p for p in self.people.values() if p.active]
+        return [self._read(p.participant_id) for p in self.people.values() if p.active]
 
 
 class FakeProgramDirectory:
