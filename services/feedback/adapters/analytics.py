@@ -162,18 +162,22 @@ class AnalyticsReader:
         rows = await self.conn.fetch(
             f"""SELECT {_REGION} AS region, count(*) AS goals_set, count(gp.achieved_at) AS goals_achieved
                 FROM (SELECT DISTINCT pa.relationship_id, pa.mentee_id, lower(btrim(g)) AS goal
-                      FROM pairs pa, unnest(pa.goals) AS g WHERE pa.program_id = $1 AND btrim(g) <> '') rg
+                      FROM pairs pa LEFT JOIN agreed_goals ag ON ag.relationship_id = pa.relationship_id,
+                           unnest(coalesce(ag.goals, pa.goals)) AS g
+                      WHERE pa.program_id = $1 AND btrim(g) <> '') rg
                 LEFT JOIN goal_progress gp ON gp.relationship_id = rg.relationship_id AND gp.goal = rg.goal
                 LEFT JOIN participants me ON me.participant_id = rg.mentee_id
                 GROUP BY 1""", program_id)
         return _by(rows)
 
     async def goals_of(self, relationship_ids: list[str]) -> dict[str, list[dict[str, Any]]]:
-        """relationship -> its goals in the mentee's order, with their progress (0 until recorded)."""
+        """relationship -> its goals in the mentee's order, with their progress (0 until recorded).
+        The goals of the mentee's agreement when they gave one, else those at establishment."""
         rows = await self.conn.fetch(
             """SELECT pa.relationship_id, lower(btrim(g.goal)) AS goal, min(g.n) AS n,
                       coalesce(max(gp.progress), 0) AS progress, max(gp.achieved_at) AS achieved_at
-               FROM pairs pa CROSS JOIN LATERAL unnest(pa.goals) WITH ORDINALITY AS g(goal, n)
+               FROM pairs pa LEFT JOIN agreed_goals ag ON ag.relationship_id = pa.relationship_id
+               CROSS JOIN LATERAL unnest(coalesce(ag.goals, pa.goals)) WITH ORDINALITY AS g(goal, n)
                LEFT JOIN goal_progress gp ON gp.relationship_id = pa.relationship_id
                                          AND gp.goal = lower(btrim(g.goal))
                WHERE pa.relationship_id = ANY($1::text[]) AND btrim(g.goal) <> ''

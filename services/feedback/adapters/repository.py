@@ -14,6 +14,7 @@ from services.feedback.domain.attendance import Streak, trailing_misses
 from services.feedback.domain.goals import Goal
 from services.feedback.domain.health import Signals
 from services.feedback.domain.model import (
+    AgreedGoals,
     Feedback,
     FeedbackRequest,
     MeetingOutcome,
@@ -25,7 +26,8 @@ from shared.replica import PairDirectory
 
 
 class RelationshipRepository:
-    """Pairs (from the shared replica) with their goals and health."""
+    """Pairs (from the shared replica) with their goals (the mentee's agreement's, when they gave one)
+    and health."""
 
     def __init__(self, conn: asyncpg.Connection, pairs: PairDirectory) -> None:
         self.conn = conn
@@ -39,12 +41,15 @@ class RelationshipRepository:
             "SELECT goal, progress, updated_at, achieved_at FROM goal_progress WHERE relationship_id = $1",
             relationship_id)
         recorded = {r["goal"]: Goal(r["goal"], r["progress"], r["updated_at"], r["achieved_at"]) for r in rows}
+        row = await self.conn.fetchrow(
+            "SELECT goals, participant_id, recorded_at FROM agreed_goals WHERE relationship_id = $1", relationship_id)
+        agreed = None if row is None else AgreedGoals(tuple(row["goals"]), row["participant_id"], row["recorded_at"])
         health = await self.conn.fetchrow(
             "SELECT score, state, reasons, reason_codes FROM relationship_health WHERE relationship_id = $1",
             relationship_id)
         if health is None:
-            return Relationship.of(pair, recorded)
-        return Relationship.of(pair, recorded, health_state=health["state"], health_score=health["score"],
+            return Relationship.of(pair, recorded, agreed)
+        return Relationship.of(pair, recorded, agreed, health_state=health["state"], health_score=health["score"],
                                health_reasons=tuple(health["reasons"]),
                                health_codes=tuple(Reason.model_validate(c) for c in health["reason_codes"]))
 
@@ -55,7 +60,14 @@ class RelationshipRepository:
         return found
 
     async def save(self, relationship: Relationship, *, at: datetime) -> None:
-        """Its health and the goals that changed (the pair itself is the replica's)."""
+        """Its health, the goals the mentee agreed and the goals that changed (the pair itself is the replica's)."""
+        if relationship.agreed_changed and relationship.agreed is not None:
+            agreed = relationship.agreed
+            await self.conn.execute(
+                """INSERT INTO agreed_goals (relationship_id, goals, participant_id, recorded_at)
+                   VALUES ($1, $2, $3, $4)
+                   ON CONFLICT (relationship_id) DO UPDATE SET goals = $2, participant_id = $3, recorded_at = $4""",
+                relationship.relationship_id, list(agreed.goals), agreed.participant_id, agreed.recorded_at)
         for goal in relationship.changed_goals:
             await self.conn.execute(
                 """INSERT INTO goal_progress (relationship_id, goal, progress, updated_at, achieved_at)
@@ -83,6 +95,14 @@ class RelationshipRepository:
             "SELECT rating, progress FROM feedback WHERE relationship_id = $1 ORDER BY submitted_at, feedback_id",
             relationship_id,
         )
+        # Each person's latest answer on fit that says something ("unsure" does not).
+        fit = await self.conn.fetch(
+            """SELECT CASE WHEN f.participant_id = pa.mentor_id THEN 'mentor' ELSE 'mentee' END AS role
+               FROM (SELECT DISTINCT ON (participant_id) participant_id, fit FROM feedback
+                     WHERE relationship_id = $1 AND fit IN ('good', 'not_good')
+                     ORDER BY participant_id, submitted_at DESC, feedback_id DESC) f
+               JOIN pairs pa ON pa.relationship_id = $1
+               WHERE f.fit = 'not_good' ORDER BY 1""", relationship_id)
         overdue = await self.conn.fetchrow(
             """SELECT count(*) FILTER (WHERE kind = 'meeting' AND due_at < $2) AS requests,
                       count(*) FILTER (WHERE kind = 'checkin' AND counted_at IS NOT NULL) AS checkins
@@ -97,6 +117,7 @@ class RelationshipRepository:
             missed_in_a_row=trailing_misses((o["meeting_id"], o["held"]) for o in outcomes).count,
             requests_overdue=overdue["requests"],
             checkins_overdue=overdue["checkins"],
+            not_a_good_fit=tuple(r["role"] for r in fit),
         )
 
 
@@ -175,11 +196,11 @@ class FeedbackRepository:
         relationship (about its meeting, when it names one)."""
         inserted = await self.conn.fetchval(
             """INSERT INTO feedback (feedback_id, relationship_id, participant_id, meeting_id, rating, progress,
-                                     comment, goals_achieved, submitted_at, kind, request_id)
-               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT DO NOTHING RETURNING true""",
+                                     comment, goals_achieved, submitted_at, kind, request_id, fit)
+               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) ON CONFLICT DO NOTHING RETURNING true""",
             feedback.feedback_id, feedback.relationship_id, feedback.participant_id, feedback.meeting_id,
             feedback.rating, feedback.progress, feedback.comment, list(feedback.goals_achieved), feedback.submitted_at,
-            feedback.kind, feedback.request_id,
+            feedback.kind, feedback.request_id, feedback.fit,
         )
         if inserted is None:
             return False
@@ -218,6 +239,14 @@ class FeedbackRepository:
             ):
                 new.append(milestone)
         return new
+
+    async def question_fit(self, relationship_id: str, participant_id: str, at: datetime) -> bool:
+        """Record that this person said it is not a good fit; False when they had said so before
+        (relationship.fit.questioned is told once per relationship and person)."""
+        return await self.conn.fetchval(
+            """INSERT INTO fit_questions (relationship_id, participant_id, questioned_at) VALUES ($1, $2, $3)
+               ON CONFLICT DO NOTHING RETURNING true""", relationship_id, participant_id, at,
+        ) is not None
 
     async def milestones(self, relationship_id: str) -> list[str]:
         """Every milestone the relationship reached, in the order reached."""

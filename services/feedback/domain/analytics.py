@@ -15,7 +15,8 @@ Definitions where the issue leaves a choice:
   asked; average rating: over every answer received;
 - time to match: hours from a mentee's onboarding to their first established relationship;
 - `at_risk` and the other health counts cover active relationships only;
-- `goals_set`: the goals of every relationship (the mentee's goals when it was established);
+- `goals_set`: the goals of every relationship (the mentee's goals when it was established, or
+  those of their mentoring agreement once they gave one);
   `goals_achieved` those that reached 100; `certificates_earned`: ended relationships whose term
   was completed or mostly served (domain/closure.py);
 - notifications count under the recipient's program and region; dead letters under the program

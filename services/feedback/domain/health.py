@@ -17,6 +17,9 @@ Reason codes (stable; params in braces):
 - `checkins_unanswered{count}`: `count` check-ins went unanswered, even after their reminder;
 - `goals_stalled{progress, term_elapsed}`: half the term or more has gone (`term_elapsed`, percent)
   and the goals stand at `progress` percent on average (below 25);
+- `not_a_good_fit{by}`: one or both of the pair answered that it is not a good fit (`by`: "mentor",
+  "mentee" or "both"; each person's latest "good" or "not good" counts, "unsure" changes nothing);
+  the relationship is at risk until they answer "good" again;
 - `going_well`: healthy with nothing to flag: meetings happen and feedback is positive.
 """
 
@@ -49,6 +52,7 @@ class Signals:
     checkins_overdue: int = 0              # check-ins unanswered after their reminder
     goals: tuple[int, ...] = ()            # each goal's progress 0-100; empty when the pair tracks none
     term_elapsed: float = 0.0              # share of the planned term gone
+    not_a_good_fit: tuple[str, ...] = ()   # "mentor", "mentee": whose latest answer on fit is "not good"
 
 
 @dataclass(frozen=True)
@@ -139,6 +143,12 @@ def assess(signals: Signals) -> Health:
         findings.append(Finding("goals_stalled",
                                 f"the goals stand at {goals_average:.0f}% with {elapsed}% of the term gone",
                                 {"progress": round(goals_average), "term_elapsed": elapsed}))
+    if signals.not_a_good_fit:
+        by = "both" if len(set(signals.not_a_good_fit)) > 1 else signals.not_a_good_fit[0]
+        findings.append(Finding("not_a_good_fit",
+                                "both say it is not a good fit" if by == "both" else
+                                f"the {by} says it is not a good fit", {"by": by}))
+        score = min(score, WATCH_FROM - 5)  # at risk until they say it fits after all
     score = max(0.0, min(100.0, score))
     state: State = "healthy" if score >= HEALTHY_FROM else "watch" if score >= WATCH_FROM else "at_risk"
     if state == "healthy" and not findings:

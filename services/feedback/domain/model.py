@@ -98,6 +98,7 @@ class Feedback:
     submitted_at: datetime
     kind: Kind = "meeting"
     request_id: str | None = None
+    fit: Literal["good", "not_good", "unsure"] | None = None  # their answer to "is this a good fit?"
 
     @property
     def milestones(self) -> tuple[str, ...]:
@@ -113,6 +114,16 @@ class Conclusion:
     concluded: ev.RelationshipConcluded
 
 
+@dataclass(frozen=True)
+class AgreedGoals:
+    """The goals the mentee gave in their mentoring agreement (relationship.agreement.recorded), in
+    their own words and order; they stand over the goals of the profile from then on."""
+
+    goals: tuple[str, ...]
+    participant_id: str
+    recorded_at: datetime
+
+
 @dataclass
 class Relationship:
     """A pair, its goals and how it is doing."""
@@ -123,13 +134,20 @@ class Relationship:
     health_reasons: tuple[str, ...] = ()
     health_codes: tuple[Reason, ...] = ()
     goals: list[Goal] = field(default_factory=list)
+    agreed: AgreedGoals | None = None  # the goals of the mentee's agreement, when they gave one
+    agreed_changed: bool = field(default=False, repr=False)
     _changed_goals: set[str] = field(default_factory=set, repr=False)
+    _recorded: dict[str, Goal] = field(default_factory=dict, repr=False)  # progress on any goal it had
 
     @classmethod
-    def of(cls, pair: Pair, recorded: dict[str, Goal] | None = None, **health) -> Relationship:
-        """The pair's goals (the mentee's, at establishment), with the progress recorded so far."""
+    def of(cls, pair: Pair, recorded: dict[str, Goal] | None = None, agreed: AgreedGoals | None = None,
+           **health) -> Relationship:
+        """The pair's goals (the mentee's agreement's when they gave one, else the mentee's at
+        establishment), with the progress recorded so far."""
         recorded = recorded or {}
-        return cls(pair, goals=[recorded.get(g) or Goal(g) for g in goal_terms(pair.goals)], **health)
+        terms = goal_terms(agreed.goals if agreed is not None else pair.goals)
+        return cls(pair, goals=[recorded.get(g) or Goal(g) for g in terms], agreed=agreed, _recorded=recorded,
+                   **health)
 
     @property
     def relationship_id(self) -> str:
@@ -216,6 +234,37 @@ class Relationship:
         return [ev.GoalAchieved(relationship_id=pair.relationship_id, program_id=pair.program_id,
                                 mentor_id=pair.mentor_id, mentee_id=pair.mentee_id, goal=goal.goal,
                                 achieved_at=now)]
+
+    def agree_goals(self, participant_id: str, goals: list[str], *, recorded_at: datetime) -> bool:
+        """The mentee's agreement names their goals, most important first: they become the
+        relationship's, in that order. Progress recorded on a goal of the same text stays (also on
+        one that comes back); a goal left out is no longer followed. True when this changed what is
+        agreed; the mentor's answer (which leaves the goals out), an agreement without goals, one
+        older than the agreement in force, and one after the end change nothing."""
+        self._member(participant_id)
+        terms = goal_terms(goals)
+        if participant_id != self.pair.mentee_id or not terms or not self.pair.active:
+            return False
+        if self.agreed is not None and recorded_at < self.agreed.recorded_at:
+            return False
+        self.agreed = AgreedGoals(tuple(goals), participant_id, recorded_at)
+        self.agreed_changed = True
+        for goal in self.goals:
+            self._recorded.setdefault(goal.goal, goal)
+        self.goals = [self._recorded.get(g) or Goal(g) for g in terms]
+        return True
+
+    # --- fit -------------------------------------------------------------------------------------
+
+    def question_fit(self, feedback: Feedback, *, now: datetime) -> ev.RelationshipFitQuestioned | None:
+        """Someone of the pair answered that it is not a good fit: the program team hears of it, and
+        the mentee is offered a new mentor (the caller tells it once per person). Not once it has ended."""
+        if feedback.fit != "not_good" or not self.pair.active:
+            return None
+        pair = self.pair
+        return ev.RelationshipFitQuestioned(relationship_id=pair.relationship_id, program_id=pair.program_id,
+                                            mentor_id=pair.mentor_id, mentee_id=pair.mentee_id,
+                                            participant_id=feedback.participant_id, questioned_at=now)
 
     # --- meetings --------------------------------------------------------------------------------
 

@@ -22,8 +22,9 @@ Subscriptions (who handles what; `SUBSCRIPTIONS` at the bottom is the source of 
 | meeting.missed                          | on_meeting_missed        | meeting_outcomes, missed_streaks, health, analytics_meetings, health_changes | relationship.meetings.missed (once per streak), relationship.health.changed/at_risk |
 | meeting.unplaceable                     | on_meeting_unplaceable   | analytics_unplaceable                     | -                                                        |
 | relationship.unschedulable              | on_relationship_unschedulable | analytics_unplaceable (occurrence 0) | -                                                        |
-| feedback.submitted                      | on_feedback_submitted    | feedback, requests, milestones, goal_progress, health, health_changes | milestone.achieved, goal.achieved, relationship.health.changed/at_risk |
+| feedback.submitted                      | on_feedback_submitted    | feedback, requests, milestones, goal_progress, fit_questions, health, health_changes | milestone.achieved, goal.achieved, relationship.fit.questioned (Fit, below), relationship.health.changed/at_risk |
 | goal.progress.recorded                  | lifecycle.on_goal_progress_recorded | goal_progress, health, health_changes | goal.achieved (once per goal), relationship.health.changed/at_risk |
+| relationship.agreement.recorded         | on_relationship_agreement_recorded | agreed_goals, health, health_changes | relationship.health.changed/at_risk |
 | notification.delivered / failed         | on_notification_delivered/failed | analytics_notifications           | -                                                        |
 | every `<topic>.dlq` (DeadLetters)       | on_dead_letter           | analytics_dead_letters                    | -                                                        |
 | (a check-in falls due; loop)            | checkins.checkin_pass    | checkin_schedule, requests, health        | feedback.requested (checkin; once more with `reminder`), relationship.health.changed/at_risk |
@@ -35,6 +36,19 @@ about a meeting, are still taken); an answer naming a request that is unknown, w
 else or asks for another kind of answer. Once a relationship has ended its health stays as it was;
 progress, milestones and closure answers that come after the end are still recorded and celebrated,
 but the summary (`relationship.concluded`) was told at the end.
+
+Fit: an answer with `fit` "not_good" tells relationship.fit.questioned (the program team hears of it,
+the mentee is offered a new mentor), once per relationship and person, and puts the relationship at
+risk (health reason `not_a_good_fit`, domain/health.py) until that person answers "good" ("unsure"
+changes nothing). Not for a relationship that has ended.
+
+Goals: the relationship's goals are the mentee's at match.established until the mentee's mentoring
+agreement (relationship.agreement.recorded) names goals: from then on those, in the mentee's order,
+for progress, milestones, health, the program team's views and the summary at the end. Progress
+already recorded on a goal of the same text stays. The mentor's answer (without goals), an
+agreement without goals, one older than the agreement in force and one after the end change
+nothing; an agreement from someone outside the pair is refused; one for a relationship not known
+here yet waits for match.established.
 """
 
 from __future__ import annotations
@@ -162,6 +176,7 @@ async def on_feedback_submitted(event: ev.FeedbackSubmitted, uow: FeedbackUnitOf
         feedback_id=event.feedback_id, relationship_id=event.relationship_id, participant_id=event.participant_id,
         meeting_id=event.meeting_id, rating=event.rating, progress=event.progress, comment=event.comment,
         goals_achieved=tuple(event.goals_achieved), submitted_at=now, kind=event.kind, request_id=event.request_id,
+        fit=event.fit,
     )
     request = None if event.request_id is None else await uow.requests.get(event.request_id)
     relationship.accept(feedback, request)
@@ -170,7 +185,23 @@ async def on_feedback_submitted(event: ev.FeedbackSubmitted, uow: FeedbackUnitOf
     new = await uow.feedback.add_milestones(feedback, {g.goal for g in relationship.goals})
     for reached in relationship.reach_milestones(feedback, new, now=now):
         uow.emit(reached)
+    questioned = relationship.question_fit(feedback, now=now)
+    if questioned is not None and await uow.feedback.question_fit(event.relationship_id, event.participant_id, now):
+        uow.emit(questioned)  # once per relationship and person
     await reassess(uow, deps, relationship)
+
+
+async def on_relationship_agreement_recorded(event: ev.RelationshipAgreementRecorded, uow: FeedbackUnitOfWork,
+                                            deps: FeedbackDeps) -> None:
+    """The mentee's goals in their agreement become the relationship's (domain: `agree_goals`); a
+    relationship already assessed is assessed again with them (goal progress weighs in its health)."""
+    relationship = await uow.relationships.require(event.relationship_id, lock=True)
+    if not relationship.agree_goals(event.participant_id, list(event.goals), recorded_at=event.recorded_at):
+        return
+    if relationship.health_state is None:
+        await uow.relationships.save(relationship, at=uow.now())
+    else:
+        await reassess(uow, deps, relationship)
 
 
 SUBSCRIPTIONS = {
@@ -192,6 +223,7 @@ SUBSCRIPTIONS = {
     ev.RelationshipUnschedulable: on_relationship_unschedulable,
     ev.FeedbackSubmitted: on_feedback_submitted,
     ev.GoalProgressRecorded: lifecycle.on_goal_progress_recorded,
+    ev.RelationshipAgreementRecorded: on_relationship_agreement_recorded,
     ev.NotificationDelivered: on_notification_delivered,
     ev.NotificationFailed: on_notification_failed,
     DeadLetters: on_dead_letter,

@@ -11,6 +11,7 @@ from services.feedback.domain.checkins import CheckinSchedule
 from services.feedback.domain.goals import Goal
 from services.feedback.domain.health import Signals
 from services.feedback.domain.model import (
+    AgreedGoals,
     Feedback,
     FeedbackRequest,
     MeetingOutcome,
@@ -35,6 +36,8 @@ class FeedbackTables:
     streaks: dict[tuple[str, str], int] = field(default_factory=dict)
     schedules: dict[str, CheckinSchedule] = field(default_factory=dict)
     conclusions: dict[str, object] = field(default_factory=dict)
+    agreed_goals: dict[str, AgreedGoals] = field(default_factory=dict)
+    fit_questions: dict[tuple[str, str], datetime] = field(default_factory=dict)
 
 
 def _in_order(outcomes) -> list[MeetingOutcome]:
@@ -52,7 +55,7 @@ class FakeRelationships:
             return None
         recorded = {g: replace(goal) for (rid, g), goal in self.t.goals.items() if rid == relationship_id}
         score, state, reasons = self.t.health.get(relationship_id, (None, None, ()))
-        return Relationship.of(pair, recorded, health_state=state, health_score=score, health_reasons=reasons,
+        return Relationship.of(pair, recorded, self.t.agreed_goals.get(relationship_id), health_state=state, health_score=score, health_reasons=reasons,
                                health_codes=self.t.health_codes.get(relationship_id, ()))
 
     async def require(self, relationship_id: str, *, lock: bool = False) -> Relationship:
@@ -62,6 +65,8 @@ class FakeRelationships:
         return found
 
     async def save(self, relationship: Relationship, *, at: datetime) -> None:
+        if relationship.agreed_changed and relationship.agreed is not None:
+            self.t.agreed_goals[relationship.relationship_id] = relationship.agreed
         for goal in relationship.changed_goals:
             self.t.goals[(relationship.relationship_id, goal.goal)] = replace(goal)
         if relationship.health_state is not None:
@@ -75,13 +80,17 @@ class FakeRelationships:
                          key=lambda f: (f.submitted_at, f.feedback_id))
         open_ = [r for r in self.t.requests.values() if r.relationship_id == relationship_id
                  and r.request_id not in self.t.answered]
+        latest_fit = {f.participant_id: f.fit for f in answers if f.fit in ("good", "not_good")}
+        pair = self.pairs.pairs[relationship_id]
         return Signals(ratings=tuple(f.rating for f in answers),
                        progress=tuple(f.progress for f in answers if f.progress is not None),
                        meetings_completed=sum(o.held for o in outcomes),
                        meetings_missed=sum(not o.held for o in outcomes),
                        missed_in_a_row=trailing_misses((o.meeting_id, o.held) for o in outcomes).count,
                        requests_overdue=sum(1 for r in open_ if r.kind == "meeting" and r.due_at < now),
-                       checkins_overdue=sum(1 for r in open_ if r.kind == "checkin" and r.counted_at is not None))
+                       checkins_overdue=sum(1 for r in open_ if r.kind == "checkin" and r.counted_at is not None),
+                       not_a_good_fit=tuple(sorted(pair.role_of(p) for p, fit in latest_fit.items()
+                                                   if fit == "not_good")))
 
 
 class FakeOutcomes:
@@ -167,6 +176,12 @@ class FakeFeedback:
 
     async def milestones(self, relationship_id: str) -> list[str]:
         return [m for (rid, m) in self.t.milestones if rid == relationship_id]
+
+    async def question_fit(self, relationship_id: str, participant_id: str, at: datetime) -> bool:
+        if (relationship_id, participant_id) in self.t.fit_questions:
+            return False
+        self.t.fit_questions[(relationship_id, participant_id)] = at
+        return True
 
 
 class FakeCheckins:

@@ -56,3 +56,15 @@ def test_goal_progress_feeds_health_once_enough_of_the_term_has_gone():
     assert on_track.score > stalled.score and on_track.state == "healthy"
     # A pair that tracks no goals is never called stalled.
     assert assess(Signals(ratings=(4,), meetings_completed=2, term_elapsed=0.9)).codes[0].code == "going_well"
+
+
+def test_someone_saying_it_is_not_a_good_fit_puts_even_a_thriving_pair_at_risk():
+    thriving = dict(ratings=(5, 5), progress=(5,), meetings_completed=2)
+    mentee = assess(Signals(**thriving, not_a_good_fit=("mentee",)))
+    assert mentee.state == "at_risk"
+    assert [(c.code, c.params) for c in mentee.codes] == [("not_a_good_fit", {"by": "mentee"})]
+    assert mentee.reasons == ("the mentee says it is not a good fit",)
+    both = assess(Signals(**thriving, not_a_good_fit=("mentee", "mentor")))
+    assert [(c.code, c.params) for c in both.codes] == [("not_a_good_fit", {"by": "both"})]
+    assert both.reasons == ("both say it is not a good fit",)
+    assert assess(Signals(**thriving)).state == "healthy"

@@ -66,13 +66,28 @@ async def test_goal_progress_is_celebrated_once_under_redelivery_and_bad_progres
                                                   progress=5))
         await out.wait_for(lambda w: len(w.on_topic(DLQ)) >= 3 and len(w.of_type("goal.achieved")) >= 2, 60,
                            "the goals achieved and three dead letters")
+        # Ana's mentoring agreement names her goals in her own words: the relationship's from now on.
+        await pub.publish(ev.RelationshipAgreementRecorded(
+            relationship_id="r1", participant_id="ana", cadence_days=14, duration_minutes=45, response_time_hours=48,
+            goals=["Leading a team", "public speaking"], recorded_at=NOW))
+
+        async def agreed():
+            return await fetch(database_url, "SELECT goals FROM feedback.agreed_goals WHERE relationship_id = 'r1'")
+        await eventually(agreed, 30, "the agreed goals")
+        # After a meeting she answers that it is not a good fit: told once, and the pair is at risk.
+        await pub.publish(ev.FeedbackSubmitted(feedback_id="f2", relationship_id="r1", participant_id="ana", rating=4,
+                                               fit="not_good"))
+        await out.wait_for(lambda w: w.of_type("relationship.fit.questioned") and w.of_type("relationship.at_risk"),
+                           60, "the fit questioned")
         async with service.pool.acquire() as conn:  # what the program team sees
             kpis = await views.kpis(conn, "g", config, service.clock.now())
             (entry,) = await views.relationships(conn, "g", config, service.clock.now(), state=None)
-    assert (kpis["goals_set"], kpis["goals_achieved"], kpis["certificates_earned"]) == (2, 2, 0)
+    assert (kpis["goals_set"], kpis["goals_achieved"], kpis["certificates_earned"]) == (2, 1, 0)
     assert [(g["goal"], g["progress"], g["achieved_at"] is not None) for g in entry["goals"]] == \
-        [("public speaking", 100, True), ("negotiation", 100, True)]
-    assert [c["code"] for c in entry["reason_codes"]] == ["going_well"]
+        [("leading a team", 0, False), ("public speaking", 100, True)]
+    assert [(c["code"], c["params"]) for c in entry["reason_codes"]] == [("not_a_good_fit", {"by": "mentee"})]
+    (questioned,) = out.of_type("relationship.fit.questioned")
+    assert (questioned.data["participant_id"], questioned.data["mentee_id"]) == ("ana", "ana")
     # The dead letters came after everything before them (one key, one partition): nothing more is owed.
     owed = await fetch(database_url, "SELECT headers->>'ce_type' AS type, count(*) AS n FROM feedback.outbox "
                                      "WHERE headers->>'ce_type' IN ('goal.achieved', 'milestone.achieved') GROUP BY 1")

@@ -90,3 +90,57 @@ async def test_an_ended_relationship_is_marked_ended(uow):
     await deliver(SUBSCRIPTIONS, ev.MatchEnded(relationship_id="r1", program_id="g", mentee_id="ana", mentor_id="bram",
                                                reason="offboarded", ended_at=NOW), uow, DEPS)
     assert uow.pairs.pairs["r1"].status == "ended" and uow.pairs.pairs["r1"].end_reason == "offboarded"
+
+
+# --- "is this a good fit?" -----------------------------------------------------------------------
+
+def fit_answer(fid: str, by: str, fit: str | None, rating: int = 5) -> ev.FeedbackSubmitted:
+    return ev.FeedbackSubmitted(feedback_id=fid, relationship_id="r1", participant_id=by, meeting_id="m1",
+                                rating=rating, fit=fit)
+
+
+async def test_not_a_good_fit_is_told_once_per_person_and_puts_the_relationship_at_risk(uow):
+    await deliver(SUBSCRIPTIONS, established(), uow, DEPS)
+    await deliver(SUBSCRIPTIONS, meeting(ev.MeetingCompleted), uow, DEPS)
+    answer = fit_answer("f1", "ana", "not_good")
+    await deliver(SUBSCRIPTIONS, answer, uow, DEPS)
+    await deliver(SUBSCRIPTIONS, answer, uow, DEPS)  # redelivered
+    uow.clock.advance(hours=1)
+    await deliver(SUBSCRIPTIONS, fit_answer("f2", "ana", "not_good"), uow, DEPS)  # said again: told once
+    (questioned,) = uow.of_type(ev.RelationshipFitQuestioned)
+    assert questioned.model_dump() == {"relationship_id": "r1", "program_id": "g", "mentor_id": "bram",
+                                       "mentee_id": "ana", "participant_id": "ana", "questioned_at": NOW}
+    (alert,) = uow.of_type(ev.RelationshipAtRisk)
+    assert [(c.code, c.params) for c in alert.reason_codes] == [("not_a_good_fit", {"by": "mentee"})]
+    assert alert.reasons == ["the mentee says it is not a good fit"]
+    assert uow.tables.health["r1"][1] == "at_risk"
+
+    uow.clock.advance(hours=1)
+    await deliver(SUBSCRIPTIONS, fit_answer("f3", "bram", "not_good"), uow, DEPS)
+    assert [q.participant_id for q in uow.of_type(ev.RelationshipFitQuestioned)] == ["ana", "bram"]
+    assert [(c.code, c.params) for c in uow.tables.health_codes["r1"]] == [("not_a_good_fit", {"by": "both"})]
+
+
+async def test_a_later_good_fit_from_the_same_person_clears_it_and_unsure_changes_nothing(uow):
+    await deliver(SUBSCRIPTIONS, established(), uow, DEPS)
+    await deliver(SUBSCRIPTIONS, fit_answer("f1", "ana", "not_good"), uow, DEPS)
+    uow.clock.advance(hours=1)
+    await deliver(SUBSCRIPTIONS, fit_answer("f2", "bram", "good"), uow, DEPS)  # the other person's word
+    await deliver(SUBSCRIPTIONS, fit_answer("f3", "ana", "unsure"), uow, DEPS)
+    await deliver(SUBSCRIPTIONS, fit_answer("f4", "ana", None), uow, DEPS)
+    assert uow.tables.health["r1"][1] == "at_risk"
+    uow.clock.advance(hours=1)
+    await deliver(SUBSCRIPTIONS, fit_answer("f5", "ana", "good"), uow, DEPS)
+    assert uow.tables.health["r1"][1] == "healthy"
+    assert "not_a_good_fit" not in [c.code for c in uow.tables.health_codes["r1"]]
+    assert [h.current for h in uow.of_type(ev.RelationshipHealthChanged)] == ["at_risk", "healthy"]
+    assert len(uow.of_type(ev.RelationshipFitQuestioned)) == 1
+
+
+async def test_not_a_good_fit_after_the_end_is_kept_but_not_told(uow):
+    await deliver(SUBSCRIPTIONS, established(), uow, DEPS)
+    await deliver(SUBSCRIPTIONS, ev.MatchEnded(relationship_id="r1", program_id="g", mentee_id="ana", mentor_id="bram",
+                                               reason="term completed", ended_at=NOW), uow, DEPS)
+    await deliver(SUBSCRIPTIONS, fit_answer("f1", "ana", "not_good").model_copy(update={"kind": "closure"}), uow, DEPS)
+    assert uow.tables.feedback["f1"].fit == "not_good"
+    assert not uow.of_type(ev.RelationshipFitQuestioned) and "r1" not in uow.tables.health

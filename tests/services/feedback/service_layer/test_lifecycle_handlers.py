@@ -11,7 +11,7 @@ from services.feedback.service_layer.checkins import checkin_pass
 from services.feedback.service_layer.handlers import SUBSCRIPTIONS, FeedbackDeps
 from services.feedback.settings import FeedbackSettings
 from shared.contracts import events as ev
-from shared.errors import PermanentError
+from shared.errors import NotYetKnown, PermanentError
 from tests.services.feedback.fakes import FakeFeedbackUnitOfWork
 from tests.support.fakes import FixedClock, deliver
 
@@ -104,6 +104,72 @@ async def test_progress_feeds_health_with_an_explainable_reason(uow):
     assert ("goals_stalled", {"progress": 2, "term_elapsed": 60}) in \
         [(c.code, c.params) for c in uow.tables.health_codes["r1"]]
     assert "the goals stand at 2% with 60% of the term gone" in reasons and score < before
+
+
+def agreement(by: str = "ana", goals=(), rid: str = "r1", at: datetime = NOW) -> ev.RelationshipAgreementRecorded:
+    return ev.RelationshipAgreementRecorded(relationship_id=rid, participant_id=by, cadence_days=14,
+                                            duration_minutes=45, response_time_hours=48, goals=list(goals),
+                                            recorded_at=at)
+
+
+async def test_the_mentees_agreement_gives_the_relationship_its_goals_and_progress_on_a_kept_goal_stays(uow):
+    await given(uow, program(), established(goals=["public speaking", "negotiation"]))
+    await given(uow, progress("public speaking", 40), progress("negotiation", 30))
+    await given(uow, agreement(goals=["Leading a team", "Public speaking "]))
+    relationship = await uow.relationships.require("r1")
+    assert [(g.goal, g.progress) for g in relationship.goals] == [("leading a team", 0), ("public speaking", 40)]
+    # The goals of the agreement count from now on: progress, milestones and a goal no longer followed.
+    await given(uow, progress("leading a team", 100), answer("f1", goals_achieved=["public speaking"]))
+    assert [a.goal for a in uow.of_type(ev.GoalAchieved)] == ["leading a team", "public speaking"]
+    with pytest.raises(PermanentError, match=r"^'negotiation' is not one of relationship r1's goals$"):
+        await given(uow, progress("negotiation", 50))
+
+    # The mentor's answer leaves the goals out; so does (wrongly) a mentor's answer with goals: nothing changes.
+    later = NOW + timedelta(hours=1)
+    await given(uow, agreement(by="bram", at=later), agreement(by="bram", goals=["golf"], at=later),
+                agreement(goals=[], at=later))
+    # An older answer delivered late does not stand over the one in force.
+    await given(uow, agreement(goals=["negotiation"], at=NOW - timedelta(hours=1)))
+    # And the summary at the end tells the agreed goals, in the mentee's order.
+    uow.clock.advance(days=14)
+    await given(uow, ended())
+    (concluded,) = uow.of_type(ev.RelationshipConcluded)
+    assert [(g.goal, g.progress) for g in concluded.goals] == [("leading a team", 100), ("public speaking", 100)]
+
+
+async def test_a_goal_dropped_and_agreed_again_keeps_its_progress_and_the_latest_agreement_stands(uow):
+    await given(uow, program(), established(goals=["public speaking"]))
+    await given(uow, progress("public speaking", 60))
+    await given(uow, agreement(goals=["negotiation"]))
+    await given(uow, progress("negotiation", 20))
+    await given(uow, agreement(goals=["public speaking", "negotiation"], at=NOW + timedelta(hours=1)))
+    relationship = await uow.relationships.require("r1")
+    assert [(g.goal, g.progress) for g in relationship.goals] == [("public speaking", 60), ("negotiation", 20)]
+    # Delivered again: the same.
+    await given(uow, agreement(goals=["public speaking", "negotiation"], at=NOW + timedelta(hours=1)))
+    assert [g.goal for g in (await uow.relationships.require("r1")).goals] == ["public speaking", "negotiation"]
+
+
+async def test_the_agreed_goals_feed_health_and_an_agreement_waits_for_its_relationship(uow):
+    with pytest.raises(NotYetKnown, match="^relationship r1 not established here yet$"):
+        await given(uow, agreement(goals=["negotiation"]))
+    await given(uow, program(term_days=20), established(goals=["public speaking"]))
+    await given(uow, progress("public speaking", 80))
+    uow.clock.advance(days=12)  # 60 % of the term gone
+    await given(uow, answer("f1", rating=4))
+    assert "goals_stalled" not in [c.code for c in uow.tables.health_codes["r1"]]
+    # Three new goals next to the one at 80 %: 20 % on average with 60 % of the term gone.
+    await given(uow, agreement(goals=["negotiation", "salsa", "leading a team", "public speaking"],
+                               at=uow.clock.at))
+    assert ("goals_stalled", {"progress": 20, "term_elapsed": 60}) in \
+        [(c.code, c.params) for c in uow.tables.health_codes["r1"]]
+
+
+async def test_an_agreement_from_outside_the_pair_is_refused(uow):
+    await given(uow, program(), established())
+    with pytest.raises(PermanentError, match="^carl is not part of relationship r1$"):
+        await given(uow, agreement(by="carl", goals=["golf"]))
+    assert [g.goal for g in (await uow.relationships.require("r1")).goals] == GOALS
 
 
 # --- check-ins -----------------------------------------------------------------------------------
