@@ -3,7 +3,11 @@
 For every event a service handles:
 1. The bytes must be a CloudEvents envelope whose `data` fits the catalogue model for its topic and
    type; if not, the message goes to `<topic>.dlq` at once with the reason. Decoding is ours
-   (FastStream hands over raw bytes), so no message can fail before this step.
+   (FastStream hands over raw bytes), so no message can fail before this step. A type an earlier
+   version of docs/events.md published (`DEPRECATED_ALIASES`, e.g. `match.accepted` on
+   match-responses.v1) is taken as the current type it stands for: from here on the event carries the
+   current type (handlers, inbox, metrics), and each such message is counted in
+   `tandem_deprecated_event_types_total{topic, type}` and logged once per sender.
 2. The handler runs inside one transaction together with the inbox record (a redelivered event is
    skipped) and the outbox rows for the events it causes.
 3. Failures are retried with jittered backoff (`shared.retry`): the database or broker being away
@@ -51,7 +55,7 @@ from pydantic import ValidationError
 
 from shared import dead_letters, metrics
 from shared.contracts.envelope import Envelope
-from shared.contracts.events import CATALOGUE, EventData, model_for, topic_of
+from shared.contracts.events import CATALOGUE, EventData, canonical_type, is_deprecated_alias, model_for, topic_of
 from shared.contracts.topics import dlq
 from shared.dead_letters import DeadLetters, dead_letter_topics
 from shared.errors import NotYetKnown, PermanentError, describe
@@ -103,13 +107,32 @@ def parse_event(topic: str, value: bytes | None) -> tuple[Envelope, EventData]:
     if model is None:
         known = ", ".join(sorted(CATALOGUE.get(topic, {})))
         raise InvalidMessage(f"unknown event type {envelope.type!r} on {topic} (known: {known})")
+    came_as = envelope.type
+    if is_deprecated_alias(topic, came_as):
+        envelope = _under_current_type(topic, envelope)
+        came_as = f"{came_as} (deprecated name of {envelope.type})"
     try:
         # Strict: a number is not a text, true is not 1, "5" is not 5. Upstream systems get told,
         # rather than having their data quietly reinterpreted.
         data = model.model_validate_json(json.dumps(envelope.data), strict=True)
     except ValidationError as exc:
-        raise InvalidMessage(f"invalid {envelope.type} data: {describe_validation_error(exc)}") from exc
+        raise InvalidMessage(f"invalid {came_as} data: {describe_validation_error(exc)}") from exc
     return envelope, data
+
+
+_WARNED: set[tuple[str, str, str]] = set()  # (topic, deprecated type, source) already logged
+
+
+def _under_current_type(topic: str, envelope: Envelope) -> Envelope:
+    """An envelope that came under a deprecated alias, counted, and carrying the current type."""
+    old, current = envelope.type, canonical_type(topic, envelope.type)
+    metrics.DEPRECATED_EVENT_TYPES.labels(topic, old).inc()
+    sender = (topic, old, _printable(envelope.source))
+    if sender not in _WARNED and len(_WARNED) < 1000:
+        _WARNED.add(sender)
+        log.warning("an event on %s from %s comes under the deprecated type %r: read as %r, which the sender "
+                    "should publish instead (docs/events.md)", topic, sender[2], old, current)
+    return envelope.model_copy(update={"type": current})
 
 
 DEAD_LETTER = "dead.letter"  # the type a dead letter is handled (and deduplicated) under

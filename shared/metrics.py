@@ -18,3 +18,8 @@ OUTBOX_PENDING = Gauge("tandem_outbox_pending", "Outbox events not yet published
 OUTBOX_LAG = Gauge("tandem_outbox_oldest_pending_seconds", "Age of the oldest unpublished outbox event.", ["service"])
 OUTBOX_FAILED_NOW = Gauge("tandem_outbox_failed", "Outbox events refused for good and waiting for an operator (tandem outbox).", ["service"])
 OUTBOX_BLOCKED = Gauge("tandem_outbox_blocked", "Pending outbox events held back behind a failed event of the same key.", ["service"])
+DEPRECATED_EVENT_TYPES = Counter(
+    "tandem_deprecated_event_types_total",
+    "Events received under a deprecated type string (an alias of a current type, docs/events.md), by topic and the type they came as.",
+    ["topic", "type"],
+)

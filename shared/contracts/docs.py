@@ -13,7 +13,7 @@ from pathlib import Path
 
 from shared.contracts import topics
 from shared.contracts.envelope import Envelope
-from shared.contracts.events import CATALOGUE
+from shared.contracts.events import CATALOGUE, DEPRECATED_ALIASES
 from shared.contracts.examples import EXAMPLES, PROFILE, PROGRAM
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "events.md"
@@ -47,6 +47,15 @@ consumer deduplicates on: publish a retried event with the same `id`.
 
 The message key is the participant id or the relationship id (see each topic), so one person's or
 one pair's events stay in order. Topics are versioned (`.v1`); a breaking change gets a new topic.
+The `.v1` contracts are frozen in `docs/schemas/frozen/` (`python -m tandem.eventdocs --freeze`): a test
+fails on any change that would break a system written to them (an event type or field gone, a type
+changed, an enum value gone, a field newly required, a limit narrowed), so a `.v1` topic only grows.
+
+A type renamed after it was published is still read under its old name, as a **deprecated** alias of
+the current type with the same data (listed under its topic below, `deprecated: true` in
+`docs/asyncapi.yaml`). The consuming service counts every message that still uses one in
+`tandem_deprecated_event_types_total{{topic, type}}` on its `/metrics` and logs the sender once;
+publish the current type instead.
 
 Every topic has a dead-letter twin `<topic>.dlq`. A message a service cannot handle (not JSON, not
 an envelope, an unknown type, data that does not fit the schema, or a handler that keeps failing)
@@ -141,11 +150,15 @@ def render(consumers: Consumers) -> str:
     parts.append("## Topics\n\n| topic | published by | consumed by | key | events |\n|---|---|---|---|---|")
     for topic, events in CATALOGUE.items():
         publisher, key = TOPICS[topic]
+        aliases = DEPRECATED_ALIASES.get(topic, {})
+        deprecated = ("; deprecated: " + ", ".join(f"`{alias}` (= `{current}`)" for alias, current in aliases.items())
+                      if aliases else "")
         parts.append(f"| `{topic}` | {publisher} | {_consumed_by(topic, consumers)} | {key} | "
-                     f"{', '.join(f'`{t}`' for t in events)} |")
+                     f"{', '.join(f'`{t}`' for t in events)}{deprecated} |")
     for topic, events in CATALOGUE.items():
         parts.append(f"\n## `{topic}`\n\nPublished by {TOPICS[topic][0]}, consumed by {_consumed_by(topic, consumers)}; "
                      f"dead letters on `{topics.dlq(topic)}`.")
+        aliases = DEPRECATED_ALIASES.get(topic, {})
         for event_type, model in events.items():
             doc = " ".join((model.__doc__ or "").strip().split("\n\n")[0].split())
             fields = ", ".join(f"`{name}`" for name in model.model_fields)
@@ -153,9 +166,22 @@ def render(consumers: Consumers) -> str:
             if doc:
                 parts.append(doc + "\n")
             parts.append(f"Fields: {fields}.\n")
+            old_names = [alias for alias, current in aliases.items() if current == event_type]
+            if old_names:
+                parts.append("Also read under its earlier, deprecated name " +
+                             " and ".join(f"`{alias}`" for alias in old_names) + " (below).\n")
             handled = consumers.get(event_type, ())
             parts.append("Consumed by: " + (", ".join(f"{service} (`{handler}`)" for service, handler in handled)
                                             if handled else "no service (for dashboards and other readers)") + ".\n")
             parts.append(f"```json\n{_pretty(EXAMPLES[(topic, event_type)])}\n```")
+        for alias, current in aliases.items():
+            parts.append(f"\n### `{alias}` (deprecated)\n\n"
+                         f"The earlier name of `{current}` on {topic}, published by an earlier version of this "
+                         f"document. Still read, as `{current}` with the same fields and handling; each message "
+                         f"under it is counted in "
+                         f"`tandem_deprecated_event_types_total{{topic=\"{topic}\",type=\"{alias}\"}}`. Publish "
+                         f"`{current}` instead. Schema: `docs/schemas/deprecated/{topic}/{alias}.json`."
+                         + "".join(f" On `{other}`, `{alias}` is another event (see there)."
+                                   for other, its_events in CATALOGUE.items() if alias in its_events))
     return "\n".join(parts) + "\n"
 

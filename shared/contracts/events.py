@@ -632,8 +632,30 @@ ROUTES: dict[type[EventData], tuple[str, str]] = {
 }
 
 
+# Type strings an earlier docs/events.md published, still read as today's events: topic -> {old type ->
+# current type}. Deprecated: consumers take them as the current type (same data) and count each use
+# (`tandem_deprecated_event_types_total`); publishers should move to the current type. An alias names
+# one event on its own topic only (`match.declined` on matches.v1 is another event, the fact).
+DEPRECATED_ALIASES: dict[str, dict[str, str]] = {
+    topics.MATCH_RESPONSES: {
+        "match.accepted": "proposal.accepted",  # the mentor's answers until they were renamed
+        "match.declined": "proposal.declined",
+    },
+}
+
+
+def canonical_type(topic: str, event_type: str) -> str:
+    """The current type a type string names on a topic: itself, or what a deprecated alias stands for."""
+    return DEPRECATED_ALIASES.get(topic, {}).get(event_type, event_type)
+
+
+def is_deprecated_alias(topic: str, event_type: str) -> bool:
+    return event_type in DEPRECATED_ALIASES.get(topic, {})
+
+
 def model_for(topic: str, event_type: str) -> type[EventData] | None:
-    return CATALOGUE.get(topic, {}).get(event_type)
+    """The data model of a type on a topic, deprecated aliases included; None when the topic has no such type."""
+    return CATALOGUE.get(topic, {}).get(canonical_type(topic, event_type))
 
 
 def topic_of(model: type[EventData]) -> tuple[str, str]:
