@@ -19,6 +19,7 @@ from .invites import (
 from .outcomes import Infeasible, PlannedOccurrence, Slot, Unplaceable
 from .pairs import PairRequest, plan_pairs
 from .planner import (
+    find_alternatives,
     find_kickoff,
     find_occurrence,
     find_reschedule_slot,
@@ -32,6 +33,6 @@ from .slots import common_availability, fits_window
 __all__ = [
     "BusyCalendar", "Infeasible", "Interval", "Invitee", "MeetingInvite", "PairRequest", "ParsedInvite",
     "PlannedOccurrence", "PlanningRules", "Slot", "Unplaceable", "build_invite", "common_availability",
-    "find_kickoff", "find_occurrence", "find_reschedule_slot", "fits_window", "invite_uid", "meeting_for_pair",
-    "parse_invite", "plan_pairs", "plan_series", "plan_series_into", "same_wall_clock",
+    "find_alternatives", "find_kickoff", "find_occurrence", "find_reschedule_slot", "fits_window", "invite_uid",
+    "meeting_for_pair", "parse_invite", "plan_pairs", "plan_series", "plan_series_into", "same_wall_clock",
 ]

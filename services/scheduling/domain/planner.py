@@ -13,12 +13,15 @@ Choices (see also PlanningRules):
   An occurrence with no possible start is reported as unplaceable and the series goes on.
 - A pair whose windows never overlap for a whole meeting during the next 12 months (checked for
   every combination of the two clocks' offsets) is infeasible.
+- Alternatives offered with a placed meeting (`find_alternatives`): other starts of the same
+  length after it, one per day of the mentor's calendar at the time closest to the meeting's own
+  wall-clock time, the days after the meeting first; see the function.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
@@ -240,6 +243,83 @@ def plan_series_into(mentor: Participant, mentee: Participant, *, start: int, oc
         for pid in ids:
             busy.add(pid, (begin, not_before))
     return planned
+
+
+MAX_ALTERNATIVES = 5  # meeting.scheduled/rescheduled carry at most 5 (the contract's limit)
+MIN_ALTERNATIVES = 3
+
+
+def find_alternatives(mentor: Participant, mentee: Participant, meeting: Slot, *, until: datetime,
+                      rules: PlanningRules = DEFAULT_RULES,
+                      busy: Mapping[str, Sequence[Interval]] | BusyCalendar = _NO_BUSY,
+                      now: datetime | None = None, most: int = MAX_ALTERNATIVES,
+                      least: int = MIN_ALTERNATIVES) -> list[datetime]:
+    """Other starts for a meeting at `meeting`, offered to whoever cannot make it; sorted, UTC.
+
+    Each is a start of a meeting of the same length, after the meeting's own start and no later
+    than `until`, at least the minimum notice after `now` (when given), inside both people's
+    windows on their own clocks (DST included), and keeping the buffer from both people's other
+    meetings (`busy`), from the meeting itself and from each other; so taking any one of them
+    double-books nobody. Chosen in two passes:
+
+    1. spread over days: for each day of the mentor's calendar after the meeting's own day, the
+       start closest to the meeting's wall-clock time of the mentor (a comfortable one before one
+       squeezed against the edge of someone's day), until there are `most`;
+    2. when that gave fewer than `least` (few days with room), the earliest remaining starts from
+       the meeting itself on, the same day included, until there are `least`.
+
+    Fewer than `least` only when fewer such starts exist up to `until` (none for a pair whose
+    windows do not meet again in that time).
+    """
+    duration = meeting.end - meeting.start
+    rules = rules.model_copy(update={"duration_minutes": int(duration.total_seconds()) // 60})
+    d, step, gap = rules.duration, rules.granularity, rules.duration + rules.buffer
+    start, (own_lo, own_hi) = to_epoch(meeting.start), meeting.interval
+    lo, hi = start, to_epoch(until)
+    if now is not None:
+        lo = max(lo, to_epoch(now) + rules.notice)
+    if lo > hi or most <= 0:
+        return []
+    calendar = _busy_of(busy, mentor, mentee)
+    for person in (mentor, mentee):
+        calendar.add(person.participant_id, (own_lo, own_hi))  # not onto the meeting they cannot make
+    window = PairWindow(mentor, mentee, lo, hi, rules, calendar)
+    chosen: list[int] = []
+
+    def clear(s: int) -> bool:
+        return all(abs(s - c) >= gap for c in chosen)
+
+    zone = zone_named(mentor.timezone)
+    first_day = datetime.fromtimestamp(start, zone).date()
+    for k in range(1, (hi - start) // DAY + 2):
+        if len(chosen) >= most:
+            break
+        day = first_day + timedelta(days=k)
+        day_lo = int(datetime.combine(day, time(), tzinfo=zone).timestamp())
+        day_hi = int(datetime.combine(day + timedelta(days=1), time(), tzinfo=zone).timestamp()) - 1
+        if day_lo > hi:
+            break
+        aim = same_wall_clock(start, start + k * DAY, zone) or start + k * DAY
+        for regions in (window.comfortable, window.fitting):
+            inside_day = [(max(x, day_lo), min(y, day_hi)) for x, y in regions if max(x, day_lo) <= min(y, day_hi)]
+            found = closest_start(inside_day, aim, step)
+            if found is not None and clear(found):
+                chosen.append(found)
+                break
+    booked = 0
+    while len(chosen) < min(least, most):
+        for taken in chosen[booked:]:  # each one chosen keeps the others away, as a meeting would
+            for person in (mentor, mentee):
+                calendar.add(person.participant_id, (taken, taken + d))
+        booked = len(chosen)
+        window = PairWindow(mentor, mentee, lo, hi, rules, calendar)
+        found = first_start(window.comfortable, step)
+        if found is None:
+            found = first_start(window.fitting, step)
+        if found is None:
+            break
+        chosen.append(found)
+    return [from_epoch(s) for s in sorted(chosen)]
 
 
 def _busy_of(busy: Mapping[str, Sequence[Interval]] | BusyCalendar, *people: Participant) -> BusyCalendar:
