@@ -45,6 +45,10 @@ class MeetingInvite:
 
 
 TANDEM = Invitee("scheduling@tandem.example", "Tandem")
+# Said in every invite's description: calendar replies go to the organizer's mailbox, which nobody
+# reads; the meeting's page (linked from the mail the invite came with) moves or cancels it.
+NOT_READ = ("Replies to this invitation are not read. To move or cancel this meeting, "
+            "use the link in the e-mail that came with it.")
 
 
 def invite_uid(meeting_id: str) -> str:
@@ -57,13 +61,16 @@ def meeting_for_pair(meeting_id: str, slot: Slot, mentor: Participant, mentee: P
                      location: str | None = None) -> MeetingInvite:
     """The invite for one mentoring meeting; the program sends it, both people attend.
 
-    The organizer is the program's scheduling mailbox rather than the mentor, so both people can
-    accept or decline and their replies reach the system that can reschedule.
+    The organizer is the program's mailbox (`organizer_email`) rather than the mentor, so neither
+    person is the other's host. Tandem does not read calendar replies: the default description says
+    so, and that the link in the mail is the way to move or cancel the meeting. `location` is the
+    video link or where they meet (LOCATION).
     """
     label = "kickoff" if occurrence == 1 else (f"meeting {occurrence}" if occurrence else "meeting")
     if not description:
         description = (f"Mentoring {label} of {mentor.name} (mentor) and {mentee.name} (mentee).\n"
-                       f"{_local_times(slot, mentor)}\n{_local_times(slot, mentee)}")
+                       f"{_local_times(slot, mentor)}\n{_local_times(slot, mentee)}\n"
+                       + (f"Where: {location}\n" if location else "") + NOT_READ)
     return MeetingInvite(
         meeting_id=meeting_id, start=slot.start, end=slot.end, organizer=organizer,
         attendees=(Invitee(mentor.email, mentor.name), Invitee(mentee.email, mentee.name)),
@@ -137,6 +144,7 @@ class ParsedInvite:
     attendees: tuple[str, ...]
     summary: str
     description: str
+    location: str | None = None
 
 
 def _email(address: object) -> str:
@@ -163,4 +171,5 @@ def parse_invite(text: str) -> ParsedInvite:
         attendees=tuple(_email(a) for a in event.attendees),
         summary=str(event.get("SUMMARY", "")),
         description=str(event.get("DESCRIPTION", "")),
+        location=str(event["LOCATION"]) if "LOCATION" in event else None,
     )

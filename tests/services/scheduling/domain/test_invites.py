@@ -109,3 +109,16 @@ def test_default_description_gives_each_persons_own_clock():
     # 03:15 UTC is 09:00 in Kathmandu (+5:45) and 00:45 in St John's (-2:30 in June).
     assert "Ana Souza: Wed 3 Jun 2026, 09:00-09:45 (Asia/Kathmandu)" in description
     assert "Bram de Vries: Wed 3 Jun 2026, 00:45-01:30 (America/St_Johns)" in description
+
+
+def test_the_invite_says_replies_are_not_read_and_gives_the_place_and_the_programs_organizer():
+    mentor = profile("m", "Europe/Amsterdam", ("mon-fri", "09:00", "17:00"), name="Ana Souza")
+    mentee = profile("e", "Europe/Amsterdam", ("mon-fri", "09:00", "17:00"), name="Bram de Vries")
+    details = meeting_for_pair("r/1", SLOT, mentor, mentee, occurrence=1, location="https://meet.jit.si/tandem-r1",
+                               organizer=Invitee("mentoring@example.com", "Tandem"))
+    parsed = parse_invite(build_invite(details, stamp=STAMP))
+    assert parsed.organizer == "mentoring@example.com" and parsed.location == "https://meet.jit.si/tandem-r1"
+    assert parsed.description.endswith("Replies to this invitation are not read. To move or cancel this meeting, "
+                                       "use the link in the e-mail that came with it.")
+    assert "Where: https://meet.jit.si/tandem-r1" in parsed.description
+    assert parse_invite(build_invite(meeting_for_pair("r/1", SLOT, mentor, mentee), stamp=STAMP)).location is None
