@@ -9,7 +9,7 @@ offboarding's cause): it is not for the other person to read.
 |-------------------------------|---------------------------------------------------|
 | `relationship_ended`          | -  (someone left, or the program team ended it)   |
 | `relationship_term_completed` | -                                                 |
-| `cancelled_by_participant`    | `by` (their id), `note` (their own words, if any) |
+| `cancelled_by_participant`    | `by` (their id), `note` (their own words, if any), `why` (if given: conflict, unwell, not_needed, other) |
 | `cancelled_by_program_team`   | -                                                 |
 """
 
@@ -38,11 +38,12 @@ def relationship_over(end_reason_code: str) -> Cancellation:
     return Cancellation("the mentoring relationship has ended", Reason(code="relationship_ended"))
 
 
-def requested(pair: Pair, requested_by: str, note: str | None) -> Cancellation:
-    """A cancellation someone asked for: one of the pair (with their note), or the program team."""
+def requested(pair: Pair, requested_by: str, note: str | None, *, code: str | None = None) -> Cancellation:
+    """A cancellation someone asked for: one of the pair (with their note, and why as a code from
+    `meeting.cancel.requested.reason_code`, each when given), or the program team."""
     note = (note or "").strip() or None
     if pair.includes(requested_by):
-        params = {"by": requested_by} | ({"note": note} if note else {})
+        params = {"by": requested_by} | ({"note": note} if note else {}) | ({"why": code} if code else {})
         return Cancellation(note or f"cancelled by {requested_by}", Reason(code="cancelled_by_participant",
                                                                             params=params))
     return Cancellation(note or f"cancelled by {requested_by}", Reason(code="cancelled_by_program_team"))

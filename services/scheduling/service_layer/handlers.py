@@ -100,7 +100,7 @@ async def on_meeting_cancel_requested(event: ev.MeetingCancelRequested, uow: Sch
                                       deps: SchedulingDeps) -> None:
     series, meeting = await _command_target(uow, event.meeting_id, event.relationship_id)
     people = await _people(uow, series)
-    why = cancellations.requested(series.pair, event.requested_by, event.reason)
+    why = cancellations.requested(series.pair, event.requested_by, event.reason, code=event.reason_code)
     await _cancel(uow, meeting, meeting.cancel(why, people=people, now=uow.now()))
 
 

@@ -272,6 +272,16 @@ async def test_commands_for_unknown_meetings_are_refused(uow, deps):
             await deliver(uow, deps, command)
 
 
+async def test_a_participants_reason_code_goes_with_the_cancellation_for_each_reader_to_word(uow, deps):
+    kickoff = await pair_up(uow, deps)
+    await deliver(uow, deps, ev.MeetingCancelRequested(meeting_id=kickoff.meeting_id, relationship_id="rel-1",
+                                                       requested_by="mentee-1", reason="flu", reason_code="unwell"))
+    (cancelled,) = uow.of_type(ev.MeetingCancelled)
+    assert cancelled.reason_code == Reason(code="cancelled_by_participant",
+                                           params={"by": "mentee-1", "note": "flu", "why": "unwell"})
+    assert cancelled.reason == "flu"
+
+
 # --- meeting.attendance.recorded ---------------------------------------------------------------
 
 def attendance(meeting_id: str, **present: bool) -> ev.MeetingAttendanceRecorded:
