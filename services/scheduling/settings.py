@@ -1,5 +1,6 @@
 from pydantic import Field
 
+from services.scheduling.domain.agreements import MeetingTerms
 from services.scheduling.domain.rules import PlanningRules
 from shared.programs import ProgramSettings
 from shared.settings import ServiceSettings
@@ -17,10 +18,12 @@ class SchedulingSettings(ServiceSettings):
     series_occurrences: int = Field(12, ge=1)
     reminder_batch: int = Field(2000, ge=1)
 
-    def rules(self, program: ProgramSettings) -> PlanningRules:
-        """The planning rules in force for a program: its settings, and this deployment's own knobs."""
+    def rules(self, program: ProgramSettings, terms: MeetingTerms | None = None) -> PlanningRules:
+        """The planning rules in force for a program: its settings (the cadence and length a pair's
+        agreement chose, when `terms` has one), and this deployment's own knobs."""
+        terms = terms or MeetingTerms(program)
         return PlanningRules(
             min_notice_hours=program.min_notice_hours, buffer_minutes=self.buffer_minutes,
-            cadence_days=program.cadence_days, duration_minutes=program.duration_minutes,
+            cadence_days=terms.cadence_days, duration_minutes=terms.duration_minutes,
             tolerance_days=self.tolerance_days, kickoff_horizon_days=self.kickoff_horizon_days,
         )

@@ -12,6 +12,7 @@ from datetime import datetime
 import asyncpg
 
 from services.scheduling.adapters.locks import Locks
+from services.scheduling.domain.agreements import Agreement
 from services.scheduling.domain.model import Meeting, Reminder, Series
 from shared.availability import Interval, to_epoch
 from shared.errors import NotYetKnown
@@ -74,14 +75,15 @@ class SeriesRepository:
 
 
 _MEETING_COLUMNS = ("meeting_id, relationship_id, program_id, mentor_id, mentee_id, occurrence, starts_at, ends_at, "
-                    "status, sequence, reason")
+                    "status, sequence, reason, cadence_days, place, location, organizer, offered")
 
 
 def meeting_from_row(r: asyncpg.Record) -> Meeting:
     return Meeting(meeting_id=r["meeting_id"], relationship_id=r["relationship_id"], program_id=r["program_id"],
                    mentor_id=r["mentor_id"], mentee_id=r["mentee_id"], occurrence=r["occurrence"],
                    start=r["starts_at"], end=r["ends_at"], status=r["status"], sequence=r["sequence"],
-                   reason=r["reason"])
+                   reason=r["reason"], cadence_days=r["cadence_days"], place=r["place"], location=r["location"],
+                   organizer=r["organizer"], offered=tuple(r["offered"]))
 
 
 class MeetingRepository:
@@ -94,10 +96,12 @@ class MeetingRepository:
     async def add(self, meeting: Meeting) -> bool:
         """False when this occurrence was already planned."""
         added = await self.conn.fetchval(
-            f"""INSERT INTO meetings ({_MEETING_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+            f"""INSERT INTO meetings ({_MEETING_COLUMNS})
+                VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
                 ON CONFLICT DO NOTHING RETURNING true""",
             meeting.meeting_id, meeting.relationship_id, meeting.program_id, meeting.mentor_id, meeting.mentee_id,
             meeting.occurrence, meeting.start, meeting.end, meeting.status, meeting.sequence, meeting.reason,
+            meeting.cadence_days, meeting.place, meeting.location, meeting.organizer, list(meeting.offered),
         ) is not None
         if added:
             await self._book(meeting)
@@ -112,17 +116,23 @@ class MeetingRepository:
     async def save(self, meeting: Meeting) -> None:
         await self.conn.execute(
             """UPDATE meetings SET starts_at = $2, ends_at = $3, status = $4, sequence = $5, reason = $6,
-                                   updated_at = now()
+                                   offered = $7, updated_at = now()
                WHERE meeting_id = $1""",
             meeting.meeting_id, meeting.start, meeting.end, meeting.status, meeting.sequence, meeting.reason,
+            list(meeting.offered),
         )
         await self._book(meeting)
 
-    async def first_placed(self, relationship_id: str) -> Meeting | None:
-        """The earliest occurrence that got a time (the series' anchor)."""
+    async def first_placed(self, relationship_id: str, cadence_days: int) -> Meeting | None:
+        """The series' anchor for the cadence in force (`Series.aim`): the earliest occurrence that
+        got a time, from the latest one placed at another cadence (or at one not known) on."""
         row = await self.conn.fetchrow(
-            f"""SELECT {_MEETING_COLUMNS} FROM meetings WHERE relationship_id = $1 AND status <> 'unplaceable'
-                ORDER BY occurrence LIMIT 1""", relationship_id)
+            f"""SELECT {_MEETING_COLUMNS} FROM meetings
+                WHERE relationship_id = $1 AND status <> 'unplaceable'
+                  AND occurrence >= coalesce((SELECT max(occurrence) FROM meetings
+                                              WHERE relationship_id = $1 AND status <> 'unplaceable'
+                                                AND cadence_days IS DISTINCT FROM $2), 0)
+                ORDER BY occurrence LIMIT 1""", relationship_id, cadence_days)
         return None if row is None else meeting_from_row(row)
 
     async def scheduled_after(self, relationship_id: str, moment: datetime, *, lock: bool = False) -> list[Meeting]:
@@ -161,6 +171,49 @@ class MeetingRepository:
             )
         else:
             await self.conn.execute("DELETE FROM bookings WHERE meeting_id = $1", meeting.meeting_id)
+
+
+class AgreementRepository:
+    """Each pair's mentoring agreement (domain/agreements.py): the latest recorded one."""
+
+    def __init__(self, conn: asyncpg.Connection) -> None:
+        self.conn = conn
+
+    async def record(self, agreement: Agreement) -> bool:
+        """Keep it unless the pair's stored one was recorded at the same time or later; False then."""
+        return await self.conn.fetchval(
+            """INSERT INTO agreements (relationship_id, recorded_by, cadence_days, duration_minutes, place,
+                                       place_details, recorded_at)
+               VALUES ($1, $2, $3, $4, $5, $6, $7)
+               ON CONFLICT (relationship_id) DO UPDATE
+                  SET recorded_by = EXCLUDED.recorded_by, cadence_days = EXCLUDED.cadence_days,
+                      duration_minutes = EXCLUDED.duration_minutes, place = EXCLUDED.place,
+                      place_details = EXCLUDED.place_details, recorded_at = EXCLUDED.recorded_at
+                WHERE agreements.recorded_at < EXCLUDED.recorded_at
+               RETURNING true""",
+            agreement.relationship_id, agreement.recorded_by, agreement.cadence_days, agreement.duration_minutes,
+            agreement.place, agreement.place_details, agreement.recorded_at,
+        ) is not None
+
+    async def get(self, relationship_id: str) -> Agreement | None:
+        r = await self.conn.fetchrow(
+            """SELECT relationship_id, recorded_by, cadence_days, duration_minutes, place, place_details, recorded_at
+               FROM agreements WHERE relationship_id = $1""", relationship_id)
+        return None if r is None else Agreement(r["relationship_id"], r["recorded_by"], r["cadence_days"],
+                                                r["duration_minutes"], r["place"], r["place_details"],
+                                                r["recorded_at"])
+
+    async def forget_places(self, participant_id: str) -> None:
+        """Drop where the pairs of a forgotten person meet (a room, an address, a number): from their
+        agreements, and from their meetings other than by video."""
+        await self.conn.execute(
+            """UPDATE agreements a SET place_details = NULL FROM pairs p
+               WHERE p.relationship_id = a.relationship_id AND $1 IN (p.mentor_id, p.mentee_id)
+                 AND a.place_details IS NOT NULL""", participant_id)
+        await self.conn.execute(
+            """UPDATE meetings SET location = NULL
+               WHERE $1 IN (mentor_id, mentee_id) AND place IS DISTINCT FROM 'video' AND location IS NOT NULL""",
+            participant_id)
 
 
 _REMINDER_COLUMNS = ("reminder_id, meeting_id, relationship_id, participant_ids, meeting_start, minutes_before, "

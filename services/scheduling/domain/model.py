@@ -3,7 +3,8 @@ that go with a meeting.
 
 Methods guard the rules and return the events a change causes; handlers load, call, save and emit.
 Every change to a meeting is announced with a calendar invite, so the methods that change one take
-the two people (`People`) and build it.
+the two people (`People`) and build it. Every placement or move also offers other starts
+(`alternatives`) for whoever cannot make it: `offer`.
 """
 
 from __future__ import annotations
@@ -18,10 +19,11 @@ from shared.errors import PermanentError
 from shared.people import Pair, Participant
 
 from . import invites
+from .agreements import MeetingTerms
 from .busy import BusyCalendar
 from .cancellations import Cancellation
 from .outcomes import Infeasible, Slot
-from .planner import find_kickoff, find_occurrence, find_reschedule_slot
+from .planner import find_alternatives, find_kickoff, find_occurrence, find_reschedule_slot
 from .rules import PlanningRules
 from .slots import fits_window
 
@@ -29,6 +31,8 @@ NAMESPACE = uuid.UUID("b8d1f2c0-6a3e-4f7d-9e21-3c5a7b9d0e14")
 # Slack, on top of the buffer, around the stretch whose busy times a search reads: reading a little
 # more than the planner looks at costs nothing, missing one booking would double-book someone.
 _REACH = timedelta(days=1)
+# Alternatives are looked for up to one cadence after the meeting, and at least this many days.
+OFFER_MIN_DAYS = 7
 
 
 def meeting_id(relationship_id: str, occurrence: int) -> str:
@@ -46,6 +50,21 @@ class People(NamedTuple):
 
     mentor: Participant
     mentee: Participant
+
+
+def offer_span(rules: PlanningRules) -> timedelta:
+    """How far after a meeting's start its alternatives are looked for."""
+    return timedelta(days=max(rules.cadence_days, OFFER_MIN_DAYS))
+
+
+def offer(slot: Slot, people: People, *, rules: PlanningRules, busy: BusyCalendar | dict,
+          now: datetime) -> tuple[datetime, ...]:
+    """The other starts offered with a meeting at `slot` (planner.find_alternatives): 3 to 5 of the
+    same length in the span after it (`offer_span`), spread over days, inside both people's hours,
+    at least the minimum notice ahead, clear of both people's other meetings in `busy`. Fewer
+    than 3 only when the span holds fewer. `busy` must cover `slot.start` to the span's end."""
+    return tuple(find_alternatives(people.mentor, people.mentee, slot, until=slot.start + offer_span(rules),
+                                   rules=rules, busy=BusyCalendar.of(busy), now=now))
 
 
 # --- reminders -------------------------------------------------------------------------------------
@@ -88,6 +107,11 @@ class Meeting:
     status: str = SCHEDULED
     sequence: int = 0  # iCalendar SEQUENCE: goes up with every change, the cancellation included
     reason: str | None = None
+    cadence_days: int | None = None  # the cadence in force when it was planned (None: not known)
+    place: str | None = None  # video | phone | in_person; None: not said
+    location: str | None = None  # the video link, or where they meet; the invite's LOCATION
+    organizer: str | None = None  # the invite's ORGANIZER for the meeting's whole life (None: invites.TANDEM)
+    offered: tuple[datetime, ...] = ()  # the alternatives offered with its latest announcement
 
     @property
     def slot(self) -> Slot:
@@ -107,9 +131,10 @@ class Meeting:
         return self.status in (SCHEDULED, COMPLETED, MISSED)
 
     def scheduled(self, people: People, *, now: datetime) -> ev.MeetingScheduled:
-        """The announcement of a newly placed meeting."""
+        """The announcement of a newly placed meeting, with the alternatives offered for it."""
         return ev.MeetingScheduled(**self._facts(), kind=self.kind, sequence=self.sequence,
-                                   ics=self._invite(people, "REQUEST", now))
+                                   ics=self._invite(people, "REQUEST", now), alternatives=list(self.offered),
+                                   place=self.place, location=self.location)
 
     def ensure_movable(self, now: datetime) -> None:
         if self.status != SCHEDULED:
@@ -117,15 +142,20 @@ class Meeting:
         if self.start <= now:
             raise PermanentError(f"meeting {self.meeting_id} has already started; it cannot be rescheduled")
 
-    def reschedule(self, slot: Slot, *, people: People, now: datetime, reason: str | None) -> list[ev.EventData]:
+    def reschedule(self, slot: Slot, *, people: People, now: datetime, reason: str | None,
+                   offered: tuple[datetime, ...] = ()) -> list[ev.EventData]:
+        """Move it to `slot`, offering `offered` as the alternatives to the new time. It keeps its
+        place and location."""
         self.ensure_movable(now)
         if slot.start <= now:
             raise PermanentError("the proposed new start is in the past")
         previous = self.start
         self.start, self.end = slot.start, slot.end
         self.sequence += 1
+        self.offered = tuple(offered)
         return [ev.MeetingRescheduled(**self._facts(), previous_start=previous, sequence=self.sequence,
-                                      reason=reason, ics=self._invite(people, "REQUEST", now))]
+                                      reason=reason, ics=self._invite(people, "REQUEST", now),
+                                      alternatives=list(self.offered), place=self.place, location=self.location)]
 
     def cancel(self, why: Cancellation, *, people: People, now: datetime) -> list[ev.EventData]:
         if self.status == CANCELLED:
@@ -172,8 +202,9 @@ class Meeting:
                 "start": self.start, "end": self.end}
 
     def _invite(self, people: People, method: invites.Method, now: datetime) -> str:
+        organizer = invites.TANDEM if self.organizer is None else invites.Invitee(self.organizer, invites.TANDEM.name)
         details = invites.meeting_for_pair(self.meeting_id, self.slot, people.mentor, people.mentee,
-                                           occurrence=self.occurrence)
+                                           occurrence=self.occurrence, organizer=organizer, location=self.location)
         return invites.build_invite(details, method=method, sequence=self.sequence, stamp=now)
 
 
@@ -193,33 +224,52 @@ class Aim:
     anchor: datetime | None = None  # an earlier meeting whose wall-clock time the occurrence keeps
 
     def reach(self, rules: PlanningRules) -> tuple[datetime, datetime]:
-        """The stretch in which the people's other meetings can matter to this search."""
+        """The stretch in which the people's other meetings can matter to this search, and to the
+        alternatives offered with what it finds."""
         earliest = min(self.target - timedelta(days=rules.tolerance_days), self.not_before)
         margin = _REACH + timedelta(minutes=rules.buffer_minutes)
-        return earliest - margin, self.latest_start + timedelta(minutes=rules.duration_minutes) + margin
+        return earliest - margin, (self.latest_start + offer_span(rules) + timedelta(minutes=rules.duration_minutes)
+                                   + margin)
 
 
 @dataclass(frozen=True)
 class Move:
     """Where a meeting is asked to go: to `new_start`, or else to the next good slot from the day
-    after its current one (whoever asks to move a meeting cannot make that day)."""
+    after its current one (whoever asks to move a meeting cannot make that day). It keeps its own
+    length, whatever the rules in force say now.
+
+    A `new_start` is taken as it is, when it is free: one of the alternatives offered with the
+    meeting (its page's links), or any other time. When it is in the past, outside either person's
+    hours, or clashes with (or is within the buffer of) another meeting of either, the move is
+    refused (`PermanentError`, ids only): nothing changes, and the command is dead-lettered with
+    that reason. For an offered time the reason says so: it was free when offered and is not now.
+    No other time is picked instead."""
 
     meeting: Meeting
     new_start: datetime | None = None
+
+    def rules(self, rules: PlanningRules) -> PlanningRules:
+        """`rules` with this meeting's own length."""
+        minutes = int((self.meeting.end - self.meeting.start).total_seconds()) // 60
+        return rules if minutes == rules.duration_minutes else rules.model_copy(update={"duration_minutes": minutes})
 
     def _earliest(self, rules: PlanningRules, now: datetime) -> datetime:
         return max(self.meeting.start + timedelta(days=1), now + timedelta(hours=rules.min_notice_hours))
 
     def reach(self, rules: PlanningRules, *, now: datetime) -> tuple[datetime, datetime]:
-        """The stretch in which the people's other meetings can matter to this move."""
+        """The stretch in which the people's other meetings can matter to this move, and to the
+        alternatives offered with the new time."""
+        rules = self.rules(rules)
         margin = _REACH + timedelta(minutes=rules.buffer_minutes)
+        after = offer_span(rules) + timedelta(minutes=rules.duration_minutes) + margin
         if self.new_start is not None:
-            return self.new_start - margin, self.new_start + (self.meeting.end - self.meeting.start) + margin
+            return self.new_start - margin, self.new_start + after
         lo = self._earliest(rules, now)
-        return lo - margin, lo + timedelta(days=rules.kickoff_horizon_days, minutes=rules.duration_minutes) + margin
+        return lo - margin, lo + timedelta(days=rules.kickoff_horizon_days) + after
 
     def slot(self, people: People, *, rules: PlanningRules, busy: BusyCalendar | dict, now: datetime) -> Slot:
         """The new time, or `PermanentError` saying (with ids only) why there is none."""
+        rules = self.rules(rules)
         calendar = BusyCalendar.of(busy)
         if self.new_start is None:
             found = find_reschedule_slot(people.mentor, people.mentee, after=self._earliest(rules, now), rules=rules,
@@ -227,18 +277,25 @@ class Move:
             if not isinstance(found, Slot):
                 raise PermanentError(f"no other slot found: {found.reason}")
             return found
+        note = " (offered with the meeting, and no longer possible)" if self.new_start in self.meeting.offered else ""
         slot = Slot(self.new_start, self.new_start + (self.meeting.end - self.meeting.start))
         if slot.start <= now:
-            raise PermanentError("the proposed new start is in the past")
+            raise PermanentError(f"the proposed new start is in the past{note}")
         for person in people:
             if not fits_window(person, slot):
                 raise PermanentError(f"the proposed time is outside the hours of {person.participant_id} "
-                                     f"({person.timezone})")
+                                     f"({person.timezone}){note}")
         lo, hi = slot.interval
         for person in people:
             if calendar.between(person.participant_id, lo - rules.buffer, hi + rules.buffer):
-                raise PermanentError(f"the proposed time clashes with another meeting of {person.participant_id}")
+                raise PermanentError(f"the proposed time clashes with another meeting of {person.participant_id}"
+                                     f"{note}")
         return slot
+
+    def offer(self, slot: Slot, people: People, *, rules: PlanningRules, busy: BusyCalendar | dict,
+              now: datetime) -> tuple[datetime, ...]:
+        """The alternatives offered with the new time (`offer`), of this meeting's length."""
+        return offer(slot, people, rules=self.rules(rules), busy=busy, now=now)
 
 
 @dataclass(frozen=True)
@@ -254,7 +311,8 @@ class Placement:
 class Series:
     """A pair's meetings as scheduling follows them: kickoff, then one occurrence every cadence,
     each planned once the one before is over, until `occurrences` have been planned. The cadence,
-    length and notice are the program's settings in force when an occurrence is planned."""
+    length and notice are those in force when an occurrence is planned: the program's settings, and
+    the cadence and length of the pair's agreement when they recorded one (agreements.py)."""
 
     pair: Pair
     occurrences: int
@@ -276,9 +334,11 @@ class Series:
 
     def aim(self, occurrence: int, *, now: datetime, rules: PlanningRules, first: Meeting | None = None) -> Aim:
         """Kickoff: the minimum notice from now. Occurrence k: k - j cadence steps after `first`, the
-        first meeting that was placed (occurrence j), keeping its wall-clock time; one step from now
-        when none was. When that is already out of reach (the series fell behind), the next
-        reachable time instead."""
+        first meeting that was placed (occurrence j) at the cadence in force now, keeping its
+        wall-clock time; one step from now when none was. (When the cadence changed, `first` is the
+        latest meeting placed before the change: the new pace counts from there. The repository's
+        `first_placed` finds it.) When that is already out of reach (the series fell behind), the
+        next reachable time instead."""
         earliest = now + timedelta(hours=rules.min_notice_hours)
         if occurrence == 1:
             return Aim(1, earliest, earliest, latest_start=earliest + timedelta(days=rules.kickoff_horizon_days))
@@ -293,9 +353,12 @@ class Series:
         return Aim(occurrence, target, earliest, latest_start=target + tolerance, anchor=anchor)
 
     def place(self, aim: Aim, people: People, *, now: datetime, rules: PlanningRules,
-              busy: BusyCalendar | dict) -> Placement:
-        """Plan the aimed-at occurrence around the people's other meetings (`busy`)."""
+              busy: BusyCalendar | dict, terms: MeetingTerms | None = None) -> Placement:
+        """Plan the aimed-at occurrence around the people's other meetings (`busy`, read over
+        `aim.reach`). A placed meeting gets its place, location and organizer from `terms` (none
+        said, and Tandem's own mailbox, without), and alternatives offered with it (`offer`)."""
         mentor, mentee = people
+        busy = BusyCalendar.of(busy)
         if aim.occurrence == 1:
             found = find_kickoff(mentor, mentee, now=now, rules=rules, busy=busy)
         else:
@@ -307,12 +370,13 @@ class Series:
                 relationship_id=self.relationship_id, program_id=self.pair.program_id,
                 mentor_id=self.pair.mentor_id, mentee_id=self.pair.mentee_id, reason=found.reason)])
         if isinstance(found, Slot):
-            meeting = self._meeting(aim.occurrence, found)
+            meeting = self._meeting(aim.occurrence, found, rules=rules, terms=terms)
+            meeting.offered = offer(found, people, rules=rules, busy=busy, now=now)
             self.follow(meeting)
             return Placement(meeting, [meeting.scheduled(people, now=now)])
         # Unplaceable: the row keeps the aimed-at time, so the series goes on once it has passed.
         meeting = self._meeting(aim.occurrence, Slot(aim.target, aim.target + timedelta(minutes=rules.duration_minutes)),
-                                status=UNPLACEABLE, reason=found.reason)
+                                rules=rules, status=UNPLACEABLE, reason=found.reason)
         self.follow(meeting)
         return Placement(meeting, [ev.MeetingUnplaceable(relationship_id=self.relationship_id,
                                                          program_id=self.pair.program_id,
@@ -333,7 +397,11 @@ class Series:
         self.status, self.reason, self.plan_next_at = ENDED, reason, None
         return True
 
-    def _meeting(self, occurrence: int, slot: Slot, *, status: str = SCHEDULED, reason: str | None = None) -> Meeting:
+    def _meeting(self, occurrence: int, slot: Slot, *, rules: PlanningRules, terms: MeetingTerms | None = None,
+                 status: str = SCHEDULED, reason: str | None = None) -> Meeting:
         pair = self.pair
-        return Meeting(meeting_id(self.relationship_id, occurrence), self.relationship_id, pair.program_id,
-                       pair.mentor_id, pair.mentee_id, occurrence, slot.start, slot.end, status=status, reason=reason)
+        number = meeting_id(self.relationship_id, occurrence)
+        place, location = terms.venue(number) if terms is not None else (None, None)
+        return Meeting(number, self.relationship_id, pair.program_id, pair.mentor_id, pair.mentee_id, occurrence,
+                       slot.start, slot.end, status=status, reason=reason, cadence_days=rules.cadence_days,
+                       place=place, location=location, organizer=None if terms is None else terms.organizer)

@@ -1,17 +1,25 @@
 """Scheduling: books each new pair's kickoff and the series after it inside both people's hours,
-never booking anyone twice; moves, cancels and closes meetings on the portal's commands; keeps the
-reminders that go with each meeting.
+never booking anyone twice; moves, cancels and closes meetings on the portal's commands (or the
+meeting pages' links); keeps the reminders that go with each meeting.
 
 Subscriptions (who handles what; `SUBSCRIPTIONS` at the bottom is the source of truth):
 
-| event                                    | handler                         | changes                                       | emits                                                                       |
-|------------------------------------------|---------------------------------|-----------------------------------------------|-----------------------------------------------------------------------------|
-| participant.onboarded/updated/offboarded | shared.replica                  | participants                                  | -                                                                           |
-| match.established                        | on_match_established            | pairs, series, meetings, bookings, reminders  | meeting.scheduled (kickoff) / meeting.unplaceable / relationship.unschedulable |
-| match.ended                              | on_match_ended                  | pairs, series, meetings, bookings, reminders  | meeting.cancelled for each future meeting (CANCEL invite), whatever the reason_code |
-| meeting.reschedule.requested             | on_meeting_reschedule_requested | meetings, bookings, reminders, series         | meeting.rescheduled (REQUEST invite, SEQUENCE + 1)                          |
-| meeting.cancel.requested                 | on_meeting_cancel_requested     | meetings, bookings, reminders                 | meeting.cancelled (CANCEL invite, SEQUENCE + 1)                             |
-| meeting.attendance.recorded              | on_meeting_attendance_recorded  | meetings                                      | meeting.completed / meeting.missed                                          |
+| event                                    | handler                             | changes                                       | emits                                                                       |
+|------------------------------------------|-------------------------------------|-----------------------------------------------|-----------------------------------------------------------------------------|
+| participant.onboarded/updated/offboarded | shared.replica                      | participants                                  | -                                                                           |
+| participant.erased                       | shared.replica (+ _forget_places)   | participants, agreements, meetings (locations) | participant.erasure.completed                                              |
+| match.established                        | on_match_established                | pairs, series, meetings, bookings, reminders  | meeting.scheduled (kickoff) / meeting.unplaceable / relationship.unschedulable |
+| match.ended                              | on_match_ended                      | pairs, series, meetings, bookings, reminders  | meeting.cancelled for each future meeting (CANCEL invite), whatever the reason_code |
+| relationship.agreement.recorded          | on_relationship_agreement_recorded  | agreements (the latest recorded_at wins)      | - (counts from the next meeting planned)                                    |
+| meeting.reschedule.requested             | on_meeting_reschedule_requested     | meetings, bookings, reminders, series         | meeting.rescheduled (REQUEST invite, SEQUENCE + 1) / refused: dead letter   |
+| meeting.cancel.requested                 | on_meeting_cancel_requested         | meetings, bookings, reminders                 | meeting.cancelled (CANCEL invite, SEQUENCE + 1)                             |
+| meeting.attendance.recorded              | on_meeting_attendance_recorded      | meetings                                      | meeting.completed / meeting.missed                                          |
+
+Every meeting.scheduled and meeting.rescheduled carries 3 to 5 `alternatives` (fewer only when
+fewer exist; domain/model.py `offer`), and the meeting's `place` and `location`. Its invite's
+ORGANIZER is the program's `organizer_email`, its LOCATION the location, and its description says
+that replies are not read (domain/invites.py). Cadence, length and place follow the program's
+settings and the pair's latest agreement (domain/agreements.py).
 
 Background loops (service_layer/loops.py):
 
@@ -29,7 +37,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from services.scheduling.domain import cancellations
-from services.scheduling.domain.model import Meeting, Move, People, Series
+from services.scheduling.domain.agreements import Agreement, MeetingTerms
+from services.scheduling.domain.model import ENDED, Meeting, Move, People, Series
 from services.scheduling.service_layer.planning import plan_occurrence
 from services.scheduling.service_layer.unit_of_work import SchedulingUnitOfWork
 from services.scheduling.settings import SchedulingSettings
@@ -37,6 +46,7 @@ from shared import programs, replica
 from shared.contracts import events as ev
 from shared.errors import PermanentError
 from shared.loops import Wakeup
+from shared.people import Participant
 
 
 @dataclass(frozen=True)
@@ -73,19 +83,44 @@ async def on_match_ended(event: ev.MatchEnded, uow: SchedulingUnitOfWork, deps: 
                                                    now=now))
 
 
+async def on_relationship_agreement_recorded(event: ev.RelationshipAgreementRecorded, uow: SchedulingUnitOfWork,
+                                             deps: SchedulingDeps) -> None:
+    """Keep the pair's agreement for the meetings planned from now on (planning.py): its cadence and
+    length within the program's bounds, and its place. Meetings already placed stay as they are.
+    An older agreement arriving after a newer one is ignored; so is one for a pair that has ended.
+    One for a pair not established here yet waits (NotYetKnown)."""
+    series = await uow.series.require(event.relationship_id, lock=True)  # the series loop plans under this lock
+    if not series.pair.active or series.status == ENDED:
+        return
+    await uow.agreements.record(Agreement.from_event(event))
+
+
 async def on_meeting_reschedule_requested(event: ev.MeetingRescheduleRequested, uow: SchedulingUnitOfWork,
                                           deps: SchedulingDeps) -> None:
+    """Move a meeting, keeping its length, place and location; the alternatives offered with it
+    are worked out again for the new time.
+
+    With a `new_start` (any time, or one of the alternatives offered with the meeting, from its
+    page): the meeting goes there when that time is still free. When it is not (in the past,
+    outside either person's hours, or clashing with another meeting of either, e.g. an offered
+    time taken since), the command is refused: `PermanentError` with the reason in ids only
+    ("... (offered with the meeting, and no longer possible)" for an offered time), nothing
+    changes and nothing is emitted, and the consumer dead-letters the command with that reason on
+    meeting-commands.v1.dlq (the program team sees it in its digest). No other time is picked
+    instead. Without a `new_start`: the next good slot from the day after its current one, or the
+    same refusal when there is none (domain/model.py `Move`)."""
     series, meeting = await _command_target(uow, event.meeting_id, event.relationship_id, lock_people=True)
     now = uow.now()
     meeting.ensure_movable(now)
     people = await _people(uow, series)
     program = await uow.program_settings.get(series.pair.program_id, deps.settings)
-    rules = deps.settings.rules(program)
+    rules = deps.settings.rules(program, MeetingTerms(program, await uow.agreements.get(series.relationship_id)))
     move = Move(meeting, event.new_start)
     busy = await uow.meetings.busy(meeting.participant_ids, *move.reach(rules, now=now),
                                    except_meeting=meeting.meeting_id)
-    changed = meeting.reschedule(move.slot(people, rules=rules, busy=busy, now=now), people=people, now=now,
-                                 reason=event.reason)
+    slot = move.slot(people, rules=rules, busy=busy, now=now)
+    changed = meeting.reschedule(slot, people=people, now=now, reason=event.reason,
+                                 offered=move.offer(slot, people, rules=rules, busy=busy, now=now))
     await uow.meetings.save(meeting)
     await uow.reminders.cancel_for(meeting.meeting_id)
     await uow.reminders.add(meeting.reminders(list(program.reminder_offsets_minutes), now=now))
@@ -131,6 +166,10 @@ async def _people(uow: SchedulingUnitOfWork, series: Series) -> People:
     return People(*await uow.participants.require(series.pair.mentor_id, series.pair.mentee_id))
 
 
+async def _forget_places(uow: SchedulingUnitOfWork, person: Participant) -> None:
+    await uow.agreements.forget_places(person.participant_id)
+
+
 async def _cancel(uow: SchedulingUnitOfWork, meeting: Meeting, cancelled: list[ev.EventData]) -> None:
     if not cancelled:
         return  # it was already cancelled
@@ -143,9 +182,10 @@ async def _cancel(uow: SchedulingUnitOfWork, meeting: Meeting, cancelled: list[e
 SUBSCRIPTIONS = {
     **programs.PROGRAM_SUBSCRIPTIONS,
     **replica.PARTICIPANT_SUBSCRIPTIONS,
-    ev.ParticipantErased: replica.erasure_handler("scheduling"),
+    ev.ParticipantErased: replica.erasure_handler("scheduling", also=_forget_places),
     ev.MatchEstablished: on_match_established,
     ev.MatchEnded: on_match_ended,
+    ev.RelationshipAgreementRecorded: on_relationship_agreement_recorded,
     ev.MeetingRescheduleRequested: on_meeting_reschedule_requested,
     ev.MeetingCancelRequested: on_meeting_cancel_requested,
     ev.MeetingAttendanceRecorded: on_meeting_attendance_recorded,

@@ -1,9 +1,13 @@
 """Planning one occurrence of a series: the kickoff (match handler) and every occurrence after it
-(series loop) go through here. Runs in the caller's unit of work, which holds the series row."""
+(series loop) go through here. Runs in the caller's unit of work, which holds the series row.
+
+The terms are those in force now: the program's settings and the pair's latest agreement
+(domain/agreements.py), so an agreement counts from the next meeting planned."""
 
 from __future__ import annotations
 
 from services.scheduling import metrics
+from services.scheduling.domain.agreements import MeetingTerms
 from services.scheduling.domain.model import SCHEDULED, Meeting, People, Series
 from services.scheduling.service_layer.unit_of_work import SchedulingUnitOfWork
 from services.scheduling.settings import SchedulingSettings
@@ -18,11 +22,12 @@ async def plan_occurrence(uow: SchedulingUnitOfWork, settings: SchedulingSetting
     await uow.locks.people(*pair.members)  # before reading busy times: adapters/locks.py
     now = uow.now()
     program = await uow.program_settings.get(pair.program_id, settings)  # the settings in force now
-    rules = settings.rules(program)
-    first = await uow.meetings.first_placed(series.relationship_id) if occurrence > 1 else None
+    terms = MeetingTerms(program, await uow.agreements.get(series.relationship_id))
+    rules = settings.rules(program, terms)
+    first = await uow.meetings.first_placed(series.relationship_id, rules.cadence_days) if occurrence > 1 else None
     aim = series.aim(occurrence, now=now, rules=rules, first=first)
     busy = await uow.meetings.busy(pair.members, *aim.reach(rules))
-    placement = series.place(aim, people, now=now, rules=rules, busy=busy)
+    placement = series.place(aim, people, now=now, rules=rules, busy=busy, terms=terms)
     meeting = placement.meeting
     if meeting is not None:
         if not await uow.meetings.add(meeting):

@@ -6,7 +6,12 @@ from __future__ import annotations
 import asyncpg
 
 from services.scheduling.adapters.locks import Locks
-from services.scheduling.adapters.repository import MeetingRepository, ReminderRepository, SeriesRepository
+from services.scheduling.adapters.repository import (
+    AgreementRepository,
+    MeetingRepository,
+    ReminderRepository,
+    SeriesRepository,
+)
 from shared.replica import PairDirectory, ParticipantDirectory
 from shared.programs import ProgramDirectory
 from shared.unit_of_work import UnitOfWork
@@ -20,6 +25,7 @@ class SchedulingUnitOfWork(UnitOfWork):
     series: SeriesRepository
     meetings: MeetingRepository
     reminders: ReminderRepository
+    agreements: AgreementRepository
 
     def bind(self, conn: asyncpg.Connection) -> None:
         self.participants = ParticipantDirectory(conn)
@@ -29,3 +35,4 @@ class SchedulingUnitOfWork(UnitOfWork):
         self.series = SeriesRepository(conn, self.locks)
         self.meetings = MeetingRepository(conn, self.locks)
         self.reminders = ReminderRepository(conn)
+        self.agreements = AgreementRepository(conn)

@@ -11,6 +11,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
+from services.scheduling.domain.agreements import Agreement
 from services.scheduling.domain.model import Meeting, Reminder, Series
 from shared.availability import Interval, to_epoch
 from shared.errors import NotYetKnown
@@ -22,6 +23,7 @@ class SchedulingTables:
     series: dict[str, Series] = field(default_factory=dict)
     meetings: dict[str, Meeting] = field(default_factory=dict)
     reminders: dict[str, Reminder] = field(default_factory=dict)
+    agreements: dict[str, Agreement] = field(default_factory=dict)
 
 
 class FakeLocks:
@@ -81,10 +83,12 @@ class FakeMeetings:
     async def save(self, meeting: Meeting) -> None:
         self.t.meetings[meeting.meeting_id] = replace(meeting)
 
-    async def first_placed(self, relationship_id: str) -> Meeting | None:
+    async def first_placed(self, relationship_id: str, cadence_days: int) -> Meeting | None:
         placed = sorted((m for m in self.t.meetings.values()
                          if m.relationship_id == relationship_id and m.status != "unplaceable"),
                         key=lambda m: m.occurrence)
+        other = [m.occurrence for m in placed if m.cadence_days != cadence_days]
+        placed = [m for m in placed if m.occurrence >= max(other, default=0)]
         return replace(placed[0]) if placed else None
 
     async def scheduled_after(self, relationship_id: str, moment: datetime, *, lock: bool = False) -> list[Meeting]:
@@ -102,6 +106,31 @@ class FakeMeetings:
                     if pid in participant_ids:
                         found[pid].append((to_epoch(m.start), to_epoch(m.end)))
         return {pid: sorted(items) for pid, items in found.items()}
+
+
+class FakeAgreements:
+    def __init__(self, tables: SchedulingTables, pairs: FakePairDirectory) -> None:
+        self.t, self.pairs = tables, pairs
+
+    async def record(self, agreement: Agreement) -> bool:
+        if agreement.relationship_id not in self.t.series:
+            raise AssertionError("an agreement row needs its series")  # the foreign key
+        stored = self.t.agreements.get(agreement.relationship_id)
+        if stored is not None and stored.recorded_at >= agreement.recorded_at:
+            return False
+        self.t.agreements[agreement.relationship_id] = agreement
+        return True
+
+    async def get(self, relationship_id: str) -> Agreement | None:
+        return self.t.agreements.get(relationship_id)
+
+    async def forget_places(self, participant_id: str) -> None:
+        for rid, agreement in list(self.t.agreements.items()):
+            if participant_id in self.pairs.pairs[rid].members:
+                self.t.agreements[rid] = replace(agreement, place_details=None)
+        for mid, m in list(self.t.meetings.items()):
+            if participant_id in m.participant_ids and m.place != "video":
+                self.t.meetings[mid] = replace(m, location=None)
 
 
 class FakeReminders:
@@ -138,6 +167,7 @@ class FakeSchedulingUnitOfWork(FakeUnitOfWork):
         self.series = FakeSeries(self.pairs, self.tables)
         self.meetings = FakeMeetings(self.tables, self.locks)
         self.reminders = FakeReminders(self.tables)
+        self.agreements = FakeAgreements(self.tables, self.pairs)
 
     def transaction(self):
         """What loops get from the service: each call is a new transaction on the same tables."""

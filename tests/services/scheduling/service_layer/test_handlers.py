@@ -282,6 +282,194 @@ async def test_a_participants_reason_code_goes_with_the_cancellation_for_each_re
     assert cancelled.reason == "flu"
 
 
+# --- alternatives, place and organizer ---------------------------------------------------------
+
+VIDEO = ev.ProgramConfigured(program_id="prog-1", name="Pilot", organizer_email="mentoring@example.com",
+                             video_link_template="https://meet.jit.si/tandem-{meeting_id}")
+
+
+def free_for_both(uow, start: datetime, minutes: int, *, not_onto: list[ev.MeetingScheduled]) -> bool:
+    slot = Slot(start, start + timedelta(minutes=minutes))
+    buffer = timedelta(minutes=SETTINGS.buffer_minutes)
+    return (all(fits_window(person(uow, pid), slot) for pid in ("mentor-1", "mentee-1"))
+            and all(slot.end + buffer <= m.start or m.end + buffer <= slot.start for m in not_onto))
+
+
+async def test_a_placed_meeting_offers_other_times_on_other_days_with_its_video_link_and_organizer(uow, deps):
+    await deliver(uow, deps, VIDEO)
+    kickoff = await pair_up(uow, deps)
+    assert 3 <= len(kickoff.alternatives) <= 5
+    assert len({a.date() for a in kickoff.alternatives}) == len(kickoff.alternatives)  # other days
+    for start in kickoff.alternatives:
+        assert start > kickoff.start and start >= NOW + timedelta(hours=48)
+        assert free_for_both(uow, start, 45, not_onto=[kickoff])
+    assert (kickoff.place, kickoff.location) == ("video", f"https://meet.jit.si/tandem-{kickoff.meeting_id}")
+    invite = parse_invite(kickoff.ics)
+    assert invite.organizer == "mentoring@example.com" and invite.location == kickoff.location
+    assert "Replies to this invitation are not read" in invite.description
+    assert uow.tables.meetings[kickoff.meeting_id].offered == tuple(kickoff.alternatives)
+    # Its cancellation comes from the same organizer, at the same place.
+    await deliver(uow, deps, ev.MeetingCancelRequested(meeting_id=kickoff.meeting_id, relationship_id="rel-1",
+                                                       requested_by="mentor-1"))
+    cancel = parse_invite(uow.of_type(ev.MeetingCancelled)[0].ics)
+    assert (cancel.organizer, cancel.location) == ("mentoring@example.com", kickoff.location)
+
+
+async def test_without_a_video_link_a_meeting_names_no_place_and_tandem_organizes(uow, deps):
+    kickoff = await pair_up(uow, deps)
+    assert (kickoff.place, kickoff.location) == (None, None) and len(kickoff.alternatives) == 5
+    assert parse_invite(kickoff.ics).organizer == "scheduling@tandem.example"
+
+
+async def test_offered_times_avoid_the_mentors_other_meetings(uow, deps):
+    await deliver(uow, deps, onboarded(pid="mentor-1", roles=("mentor",), seniority=7, capacity=4,
+                                       start="09:00", end="11:00"))
+    placed: list[ev.MeetingScheduled] = []
+    for i in range(4):
+        await deliver(uow, deps, onboarded(pid=f"mentee-{i}"))
+        await deliver(uow, deps, established(f"rel-{i}", "mentor-1", f"mentee-{i}"))
+        meeting = uow.of_type(ev.MeetingScheduled)[-1]
+        assert len(meeting.alternatives) >= 3
+        for start in meeting.alternatives:  # clear of every meeting the mentor had when they were offered
+            end, buffer = start + timedelta(minutes=45), timedelta(minutes=15)
+            assert all(end + buffer <= m.start or m.end + buffer <= start for m in [*placed, meeting])
+        placed.append(meeting)
+
+
+async def test_an_offered_time_is_taken_when_still_free_and_new_ones_are_offered(uow, deps):
+    kickoff = await pair_up(uow, deps)
+    chosen = kickoff.alternatives[2]
+    await deliver(uow, deps, reschedule(kickoff.meeting_id, chosen))
+    (moved,) = uow.of_type(ev.MeetingRescheduled)
+    assert (moved.start, moved.end, moved.previous_start) == (chosen, chosen + timedelta(minutes=45), kickoff.start)
+    assert 3 <= len(moved.alternatives) <= 5 and all(a > moved.start for a in moved.alternatives)
+    assert all(free_for_both(uow, a, 45, not_onto=[moved]) for a in moved.alternatives)
+    assert uow.tables.meetings[kickoff.meeting_id].offered == tuple(moved.alternatives)
+
+
+async def test_an_offered_time_taken_since_is_refused_and_nothing_changes(uow, deps):
+    first = await pair_up(uow, deps)
+    offered = first.alternatives[0]
+    await deliver(uow, deps, onboarded(pid="mentee-2"))
+    second = await pair_up(uow, deps, "rel-2", "mentor-1", "mentee-2", onboard=False)
+    await deliver(uow, deps, reschedule(second.meeting_id, offered, rel="rel-2"))  # the mentor's other mentee got it
+    with pytest.raises(PermanentError, match=r"^the proposed time clashes with another meeting of mentor-1 "
+                                             r"\(offered with the meeting, and no longer possible\)$"):
+        await deliver(uow, deps, reschedule(first.meeting_id, offered))
+    stored = uow.tables.meetings[first.meeting_id]
+    assert (stored.start, stored.sequence, stored.offered) == (first.start, 0, tuple(first.alternatives))
+    assert [m.meeting_id for m in uow.of_type(ev.MeetingRescheduled)] == [second.meeting_id]
+
+
+async def test_an_offered_time_outside_hours_changed_since_is_refused(uow, deps):
+    kickoff = await pair_up(uow, deps)
+    await deliver(uow, deps, ev.ParticipantUpdated.model_validate(
+        person_dict("mentee-1", tz="Europe/London", start="06:00", end="07:00")))
+    with pytest.raises(PermanentError, match=r"^the proposed time is outside the hours of mentee-1 \(Europe/London\) "
+                                             r"\(offered with the meeting, and no longer possible\)$"):
+        await deliver(uow, deps, reschedule(kickoff.meeting_id, kickoff.alternatives[-1]))
+    assert not uow.of_type(ev.MeetingRescheduled)
+
+
+# --- relationship.agreement.recorded -----------------------------------------------------------
+
+def agreement(rel="rel-1", by="mentee-1", at=NOW, **changes) -> ev.RelationshipAgreementRecorded:
+    return ev.RelationshipAgreementRecorded.model_validate(
+        {"relationship_id": rel, "participant_id": by, "cadence_days": 14, "duration_minutes": 45, "place": "video",
+         "response_time_hours": 48, "goals": ["public speaking"], "recorded_at": at} | changes)
+
+
+async def next_meeting(uow, deps, after: ev.MeetingScheduled) -> ev.MeetingScheduled:
+    uow.clock.at = after.end
+    await plan_due_series(uow.transaction, deps, uow.clock)
+    return uow.of_type(ev.MeetingScheduled)[-1]
+
+
+async def test_the_agreement_sets_the_length_cadence_and_place_of_the_following_meetings(uow, deps):
+    await deliver(uow, deps, VIDEO)
+    kickoff = await pair_up(uow, deps)
+    await deliver(uow, deps, agreement(cadence_days=21, duration_minutes=60, place="in_person",
+                                       place_details="Room 4.12, Amsterdam office"))
+    assert uow.of_type(ev.MeetingScheduled) == [kickoff] and not uow.of_type(ev.MeetingRescheduled)  # placed: kept
+    second = await next_meeting(uow, deps, kickoff)
+    assert second.occurrence == 2 and second.end - second.start == timedelta(minutes=60)
+    assert second.start == kickoff.start + timedelta(days=21)  # the same time of day, three weeks on
+    assert (second.place, second.location) == ("in_person", "Room 4.12, Amsterdam office")
+    invite = parse_invite(second.ics)
+    assert invite.location == "Room 4.12, Amsterdam office" and invite.end - invite.start == timedelta(minutes=60)
+    assert all(free_for_both(uow, a, 60, not_onto=[second]) for a in second.alternatives)
+    # Moved, it keeps its length and place.
+    await deliver(uow, deps, reschedule(second.meeting_id, second.alternatives[0]))
+    (moved,) = uow.of_type(ev.MeetingRescheduled)
+    assert moved.end - moved.start == timedelta(minutes=60) and moved.location == second.location
+
+
+@pytest.mark.parametrize("place, details, expected", [
+    ("video", None, ("video", "https://meet.jit.si/tandem-{}")),
+    ("phone", "+31 20 555 0100", ("phone", "+31 20 555 0100")),
+    ("phone", None, ("phone", None)),
+])
+async def test_the_agreements_place(uow, deps, place, details, expected):
+    await deliver(uow, deps, VIDEO)
+    kickoff = await pair_up(uow, deps)
+    await deliver(uow, deps, agreement(place=place, place_details=details))
+    second = await next_meeting(uow, deps, kickoff)
+    assert (second.place, second.location) == (expected[0], expected[1] and expected[1].format(second.meeting_id))
+
+
+async def test_the_agreement_is_held_to_the_programs_bounds(uow, deps):
+    await deliver(uow, deps, ev.ProgramConfigured(program_id="prog-1", name="Pilot", cadence_days_max=21,
+                                                  duration_minutes_min=30, duration_minutes_max=60))
+    kickoff = await pair_up(uow, deps)
+    await deliver(uow, deps, agreement(cadence_days=60, duration_minutes=120))
+    second = await next_meeting(uow, deps, kickoff)
+    assert second.end - second.start == timedelta(minutes=60) and second.start == kickoff.start + timedelta(days=21)
+
+
+async def test_a_new_cadence_counts_from_the_latest_meeting(uow, deps):
+    kickoff = await pair_up(uow, deps)
+    second = await next_meeting(uow, deps, kickoff)
+    assert second.start == kickoff.start + timedelta(days=14)
+    await deliver(uow, deps, agreement(cadence_days=7))
+    third = await next_meeting(uow, deps, second)
+    assert third.start == second.start + timedelta(days=7)  # not kickoff + 2 x 7 (that is the second's day)
+    fourth = await next_meeting(uow, deps, third)
+    assert fourth.start == second.start + timedelta(days=14)
+
+
+async def test_the_latest_agreement_stands_and_an_older_one_arriving_later_is_ignored(uow, deps):
+    await pair_up(uow, deps)
+    await deliver(uow, deps, agreement(by="mentee-1", at=NOW + timedelta(hours=2), duration_minutes=60))
+    await deliver(uow, deps, agreement(by="mentor-1", at=NOW + timedelta(hours=1), duration_minutes=30))
+    stored = uow.tables.agreements["rel-1"]
+    assert (stored.recorded_by, stored.duration_minutes) == ("mentee-1", 60)
+    await deliver(uow, deps, agreement(by="mentor-1", at=NOW + timedelta(hours=3), duration_minutes=30))
+    stored = uow.tables.agreements["rel-1"]
+    assert (stored.recorded_by, stored.duration_minutes) == ("mentor-1", 30)
+    assert uow.emitted == uow.of_type(ev.MeetingScheduled)  # an agreement announces nothing itself
+
+
+async def test_an_agreement_for_an_unknown_pair_waits_and_for_an_ended_one_is_ignored(uow, deps):
+    with pytest.raises(NotYetKnown, match="relationship rel-1 not established here yet"):
+        await deliver(uow, deps, agreement())
+    await pair_up(uow, deps)
+    await deliver(uow, deps, ev.MatchEnded(relationship_id="rel-1", program_id="prog-1", mentee_id="mentee-1",
+                                           mentor_id="mentor-1", reason="done", ended_at=NOW))
+    await deliver(uow, deps, agreement(duration_minutes=60))
+    assert "rel-1" not in uow.tables.agreements
+
+
+async def test_a_forgotten_persons_meeting_places_are_dropped(uow, deps):
+    kickoff = await pair_up(uow, deps)
+    await deliver(uow, deps, agreement(place="in_person", place_details="Keizersgracht 1"))
+    second = await next_meeting(uow, deps, kickoff)
+    assert second.location == "Keizersgracht 1"
+    await deliver(uow, deps, ev.ParticipantErased(participant_id="mentee-1", program_id="prog-1",
+                                                  requested_at=uow.clock.at))
+    assert uow.tables.agreements["rel-1"].place_details is None
+    assert uow.tables.meetings[second.meeting_id].location is None
+
+
 # --- meeting.attendance.recorded ---------------------------------------------------------------
 
 def attendance(meeting_id: str, **present: bool) -> ev.MeetingAttendanceRecorded:
