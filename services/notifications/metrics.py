@@ -8,3 +8,10 @@ LOCALE_FALLBACKS = Counter(
     "catalogue (untranslated).",
     ["reason"],
 )
+
+LINK_ACTS = Counter(
+    "tandem_notifications_link_acts_total",
+    "Participants' acts through the action links in their messages (a page's button, or one-click unsubscribe), "
+    "by subject and action (proposal.answer, meeting.change, ...).",
+    ["action"],
+)

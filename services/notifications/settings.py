@@ -25,10 +25,12 @@ class NotificationSettings(ServiceSettings):
     sending_lease_seconds: float = Field(120.0, ge=0)
     # Where the program team's dashboard is: alerts and digests link to it.
     dashboard_url: str = "http://127.0.0.1:8084/dashboard"
-    # Where a participant chooses which messages they get (every mail's footer and List-Unsubscribe):
-    # `{token}` is a signed token of their id (domain/preferences.py), `{participant_id}` the bare id.
-    preferences_url: str = "https://tandem.example/preferences/{token}"
-    preferences_secret: SecretStr = SecretStr("local-development-only")
+    # Where participants' action links point: this service's pages as the public reaches them
+    # (`{public_url}/a/<token>`). Behind a proxy, its public https address.
+    public_url: str = "http://127.0.0.1:8083"
+    # Keys that sign action links (domain/links.py), comma-separated, the newest (which signs) last;
+    # every listed key is accepted, so a key is retired by adding a new one and removing it later.
+    link_keys: SecretStr = SecretStr("local-development-only")
     # The digest loop looks at least this often (real seconds) whether a program's 08:00 has come;
     # it also wakes when the next one is due.
     digest_poll_seconds: float = Field(60.0, gt=0)

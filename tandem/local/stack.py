@@ -224,6 +224,9 @@ class Services:
         """The four services, `replicas` processes each, on the given infrastructure. `database_url` is
         the owner's: each service connects with a role of its own that owns only its schema."""
         urls = provision_roles(database_url)
+        # Participants' action links lead to the first notifications replica (one public address,
+        # as a load balancer would give in production); whatever replica serves a page can act on it.
+        public = {"TANDEM_PUBLIC_URL": f"http://127.0.0.1:{http_ports['notifications#1']}"}
         processes = {}
         for name in SERVICES:
             for k in range(1, replicas + 1):
@@ -231,7 +234,8 @@ class Services:
                 processes[f"{name}#{k}"] = ServiceProcess(
                     name, k,
                     service_env(database_url=urls[name], bootstrap_servers=bootstrap_servers, smtp_port=smtp_port,
-                                port=port, topic_prefix=topic_prefix, clock_env=clock_env, extra=extra),
+                                port=port, topic_prefix=topic_prefix, clock_env=clock_env,
+                                extra={**public, **(extra or {})}),
                     log_dir / (f"{name}.log" if k == 1 else f"{name}-{k}.log"),
                     port,
                 )

@@ -8,6 +8,7 @@ Subscriptions (`SUBSCRIPTIONS` at the bottom is the source of truth):
 | participant.onboarded/updated | on_participant_profile        | participants, index stamp              | -                                                                                            |
 | participant.offboarded        | on_participant_offboarded     | participants, relationships, proposals | match.ended, match.declined, match.proposed                                                  |
 | participant.erased            | on_participant_erased         | as offboarded, then the profile erased | as offboarded, participant.erasure.completed                                                 |
+| participant.preferences.changed | shared.replica              | participants (their choices)           | -                                                                                            |
 | match.requested               | on_match_requested            | proposals                              | match.proposed or match.unavailable                                                          |
 | cohort.round.requested        | on_cohort_round_requested     | proposals                              | match.proposed, match.unavailable                                                            |
 | proposal.accepted             | on_proposal_accepted          | proposals, relationships               | match.established                                                                            |
@@ -205,6 +206,8 @@ SUBSCRIPTIONS = {
     ev.ParticipantUpdated: on_participant_profile,
     ev.ParticipantOffboarded: on_participant_offboarded,
     ev.ParticipantErased: on_participant_erased,
+    # How a person wants to be written to: kept like every replica (matching itself writes to nobody).
+    ev.ParticipantPreferencesChanged: replica.on_participant_preferences_changed,
     ev.MatchRequested: on_match_requested,
     ev.CohortRoundRequested: on_cohort_round_requested,
     ev.ProposalAccepted: on_proposal_accepted,

@@ -26,11 +26,25 @@ from shared.people import Participant
 from . import explanation, reasons
 from .certificate import Certificate
 from .forgotten import name_of, without_the_forgotten
-from .messages import phrases
+from .messages import actions, phrases
 from .messages.structure import DIRECT
-from .outgoing import Attachment, Outgoing
+from .outgoing import Action, Attachment, Outgoing
 
 __all__ = ["Attachment", "Outgoing"]
+
+# How long after its due date a feedback request can still be answered from its link.
+ANSWER_GRACE = timedelta(days=30)
+
+
+def _change_meeting(meeting_id: str, start: datetime, *, sequence: int | None = None) -> Action:
+    """The meeting's page: one link per version of the meeting, so a moved meeting can be moved again."""
+    return Action(actions.CANNOT_MAKE_IT, "meeting", meeting_id, "change", expires_at=start,
+                  in_invite=sequence is not None, variant="" if sequence is None else str(sequence))
+
+
+def _end_early(relationship_id: str, choice: str | None = None) -> Action:
+    label = actions.REMATCH if choice == "rematch" else actions.END_EARLY
+    return Action(label, "relationship", relationship_id, "end", choice=choice)
 
 
 def _pairwise(mentor: Participant, mentee: Participant):
@@ -47,7 +61,8 @@ def match_proposed(data: ev.MatchProposed, mentor: Participant, mentee: Particip
         "recipient_name": mentor.name, "mentee_name": name_of(mentee), "mentee_region": mentee.region,
         "mentee_sector": mentee.sector, "goals": list(mentee.goals),
         "why": explanation.why(data.explanation, mentee), "deadline": Moment(data.expires_at, mentor.timezone),
-    })]
+    }, actions=(Action(actions.ACCEPT, "proposal", data.proposal_id, "answer", "accept", data.expires_at),
+                Action(actions.DECLINE, "proposal", data.proposal_id, "answer", "decline", data.expires_at)))]
 
 
 def match_established(data: ev.MatchEstablished, mentor: Participant, mentee: Participant, *, cadence_days: int,
@@ -58,7 +73,8 @@ def match_established(data: ev.MatchEstablished, mentor: Participant, mentee: Pa
         "other_zone": Zone(other.timezone), "other_languages": LanguageNames(other.languages or (other.language,)),
         "goals": list(data.goals), "cadence": Span(timedelta(days=cadence_days)),
         "duration": Span(timedelta(minutes=duration_minutes)), "response_time": Span(timedelta(hours=reply_within)),
-    }) for me, other, other_role in _pairwise(mentor, mentee)]
+    }, actions=(Action(actions.AGREEMENT, "relationship", data.relationship_id, "agreement"),))
+        for me, other, other_role in _pairwise(mentor, mentee)]
 
 
 def _meeting(template: str, data, mentor: Participant, mentee: Participant, *, method: str,
@@ -76,7 +92,9 @@ def _meeting(template: str, data, mentor: Participant, mentee: Participant, *, m
             **(extra(me, other) if extra else {}),
         }, Attachment("invite.ics", without_the_forgotten(data.ics, me.email) if other.erased else data.ics,
                       f"text/calendar; method={method}"),
-            useful_until=data.start if template != "meeting_cancelled" else None))
+            useful_until=data.start if template != "meeting_cancelled" else None,
+            actions=() if template == "meeting_cancelled" else (
+                _change_meeting(data.meeting_id, data.start, sequence=data.sequence),)))
     return out
 
 
@@ -108,7 +126,7 @@ def reminder_due(data: ev.ReminderDue, people: dict[str, Participant]) -> list[O
         out.append(Outgoing(pid, "reminder_due", {
             "recipient_name": me.name, "other_name": name_of(other), "start": Moment(data.meeting_start, me.timezone),
             "lead": Span(timedelta(minutes=data.minutes_before)),
-        }, useful_until=data.meeting_start))
+        }, useful_until=data.meeting_start, actions=(_change_meeting(data.meeting_id, data.meeting_start),)))
     return out
 
 
@@ -122,9 +140,23 @@ def feedback_template(data: ev.FeedbackRequested) -> str:
 
 
 def feedback_requested(data: ev.FeedbackRequested, me: Participant, other: Participant) -> list[Outgoing]:
+    """The form's link."""
+    until = data.due_at + ANSWER_GRACE
     return [Outgoing(me.participant_id, feedback_template(data), {
         "recipient_name": me.name, "other_name": name_of(other), "due": Day(data.due_at, me.timezone),
-    }, useful_until=data.due_at)]
+    }, useful_until=data.due_at, actions=(Action(actions.ANSWER, "request", data.request_id, "feedback",
+                                                 expires_at=until),))]
+
+
+def attendance_requested(meeting_id: str, start: datetime, ended: datetime, mentor: Participant,
+                         mentee: Participant) -> list[Outgoing]:
+    """Once a meeting is over, both are asked whether it took place; the first answer counts for both."""
+    until = ended + ANSWER_GRACE
+    return [Outgoing(me.participant_id, "attendance_requested", {
+        "recipient_name": me.name, "other_name": name_of(other), "start": Moment(start, me.timezone),
+    }, actions=(Action(actions.IT_HAPPENED, "meeting", meeting_id, "attendance", "held", until),
+                Action(actions.IT_DID_NOT, "meeting", meeting_id, "attendance", "not_held", until)))
+        for me, other, _ in _pairwise(mentor, mentee)]
 
 
 def milestone_achieved(data: ev.MilestoneAchieved, achiever: Participant, other: Participant) -> list[Outgoing]:
@@ -146,7 +178,7 @@ def meetings_missed(data: ev.RelationshipMeetingsMissed, mentor: Participant,
     """A kind nudge to both, the same words for each: nobody is blamed for meetings that did not happen."""
     return [Outgoing(me.participant_id, "meetings_missed", {
         "recipient_name": me.name, "other_name": name_of(other), "count": data.consecutive,
-    }) for me, other, _ in _pairwise(mentor, mentee)]
+    }, actions=(_end_early(data.relationship_id),)) for me, other, _ in _pairwise(mentor, mentee)]
 
 
 def end_scheduled(data: ev.RelationshipEndScheduled, mentor: Participant, mentee: Participant) -> list[Outgoing]:
@@ -204,4 +236,12 @@ def relationship_nudge(data: ev.RelationshipNudgeRequested, mentor: Participant,
     note = (data.note or "").strip() or None
     return [Outgoing(me.participant_id, "relationship_nudge", {
         "recipient_name": me.name, "other_name": name_of(other), "note": note,
-    }) for me, other, _ in _pairwise(mentor, mentee)]
+    }, actions=(_end_early(data.relationship_id),)) for me, other, _ in _pairwise(mentor, mentee)]
+
+
+def fit_questioned(data: ev.RelationshipFitQuestioned, mentor: Participant, mentee: Participant) -> list[Outgoing]:
+    """The mentee is offered a new mentor, whoever of the two said it is not a good fit; nothing is
+    ended until they ask."""
+    return [Outgoing(mentee.participant_id, "fit_questioned", {
+        "recipient_name": mentee.name, "other_name": name_of(mentor),
+    }, actions=(_end_early(data.relationship_id, "rematch"),))]

@@ -38,9 +38,12 @@ from .chat import CHAT_CHANNELS, chat_channel
 from . import program_team
 from .messages import template
 from .outgoing import Attachment, Outgoing
-from .preferences import PreferenceLinks
+from . import preferences
+from .invites import with_page_link
+from .links import LONG_LIVED, PREFERENCES, UNSUBSCRIBE, ActionLink, LinkMaker
 from .quiet_hours import next_allowed
-from .render import render
+from .messages import actions as actions_text
+from .render import Writer, render
 
 NAMESPACE = uuid.UUID("0b7e3c52-57a4-4c43-8f0e-8d9a1f2e6c33")
 PENDING, SENDING, DELIVERED, FAILED = "pending", "sending", "delivered", "failed"
@@ -151,20 +154,39 @@ class Delivery:
 
 
 def plan(outgoing: Iterable[Outgoing], people: Mapping[str, Participant], *, cause_event_id: str,
-         cause_type: str, now: datetime, links: PreferenceLinks | None = None) -> list[Delivery]:
-    """The deliveries an event causes: each message in its reader's language and tone, routed to their
-    channel, and held until their quiet hours end. People who have left the program get nothing more."""
+         cause_type: str, now: datetime, links: LinkMaker | None = None) -> list[Delivery]:
+    """The deliveries an event causes: each message in its reader's language and tone, with its action
+    links signed for its reader, routed to their channel, and held until their quiet hours end.
+    People who have left the program get nothing more, and nobody gets a kind of message they
+    switched off (`preferences`)."""
     return [_plan_one(item, people[item.recipient_id], cause_event_id, cause_type, now, links)
-            for item in outgoing if people[item.recipient_id].active]
+            for item in outgoing if people[item.recipient_id].active
+            and preferences.wanted(item.template, getattr(people[item.recipient_id], "muted", frozenset()))]
 
 
 def _plan_one(item: Outgoing, person: Participant, cause_event_id: str, cause_type: str, now: datetime,
-              links: PreferenceLinks | None) -> Delivery:
+              links: LinkMaker | None) -> Delivery:
     comm = person.communication
     language = language_for(person.locale)
-    preferences = links.for_participant(person.participant_id) if links is not None else None
-    rendered = render(template(item.template), language, comm.style, item.context, preferences_url=preferences)
+    pid = person.participant_id
+    preferences_url = unsubscribe = None
+    buttons: list[tuple] = []
     attachment = item.attachment
+    if links is not None:
+        preferences_url = links.url(ActionLink(pid, PREFERENCES[0], pid, PREFERENCES[1], now + LONG_LIVED))
+        kind = preferences.kind_of(item.template)
+        if kind is not None:
+            unsubscribe = (preferences.STOP_LABEL[kind],
+                           links.url(ActionLink(pid, UNSUBSCRIBE[0], pid, UNSUBSCRIBE[1], now + LONG_LIVED, kind)))
+        for action in item.actions:
+            url = links.url(ActionLink(pid, action.subject_kind, action.subject_id, action.action,
+                                       action.expires_at or now + LONG_LIVED, action.variant), action.choice)
+            buttons.append((action.label, url))
+            if action.in_invite and attachment is not None and attachment.mime_type.startswith("text/calendar"):
+                line = Writer(language, comm.style).fill(actions_text.INVITE_LINK, {"url": url}).text
+                attachment = with_page_link(attachment, url, line)
+    rendered = render(template(item.template), language, comm.style, item.context, preferences_url=preferences_url,
+                      links=buttons, unsubscribe=unsubscribe)
     if item.certificate is not None:
         attachment = item.certificate.pdf(language)
     channel, address = route(person)
@@ -176,7 +198,7 @@ def _plan_one(item: Outgoing, person: Participant, cause_event_id: str, cause_ty
         recipient_id=person.participant_id, channel=channel, template=item.template, language=rendered.language,
         cause_event_id=cause_event_id, cause_type=cause_type, address=address, subject=rendered.subject,
         body=rendered.text, html=rendered.html, not_before=not_before, attachment=attachment,
-        unsubscribe_url=preferences,
+        unsubscribe_url=unsubscribe[1] if unsubscribe else None,
     )
 
 

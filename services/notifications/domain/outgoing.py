@@ -9,6 +9,24 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from .certificate import Certificate
+    from .messages.structure import Text
+
+
+@dataclass(frozen=True)
+class Action:
+    """A link the message offers its reader (`links.ActionLink` once signed for them): a label, the
+    subject and action it is bound to, and the choice its page shows already made."""
+
+    label: Text
+    subject_kind: str
+    subject_id: str
+    action: str
+    choice: str | None = None
+    expires_at: datetime | None = None  # None: long-lived (links.LONG_LIVED)
+    # Also written into the calendar invite (URL and DESCRIPTION): the meeting's page.
+    in_invite: bool = False
+    # Narrows the binding, so a new version of the subject gets a new link (a moved meeting's sequence).
+    variant: str = ""
 
 
 @dataclass(frozen=True)
@@ -34,3 +52,5 @@ class Outgoing:
     useful_until: datetime | None = None
     # A certificate to attach, written as a PDF in the reader's language when the message is rendered.
     certificate: Certificate | None = None
+    # What the message asks the reader to do, as links to small pages (domain/links.py).
+    actions: tuple[Action, ...] = ()

@@ -1,48 +1,37 @@
-"""Where a participant chooses which messages they get: the link in every mail's footer and its
-`List-Unsubscribe` header (one click, RFC 8058).
+"""Which kinds of message a participant may switch off, and which they may not.
 
-The link carries a signed token rather than the bare participant id, so it cannot be guessed for
-someone else: `<base64url id>.<base64url HMAC-SHA256 of the id>`. The portal serving the page
-checks it with `participant_of` and the same secret (`TANDEM_PREFERENCES_SECRET`).
+A participant chooses on their preferences page (one link in every mail's footer) which kinds they
+get; each mail of such a kind also carries a one-click link that stops just that kind (RFC 8058,
+the mail's `List-Unsubscribe`). Messages the relationship itself needs (a proposal to answer, a
+meeting booked, moved or cancelled, a feedback request, an end) cannot be switched off: the page
+says so, and those mails carry no `List-Unsubscribe`.
 """
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
-from dataclasses import dataclass
-from urllib.parse import quote
+from .messages import actions
+from .messages.structure import Text
+
+REMINDERS, CHECKINS, NUDGES = "reminders", "checkins", "nudges"
+KINDS = (REMINDERS, CHECKINS, NUDGES)
+
+# template -> the kind of message it is, for the templates that may be switched off
+KIND_OF_TEMPLATE = {
+    "reminder_due": REMINDERS,
+    "checkin_requested": CHECKINS,
+    "checkin_reminder": CHECKINS,
+    "relationship_nudge": NUDGES,
+    "meetings_missed": NUDGES,
+}
+STOP_LABEL: dict[str, Text] = {REMINDERS: actions.STOP_REMINDERS, CHECKINS: actions.STOP_CHECKINS,
+                               NUDGES: actions.STOP_NUDGES}
 
 
-def _b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).decode("ascii").rstrip("=")
+def kind_of(template: str) -> str | None:
+    """The kind a template's messages are, or None for a message that cannot be switched off."""
+    return KIND_OF_TEMPLATE.get(template)
 
 
-def _signature(participant_id: str, secret: str) -> str:
-    return _b64(hmac.new(secret.encode(), participant_id.encode(), hashlib.sha256).digest())
-
-
-def token(participant_id: str, secret: str) -> str:
-    return f"{_b64(participant_id.encode())}.{_signature(participant_id, secret)}"
-
-
-def participant_of(signed: str, secret: str) -> str | None:
-    """The participant a token was made for, or None when it was not made with this secret."""
-    encoded, _, signature = signed.partition(".")
-    try:
-        participant_id = base64.urlsafe_b64decode(encoded + "=" * (-len(encoded) % 4)).decode()
-    except (ValueError, UnicodeDecodeError):
-        return None
-    return participant_id if hmac.compare_digest(signature, _signature(participant_id, secret)) else None
-
-
-@dataclass(frozen=True)
-class PreferenceLinks:
-    """`url` names `{token}` (or `{participant_id}`, for a portal that authenticates on its own)."""
-
-    url: str
-    secret: str
-
-    def for_participant(self, participant_id: str) -> str:
-        return self.url.format(token=token(participant_id, self.secret), participant_id=quote(participant_id, safe=""))
+def wanted(template: str, muted: frozenset[str] | set[str] | tuple[str, ...]) -> bool:
+    kind = kind_of(template)
+    return kind is None or kind not in muted

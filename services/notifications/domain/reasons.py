@@ -54,7 +54,8 @@ def unmatched(code: str, params: dict[str, Any], english: str) -> Phrase | str:
 
 def health(reason: Reason, english: str | None) -> Phrase | str:
     """One finding about a relationship's health, for the program team."""
-    text = phrases.HEALTH.get(reason.code)
+    key = f"{reason.code}.{reason.params.get('by')}" if reason.code == "not_a_good_fit" else reason.code
+    text = phrases.HEALTH.get(key)
     if text is None:
         return english or reason.code.replace("_", " ")
     values: dict[str, Any] = dict(reason.params)

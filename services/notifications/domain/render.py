@@ -16,7 +16,7 @@ from typing import Any
 
 from babel.lists import format_list
 
-from services.notifications.domain.messages import voice
+from services.notifications.domain.messages import actions, voice
 from services.notifications.domain.messages.structure import (
     DIRECT,
     PARTICIPANT,
@@ -109,17 +109,27 @@ class Writer:
         return self.fill(TIME_IN_ZONE, {"time": time, "zone": zone}).text
 
 
+LabelledLink = tuple[Text, str]  # a label from the catalogue, and the address it opens
+
+
 def render(template: Template, language: Language, tone: str, params: dict[str, Any], *,
-           preferences_url: str | None = None) -> Rendered:
-    """The message for one reader. `tone` falls back to direct when the template has no such variant."""
+           preferences_url: str | None = None, links: tuple[LabelledLink, ...] | list[LabelledLink] = (),
+           unsubscribe: LabelledLink | None = None) -> Rendered:
+    """The message for one reader. `tone` falls back to direct when the template has no such variant.
+    `links`: what the message asks the reader to do, as buttons (HTML) and lines (text) after the
+    body; `unsubscribe`: the one-click link that stops this kind of message, in the footer."""
     tone = tone if tone in template.tones else DIRECT
     writer = Writer(language, tone)
     variant = template.variant(tone)
     blocks: list[tuple[str, Shown | None, list[Shown]]] = [("p", writer.fill(voice.GREETING[tone], params), [])]
     for block in variant.body:
         blocks += _block(writer, block, params)
+    if links:
+        blocks.append(("buttons", _buttons(writer, links), []))
     blocks.append(("p", writer.fill(voice.CLOSING[tone], params), []))
     footer = _footer(writer, template, params, preferences_url)
+    if unsubscribe is not None and template.audience == PARTICIPANT:
+        footer.append(_link_line(writer, *unsubscribe))
     subject = writer.fill(variant.subject, params).text
     return Rendered(language.tag, " ".join(subject.split()), _as_text(blocks, footer),
                     _as_html(blocks, footer, subject, language.tag))
@@ -145,6 +155,26 @@ def _block(writer: Writer, block: Any, params: dict[str, Any]) -> list[tuple[str
     raise TypeError(f"not a block: {block!r}")
 
 
+_BUTTON = ("display:inline-block;margin:4px 8px 4px 0;padding:10px 16px;background:#0b57d0;color:#ffffff;"
+           "border-radius:6px;text-decoration:underline;font-weight:bold")
+
+
+def _buttons(writer: Writer, links: tuple[LabelledLink, ...] | list[LabelledLink]) -> Shown:
+    """One line per link in the text ("Accept: https://..."); a row of buttons in the HTML."""
+    lines, buttons = [], []
+    for label, url in links:
+        shown = writer.fill(label, {})
+        lines.append(writer.fill(actions.ACTION_LINE, {"label": shown, "url": url}).text)
+        buttons.append(f'<a href="{html.escape(url)}" style="{_BUTTON}">{shown.html}</a>')
+    return Shown("\n".join(lines), "".join(buttons))
+
+
+def _link_line(writer: Writer, label: Text, url: str) -> Shown:
+    shown = writer.fill(label, {})
+    line = writer.fill(actions.ACTION_LINE, {"label": shown, "url": url})
+    return Shown(line.text, f'<a href="{html.escape(url)}">{shown.html}</a>')
+
+
 def _footer(writer: Writer, template: Template, params: dict[str, Any],
             preferences_url: str | None) -> list[Shown]:
     if template.audience != PARTICIPANT:
@@ -160,7 +190,7 @@ def _footer(writer: Writer, template: Template, params: dict[str, Any],
 def _as_text(blocks: list[tuple[str, Shown | None, list[Shown]]], footer: list[Shown]) -> str:
     parts = []
     for kind, lead, items in blocks:
-        if kind == "p":
+        if kind in ("p", "buttons"):
             parts.append(lead.text)
         else:
             lines = [lead.text] if lead is not None else []
@@ -180,7 +210,9 @@ def _as_html(blocks: list[tuple[str, Shown | None, list[Shown]]], footer: list[S
              lang: str) -> str:
     body = []
     for kind, lead, items in blocks:
-        if kind == "p":
+        if kind == "buttons":
+            body.append(f"<p>{lead.html}</p>")
+        elif kind == "p":
             body.append(f"<p>{_lines(lead.html)}</p>")
         else:
             if lead is not None:

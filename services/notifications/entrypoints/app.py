@@ -1,5 +1,6 @@
 from pathlib import Path
 
+from services.notifications.entrypoints.web import PREFIXES, build_web
 from services.notifications.service_layer.handlers import (
     SUBSCRIPTIONS,
     NotificationsDeps,
@@ -19,7 +20,8 @@ def build_service(settings: NotificationSettings | None = None) -> Service:
     settings = settings or NotificationSettings()
     return Service(name="notifications", schema="notifications", settings=settings, migrations=MIGRATIONS,
                    subscriptions=SUBSCRIPTIONS, deps=NotificationsDeps(settings, wake=Wakeup()),
-                   unit_of_work=NotificationsUnitOfWork, replicas=(PROGRAMS_TRACK, PARTICIPANTS_TRACK, PAIRS_TRACK), loops=LOOPS)
+                   unit_of_work=NotificationsUnitOfWork, replicas=(PROGRAMS_TRACK, PARTICIPANTS_TRACK, PAIRS_TRACK), loops=LOOPS,
+                   web=build_web, web_prefixes=PREFIXES)
 
 
 def main() -> None:

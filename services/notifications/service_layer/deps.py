@@ -3,14 +3,25 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 
+from services.notifications.domain.links import LinkMaker, LinkSigner
 from services.notifications.settings import NotificationSettings
 from shared.loops import Wakeup
 
 
-@dataclass(frozen=True)
+@dataclass
 class NotificationsDeps:
     settings: NotificationSettings
     wake: Wakeup  # the delivery loop's: set once new deliveries are committed, so they go out at once
     # The digest loop's: set when a program's settings change (a new program, another time zone).
     wake_digests: Wakeup = field(default_factory=Wakeup)
+
+    @cached_property
+    def signer(self) -> LinkSigner:
+        return LinkSigner.from_setting(self.settings.link_keys.get_secret_value())
+
+    @cached_property
+    def links(self) -> LinkMaker:
+        """Signs the action links in participants' messages (and reads them back on the pages)."""
+        return LinkMaker(self.signer, self.settings.public_url)

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from services.notifications.domain.delivery import plan, plan_for_team
 from services.notifications.domain.outgoing import Outgoing
-from services.notifications.domain.preferences import PreferenceLinks
 from services.notifications.service_layer.deps import NotificationsDeps
 from services.notifications.service_layer.unit_of_work import NotificationsUnitOfWork
 from shared.people import Participant
@@ -16,13 +15,13 @@ from shared.programs import ProgramSettings
 
 
 async def for_people(uow: NotificationsUnitOfWork, deps: NotificationsDeps, outgoing: list[Outgoing],
-                     *people: Participant) -> None:
-    """Messages to participants, caused by the event being handled."""
-    cause = uow.cause
-    assert cause is not None, "handlers run for a consumed event"
-    links = PreferenceLinks(deps.settings.preferences_url, deps.settings.preferences_secret.get_secret_value())
-    for delivery in plan(outgoing, {p.participant_id: p for p in people}, cause_event_id=cause.id,
-                         cause_type=cause.type, now=uow.now(), links=links):
+                     *people: Participant, cause_id: str | None = None, cause_type: str | None = None) -> None:
+    """Messages to participants, caused by the event being handled unless named (a loop's own cause)."""
+    if cause_id is None or cause_type is None:
+        assert uow.cause is not None, "handlers run for a consumed event"
+        cause_id, cause_type = uow.cause.id, uow.cause.type
+    for delivery in plan(outgoing, {p.participant_id: p for p in people}, cause_event_id=cause_id,
+                         cause_type=cause_type, now=uow.now(), links=deps.links):
         await uow.deliveries.add(delivery)  # False for a redelivered cause: already in the log
     uow.after_commit(deps.wake.set)
 

@@ -11,6 +11,7 @@ FORGOTTEN = "the recipient was forgotten on request; not sent"
 
 async def drop_their_messages(uow, person: Participant) -> None:
     await uow.deliveries.forget_recipient(person.participant_id, FORGOTTEN)
+    await uow.subjects.forget_agreements_of(person.participant_id)
 
 
 on_participant_erased = replica.erasure_handler("notifications", also=drop_their_messages)

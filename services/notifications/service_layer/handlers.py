@@ -9,15 +9,18 @@ write the delivery log and wake the delivery loop; the loop sends, at most once,
 |------------------------------------------|---------------------------------------------|-----------------------------------------------|-------------------------------|
 | program.configured                       | program_team.on_program_configured          | programs; wakes the digest loop               | -                             |
 | participant.onboarded/updated/offboarded | shared.replica                              | participants                                  | -                             |
-| match.proposed                           | on_match_proposed                           | deliveries: the mentor                        | -                             |
-| match.established                        | on_match_established                        | pairs; deliveries: both                       | -                             |
+| match.proposed                           | on_match_proposed                           | proposals; deliveries: the mentor             | -                             |
+| match.established                        | on_match_established                        | pairs, proposals; deliveries: both            | -                             |
+| match.declined / match.expired           | on_proposal_closed                          | proposals (no longer open to answer)          | -                             |
 | match.ended                              | on_match_ended                              | pairs; deliveries: both, or the one who stays | -                             |
 | relationship.nudge.requested             | on_relationship_nudge_requested             | deliveries: both                              | -                             |
-| meeting.scheduled                        | on_meeting_scheduled                        | deliveries: both, with an invite              | -                             |
-| meeting.rescheduled                      | on_meeting_rescheduled                      | deliveries: both, with an invite              | -                             |
-| meeting.cancelled                        | on_meeting_cancelled                        | deliveries: both (or the one who stays), cancelling it | -                    |
+| meeting.scheduled                        | on_meeting_scheduled                        | meetings; deliveries: both, with an invite    | -                             |
+| meeting.rescheduled                      | on_meeting_rescheduled                      | meetings; deliveries: both, with an invite    | -                             |
+| meeting.cancelled                        | on_meeting_cancelled                        | meetings; deliveries: both (or the one who stays), cancelling it | -          |
 | reminder.due                             | on_reminder_due                             | deliveries: each one named                    | -                             |
-| feedback.requested                       | on_feedback_requested                       | deliveries: the one asked (meeting, check-in or its reminder, closure) | - |
+| feedback.requested                       | on_feedback_requested                       | feedback requests; deliveries: the one asked (meeting, check-in or its reminder, closure) | - |
+| relationship.agreement.recorded          | on_agreement_recorded                       | agreements (to fill the other's form)         | -                             |
+| relationship.fit.questioned              | on_fit_questioned                           | deliveries: the mentee, offered a new mentor  | -                             |
 | milestone.achieved                       | on_milestone_achieved                       | deliveries: both                              | -                             |
 | goal.achieved                            | on_goal_achieved                            | deliveries: both, celebrating; digest items   | -                             |
 | relationship.meetings.missed             | on_meetings_missed                          | deliveries: both, a kind nudge                | -                             |
@@ -30,6 +33,7 @@ write the delivery log and wake the delivery loop; the loop sends, at most once,
 | (dead letters, every topic)              | program_team.on_dead_letter                 | digest items                                  | -                             |
 | (a delivery falls due)                   | loops.Dispatcher.step                       | deliveries: sent, failed, retried             | notification.delivered/failed |
 | (08:00 in a program's zone)              | digests.DigestSchedule.step                 | digests; deliveries: ops contacts             | -                             |
+| (a participant posts a link's page)      | entrypoints/web (service_layer/acts.py)     | link acts                                     | the participant's command (proposal.accepted, ...) |
 
 People must be known here first (`NotYetKnown` until their profile has arrived); people who left
 the program get nothing more. A redelivered event finds its deliveries already in the log (their ids
@@ -49,6 +53,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from services.notifications.adapters.subjects import Agreement, FeedbackRequest, Meeting, Proposal
 from services.notifications.domain import compose
 from services.notifications.domain.outgoing import Outgoing
 from services.notifications.domain.digest import DigestItem
@@ -66,12 +71,22 @@ __all__ = ["SUBSCRIPTIONS", "NotificationsDeps"]
 
 async def on_match_proposed(event: ev.MatchProposed, uow: NotificationsUnitOfWork, deps: NotificationsDeps) -> None:
     mentor, mentee = await uow.participants.require(event.mentor_id, event.mentee_id)
+    await uow.subjects.add_proposal(Proposal(event.proposal_id, event.program_id, event.mentor_id, event.mentee_id,
+                                             event.expires_at, "open"))
     await _enqueue(uow, deps, compose.match_proposed(event, mentor, mentee), mentor, mentee)
+
+
+async def on_proposal_closed(event: ev.MatchDeclined | ev.MatchExpired, uow: NotificationsUnitOfWork,
+                             deps: NotificationsDeps) -> None:
+    """Its page says it is no longer open (matching has the final word on an answer sent late)."""
+    await uow.subjects.close_proposal(event.proposal_id,
+                                      "declined" if isinstance(event, ev.MatchDeclined) else "expired")
 
 
 async def on_match_established(event: ev.MatchEstablished, uow: NotificationsUnitOfWork,
                                deps: NotificationsDeps) -> None:
     await uow.pairs.add(replica.pair_from_event(event))
+    await uow.subjects.close_proposal(event.proposal_id, "established")
     mentor, mentee = await uow.participants.require(event.mentor_id, event.mentee_id)
     program = await uow.program_settings.get(event.program_id, deps.settings)
     introductions = compose.match_established(event, mentor, mentee, cadence_days=program.cadence_days,
@@ -108,11 +123,14 @@ async def on_relationship_nudge_requested(event: ev.RelationshipNudgeRequested, 
 
 async def on_meeting_scheduled(event: ev.MeetingScheduled, uow: NotificationsUnitOfWork,
                                deps: NotificationsDeps) -> None:
+    await uow.subjects.save_meeting(_meeting(event, event.kind, "planned"))
     await _to_both(event, uow, deps, compose.meeting_scheduled)
 
 
 async def on_meeting_rescheduled(event: ev.MeetingRescheduled, uow: NotificationsUnitOfWork,
                                  deps: NotificationsDeps) -> None:
+    known = await uow.subjects.meeting(event.meeting_id)
+    await uow.subjects.save_meeting(_meeting(event, known.kind if known else "recurring", "planned"))
     await _to_both(event, uow, deps, compose.meeting_rescheduled)
 
 
@@ -120,7 +138,15 @@ async def on_meeting_cancelled(event: ev.MeetingCancelled, uow: NotificationsUni
                                deps: NotificationsDeps) -> None:
     if event.reason_code is not None and event.reason_code.code in _CANCELLED_BY_THE_END:
         await _after_the_end(uow, event.relationship_id)
+    known = await uow.subjects.meeting(event.meeting_id)
+    await uow.subjects.save_meeting(_meeting(event, known.kind if known else "recurring", "cancelled"))
     await _to_both(event, uow, deps, compose.meeting_cancelled)
+
+
+def _meeting(event, kind: str, status: str) -> Meeting:
+    return Meeting(event.meeting_id, event.relationship_id, event.mentor_id, event.mentee_id, kind, event.start,
+                   event.end, event.sequence, tuple(getattr(event, "alternatives", ())),
+                   getattr(event, "place", None), getattr(event, "location", None), status)
 
 
 async def on_reminder_due(event: ev.ReminderDue, uow: NotificationsUnitOfWork, deps: NotificationsDeps) -> None:
@@ -134,7 +160,26 @@ async def on_feedback_requested(event: ev.FeedbackRequested, uow: NotificationsU
     if event.kind == "closure":
         await _after_the_end(uow, event.relationship_id)
     asked, other = await _member_and_partner(uow, event.relationship_id, event.participant_id)
+    await uow.subjects.add_request(FeedbackRequest(event.request_id, event.relationship_id, event.participant_id,
+                                                   event.kind, event.meeting_id, event.due_at))
     await _enqueue(uow, deps, compose.feedback_requested(event, asked, other), asked, other)
+
+
+async def on_agreement_recorded(event: ev.RelationshipAgreementRecorded, uow: NotificationsUnitOfWork,
+                                deps: NotificationsDeps) -> None:
+    """Kept to fill the other person's form with what was agreed so far (the latest answer stands)."""
+    terms = event.model_dump(mode="json", exclude={"relationship_id", "participant_id", "recorded_at"})
+    await uow.subjects.record_agreement(Agreement(event.relationship_id, event.participant_id, terms,
+                                                  event.recorded_at))
+
+
+async def on_fit_questioned(event: ev.RelationshipFitQuestioned, uow: NotificationsUnitOfWork,
+                            deps: NotificationsDeps) -> None:
+    """The mentee is offered a new mentor (the program team hears of it through the at-risk alert)."""
+    pair = await uow.pairs.require(event.relationship_id)
+    if not pair.active:
+        return  # already over: nothing to offer
+    await _to_both(event, uow, deps, compose.fit_questioned)
 
 
 async def on_milestone_achieved(event: ev.MilestoneAchieved, uow: NotificationsUnitOfWork,
@@ -207,6 +252,10 @@ SUBSCRIPTIONS = {
     ev.MatchProposed: on_match_proposed,
     ev.MatchEstablished: on_match_established,
     ev.MatchEnded: on_match_ended,
+    ev.MatchDeclined: on_proposal_closed,
+    ev.MatchExpired: on_proposal_closed,
+    ev.RelationshipAgreementRecorded: on_agreement_recorded,
+    ev.RelationshipFitQuestioned: on_fit_questioned,
     ev.RelationshipNudgeRequested: on_relationship_nudge_requested,
     ev.MeetingScheduled: on_meeting_scheduled,
     ev.MeetingRescheduled: on_meeting_rescheduled,

@@ -34,6 +34,7 @@ from services.notifications.adapters.senders import (
 from services.notifications.adapters.webhook_targets import AllowList
 from services.notifications.domain.chat import SLACK, TEAMS, WEBHOOK
 from services.notifications.domain.delivery import PENDING, Delivery
+from services.notifications.service_layer.attendance import ask_about_attendance
 from services.notifications.service_layer.deps import NotificationsDeps
 from services.notifications.service_layer.digests import send_digests
 from services.notifications.service_layer.unit_of_work import NotificationsUnitOfWork
@@ -165,4 +166,5 @@ async def deliver_notifications(service: Service) -> None:
         await client.aclose()
 
 
-LOOPS = [deliver_notifications, send_digests]  # the digest loop: digests.py
+# The digest loop: digests.py; the questions after a meeting: attendance.py.
+LOOPS = [deliver_notifications, send_digests, ask_about_attendance]

@@ -9,6 +9,7 @@ from services.notifications.adapters.repository import (
     DigestRepository,
     RiskAlertRepository,
 )
+from services.notifications.adapters.subjects import SubjectRepository
 from shared.programs import ProgramDirectory
 from shared.replica import PairDirectory, ParticipantDirectory
 from shared.unit_of_work import UnitOfWork
@@ -21,6 +22,7 @@ class NotificationsUnitOfWork(UnitOfWork):
     deliveries: DeliveryRepository
     risk_alerts: RiskAlertRepository
     digests: DigestRepository
+    subjects: SubjectRepository  # what action links are about, and the acts done through them
 
     def bind(self, conn: asyncpg.Connection) -> None:
         self.participants = ParticipantDirectory(conn)
@@ -29,3 +31,4 @@ class NotificationsUnitOfWork(UnitOfWork):
         self.deliveries = DeliveryRepository(conn)
         self.risk_alerts = RiskAlertRepository(conn)
         self.digests = DigestRepository(conn)
+        self.subjects = SubjectRepository(conn)

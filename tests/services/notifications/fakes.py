@@ -86,6 +86,74 @@ class NotificationTables:
     digest_items: dict[tuple[str, str], DigestItem] = field(default_factory=dict)
     digested: dict[tuple[str, str], date] = field(default_factory=dict)  # item -> the digest that took it
     digests: dict[tuple[str, date], int] = field(default_factory=dict)  # (program, local day) -> items
+    subjects: dict[tuple[str, str], object] = field(default_factory=dict)  # (kind, id) -> proposal, meeting, ...
+
+
+class FakeSubjects:
+    """What action links are about (adapters/subjects.py), in memory."""
+
+    def __init__(self, t: NotificationTables) -> None:
+        self.t = t
+
+    async def add_proposal(self, p) -> None:
+        self.t.subjects.setdefault(("proposal", p.proposal_id), p)
+
+    async def close_proposal(self, proposal_id: str, status: str) -> None:
+        found = self.t.subjects.get(("proposal", proposal_id))
+        if found is not None and found.status == "open":
+            self.t.subjects[("proposal", proposal_id)] = replace(found, status=status)
+
+    async def proposal(self, proposal_id: str):
+        return self.t.subjects.get(("proposal", proposal_id))
+
+    async def save_meeting(self, m) -> None:
+        known = self.t.subjects.get(("meeting", m.meeting_id))
+        if known is None or known.sequence <= m.sequence:
+            self.t.subjects[("meeting", m.meeting_id)] = m
+
+    async def meeting(self, meeting_id: str):
+        return self.t.subjects.get(("meeting", meeting_id))
+
+    async def meetings_to_ask_about(self, now, limit: int):
+        due = [m for k, m in self.t.subjects.items() if k[0] == "meeting" and m.status == "planned"
+               and m.ends_at <= now and ("asked", m.meeting_id) not in self.t.subjects]
+        return sorted(due, key=lambda m: m.ends_at)[:limit]
+
+    async def mark_asked(self, meeting_id: str) -> None:
+        self.t.subjects[("asked", meeting_id)] = True
+
+    async def next_meeting_end(self):
+        return min((m.ends_at for k, m in self.t.subjects.items() if k[0] == "meeting" and m.status == "planned"
+                    and ("asked", m.meeting_id) not in self.t.subjects), default=None)
+
+    async def add_request(self, r) -> None:
+        self.t.subjects.setdefault(("request", r.request_id), r)
+
+    async def request(self, request_id: str):
+        return self.t.subjects.get(("request", request_id))
+
+    async def record_agreement(self, a) -> None:
+        known = self.t.subjects.get(("agreement", a.relationship_id))
+        if known is None or known.recorded_at <= a.recorded_at:
+            self.t.subjects[("agreement", a.relationship_id)] = a
+
+    async def agreement(self, relationship_id: str):
+        return self.t.subjects.get(("agreement", relationship_id))
+
+    async def forget_agreements_of(self, participant_id: str) -> None:
+        for key, a in list(self.t.subjects.items()):
+            if key[0] == "agreement" and a.participant_id == participant_id:
+                del self.t.subjects[key]
+
+    async def record_act(self, act):
+        key = ("act", act.binding)
+        if key in self.t.subjects:
+            return self.t.subjects[key]
+        self.t.subjects[key] = act
+        return None
+
+    async def act(self, binding: str):
+        return self.t.subjects.get(("act", binding))
 
 
 class FakeRiskAlerts:
@@ -141,6 +209,7 @@ class FakeNotificationsUnitOfWork(FakeUnitOfWork):
         self.pairs = self.tables.pairs
         self.risk_alerts = FakeRiskAlerts(self.tables)
         self.digests = FakeDigests(self.tables)
+        self.subjects = FakeSubjects(self.tables)
 
     def for_(self, recipient_id: str) -> list[Delivery]:
         return [d for d in self.delivery_log.values() if d.recipient_id == recipient_id]

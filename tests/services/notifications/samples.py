@@ -98,6 +98,9 @@ def participant_samples() -> list[Sample]:
     nudge = _event("relationship-commands.v1", "relationship.nudge.requested", ev.RelationshipNudgeRequested)
     add("nudge", compose.relationship_nudge(nudge, BRAM, ANA))
     add("nudge-without-note", compose.relationship_nudge(nudge.model_copy(update={"note": None}), BRAM, ANA))
+    add("fit-questioned", compose.fit_questioned(_event("feedback.v1", "relationship.fit.questioned",
+                                                        ev.RelationshipFitQuestioned), BRAM, ANA))
+    add("attendance", compose.attendance_requested("m-1", NOW, NOW, BRAM, ANA))
     concluded = _event("feedback.v1", "relationship.concluded", ev.RelationshipConcluded)
     concluded = concluded.model_copy(update={"goals": [*concluded.goals, ev.GoalProgress(goal="budgeting", progress=0)]})
     add("concluded", compose.relationship_concluded(concluded, BRAM, ANA, program_name="Global mentoring 2027"))

@@ -380,9 +380,40 @@ RELATIONSHIP_CONCLUDED = _template(
     extra=("certificate",),
 )
 
+ATTENDANCE_REQUESTED = _template(
+    "attendance_requested",
+    Variant(msg("direct", "Did your meeting with {other_name} take place?"), (
+        Para(msg("direct", "Your meeting with {other_name} was planned for {start}. Did it take place? One click is "
+                    "enough; either of you can answer.")),
+    )),
+    Variant(msg("indirect", "How did your meeting with {other_name} go?"), (
+        Para(msg("indirect", "Your meeting with {other_name} was planned for {start}. Could you let us know whether it "
+                    "took place? One click is enough, and either of you may answer.")),
+    )),
+)
+
+FIT_QUESTIONED = _template(
+    "fit_questioned",
+    Variant(msg("direct", "A new mentor, if you would like one"), (
+        Para(msg("direct", "After your first meeting with {other_name}, it seems the match may not be the best fit. That "
+                    "happens, and it says nothing about either of you.")),
+        Para(msg("direct", "If you would like, we will look for a new mentor for you: use the link below. Nothing changes "
+                    "until you ask.")),
+        Para(msg("direct", "The program team knows and is glad to help.")),
+    )),
+    Variant(msg("indirect", "About your mentoring with {other_name}"), (
+        Para(msg("indirect", "Thank you for sharing how your first meeting with {other_name} went. Sometimes a pairing does "
+                    "not quite fit, and that is nobody's fault.")),
+        Para(msg("indirect", "Should you wish, we would be glad to look for another mentor for you; the link below lets you "
+                    "ask. Nothing will change unless you do.")),
+        Para(msg("indirect", "The program team is aware and would be happy to help.")),
+    )),
+)
+
 TEMPLATES = (
     MATCH_PROPOSED, MATCH_ESTABLISHED, MEETING_SCHEDULED, MEETING_RESCHEDULED, MEETING_CANCELLED, REMINDER_DUE,
     FEEDBACK_REQUESTED, CHECKIN_REQUESTED, CHECKIN_REMINDER, CLOSURE_REQUESTED, MILESTONE_ACHIEVED, GOAL_ACHIEVED,
     MEETINGS_MISSED, END_SCHEDULED, MATCH_ENDED_TERM_COMPLETED, MATCH_ENDED_ON_REQUEST,
     MATCH_ENDED_PARTNER_LEFT_MENTEE, MATCH_ENDED_PARTNER_LEFT_MENTOR, RELATIONSHIP_NUDGE, RELATIONSHIP_CONCLUDED,
+    FIT_QUESTIONED, ATTENDANCE_REQUESTED,
 )

@@ -66,6 +66,10 @@ HEALTH: dict[str, Text] = {
     "checkins_unanswered": nmsg("direct", "one check-in went unanswered", "{count} check-ins went unanswered"),
     "goals_stalled": msg("direct", "goal progress is at {progress} on average, with {term_elapsed} of the term gone"),
     "going_well": msg("direct", "meetings happen and the feedback is positive"),
+    # `not_a_good_fit` by whom (its `by` parameter): reasons.health picks the entry.
+    "not_a_good_fit.mentee": msg("direct", "the mentee says it is not a good fit"),
+    "not_a_good_fit.mentor": msg("direct", "the mentor says it is not a good fit"),
+    "not_a_good_fit.both": msg("direct", "both say it is not a good fit"),
 }
 
 # Why a mentor fits a mentee: one sentence on the goals, one on time (and perspective), as a person

@@ -4,6 +4,8 @@ its own catalogue, a pseudo-locale finds no hard-coded text, and readers fall ba
 from __future__ import annotations
 
 import gettext
+
+from services.notifications.domain import preferences
 import re
 from html.parser import HTMLParser
 
@@ -80,9 +82,14 @@ def test_every_message_renders_in_every_locale_and_tone_from_its_own_catalogue(n
     for sample in SAMPLES:
         found = template(sample.outgoing.template)
         for tone in found.tones:
-            mail = render(found, language, tone, sample.outgoing.context, preferences_url="https://x.example/p/t")
+            links = [(a.label, f"https://x.example/a/{a.action}") for a in sample.outgoing.actions]
+            kind = preferences.kind_of(found.name)
+            mail = render(found, language, tone, sample.outgoing.context, preferences_url="https://x.example/p/t",
+                          links=links, unsubscribe=(preferences.STOP_LABEL[kind], "https://x.example/u") if kind
+                          else None)
             for text in (mail.subject, mail.text, mail.html):
                 assert "{" not in text and "}" not in text, (sample.label, tone, text)
+            assert all(url in mail.text and url in mail.html for _, url in links)
             assert mail.subject and "\n" not in mail.subject
             rendered.add(found.name)
     assert rendered == set(TEMPLATES)  # the samples reach every template

@@ -60,7 +60,8 @@ async def test_introduction_in_each_persons_language_and_tone_once(settings, inf
     text = to_mentor[0].get_body(("plain",)).get_content()
     assert "tijd in Nepal" in text and "Asia/Kathmandu" not in text  # the zone by its name, in Dutch
     assert to_mentor[0].get_body(("html",)).get_content().startswith("<!DOCTYPE html>")
-    assert to_mentor[0]["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    # An introduction cannot be switched off (no one-click unsubscribe); it links to the pair's agreement.
+    assert to_mentor[0]["List-Unsubscribe"] is None and "/a/" in text
     assert to_mentee[0]["Subject"].startswith("Meet your mentor")
     delivered = out.of_type("notification.delivered")
     assert len(delivered) == 2 and {d.data["language"] for d in delivered} == {"nl", "en"}

@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from services.notifications.domain import preferences
 from services.notifications.domain.delivery import delivery_id
 from services.notifications.service_layer import program_team
 from services.notifications.service_layer.handlers import (
@@ -140,7 +141,12 @@ CASES = {
     ev.RelationshipMeetingsMissed: (meetings_missed(), {("bram", "meetings_missed"), ("ana", "meetings_missed")}),
     ev.RelationshipEndScheduled: (end_scheduled(), {("bram", "end_scheduled"), ("ana", "end_scheduled")}),
     ev.RelationshipConcluded: (concluded(), {("bram", "relationship_concluded"), ("ana", "relationship_concluded")}),
+    ev.RelationshipFitQuestioned: (ev.RelationshipFitQuestioned(
+        relationship_id="r1", program_id="prog-1", mentor_id="bram", mentee_id="ana", participant_id="bram",
+        questioned_at=NOW), {("ana", "fit_questioned")}),
 }
+# Subscriptions that only keep what an action link's page needs, and send nothing.
+RECORDS = {ev.MatchDeclined, ev.MatchExpired, ev.RelationshipAgreementRecorded}
 
 
 def test_every_subscription_has_a_case():
@@ -148,7 +154,7 @@ def test_every_subscription_has_a_case():
     # database (tests/e2e/test_erasure.py), since it scrubs every table.
     assert set(SUBSCRIPTIONS) == (set(CASES) | set(replica.PARTICIPANT_SUBSCRIPTIONS)
                                   | set(programs.PROGRAM_SUBSCRIPTIONS) | set(program_team.SUBSCRIPTIONS)
-                                  | {ev.ParticipantErased})
+                                  | {ev.ParticipantErased} | RECORDS)
 
 
 @pytest.mark.parametrize("model", list(CASES), ids=lambda m: m.__name__)
@@ -165,7 +171,9 @@ async def test_each_event_writes_the_right_templates_for_the_right_people_and_wa
     assert all(d.delivery_id == delivery_id("e-1", d.recipient_id, d.template) for d in written)
     assert all(d.status == "pending" and d.attempts == 0 and d.cause_event_id == "e-1" for d in written)
     assert all("{" not in d.subject + d.body + d.html for d in written)  # every placeholder filled
-    assert all(d.html.startswith("<!DOCTYPE html>") and d.unsubscribe_url for d in written)
+    assert all(d.html.startswith("<!DOCTYPE html>") for d in written)
+    # One-click unsubscribe only where that kind of message may be switched off.
+    assert all((d.unsubscribe_url is not None) == (preferences.kind_of(d.template) is not None) for d in written)
     assert deps.wake.times == woken + 1
     assert uow.emitted == []  # the delivery loop announces outcomes, not the handlers
 
@@ -177,9 +185,15 @@ async def test_language_and_tone_follow_each_reader(uow, deps):
     assert (to_ana.language, to_ana.subject) == ("pt-BR", "Uma apresentação: Bram de Vries")  # indirect
     assert "Horário da Europa Central" in to_ana.body and "Europe/Amsterdam" not in to_ana.body
     assert (to_ana.channel, to_ana.address) == ("email", "ana@example.com")
-    # Her notification preferences: a signed token in the link, never the bare id.
-    assert to_ana.unsubscribe_url.startswith("https://tandem.example/preferences/") and "ana" not in to_ana.unsubscribe_url
-    assert f"Escolha quais mensagens você recebe: {to_ana.unsubscribe_url}" in to_ana.body
+    # Her notification preferences: a link signed for her alone, in her language.
+    prefix = "Escolha quais mensagens você recebe: http://127.0.0.1:8083/a/"
+    token = to_ana.body.split(prefix, 1)[1].split()[0]
+    link = deps.signer.read(token, NOW)
+    assert (link.participant_id, link.kind) == ("ana", ("participant", "preferences"))
+    # And the agreement the introduction asks for, one click away.
+    agreement = [line for line in to_ana.body.splitlines() if "/a/" in line and prefix not in line]
+    assert len(agreement) == 1 and deps.signer.read(agreement[0].rsplit("/a/", 1)[1], NOW).kind == \
+        ("relationship", "agreement")
 
 
 async def test_a_proposal_describes_the_mentee_to_the_mentor(uow, deps):
@@ -412,3 +426,32 @@ async def test_the_closing_celebration_attaches_a_certificate_in_each_readers_la
 
 def programs_configured() -> ev.ProgramConfigured:
     return ev.ProgramConfigured(program_id="prog-1", name="Pilot")
+
+
+async def test_what_pages_need_is_kept_without_sending_anything(uow, deps):
+    await deliver(SUBSCRIPTIONS, proposed(), uow, deps)
+    assert (await uow.subjects.proposal("p1")).open
+    await deliver(SUBSCRIPTIONS, ev.MatchDeclined(proposal_id="p1", program_id="prog-1", mentee_id="ana",
+                                                  mentor_id="bram", reason_code="no_time"), uow, deps)
+    assert (await uow.subjects.proposal("p1")).status == "declined"
+    uow.delivery_log.clear()
+    recorded = ev.RelationshipAgreementRecorded(relationship_id="r1", participant_id="ana", cadence_days=21,
+                                                duration_minutes=60, response_time_hours=24, goals=["b", "a"],
+                                                recorded_at=NOW)
+    await deliver(SUBSCRIPTIONS, recorded, uow, deps)
+    older = recorded.model_copy(update={"cadence_days": 7, "recorded_at": NOW - timedelta(hours=1)})
+    await deliver(SUBSCRIPTIONS, older, uow, deps)
+    assert (await uow.subjects.agreement("r1")).terms["cadence_days"] == 21  # the latest answer stands
+    assert uow.delivery_log == {}
+
+
+async def test_a_switched_off_kind_of_message_is_not_written(uow, deps):
+    await deliver(SUBSCRIPTIONS, established(), uow, deps)
+    ana = (await uow.participants.require("ana"))[0]
+    from dataclasses import replace as _replace
+    if not hasattr(ana, "muted"):
+        pytest.skip("the participant replica does not keep muted kinds yet")
+    uow.participants.people["ana"] = _replace(ana, muted=frozenset({"reminders"}))
+    uow.delivery_log.clear()
+    await deliver(SUBSCRIPTIONS, reminder(), uow, deps)
+    assert {d.recipient_id for d in uow.delivery_log.values()} == {"bram"}

@@ -1,0 +1,63 @@
+"""What every participant page is sent with, and the forms' CSRF check.
+
+Headers: a strict Content-Security-Policy (nothing but this site's stylesheet; forms post only
+here; no framing), no referrer (a link's token must not leak to another site), no caching (a page
+shows one person's data), no MIME sniffing.
+
+CSRF: double submit, signed. A page sets a random cookie and puts `HMAC(key, cookie | token)` in
+its form; a post is taken only with both, and they must match. The link's own token already is a
+secret a forger would need; this also stops a page of another site from posting a token it got
+hold of. RFC 8058's one-click unsubscribe is the exception: the mail client posts it, with no page
+and no cookie, and it can only switch a kind of message off.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+
+CSP = ("default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; "
+       "base-uri 'none'")
+HEADERS = [
+    (b"content-security-policy", CSP.encode()),
+    (b"referrer-policy", b"no-referrer"),
+    (b"x-content-type-options", b"nosniff"),
+    (b"x-frame-options", b"DENY"),
+    (b"cache-control", b"no-store"),
+    (b"cross-origin-opener-policy", b"same-origin"),
+]
+COOKIE = "tandem_form"
+
+
+class SecurityHeaders:
+    def __init__(self, app) -> None:
+        self.app = app
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+
+        async def with_headers(message) -> None:
+            if message["type"] == "http.response.start":
+                names = {k.lower() for k, _ in message.get("headers", [])}
+                message["headers"] = list(message.get("headers", [])) + [h for h in HEADERS if h[0] not in names]
+            await send(message)
+
+        await self.app(scope, receive, with_headers)
+
+
+class FormGuard:
+    def __init__(self, keys: str) -> None:
+        newest = [k.strip() for k in keys.split(",") if k.strip()][-1]
+        self._key = hashlib.sha256(b"tandem.csrf/" + newest.encode()).digest()
+
+    @staticmethod
+    def new_cookie() -> str:
+        return secrets.token_urlsafe(24)
+
+    def field(self, cookie: str, token: str) -> str:
+        return hmac.new(self._key, f"{cookie}|{token}".encode(), hashlib.sha256).hexdigest()
+
+    def valid(self, cookie: str | None, field: str | None, token: str) -> bool:
+        return bool(cookie and field) and hmac.compare_digest(self.field(cookie, token), field)

@@ -1,0 +1,63 @@
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from services.notifications.domain.links import ActionLink, LinkExpired, LinkMaker, LinkRefused, LinkSigner
+
+NOW = datetime(2027, 1, 4, 12, 0, tzinfo=UTC)
+
+
+def link(**changes) -> ActionLink:
+    values = {"participant_id": "p-1", "subject_kind": "proposal", "subject_id": "prop-1", "action": "answer",
+              "expires_at": NOW + timedelta(days=3)} | changes
+    return ActionLink(**values)
+
+
+def test_a_token_reads_back_as_the_link_it_was_made_for():
+    signer = LinkSigner(["k1"])
+    read = signer.read(signer.token(link()), NOW)
+    assert read == link(expires_at=read.expires_at) and read.expires_at == NOW + timedelta(days=3)
+
+
+def test_keys_rotate_two_accepted_while_one_is_retired():
+    old, both, new = LinkSigner(["old"]), LinkSigner(["old", "new"]), LinkSigner(["new"])
+    by_old, by_both = old.token(link()), both.token(link())
+    assert both.read(by_old, NOW).participant_id == "p-1"  # issued before the rotation: still accepted
+    assert new.read(by_both, NOW).participant_id == "p-1"  # the newest key, listed last, signs
+    with pytest.raises(LinkRefused):
+        new.read(by_old, NOW)  # once the old key is removed
+
+
+@pytest.mark.parametrize("garbled", ["", "x", "a.b", "eyJhIjoxfQ.bad", "W10.sig", "🙂" * 20])
+def test_anything_not_signed_by_us_is_refused(garbled):
+    with pytest.raises(LinkRefused):
+        LinkSigner(["k1"]).read(garbled, NOW)
+
+
+def test_a_token_cannot_be_edited_for_someone_else():
+    signer = LinkSigner(["k1"])
+    token = signer.token(link())
+    payload, signature = token.rsplit(".", 1)
+    other = signer.token(link(participant_id="p-2")).rsplit(".", 1)[0]
+    with pytest.raises(LinkRefused):
+        signer.read(f"{other}.{signature}", NOW)
+    assert payload != other
+
+
+def test_an_expired_link_says_whose_it_was():
+    signer = LinkSigner(["k1"])
+    with pytest.raises(LinkExpired) as expired:
+        signer.read(signer.token(link(expires_at=NOW - timedelta(seconds=1))), NOW)
+    assert expired.value.link.participant_id == "p-1"
+
+
+def test_a_double_click_is_one_command_and_each_choice_another():
+    assert link().command_id("accept") == link(expires_at=NOW).command_id("accept")
+    assert link().command_id("accept") != link().command_id("decline")
+    assert link().command_id("accept") != link(participant_id="p-2").command_id("accept")
+    assert link(variant="1").binding != link(variant="2").binding  # a moved meeting: a new link
+
+
+def test_links_are_absolute_with_the_choice_already_made():
+    url = LinkMaker(LinkSigner(["k1"]), "https://mentoring.example/").url(link(), "accept")
+    assert url.startswith("https://mentoring.example/a/") and url.endswith("?choice=accept")
