@@ -38,7 +38,7 @@ class Meeting:
     alternatives: tuple[datetime, ...]
     place: str | None
     location: str | None
-    status: str  # planned | cancelled
+    status: str  # planned | cancelled | over (attendance recorded)
 
     def includes(self, participant_id: str) -> bool:
         return participant_id in (self.mentor_id, self.mentee_id)
@@ -130,6 +130,11 @@ class SubjectRepository:
             f"""SELECT {_MEETING} FROM meetings WHERE status = 'planned' AND NOT attendance_asked AND ends_at <= $1
                 ORDER BY ends_at LIMIT $2 FOR UPDATE SKIP LOCKED""", now, limit)
         return [_meeting(r) for r in rows]
+
+    async def meeting_over(self, meeting_id: str) -> None:
+        """Its attendance is recorded (from a page, or a portal): nobody is asked about it any more."""
+        await self.conn.execute("UPDATE meetings SET status = 'over', attendance_asked = true WHERE meeting_id = $1",
+                                meeting_id)
 
     async def mark_asked(self, meeting_id: str) -> None:
         await self.conn.execute("UPDATE meetings SET attendance_asked = true WHERE meeting_id = $1", meeting_id)

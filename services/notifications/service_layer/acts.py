@@ -186,6 +186,8 @@ async def show(uow: NotificationsUnitOfWork, r: Request, defaults: ProgramDefaul
         return Page("meeting_change", {"meeting": meeting, "other": other, "offered": offered})
     if kind == links.ATTENDANCE:
         meeting, pair, other = await _meeting(uow, r, planned=False)
+        if meeting.status == "over":
+            raise Refused("already_done", 200)
         return Page("attendance", {"meeting": meeting, "other": other,
                                    "answer": r.choice if r.choice in ("held", "not_held") else None})
     if kind == links.FEEDBACK:
@@ -273,6 +275,8 @@ async def act(uow: NotificationsUnitOfWork, r: Request, form: Mapping[str, str],
         return Page("done", {"message": "CANCELLED"})
     if kind == links.ATTENDANCE:
         meeting, pair, other = await _meeting(uow, r, planned=False)
+        if meeting.status == "over":
+            raise Refused("already_done", 200)
         held = forms.attendance(form)
         # Either person may answer, once for both: the act is recorded under the meeting, not the person.
         await _once(uow, r, "held" if held else "not_held", ev.MeetingAttendanceRecorded(

@@ -17,6 +17,7 @@ write the delivery log and wake the delivery loop; the loop sends, at most once,
 | meeting.scheduled                        | on_meeting_scheduled                        | meetings; deliveries: both, with an invite    | -                             |
 | meeting.rescheduled                      | on_meeting_rescheduled                      | meetings; deliveries: both, with an invite    | -                             |
 | meeting.cancelled                        | on_meeting_cancelled                        | meetings; deliveries: both (or the one who stays), cancelling it | -          |
+| meeting.completed / meeting.missed       | on_meeting_over                             | meetings (attendance known: nobody is asked)  | -                             |
 | reminder.due                             | on_reminder_due                             | deliveries: each one named                    | -                             |
 | feedback.requested                       | on_feedback_requested                       | feedback requests; deliveries: the one asked (meeting, check-in or its reminder, closure) | - |
 | relationship.agreement.recorded          | on_agreement_recorded                       | agreements (to fill the other's form)         | -                             |
@@ -33,6 +34,7 @@ write the delivery log and wake the delivery loop; the loop sends, at most once,
 | (dead letters, every topic)              | program_team.on_dead_letter                 | digest items                                  | -                             |
 | (a delivery falls due)                   | loops.Dispatcher.step                       | deliveries: sent, failed, retried             | notification.delivered/failed |
 | (08:00 in a program's zone)              | digests.DigestSchedule.step                 | digests; deliveries: ops contacts             | -                             |
+| (a meeting is over, nobody said)         | attendance.AttendanceQuestions.step         | meetings; deliveries: both, "did it happen?"  | -                             |
 | (a participant posts a link's page)      | entrypoints/web (service_layer/acts.py)     | link acts                                     | the participant's command (proposal.accepted, ...) |
 
 People must be known here first (`NotYetKnown` until their profile has arrived); people who left
@@ -141,6 +143,12 @@ async def on_meeting_cancelled(event: ev.MeetingCancelled, uow: NotificationsUni
     known = await uow.subjects.meeting(event.meeting_id)
     await uow.subjects.save_meeting(_meeting(event, known.kind if known else "recurring", "cancelled"))
     await _to_both(event, uow, deps, compose.meeting_cancelled)
+
+
+async def on_meeting_over(event: ev.MeetingCompleted | ev.MeetingMissed, uow: NotificationsUnitOfWork,
+                          deps: NotificationsDeps) -> None:
+    """Its attendance is recorded: nobody is asked whether it took place (or asked again)."""
+    await uow.subjects.meeting_over(event.meeting_id)
 
 
 def _meeting(event, kind: str, status: str) -> Meeting:
@@ -260,6 +268,8 @@ SUBSCRIPTIONS = {
     ev.MeetingScheduled: on_meeting_scheduled,
     ev.MeetingRescheduled: on_meeting_rescheduled,
     ev.MeetingCancelled: on_meeting_cancelled,
+    ev.MeetingCompleted: on_meeting_over,
+    ev.MeetingMissed: on_meeting_over,
     ev.ReminderDue: on_reminder_due,
     ev.FeedbackRequested: on_feedback_requested,
     ev.MilestoneAchieved: on_milestone_achieved,

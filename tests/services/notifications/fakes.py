@@ -119,6 +119,12 @@ class FakeSubjects:
                and m.ends_at <= now and ("asked", m.meeting_id) not in self.t.subjects]
         return sorted(due, key=lambda m: m.ends_at)[:limit]
 
+    async def meeting_over(self, meeting_id: str) -> None:
+        found = self.t.subjects.get(("meeting", meeting_id))
+        if found is not None:
+            self.t.subjects[("meeting", meeting_id)] = replace(found, status="over")
+        self.t.subjects[("asked", meeting_id)] = True
+
     async def mark_asked(self, meeting_id: str) -> None:
         self.t.subjects[("asked", meeting_id)] = True
 

@@ -24,7 +24,8 @@ CREATE TABLE meetings (
     alternatives     timestamptz[] NOT NULL DEFAULT '{}',
     place            text,
     location         text,
-    status           text NOT NULL DEFAULT 'planned' CHECK (status IN ('planned', 'cancelled')),
+    -- over: its attendance is recorded (meeting.completed / meeting.missed)
+    status           text NOT NULL DEFAULT 'planned' CHECK (status IN ('planned', 'cancelled', 'over')),
     -- Once it is over, both are asked whether it took place (service_layer/attendance.py).
     attendance_asked boolean NOT NULL DEFAULT false
 );

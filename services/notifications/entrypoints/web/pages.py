@@ -111,7 +111,8 @@ def _refusal(request: Request, words: Words, kind: str, status: int, **params: A
     if _wants_json(request):
         return JSONResponse({"error": kind, "message": message}, status_code=status)
     return TEMPLATES.TemplateResponse(request, "message.html", {"w": words, "title": words.t(title), "body": message,
-                                                                 "kind": kind}, status_code=status)
+                                                                 "kind": kind, "page_name": kind},
+                                      status_code=status)
 
 
 async def _open(request: Request, token: str, choice: str | None):
@@ -166,7 +167,8 @@ async def show(request: Request, token: str, choice: str | None = None):
     cookie = request.cookies.get(COOKIE) or guard.new_cookie()
     words = _words_for(person, request)
     response = TEMPLATES.TemplateResponse(request, f"{page.template}.html", {
-        "w": words, "person": person, "csrf": guard.field(cookie, token), "choice": r.choice, **page.data},
+        "w": words, "person": person, "csrf": guard.field(cookie, token), "choice": r.choice,
+        "page_name": page.template, **page.data},
         status_code=page.status)
     response.set_cookie(COOKIE, cookie, httponly=True, samesite="strict", path="/a/",
                         secure=service.settings.public_url.startswith("https://"))
@@ -211,7 +213,7 @@ async def post(request: Request, token: str):
         return JSONResponse({"status": "done", "message": message})
     return TEMPLATES.TemplateResponse(request, "message.html", {"w": words, "title": words.t("DONE_TITLE"),
                                                                  "body": message, "kind": "done",
-                                                                 "preferences": None})
+                                                                 "page_name": "done"})
 
 
 def install_errors(app: FastAPI) -> None:

@@ -146,7 +146,8 @@ CASES = {
         questioned_at=NOW), {("ana", "fit_questioned")}),
 }
 # Subscriptions that only keep what an action link's page needs, and send nothing.
-RECORDS = {ev.MatchDeclined, ev.MatchExpired, ev.RelationshipAgreementRecorded}
+RECORDS = {ev.MatchDeclined, ev.MatchExpired, ev.RelationshipAgreementRecorded, ev.MeetingCompleted,
+           ev.MeetingMissed}
 
 
 def test_every_subscription_has_a_case():
@@ -455,3 +456,27 @@ async def test_a_switched_off_kind_of_message_is_not_written(uow, deps):
     uow.delivery_log.clear()
     await deliver(SUBSCRIPTIONS, reminder(), uow, deps)
     assert {d.recipient_id for d in uow.delivery_log.values()} == {"bram"}
+
+
+async def test_nobody_is_asked_about_a_meeting_whose_attendance_is_known(uow, deps):
+    from services.notifications.service_layer.attendance import AttendanceQuestions
+    from contextlib import asynccontextmanager
+
+    await deliver(SUBSCRIPTIONS, established(), uow, deps)
+    over = meeting(ev.MeetingScheduled).model_copy(update={"start": NOW - timedelta(hours=2),
+                                                           "end": NOW - timedelta(hours=1)})
+    await deliver(SUBSCRIPTIONS, over, uow, deps)
+    await deliver(SUBSCRIPTIONS, over.model_copy(update={"meeting_id": "m2"}), uow, deps)
+    completed = ev.MeetingCompleted(**{k: getattr(over, k) for k in ev.MeetingCompleted.model_fields})
+    await deliver(SUBSCRIPTIONS, completed, uow, deps)  # m1's attendance came from a portal
+    uow.delivery_log.clear()
+
+    @asynccontextmanager
+    async def transaction():
+        yield uow
+    await AttendanceQuestions(transaction, FixedClock(NOW), deps).step()
+    asked = {(d.recipient_id, d.template) for d in uow.delivery_log.values()}
+    assert asked == {("ana", "attendance_requested"), ("bram", "attendance_requested")}
+    assert {d.cause_event_id for d in uow.delivery_log.values()} == {"meeting-over/m2/0"}
+    await AttendanceQuestions(transaction, FixedClock(NOW), deps).step()
+    assert len(uow.delivery_log) == 2  # asked once
