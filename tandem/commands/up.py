@@ -49,9 +49,13 @@ def run(args) -> int:
         token = os.environ.get("TANDEM_OPS_TOKEN") or secrets.token_urlsafe(18)
         # Chat webhooks are signed with secrets derived from this one (`tandem webhook secret URL`).
         webhook_secret = os.environ.get("TANDEM_WEBHOOK_SECRET") or secrets.token_urlsafe(24)
+        # Participants' action links are signed with this key; kept in the home, so links in mail sent
+        # before a restart still open after it.
+        link_keys = os.environ.get("TANDEM_LINK_KEYS") or _kept_secret(infra.home / "link-key")
         if not args.no_services:
             services = Services.create(infra, replicas=args.replicas,
-                                       extra={"TANDEM_OPS_TOKEN": token, "TANDEM_WEBHOOK_SECRET": webhook_secret})
+                                       extra={"TANDEM_OPS_TOKEN": token, "TANDEM_WEBHOOK_SECRET": webhook_secret,
+                                              "TANDEM_LINK_KEYS": link_keys})
             for proc in services.processes.values():
                 if not is_free(proc.port):
                     raise CliError(f"port {proc.port} is needed for {proc.name} but is already in use by "
@@ -65,6 +69,8 @@ def run(args) -> int:
             print(f"dashboard: http://127.0.0.1:{dashboard}/dashboard  (sign in with the token below)")
             print(f"TANDEM_OPS_TOKEN={token}")
             print(f"TANDEM_WEBHOOK_SECRET={webhook_secret}")
+            print(f"participants' pages: http://127.0.0.1:{services.replica('notifications').port}/a/... "
+                  "(the links in their mails)")
         print("Tandem is up. Ctrl-C stops it.", flush=True)
         while not stopping:
             if services is not None:
@@ -82,3 +88,12 @@ def run(args) -> int:
             services.stop()
         infra.stop()
     return 0
+
+
+def _kept_secret(path) -> str:
+    """A random secret made once and kept in the file (readable by its owner only)."""
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.touch(mode=0o600)
+        path.write_text(secrets.token_urlsafe(32))
+    return path.read_text().strip()

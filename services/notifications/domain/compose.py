@@ -89,6 +89,7 @@ def _meeting(template: str, data, mentor: Participant, mentee: Participant, *, m
             "recipient_name": me.name, "other_name": name_of(other), "kind": getattr(data, "kind", "recurring"),
             "start": Moment(data.start, me.timezone), "start_short": Moment(data.start, me.timezone, short=True),
             "start_other": other_clock, "duration": Span(data.end - data.start),
+            "location": getattr(data, "location", None),
             **(extra(me, other) if extra else {}),
         }, Attachment("invite.ics", without_the_forgotten(data.ics, me.email) if other.erased else data.ics,
                       f"text/calendar; method={method}"),

@@ -116,7 +116,8 @@ def build_invite(meeting: MeetingInvite, *, method: Method = "REQUEST", sequence
         organizer=_address(meeting.organizer),
         attendees=[
             _address(p, role="REQ-PARTICIPANT", cutype="INDIVIDUAL",
-                     **({"partstat": "NEEDS-ACTION", "rsvp": True} if method == "REQUEST" else {}))
+                     # No reply is asked for: nobody reads them (the meeting's page moves or cancels it).
+                     **({"partstat": "NEEDS-ACTION", "rsvp": False} if method == "REQUEST" else {}))
             for p in meeting.attendees
         ],
         status="CONFIRMED" if method == "REQUEST" else "CANCELLED",

@@ -63,6 +63,9 @@ MATCH_ESTABLISHED = _template(
     )),
 )
 
+# Where they meet: the meeting's video link, or the place the pair agreed on.
+_WHERE = msg("any", "Where: {location}")
+
 _OTHER_CLOCK = {D: msg("direct", "For {other_name}, that is {start_other}."),
                 I: msg("indirect", "For {other_name}, this is {start_other}.")}
 
@@ -77,6 +80,7 @@ MEETING_SCHEDULED = _template(
         Para(Switch("kind", {
             "kickoff": msg("direct", "Use it to share your goals and agree on how you will work together."),
             "recurring": msg("direct", "Come with the questions or topics you want to discuss.")})),
+        Para(_WHERE, optional=True),
         Para(msg("direct", "The calendar invitation is attached.")),
     )),
     Variant(Switch("kind", {"kickoff": msg("indirect", "Your first meeting with {other_name} on {start_short}"),
@@ -90,6 +94,7 @@ MEETING_SCHEDULED = _template(
             "kickoff": msg("indirect", "You may like to use this first conversation to share your goals and to agree on how "
                               "you would like to work together."),
             "recurring": msg("indirect", "It may help to note beforehand what you would like to talk about.")})),
+        Para(_WHERE, optional=True),
         Para(msg("indirect", "You will find the invitation attached. If the time does not suit you, you can always ask to "
                     "move it.")),
     )),
@@ -101,11 +106,13 @@ MEETING_RESCHEDULED = _template(
     Variant(msg("direct", "Meeting moved: {other_name}, {start_short}"), (
         Para(msg("direct", "Your meeting with {other_name} has moved to {start}.")),
         Para(_OTHER_CLOCK[D], optional=True),
+        Para(_WHERE, optional=True),
         Para(msg("direct", "The updated invitation is attached.")),
     )),
     Variant(msg("indirect", "A new time for your meeting with {other_name}"), (
         Para(msg("indirect", "Your meeting with {other_name} will now take place on {start}.")),
         Para(_OTHER_CLOCK[I], optional=True),
+        Para(_WHERE, optional=True),
         Para(msg("indirect", "The updated invitation is attached. Thank you for your flexibility.")),
     )),
 )

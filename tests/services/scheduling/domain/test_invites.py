@@ -40,7 +40,7 @@ def test_request_has_everything_a_calendar_client_needs(meeting):
     assert "DTSTAMP:20260530T120000Z" in lines and "SEQUENCE:0" in lines and "STATUS:CONFIRMED" in lines
     assert any(line.startswith("ORGANIZER") and line.endswith("mailto:scheduling@tandem.example") for line in lines)
     attendees = [line for line in lines if line.startswith("ATTENDEE")]
-    assert len(attendees) == 2 and all("RSVP=TRUE" in line for line in attendees)
+    assert len(attendees) == 2 and all("RSVP=FALSE" in line for line in attendees)
     assert attendees[0].endswith("mailto:ana.souza@example.com") and 'CN="Ana Souza"' in attendees[0]
     assert any(line.startswith("SUMMARY:Mentoring kickoff: Ana Souza & Bram de Vries") for line in lines)
 
