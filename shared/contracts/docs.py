@@ -18,18 +18,19 @@ from shared.contracts.examples import EXAMPLES, PROFILE, PROGRAM
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "events.md"
 
+_PAGES = "notifications (participants' pages)"
 # Who publishes on each topic, and its key. Who consumes comes from the subscription tables.
 TOPICS = {
     topics.PROGRAMS: ("the program team (`tandem program configure`, admin tools)", "program_id"),
-    topics.RELATIONSHIP_COMMANDS: ("the program team (dashboard), portal", "relationship_id"),
-    topics.PARTICIPANTS: ("upstream (HRIS, portals)", "participant_id"),
+    topics.RELATIONSHIP_COMMANDS: (f"the program team (dashboard), {_PAGES}, portal", "relationship_id"),
+    topics.PARTICIPANTS: (f"upstream (HRIS, portals); preferences: {_PAGES}", "participant_id"),
     topics.MATCH_REQUESTS: ("portal / program admin", "mentee_id, or program_id for a cohort round"),
-    topics.MATCH_RESPONSES: ("portal", "participant_id (the mentor answering)"),
+    topics.MATCH_RESPONSES: (f"{_PAGES}, portal", "participant_id (the mentor answering)"),
     topics.MATCHES: ("matching", "mentee_id; relationship_id once established"),
-    topics.MEETING_COMMANDS: ("portal", "relationship_id"),
+    topics.MEETING_COMMANDS: (f"{_PAGES}, portal", "relationship_id"),
     topics.MEETINGS: ("scheduling", "relationship_id"),
     topics.REMINDERS: ("scheduling", "relationship_id"),
-    topics.FEEDBACK_SUBMISSIONS: ("portal", "relationship_id"),
+    topics.FEEDBACK_SUBMISSIONS: (f"{_PAGES}, portal", "relationship_id"),
     topics.FEEDBACK: ("feedback", "relationship_id"),
     topics.NOTIFICATIONS: ("notifications", "recipient_id"),
     topics.PRIVACY: ("every service, once it has forgotten a person", "participant_id"),
