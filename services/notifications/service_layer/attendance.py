@@ -4,12 +4,14 @@
 and feedback asks how it went.
 
 A loop, because nothing is published when a meeting ends: it takes the meetings this service keeps
-(from meetings.v1) that are over and not yet asked about, with `FOR UPDATE SKIP LOCKED` so that of
+(from meetings.v1) that are over (for a quarter of an hour) and not yet asked about, with `FOR UPDATE SKIP LOCKED` so that of
 N replicas one asks, and writes the messages in the same transaction that marks them asked. The
 messages' ids derive from the meeting and its version, so nobody is asked twice.
 """
 
 from __future__ import annotations
+
+from datetime import timedelta
 
 from services.notifications.domain import compose
 from services.notifications.service_layer import enqueue
@@ -20,6 +22,9 @@ from shared.service import Service
 
 CAUSE_TYPE = "meeting.over"  # the delivery log's cause: no event, the meeting's end on the program clock
 BATCH = 100
+# Asked a little after the end: a portal that records attendance itself has time to, and nobody is
+# asked about a meeting that may be running late.
+GRACE = timedelta(minutes=15)
 
 
 class AttendanceQuestions:
@@ -31,7 +36,7 @@ class AttendanceQuestions:
     async def step(self) -> Pass:
         async with self.transaction() as uow:
             now = self.clock.now()
-            meetings = await uow.subjects.meetings_to_ask_about(now, BATCH)
+            meetings = await uow.subjects.meetings_to_ask_about(now - GRACE, BATCH)
             for meeting in meetings:
                 await uow.subjects.mark_asked(meeting.meeting_id)
                 pair = await uow.pairs.get(meeting.relationship_id)
@@ -49,7 +54,7 @@ class AttendanceQuestions:
             upcoming = None if len(meetings) == BATCH else await uow.subjects.next_meeting_end()
         if len(meetings) == BATCH:
             return Pass(more=True)
-        return Pass(due_in=None if upcoming is None else max(0.0, self.clock.real_seconds_until(upcoming)))
+        return Pass(due_in=None if upcoming is None else max(0.0, self.clock.real_seconds_until(upcoming + GRACE)))
 
 
 async def ask_about_attendance(service: Service) -> None:
