@@ -216,8 +216,10 @@ async def act(uow: NotificationsUnitOfWork, r: Request, form: Mapping[str, str],
         answer = forms.preferences(form, kinds=kinds.KINDS, locales=available_locales(),
                                    chat_possible=_chat_possible(r.person))
         nonce = (form.get("nonce") or "")[:64] or r.now.isoformat()
-        uow.emit(_preferences_event(r, answer.muted, answer.channel, answer.quiet_hours, answer.locale, answer.style),
-                 event_id=link.command_id(f"preferences/{nonce}"))
+        # Preferences change again and again: once per page load (its nonce), so a double click counts once.
+        await _once(uow, r, "save", _preferences_event(r, answer.muted, answer.channel, answer.quiet_hours,
+                                                       answer.locale, answer.style),
+                    binding=f"{link.binding}/{nonce}")
         return Page("done", {"message": "PREFERENCES_SAVED"})
     if kind == links.UNSUBSCRIBE:
         if link.variant not in kinds.KINDS:
@@ -226,10 +228,12 @@ async def act(uow: NotificationsUnitOfWork, r: Request, form: Mapping[str, str],
         comm = r.person.communication
         quiet = (comm.quiet_start, comm.quiet_end) if comm.quiet_start and comm.quiet_end else None
         muted = tuple(sorted({*(c.muted if c else ()), link.variant}))
-        minute = r.now.replace(second=0, microsecond=0).isoformat()
-        uow.emit(_preferences_event(r, muted, c.channel if c else None, quiet, c.locale if c else None,
-                                    c.style if c else None),
-                 event_id=link.command_id(f"unsubscribe/{'one-click/' + minute if one_click else form.get('nonce')}"))
+        # Once per page load, or per minute for a mail client's one-click POST (which has no page).
+        once = "one-click/" + r.now.replace(second=0, microsecond=0).isoformat() if one_click else \
+            (form.get("nonce") or "")[:64] or r.now.isoformat()
+        await _once(uow, r, "stop", _preferences_event(r, muted, c.channel if c else None, quiet,
+                                                       c.locale if c else None, c.style if c else None),
+                    binding=f"{link.binding}/{once}")
         return Page("done", {"message": "UNSUBSCRIBED"})
 
     if kind == links.PROPOSAL_ANSWER:

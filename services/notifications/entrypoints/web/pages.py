@@ -195,6 +195,8 @@ async def post(request: Request, token: str):
             r = acts.Request(opened.link, person, opened.now)
             page = await acts.act(uow, r, form, service.settings, one_click=one_click)
     except acts.Refused as refused:
+        if one_click and refused.kind == "already_done":
+            return Response(status_code=200)  # a mail client's retry: stopped already
         return _refusal(request, _words_for(person, request), refused.kind, refused.status)
     except forms.FieldError as bad:
         words = _words_for(person, request)

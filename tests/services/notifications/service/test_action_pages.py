@@ -184,3 +184,41 @@ async def test_after_a_meeting_both_are_asked_and_the_first_answer_counts_for_bo
         page = await browser.get(urlsplit(not_held).path)
         assert page.status_code == 200 and 'method="post"' not in page.text
     assert len(out.of_type("meeting.attendance.recorded")) == 1
+
+
+async def test_preferences_saved_twice_from_one_page_and_a_repeated_one_click_count_once(
+        settings, infrastructure, ids, bootstrap_servers, topic_prefix):
+    service = build_service(settings)
+    signer = LinkSigner(["current-key"])
+    async with service.running(), \
+            Watcher(bootstrap_servers, [topics.PARTICIPANTS], topic_prefix) as out, \
+            Publisher(bootstrap_servers, topic_prefix=topic_prefix) as pub, \
+            httpx.AsyncClient(transport=httpx.ASGITransport(app=build_web(service)),
+                              base_url="https://mentoring.example") as browser:
+        await pub.publish(onboarded(pid=ids["mentee"], locale="fr-FR"))
+
+        async def known():
+            return await fetch(settings.database_url, "SELECT 1 FROM notifications.participants "
+                                                      "WHERE participant_id = $1", ids["mentee"])
+        await eventually(known, 30, "the mentee known here")
+        until = START + timedelta(days=30)
+        preferences = signer.token(ActionLink(ids["mentee"], "participant", ids["mentee"], "preferences", until))
+        page = await browser.get(f"/a/{preferences}")
+        assert page.status_code == 200 and 'lang="fr"' in page.text
+        nonce = re.search(r'name="nonce" value="([^"]+)"', page.text).group(1)
+        form = {"csrf": csrf_of(page.text), "nonce": nonce, "want_checkins": "on", "locale": "fr", "style": "direct"}
+        first = await browser.post(f"/a/{preferences}", data=form)
+        second = await browser.post(f"/a/{preferences}", data=form)  # a double click
+        assert first.status_code == 200 and second.status_code == 200 and 'data-page="already_done"' in second.text
+        bad = await browser.post(f"/a/{preferences}", data={**form, "quiet_start": "25:00", "quiet_end": "07:00"})
+        assert bad.status_code == 400 and 'data-page="bad_field"' in bad.text
+
+        stop = signer.token(ActionLink(ids["mentee"], "participant", ids["mentee"], "unsubscribe", until, "nudges"))
+        for _ in range(2):  # a mail client that retries
+            answer = await browser.post(f"/a/{stop}", data={"List-Unsubscribe": "One-Click"})
+            assert answer.status_code == 200
+        await out.wait_for(lambda w: len(w.of_type("participant.preferences.changed")) >= 2, 30, "the two changes")
+    form_change, one_click = out.of_type("participant.preferences.changed")
+    assert form_change.data["muted"] == ["reminders", "nudges"] and form_change.data["locale"] == "fr"
+    assert "nudges" in one_click.data["muted"]
+    assert len(out.of_type("participant.preferences.changed")) == 2  # each counted once
