@@ -14,9 +14,11 @@ def register(sub) -> None:
     p.add_argument("--mentees", type=int, default=160, help="mentees in the cohort round (default 160)")
     p.add_argument("--mentors", type=int, default=60, help="mentors (default 60)")
     p.add_argument("--late-mentees", type=int, default=12, help="mentees who join later, matched on demand")
-    p.add_argument("--speed", type=float, default=10800.0, help="program seconds per real second (default 10800: three hours a second)")
+    p.add_argument("--speed", type=float, default=5400.0,
+                   help="program seconds per real second (default 5400: ninety minutes a second, so a big program's "
+                        "mail keeps up with its clock; a small one keeps up at 10800)")
     p.add_argument("--seed", type=int, default=7)
-    p.add_argument("--timeout", type=float, default=300.0, help="real seconds the program may take to settle")
+    p.add_argument("--timeout", type=float, default=600.0, help="real seconds the program may take to settle")
     p.set_defaults(func=run)
 
 
