@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import string
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 
 DIRECT, INDIRECT, ANY, CERTIFICATE = "direct", "indirect", "any", "certificate"
 TONES = (DIRECT, INDIRECT)
@@ -31,7 +32,7 @@ class Text:
     def counting(self, param: str) -> Text:
         return replace(self, count=param)
 
-    @property
+    @cached_property  # asked on every render; a text never changes
     def placeholders(self) -> frozenset[str]:
         found = {name for source in (self.msgid, self.plural or "") for _, name, _, _ in _FORMATTER.parse(source)
                  if name}

@@ -2,7 +2,7 @@
 
 Headers: a strict Content-Security-Policy (nothing but this site's stylesheet; forms post only
 here; no framing), no referrer (a link's token must not leak to another site), no caching (a page
-shows one person's data), no MIME sniffing.
+shows one person's data; the stylesheet and icon may be kept a day), no MIME sniffing.
 
 CSRF: double submit, signed. A page sets a random cookie and puts `HMAC(key, cookie | token)` in
 its form; a post is taken only with both, and they must match. The link's own token already is a
@@ -27,6 +27,9 @@ HEADERS = [
     (b"cache-control", b"no-store"),
     (b"cross-origin-opener-policy", b"same-origin"),
 ]
+# The stylesheet and icon hold nothing personal: a browser may keep them for a day.
+STATIC = "/a/static/"
+STATIC_HEADERS = [h for h in HEADERS if h[0] != b"cache-control"] + [(b"cache-control", b"public, max-age=86400")]
 COOKIE = "tandem_form"
 
 
@@ -38,10 +41,13 @@ class SecurityHeaders:
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
 
+        static = scope.get("path", "").startswith(STATIC)
+
         async def with_headers(message) -> None:
             if message["type"] == "http.response.start":
                 names = {k.lower() for k, _ in message.get("headers", [])}
-                message["headers"] = list(message.get("headers", [])) + [h for h in HEADERS if h[0] not in names]
+                extra = STATIC_HEADERS if static else HEADERS
+                message["headers"] = list(message.get("headers", [])) + [h for h in extra if h[0] not in names]
             await send(message)
 
         await self.app(scope, receive, with_headers)
