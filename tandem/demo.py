@@ -44,6 +44,8 @@ from shared.db import create_database
 from tandem.client import Observed, Publisher, Watcher
 from tandem.local.stack import Infrastructure, Ports, Services, tandem_home
 from tandem.metrics_probe import scrape, total
+from tandem import link_scanner
+from tandem.local.mailbox import read_mailbox
 from tandem.participants import Participants
 from tandem.population import profile_dicts
 
@@ -76,6 +78,8 @@ class DemoConfig:
     # the term). Small programs keep up at three hours a second (`--speed 10800`).
     speed: float = 5400.0
     seed: int = 7
+    # At the end, open every link of every mail as a mail gateway's scanner does; nothing may be published.
+    scan_links: bool = True
     timeout: float = 600.0
     # The program's settings (program.configured): a short term, so the demo sees relationships end.
     term_days: int = 10
@@ -233,7 +237,12 @@ async def _drive(config: DemoConfig, infra: Infrastructure, services: Services, 
             mail_reader.cancel()
             await asyncio.gather(mail_reader, return_exceptions=True)
             await readers.close()
-        return report
+    if config.scan_links:
+        say("a mail gateway's scanner opens every link in every mail of the run (GET only)")
+        scanned = time.monotonic()
+        report["link_scanner"] = await link_scanner.scan(read_mailbox(infra.mail_dir), infra.database_url)
+        timings["link_scanner_seconds"] = round(time.monotonic() - scanned, 1)
+    return report
 
 
 async def _play(config: DemoConfig, services: Services, clock: ProgramClock, say, timings: dict[str, float],
@@ -505,6 +514,13 @@ def run_demo(config: DemoConfig, say=print) -> dict[str, Any]:
 def check(report: dict[str, Any]) -> list[str]:
     """What a successful run must show; empty when all is well."""
     problems = []
+    scanner = report.get("link_scanner")
+    if scanner is not None:
+        if scanner["commands_written"]:
+            problems.append(f"opening links (GET) wrote {scanner['commands_written']} commands")
+        failed = {page: n for page, n in scanner["pages"].items() if page.endswith(("500", "502", "503")) or "?" in page}
+        if failed or not scanner["links"]:
+            problems.append(f"the link scanner saw {scanner['links']} links, failures {failed}")
     for key in ("participants", "matches_established", "meetings_scheduled", "reminders_sent",
                 "notifications_delivered", "feedback_received", "checkins_asked", "goal_progress_recorded",
                 "goals_achieved", "ended_at_term", "closure_surveys", "certificates_mailed"):

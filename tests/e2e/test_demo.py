@@ -49,3 +49,7 @@ def test_a_small_demo_runs_and_reports(tmp_path):
     assert report["mails_read"] == report["notifications_delivered"] - report["program_team_messages"]
     assert "matched" in result.stderr  # progress went to stderr, the report alone to stdout
     assert "dashboard: http://127.0.0.1:" in result.stderr
+    # A mail gateway then opens every link of every mail of the run: pages answer, nothing is written.
+    scanner = report["link_scanner"]
+    assert scanner["links"] >= report["links_opened"] > 0 and scanner["commands_written"] == 0
+    assert not [page for page in scanner["pages"] if page.startswith("?") or page.endswith(" 500")]
