@@ -1,4 +1,5 @@
-"""Calendar invites (iCalendar, RFC 5545) sent as iTIP messages (RFC 5546), built with `icalendar`.
+"""Calendar invites (iCalendar, RFC 5545) sent as iTIP messages (RFC 5546): written directly as
+RFC 5545 text (`ical_text`, much cheaper than building `icalendar` objects), read back with `icalendar`.
 
 One meeting keeps one UID for its whole life; every change is a new METHOD:REQUEST with a higher
 SEQUENCE, and a cancellation is METHOD:CANCEL with STATUS:CANCELLED and the same UID, so calendar
@@ -12,10 +13,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Literal
 
-from icalendar import Calendar, Event, vCalAddress
+from icalendar import Calendar
 
 from shared.people import Participant
 
+from . import ical_text
 from .outcomes import Slot
 
 PRODID = "-//Tandem//Scheduling//EN"
@@ -85,8 +87,9 @@ def _local_times(slot: Slot, person: Participant) -> str:
     return (f"{person.name}: {start:%a} {start.day} {start:%b %Y, %H:%M}-{end:%H:%M} ({person.timezone})")
 
 
-def _address(person: Invitee, **params) -> vCalAddress:
-    return vCalAddress.new(person.email, cn=person.name, **params)
+def _address(name: str, person: Invitee, params: tuple[tuple[str, str], ...] = ()) -> str:
+    cn = (("CN", person.name),) if person.name else ()
+    return ical_text.content_line(name, f"mailto:{person.email}", cn + params)
 
 
 def build_invite(meeting: MeetingInvite, *, method: Method = "REQUEST", sequence: int = 0,
@@ -104,32 +107,27 @@ def build_invite(meeting: MeetingInvite, *, method: Method = "REQUEST", sequence
         raise ValueError("meeting start and end must be aware datetimes")
     if meeting.end <= meeting.start:
         raise ValueError("meeting must end after it starts")
-    event = Event.new(
-        uid=invite_uid(meeting.meeting_id),
-        sequence=sequence,
-        stamp=(stamp or datetime.now(UTC)).astimezone(UTC),
-        start=meeting.start.astimezone(UTC),
-        end=meeting.end.astimezone(UTC),
-        summary=meeting.summary,
-        description=meeting.description or None,
-        location=meeting.location,
-        organizer=_address(meeting.organizer),
-        attendees=[
-            _address(p, role="REQ-PARTICIPANT", cutype="INDIVIDUAL",
-                     # No reply is asked for: nobody reads them (the meeting's page moves or cancels it).
-                     **({"partstat": "NEEDS-ACTION", "rsvp": False} if method == "REQUEST" else {}))
-            for p in meeting.attendees
-        ],
-        status="CONFIRMED" if method == "REQUEST" else "CANCELLED",
-        transparency="OPAQUE",
-    )
-    calendar = Calendar()
-    calendar.add("prodid", PRODID)
-    calendar.add("version", "2.0")
-    calendar.add("calscale", "GREGORIAN")
-    calendar.add("method", method)
-    calendar.add_component(event)
-    return calendar.to_ical().decode()
+    line, text = ical_text.content_line, ical_text.text
+    # No reply is asked for: nobody reads them (the meeting's page moves or cancels it).
+    asked = (("PARTSTAT", "NEEDS-ACTION"), ("ROLE", "REQ-PARTICIPANT"), ("RSVP", "FALSE")) \
+        if method == "REQUEST" else (("ROLE", "REQ-PARTICIPANT"),)
+    lines = [
+        "BEGIN:VCALENDAR\r\n", "VERSION:2.0\r\n", line("PRODID", PRODID), "CALSCALE:GREGORIAN\r\n",
+        f"METHOD:{method}\r\n", "BEGIN:VEVENT\r\n",
+        line("SUMMARY", text(meeting.summary)),
+        line("DTSTART", ical_text.utc(meeting.start)),
+        line("DTEND", ical_text.utc(meeting.end)),
+        line("DTSTAMP", ical_text.utc(stamp or datetime.now(UTC))),
+        line("UID", invite_uid(meeting.meeting_id)),
+        f"SEQUENCE:{sequence}\r\n",
+        *(_address("ATTENDEE", p, (("CUTYPE", "INDIVIDUAL"), *asked)) for p in meeting.attendees),
+        *([line("DESCRIPTION", text(meeting.description))] if meeting.description else []),
+        *([line("LOCATION", text(meeting.location))] if meeting.location else []),
+        _address("ORGANIZER", meeting.organizer),
+        f"STATUS:{'CONFIRMED' if method == 'REQUEST' else 'CANCELLED'}\r\n",
+        "TRANSP:OPAQUE\r\n", "END:VEVENT\r\n", "END:VCALENDAR\r\n",
+    ]
+    return "".join(lines)
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,64 @@
+"""The few pieces of RFC 5545 text an invite needs, written directly.
+
+Building an invite through `icalendar`'s object model cost about 1.4 ms, half of scheduling's CPU
+per meeting; these functions write the same content lines in a few microseconds. They follow
+RFC 5545 (TEXT escaping in 3.3.11, quoted parameter values in 3.2, 75-octet folding in 3.1) and
+RFC 6868 (caret encoding of `"`, `^` and newlines inside parameter values). The golden tests read
+every invite back with `icalendar` and with `vobject`.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+
+CRLF = "\r\n"
+_LIMIT = 75  # octets per physical line, CRLF not counted (RFC 5545 3.1)
+# Control characters are not allowed in TEXT or parameter values (only HTAB is); a newline in TEXT
+# is escaped before this runs.
+_CONTROLS = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
+# Quoting is always allowed; it is required for `,`, `;` and `:`, and some clients want it for spaces.
+_PLAIN = re.compile(r"[A-Za-z0-9._@+/=-]*")
+_NEWLINES = re.compile(r"\r\n|\r|\n")
+
+
+def text(value: str) -> str:
+    """A TEXT value: backslash, semicolon, comma and newline escaped (RFC 5545 3.3.11)."""
+    value = (value.replace("\\", "\\\\").replace(";", "\\;").replace(",", "\\,"))
+    return _CONTROLS.sub("", _NEWLINES.sub("\\\\n", value))
+
+
+def param(value: str) -> str:
+    """A parameter value: RFC 6868 caret encoding, quoted unless it is plain ASCII."""
+    value = _NEWLINES.sub("^n", value.replace("^", "^^")).replace('"', "^'")
+    value = _CONTROLS.sub("", value)
+    return value if _PLAIN.fullmatch(value) else f'"{value}"'
+
+
+def utc(moment: datetime) -> str:
+    """A DATE-TIME in UTC form, `20260603T090000Z`."""
+    return moment.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
+
+
+def fold(line: str) -> str:
+    """One content line folded at 75 octets, never inside a UTF-8 sequence; continuation lines
+    start with one space, which readers remove when they unfold."""
+    encoded = line.encode()
+    if len(encoded) <= _LIMIT:
+        return line + CRLF
+    parts, start, limit = [], 0, _LIMIT
+    while len(encoded) - start > limit:
+        end = start + limit
+        while end > start and (encoded[end] & 0xC0) == 0x80:  # a UTF-8 continuation byte: back off
+            end -= 1
+        parts.append(encoded[start:end].decode())
+        start, limit = end, _LIMIT - 1  # the leading space takes one octet of the next line
+    parts.append(encoded[start:].decode())
+    return (CRLF + " ").join(parts) + CRLF
+
+
+def content_line(name: str, value: str, params: tuple[tuple[str, str], ...] = ()) -> str:
+    """`NAME;P1=v1;P2=v2:value`, folded; `value` and parameter values must already be encoded
+    with `text()`/`param()` where the property's type asks for it."""
+    head = name + "".join(f";{key}={param(v)}" for key, v in params)
+    return fold(f"{head}:{value}")
