@@ -38,12 +38,13 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import re
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, get_args
 
 import tenacity
 from aiokafka import AIOKafkaProducer, ConsumerRecord
@@ -52,13 +53,15 @@ from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 from opentelemetry import trace
 from pydantic import ValidationError
+from pydantic_core.core_schema import ErrorType
 
 from shared import dead_letters, metrics
 from shared.contracts.envelope import Envelope
+from shared.contracts.types import Refusal
 from shared.contracts.events import CATALOGUE, EventData, canonical_type, is_deprecated_alias, model_for, topic_of
 from shared.contracts.topics import dlq
 from shared.dead_letters import DeadLetters, dead_letter_topics
-from shared.errors import NotYetKnown, PermanentError, describe
+from shared.errors import NotYetKnown, PermanentError, field_path, reason_for
 from shared.retry import call_until_available, is_infrastructure, jittered
 from shared.telemetry import context_from_headers
 from shared.unit_of_work import UnitOfWork
@@ -80,14 +83,39 @@ def _printable(part: object) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
+# pydantic's own error types word only the rule broken ("Input should be a valid integer", "Field
+# required"), never the input; these three carry a validator's own text, which may quote it.
+_FREE_TEXT_ERRORS = {"value_error", "assertion_error"}
+_BUILT_IN_ERRORS = set(get_args(ErrorType))
+
+
+def _safe_message(err: Mapping[str, Any]) -> str:
+    """pydantic's message when it cannot hold the input: its own templates, and our contracts'
+    `Refusal`s; anything else a validator said is replaced by what kind of error it was."""
+    kind = err["type"]
+    if kind in _FREE_TEXT_ERRORS:
+        cause = (err.get("ctx") or {}).get("error")
+        return str(cause) if isinstance(cause, Refusal) else "invalid value"
+    if kind not in _BUILT_IN_ERRORS:  # a PydanticCustomError: its template is someone else's
+        return "invalid value"
+    return err["msg"] if len(err["msg"]) <= 200 else _printable(err["msg"])
+
+
 def describe_validation_error(exc: ValidationError) -> str:
-    """Where and what, for a dead-letter reason: field paths and messages, never the values."""
-    parts = []
-    for err in exc.errors(include_input=False, include_url=False)[:5]:
-        where = ".".join(_printable(p) for p in err["loc"]) or "(root)"
-        parts.append(f"{where}: {_printable(err['msg']) if len(err['msg']) > 200 else err['msg']}")
+    """Where and what, for a dead-letter reason: field paths and the rule broken, never the values."""
+    parts = [f"{field_path(err['loc'])}: {_safe_message(err)}" for err in exc.errors(include_input=False,
+                                                                                       include_url=False)[:5]]
     more = f" (+{exc.error_count() - 5} more)" if exc.error_count() > 5 else ""
     return "; ".join(parts) + more
+
+
+# What an event type looks like; anything else a sender put there is not repeated in a reason.
+_EVENT_TYPE = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)*$")
+
+
+def _shown_type(event_type: object) -> str:
+    return repr(event_type) if isinstance(event_type, str) and len(event_type) <= 100 \
+        and _EVENT_TYPE.match(event_type) else "(not an event type name)"
 
 
 def parse_event(topic: str, value: bytes | None) -> tuple[Envelope, EventData]:
@@ -96,7 +124,8 @@ def parse_event(topic: str, value: bytes | None) -> tuple[Envelope, EventData]:
     try:
         raw = json.loads(value)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise InvalidMessage(f"not JSON: {exc}") from exc
+        # json's messages are fixed texts with a position; a decoding error's would quote the bytes.
+        raise InvalidMessage(f"not JSON: {exc}" if isinstance(exc, json.JSONDecodeError) else "not JSON: not UTF-8") from exc
     except RecursionError:
         raise InvalidMessage("not JSON we accept: nested too deeply") from None
     try:
@@ -106,7 +135,7 @@ def parse_event(topic: str, value: bytes | None) -> tuple[Envelope, EventData]:
     model = model_for(topic, envelope.type)
     if model is None:
         known = ", ".join(sorted(CATALOGUE.get(topic, {})))
-        raise InvalidMessage(f"unknown event type {envelope.type!r} on {topic} (known: {known})")
+        raise InvalidMessage(f"unknown event type {_shown_type(envelope.type)} on {topic} (known: {known})")
     came_as = envelope.type
     if is_deprecated_alias(topic, came_as):
         envelope = _under_current_type(topic, envelope)
@@ -377,7 +406,7 @@ class Consumer:
             reason, kind = f"still unknown after {counts['not_yet_known']} attempts: {exc}", "NotYetKnown"
         except Exception as exc:
             log.error("handler for %s %s failed for good", event.envelope.type, event.envelope.id, exc_info=exc)
-            reason, kind = f"failed {counts['handler']} times: {describe(exc)}", type(exc).__name__
+            reason, kind = f"failed {counts['handler']} times: {reason_for(exc)}", type(exc).__name__
         if event.envelope.type == DEAD_LETTER:  # a dead letter is not dead-lettered again: said, and passed
             log.error("could not take in dead letter %s: %s", event.envelope.id, reason)
             return "skipped"

@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from shared.contracts.types import Id, Name, Term, WebhookUrl, storable
+from shared.contracts.types import Id, Name, Refusal, Term, WebhookUrl, storable
 
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 WEEKDAYS: tuple[Weekday, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -29,7 +29,7 @@ _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 def parse_clock(value: str) -> int:
     """'HH:MM' (00:00..24:00) as minutes after local midnight."""
     if not isinstance(value, str) or not _CLOCK.match(value):
-        raise ValueError(f"expected a wall-clock time 'HH:MM' between 00:00 and 24:00, got {value!r}")
+        raise Refusal("expected a wall-clock time 'HH:MM' between 00:00 and 24:00")
     hours, minutes = value.split(":")
     return int(hours) * 60 + int(minutes)
 
@@ -61,9 +61,9 @@ class AvailabilityWindow(_Model):
     @model_validator(mode="after")
     def _well_formed(self) -> AvailabilityWindow:
         if self.start == "24:00":
-            raise ValueError("availability window cannot start at 24:00; use 00:00 of the next day")
+            raise Refusal("availability window cannot start at 24:00; use 00:00 of the next day")
         if parse_clock(self.start) == parse_clock(self.end):
-            raise ValueError(f"availability window {self.start}-{self.end} is ambiguous: start equals end "
+            raise Refusal(f"availability window {self.start}-{self.end} is ambiguous: start equals end "
                              "(a whole day is 00:00-24:00)")
         return self
 
@@ -123,7 +123,7 @@ class ParticipantProfile(_Model):
     @classmethod
     def _email(cls, value: str) -> str:
         if not _EMAIL.match(value):
-            raise ValueError("not an e-mail address")  # the value itself stays out of reasons and logs
+            raise Refusal("not an e-mail address")  # the value itself stays out of reasons and logs
         return storable(value)
 
     @field_validator("timezone")
@@ -132,7 +132,7 @@ class ParticipantProfile(_Model):
         try:
             ZoneInfo(value)
         except (ZoneInfoNotFoundError, ValueError) as exc:
-            raise ValueError(f"unknown IANA time zone {value!r}") from exc
+            raise Refusal("unknown IANA time zone") from exc
         return value
 
     @field_validator("languages", "skills", "goals")

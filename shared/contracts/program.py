@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
 
 from shared.contracts.profile import Channel
-from shared.contracts.types import Id, Name, WebhookUrl, storable
+from shared.contracts.types import Id, Name, Refusal, WebhookUrl, storable
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
@@ -37,13 +37,13 @@ class OpsContact(_Model):
     @classmethod
     def _email(cls, value: str) -> str:
         if not _EMAIL.match(value):
-            raise ValueError("not an e-mail address")
+            raise Refusal("not an e-mail address")
         return value
 
     @model_validator(mode="after")
     def _chat_needs_a_hook(self) -> OpsContact:
         if self.channel != "email" and not self.webhook_url:
-            raise ValueError(f"channel {self.channel!r} needs a webhook_url")
+            raise Refusal(f"channel {self.channel!r} needs a webhook_url")
         return self
 
 
@@ -93,7 +93,7 @@ class ProgramSettingsFields(_Model):
             try:
                 ZoneInfo(value)
             except (ZoneInfoNotFoundError, ValueError) as exc:
-                raise ValueError(f"unknown IANA time zone {value!r}") from exc
+                raise Refusal("unknown IANA time zone") from exc
         return value
 
     @field_validator("reminder_offsets_minutes")
@@ -101,7 +101,7 @@ class ProgramSettingsFields(_Model):
     def _offsets(cls, value: tuple[int, ...] | None) -> tuple[int, ...] | None:
         if value is not None:
             if any(not 1 <= m <= 14 * 24 * 60 for m in value):
-                raise ValueError("each reminder offset must be between 1 minute and 14 days")
+                raise Refusal("each reminder offset must be between 1 minute and 14 days")
             value = tuple(sorted(set(value), reverse=True))
         return value
 
@@ -110,18 +110,18 @@ class ProgramSettingsFields(_Model):
     def _video_link(cls, value: str | None) -> str | None:
         if value is not None:
             if not value.startswith(("https://", "http://")) or "{meeting_id}" not in value:
-                raise ValueError("must be an http(s) address naming {meeting_id}")
+                raise Refusal("must be an http(s) address naming {meeting_id}")
             try:
                 value.format(meeting_id="x")
             except (KeyError, IndexError, ValueError) as exc:
-                raise ValueError("may name only {meeting_id}") from exc
+                raise Refusal("may name only {meeting_id}") from exc
         return value
 
     @field_validator("organizer_email")
     @classmethod
     def _organizer(cls, value: str | None) -> str | None:
         if value is not None and not _EMAIL.match(value):
-            raise ValueError("not an e-mail address")
+            raise Refusal("not an e-mail address")
         return value
 
     @model_validator(mode="after")
@@ -129,7 +129,7 @@ class ProgramSettingsFields(_Model):
         for low, high in (("cadence_days_min", "cadence_days_max"), ("duration_minutes_min", "duration_minutes_max")):
             if getattr(self, low) is not None and getattr(self, high) is not None \
                     and getattr(self, low) > getattr(self, high):
-                raise ValueError(f"{low} is above {high}")
+                raise Refusal(f"{low} is above {high}")
         return self
 
     @model_validator(mode="after")
@@ -137,5 +137,5 @@ class ProgramSettingsFields(_Model):
         w = self.matching_weights
         if w is not None and all(getattr(w, c) is not None for c in type(w).model_fields) \
                 and sum(getattr(w, c) for c in type(w).model_fields) <= 0:
-            raise ValueError("matching_weights: at least one weight must be positive")
+            raise Refusal("matching_weights: at least one weight must be positive")
         return self

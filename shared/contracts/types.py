@@ -14,15 +14,20 @@ from datetime import datetime
 from pydantic import AfterValidator, AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
 
 
+class Refusal(ValueError):
+    """A contract's own words for refusing a value, which never quote the value: dead-letter reasons
+    keep these messages, and only these (shared.consumer.describe_validation_error)."""
+
+
 def storable(value: Any) -> Any:
     """Reject strings Postgres cannot store, anywhere inside `value`."""
     if isinstance(value, str):
         if "\x00" in value:
-            raise ValueError("text must not contain NUL characters")
+            raise Refusal("text must not contain NUL characters")
         try:
             value.encode("utf-8")
         except UnicodeEncodeError:
-            raise ValueError("text must be valid Unicode (a lone surrogate was found)") from None
+            raise Refusal("text must be valid Unicode (a lone surrogate was found)") from None
     elif isinstance(value, dict):
         for k, v in value.items():
             storable(k)
@@ -52,7 +57,7 @@ def _instant_text(value: Any) -> Any:
             return datetime.fromisoformat(value)
         except ValueError:
             pass
-    raise ValueError("a time must be an ISO 8601 string with a time zone, e.g. 2027-01-04T08:00:00Z")
+    raise Refusal("a time must be an ISO 8601 string with a time zone, e.g. 2027-01-04T08:00:00Z")
 
 
 # A moment in time, written as ISO 8601 with its offset: never a bare number (seconds since when?).
@@ -70,7 +75,7 @@ def _web_address(value: str) -> str:
     # each send, where the deployment's allow-list is known.
     scheme, sep, rest = value.partition("://")
     if not sep or scheme.lower() not in ("https", "http") or not rest or rest[0] in "/?#" or any(c.isspace() for c in value):
-        raise ValueError("not an absolute https URL")
+        raise Refusal("not an absolute https URL")
     return value
 
 

@@ -117,7 +117,7 @@ GOOD = {"relationship_id": "r1", "mentor": person("m"), "mentee": person("e")}
     ([GOOD, "{not json"], "line 2: not valid JSON"),
     ([GOOD, "[1, 2]"], "line 2: expected a JSON object"),
     ([{**GOOD, "relationship_id": "r2", "mentor": {**person("m"), "timezone": "Mars/Olympus"}}],
-     "line 1: mentor.timezone: unknown IANA time zone 'Mars/Olympus'"),
+     "line 1: mentor.timezone: unknown IANA time zone"),
     ([{**GOOD, "mentee": {**person("e"), "availability": [{"days": ["mon"], "start": "9am", "end": "17:00"}]}}],
      "line 1: mentee.availability.0.start"),
     ([{"mentor": person("m"), "mentee": person("e")}], "line 1: relationship_id: Field required"),

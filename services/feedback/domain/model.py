@@ -223,7 +223,8 @@ class Relationship:
         self._member(participant_id)
         found = self._goal(goal)
         if found is None:
-            raise PermanentError(f"{normalise(goal)!r} is not one of relationship {self.relationship_id}'s goals")
+            # The goal's words are the person's own: the reason names the relationship only.
+            raise PermanentError(f"the goal is not one of relationship {self.relationship_id}'s goals")
         return self._progress(found, progress, now=now)
 
     def _progress(self, goal: Goal, progress: int, *, now: datetime) -> list[ev.EventData]:

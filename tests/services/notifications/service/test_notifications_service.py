@@ -112,7 +112,7 @@ async def test_events_it_cannot_use_are_dead_lettered(settings, ids, bootstrap_s
         await pub.send_raw(topics.PARTICIPANTS, envelope.to_json(), key=ids["mentee"])
         await out.wait_for(lambda w: w.on_topic(dlq) and w.on_topic(topics.dlq(topics.PARTICIPANTS)), 30, "dead letters")
     assert out.on_topic(dlq)[0].headers["dlq.error"] == "still unknown after 3 attempts: no profile yet for nobody-1"
-    assert "unknown IANA time zone 'Mars/Olympus_Mons'" in out.on_topic(topics.dlq(topics.PARTICIPANTS))[0].headers["dlq.error"]
+    assert "unknown IANA time zone" in out.on_topic(topics.dlq(topics.PARTICIPANTS))[0].headers["dlq.error"]
 
 
 async def test_a_delivery_interrupted_mid_send_is_reported_not_resent(settings, ids, database_url, bootstrap_servers,
