@@ -11,6 +11,10 @@ A handler that needs a person or a pair asks `uow.participants.require(...)` or
 `uow.pairs.require(...)`: when the event that brings them has not been applied yet (it travels on
 another topic), these raise `NotYetKnown`, and the consumer waits and tries again.
 
+Everyone erased on request keeps a tombstone (`erased_participants`, by id only), written whatever
+the replica held, so a later profile of theirs is refused with the reason `erased` (`Erased`) and an
+erasure that came before the onboarding still holds.
+
 A person's own choices of how to be written to (`participant.preferences.changed`: channel, quiet
 hours, language, tone, what they muted) are kept beside their profile and laid over it on every
 read, so handlers see `Participant.communication`, `locale` and `muted` as the person chose.
@@ -25,7 +29,7 @@ from typing import Any, Protocol
 import asyncpg
 
 from shared.contracts import events as ev
-from shared.errors import NotYetKnown
+from shared.errors import NotYetKnown, PermanentError
 from shared.people import Choices, Communication, Pair, Participant, Window
 
 SQL = Path(__file__).parent / "sql"
@@ -115,14 +119,40 @@ class ParticipantDirectory:
 
     async def save(self, participant: Participant) -> None:
         """Store the current profile; the person is active (again). The person's own choices, if
-        they made any, are not touched: they stand over the new profile too."""
+        they made any, are not touched: they stand over the new profile too. `Erased` for someone
+        forgotten on request (before or after this service first heard of them)."""
+        await self._lock(participant.participant_id)
+        if await self.is_erased(participant.participant_id):
+            raise Erased()
         placeholders = ", ".join(f"${i}" for i in range(1, len(PARTICIPANT_COLUMNS) + 1))
         updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in _PARTICIPANT_COLUMNS.split(", ")[1:])
-        await self.conn.execute(
+        # The WHERE keeps an erased row as it is even if the check above were ever bypassed.
+        stored = await self.conn.fetchval(
             f"INSERT INTO participants ({_PARTICIPANT_COLUMNS}) VALUES ({placeholders}) "
-            f"ON CONFLICT (participant_id) DO UPDATE SET {updates}, updated_at = now()",
-            *participant_values(participant.with_(active=True)),
+            f"ON CONFLICT (participant_id) DO UPDATE SET {updates}, updated_at = now() "
+            "WHERE NOT participants.erased RETURNING true",
+            *participant_values(participant.with_(active=True, erased=False)),
         )
+        if stored is None:
+            raise Erased()
+
+    async def _lock(self, participant_id: str) -> None:
+        """Serialise a profile's save with the person's erasure (both take it, for the transaction):
+        an erasure of someone not yet known leaves no row to lock, only a tombstone that a
+        concurrent save could not see before it commits."""
+        await self.conn.execute("SELECT pg_advisory_xact_lock(hashtextextended('tandem.participant.' || $1, 0))",
+                                participant_id)
+
+    async def is_erased(self, participant_id: str) -> bool:
+        """Whether this person was forgotten on request (their tombstone, `erased_participants`)."""
+        return await self.conn.fetchval(
+            "SELECT true FROM erased_participants WHERE participant_id = $1", participant_id) is not None
+
+    async def erased_among(self, ids) -> set[str]:
+        """Those of `ids` who were forgotten on request: free text by or about them is not kept."""
+        rows = await self.conn.fetch(
+            "SELECT participant_id FROM erased_participants WHERE participant_id = ANY($1::text[])", list(ids))
+        return {r["participant_id"] for r in rows}
 
     async def deactivate(self, participant_id: str) -> bool:
         """False when the person was not active here (unknown, or already gone)."""
@@ -132,17 +162,24 @@ class ParticipantDirectory:
         ) is not None
 
     async def erase(self, participant_id: str) -> Participant | None:
-        """Forget a person here: their row keeps only what `Participant.forgotten` keeps, so events
-        that still name them find a former participant (no one to write to) instead of no one.
-        Returns who they were (for the caller to scrub its own records), None when never known."""
+        """Forget a person here: their tombstone is written whatever this service knew of them (so
+        a profile that arrives later is refused), and their row keeps only what
+        `Participant.forgotten` keeps, so events that still name them find a former participant (no
+        one to write to) instead of no one. Returns who they were (for the caller to scrub its own
+        records), None when never known or already forgotten."""
+        await self._lock(participant_id)
+        await self.conn.execute(
+            "INSERT INTO erased_participants (participant_id) VALUES ($1) ON CONFLICT DO NOTHING", participant_id)
         before = await self.get(participant_id, lock=True)
         if before is None or before.erased:
             return None
-        await self.save(before.forgotten())
         # Their choices (language, quiet hours, ...) describe them too: gone with the rest.
+        forgotten = before.forgotten()
         await self.conn.execute(
-            "UPDATE participants SET active = false, erased = true, preferences = NULL, muted = '{}', "
-            "preferences_changed_at = NULL WHERE participant_id = $1", participant_id)
+            f"UPDATE participants SET ({', '.join(PARTICIPANT_COLUMNS[1:])}) = "
+            f"({', '.join(f'${i}' for i in range(2, len(PARTICIPANT_COLUMNS) + 1))}), preferences = NULL, "
+            "muted = '{}', preferences_changed_at = NULL, updated_at = now() WHERE participant_id = $1",
+            *participant_values(forgotten))
         return before
 
     async def record_choices(self, participant_id: str, choices: Choices) -> bool:
@@ -154,6 +191,8 @@ class ParticipantDirectory:
             "SELECT erased, preferences_changed_at FROM participants WHERE participant_id = $1 FOR UPDATE",
             participant_id)
         if stored is None:
+            if await self.is_erased(participant_id):
+                return False  # forgotten before their profile ever came: nothing is kept
             raise NotYetKnown(f"no profile yet for {participant_id}")
         if stored["erased"]:
             return False
@@ -185,14 +224,23 @@ class ParticipantDirectory:
     async def in_program(self, program_id: str) -> list[Participant]:
         """The active people of a program."""
         rows = await self.conn.fetch(
-            f"SELECT {_READ_COLUMNS} FROM participants WHERE active AND program_id = $1 ORDER BY participant_id",
+            f"SELECT {_READ_COLUMNS} FROM participants WHERE active AND NOT erased AND program_id = $1 "
+            "ORDER BY participant_id",
             program_id,
         )
         return [participant_from_row(r) for r in rows]
 
     async def active(self) -> list[Participant]:
-        rows = await self.conn.fetch(f"SELECT {_READ_COLUMNS} FROM participants WHERE active")
+        rows = await self.conn.fetch(f"SELECT {_READ_COLUMNS} FROM participants WHERE active AND NOT erased")
         return [participant_from_row(r) for r in rows]
+
+
+class Erased(PermanentError):
+    """A profile (participant.onboarded/updated) for someone who asked to be forgotten: refused for
+    good, so a re-sync or a replayed dead letter cannot bring them back. The reason says only `erased`."""
+
+    def __init__(self) -> None:
+        super().__init__("erased")
 
 
 def require_all(found: dict[str, Participant], ids) -> list[Participant]:
@@ -260,7 +308,8 @@ class KeepsParticipants(Protocol):
 
 async def on_participant_profile(event: ev.ParticipantOnboarded | ev.ParticipantUpdated, uow: KeepsParticipants,
                                  deps: object) -> None:
-    """The full, current profile replaces the previous one; it counts for work not yet done."""
+    """The full, current profile replaces the previous one; it counts for work not yet done. Refused
+    (`Erased`, to the dead letters) for someone forgotten on request."""
     await uow.participants.save(Participant.from_profile(event))
 
 

@@ -14,7 +14,7 @@ from shared.contracts.events import EventData, type_of
 from shared.errors import NotYetKnown
 from shared.people import Choices, Pair, Participant
 from shared.programs import ConfiguredProgram, ProgramSettings
-from shared.replica import require_all
+from shared.replica import Erased, require_all
 
 
 class FixedClock:
@@ -44,13 +44,23 @@ class FakeParticipantDirectory:
     def __init__(self) -> None:
         self.people: dict[str, Participant] = {}
         self.choices: dict[str, Choices] = {}
+        self.tombstones: set[str] = set()  # erased_participants
 
     async def save(self, participant: Participant) -> None:
         if participant.choices is not None:
             raise ValueError(f"participant {participant.participant_id} carries their own choices; save the profile")
-        self.people[participant.participant_id] = participant.with_(active=True)
+        if participant.participant_id in self.tombstones:
+            raise Erased()
+        self.people[participant.participant_id] = participant.with_(active=True, erased=False)
+
+    async def is_erased(self, participant_id: str) -> bool:
+        return participant_id in self.tombstones
+
+    async def erased_among(self, ids) -> set[str]:
+        return set(ids) & self.tombstones
 
     async def erase(self, participant_id: str) -> Participant | None:
+        self.tombstones.add(participant_id)
         before = self._read(participant_id)
         if before is None or before.erased:
             return None
@@ -60,6 +70,8 @@ class FakeParticipantDirectory:
 
     async def record_choices(self, participant_id: str, choices: Choices) -> bool:
         found = self.people.get(participant_id)
+        if found is None and participant_id in self.tombstones:
+            return False
         if found is None:
             raise NotYetKnown(f"no profile yet for {participant_id}")
         stored = self.choices.get(participant_id)
@@ -90,10 +102,10 @@ class FakeParticipantDirectory:
 
     async def in_program(self, program_id: str) -> list[Participant]:
         return sorted((self._read(p.participant_id) for p in self.people.values()
-                       if p.active and p.program_id == program_id), key=lambda p: p.participant_id)
+                       if p.active and not p.erased and p.program_id == program_id), key=lambda p: p.participant_id)
 
     async def active(self) -> list[Participant]:
-        return [self._read(p.participant_id) for p in self.people.values() if p.active]
+        return [self._read(p.participant_id) for p in self.people.values() if p.active and not p.erased]
 
 
 class FakeProgramDirectory:
