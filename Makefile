@@ -9,13 +9,16 @@ BIN := $(VENV)/bin
 
 install: $(VENV)/.installed
 
-$(VENV)/.installed: pyproject.toml constraints.txt
+$(VENV)/.installed: pyproject.toml constraints.txt deploy/oidc/package-lock.json
 	@test -n "$(PYTHON)" || { echo "Python 3.11 or newer is needed"; exit 1; }
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -c constraints.txt -e ".[dev]"
 	@# Apache Kafka's jars from Maven Central, cached under ~/.cache/tandem (needs Java 17+ and Maven).
 	bash deploy/kafka/fetch-kafka.sh >/dev/null
+	@# The local OpenID Provider (node-oidc-provider, from the npm registry) for single sign-on in the tests and `tandem up`.
+	@command -v npm >/dev/null || { echo "Node.js 20.19+ with npm is needed (the local OpenID Provider, deploy/oidc)"; exit 1; }
+	npm ci --prefix deploy/oidc --no-audit --no-fund --loglevel=error >/dev/null
 	@# Debian's Chromium for the dashboard's browser test (Playwright drives it; it never downloads a browser).
 	@if [ ! -x /usr/bin/chromium ]; then \
 	  if [ "$$(id -u)" = 0 ]; then \

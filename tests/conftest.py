@@ -19,6 +19,7 @@ import pytest
 
 from shared.db import create_database
 from shared.kafka import all_topic_names, ensure_topics
+from tests.support.oidc import oidc_provider, start_oidc_provider  # noqa: F401 (fixtures for every test)
 
 
 @dataclass
