@@ -19,6 +19,8 @@ COMMANDS = (
     "program",
     "webhook",
     "db",
+    "secrets",
+    "token",
     "match_cohort",
     "plan_meetings",
 )

@@ -493,7 +493,8 @@ def run_demo(config: DemoConfig, say=print) -> dict[str, Any]:
         token = os.environ.get("TANDEM_OPS_TOKEN") or secrets.token_urlsafe(18)
         services = Services.create(infra, topic_prefix=prefix, clock_env=clock.env(),
                                    extra={"TANDEM_LOG_LEVEL": os.environ.get("TANDEM_LOG_LEVEL", "INFO"),
-                                          "TANDEM_OPS_TOKEN": token})
+                                          "TANDEM_OPS_TOKEN": token,
+                                          "TANDEM_OPS_SESSION_KEY": secrets.token_urlsafe(32)})
         say("starting the four services")
         services.start()
         services.wait_ready()

@@ -45,7 +45,8 @@ def system(infrastructure, database_url, topic_prefix, tmp_path):
         smtp_port=infrastructure.smtp_port, http_ports=free_http_ports(), log_dir=tmp_path / "logs",
         topic_prefix=topic_prefix, clock_env=clock.env(),
         extra={"TANDEM_OUTBOX_POLL_SECONDS": "0.5", "TANDEM_RETRY_BACKOFF_MAX_SECONDS": "1",
-               "TANDEM_OPS_TOKEN": TOKEN, "TANDEM_DASHBOARD_REFRESH_SECONDS": "1"},
+               "TANDEM_OPS_TOKEN": TOKEN, "TANDEM_OPS_SESSION_KEY": uuid.uuid4().hex,
+               "TANDEM_DASHBOARD_REFRESH_SECONDS": "1"},
     )
     services.start()
     try:
@@ -129,12 +130,12 @@ async def test_the_dashboard_shows_the_program_live_and_its_actions_reach_kafka(
             page.on("request", lambda r: problems.append(f"remote request {r.url}")
                     if not r.url.startswith(base) else None)
 
-            # Signing in: the page asks for the token, then comes back to the dashboard.
+            # Signing in (break-glass: no identity provider here): the page asks for the token, then comes
+            # back to the dashboard.
             await page.goto(f"{base}/dashboard")
             assert "/dashboard/sign-in" in page.url
             await page.fill("#token", TOKEN)
-            await page.fill("#user", "sanne")
-            await page.click("button[type=submit]")
+            await page.click("#sign-in-token")
             await page.wait_for_url(f"**/dashboard/programs/{PROGRAM}*")
             assert await page.locator("#program-picker").input_value() == PROGRAM
 
@@ -183,7 +184,7 @@ async def test_the_dashboard_shows_the_program_live_and_its_actions_reach_kafka(
             await page.locator("#action-status", has_text="Nudge sent").wait_for()
             nudges = await watcher.wait_for(lambda w: w.of_type("relationship.nudge.requested"), 30, "the nudge")
             assert nudges[0].data["relationship_id"] == "rel-1"
-            assert nudges[0].data["requested_by"] == "ops:sanne"
+            assert nudges[0].data["requested_by"] == "ops:break-glass"
             assert not problems, problems
         finally:
             await browser.close()

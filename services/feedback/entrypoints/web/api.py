@@ -16,10 +16,12 @@ from services.feedback.entrypoints.web.common import (
     Connection,
     ProgramId,
     RelationshipId,
+    caller_of,
     plain_text,
-    requested_by,
+    readable,
     run_action,
     service_of,
+    visible_programs,
 )
 from services.feedback.service_layer import actions, views
 
@@ -36,13 +38,16 @@ async def _or_404(call):
 
 @router.get("/programs")
 async def list_programs(request: Request, conn: Connection) -> dict:
-    service = service_of(request)
-    return {"programs": await views.programs(conn, service.settings),
-            "dead_letters_without_program": await AnalyticsReader(conn).dead_letters_without_program()}
+    """The caller's programs; dead letters that name no program only for tandem-admins."""
+    found: dict = {"programs": await visible_programs(request, conn)}
+    if caller_of(request).grants.sees_unassigned:
+        found["dead_letters_without_program"] = await AnalyticsReader(conn).dead_letters_without_program()
+    return found
 
 
 @router.get("/programs/{program_id}/kpis")
 async def program_kpis(request: Request, program_id: ProgramId, conn: Connection) -> dict:
+    readable(request, program_id)
     service = service_of(request)
     return await _or_404(views.kpis(conn, program_id, service.settings, service.clock.now()))
 
@@ -51,6 +56,7 @@ async def program_kpis(request: Request, program_id: ProgramId, conn: Connection
 async def program_relationships(request: Request, program_id: ProgramId, conn: Connection,
                                 state: State | None = None,
                                 limit: Annotated[int, Query(ge=1, le=1000)] = 200) -> dict:
+    readable(request, program_id)
     service = service_of(request)
     found = await _or_404(views.relationships(conn, program_id, service.settings, service.clock.now(), state=state,
                                               limit=limit))
@@ -59,6 +65,7 @@ async def program_relationships(request: Request, program_id: ProgramId, conn: C
 
 @router.get("/programs/{program_id}/export.csv")
 async def export_csv(request: Request, program_id: ProgramId, conn: Connection) -> Response:
+    readable(request, program_id)
     service = service_of(request)
     kpis = await _or_404(views.kpis(conn, program_id, service.settings, service.clock.now()))
     out = io.StringIO()
@@ -69,8 +76,8 @@ async def export_csv(request: Request, program_id: ProgramId, conn: Connection) 
 
 
 class _Body(BaseModel):
+    # Who asks is the authenticated caller: a body naming someone else is refused, not believed.
     model_config = ConfigDict(extra="forbid")
-    user: str | None = Field(None, max_length=64)
 
 
 class NudgeBody(_Body):
@@ -103,13 +110,12 @@ async def nudge(request: Request, program_id: ProgramId, relationship_id: Relati
                 body: NudgeBody | None = None) -> dict:
     body = body or NudgeBody()
     return _accepted(await run_action(request, actions.nudge, program_id, relationship_id,
-                                      requested_by=requested_by(request, body.user), note=body.note))
+                                      note=body.note))
 
 
 @router.post("/programs/{program_id}/relationships/{relationship_id}/end", status_code=202)
 async def end(request: Request, program_id: ProgramId, relationship_id: RelationshipId, body: EndBody) -> dict:
-    return _accepted(await run_action(request, actions.end, program_id, relationship_id,
-                                      requested_by=requested_by(request, body.user), reason=body.reason,
+    return _accepted(await run_action(request, actions.end, program_id, relationship_id, reason=body.reason,
                                       rematch=body.rematch, do_not_pair_again=body.do_not_pair_again))
 
 
@@ -117,8 +123,7 @@ async def end(request: Request, program_id: ProgramId, relationship_id: Relation
 async def rematch(request: Request, program_id: ProgramId, relationship_id: RelationshipId,
                   body: _Body | None = None) -> dict:
     body = body or _Body()
-    return _accepted(await run_action(request, actions.rematch, program_id, relationship_id,
-                                      requested_by=requested_by(request, body.user)))
+    return _accepted(await run_action(request, actions.rematch, program_id, relationship_id))
 
 
 @router.api_route("/{rest:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE"], include_in_schema=False)

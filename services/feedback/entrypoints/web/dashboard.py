@@ -14,10 +14,14 @@ from services.feedback.entrypoints.web.common import (
     Connection,
     ProgramId,
     RelationshipId,
+    caller_of,
     plain_text,
-    requested_by,
+    readable,
     run_action,
+    local_page,
     service_of,
+    signed_in,
+    visible_programs,
 )
 from services.feedback.service_layer import actions, views
 
@@ -51,37 +55,41 @@ def _render(request: Request, name: str, context: dict, status: int = 200, heade
     service = service_of(request)
     caller = request.scope.get("state", {}).get("caller")
     base = {"refresh_seconds": service.settings.dashboard_refresh_seconds,
-            "signed_in": caller.user if caller else None,
-            "token_required": service.settings.ops_token is not None}
+            "signed_in": caller.shown_as if caller and caller.by_cookie else None}
     return request.app.state.templates.TemplateResponse(request, name, {**base, **context}, status_code=status,
                                                         headers=headers)
 
 
+def _sign_in_context(request: Request, next: str, failed: bool = False, sso_failed: bool = False) -> dict:
+    settings = service_of(request).settings
+    sessions = request.app.state.sessions
+    return {"next": local_page(next), "failed": failed, "sso_failed": sso_failed,
+            "sso": settings.sso and sessions.enabled, "provider": settings.oidc_provider_name,
+            "break_glass": settings.ops_token is not None and sessions.enabled}
+
+
 @router.get("/sign-in", response_class=HTMLResponse)
 async def sign_in_page(request: Request, next: str = "/dashboard"):
-    return _render(request, "sign_in.html", {"next": _local(next), "failed": False})
+    return _render(request, "sign_in.html", _sign_in_context(request, next))
 
 
 @router.post("/sign-in")
 async def sign_in(request: Request, token: Annotated[str, Form(max_length=500)] = "",
-                  user: Annotated[str, Form(max_length=64)] = "", next: Annotated[str, Form()] = "/dashboard"):
+                  next: Annotated[str, Form(max_length=2000)] = "/dashboard"):
+    """The break-glass token form: a session as tandem-admin, named `ops:break-glass` on actions."""
     settings = service_of(request).settings
-    user = user.strip() or "ops"
-    if settings.ops_token is None:
-        return RedirectResponse(_local(next), 303)
-    if not auth.valid_user(user) or not auth.token_matches(token, settings.ops_token):
-        return _render(request, "sign_in.html", {"next": _local(next), "failed": True, "user": user}, status=401)
-    response = RedirectResponse(_local(next), 303)
-    response.set_cookie(auth.COOKIE, auth.session_cookie(settings.ops_token, user),
-                        max_age=int(settings.ops_session_hours * 3600), path="/", httponly=True, samesite="strict",
-                        secure=request.url.scheme == "https")
-    return response
+    sessions = request.app.state.sessions
+    if settings.ops_token is None or not sessions.enabled or not token \
+            or not auth.token_matches(token, settings.ops_token):
+        return _render(request, "sign_in.html", _sign_in_context(request, next, failed=True), status=401)
+    return signed_in(request, RedirectResponse(local_page(next), 303), sessions.for_break_glass())
 
 
 @router.post("/sign-out")
-async def sign_out():
+async def sign_out(request: Request):
     response = RedirectResponse(auth.SIGN_IN, 303)
-    response.delete_cookie(auth.COOKIE, path="/", httponly=True, samesite="strict")
+    response.delete_cookie(auth.COOKIE, path="/", httponly=True, samesite="lax",
+                           secure=request.url.scheme == "https")
     return response
 
 
@@ -89,13 +97,14 @@ async def sign_out():
 async def home(request: Request, conn: Connection, program: Annotated[str | None, Query(max_length=200)] = None):
     if program:
         return RedirectResponse(f"/dashboard/programs/{quote(program, safe='')}", 303)
-    found = await views.programs(conn, service_of(request).settings)
+    found = await visible_programs(request, conn)
     if found:
         return RedirectResponse(f"/dashboard/programs/{quote(found[0]['program_id'], safe='')}", 303)
-    return _render(request, "empty.html", {"programs": []})
+    return _render(request, "empty.html", {"programs": [], "has_roles": caller_of(request).grants.any})
 
 
 async def _program_context(request: Request, conn, program_id: str, state: str) -> dict:
+    caller = readable(request, program_id)
     service = service_of(request)
     now = service.clock.now()
     try:
@@ -105,13 +114,13 @@ async def _program_context(request: Request, conn, program_id: str, state: str) 
     except views.UnknownProgram:
         raise HTTPException(404, f"no program {program_id}") from None
     return {"kpis": kpis, "relationships": listed, "state": state, "program_id": program_id, "tiles": TILES,
-            "rates": RATES, "filters": FILTER_LABELS, "now": now}
+            "rates": RATES, "filters": FILTER_LABELS, "now": now, "can_act": caller.grants.can_act(program_id)}
 
 
 @router.get("/programs/{program_id}", response_class=HTMLResponse)
 async def program_page(request: Request, program_id: ProgramId, conn: Connection, state: Filter = "at_risk"):
     context = await _program_context(request, conn, program_id, state)
-    context["programs"] = await views.programs(conn, service_of(request).settings)
+    context["programs"] = await visible_programs(request, conn)
     return _render(request, "program.html", context)
 
 
@@ -133,31 +142,26 @@ async def _acted(request: Request, program_id: str, done: actions.Done) -> Respo
 
 @router.post("/programs/{program_id}/relationships/{relationship_id}/nudge")
 async def nudge(request: Request, program_id: ProgramId, relationship_id: RelationshipId,
-                note: Annotated[str, Form(max_length=1000)] = "", user: Annotated[str, Form(max_length=64)] = ""):
-    done = await run_action(request, actions.nudge, program_id, relationship_id,
-                            requested_by=requested_by(request, user or None), note=_text(note))
+                note: Annotated[str, Form(max_length=1000)] = ""):
+    done = await run_action(request, actions.nudge, program_id, relationship_id, note=_text(note))
     return await _acted(request, program_id, done)
 
 
 @router.post("/programs/{program_id}/relationships/{relationship_id}/end")
 async def end(request: Request, program_id: ProgramId, relationship_id: RelationshipId,
               reason: Annotated[str, Form(min_length=1, max_length=500)],
-              rematch: Annotated[bool, Form()] = False, do_not_pair_again: Annotated[bool, Form()] = False,
-              user: Annotated[str, Form(max_length=64)] = ""):
+              rematch: Annotated[bool, Form()] = False, do_not_pair_again: Annotated[bool, Form()] = False):
     reason = _text(reason)
     if not reason:
         raise HTTPException(400, "say why the relationship ends")
-    done = await run_action(request, actions.end, program_id, relationship_id,
-                            requested_by=requested_by(request, user or None), reason=reason, rematch=rematch,
+    done = await run_action(request, actions.end, program_id, relationship_id, reason=reason, rematch=rematch,
                             do_not_pair_again=do_not_pair_again)
     return await _acted(request, program_id, done)
 
 
 @router.post("/programs/{program_id}/relationships/{relationship_id}/rematch")
-async def rematch(request: Request, program_id: ProgramId, relationship_id: RelationshipId,
-                  user: Annotated[str, Form(max_length=64)] = ""):
-    done = await run_action(request, actions.rematch, program_id, relationship_id,
-                            requested_by=requested_by(request, user or None))
+async def rematch(request: Request, program_id: ProgramId, relationship_id: RelationshipId):
+    done = await run_action(request, actions.rematch, program_id, relationship_id)
     return await _acted(request, program_id, done)
 
 
@@ -166,11 +170,6 @@ def _text(value: str) -> str | None:
         return plain_text(value)
     except ValueError as bad:
         raise HTTPException(400, str(bad)) from None
-
-
-def _local(target: str) -> str:
-    """Only this dashboard's own pages are followed after sign-in (no open redirect)."""
-    return target if target.startswith("/dashboard") and "//" not in target and "\\" not in target else "/dashboard"
 
 
 assert set(RELATIONSHIP_FILTERS) <= set(FILTER_LABELS)

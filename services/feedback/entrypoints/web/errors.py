@@ -15,6 +15,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse
 from starlette.exceptions import HTTPException
 
+from services.feedback.entrypoints.web.filters import without_bidi_controls
 from shared.retry import is_infrastructure
 
 log = logging.getLogger("tandem.feedback.web")
@@ -26,7 +27,7 @@ def error_response(request: Request, status: int, message: str, details: list | 
         return JSONResponse(body, status_code=status)
     if "hx-request" in request.headers:  # a fragment, swapped into the page's status line
         text = message if not details else f"{message}: " + "; ".join(f"{d['where']} {d['message']}" for d in details)
-        return HTMLResponse(f'<p class="error">{escape(text)}</p>', status_code=status)
+        return HTMLResponse(f'<p class="error">{escape(without_bidi_controls(text))}</p>', status_code=status)
     templates = request.app.state.templates
     return templates.TemplateResponse(request, "error.html", {"status": status, "message": message},
                                       status_code=status)
