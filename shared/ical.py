@@ -1,7 +1,9 @@
-"""The few pieces of RFC 5545 text an invite needs, written directly.
+"""The few pieces of RFC 5545 text an invite needs, written and edited directly (scheduling writes
+invites, notifications puts each reader's meeting page into them).
 
-Building an invite through `icalendar`'s object model cost about 1.4 ms, half of scheduling's CPU
-per meeting; these functions write the same content lines in a few microseconds. They follow
+Going through `icalendar`'s object model cost about 1.4 ms to write an invite, half of scheduling's
+CPU per meeting, and about 1.1 ms to parse and write one again per reader in notifications; these
+functions do the same in microseconds. They follow
 RFC 5545 (TEXT escaping in 3.3.11, quoted parameter values in 3.2, 75-octet folding in 3.1) and
 RFC 6868 (caret encoding of `"`, `^` and newlines inside parameter values). The golden tests read
 every invite back with `icalendar` and with `vobject`.
@@ -62,3 +64,26 @@ def content_line(name: str, value: str, params: tuple[tuple[str, str], ...] = ()
     with `text()`/`param()` where the property's type asks for it."""
     head = name + "".join(f";{key}={param(v)}" for key, v in params)
     return fold(f"{head}:{value}")
+
+
+_FOLD = re.compile(r"\r?\n[ \t]")
+
+
+def unfold(calendar: str) -> list[str]:
+    """The logical content lines of an iCalendar text (RFC 5545 3.1: a line break followed by one
+    space or tab continues the line)."""
+    return [line for line in _FOLD.sub("", calendar).replace("\r\n", "\n").split("\n") if line]
+
+
+def split(line: str) -> tuple[str, str, str]:
+    """(NAME upper-cased, the parameters as written with their leading `;`, the value): the value
+    starts at the first colon outside a quoted parameter value."""
+    quoted = False
+    for i, char in enumerate(line):
+        if char == '"':
+            quoted = not quoted
+        elif char == ":" and not quoted:
+            head, value = line[:i], line[i + 1:]
+            name, _, params = head.partition(";")
+            return name.upper(), (";" + params) if params else "", value
+    raise ValueError("a content line without a value")

@@ -1,5 +1,5 @@
 """Calendar invites (iCalendar, RFC 5545) sent as iTIP messages (RFC 5546): written directly as
-RFC 5545 text (`ical_text`, much cheaper than building `icalendar` objects), read back with `icalendar`.
+RFC 5545 text (`shared.ical`, much cheaper than building `icalendar` objects), read back with `icalendar`.
 
 One meeting keeps one UID for its whole life; every change is a new METHOD:REQUEST with a higher
 SEQUENCE, and a cancellation is METHOD:CANCEL with STATUS:CANCELLED and the same UID, so calendar
@@ -15,9 +15,9 @@ from typing import Literal
 
 from icalendar import Calendar
 
+from shared import ical
 from shared.people import Participant
 
-from . import ical_text
 from .outcomes import Slot
 
 PRODID = "-//Tandem//Scheduling//EN"
@@ -89,7 +89,7 @@ def _local_times(slot: Slot, person: Participant) -> str:
 
 def _address(name: str, person: Invitee, params: tuple[tuple[str, str], ...] = ()) -> str:
     cn = (("CN", person.name),) if person.name else ()
-    return ical_text.content_line(name, f"mailto:{person.email}", cn + params)
+    return ical.content_line(name, f"mailto:{person.email}", cn + params)
 
 
 def build_invite(meeting: MeetingInvite, *, method: Method = "REQUEST", sequence: int = 0,
@@ -107,7 +107,7 @@ def build_invite(meeting: MeetingInvite, *, method: Method = "REQUEST", sequence
         raise ValueError("meeting start and end must be aware datetimes")
     if meeting.end <= meeting.start:
         raise ValueError("meeting must end after it starts")
-    line, text = ical_text.content_line, ical_text.text
+    line, text = ical.content_line, ical.text
     # No reply is asked for: nobody reads them (the meeting's page moves or cancels it).
     asked = (("PARTSTAT", "NEEDS-ACTION"), ("ROLE", "REQ-PARTICIPANT"), ("RSVP", "FALSE")) \
         if method == "REQUEST" else (("ROLE", "REQ-PARTICIPANT"),)
@@ -115,9 +115,9 @@ def build_invite(meeting: MeetingInvite, *, method: Method = "REQUEST", sequence
         "BEGIN:VCALENDAR\r\n", "VERSION:2.0\r\n", line("PRODID", PRODID), "CALSCALE:GREGORIAN\r\n",
         f"METHOD:{method}\r\n", "BEGIN:VEVENT\r\n",
         line("SUMMARY", text(meeting.summary)),
-        line("DTSTART", ical_text.utc(meeting.start)),
-        line("DTEND", ical_text.utc(meeting.end)),
-        line("DTSTAMP", ical_text.utc(stamp or datetime.now(UTC))),
+        line("DTSTART", ical.utc(meeting.start)),
+        line("DTEND", ical.utc(meeting.end)),
+        line("DTSTAMP", ical.utc(stamp or datetime.now(UTC))),
         line("UID", invite_uid(meeting.meeting_id)),
         f"SEQUENCE:{sequence}\r\n",
         *(_address("ATTENDEE", p, (("CUTYPE", "INDIVIDUAL"), *asked)) for p in meeting.attendees),
