@@ -9,7 +9,9 @@ was already published on Kafka cannot be recalled: docs/privacy.md says what ret
 
 from __future__ import annotations
 
+import html
 import json
+import re
 from typing import Any
 
 import asyncpg
@@ -25,7 +27,7 @@ _TEXT_TYPES = {"text", "character varying", "jsonb", "json", "ARRAY"}
 async def scrub(conn: asyncpg.Connection, strings: tuple[str, ...], replacement: str = ERASED_NAME) -> int:
     """Replace each of `strings` in every text, text[] and JSON column of this schema's tables;
     returns how many rows changed. A full scan per erasure: erasures are rare, and it must not miss."""
-    wanted = [s for s in strings if s]
+    wanted = variants(strings)
     if not wanted:
         return 0
     columns = await conn.fetch(
@@ -74,13 +76,23 @@ def _replace(value: Any, kind: str, wanted: list[str], replacement: str) -> Any:
 
 
 def _ireplace(text: str, old: str, new: str) -> str:
-    lower, target, out, i = text.lower(), old.lower(), [], 0
-    while True:
-        j = lower.find(target, i)
-        if j < 0:
-            return "".join(out) + text[i:]
-        out += [text[i:j], new]
-        i = j + len(old)
+    """Every occurrence of `old` in `text`, whatever its case, replaced by `new`. Matched in the
+    text itself (a case-insensitive pattern), not in a lower-cased copy: lower-casing can change a
+    string's length ("İ" becomes "i" and a combining dot), which would shift every position after it."""
+    return re.sub(re.escape(old), lambda _: new, text, flags=re.IGNORECASE)
+
+
+def variants(strings: tuple[str, ...] | list[str]) -> list[str]:
+    """Each string as stored text may hold it: as given, and escaped for HTML (an "O'Brien" in a
+    mail's HTML part is "O&#x27;Brien"). Calendar files and attachments are not searched for:
+    their owners rebuild or delete them (they fold and escape text in ways no replacement finds)."""
+    found: dict[str, None] = {}
+    for s in strings:
+        if s:
+            found.setdefault(s, None)
+            found.setdefault(html.escape(s), None)
+            found.setdefault(html.escape(s, quote=False), None)
+    return list(found)
 
 
 async def _primary_key(conn: asyncpg.Connection, table: str) -> list[str]:
