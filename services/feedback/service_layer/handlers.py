@@ -37,6 +37,10 @@ else or asks for another kind of answer. Once a relationship has ended its healt
 progress, milestones and closure answers that come after the end are still recorded and celebrated,
 but the summary (`relationship.concluded`) was told at the end.
 
+Erasure: an answer by or about someone forgotten on request (either of the pair has a tombstone,
+shared/replica.py) is kept without its comment, as their earlier comments were dropped at the
+erasure (service_layer/erasure.py): the rating and progress still count.
+
 Fit: an answer with `fit` "not_good" tells relationship.fit.questioned (the program team hears of it,
 the mentee is offered a new mentor), once per relationship and person, and puts the relationship at
 risk (health reason `not_a_good_fit`, domain/health.py) until that person answers "good" ("unsure"
@@ -172,9 +176,12 @@ async def on_meeting_missed(event: ev.MeetingMissed, uow: FeedbackUnitOfWork, de
 async def on_feedback_submitted(event: ev.FeedbackSubmitted, uow: FeedbackUnitOfWork, deps: FeedbackDeps) -> None:
     relationship = await uow.relationships.require(event.relationship_id, lock=True)
     now = uow.now()
+    comment = event.comment
+    if comment is not None and await uow.participants.erased_among({event.participant_id, *relationship.pair.members}):
+        comment = None  # words by or about someone forgotten on request are not kept; the rating counts
     feedback = Feedback(
         feedback_id=event.feedback_id, relationship_id=event.relationship_id, participant_id=event.participant_id,
-        meeting_id=event.meeting_id, rating=event.rating, progress=event.progress, comment=event.comment,
+        meeting_id=event.meeting_id, rating=event.rating, progress=event.progress, comment=comment,
         goals_achieved=tuple(event.goals_achieved), submitted_at=now, kind=event.kind, request_id=event.request_id,
         fit=event.fit,
     )
