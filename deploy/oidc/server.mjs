@@ -4,7 +4,7 @@
 //   node deploy/oidc/server.mjs config.json      (or OIDC_CONFIG=config.json node deploy/oidc/server.mjs)
 //
 // config: {issuer, port, host?, clients: [{client_id, client_secret, redirect_uris,
-//          post_logout_redirect_uris?, application_type?}], users: {login: {password, name, email, groups}}}
+//          post_logout_redirect_uris?, application_type?, token_endpoint_auth_method?}], users: {login: {password, name, email, groups}}}
 //
 // Authorization code flow only, PKCE (S256) required for every client, scopes `openid profile email
 // groups`, the user's claims (groups included) in both the ID token and userinfo. Keys, cookie keys and
@@ -112,12 +112,13 @@ const provider = new Provider(config.issuer, {
     application_type: client.application_type ?? 'web',
     grant_types: ['authorization_code'],
     response_types: ['code'],
-    token_endpoint_auth_method: 'client_secret_basic',
+    token_endpoint_auth_method: client.token_endpoint_auth_method ?? 'client_secret_basic',
     id_token_signed_response_alg: 'RS256',
   })),
   jwks: { keys: config.jwks?.keys ?? [signingKey()] },
   cookies: { keys: [crypto.randomBytes(32).toString('base64url')] },
   responseTypes: ['code'],
+  clientAuthMethods: ['client_secret_basic', 'client_secret_post'],
   scopes: ['openid', 'profile', 'email', 'groups'],
   claims: {
     openid: ['sub'],

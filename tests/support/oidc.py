@@ -7,7 +7,8 @@ Fixtures (registered for every test by tests/conftest.py):
   redirects to `http://127.0.0.1:<any port>/dashboard/`.
 - `start_oidc_provider(redirect_uris=[...], post_logout_redirect_uris=[...])` (per test): a provider of
   its own whose client accepts exactly these URIs; stopped after the test.
-Both give an `OidcTestProvider`; `sign_in` walks its login page with httpx as a browser would.
+Both give an `OidcTestProvider`; `sign_in` walks its login page with httpx as a browser would, `sign_out`
+its logout page.
 There is no consent page: every scope the client asks for among `openid profile email groups` is granted.
 """
 
@@ -141,6 +142,20 @@ def sign_in(http: httpx.Client, authorization_url: str, login: str, password: st
         else:
             raise AssertionError(f"unexpected form on {page.url}: {action}")
     raise AssertionError(f"the sign-in did not end: {page.url}")
+
+
+_HIDDEN = re.compile(r'<input[^>]*type="hidden"[^>]*name="([^"]+)"[^>]*value="([^"]*)"')
+
+
+def sign_out(http: httpx.Client, end_session_url: str) -> httpx.Response:
+    """Open the provider's end-session URL (RP-initiated logout, with `id_token_hint`,
+    `post_logout_redirect_uri`, `state` as the client sends them) and press "Sign me out". Returns the
+    redirect that leaves the provider (to the post-logout redirect URI), or the provider's last page."""
+    page = _follow_within(http, http.get(end_session_url))
+    if page.is_redirect or page.status_code != 200:
+        return page
+    fields = {name: unescape(value) for name, value in _HIDDEN.findall(page.text)}
+    return _follow_within(http, http.post(form_action(page), data={**fields, "logout": "yes"}))
 
 
 def _follow_within(http: httpx.Client, response: httpx.Response) -> httpx.Response:

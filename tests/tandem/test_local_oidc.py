@@ -12,8 +12,10 @@ from authlib.oauth2.rfc7636 import create_s256_code_challenge
 from joserfc import jwt
 from joserfc.jwk import KeySet
 
+from tandem.local.oidc import LocalOpenIDProvider
+from tandem.local.ports import PortTaken
 from tandem.local.stack import free_port
-from tests.support.oidc import OidcTestProvider, sign_in
+from tests.support.oidc import OidcTestProvider, sign_in, sign_out
 
 pytestmark = pytest.mark.integration
 
@@ -148,3 +150,33 @@ def test_signed_in_already_a_new_sign_in_needs_no_password_but_a_continue(oidc_p
         callback = _callback(sign_in(browser, second, "cleo", "not asked"), redirect_uri)
     tokens = _redeem(oidc_provider, callback["code"], redirect_uri, verifier)
     assert _verified_claims(oidc_provider, tokens.json()["id_token"], "n2")["sub"] == "cleo"
+
+
+def test_a_config_without_clients_is_refused_with_a_clear_error(tmp_path):
+    provider = LocalOpenIDProvider(tmp_path, free_port(), [], {"ana": {"password": "x"}})
+    with pytest.raises(RuntimeError, match=r"exited with 2:[\s\S]*\"clients\" \(a non-empty list\) is required"):
+        provider.start(tmp_path / "oidc.log")
+
+
+def test_a_port_in_use_is_reported_not_shared(oidc_provider, tmp_path):
+    taken = int(oidc_provider.issuer.rsplit(":", 1)[1])
+    second = LocalOpenIDProvider(tmp_path, taken, oidc_provider.process.clients, {})
+    with pytest.raises(PortTaken, match=f"port {taken} is needed for the local OpenID Provider"):
+        second.start(tmp_path / "oidc.log")
+
+
+def test_signing_out_at_the_provider_returns_to_the_client_and_ends_the_session(oidc_provider):
+    port = free_port()
+    redirect_uri = f"http://127.0.0.1:{port}/dashboard/auth/callback"
+    verifier = secrets.token_urlsafe(48)
+    with httpx.Client() as browser:
+        url = _authorization_url(oidc_provider, redirect_uri, pkce=verifier, state="s", nonce="n")
+        callback = _callback(sign_in(browser, url, "ana", oidc_provider.password("ana")), redirect_uri)
+        id_token = _redeem(oidc_provider, callback["code"], redirect_uri, verifier).json()["id_token"]
+        after = f"http://127.0.0.1:{port}/dashboard/"
+        end = _discovery(oidc_provider)["end_session_endpoint"] + "?" + urlencode(
+            {"id_token_hint": id_token, "post_logout_redirect_uri": after, "state": "bye"})
+        assert _callback(sign_out(browser, end), after)["state"] == "bye"
+        # Signed out: a new sign-in asks for the password again.
+        again = browser.get(_authorization_url(oidc_provider, redirect_uri, pkce=verifier, state="s", nonce="n"))
+        assert 'name="password"' in browser.get(again.url.join(again.headers["location"])).text
