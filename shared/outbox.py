@@ -92,11 +92,9 @@ class OutboxRelay:
         self.batch_size = batch_size
         self.poll_seconds = poll_seconds
         self.wake = Wakeup()
-        self._next_purge = 0.0
         self._next_measure = 0.0
 
     async def run(self) -> None:
-        self._next_purge = asyncio.get_running_loop().time() + 60
         listener = asyncio.create_task(listen(self.database_url, outbox_channel(self.schema), self.wake),
                                        name=f"{self.service}-outbox-listen")
         try:
@@ -110,10 +108,6 @@ class OutboxRelay:
 
     async def step(self) -> Pass:
         taken, result = await self.publish_batch()
-        loop = asyncio.get_running_loop()
-        if loop.time() > self._next_purge:
-            self._next_purge = loop.time() + 3600
-            await self.purge()
         if result.broken_producer and self.new_producer is not None:
             log.warning("%s outbox: the producer lost its sequence; starting a new one", self.service)
             with contextlib.suppress(Exception):
@@ -219,15 +213,6 @@ class OutboxRelay:
         metrics.OUTBOX_LAG.labels(self.service).set(float(pending["age"] or 0))
         metrics.OUTBOX_FAILED_NOW.labels(self.service).set(failed)
         metrics.OUTBOX_BLOCKED.labels(self.service).set(blocked)
-
-    async def purge(self, keep_days: int = 7) -> int:
-        """Drop published events and inbox records older than the retention (the topics keep them)."""
-        async with self.pool.acquire() as conn:
-            done = await conn.execute(
-                "DELETE FROM outbox WHERE state IN ('published', 'skipped') "
-                "AND coalesce(published_at, created_at) < now() - make_interval(days => $1)", keep_days)
-            await conn.execute("DELETE FROM inbox WHERE received_at < now() - make_interval(days => $1)", keep_days * 4)
-        return int(done.split()[-1])
 
 
 # --- operator actions (`tandem outbox`) --------------------------------------------------------------
