@@ -263,6 +263,15 @@ const server = http.createServer(async (req, res) => {
   }
 });
 
+// Static clients are checked when first used; check them now, so a bad one stops the start.
+for (const { client_id: clientId } of config.clients) {
+  try {
+    if (!await provider.Client.find(clientId)) fail(`config: client ${clientId} cannot be loaded`);
+  } catch (error) {
+    fail(`config: client ${clientId}: ${error.error_description ?? error.message}`);
+  }
+}
+
 server.listen(config.port, config.host ?? '127.0.0.1', () => {
   log(`listening issuer=${config.issuer} clients=${config.clients.map((c) => c.client_id).join(',')} users=${users.size}`);
 });

@@ -73,8 +73,12 @@ class LocalOpenIDProvider:
                 [node, str(SERVER), str(self.config_file)],
                 stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
             )
-        self._wait_ready(log_path, timeout)
-        verify(self.port, self.process.pid, what="the local OpenID Provider", env_var="TANDEM_OIDC_ISSUER")
+        try:
+            self._wait_ready(log_path, timeout)
+            verify(self.port, self.process.pid, what="the local OpenID Provider", env_var="TANDEM_OIDC_ISSUER")
+        except BaseException:
+            self.stop()
+            raise
 
     def _wait_ready(self, log_path: Path, timeout: float) -> None:
         deadline = time.monotonic() + timeout
@@ -87,7 +91,6 @@ class LocalOpenIDProvider:
                 if answer.status_code == 200 and answer.json().get("issuer") == self.issuer:
                     return
             time.sleep(0.1)
-        self.stop()
         raise RuntimeError(f"the local OpenID Provider did not answer on {self.discovery_url} within {timeout:.0f}s")
 
     def stop(self, timeout: float = 10.0) -> None:

@@ -180,3 +180,10 @@ def test_signing_out_at_the_provider_returns_to_the_client_and_ends_the_session(
         # Signed out: a new sign-in asks for the password again.
         again = browser.get(_authorization_url(oidc_provider, redirect_uri, pkce=verifier, state="s", nonce="n"))
         assert 'name="password"' in browser.get(again.url.join(again.headers["location"])).text
+
+
+def test_a_client_with_an_invalid_redirect_uri_stops_the_start(tmp_path):
+    client = {"client_id": "tandem-dashboard", "client_secret": "s", "redirect_uris": ["not a uri"]}
+    provider = LocalOpenIDProvider(tmp_path, free_port(), [client], {"ana": {"password": "x"}})
+    with pytest.raises(RuntimeError, match="client tandem-dashboard: redirect_uris must only contain valid uris"):
+        provider.start(tmp_path / "oidc.log")
