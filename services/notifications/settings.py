@@ -39,4 +39,13 @@ class NotificationSettings(ServiceSettings):
     # Targets permitted although private, loopback or plain http (adapters/webhook_targets.py):
     # comma-separated host names, addresses or networks. Empty: only public https endpoints.
     webhook_allow_hosts: str = ""
+    # One webhook attempt, all of it (resolving, connecting, sending, the whole answer), in seconds.
     webhook_timeout_seconds: float = Field(10.0, gt=0)
+    # At most this much of a webhook's answer is read; a longer answer fails the delivery.
+    webhook_max_answer_bytes: int = Field(64 * 1024, ge=0)
+    # Sends in flight at once in one process, of which at most `smtp_concurrency` to the mail server
+    # and `webhook_per_endpoint` to one webhook endpoint (its URL's host and port), so a slow
+    # endpoint delays only its own messages (service_layer/loops.py).
+    delivery_concurrency: int = Field(32, ge=1)
+    smtp_concurrency: int = Field(8, ge=1)
+    webhook_per_endpoint: int = Field(4, ge=1)

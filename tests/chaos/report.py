@@ -34,6 +34,37 @@ Run them with `make chaos` (about 17 minutes on two cores); `.ci/run` runs them 
 """
 
 
+# How the delivery loop contains endpoints that answer slowly or without end (tested on its own, not
+# a fault run of the suite); kept here because this file writes the whole document.
+SLOW_ENDPOINTS = """## Slow endpoints
+
+A participant's chat endpoint is outside our control. One that answers a byte at a time, or without
+end, must not hold back anybody else's messages (`services/notifications/service_layer/loops.py`):
+
+- Each webhook attempt has one deadline for all of it: resolving, connecting, sending and the whole
+  answer (`TANDEM_WEBHOOK_TIMEOUT_SECONDS`, 10 s). At most `TANDEM_WEBHOOK_MAX_ANSWER_BYTES` (64 KiB)
+  of the answer are read, as raw bytes (a compressed answer is never inflated). Past the deadline the
+  attempt counts as having delivered nothing (`deadline_exceeded`: tried again with backoff; the
+  receiver drops a repeat by its `webhook-id`). A longer answer fails the delivery
+  (`answer_too_large`). Neither reason quotes the answer.
+- Deliveries go out concurrently: up to `TANDEM_DELIVERY_CONCURRENCY` (32) sends in flight per
+  process. At most `TANDEM_WEBHOOK_PER_ENDPOINT` (4) of them go to one webhook endpoint (a URL's host
+  and port), and at most `TANDEM_SMTP_CONCURRENCY` (8) to the mail server. An endpoint at its limit
+  is passed over when due work is claimed, so only its own backlog waits.
+- Sent at most once, as before. Due deliveries are claimed in bulk (`FOR UPDATE SKIP LOCKED`, so
+  replicas take disjoint sets), and the claim is committed before any is sent. A crash leaves at
+  most the claims in flight undecided. After the lease, each of them is reported as
+  `notification.failed` ("interrupted while sending") and never sent again. On a clean stop, the
+  sends in flight get the webhook deadline to finish and be recorded.
+
+Tested in `tests/services/notifications/service/test_slow_endpoints.py` with two endpoints: one
+trickles a byte a second, the other answers 100 MB. With room for only 4 sends, every other mail and
+webhook message was delivered while those two were still unsettled. The two then failed, with
+`deadline_exceeded` and `answer_too_large`. Of the 100 MB, the receiver wrote 128 KiB (the cap plus
+what the kernel buffers held) before the sender left (`tests/services/notifications/adapters/test_webhooks.py`).
+"""
+
+
 def render(results: list[dict], fuzz: dict | None = None) -> str:
     newest: dict[str, dict] = {}
     for r in results:
@@ -51,6 +82,7 @@ def render(results: list[dict], fuzz: dict | None = None) -> str:
     lines.append("\nWhat was checked in each run: " + ", ".join(sorted(details)) + ".")
     if fuzz:
         lines.append(render_fuzz(fuzz))
+    lines.append("\n" + SLOW_ENDPOINTS.rstrip("\n"))
     return "\n".join(lines) + "\n"
 
 

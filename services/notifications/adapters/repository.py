@@ -7,6 +7,7 @@ from the shared replicas (`shared.replica`).
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from datetime import date, datetime
 
 import asyncpg
@@ -19,6 +20,16 @@ _COLUMNS = (
     "delivery_id, recipient_id, channel, template, language, cause_event_id, cause_type, address, subject, body, "
     "not_before, attachment, status, attempts, last_error, claimed_at, delivered_at, version, recipient_kind, "
     "html, unsubscribe_url"
+)
+
+
+# Where a delivery goes, for the dispatcher's limit per endpoint: every mail to the one mail server;
+# a webhook to its URL's host and port (lower-case, without user info), so a slow or oversized
+# endpoint holds back only its own messages. Computed here, in the one statement that claims.
+MAIL_SERVER = "smtp"
+ENDPOINT = (
+    f"CASE WHEN channel = 'email' THEN '{MAIL_SERVER}' ELSE coalesce(lower(substring(address FROM "
+    "'^[A-Za-z][A-Za-z0-9+.-]*://(?:[^/?#]*@)?([^/?#]*)')), address) END"
 )
 
 
@@ -81,6 +92,54 @@ class DeliveryRepository:
             PENDING, now, limit,
         )
         return [_delivery(r) for r in rows]
+
+    async def lock_due(self, now: datetime, limit: int, *, room: Mapping[str, int],
+                       default_room: int) -> list[tuple[Delivery, str]]:
+        """Up to `limit` due deliveries and their endpoint (`ENDPOINT`), the longest waiting first,
+        locked until the transaction ends: at most `room[endpoint]` (else `default_room`) for each
+        endpoint. Rows another transaction holds are skipped (`SKIP LOCKED`), so N replicas claim
+        disjoint sets at once. An endpoint without room is not even looked at, so a backlog of its own
+        cannot hide the others' work; one with a little room may leave some of the `limit` rows looked
+        at unclaimed, for the next pass (then it has none, and is passed over)."""
+        full = [endpoint for endpoint, free in room.items() if free <= 0]
+        rows = await self.conn.fetch(
+            f"""WITH candidates AS MATERIALIZED (
+                    SELECT delivery_id, not_before, {ENDPOINT} AS endpoint FROM deliveries
+                    WHERE status = $1 AND not_before <= $2 AND NOT ({ENDPOINT} = ANY($4::text[]))
+                    ORDER BY not_before LIMIT $3 FOR UPDATE SKIP LOCKED
+                ), ranked AS (
+                    SELECT c.delivery_id, c.endpoint, c.not_before,
+                           row_number() OVER (PARTITION BY c.endpoint ORDER BY c.not_before, c.delivery_id) AS nth
+                    FROM candidates c
+                ), chosen AS (
+                    SELECT ranked.delivery_id, ranked.endpoint FROM ranked
+                    LEFT JOIN unnest($5::text[], $6::int[]) AS r(endpoint, room) USING (endpoint)
+                    WHERE ranked.nth <= coalesce(r.room, $7) ORDER BY ranked.not_before LIMIT $3
+                )
+                SELECT {_COLUMNS}, chosen.endpoint FROM deliveries JOIN chosen USING (delivery_id)
+                ORDER BY not_before""",
+            PENDING, now, limit, full, list(room), list(room.values()), default_room,
+        )
+        return [(_delivery(r), r["endpoint"]) for r in rows]
+
+    async def save_all(self, deliveries: Iterable[Delivery]) -> set[str]:
+        """`save` for many in one statement: the ids of those saved (the others had changed since)."""
+        ds = list(deliveries)
+        if not ds:
+            return set()
+        rows = await self.conn.fetch(
+            """UPDATE deliveries d SET status = u.status, attempts = u.attempts, last_error = u.last_error,
+                                       claimed_at = u.claimed_at, delivered_at = u.delivered_at,
+                                       not_before = u.not_before, version = u.version
+               FROM unnest($1::text[], $2::int[], $3::text[], $4::int[], $5::text[], $6::timestamptz[],
+                           $7::timestamptz[], $8::timestamptz[])
+                    AS u(delivery_id, version, status, attempts, last_error, claimed_at, delivered_at, not_before)
+               WHERE d.delivery_id = u.delivery_id AND d.version = u.version - 1 RETURNING d.delivery_id""",
+            [d.delivery_id for d in ds], [d.version for d in ds], [d.status for d in ds], [d.attempts for d in ds],
+            [d.last_error for d in ds], [d.claimed_at for d in ds], [d.delivered_at for d in ds],
+            [d.not_before for d in ds],
+        )
+        return {r["delivery_id"] for r in rows}
 
     async def interrupted(self, claimed_before: datetime, limit: int) -> list[Delivery]:
         """Deliveries still `sending` that were claimed before `claimed_before` (their lease is over)."""

@@ -12,6 +12,7 @@ exception types only. Never the server's own text, which may repeat the address 
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import hmac
@@ -155,14 +156,38 @@ class WebhookSender:
     with the endpoint's own secret, `webhook_secrets.endpoint_secret`).
 
     Only checked targets are reached (adapters/webhook_targets.py); redirects are not followed, since
-    a redirect could lead where the check would have refused."""
+    a redirect could lead where the check would have refused. An attempt has one deadline for all of
+    it (`deadline_exceeded`: tried again) and reads at most `max_answer_bytes` of the answer
+    (`answer_too_large`: given up); neither reason quotes the answer."""
 
     def __init__(self, channel: str, *, secrets: EndpointSecrets, allow: AllowList, client: httpx.AsyncClient,
-                 resolve: Resolver = system_resolver, wall_clock: Callable[[], float] = time.time) -> None:
+                 resolve: Resolver = system_resolver, wall_clock: Callable[[], float] = time.time,
+                 deadline: float = 10.0, max_answer_bytes: int = 64 * 1024) -> None:
         self.channel, self.secrets, self.allow, self.client = channel, secrets, allow, client
         self.resolve, self.wall_clock = resolve, wall_clock
+        # A whole attempt (resolving, connecting, sending, the answer to its last byte) ends within
+        # `deadline` seconds, and at most `max_answer_bytes` of the answer are read: an endpoint that
+        # trickles or never stops talking costs one attempt's time and a few KiB, nothing more.
+        self.deadline, self.max_answer_bytes = deadline, max_answer_bytes
 
     async def send(self, message: Message) -> None:
+        try:
+            async with asyncio.timeout(self.deadline):
+                status = await self._post(message)
+        except TimeoutError as exc:
+            # Perhaps after the body went out: sending again is safe, the receiver drops a repeat by
+            # its webhook-id.
+            raise TryAgain(f"the webhook did not answer in full within {self.deadline:g} s "
+                           "(deadline_exceeded)") from exc
+        if status >= 500 or status in (408, 429):
+            raise TryAgain(f"the webhook answered {status}")
+        if 300 <= status < 400:
+            raise GiveUp(f"the webhook answered with a redirect ({status}), which is not followed")
+        if status >= 400:
+            raise GiveUp(f"the webhook refused the message ({status})")
+
+    async def _post(self, message: Message) -> int:
+        """The answer's status, once the answer has been read (at most `max_answer_bytes` of it)."""
         try:
             target = await check_target(message.address, self.allow, self.resolve)
         except TargetRefused as exc:
@@ -180,19 +205,22 @@ class WebhookSender:
                    "Idempotency-Key": message.delivery_id}
         extensions = {"sni_hostname": target.server_name} if target.url.scheme == "https" else {}
         try:
-            response = await self.client.post(target.request_url(), content=body.encode(), headers=headers,
-                                              extensions=extensions)
+            async with self.client.stream("POST", target.request_url(), content=body.encode(), headers=headers,
+                                          extensions=extensions) as response:
+                # Raw bytes, as they come over the wire: a compressed answer is never inflated.
+                read = 0
+                async for chunk in response.aiter_raw():
+                    read += len(chunk)
+                    if read > self.max_answer_bytes:
+                        # Leaving the block closes the connection: the rest is never read. The answer
+                        # came, so the message may have arrived; it is not sent again.
+                        raise GiveUp(f"the webhook answered {response.status_code} with more than "
+                                     f"{self.max_answer_bytes} bytes (answer_too_large); not resent")
+                return response.status_code
         except httpx.HTTPError as exc:
             # Also a timeout after the body went out: sending again is safe, the receiver drops a
             # repeat by its webhook-id.
             raise TryAgain(f"the webhook could not be reached ({type(exc).__name__})") from exc
-        status = response.status_code
-        if status >= 500 or status in (408, 429):
-            raise TryAgain(f"the webhook answered {status}")
-        if 300 <= status < 400:
-            raise GiveUp(f"the webhook answered with a redirect ({status}), which is not followed")
-        if status >= 400:
-            raise GiveUp(f"the webhook refused the message ({status})")
 
 
 class EndpointSecrets:

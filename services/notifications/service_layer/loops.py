@@ -1,27 +1,44 @@
-"""The delivery loop: sends what the delivery log says is due, at most once per delivery.
+"""The delivery loop: sends what the delivery log says is due, at most once per delivery, many at a
+time, so that a slow endpoint delays only its own messages.
 
-Each pass (`Dispatcher.step`, run by `shared.loops.run_loop`, woken by handlers after they commit):
+Each pass (`Dispatcher.step`, run by `shared.loops.run_loop`, woken by handlers after they commit
+and by every send that ends):
 1. Deliveries still `sending` after their lease were interrupted mid-send (the process died). They
    are recorded failed and announced, never sent again: we cannot know whether the mail server
    already took them.
-2. Due deliveries go out one at a time. Each is claimed (`Delivery.claim`) and committed right
-   before its own send, by an atomic conditional UPDATE: with N replicas exactly one of them sends
-   it, and a crash leaves at most the message in flight undecided (then step 1 settles it).
-3. The outcome and its event are recorded in one transaction, waiting out the database
+2. Due deliveries are claimed in bulk, as many as there is room for: `delivery_concurrency` sends in
+   flight in this process, of which at most `smtp_concurrency` to the mail server and
+   `webhook_per_endpoint` to any one webhook endpoint (its URL's host and port). One transaction
+   locks them (`FOR UPDATE SKIP LOCKED`, so N replicas take disjoint sets), moves each to `sending`
+   (`Delivery.claim`) and commits, before any of them is sent. An endpoint at its limit is not
+   looked at, so its backlog cannot hide anyone else's work. A crash leaves at most the claimed,
+   still unrecorded sends undecided (then step 1 settles them): a handful, never sent twice.
+3. Each claimed delivery is sent at once in its own task; the pass does not wait for them. A webhook
+   attempt has a deadline for the whole of it (connect, send, answer) and a cap on the answer's size
+   (adapters/senders.py), so a trickling or endless endpoint ties up one of its own few slots for at
+   most `webhook_timeout_seconds`.
+4. The outcome and its event are recorded in one transaction, waiting out the database
    (`call_until_available`): the send has happened, so its outcome must not be lost. A send that
    delivered nothing is tried again later (jittered backoff), up to `delivery_max_attempts`.
+
+On shutdown the sends in flight get `webhook_timeout_seconds` to finish and be recorded; one still
+running after that is left to step 1, as after a crash.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import traceback
+from collections import Counter
 from collections.abc import Callable, Mapping
 from contextlib import AbstractAsyncContextManager
 from datetime import datetime, timedelta
 
 import httpx
 
+from services.notifications.adapters.repository import MAIL_SERVER
 from services.notifications.adapters.senders import (
     EmailSender,
     EndpointSecrets,
@@ -41,7 +58,7 @@ from services.notifications.service_layer.unit_of_work import NotificationsUnitO
 from services.notifications.settings import NotificationSettings
 from shared.clock import ProgramClock
 from shared.contracts import events as ev
-from shared.loops import Pass, run_loop
+from shared.loops import Pass, Wakeup, run_loop
 from shared.retry import Backoff, call_until_available
 from shared.service import Service
 
@@ -51,26 +68,54 @@ Transaction = Callable[[], AbstractAsyncContextManager[NotificationsUnitOfWork]]
 
 
 class Dispatcher:
-    """One pass of the delivery loop (`step`); the module docstring says why it is safe."""
+    """The delivery loop's pass (`step`) and the sends it starts; the module docstring says why it is
+    safe. `idle` waits for the sends in flight, `close` ends them on shutdown."""
 
     def __init__(self, transaction: Transaction, clock: ProgramClock, settings: NotificationSettings,
-                 senders: Mapping[str, Sender]) -> None:
+                 senders: Mapping[str, Sender], *, wake: Wakeup | None = None) -> None:
         self.transaction = transaction
         self.clock = clock
         self.settings = settings
         self.senders = senders
+        self.wake = wake or Wakeup()  # set when a send ends: there is room again
+        self._sending: dict[asyncio.Task[None], str] = {}  # send -> its endpoint
+        self._per_endpoint: Counter[str] = Counter()
 
     async def step(self) -> Pass:
         await self.settle_interrupted()
-        async with self.transaction() as uow:
-            due = await uow.deliveries.due(self.clock.now(), self.settings.delivery_batch)
-        for delivery in due:
-            await self.send(delivery)
-        if len(due) >= self.settings.delivery_batch:
-            return Pass(more=True)
+        claimed = await self.claim()
+        for delivery, endpoint in claimed:
+            self._start(delivery, endpoint)
+        room = self.settings.delivery_concurrency - len(self._sending)
+        if claimed and room > 0:
+            return Pass(more=True)  # there may be more for endpoints that still have room
+        if room <= 0:
+            return Pass()  # a send that ends wakes the loop
         async with self.transaction() as uow:
             next_due = await uow.deliveries.next_due()
-        return Pass(due_in=None if next_due is None else self.clock.real_seconds_until(next_due))
+        if next_due is None or next_due <= self.clock.now():
+            # Nothing, or only work for endpoints at their limit (or locked by another replica): a
+            # send that ends, new work, or the poll wakes the loop.
+            return Pass()
+        return Pass(due_in=self.clock.real_seconds_until(next_due))
+
+    async def claim(self) -> list[tuple[Delivery, str]]:
+        """Due deliveries moved to `sending` and committed, as many as there is room for (module
+        docstring, step 2), with their endpoints."""
+        limit = self.settings.delivery_concurrency - len(self._sending)
+        if limit <= 0:
+            return []
+        room = {endpoint: self._limit(endpoint) - n for endpoint, n in self._per_endpoint.items() if n}
+        room.setdefault(MAIL_SERVER, self.settings.smtp_concurrency)
+        async with self.transaction() as uow:
+            now = self.clock.now()
+            due = await uow.deliveries.lock_due(now, limit, room=room,
+                                                default_room=self.settings.webhook_per_endpoint)
+            for delivery, _ in due:
+                delivery.claim(now)
+            saved = await uow.deliveries.save_all(d for d, _ in due)
+        # Locked rows cannot have changed; a row that did anyway is someone else's and not sent here.
+        return [(d, endpoint) for d, endpoint in due if d.delivery_id in saved]
 
     async def settle_interrupted(self) -> None:
         now = self.clock.now()
@@ -80,12 +125,41 @@ class Dispatcher:
         for delivery in stuck:
             await self._record(delivery, delivery.interrupted(now, lease))
 
-    async def send(self, delivery: Delivery) -> None:
-        delivery.claim(self.clock.now())
-        async with self.transaction() as uow:
-            claimed = await uow.deliveries.save(delivery)
-        if not claimed:
-            return  # another replica claimed it first
+    async def idle(self) -> None:
+        """Until every send started so far has ended and been recorded."""
+        while self._sending:
+            await asyncio.wait(list(self._sending))
+
+    async def close(self, grace: float) -> None:
+        """Let the sends in flight end for up to `grace` seconds, then cancel the rest (their claims
+        are settled as interrupted, module docstring)."""
+        if self._sending:
+            await asyncio.wait(list(self._sending), timeout=grace)
+        for task in list(self._sending):
+            task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.gather(*self._sending, return_exceptions=True)
+
+    def _limit(self, endpoint: str) -> int:
+        return self.settings.smtp_concurrency if endpoint == MAIL_SERVER else self.settings.webhook_per_endpoint
+
+    def _start(self, delivery: Delivery, endpoint: str) -> None:
+        task = asyncio.create_task(self._deliver(delivery), name=f"delivery-{delivery.delivery_id}")
+        self._sending[task] = endpoint
+        self._per_endpoint[endpoint] += 1
+        task.add_done_callback(self._ended)
+
+    def _ended(self, task: asyncio.Task[None]) -> None:
+        endpoint = self._sending.pop(task)
+        self._per_endpoint[endpoint] -= 1
+        if not self._per_endpoint[endpoint]:
+            del self._per_endpoint[endpoint]
+        if not task.cancelled() and task.exception() is not None:
+            exc = task.exception()
+            log.error("a delivery task ended with %s at %s", type(exc).__name__, _where(exc))
+        self.wake.set()
+
+    async def _deliver(self, delivery: Delivery) -> None:
         # The claim is committed: from here on nobody sends this delivery again.
         if not await self._record(delivery, await self._send_once(delivery)):
             # Its lease ran out mid-send and another replica recorded it as interrupted (or our own
@@ -156,13 +230,15 @@ async def deliver_notifications(service: Service) -> None:
                         starttls=settings.smtp_starttls, timeout=settings.smtp_timeout_seconds)
     client = httpx.AsyncClient(timeout=settings.webhook_timeout_seconds, follow_redirects=False)
     chat = {"secrets": EndpointSecrets(settings.webhook_secret.get_secret_value()),
-            "allow": AllowList.parse(settings.webhook_allow_hosts), "client": client}
+            "allow": AllowList.parse(settings.webhook_allow_hosts), "client": client,
+            "deadline": settings.webhook_timeout_seconds, "max_answer_bytes": settings.webhook_max_answer_bytes}
     senders = {"email": email, **{channel: WebhookSender(channel, **chat) for channel in (WEBHOOK, SLACK, TEAMS)}}
-    dispatcher = Dispatcher(service.transaction, service.clock, settings, senders)
+    dispatcher = Dispatcher(service.transaction, service.clock, settings, senders, wake=deps.wake)
     try:
         await run_loop("notifications delivery", dispatcher.step, poll=settings.delivery_poll_seconds,
                        wake=deps.wake)
     finally:
+        await dispatcher.close(grace=settings.webhook_timeout_seconds)
         await client.aclose()
 
 

@@ -6,6 +6,7 @@ receiver, over plain http (allow-listed) and over real TLS with a local certific
 
 from __future__ import annotations
 
+import asyncio
 import ssl
 from datetime import UTC, datetime
 
@@ -16,6 +17,7 @@ from standardwebhooks.webhooks import WebhookVerificationError
 
 from services.notifications.adapters.senders import EndpointSecrets, GiveUp, Message, TryAgain, WebhookSender
 from services.notifications.adapters.webhook_targets import AllowList, TargetRefused, TargetUnresolved, check_target
+from tests.support.runtime import eventually
 from tests.support.webhooks import WebhookReceiver
 
 SECRETS = EndpointSecrets("deployment-secret")
@@ -34,16 +36,18 @@ async def failing_resolver(host: str, port: int) -> list[str]:
 
 
 def sender(answer, *, channel="webhook", resolve=resolving_to("93.184.215.14"), seen=None,
-           allow=AllowList()) -> WebhookSender:
+           allow=AllowList(), **limits) -> WebhookSender:
     def handle(request: httpx.Request) -> httpx.Response:
         if seen is not None:
             seen.append(request)
         if isinstance(answer, Exception):
             raise answer
+        if answer.is_stream_consumed:  # an answer given whole: streamed, as one from the network is
+            return httpx.Response(answer.status_code, headers=answer.headers, stream=httpx.ByteStream(answer.content))
         return answer
     return WebhookSender(channel, secrets=SECRETS, allow=allow, resolve=resolve,
                          client=httpx.AsyncClient(transport=httpx.MockTransport(handle)),
-                         wall_clock=lambda: NOW.timestamp())
+                         wall_clock=lambda: NOW.timestamp(), **limits)
 
 
 # --- the guard ---------------------------------------------------------------------------------------
@@ -160,6 +164,37 @@ async def test_an_unresolved_host_is_tried_again():
         await sender(httpx.Response(204), resolve=failing_resolver).send(MESSAGE)
 
 
+class EndlessAnswer:
+    """An answer body that never ends, counting what the sender pulled from it; `pause` between chunks."""
+
+    def __init__(self, chunk: bytes, pause: float = 0.0) -> None:
+        self.chunk, self.pause, self.pulled = chunk, pause, 0
+
+    async def __aiter__(self):
+        while True:
+            if self.pause:
+                await asyncio.sleep(self.pause)
+            self.pulled += len(self.chunk)
+            yield self.chunk
+
+
+async def test_a_long_answer_is_read_no_further_than_the_cap_and_fails_without_its_content():
+    body = EndlessAnswer(b"secret-answer " * 1000)
+    with pytest.raises(GiveUp) as failed:
+        await sender(httpx.Response(200, content=body), max_answer_bytes=64 * 1024).send(MESSAGE)
+    assert str(failed.value) == ("the webhook answered 200 with more than 65536 bytes (answer_too_large); "
+                                 "not resent")
+    assert body.pulled <= 64 * 1024 + len(body.chunk)
+
+
+async def test_an_answer_that_trickles_past_the_deadline_is_tried_again():
+    body = EndlessAnswer(b"x", pause=0.05)  # each byte well within any per-read timeout
+    with pytest.raises(TryAgain) as failed:
+        await sender(httpx.Response(200, content=body), deadline=0.5).send(MESSAGE)
+    assert str(failed.value) == "the webhook did not answer in full within 0.5 s (deadline_exceeded)"
+    assert 0 < body.pulled < 1000
+
+
 # --- real receivers ------------------------------------------------------------------------------------
 
 def real_sender(channel: str = "webhook", *, allow: str = "", verify: ssl.SSLContext | bool = True) -> WebhookSender:
@@ -205,3 +240,33 @@ async def test_over_tls_the_pinned_address_still_checks_the_certificate_against_
         with pytest.raises(TryAgain, match="ConnectError"):
             await real_sender(allow="localhost", verify=client).send(Message("delivery-6", wrong.url, "Hi", "T", "en"))
     assert wrong.received == []
+
+
+async def test_a_real_100_mb_answer_is_left_after_the_cap():
+    cap = 64 * 1024
+    with WebhookReceiver(answer_size=100 * 1024 * 1024) as hook:
+        client = httpx.AsyncClient(timeout=5)
+        sender = WebhookSender("webhook", secrets=SECRETS, allow=AllowList.parse("127.0.0.1"), client=client,
+                               max_answer_bytes=cap)
+        with pytest.raises(GiveUp, match="answer_too_large"):
+            await sender.send(Message("delivery-7", hook.url, "Hi", "Text", "en"))
+        await client.aclose()
+        await eventually(lambda: _true(hook.gone), 10, "the receiver to see the sender leave")
+    # What the receiver wrote before the sender left: the cap, plus what the kernel buffers held
+    # (its 16 KiB send buffer and the sender's receive window), not the 100 MB.
+    assert hook.answer_written < cap + 8 * 1024 * 1024
+
+
+async def test_a_real_trickling_answer_is_left_at_the_deadline():
+    with WebhookReceiver(trickle=0.5) as hook:
+        client = httpx.AsyncClient(timeout=5)  # every byte comes well within the read timeout
+        sender = WebhookSender("webhook", secrets=SECRETS, allow=AllowList.parse("127.0.0.1"), client=client,
+                               deadline=2.0)
+        with pytest.raises(TryAgain, match="deadline_exceeded"):
+            await sender.send(Message("delivery-8", hook.url, "Hi", "Text", "en"))
+        await client.aclose()
+        assert hook.posts == 1 and 0 < hook.answer_written < 100
+
+
+async def _true(value) -> bool:
+    return bool(value)
