@@ -1,5 +1,6 @@
 """The runtime every service shares: database, migrations, Kafka, outbox relay, background loops,
-and an HTTP side door with /healthz, /readyz and /metrics.
+and an HTTP side door with /healthz and /readyz; /metrics on a port of its own (TANDEM_METRICS_PORT),
+or in development without one on the http port.
 
 A service is declared once, in its `entrypoints/app.py`:
 
@@ -191,7 +192,10 @@ class Service(Generic[D, U]):
             body = json.dumps({"status": "ready" if ok else "not ready", **checks}).encode()
             return AsgiResponse(body, 200 if ok else 503, {"content-type": "application/json"})
 
-        return [("/healthz", healthz), ("/readyz", readyz), ("/metrics", make_asgi_app(REGISTRY))]
+        routes = [("/healthz", healthz), ("/readyz", readyz)]
+        if self.settings.metrics_on_http_port:  # development without a metrics port; see serve_metrics
+            routes.append(("/metrics", make_asgi_app(REGISTRY)))
+        return routes
 
     def build_app(self) -> Any:
         app = AsgiFastStream(
@@ -210,8 +214,31 @@ class Service(Generic[D, U]):
         import uvicorn
 
         setup_logging(self.name, self.settings.log_level)
-        uvicorn.run(self.build_app(), host=self.settings.http_host, port=self.settings.http_port,
-                    log_config=None, lifespan="on", timeout_graceful_shutdown=20)
+        self.settings.refuse_insecure()  # production: no empty, default or short secret (docs/security.md)
+        serve_metrics(self.settings)
+        uvicorn.run(self.build_app(), **http_server_options(self.settings))
+
+
+def http_server_options(settings: ServiceSettings) -> dict[str, Any]:
+    """How uvicorn serves a service. X-Forwarded-Proto and -For are believed only from the trusted
+    proxies (TANDEM_TRUSTED_PROXIES), so behind a TLS proxy a request's scheme is https (and cookies
+    are Secure) while anyone else's forwarded headers are ignored."""
+    proxies = settings.trusted_proxies.strip()
+    return {"host": settings.http_host, "port": settings.http_port, "log_config": None, "lifespan": "on",
+            "timeout_graceful_shutdown": 20, "proxy_headers": bool(proxies),
+            "forwarded_allow_ips": proxies or None}
+
+
+def serve_metrics(settings: ServiceSettings) -> None:
+    """Prometheus' /metrics on its own port (TANDEM_METRICS_PORT, on the http host), which a
+    deployment exposes to its Prometheus only; served from a thread by prometheus_client."""
+    if settings.metrics_port is not None:
+        from prometheus_client import start_http_server
+
+        start_http_server(settings.metrics_port, addr=settings.http_host, registry=REGISTRY)
+        log.info("metrics on port %s", settings.metrics_port)
+    elif not settings.metrics_on_http_port:
+        log.warning("no TANDEM_METRICS_PORT: /metrics is not served (production keeps it off the http port)")
 
 
 class _ByPrefix:

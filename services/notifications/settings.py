@@ -1,6 +1,8 @@
+from typing import Annotated
+
 from pydantic import Field, SecretStr
 
-from shared.settings import ServiceSettings
+from shared.settings import ISSUED, KEY_LIST, ServiceSettings
 
 
 class NotificationSettings(ServiceSettings):
@@ -8,7 +10,7 @@ class NotificationSettings(ServiceSettings):
     smtp_host: str = "127.0.0.1"
     smtp_port: int = 2525
     smtp_username: str | None = None
-    smtp_password: SecretStr | None = None
+    smtp_password: Annotated[SecretStr | None, ISSUED] = None  # the mail provider's: any length
     smtp_starttls: bool = False
     smtp_timeout_seconds: float = 15.0
     mail_from: str = "Tandem <noreply@tandem.example>"
@@ -30,7 +32,8 @@ class NotificationSettings(ServiceSettings):
     public_url: str = "http://127.0.0.1:8083"
     # Keys that sign action links (domain/links.py), comma-separated, the newest (which signs) last;
     # every listed key is accepted, so a key is retired by adding a new one and removing it later.
-    link_keys: SecretStr = SecretStr("local-development-only")
+    # Production refuses these development defaults, as every secret (shared/settings.py).
+    link_keys: Annotated[SecretStr, KEY_LIST] = SecretStr("local-development-only")
     # The digest loop looks at least this often (real seconds) whether a program's 08:00 has come;
     # it also wakes when the next one is due.
     digest_poll_seconds: float = Field(60.0, gt=0)

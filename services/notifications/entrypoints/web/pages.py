@@ -25,7 +25,7 @@ from services.notifications.domain.messages import actions as action_texts
 from services.notifications.domain.messages import pages as texts
 from services.notifications.domain.messages.structure import DIRECT, Text
 from services.notifications.domain.render import Writer
-from services.notifications.entrypoints.web.security import COOKIE, FormGuard
+from services.notifications.entrypoints.web.security import COOKIE, FormGuard, cookie_secure
 from services.notifications.i18n.catalogues import language_for
 from services.notifications.i18n.values import Moment, Zone
 from services.notifications.metrics import LINK_ACTS
@@ -171,7 +171,7 @@ async def show(request: Request, token: str, choice: str | None = None):
         "page_name": page.template, **page.data},
         status_code=page.status)
     response.set_cookie(COOKIE, cookie, httponly=True, samesite="strict", path="/a/",
-                        secure=service.settings.public_url.startswith("https://"))
+                        secure=cookie_secure(request.url.scheme, service.settings.public_url))
     return response
 
 

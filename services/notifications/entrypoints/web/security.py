@@ -33,6 +33,12 @@ STATIC_HEADERS = [h for h in HEADERS if h[0] != b"cache-control"] + [(b"cache-co
 COOKIE = "tandem_form"
 
 
+def cookie_secure(scheme: str, public_url: str) -> bool:
+    """The form cookie is Secure when the page came over https: the request's own scheme, which
+    behind a trusted proxy (TANDEM_TRUSTED_PROXIES) is the forwarded one, or the public address."""
+    return scheme == "https" or public_url.startswith("https://")
+
+
 class SecurityHeaders:
     def __init__(self, app) -> None:
         self.app = app
