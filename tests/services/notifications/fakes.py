@@ -11,6 +11,7 @@ from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 
 from services.notifications.adapters.repository import MAIL_SERVER
+from services.notifications.adapters.repository import MAIL_SERVER
 from services.notifications.domain.delivery import FAILED, PENDING, SENDING, Delivery
 from services.notifications.domain.digest import DigestItem
 from services.notifications.domain.forgotten import rebuilt_if_naming
@@ -36,6 +37,14 @@ def participant(pid: str, *, name: str | None = None, roles=("mentee",), locale=
                                     quiet_end=quiet[1] if quiet else None, webhook_url=webhook_url),
         active=active,
     )
+
+
+def endpoint_of(d: Delivery) -> str:
+    """adapters/repository.py's ENDPOINT, in Python: the mail server, or a webhook URL's host and port."""
+    if d.channel == "email":
+        return MAIL_SERVER
+    found = re.match(r"^[A-Za-z][A-Za-z0-9+.-]*://(?:[^/?#]*@)?([^/?#]*)", d.address)
+    return found[1].lower() if found else d.address
 
 
 def endpoint_of(d: Delivery) -> str:
@@ -73,6 +82,20 @@ class FakeDeliveries:
         due = sorted((d for d in self.log.values() if d.status == PENDING and d.not_before <= now),
                      key=lambda d: d.not_before)
         return [replace(d) for d in due[:limit]]
+
+    async def lock_due(self, now: datetime, limit: int, *, room: Mapping[str, int],
+                       default_room: int) -> list[tuple[Delivery, str]]:
+        taken: Counter[str] = Counter()
+        chosen = []
+        for d in await self.due(now, len(self.log)):
+            endpoint = endpoint_of(d)
+            if taken[endpoint] < room.get(endpoint, default_room) and len(chosen) < limit:
+                taken[endpoint] += 1
+                chosen.append((d, endpoint))
+        return chosen
+
+    async def save_all(self, deliveries: Iterable[Delivery]) -> set[str]:
+        return {d.delivery_id for d in deliveries if await self.save(d)}
 
     async def lock_due(self, now: datetime, limit: int, *, room: Mapping[str, int],
                        default_room: int) -> list[tuple[Delivery, str]]:
