@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import asyncpg
@@ -113,18 +113,7 @@ def role_of(service: str) -> str:
     return _check_identifier(f"tandem_{service}")
 
 
-def role_password(owner_url: str, service: str) -> str:
-    """Each service's password, derived from the owner's URL (its password): nothing more to store,
-    and a deployment with another owner password gets other service passwords."""
-    import hashlib
-    import hmac
-    from urllib.parse import urlsplit
-
-    server = urlsplit(owner_url).netloc  # roles belong to the server: one password for all its databases
-    return hmac.new(server.encode(), f"tandem/{service}".encode(), hashlib.sha256).hexdigest()[:32]
-
-
-def service_url(owner_url: str, service: str, password: str | None = None) -> str:
+def service_url(owner_url: str, service: str, password: str) -> str:
     """The owner's URL with the service's role and password in it."""
     from urllib.parse import quote, urlsplit, urlunsplit
 
@@ -132,18 +121,23 @@ def service_url(owner_url: str, service: str, password: str | None = None) -> st
     host = parts.hostname or ""
     if ":" in host:
         host = f"[{host}]"
-    netloc = f"{role_of(service)}:{quote(password or role_password(owner_url, service), safe='')}@{host}"
+    netloc = f"{role_of(service)}:{quote(password, safe='')}@{host}"
     if parts.port:
         netloc += f":{parts.port}"
     return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
 
 
-async def provision(owner_url: str, services: Sequence[str], passwords: dict[str, str] | None = None) -> dict[str, str]:
+async def provision(owner_url: str, services: Sequence[str], passwords: Mapping[str, str]) -> dict[str, str]:
     """Give each service a login role that owns its schema and nothing else; returns their URLs.
 
+    Each role gets the password given for it (random, made by whoever deploys: `tandem db provision`
+    takes them from TANDEM_DB_PASSWORD_<SERVICE>, `tandem up` keeps its own); none is derived.
     Idempotent, and safe when several processes do it at once (an advisory lock). The owner (the
     database's owner, who runs this) keeps access to everything, for operators.
     """
+    missing = [s for s in services if not passwords.get(s)]
+    if missing:
+        raise ValueError(f"no password for the role of {', '.join(missing)}")
     conn = await asyncpg.connect(owner_url)
     try:
         await conn.execute("SELECT pg_advisory_lock(hashtext('tandem.provision'))")
@@ -151,7 +145,7 @@ async def provision(owner_url: str, services: Sequence[str], passwords: dict[str
             database = await conn.fetchval("SELECT current_database()")
             for service in services:
                 role, schema = role_of(service), _check_identifier(service)
-                password = (passwords or {}).get(service) or role_password(owner_url, service)
+                password = passwords[service]
                 if "'" in password:
                     raise ValueError(f"the password for {role} must not contain a quote")
                 if await conn.fetchval("SELECT 1 FROM pg_roles WHERE rolname = $1", role):
@@ -169,7 +163,7 @@ async def provision(owner_url: str, services: Sequence[str], passwords: dict[str
             await conn.execute("SELECT pg_advisory_unlock(hashtext('tandem.provision'))")
     finally:
         await conn.close()
-    return {service: service_url(owner_url, service, (passwords or {}).get(service)) for service in services}
+    return {service: service_url(owner_url, service, passwords[service]) for service in services}
 
 
 async def create_database(server_url: str, prefix: str = "tandem") -> str:

@@ -22,6 +22,7 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
+    from tandem.local.passwords import kept_secret
     from tandem.local.ports import describe, is_free, listener
     from tandem.local.stack import Infrastructure, Ports, Services, tandem_home
 
@@ -45,16 +46,21 @@ def run(args) -> int:
         print(f"DATABASE_URL={infra.database_url}")
         print(f"KAFKA_BOOTSTRAP_SERVERS={infra.bootstrap_servers}")
         print(f"mail: smtp://127.0.0.1:{infra.ports.smtp} -> {infra.mail_dir}")
-        # The program team's dashboard and API need a token; a random one unless the operator gave one.
-        token = os.environ.get("TANDEM_OPS_TOKEN") or secrets.token_urlsafe(18)
+        # The program team signs in with single sign-on when TANDEM_OIDC_ISSUER (and its client) are set;
+        # always with the break-glass token, a random one unless the operator gave one.
+        token = os.environ.get("TANDEM_OPS_TOKEN") or secrets.token_urlsafe(32)
+        # Signs the dashboard's sessions; kept in the home, so a restart does not sign everybody out.
+        session_key = os.environ.get("TANDEM_OPS_SESSION_KEY") or kept_secret(infra.home / "session-key")
+        sso = bool(os.environ.get("TANDEM_OIDC_ISSUER"))
         # Chat webhooks are signed with secrets derived from this one (`tandem webhook secret URL`).
-        webhook_secret = os.environ.get("TANDEM_WEBHOOK_SECRET") or secrets.token_urlsafe(24)
+        webhook_secret = os.environ.get("TANDEM_WEBHOOK_SECRET") or secrets.token_urlsafe(32)
         # Participants' action links are signed with this key; kept in the home, so links in mail sent
         # before a restart still open after it.
-        link_keys = os.environ.get("TANDEM_LINK_KEYS") or _kept_secret(infra.home / "link-key")
+        link_keys = os.environ.get("TANDEM_LINK_KEYS") or kept_secret(infra.home / "link-key")
         if not args.no_services:
             services = Services.create(infra, replicas=args.replicas,
-                                       extra={"TANDEM_OPS_TOKEN": token, "TANDEM_WEBHOOK_SECRET": webhook_secret,
+                                       extra={"TANDEM_OPS_TOKEN": token, "TANDEM_OPS_SESSION_KEY": session_key,
+                                              "TANDEM_WEBHOOK_SECRET": webhook_secret,
                                               "TANDEM_LINK_KEYS": link_keys})
             for proc in services.processes.values():
                 if not is_free(proc.port):
@@ -66,7 +72,9 @@ def run(args) -> int:
                 print(proc.describe(), flush=True)
             print(f"logs: {infra.home / 'logs'}")
             dashboard = services.replica("feedback").port
-            print(f"dashboard: http://127.0.0.1:{dashboard}/dashboard  (sign in with the token below)")
+            how = (f"sign in with {os.environ['TANDEM_OIDC_ISSUER']}, or the token below" if sso
+                   else "sign in with the token below")
+            print(f"dashboard: http://127.0.0.1:{dashboard}/dashboard  ({how})")
             print(f"TANDEM_OPS_TOKEN={token}")
             print(f"TANDEM_WEBHOOK_SECRET={webhook_secret}")
             print(f"participants' pages: http://127.0.0.1:{services.replica('notifications').port}/a/... "
@@ -89,11 +97,3 @@ def run(args) -> int:
         infra.stop()
     return 0
 
-
-def _kept_secret(path) -> str:
-    """A random secret made once and kept in the file (readable by its owner only)."""
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.touch(mode=0o600)
-        path.write_text(secrets.token_urlsafe(32))
-    return path.read_text().strip()

@@ -185,14 +185,18 @@ def service_env(*, database_url: str, bootstrap_servers: str, smtp_port: int, po
     return env
 
 
-def provision_roles(owner_url: str) -> dict[str, str]:
-    """A role per service owning its schema (shared.db.provision); their URLs, by service."""
+def provision_roles(owner_url: str, store: Path | None = None) -> dict[str, str]:
+    """A role per service owning its schema (shared.db.provision); their URLs, by service. The
+    passwords are TANDEM_DB_PASSWORD_<SERVICE> when given, else random ones kept in `store` (by
+    default, kept for the server: tandem/local/passwords.py)."""
     from concurrent.futures import ThreadPoolExecutor
 
     from shared.db import provision
+    from tandem.local.passwords import role_passwords, server_store
 
+    passwords = role_passwords(SERVICES, store or server_store(owner_url))
     with ThreadPoolExecutor(1) as pool:  # its own event loop, whatever the caller runs in
-        return pool.submit(asyncio.run, provision(owner_url, SERVICES)).result()
+        return pool.submit(asyncio.run, provision(owner_url, SERVICES, passwords)).result()
 
 
 def fixed_http_ports(base: dict[str, int], replicas: int) -> dict[str, int]:
@@ -213,17 +217,19 @@ class Services:
 
     @classmethod
     def create(cls, infra: Infrastructure, *, replicas: int = 1, **kwargs) -> Services:
+        # The roles' passwords stay with the server: in the home when the server is the home's own.
+        store = infra.home / "db-passwords.json" if infra.postgres is not None else None
         return cls.on(database_url=infra.database_url, bootstrap_servers=infra.bootstrap_servers,
                       smtp_port=infra.ports.smtp, http_ports=fixed_http_ports(infra.ports.http, replicas),
-                      log_dir=infra.home / "logs", replicas=replicas, **kwargs)
+                      log_dir=infra.home / "logs", replicas=replicas, password_store=store, **kwargs)
 
     @classmethod
     def on(cls, *, database_url: str, bootstrap_servers: str, smtp_port: int, http_ports: dict[str, int],
            log_dir: Path, replicas: int = 1, topic_prefix: str = "", clock_env: dict[str, str] | None = None,
-           extra: dict[str, str] | None = None) -> Services:
+           extra: dict[str, str] | None = None, password_store: Path | None = None) -> Services:
         """The four services, `replicas` processes each, on the given infrastructure. `database_url` is
         the owner's: each service connects with a role of its own that owns only its schema."""
-        urls = provision_roles(database_url)
+        urls = provision_roles(database_url, password_store)
         # Participants' action links lead to the first notifications replica (one public address,
         # as a load balancer would give in production); whatever replica serves a page can act on it.
         public = {"TANDEM_PUBLIC_URL": f"http://127.0.0.1:{http_ports['notifications#1']}"}

@@ -11,12 +11,15 @@ import pytest
 from services.matching.entrypoints.app import build_service as build_matching
 from services.scheduling.entrypoints.app import build_service as build_scheduling
 from shared.db import create_pool, migrate, provision
+from tandem.local.passwords import role_passwords, server_store
 
 pytestmark = pytest.mark.integration
 
 
 async def test_a_service_role_reads_only_its_own_schema(database_url, infrastructure):
-    urls = await provision(database_url, ["matching", "scheduling"])
+    services = ["matching", "scheduling"]
+    # The passwords every stack on this server uses (roles belong to the server, not to one database).
+    urls = await provision(database_url, services, role_passwords(services, server_store(database_url)))
     for name, build in (("matching", build_matching), ("scheduling", build_scheduling)):
         service = build()
         pool = await create_pool(urls[name], name)
@@ -54,3 +57,8 @@ async def test_the_local_server_wants_a_password(infrastructure):
     wrong = urlunsplit((parts.scheme, f"{parts.username}:wrong@{parts.hostname}:{parts.port}", parts.path, "", ""))
     with pytest.raises(asyncpg.InvalidPasswordError):
         await asyncpg.connect(wrong)
+
+
+async def test_a_role_gets_the_password_it_is_given_and_none_without_one(database_url, infrastructure):
+    with pytest.raises(ValueError, match="no password for the role of matching"):
+        await provision(database_url, ["matching"], {})
