@@ -7,7 +7,17 @@ BIN := $(VENV)/bin
 
 .PHONY: install run demo up test test-unit chaos bench kafka catalogues clean
 
-install: $(VENV)/.installed
+install: $(VENV)/.installed build/compose-config
+
+# docker compose's own loader (compose-go), so the tests validate docker-compose.yml with .env.example
+# as `docker compose config` does, without a Docker engine. Needs Go; without it those tests skip.
+build/compose-config: deploy/compose-config/main.go deploy/compose-config/go.mod deploy/compose-config/go.sum
+	@if command -v go >/dev/null; then \
+	  (cd deploy/compose-config && go build -o ../../build/compose-config .) && touch $@ \
+	    || echo "note: could not build build/compose-config; the compose validation test will be skipped"; \
+	else \
+	  echo "note: Go is missing; the compose validation test will be skipped (https://go.dev/dl/)"; \
+	fi
 
 $(VENV)/.installed: pyproject.toml constraints.txt deploy/oidc/package-lock.json
 	@test -n "$(PYTHON)" || { echo "Python 3.11 or newer is needed"; exit 1; }
