@@ -11,10 +11,8 @@ from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 
 from services.notifications.adapters.repository import MAIL_SERVER
-from services.notifications.adapters.repository import MAIL_SERVER
 from services.notifications.domain.delivery import FAILED, PENDING, SENDING, Delivery
 from services.notifications.domain.digest import DigestItem
-from services.notifications.domain.forgotten import rebuilt_if_naming
 from shared.contracts.events import EventData
 from shared.people import Communication, Participant
 from tests.support.fakes import (
@@ -37,14 +35,6 @@ def participant(pid: str, *, name: str | None = None, roles=("mentee",), locale=
                                     quiet_end=quiet[1] if quiet else None, webhook_url=webhook_url),
         active=active,
     )
-
-
-def endpoint_of(d: Delivery) -> str:
-    """adapters/repository.py's ENDPOINT, in Python: the mail server, or a webhook URL's host and port."""
-    if d.channel == "email":
-        return MAIL_SERVER
-    found = re.match(r"^[A-Za-z][A-Za-z0-9+.-]*://(?:[^/?#]*@)?([^/?#]*)", d.address)
-    return found[1].lower() if found else d.address
 
 
 def endpoint_of(d: Delivery) -> str:
@@ -82,20 +72,6 @@ class FakeDeliveries:
         due = sorted((d for d in self.log.values() if d.status == PENDING and d.not_before <= now),
                      key=lambda d: d.not_before)
         return [replace(d) for d in due[:limit]]
-
-    async def lock_due(self, now: datetime, limit: int, *, room: Mapping[str, int],
-                       default_room: int) -> list[tuple[Delivery, str]]:
-        taken: Counter[str] = Counter()
-        chosen = []
-        for d in await self.due(now, len(self.log)):
-            endpoint = endpoint_of(d)
-            if taken[endpoint] < room.get(endpoint, default_room) and len(chosen) < limit:
-                taken[endpoint] += 1
-                chosen.append((d, endpoint))
-        return chosen
-
-    async def save_all(self, deliveries: Iterable[Delivery]) -> set[str]:
-        return {d.delivery_id for d in deliveries if await self.save(d)}
 
     async def lock_due(self, now: datetime, limit: int, *, room: Mapping[str, int],
                        default_room: int) -> list[tuple[Delivery, str]]:
@@ -252,26 +228,6 @@ class FakeDigests:
         return [i for key, i in self.t.digest_items.items() if key[0] == program_id and key not in self.t.digested]
 
 
-class FakeStoredInvites:
-    """adapters/stored_invites.py over the fake delivery log."""
-
-    def __init__(self, t: NotificationTables) -> None:
-        self.t = t
-
-    async def rebuild_naming(self, person: Participant) -> int:
-        pid = person.participant_id
-        partners = {p.other(pid) for p in self.t.pairs.pairs.values() if p.includes(pid)}
-        changed = 0
-        for did, d in list(self.t.log.items()):
-            a = d.attachment
-            if d.recipient_id in partners and a is not None and a.mime_type.startswith("text/calendar"):
-                content = rebuilt_if_naming(a.content, d.address, person.personal_strings())
-                if content != a.content:
-                    self.t.log[did] = replace(d, attachment=None if content is None else replace(a, content=content))
-                    changed += 1
-        return changed
-
-
 class FakeNotificationsUnitOfWork(FakeUnitOfWork):
     def __init__(self, clock, log: dict[str, Delivery] | None = None, *,
                  tables: NotificationTables | None = None) -> None:
@@ -285,7 +241,6 @@ class FakeNotificationsUnitOfWork(FakeUnitOfWork):
         self.risk_alerts = FakeRiskAlerts(self.tables)
         self.digests = FakeDigests(self.tables)
         self.subjects = FakeSubjects(self.tables)
-        self.invites = FakeStoredInvites(self.tables)
 
     def for_(self, recipient_id: str) -> list[Delivery]:
         return [d for d in self.delivery_log.values() if d.recipient_id == recipient_id]
