@@ -175,7 +175,11 @@ async def on_feedback_requested(event: ev.FeedbackRequested, uow: NotificationsU
 
 async def on_agreement_recorded(event: ev.RelationshipAgreementRecorded, uow: NotificationsUnitOfWork,
                                 deps: NotificationsDeps) -> None:
-    """Kept to fill the other person's form with what was agreed so far (the latest answer stands)."""
+    """Kept to fill the other person's form with what was agreed so far (the latest answer stands);
+    not kept when either of the pair was forgotten on request (its place, boundaries and goals are
+    their words or about them)."""
+    if await erasure.on_agreement_of_the_forgotten(uow, event.relationship_id, event.participant_id):
+        return
     terms = event.model_dump(mode="json", exclude={"relationship_id", "participant_id", "recorded_at"})
     await uow.subjects.record_agreement(Agreement(event.relationship_id, event.participant_id, terms,
                                                   event.recorded_at))

@@ -9,6 +9,7 @@ from services.notifications.adapters.repository import (
     DigestRepository,
     RiskAlertRepository,
 )
+from services.notifications.adapters.stored_invites import StoredInvites
 from services.notifications.adapters.subjects import SubjectRepository
 from shared.programs import ProgramDirectory
 from shared.replica import PairDirectory, ParticipantDirectory
@@ -23,6 +24,7 @@ class NotificationsUnitOfWork(UnitOfWork):
     risk_alerts: RiskAlertRepository
     digests: DigestRepository
     subjects: SubjectRepository  # what action links are about, and the acts done through them
+    invites: StoredInvites  # the invites in the delivery log, as an erasure rebuilds them
 
     def bind(self, conn: asyncpg.Connection) -> None:
         self.participants = ParticipantDirectory(conn)
@@ -32,3 +34,4 @@ class NotificationsUnitOfWork(UnitOfWork):
         self.risk_alerts = RiskAlertRepository(conn)
         self.digests = DigestRepository(conn)
         self.subjects = SubjectRepository(conn)
+        self.invites = StoredInvites(conn)

@@ -13,6 +13,7 @@ from datetime import date, datetime
 from services.notifications.adapters.repository import MAIL_SERVER
 from services.notifications.domain.delivery import FAILED, PENDING, SENDING, Delivery
 from services.notifications.domain.digest import DigestItem
+from services.notifications.domain.forgotten import rebuilt_if_naming
 from shared.contracts.events import EventData
 from shared.people import Communication, Participant
 from tests.support.fakes import (
@@ -228,6 +229,26 @@ class FakeDigests:
         return [i for key, i in self.t.digest_items.items() if key[0] == program_id and key not in self.t.digested]
 
 
+class FakeStoredInvites:
+    """adapters/stored_invites.py over the fake delivery log."""
+
+    def __init__(self, t: NotificationTables) -> None:
+        self.t = t
+
+    async def rebuild_naming(self, person: Participant) -> int:
+        pid = person.participant_id
+        partners = {p.other(pid) for p in self.t.pairs.pairs.values() if p.includes(pid)}
+        changed = 0
+        for did, d in list(self.t.log.items()):
+            a = d.attachment
+            if d.recipient_id in partners and a is not None and a.mime_type.startswith("text/calendar"):
+                content = rebuilt_if_naming(a.content, d.address, person.personal_strings())
+                if content != a.content:
+                    self.t.log[did] = replace(d, attachment=None if content is None else replace(a, content=content))
+                    changed += 1
+        return changed
+
+
 class FakeNotificationsUnitOfWork(FakeUnitOfWork):
     def __init__(self, clock, log: dict[str, Delivery] | None = None, *,
                  tables: NotificationTables | None = None) -> None:
@@ -241,6 +262,7 @@ class FakeNotificationsUnitOfWork(FakeUnitOfWork):
         self.risk_alerts = FakeRiskAlerts(self.tables)
         self.digests = FakeDigests(self.tables)
         self.subjects = FakeSubjects(self.tables)
+        self.invites = FakeStoredInvites(self.tables)
 
     def for_(self, recipient_id: str) -> list[Delivery]:
         return [d for d in self.delivery_log.values() if d.recipient_id == recipient_id]
