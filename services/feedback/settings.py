@@ -1,7 +1,9 @@
+from typing import Annotated
+
 from pydantic import Field, SecretStr, field_validator
 
 from services.feedback.domain.access import RoleMap
-from shared.settings import ServiceSettings
+from shared.settings import ISSUED, ServiceSettings
 
 
 class FeedbackSettings(ServiceSettings):
@@ -26,7 +28,8 @@ class FeedbackSettings(ServiceSettings):
     # Single sign-on (OpenID Connect, authorization code with PKCE); off unless the issuer is set.
     oidc_issuer: str | None = None
     oidc_client_id: str | None = None
-    oidc_client_secret: SecretStr | None = None
+    # Issued by the identity provider: production refuses it empty or a default, at any length.
+    oidc_client_secret: Annotated[SecretStr | None, ISSUED] = None
     oidc_scopes: str = "openid profile groups"
     # The claim (in the ID token, else from userinfo) that lists the person's groups.
     oidc_groups_claim: str = "groups"

@@ -65,6 +65,10 @@ def test_an_issued_credential_may_be_short_but_not_a_default():
     assert secret_problems([Secret("TANDEM_SMTP_PASSWORD", "Xk9#p2", issued=True)]) == []
     (message,) = secret_problems([Secret("TANDEM_SMTP_PASSWORD", "password", issued=True)])
     assert message.startswith("TANDEM_SMTP_PASSWORD is a known default")
+    # The identity provider's client secret and the mail provider's password are marked as issued.
+    assert FeedbackSettings(database_url=GOOD_URL, oidc_client_secret="Idp-issued-9").insecure_secrets() == []
+    assert NotificationSettings(database_url=GOOD_URL, link_keys=GOOD, webhook_secret=GOOD,
+                                smtp_password="Mail-issued-9").insecure_secrets() == []
 
 
 def test_every_secret_field_is_found_by_its_type_and_named_by_its_variable():
