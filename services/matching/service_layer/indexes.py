@@ -71,7 +71,7 @@ class ProgramIndexes:
         loads = await uow.commitments.mentor_loads(wanted)
         for pid in wanted:
             person = people.get(pid)
-            if person is None or not person.active or person.program_id != program_id:
+            if person is None or not person.active or person.erased or person.program_id != program_id:
                 index.remove(pid)
                 continue
             index.upsert(person)

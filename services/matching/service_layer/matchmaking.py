@@ -44,7 +44,8 @@ async def propose_next(uow: MatchingUnitOfWork, deps: MatchingDeps, index: Match
     `also_exclude` names people this transaction has removed that the index still holds.
     """
     mentee = await uow.participants.get(mentee_id)
-    if mentee is None or not mentee.active or not mentee.is_mentee or mentee.program_id != program_id:
+    if (mentee is None or not mentee.active or mentee.erased or not mentee.is_mentee
+            or mentee.program_id != program_id):
         return
     active, pending = await uow.commitments.mentee_engagements(mentee_id)
     if pending or active >= deps.settings.max_matches_per_mentee:
