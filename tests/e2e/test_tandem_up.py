@@ -3,6 +3,7 @@ dies, and Ctrl-C stops all of it cleanly."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -57,6 +58,10 @@ def test_up_then_ctrl_c(tmp_path):
             assert ready.status_code == 200 and ready.json() == {"status": "ready", "database": True, "broker": True}, name
             assert "tandem_outbox_pending" in httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
             assert httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=5).status_code == 200
+        # The roles' passwords: random, one per service, kept for its own PostgreSQL, its owner's only.
+        kept = tmp_path / "db-passwords.json"
+        assert sorted(json.loads(kept.read_text())) == sorted(DEFAULT_HTTP_PORTS)
+        assert len(set(json.loads(kept.read_text()).values())) == 4 and kept.stat().st_mode & 0o077 == 0
         # A replica that dies is started again, with the same name and port.
         os.kill(int(announced["scheduling#2"]), signal.SIGKILL)
         deadline = time.monotonic() + 90
