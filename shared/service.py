@@ -235,7 +235,11 @@ def serve_metrics(settings: ServiceSettings) -> None:
     if settings.metrics_port is not None:
         from prometheus_client import start_http_server
 
-        start_http_server(settings.metrics_port, addr=settings.http_host, registry=REGISTRY)
+        try:
+            start_http_server(settings.metrics_port, addr=settings.http_host, registry=REGISTRY)
+        except OSError as exc:
+            raise SystemExit(f"cannot serve /metrics on {settings.http_host}:{settings.metrics_port} "
+                             f"(TANDEM_METRICS_PORT): {exc.strerror or exc}") from None
         log.info("metrics on port %s", settings.metrics_port)
     elif not settings.metrics_on_http_port:
         log.warning("no TANDEM_METRICS_PORT: /metrics is not served (production keeps it off the http port)")
