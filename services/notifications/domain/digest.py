@@ -3,9 +3,9 @@ day at 08:00 in the program's own time zone, and only when there is something to
 
 Items: a goal a pair reached (`goal.achieved`: successes to celebrate come first), a mentee nobody
 could be proposed to (`match.unavailable`), a pair who can never meet (`relationship.unschedulable`),
-and a message the system could not process (a dead letter: for the program it names, or for every
-program when it names none). A digest takes every item not yet in
-one, so an item is told once, and at most a day after it happened (later only if the service was
+and a message the system could not process (a dead letter: for the program it names; one that names
+none goes to the deployment's administrators only, never into a program's digest). A digest takes
+every item not yet in one, so an item is told once, and at most a day after it happened (later only if the service was
 down at 08:00: then the digest goes out as soon as it is back).
 """
 
@@ -92,16 +92,18 @@ def next_digest_at(now: datetime, timezone: str) -> datetime:
 
 
 def compose(items: list[DigestItem], program: ProgramSettings, day: date, people: dict[str, Participant], *,
-            dashboard_url: str) -> list[Outgoing]:
+            dashboard_url: str, whole_dashboard: bool = False) -> list[Outgoing]:
     """One digest per ops contact; nothing when there is nothing to say. Reasons are worded from their
-    codes in each contact's language; a dead letter's reason is the system's own (technical) words."""
+    codes in each contact's language; a dead letter's reason is the system's own (technical) words.
+    The administrators' digest (`whole_dashboard`) links to the dashboard, not to a program's page."""
     if not items:
         return []
     sections = _sections(items, people)
+    link = dashboard_url if whole_dashboard else dashboard_link(dashboard_url, program.program_id)
     return [Outgoing(contact_id(program.program_id, contact), "ops_daily_digest", {
         "recipient_name": contact.name, "program_name": program.name, "date": Day(day, width="long"),
         "count": sum(count for count, _ in sections.values()),
-        "dashboard_link": Link(dashboard_link(dashboard_url, program.program_id)),
+        "dashboard_link": Link(link),
         **{f"{kind}_count": count for kind, (count, _) in sections.items()},
         **{SECTION_PARAM[kind]: lines for kind, (_, lines) in sections.items()},
     }) for contact in program.ops_contacts]

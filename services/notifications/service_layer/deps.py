@@ -5,9 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from functools import cached_property
 
+from services.notifications.admins import AdminSettings
 from services.notifications.domain.links import LinkMaker, LinkSigner
 from services.notifications.settings import NotificationSettings
 from shared.loops import Wakeup
+from shared.programs import OpsContact
 
 
 @dataclass
@@ -16,6 +18,8 @@ class NotificationsDeps:
     wake: Wakeup  # the delivery loop's: set once new deliveries are committed, so they go out at once
     # The digest loop's: set when a program's settings change (a new program, another time zone).
     wake_digests: Wakeup = field(default_factory=Wakeup)
+    # The deployment's administrators (TANDEM_ADMIN_CONTACTS): dead letters naming no program go to them.
+    admins: tuple[OpsContact, ...] = field(default_factory=lambda: AdminSettings().contacts)
 
     @cached_property
     def signer(self) -> LinkSigner:

@@ -1,5 +1,7 @@
 """The digest loop: once a local day, from 08:00 in each program's time zone (program clock), the
-program's ops contacts get what its digest items say, when they say anything.
+program's ops contacts get what its digest items say, when they say anything. The deployment's
+administrators (TANDEM_ADMIN_CONTACTS) get theirs the same way, at 08:00 in the deployment's zone:
+the dead letters that name no program (admins.py).
 
 Each pass (`DigestSchedule.step`, run by `shared.loops.run_loop`) looks at every configured program
 (one nobody configured has no ops contacts) and, where that day's 08:00 has come, claims the
@@ -14,8 +16,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
+from dataclasses import replace
 from datetime import date, datetime
 
+from services.notifications.admins import ADMINS
 from services.notifications.domain import digest
 from services.notifications.service_layer import enqueue
 from services.notifications.service_layer.deps import NotificationsDeps
@@ -40,8 +44,11 @@ class DigestSchedule:
             configured = await uow.program_settings.all()
         now = self.clock.now()
         upcoming: list[datetime] = []
-        for found in configured:
-            program = ProgramSettings.resolve(found.program_id, found, self.deps.settings)
+        programs = [ProgramSettings.resolve(found.program_id, found, self.deps.settings) for found in configured
+                    if found.program_id != ADMINS]  # reserved: its items are the administrators'
+        if self.deps.admins:
+            programs.append(admins_digest(self.deps))
+        for program in programs:
             day = digest.due_day(now, program.timezone)
             if day is not None:
                 async with self.transaction() as uow:
@@ -59,10 +66,17 @@ async def send_digest(uow: NotificationsUnitOfWork, deps: NotificationsDeps, pro
         return False
     items = await uow.digests.take_items(program.program_id, day)
     people = await uow.participants.many(sorted({pid for item in items for pid in item.people}))
-    messages = digest.compose(items, program, day, people, dashboard_url=deps.settings.dashboard_url)
+    messages = digest.compose(items, program, day, people, dashboard_url=deps.settings.dashboard_url,
+                              whole_dashboard=program.program_id == ADMINS)
     await enqueue.for_team(uow, deps, messages, program, cause_id=digest.digest_id(program.program_id, day),
                            cause_type=CAUSE_TYPE)
     return bool(messages)
+
+
+def admins_digest(deps: NotificationsDeps) -> ProgramSettings:
+    """The administrators' digest as a program's: their contacts, at 08:00 in the deployment's zone."""
+    defaults = ProgramSettings.resolve(ADMINS, None, deps.settings)
+    return replace(defaults, name="Tandem", ops_contacts=deps.admins)
 
 
 async def send_digests(service: Service) -> None:

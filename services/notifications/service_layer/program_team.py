@@ -8,6 +8,9 @@ event is skipped by the inbox, and its deliveries' ids derive from it anyway.
 
 from __future__ import annotations
 
+import logging
+
+from services.notifications.admins import ADMINS, UNROUTED
 from services.notifications.domain import program_team
 from services.notifications.domain.digest import DigestItem
 from services.notifications.service_layer import enqueue
@@ -16,6 +19,8 @@ from services.notifications.service_layer.unit_of_work import NotificationsUnitO
 from shared import programs
 from shared.contracts import events as ev
 from shared.dead_letters import DeadLetter, DeadLetters
+
+log = logging.getLogger(__name__)
 
 
 async def on_program_configured(event: ev.ProgramConfigured, uow: NotificationsUnitOfWork,
@@ -59,13 +64,17 @@ async def on_relationship_unschedulable(event: ev.RelationshipUnschedulable, uow
 
 
 async def on_dead_letter(letter: DeadLetter, uow: NotificationsUnitOfWork, deps: NotificationsDeps) -> None:
-    """For the program the letter names; one that names none concerns every program."""
-    if letter.program_id is not None:
-        program_ids = [letter.program_id]
+    """Into the digest of the program the letter names. One that names none is no program team's:
+    it goes into the administrators' digest only (admins.py), or, without administrators, is only
+    counted and logged by its id (`tandem dlq list` shows it)."""
+    if letter.program_id is not None and letter.program_id != ADMINS:
+        await uow.digests.add(DigestItem.dead_letter(letter, letter.program_id, at=uow.now()))
+    elif deps.admins:
+        await uow.digests.add(DigestItem.dead_letter(letter, ADMINS, at=uow.now()))
     else:
-        program_ids = [p.program_id for p in await uow.program_settings.all()]
-    for program_id in program_ids:
-        await uow.digests.add(DigestItem.dead_letter(letter, program_id, at=uow.now()))
+        UNROUTED.labels(letter.topic).inc()
+        log.warning("dead letter %s (%s, %s) names no program and TANDEM_ADMIN_CONTACTS is not set: "
+                    "see `tandem dlq list`", letter.id, letter.event_type or "not an event", letter.error_type)
 
 
 SUBSCRIPTIONS = {

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 import uuid
 from datetime import UTC, datetime
@@ -119,7 +120,7 @@ async def test_the_daily_digest_arrives_at_eight_in_the_programs_zone_from_one_o
         async with build_service(early).running(), Publisher(bootstrap_servers, topic_prefix=topic_prefix) as pub:
             await pub.publish(team(ids, hook))
 
-            async def configured():  # a dead letter naming no program goes to the programs configured then
+            async def configured():
                 return await fetch(database_url, "SELECT 1 FROM notifications.programs")
             await eventually(configured, 30, "the program's settings")
             await a_pair(pub, ids, early.clock_start)
@@ -129,7 +130,12 @@ async def test_the_daily_digest_arrives_at_eight_in_the_programs_zone_from_one_o
             await pub.publish(ev.RelationshipUnschedulable(relationship_id=ids["rel"], program_id=ids["program"],
                                                            mentor_id=ids["mentor"], mentee_id=ids["mentee"],
                                                            reason="no common hours"))
-            await pub.send_raw(topics.REMINDERS, b"not an event", key=ids["rel"])  # dead-lettered here
+            # Dead-lettered here: bytes that name no program are no program team's business (only the
+            # deployment's administrators', and none are set); an event naming the program is its team's.
+            await pub.send_raw(topics.REMINDERS, b"not an event", key=ids["rel"])
+            await pub.send_raw(topics.REMINDERS, json.dumps({
+                "specversion": "1.0", "id": "bad-reminder", "source": "/x", "type": "reminder.due",
+                "time": "2027-01-05T05:00:00Z", "data": {"program_id": ids["program"]}}).encode(), key=ids["rel"])
 
             async def gathered():
                 rows = await fetch(database_url, "SELECT kind FROM notifications.digest_items")
@@ -155,6 +161,6 @@ async def test_the_daily_digest_arrives_at_eight_in_the_programs_zone_from_one_o
     text = mail.get_body(("plain",)).get_content().replace("\r\n", "\n")
     # The unmatched reason is worded from its code, in Dutch.
     assert "- Ana: geen enkele mentor deelt een taal met deze mentee" in text and "- Bram & Ana\n" in text
-    assert "- reminders.v1 ?: not JSON" in text
+    assert "- reminders.v1 reminder.due: invalid reminder.due data: " in text and "not JSON" not in text
     (chat,) = hook.received
     assert chat.data["subject"] == "Pilot, January 5, 2027: 3 things to look at"

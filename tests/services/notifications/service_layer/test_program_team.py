@@ -10,6 +10,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
+from services.notifications.admins import ADMINS, UNROUTED, parse_contacts
 from services.notifications.domain.delivery import OPS_CONTACT, delivery_id
 from services.notifications.domain.program_team import contact_id
 from services.notifications.service_layer import program_team
@@ -39,7 +40,7 @@ CHAT = OpsContact("Program team", "team@example.com", "en", "chat", "https://cha
 
 @pytest.fixture
 def deps() -> NotificationsDeps:
-    return NotificationsDeps(NotificationSettings(dashboard_url=DASHBOARD), wake=Wakeup())
+    return NotificationsDeps(NotificationSettings(dashboard_url=DASHBOARD), wake=Wakeup(), admins=())
 
 
 @pytest.fixture
@@ -151,10 +152,11 @@ async def test_what_the_digest_will_tell_is_gathered_as_it_arrives(uow, deps, ta
     await given(uow, deps, ev.RelationshipUnschedulable(relationship_id="r1", program_id="prog-1", mentor_id="bram",
                                                         mentee_id="ana", reason="no common hours"), event_id="x-1")
     await dead_letter(uow, deps, letter(7, "prog-1"))
-    await dead_letter(uow, deps, letter(8, None))  # names no program: every program's digest has it
+    unrouted = UNROUTED.labels("meeting-commands.v1")._value.get()
+    await dead_letter(uow, deps, letter(8, None))  # names no program, and no administrators are set: only counted
+    assert UNROUTED.labels("meeting-commands.v1")._value.get() == unrouted + 1
     kinds = sorted((i.program_id, i.kind) for i in tables.digest_items.values())
-    assert kinds == [("prog-1", "dead_letter"), ("prog-1", "dead_letter"), ("prog-1", "unmatched"),
-                     ("prog-1", "unschedulable"), ("prog-2", "dead_letter")]
+    assert kinds == [("prog-1", "dead_letter"), ("prog-1", "unmatched"), ("prog-1", "unschedulable")]
     assert tables.digest_items[("prog-1", "u-1")].details["reason_code"] == "no_shared_language"
     assert uow.delivery_log == {}  # nothing is sent before 08:00
 
@@ -162,10 +164,11 @@ async def test_what_the_digest_will_tell_is_gathered_as_it_arrives(uow, deps, ta
 class Replica:
     """A notifications process as the digest loop sees it: its own deps, one shared database."""
 
-    def __init__(self, tables: NotificationTables, clock: FixedClock) -> None:
+    def __init__(self, tables: NotificationTables, clock: FixedClock, admins: tuple[OpsContact, ...] = ()) -> None:
         self.db = FakeDatabase(clock, tables)
         self.schedule = DigestSchedule(self.db.transaction, clock,
-                                       NotificationsDeps(NotificationSettings(dashboard_url=DASHBOARD), Wakeup()))
+                                       NotificationsDeps(NotificationSettings(dashboard_url=DASHBOARD), Wakeup(),
+                                                         admins=admins))
 
 
 def digests(tables: NotificationTables) -> list:
@@ -234,3 +237,38 @@ async def test_each_program_has_its_digest_at_its_own_eight_oclock(uow, deps, ta
     passed = await replica.schedule.step()
     assert [d.cause_event_id for d in digests(tables)] == ["digest/prog-tokyo/2027-01-05"]
     assert passed.due_in == timedelta(hours=8).total_seconds()  # Amsterdam's 08:00 is next
+
+
+async def test_a_dead_letter_naming_no_program_goes_to_the_administrators_only(uow, deps, tables):
+    admins = parse_contacts("ops@tandem.example, beheer@tandem.example:nl-NL")
+    deps.admins = admins
+    await given(uow, deps, configured(program_id="prog-2", contacts=(SANNE,)))
+    await dead_letter(uow, deps, letter(7, "prog-1"))
+    await dead_letter(uow, deps, letter(8, None))
+    assert sorted((i.program_id, i.item_id) for i in tables.digest_items.values()) == [
+        ("prog-1", "meeting-commands.v1.dlq/0/7"), (ADMINS, "meeting-commands.v1.dlq/0/8")]
+
+    clock = uow.clock
+    clock.at = datetime(2027, 1, 5, 8, 0, tzinfo=UTC)  # 08:00 in UTC (the deployment's zone), 09:00 in Amsterdam
+    await Replica(tables, clock, admins).schedule.step()
+    sent = digests(tables)
+    to_admins = [d for d in sent if d.cause_event_id == f"digest/{ADMINS}/2027-01-05"]
+    to_program = [d for d in sent if d.cause_event_id == "digest/prog-1/2027-01-05"]
+    assert sorted(d.address for d in to_admins) == ["beheer@tandem.example", "ops@tandem.example"]
+    assert all("meeting-commands.v1 meeting.cancel.requested: no meeting m-9" in d.body for d in to_admins)
+    assert all(f"{DASHBOARD}\n" in d.body for d in to_admins)  # the whole dashboard, not a program's page
+    assert [d.language for d in sorted(to_admins, key=lambda d: d.address)] == ["nl", "en"]  # their catalogues
+    # Each program's team hears of its own letters only; prog-2 has nothing to hear of.
+    assert {d.address for d in to_program} == {SANNE.email, CHAT.webhook_url}
+    assert all(d.body.count("meeting.cancel.requested") == 1 for d in to_program)
+    assert not [d for d in sent if "prog-2" in d.cause_event_id]
+
+
+def test_administrators_are_a_list_of_addresses_with_an_optional_locale():
+    assert parse_contacts("") == ()
+    assert [(c.email, c.locale) for c in parse_contacts(" a@x.io ,b@y.org:pt-BR,")] == [("a@x.io", "en"),
+                                                                                          ("b@y.org", "pt-BR")]
+    for bad, message in (("a@x.io, Ana", "entry 2 is not an e-mail address"), ("a@x.io:??", "entry 1 has no valid")):
+        with pytest.raises(ValueError, match=message) as caught:
+            parse_contacts(bad)
+        assert "Ana" not in str(caught.value)
