@@ -61,6 +61,8 @@ class RetentionSettings(BaseSettings):
     analytics_days: int = Field(400, ge=1)
     # feedback: free-text comments, emptied (ratings stay).
     comment_days: int = Field(400, ge=1)
+    # feedback: machines' API tokens, once expired or revoked (who made them, and their name, go with them).
+    token_days: int = Field(400, ge=1)
     # scheduling: reminders once fired or dropped.
     reminder_days: int = Field(30, ge=1)
     # matching: proposals that did not become a relationship (declined, expired, withdrawn).

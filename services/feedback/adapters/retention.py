@@ -26,6 +26,8 @@ def rules(keep: RetentionSettings) -> list[Rule]:
         Rule("analytics_dead_letters", "analytics_dead_letters", "t.failed_at < $1", window, clock=REAL_TIME),
         Rule("health_changes", "health_changes", "t.changed_at < $1", window),
         Rule("ops_actions", "ops_actions", "t.requested_at < $1", window),  # requested_by names a person
+        Rule("api_tokens", "api_tokens", "coalesce(least(t.revoked_at, t.expires_at), t.expires_at) < $1",
+             keep.days("token"), clock=REAL_TIME),
         Rule("feedback comments", "feedback", "t.comment IS NOT NULL AND t.submitted_at < $1", keep.days("comment"),
              clear="comment = NULL"),
     ]
