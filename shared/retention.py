@@ -15,9 +15,10 @@ from shared.contracts import topics
 
 DAY = timedelta(days=1)
 
-# Topics that carry people's own words or details: profiles (names, e-mail addresses, goals), the
-# program team's contacts, feedback comments and progress on goals, notes and agreements (goals,
-# where a pair meets). Long enough to ride out an outage of a week; short enough to forget.
+# Topics that carry people's details or own words: profiles (names, e-mail addresses, goals), the
+# program team's contacts, invites, feedback comments and progress on goals, notes, reasons and
+# agreements (goals, where a pair meets). Long enough to ride out an outage of a week; short enough
+# to forget.
 PERSONAL = 7 * DAY
 # Topics of ids, codes and times: a month for replays and audits.
 IDS_ONLY = 30 * DAY
@@ -30,11 +31,11 @@ _BY_TOPIC: dict[str, timedelta] = {
     topics.PROGRAMS: PERSONAL,  # program.configured names the ops contacts
     topics.PARTICIPANTS: PERSONAL,
     topics.MATCH_REQUESTS: IDS_ONLY,
-    topics.MATCH_RESPONSES: IDS_ONLY,
+    topics.MATCH_RESPONSES: PERSONAL,  # a decline's reason in the mentor's words
     topics.MATCHES: PERSONAL,  # match.established carries the pair's goals
     topics.RELATIONSHIP_COMMANDS: PERSONAL,  # notes, agreements with goals and a place, who asked
-    topics.MEETING_COMMANDS: IDS_ONLY,
-    topics.MEETINGS: PERSONAL,  # a meeting's location (a room, an address, a phone number)
+    topics.MEETING_COMMANDS: PERSONAL,  # why a meeting is moved or cancelled, in the person's words
+    topics.MEETINGS: PERSONAL,  # invites (attendees' names and addresses), a meeting's location
     topics.REMINDERS: IDS_ONLY,
     topics.FEEDBACK_SUBMISSIONS: PERSONAL,  # comments, progress on goals in the person's words
     topics.FEEDBACK: PERSONAL,  # goal.achieved names the goal
