@@ -40,4 +40,6 @@ def build_web(service):
     app.include_router(dashboard.router)
     app.mount("/dashboard/static", StaticFiles(directory=HERE / "static"), name="static")
     inner = sso.with_flow_state(app, settings) if app.state.oidc is not None else app
-    return errors.CatchAll(errors.SecurityHeaders(Access(inner, service, sessions, settings.roles)))
+    return errors.CatchAll(errors.SecurityHeaders(Access(inner, service, sessions, settings.roles),
+                                                  sign_in_origin=sso.origin(settings.oidc_issuer) if settings.sso
+                                                  else None))

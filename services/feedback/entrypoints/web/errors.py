@@ -98,15 +98,21 @@ class CatchAll:
 
 
 class SecurityHeaders:
-    """No remote anything: the pages load only this service's own files. Style attributes are
+    """No remote anything: the pages load only this service's own files. Referrer-Policy same-origin:
+    no address leaves for another site, while a form's POST still carries this site's Origin (with
+    no-referrer a browser sends `Origin: null`, which the CSRF check refuses). Style attributes are
     allowed (htmx and uPlot set some while they work); style sheets and scripts come from here only."""
 
     POLICY = ("default-src 'self'; script-src 'self'; style-src 'self'; style-src-attr 'unsafe-inline'; "
               "img-src 'self' data:; connect-src 'self'; "
               "font-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
 
-    def __init__(self, app) -> None:
+    def __init__(self, app, sign_in_origin: str | None = None) -> None:
+        """`sign_in_origin`: the identity provider's, where the sign-in form's redirect leads (a form's
+        redirects fall under form-action too)."""
         self.app = app
+        self.policy = self.POLICY if sign_in_origin is None else self.POLICY.replace(
+            "form-action 'self'", f"form-action 'self' {sign_in_origin}")
 
     async def __call__(self, scope, receive, send) -> None:
         if scope["type"] != "http":
@@ -116,8 +122,8 @@ class SecurityHeaders:
         async def with_headers(message) -> None:
             if message["type"] == "http.response.start":
                 headers = list(message.get("headers", []))
-                headers += [(b"x-content-type-options", b"nosniff"), (b"referrer-policy", b"no-referrer"),
-                            (b"content-security-policy", self.POLICY.encode()), (b"x-frame-options", b"DENY")]
+                headers += [(b"x-content-type-options", b"nosniff"), (b"referrer-policy", b"same-origin"),
+                            (b"content-security-policy", self.policy.encode()), (b"x-frame-options", b"DENY")]
                 if not static:
                     headers.append((b"cache-control", b"no-store"))
                 message = {**message, "headers": headers}

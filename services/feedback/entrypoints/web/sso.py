@@ -46,6 +46,11 @@ def client(settings):
     return oauth.create_client("idp")
 
 
+def origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
 def with_flow_state(app, settings):
     """The sign-in flow's cookie, signed with the session key (never the ops token)."""
     return SessionMiddleware(app, secret_key=settings.ops_session_key.get_secret_value(), session_cookie=FLOW_COOKIE,
