@@ -6,7 +6,7 @@ import subprocess
 import sys
 
 BENCHMARKS = ["benchmarks.matching", "benchmarks.matching_service", "benchmarks.scheduling_planner", "benchmarks.reminders",
-              "benchmarks.throughput", "benchmarks.rejection", "benchmarks.pages"]
+              "benchmarks.throughput", "benchmarks.rejection", "benchmarks.pages", "benchmarks.retention_purge"]
 
 
 def main() -> int:
