@@ -12,15 +12,23 @@ token, else from userinfo), and sets the session cookie (auth.Sessions). The flo
 from __future__ import annotations
 
 import logging
+import warnings
 from typing import Annotated
 from urllib.parse import urlsplit
 
-from authlib.integrations.base_client import OAuthError
-from authlib.integrations.starlette_client import OAuth
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse
 from httpx import HTTPError
 from starlette.middleware.sessions import SessionMiddleware
+
+import authlib.deprecate  # noqa: F401, E402 - first: it sets its warnings to "always", which the filter below overrides
+
+with warnings.catch_warnings():
+    # Authlib announces that it will move from httpx to its fork httpx2; this project uses httpx, which
+    # Authlib still supports. Without this, every start would log the notice.
+    warnings.filterwarnings("ignore", message="The httpx module is deprecated")
+    from authlib.integrations.base_client import OAuthError
+    from authlib.integrations.starlette_client import OAuth
 
 from services.feedback.entrypoints.web import auth
 from services.feedback.entrypoints.web.common import local_page, service_of, signed_in
@@ -51,11 +59,23 @@ def origin(url: str) -> str:
     return f"{parts.scheme}://{parts.netloc}"
 
 
-def with_flow_state(app, settings):
-    """The sign-in flow's cookie, signed with the session key (never the ops token)."""
-    return SessionMiddleware(app, secret_key=settings.ops_session_key.get_secret_value(), session_cookie=FLOW_COOKIE,
-                             max_age=FLOW_SECONDS, path="/dashboard", same_site="lax",
-                             https_only=urlsplit(settings.ops_url or "").scheme == "https")
+class FlowState:
+    """The sign-in flow's cookie (Starlette's SessionMiddleware), signed with the session key (never the
+    ops token); Secure when the request came over https, as the session cookie is."""
+
+    def __init__(self, app, key: str) -> None:
+        options = {"secret_key": key, "session_cookie": FLOW_COOKIE, "max_age": FLOW_SECONDS, "path": "/dashboard",
+                   "same_site": "lax"}
+        self.plain = SessionMiddleware(app, https_only=False, **options)
+        self.secure = SessionMiddleware(app, https_only=True, **options)
+
+    async def __call__(self, scope, receive, send) -> None:
+        chosen = self.secure if scope.get("scheme") == "https" else self.plain
+        await chosen(scope, receive, send)
+
+
+def with_flow_state(app, settings) -> FlowState:
+    return FlowState(app, settings.ops_session_key.get_secret_value())
 
 
 def redirect_uri(request: Request) -> str:
@@ -99,7 +119,7 @@ async def callback(request: Request):
     claims = dict(token.get("userinfo") or {})
     subject = claims.get("sub")
     groups = await _groups(idp, token, claims, service_of(request).settings.oidc_groups_claim)
-    if not isinstance(subject, str) or not subject or len(subject) > auth.SUBJECT_MAX \
+    if not isinstance(subject, str) or not subject or len(subject) > auth.SUBJECT_MAX or subject == auth.BREAK_GLASS \
             or any(ord(c) < 32 or ord(c) == 127 for c in subject) or groups is None:
         return _failed(request, "the identity provider's answer lacks a usable subject or groups", 400)
     return signed_in(request, RedirectResponse(next_page, 303), sessions.for_person(subject, groups))

@@ -107,3 +107,29 @@ async def test_only_loopback_hosts_or_the_configured_public_one_are_served():
             assert answer.status_code == 400 and answer.json() == {"error": "unknown host"}
     async with _client(web, "http://localhost:8084") as client:
         assert (await client.get("/dashboard/sign-in")).status_code == 200
+
+
+@pytest.mark.parametrize(("scheme", "secure"), [("https", True), ("http", False)])
+async def test_the_sign_in_flow_cookie_follows_the_scheme_and_the_provider_gets_pkce(oidc_provider, scheme, secure):
+    web = _web(oidc_issuer=oidc_provider.issuer, oidc_client_id=oidc_provider.client_id,
+               oidc_client_secret=oidc_provider.client_secret, ops_session_key="session-key-for-this-test")
+    base = f"{scheme}://127.0.0.1:8084"
+    async with _client(web, base) as client:
+        page = await client.get("/dashboard/sign-in")
+        assert "Sign in with single sign-on" in page.text and 'name="token"' not in page.text
+        started = await client.post("/dashboard/auth/start", data={"next": "https://evil.example/"},
+                                    headers={"origin": base})
+        assert started.status_code == 302
+        location = httpx.URL(started.headers["location"])
+        assert str(location).startswith(oidc_provider.issuer)
+        params = location.params
+        assert params["code_challenge_method"] == "S256" and len(params["code_challenge"]) >= 43
+        assert params["redirect_uri"] == f"{base}/dashboard/auth/callback" and params["nonce"] and params["state"]
+        set_cookie = started.headers["set-cookie"].lower()
+        assert set_cookie.startswith("tandem_ops_sign_in=") and "httponly" in set_cookie and "samesite=lax" in set_cookie
+        assert ("secure" in set_cookie) is secure
+        assert f"{oidc_provider.issuer}" in started.headers["content-security-policy"]
+        # A callback without the flow's cookie (another browser, a replay) is refused.
+        client.cookies.clear()
+        stray = await client.get(f"/dashboard/auth/callback?code=x&state={params['state']}")
+        assert stray.status_code == 400
