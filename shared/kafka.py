@@ -128,12 +128,14 @@ async def _wait_for_leaders(admin: AIOKafkaAdminClient, names: list[str], deadli
 
 
 def topic_configs(name: str) -> dict[str, str]:
-    """What a topic (a deployment's name: prefixed) is created and kept with: its retention
-    (shared/retention.py, which the inboxes follow), and for a dead-letter topic a larger size limit."""
+    """What a topic (a deployment's name: prefixed) is created and kept with: its retention and
+    segment span (shared/retention.py, which the inboxes follow), and for a dead-letter topic a
+    larger size limit."""
     configs: dict[str, str] = {}
     base = _known_topic(name)
     if base is not None:
         configs["retention.ms"] = str(retention.retention_ms(base))
+        configs["segment.ms"] = str(retention.segment_ms())
     if name.endswith(topics.DLQ_SUFFIX):
         configs["max.message.bytes"] = str(DEAD_LETTER_MAX_BYTES)
     return configs

@@ -44,9 +44,13 @@ _BY_TOPIC: dict[str, timedelta] = {
 }
 assert set(_BY_TOPIC) == set(topics.ALL), "every topic needs a retention"
 
-# An inbox row outlives its topic's retention by this much: Kafka deletes whole segments once
-# their newest record is past the retention, so a record can outstay it by up to a segment's age.
-INBOX_MARGIN = 3 * DAY
+# Kafka deletes a whole segment once its newest record is past the retention, so a record can
+# outstay the retention by up to a segment's span: every topic rolls a new segment daily
+# (`segment.ms`), instead of the broker's default week, to keep that overstay to a day.
+SEGMENT = 1 * DAY
+# An inbox row outlives its topic's retention by a segment's span and two days more (the broker
+# checks retention every few minutes; clocks differ).
+INBOX_MARGIN = SEGMENT + 2 * DAY
 
 
 def topic_retention(name: str) -> timedelta:
@@ -63,6 +67,10 @@ def inbox_keep(name: str) -> timedelta:
 
 def retention_ms(name: str) -> int:
     return int(topic_retention(name) / timedelta(milliseconds=1))
+
+
+def segment_ms() -> int:
+    return int(SEGMENT / timedelta(milliseconds=1))
 
 
 def all_topics() -> list[str]:
