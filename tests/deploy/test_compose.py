@@ -217,7 +217,10 @@ def test_every_variable_resolves_from_env_example_and_no_secret_has_a_default():
     found = variables(raw_compose())
     for match in found:
         name, op = match["name"], match["op"] or ""
-        if SECRET_NAME.search(name):
+        if SECRET_NAME.search(name) and op == ":-":
+            # An optional secret (a feature that is off without it): empty means unset, never a value.
+            assert match["arg"] == "", f"${{{name}}}: a secret gets no default value"
+        elif SECRET_NAME.search(name):
             assert op == ":?", f"${{{name}}}: a secret gets no default, compose must refuse to run without it"
             assert name in example, f"{name} is missing from .env.example"
         else:
