@@ -252,6 +252,10 @@ async def test_every_attack_gets_a_4xx_and_publishes_nothing(feedback, oidc_prov
             assert sorted(p["program_id"] for p in listed["programs"]) == sorted(
                 {"p1", "p2"} - set(hidden[who])), who
             assert "dead_letters_without_program" not in listed, who
+        empty = await http.get("/dashboard", headers=as_("nobody"))
+        assert empty.status_code == 200 and "No programs for you" in empty.text and "Pilot" not in empty.text
+        assert (await http.get("/dashboard", headers=as_("ben"))).headers["location"] == "/dashboard/programs/p1"
+        assert (await http.get("/dashboard", headers=as_("cleo"))).headers["location"] == "/dashboard/programs/p2"
         root_list = (await http.get("/api/programs", headers=as_("root"))).json()
         assert [p["program_id"] for p in root_list["programs"]] == ["p1", "p2"]
         assert "dead_letters_without_program" in root_list
