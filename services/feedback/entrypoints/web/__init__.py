@@ -34,12 +34,13 @@ def build_web(service):
     errors.install(app)
     sessions = Sessions(settings.ops_session_key, settings.ops_session_hours * 3600, settings.ops_token)
     app.state.sessions = sessions
+    app.state.roles = roles = settings.roles
     app.state.oidc = sso.client(settings)
     app.include_router(api.router)
     app.include_router(sso.router)
     app.include_router(dashboard.router)
     app.mount("/dashboard/static", StaticFiles(directory=HERE / "static"), name="static")
     inner = sso.with_flow_state(app, settings) if app.state.oidc is not None else app
-    return errors.CatchAll(errors.SecurityHeaders(Access(inner, service, sessions, settings.roles),
+    return errors.CatchAll(errors.SecurityHeaders(Access(inner, service, sessions, roles),
                                                   sign_in_origin=sso.origin(settings.oidc_issuer) if settings.sso
                                                   else None))

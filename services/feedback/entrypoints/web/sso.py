@@ -122,7 +122,9 @@ async def callback(request: Request):
     if not isinstance(subject, str) or not subject or len(subject) > auth.SUBJECT_MAX or subject == auth.BREAK_GLASS \
             or any(ord(c) < 32 or ord(c) == 127 for c in subject) or groups is None:
         return _failed(request, "the identity provider's answer lacks a usable subject or groups", 400)
-    return signed_in(request, RedirectResponse(next_page, 303), sessions.for_person(subject, groups))
+    # Only the groups the role map names are kept: a cookie stays small for people in hundreds of groups.
+    kept = sorted({g for g in groups if g in request.app.state.roles.groups})
+    return signed_in(request, RedirectResponse(next_page, 303), sessions.for_person(subject, kept))
 
 
 async def _groups(idp, token, claims: dict, claim: str) -> list[str] | None:
@@ -140,7 +142,7 @@ async def _groups(idp, token, claims: dict, claim: str) -> list[str] | None:
         found = [found]
     if not isinstance(found, list) or not all(isinstance(g, str) for g in found):
         return None
-    return found[:200]
+    return found
 
 
 def _failed(request: Request, message: str, status: int):
