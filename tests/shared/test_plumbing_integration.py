@@ -110,6 +110,32 @@ async def test_bad_messages_go_to_the_dead_letter_topic_and_the_service_keeps_go
     assert [o.data["milestone"] for o in out.of_type("milestone.achieved")] == ["fine"]
 
 
+async def test_no_dead_letter_reason_repeats_what_the_message_held(settings, bootstrap_servers, topic_prefix):
+    """An address and a name in a bad value, in the type, and in a handler's own error: the reasons
+    on the real dead-letter topic name fields and kinds of error, never them."""
+    email, name = "ana.garcia@example.com", "Ana García"
+    dlq = topics.dlq(topics.FEEDBACK_SUBMISSIONS)
+    envelope = {"specversion": "1.0", "source": "/portal", "time": "2027-01-04T10:00:00Z"}
+    data = {"feedback_id": "f-1", "relationship_id": "r-1", "participant_id": "p-1", "rating": 4}
+    async with build(settings, {}).running(), Watcher(bootstrap_servers, [dlq], topic_prefix) as out, \
+            Publisher(bootstrap_servers, topic_prefix=topic_prefix) as pub:
+        for i, message in enumerate([
+            envelope | {"type": "feedback.submitted", "data": data | {"rating": email}},
+            envelope | {"type": "feedback.submitted", "data": data | {"goals_achieved": {name: email}}},
+            envelope | {"type": email, "data": data},
+            envelope | {"type": "feedback.submitted", "data": data | {"comment": "boom"}},  # RuntimeError quoting an address
+        ]):
+            await pub.send_raw(topics.FEEDBACK_SUBMISSIONS, json.dumps(message | {"id": f"x{i}"}).encode(), key="r-1")
+        await out.wait_for(lambda w: len(w.on_topic(dlq)) >= 4, 60, "dead letters")
+    reasons = [o.headers["dlq.error"] for o in out.on_topic(dlq)]
+    assert reasons[0] == "invalid feedback.submitted data: rating: Input should be a valid integer"
+    assert reasons[1].startswith("invalid feedback.submitted data: goals_achieved: Input should be a valid")
+    assert reasons[2].startswith("unknown event type (not an event type name) on feedback-submissions.v1")
+    assert reasons[3] == "failed 3 times: RuntimeError: the handler failed (details in the service's log)"
+    for reason in reasons:
+        assert "ana.garcia" not in reason and "García" not in reason
+
+
 async def test_data_not_yet_known_is_waited_for(settings, bootstrap_servers, topic_prefix):
     attempts: dict[str, int] = {}
     async with build(settings, attempts).running(), \
