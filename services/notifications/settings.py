@@ -19,6 +19,7 @@ class NotificationSettings(ServiceSettings):
     # Between attempts: a random wait up to min(max, first * 2**(attempt - 1)) real seconds (full jitter).
     delivery_retry_seconds: float = Field(2.0, gt=0)
     delivery_retry_max_seconds: float = Field(300.0, gt=0)
+    # At most this many outcomes are recorded in one transaction, and interrupted sends settled a pass.
     delivery_batch: int = Field(50, ge=1)
     # The delivery loop looks for due work at least this often (real seconds); new work wakes it at once.
     delivery_poll_seconds: float = Field(1.0, gt=0)
@@ -50,5 +51,5 @@ class NotificationSettings(ServiceSettings):
     # and `webhook_per_endpoint` to one webhook endpoint (its URL's host and port), so a slow
     # endpoint delays only its own messages (service_layer/loops.py).
     delivery_concurrency: int = Field(32, ge=1)
-    smtp_concurrency: int = Field(8, ge=1)
+    smtp_concurrency: int = Field(8, ge=1)  # also the connections kept open to the mail server
     webhook_per_endpoint: int = Field(4, ge=1)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import email.policy
 import hashlib
 import hmac
 import json
@@ -29,6 +30,7 @@ import aiosmtplib
 import httpx
 from standardwebhooks.webhooks import Webhook
 
+from services.notifications.adapters.smtp_connections import SmtpConnections
 from services.notifications.adapters.webhook_targets import (
     AllowList,
     Resolver,
@@ -70,13 +72,22 @@ class EmailSender:
     """Mail as a person's mail client would send it: multipart (plain text, and the same as simple
     HTML), attachments beside it (a calendar invite, a certificate), and the standard headers of an
     automatic message: `Auto-Submitted`, a `Message-ID` that is the same on every attempt, and
-    one-click `List-Unsubscribe` to the reader's notification preferences (RFC 8058)."""
+    one-click `List-Unsubscribe` to the reader's notification preferences (RFC 8058).
+
+    Sent over a few kept connections (`connections`), each mail's bytes built once and handed to
+    `sendmail`; `close` ends the connections."""
 
     def __init__(self, *, host: str, port: int, sender: str, username: str | None = None,
-                 password: str | None = None, starttls: bool = False, timeout: float = 15.0) -> None:
+                 password: str | None = None, starttls: bool = False, timeout: float = 15.0,
+                 connections: int = 1, messages_per_connection: int = 100, idle_seconds: float = 10.0) -> None:
         self.host, self.port, self.sender = host, port, sender
-        self.username, self.password, self.starttls, self.timeout = username, password, starttls, timeout
         self.domain = parseaddr(sender)[1].rpartition("@")[2] or "tandem.example"
+        self.envelope_from = parseaddr(sender)[1]
+        # Kept connections, one mail at a time on each (adapters/smtp_connections.py).
+        self.connections = SmtpConnections(host=host, port=port, username=username, password=password,
+                                           starttls=starttls, timeout=timeout, size=connections,
+                                           messages_per_connection=messages_per_connection,
+                                           idle_seconds=idle_seconds)
 
     def build(self, message: Message) -> EmailMessage:
         mail = EmailMessage()
@@ -111,31 +122,50 @@ class EmailSender:
             mail = self.build(message)
         except (ValueError, TypeError) as exc:  # e.g. an address no header can hold; its text may quote it
             raise GiveUp(f"the message could not be built ({type(exc).__name__})") from exc
-        smtp = aiosmtplib.SMTP(hostname=self.host, port=self.port, timeout=self.timeout, start_tls=self.starttls)
         try:
-            await smtp.connect()
-            if self.username:
-                await smtp.login(self.username, self.password or "")
+            kept = await self.connections.take()
         except aiosmtplib.SMTPResponseException as exc:
             raise _by_code(exc.code, f"the mail server refused the login ({exc.code})") from exc
         except (aiosmtplib.SMTPException, OSError) as exc:  # nothing was sent yet
             raise TryAgain(f"the mail server {self.host}:{self.port} could not be reached "
                            f"({type(exc).__name__})") from exc
+        sound = False
         try:
-            await smtp.send_message(mail)
+            await self._transfer(kept.smtp, mail, message.address)
+            kept.sent += 1
+            sound = True
         except (aiosmtplib.SMTPRecipientsRefused, aiosmtplib.SMTPRecipientRefused) as exc:
+            sound = True  # an answer: the envelope was reset, the session goes on
             code = _refusal_code(exc)
             raise _by_code(code, f"the mail server refused the recipient ({code})") from exc
+        except aiosmtplib.SMTPNotSupported as exc:  # before anything was sent
+            sound = True
+            raise GiveUp(f"the mail server cannot take this message ({type(exc).__name__})") from exc
         except aiosmtplib.SMTPResponseException as exc:
+            sound = True
             raise _by_code(exc.code, f"the mail server answered {exc.code}") from exc
         except (aiosmtplib.SMTPException, OSError) as exc:
             raise GiveUp(f"the connection broke during the transfer ({type(exc).__name__}); "
                          "not resent, to avoid a duplicate") from exc
+        except (ValueError, UnicodeError) as exc:  # an address the envelope cannot carry; its text may quote it
+            sound = True
+            raise GiveUp(f"the message could not be built ({type(exc).__name__})") from exc
         finally:
-            try:
-                await smtp.quit()
-            except Exception:  # noqa: BLE001 (closing is best effort; the send is decided)
-                smtp.close()
+            self.connections.give_back(kept, sound=sound)
+
+    async def _transfer(self, smtp: aiosmtplib.SMTP, mail: EmailMessage, address: str) -> None:
+        """One mail over a session: its bytes built once, as the session can carry them (8-bit, and
+        SMTPUTF8 for an address beyond ASCII), then `sendmail`."""
+        utf8 = not (self.envelope_from.isascii() and address.isascii())
+        eight_bit = smtp.supports_extension("8BITMIME")
+        policy = email.policy.SMTPUTF8 if utf8 else email.policy.SMTP
+        if not eight_bit:
+            policy = policy.clone(cte_type="7bit")
+        options = (["SMTPUTF8"] if utf8 else []) + (["BODY=8BITMIME"] if eight_bit else [])
+        await smtp.sendmail(self.envelope_from, [address], mail.as_bytes(policy=policy), mail_options=options)
+
+    async def close(self) -> None:
+        await self.connections.close()
 
 
 def _by_code(code: int, reason: str) -> Exception:

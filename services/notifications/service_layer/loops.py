@@ -13,13 +13,15 @@ and by every send that ends):
    (`Delivery.claim`) and commits, before any of them is sent. An endpoint at its limit is not
    looked at, so its backlog cannot hide anyone else's work. A crash leaves at most the claimed,
    still unrecorded sends undecided (then step 1 settles them): a handful, never sent twice.
-3. Each claimed delivery is sent at once in its own task; the pass does not wait for them. A webhook
-   attempt has a deadline for the whole of it (connect, send, answer) and a cap on the answer's size
-   (adapters/senders.py), so a trickling or endless endpoint ties up one of its own few slots for at
-   most `webhook_timeout_seconds`.
-4. The outcome and its event are recorded in one transaction, waiting out the database
-   (`call_until_available`): the send has happened, so its outcome must not be lost. A send that
-   delivered nothing is tried again later (jittered backoff), up to `delivery_max_attempts`.
+3. Each claimed delivery is sent at once in its own task; the pass does not wait for them. Mail goes
+   over a few kept SMTP connections (adapters/smtp_connections.py). A webhook attempt has a deadline
+   for the whole of it (connect, send, answer) and a cap on the answer's size (adapters/senders.py),
+   so a trickling or endless endpoint ties up one of its own few slots for at most
+   `webhook_timeout_seconds`.
+4. Each outcome and its event are recorded, waiting out the database (`call_until_available`): the
+   send has happened, so its outcome must not be lost. Outcomes that come in while a transaction is
+   writing others are written together in the next one. A send that delivered nothing is tried
+   again later (jittered backoff), up to `delivery_max_attempts`.
 
 On shutdown the sends in flight get `webhook_timeout_seconds` to finish and be recorded; one still
 running after that is left to step 1, as after a crash.
@@ -35,6 +37,7 @@ from collections import Counter
 from collections.abc import Callable, Mapping
 from contextlib import AbstractAsyncContextManager
 from datetime import datetime, timedelta
+from typing import Any
 
 import httpx
 
@@ -77,9 +80,12 @@ class Dispatcher:
         self.clock = clock
         self.settings = settings
         self.senders = senders
-        self.wake = wake or Wakeup()  # set when a send ends: there is room again
+        self.wake = wake or Wakeup()  # set when sends end: there is room again
         self._sending: dict[asyncio.Task[None], str] = {}  # send -> its endpoint
         self._per_endpoint: Counter[str] = Counter()
+        self._unrecorded: list[tuple[Delivery, ev.EventData | None, asyncio.Future[bool]]] = []
+        self._recorder: asyncio.Task[None] | None = None
+        self._settled_at: datetime | None = None  # program time of the last look for interrupted sends
 
     async def step(self) -> Pass:
         await self.settle_interrupted()
@@ -118,12 +124,16 @@ class Dispatcher:
         return [(d, endpoint) for d, endpoint in due if d.delivery_id in saved]
 
     async def settle_interrupted(self) -> None:
+        """Step 1 of the module docstring; at most once per poll interval, as leases are long."""
         now = self.clock.now()
+        if self._settled_at is not None and now - self._settled_at < self._program_time(
+                self.settings.delivery_poll_seconds):
+            return
+        self._settled_at = now
         lease = self._program_time(self.settings.sending_lease_seconds)
         async with self.transaction() as uow:
             stuck = await uow.deliveries.interrupted(now - lease, self.settings.delivery_batch)
-        for delivery in stuck:
-            await self._record(delivery, delivery.interrupted(now, lease))
+        await asyncio.gather(*(self._record(delivery, delivery.interrupted(now, lease)) for delivery in stuck))
 
     async def idle(self) -> None:
         """Until every send started so far has ended and been recorded."""
@@ -131,14 +141,15 @@ class Dispatcher:
             await asyncio.wait(list(self._sending))
 
     async def close(self, grace: float) -> None:
-        """Let the sends in flight end for up to `grace` seconds, then cancel the rest (their claims
-        are settled as interrupted, module docstring)."""
+        """Let the sends in flight end and be recorded for up to `grace` seconds, then cancel the rest
+        (their claims are settled as interrupted, module docstring)."""
         if self._sending:
             await asyncio.wait(list(self._sending), timeout=grace)
-        for task in list(self._sending):
+        late = [*self._sending, *([self._recorder] if self._recorder else [])]
+        for task in late:
             task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
-            await asyncio.gather(*self._sending, return_exceptions=True)
+            await asyncio.gather(*late, return_exceptions=True)
 
     def _limit(self, endpoint: str) -> int:
         return self.settings.smtp_concurrency if endpoint == MAIL_SERVER else self.settings.webhook_per_endpoint
@@ -152,12 +163,15 @@ class Dispatcher:
     def _ended(self, task: asyncio.Task[None]) -> None:
         endpoint = self._sending.pop(task)
         self._per_endpoint[endpoint] -= 1
-        if not self._per_endpoint[endpoint]:
+        left = self._per_endpoint[endpoint]
+        if not left:
             del self._per_endpoint[endpoint]
         if not task.cancelled() and task.exception() is not None:
             exc = task.exception()
             log.error("a delivery task ended with %s at %s", type(exc).__name__, _where(exc))
-        self.wake.set()
+        # Wake the loop once half the room is free again, so that a pass claims several at once.
+        if left <= self._limit(endpoint) // 2 or len(self._sending) <= self.settings.delivery_concurrency // 2:
+            self.wake.set()
 
     async def _deliver(self, delivery: Delivery) -> None:
         # The claim is committed: from here on nobody sends this delivery again.
@@ -189,23 +203,47 @@ class Dispatcher:
 
     async def _record(self, delivery: Delivery, event: ev.EventData | None) -> bool:
         """Save the outcome the aggregate decided, with its event; False when another process changed
-        the delivery first. The send already happened, so the database being away is waited out."""
+        the delivery first. Outcomes that come in while one batch is being written go together in the
+        next (`_record_waiting`)."""
+        recorded: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        self._unrecorded.append((delivery, event, recorded))
+        if self._recorder is None or self._recorder.done():
+            self._recorder = asyncio.create_task(self._record_waiting(), name="delivery-outcomes")
+        return await recorded
 
-        async def record() -> bool:
-            async with self.transaction() as uow:
-                saved = await uow.deliveries.save(delivery)
-                if saved and event is not None:
+    async def _record_waiting(self) -> None:
+        """Write the waiting outcomes, a batch per transaction, until none are left. The sends already
+        happened, so the database being away is waited out."""
+        while self._unrecorded:
+            batch = self._unrecorded[:self.settings.delivery_batch]
+            del self._unrecorded[:len(batch)]
+            try:
+                saved = await call_until_available("recording deliveries", lambda: self._save_outcomes(batch))
+            except BaseException as exc:  # a bug, or a stop: the sends waiting on it are told
+                for _, _, recorded in [*batch, *self._unrecorded]:
+                    if recorded.done():
+                        continue
+                    if isinstance(exc, Exception):
+                        recorded.set_exception(exc)
+                    else:
+                        recorded.cancel()
+                self._unrecorded.clear()
+                if isinstance(exc, Exception):
+                    return  # each waiting send fails with it, and is logged there
+                raise
+            for delivery, event, recorded in batch:
+                if delivery.delivery_id in saved:
+                    _log_outcome(delivery, event)
+                if not recorded.done():
+                    recorded.set_result(delivery.delivery_id in saved)
+
+    async def _save_outcomes(self, batch: list[tuple[Delivery, ev.EventData | None, Any]]) -> set[str]:
+        async with self.transaction() as uow:
+            saved = await uow.deliveries.save_all(delivery for delivery, _, _ in batch)
+            for delivery, event, _ in batch:
+                if delivery.delivery_id in saved and event is not None:
                     uow.emit(event)
-            return saved
-
-        if not await call_until_available(f"recording delivery {delivery.delivery_id}", record):
-            return False
-        if isinstance(event, ev.NotificationFailed):
-            log.error("delivery %s to %s failed: %s", delivery.delivery_id, delivery.recipient_id, event.error)
-        elif delivery.status == PENDING:
-            log.warning("delivery %s to %s delivered nothing, trying again at %s: %s", delivery.delivery_id,
-                        delivery.recipient_id, delivery.not_before.isoformat(), delivery.last_error)
-        return True
+        return saved
 
     def _retry_at(self, attempts: int) -> datetime:
         backoff = Backoff(self.settings.delivery_retry_seconds, self.settings.delivery_retry_max_seconds)
@@ -214,6 +252,14 @@ class Dispatcher:
 
     def _program_time(self, real_seconds: float) -> timedelta:
         return timedelta(seconds=real_seconds * self.clock.speed)
+
+
+def _log_outcome(delivery: Delivery, event: ev.EventData | None) -> None:
+    if isinstance(event, ev.NotificationFailed):
+        log.error("delivery %s to %s failed: %s", delivery.delivery_id, delivery.recipient_id, event.error)
+    elif delivery.status == PENDING:
+        log.warning("delivery %s to %s delivered nothing, trying again at %s: %s", delivery.delivery_id,
+                    delivery.recipient_id, delivery.not_before.isoformat(), delivery.last_error)
 
 
 def _where(exc: BaseException) -> str:
@@ -227,7 +273,8 @@ async def deliver_notifications(service: Service) -> None:
     email = EmailSender(host=settings.smtp_host, port=settings.smtp_port, sender=settings.mail_from,
                         username=settings.smtp_username,
                         password=settings.smtp_password.get_secret_value() if settings.smtp_password else None,
-                        starttls=settings.smtp_starttls, timeout=settings.smtp_timeout_seconds)
+                        starttls=settings.smtp_starttls, timeout=settings.smtp_timeout_seconds,
+                        connections=settings.smtp_concurrency)
     client = httpx.AsyncClient(timeout=settings.webhook_timeout_seconds, follow_redirects=False)
     chat = {"secrets": EndpointSecrets(settings.webhook_secret.get_secret_value()),
             "allow": AllowList.parse(settings.webhook_allow_hosts), "client": client,
@@ -240,6 +287,7 @@ async def deliver_notifications(service: Service) -> None:
     finally:
         await dispatcher.close(grace=settings.webhook_timeout_seconds)
         await client.aclose()
+        await email.close()
 
 
 # The digest loop: digests.py; the questions after a meeting: attendance.py.

@@ -6,6 +6,9 @@ reach the logs and `notification.failed`, so they carry codes only.
 
 from __future__ import annotations
 
+import asyncio
+import time
+
 import pytest
 from aiosmtpd.controller import Controller
 
@@ -17,6 +20,7 @@ from services.notifications.adapters.senders import (
 )
 from services.notifications.domain.compose import Attachment
 from tandem.local.stack import free_port
+from tests.support.runtime import eventually
 
 ADDRESS = "ana.souza@example.com"
 MESSAGE = Message("d1", ADDRESS, "Hello", "Body", "en", Attachment("invite.ics", "BEGIN:VCALENDAR", "text/calendar"))
@@ -28,15 +32,17 @@ class Refusing:
     def __init__(self, answer: str | None) -> None:
         self.answer = answer
         self.accepted: list[bytes] = []
+        self.sessions: list[tuple] = []  # the client's end of the connection each mail came over
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
-        if self.answer:
+        if self.answer and address.startswith("ana"):
             return self.answer.replace("{address}", address)
         envelope.rcpt_tos.append(address)
         return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):
         self.accepted.append(envelope.content)
+        self.sessions.append(session.peer)
         return "250 Message accepted for delivery"
 
 
@@ -44,12 +50,13 @@ class Refusing:
 def smtp():
     servers = []
 
-    def start(answer: str | None = None) -> tuple[Refusing, EmailSender]:
+    def start(answer: str | None = None, **options) -> tuple[Refusing, EmailSender]:
         handler, port = Refusing(answer), free_port()
         controller = Controller(handler, hostname="127.0.0.1", port=port)
         controller.start()
         servers.append(controller)
-        return handler, EmailSender(host="127.0.0.1", port=port, sender="Tandem <noreply@tandem.example>", timeout=5)
+        return handler, EmailSender(host="127.0.0.1", port=port, sender="Tandem <noreply@tandem.example>", timeout=5,
+                                    **options)
 
     yield start
     for controller in servers:
@@ -73,6 +80,60 @@ async def test_a_refused_recipient_is_reported_by_code_only(smtp, answer, outcom
         await sender.send(MESSAGE)
     assert str(refused.value) == reason
     assert "ana" not in str(refused.value)
+
+
+def to(address: str, delivery_id: str = "d") -> Message:
+    return Message(delivery_id, address, "Hello", "Body", "en")
+
+
+async def test_mails_share_a_kept_connection_even_after_a_refusal(smtp):
+    server, sender = smtp("550 5.1.1 <{address}>: Recipient address rejected", connections=2)
+    await sender.send(to("bo@example.com", "d1"))
+    with pytest.raises(GiveUp, match=r"refused the recipient \(550\)"):
+        await sender.send(to("ana@example.com", "d2"))
+    await sender.send(to("cy@example.com", "d3"))
+    assert len(server.accepted) == 2 and len(set(server.sessions)) == 1 and sender.connections.opened == 1
+    await sender.close()
+
+
+async def test_several_mails_at_once_each_have_their_own_connection_up_to_the_limit(smtp):
+    server, sender = smtp(connections=3)
+    await asyncio.gather(*(sender.send(to(f"p{i}@example.com", f"d{i}")) for i in range(9)))
+    assert len(server.accepted) == 9 and sender.connections.opened <= 3
+    await sender.close()
+
+
+async def test_a_connection_is_renewed_after_its_mails_and_after_idling(smtp):
+    server, sender = smtp(messages_per_connection=2)
+    for i in range(3):
+        await sender.send(to(f"p{i}@example.com", f"d{i}"))
+    assert sender.connections.opened == 2  # the third mail went over a fresh one
+    sender.connections.clock = lambda: time.monotonic() + 60  # longer idle than a server may allow
+    await sender.send(to("p3@example.com", "d3"))
+    assert sender.connections.opened == 3 and len(set(server.sessions)) == 3
+    await sender.close()
+
+
+async def test_a_connection_the_server_closed_is_not_used_again():
+    handler, port = Refusing(None), free_port()
+    controller = Controller(handler, hostname="127.0.0.1", port=port)
+    controller.start()
+    sender = EmailSender(host="127.0.0.1", port=port, sender="noreply@tandem.example", timeout=5)
+    await sender.send(to("p1@example.com", "d1"))
+    (kept,) = sender.connections._idle
+    controller.stop()  # ends every session
+    await eventually(lambda: _true(not kept.smtp.is_connected), 10, "the client to see the session end")
+    controller = Controller(handler, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        await sender.send(to("p2@example.com", "d2"))
+    finally:
+        controller.stop()
+    assert len(handler.accepted) == 2 and sender.connections.opened == 2
+
+
+async def _true(value: bool) -> bool:
+    return value
 
 
 async def test_an_unreachable_mail_server_is_tried_again():

@@ -238,3 +238,49 @@ async def test_sends_still_in_flight_at_shutdown_are_left_to_the_lease(db):
     db.clock.advance(seconds=121)
     await run(loop)
     assert gate.sent == [] and db.log["d1"].status == "failed" and db.published[0].error == INTERRUPTED
+
+
+async def test_outcomes_that_come_in_together_are_recorded_together(db):
+    for i in range(20):
+        db.log[f"d{i}"] = delivery(f"d{i}")
+    settings = SETTINGS.model_copy(update={"smtp_concurrency": 20, "delivery_batch": 50})
+    gate = Gate()
+    loop = Dispatcher(counting(db), db.clock, settings, {"email": gate})
+    await loop.step()
+    await until(lambda: len(gate.waiting) == 20)
+    before = db.transactions
+    gate.open.set()
+    await loop.idle()
+    assert {d.status for d in db.log.values()} == {"delivered"} and len(db.published) == 20
+    assert db.transactions - before <= 2  # not one per delivery
+
+
+async def test_a_crash_leaves_at_most_the_claims_in_flight_and_they_are_reported_never_resent(db):
+    for i in range(30):
+        db.log[f"d{i:02}"] = delivery(f"d{i:02}")
+    settings = SETTINGS.model_copy(update={"smtp_concurrency": 4})
+    hung = Gate()
+    crashed = Dispatcher(db.transaction, db.clock, settings, {"email": hung})
+    await crashed.step()
+    await until(lambda: len(hung.waiting) == 4)
+    assert sum(d.status == "sending" for d in db.log.values()) == 4  # claimed: the most a crash can leave
+    await crashed.close(grace=0)  # the process dies mid-send
+    db.clock.advance(seconds=121)
+    after = FakeSender()
+    loop = Dispatcher(db.transaction, db.clock, settings, {"email": after})
+    while any(d.status in ("pending", "sending") for d in db.log.values()):
+        await run(loop)
+    failed = db.of_type(ev.NotificationFailed)
+    assert sorted(f.notification_id for f in failed) == sorted(hung.waiting)
+    assert {f.error for f in failed} == {INTERRUPTED} and hung.sent == []
+    assert sorted(m.delivery_id for m in after.sent) == sorted(set(db.log) - set(hung.waiting))
+
+
+def counting(db: FakeDatabase):
+    """db.transaction, counting the transactions in `db.transactions`."""
+    db.transactions = 0
+
+    def transaction():
+        db.transactions += 1
+        return db.transaction()
+    return transaction
