@@ -1,20 +1,25 @@
-"""Benchmark: events per second through each service, alone and as two replicas, and the time from
-a mentee's onboarding to the meeting invite in their inbox with all four services running.
+"""Benchmark: events per second and CPU per event through each service, alone and as two replicas,
+and the time from a mentee's onboarding to the meeting invite in their inbox with all four running.
 
 1. One instance of a service, as its own OS process (as `tandem up` starts it), on PostgreSQL and
-   Apache Kafka run locally. Its database is seeded directly (migrations, COPY of the people or pairs
-   it needs) and N input events with distinct keys are on its topic before it starts. Measured: from
-   its first inbox row until all N are in its inbox and its outbox has nothing pending (consume,
-   validate, dedupe, handle, commit, relay to Kafka). Notifications' handlers only write the
-   delivery log; its mail rate (the delivery loop over real SMTP) is measured on its own.
+   Apache Kafka run locally by this benchmark. Its database is seeded directly (migrations, COPY of the
+   people or pairs it needs) and warm-up + 50,000 input events with distinct keys are on its topic
+   before it starts. Measured in a window that opens once the warm-up events are handled and closes
+   after 60 s or once every event is handled and relayed, whichever comes first: events handled,
+   CPU per event of every process (service, Postgres with all its backends, Kafka, this harness, the
+   mail sink), and the statements Postgres executed per event (pg_stat_statements).
 2. The same with two processes in one consumer group.
-3. End to end: the four services, a mail server and a driver that, at R pairs a second, onboards a
-   mentor and a mentee who fit each other, asks for a match, accepts every proposal, and times each
-   mentee from the publish of their onboarding to the arrival of their invite mail. The highest of
-   the tried rates that the system sustains (every invite arrives, latency does not grow) is reported.
+3. End to end: the four services, a mail sink and a driver that, at R pairs a second for 60 s,
+   onboards a mentor and a mentee who fit each other, asks for a match, accepts every proposal, and
+   times each mentee from the publish of their onboarding to the arrival of their invite mail. A rate
+   is sustained when every invite arrived, p95 ≤ 2 s, and nothing was left waiting at the end; the
+   highest sustained rate among those tried is reported.
 
-    .venv/bin/python -m benchmarks.throughput [--events 4000] [--only SERVICE... e2e]
-                                              [--rates 200 100 50 25 10 5 2] [--seconds 30] [--drain 20]
+The mail sink (benchmarks/mail_sink.py) runs in its own process at a lower priority and only notes
+each message's arrival; invites are read fully after each run.
+
+    .venv/bin/python -m benchmarks.throughput [--quick] [--only SERVICE... e2e] [--events 50000]
+                                              [--window 60] [--rates 200 100 50 20 10 5 2] [--seconds 60]
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ import email
 import email.policy
 import json
 import os
+import platform
 import random
 import re
 import socket
@@ -47,6 +53,8 @@ import httpx
 import psutil
 
 from benchmarks.infra import local_infrastructure
+from benchmarks.mail_sink import INDEX
+from benchmarks.meters import MARK, CpuMeter, StatementMeter, create_statement_view, enable_statement_stats
 from benchmarks.report import write_section
 from services.feedback.entrypoints.app import build_service as build_feedback
 from services.feedback.settings import FeedbackSettings
@@ -61,31 +69,51 @@ from services.scheduling.settings import SchedulingSettings
 from shared.contracts import events as ev
 from shared.contracts import topics
 from shared.contracts.profile import ParticipantProfile
-from shared.db import create_database, create_pool, migrate
+from shared.db import create_database, create_pool, migrate, role_of
 from shared.kafka import all_topic_names, ensure_topics
 from shared.people import Participant
 from shared.replica import PARTICIPANT_COLUMNS, participant_values
 from tandem.client import Observed, Publisher, Watcher
-from tandem.local.stack import (
-    REPO,
-    Infrastructure,
-    ServiceProcess,
-    Services,
-    free_http_ports,
-    free_port,
-    service_env,
-)
+from tandem.local.kafka import fetch_jars
+from tandem.local.postgres import find_binaries
+from tandem.local.stack import REPO, Infrastructure, ServiceProcess, Services, free_http_ports, free_port, service_env
 from tandem.population import FIRST, LAST, PLACES, SECTORS, SKILLS, WORKDAYS
 
 SERVICES = ("matching", "scheduling", "notifications", "feedback")
 PROGRAMS = 8
-TARGET_EVENTS_PER_SECOND = 3000
-TARGET_SCALING = 1.6
+EVENTS = 50_000  # measured events per service run, unless the window closes first
+WARMUP_EVENTS = 1_000  # handled before the window opens: group joins, first batches, caches
+WINDOW_SECONDS = 60.0
+E2E_SECONDS = 60.0  # publishing time per rate
+DRAIN_SECONDS = 20.0  # after publishing, how long the last invites may take
+RATES = [200, 100, 50, 20, 10, 5, 2]
+POLL_SECONDS = 0.5  # the harness's progress query; its cost in Postgres is reported
+SINK_NICENESS = 5
+
+# Targets of issue 17.
+TARGET_RATE = {"matching": 1000, "scheduling": 2000, "notifications": 2000, "feedback": 2000}
+TARGET_CPU_MS = 0.4
+TARGET_STATEMENTS = 1.0
+TARGET_MAILS = 1000
+TARGET_PAIRS = 100
 TARGET_P95_SECONDS = 2.0
-POLL_SECONDS = 0.1
-MAIL_WINDOW_SECONDS = 20.0  # notifications: how long mail sending is watched at most
-OVERDUE_SECONDS = 15.0  # e2e: an invite this late means a backlog is building
-STATEMENT_COUNT_EVENTS = 400  # events of the in-process pass that counts SQL round trips
+NETWORK_RTT_MS = (0.3, 0.5)  # a database across a network: what each round trip would cost
+
+# docs/benchmarks.md of 2026-12-02 (4,000 events a run, ~11-23 s each). CPU per event = the cores shown
+# then ÷ that run's events/s; "statements" were asyncpg calls counted in a separate in-process run.
+BEFORE = {
+    "matching": {"rate": 178, "two": 177, "handler": 5.44, "statements": 16.3,
+                 "cpu": {"service": 3.31, "postgres": 2.19, "kafka": 0.45}},
+    "scheduling": {"rate": 180, "two": 256, "handler": 5.38, "statements": 12.1,
+                   "cpu": {"service": 2.67, "postgres": 2.83}},
+    "notifications": {"rate": 310, "two": 294, "handler": 3.09, "statements": 4.1,
+                      "cpu": {"service": 2.77, "postgres": 0.84, "kafka": 0.32, "mail sink": 0.39}},
+    "feedback": {"rate": 350, "two": 325, "handler": 2.65, "statements": 14.2,
+                 "cpu": {"service": 1.97, "postgres": 0.97}},
+}
+BEFORE_MAILS = 77
+BEFORE_E2E = {"rate": 5, "p95": 0.65, "cpu_ms_per_pair": {"notifications": 75, "feedback": 40, "postgres": 38,
+                                                          "matching": 28, "kafka": 24, "scheduling": 22}}
 
 
 # --- people who fit each other ----------------------------------------------------------------------
@@ -225,44 +253,25 @@ WORKLOADS = {
 }
 
 
-# Where a process's time goes per event, from development profiles (cProfile, in-process) of each service.
-LIMITS = {
-    "matching": "the program's advisory lock; the index stamp, and a re-read of the people the previous "
-                "request changed (every proposal changes a mentor's load, so every request refreshes the index); "
-                "the mentee's checks; ranking the program's mentors (numpy) and explaining the best; the proposal "
-                "row and a new stamp. In the profile about 30 % of the handler was ranking and explaining, 40 % "
-                "sending statements.",
-    "scheduling": "about half of the handler's CPU is building the iCalendar invite (`icalendar`, ~1.4 ms "
-                  "each here); the rest is placing the kickoff in both people's hours and its statements "
-                  "(series, both people, advisory locks, busy times, meeting, bookings under the GiST "
-                  "no-double-booking constraint, 2 reminders).",
-    "notifications": "rendering two messages (templates in each reader's language and tone, the invite attached) "
-                     "and writing them to the delivery log. Its mail rate is the delivery loop: one message at a "
-                     "time, built with Python's `email` package (over half of the loop's CPU in the profile), a "
-                     "new SMTP connection each, a transaction to claim it before and one to record it after.",
-    "feedback": "little domain work: the time is its statements (the pair's row lock, health, the outcome, "
-                "2 requests, 3 reads for the health signals, the health upsert) and the per-event plumbing "
-                "(OpenTelemetry span, envelope validation, 3 outbox events).",
-}
+# --- processes ------------------------------------------------------------------------------------
 
-
-# --- processes and what they cost -----------------------------------------------------------------
-
-# The mail server runs until its stdin closes.
-_MAIL_SERVER = ("import pathlib, sys; from tandem.local.mailbox import LocalMailbox; "
-                "box = LocalMailbox(pathlib.Path(sys.argv[1]), int(sys.argv[2])); box.start(); sys.stdin.read(); "
-                "box.stop()")
+@dataclass
+class Sink:
+    port: int
+    pid: int
+    directory: Path
 
 
 @contextmanager
-def mail_server(directory: Path) -> Iterator[tuple[int, int]]:
-    """The local SMTP server in a process of its own, as the organisation's relay would be: (port, pid)."""
+def mail_sink(directory: Path) -> Iterator[Sink]:
+    """benchmarks.mail_sink in a process of its own, niced, as the organisation's relay would be."""
     port = free_port()
-    process = subprocess.Popen([sys.executable, "-c", _MAIL_SERVER, str(directory), str(port)],
-                               stdin=subprocess.PIPE, cwd=REPO)
+    directory.mkdir(parents=True, exist_ok=True)
+    process = subprocess.Popen([sys.executable, "-m", "benchmarks.mail_sink", str(directory), str(port),
+                                str(SINK_NICENESS)], stdin=subprocess.PIPE, cwd=REPO)
     try:
         _wait_for_port(port)
-        yield port, process.pid
+        yield Sink(port, process.pid, directory)
     finally:
         process.stdin.close()
         try:
@@ -282,6 +291,44 @@ def _wait_for_port(port: int, timeout: float = 30.0) -> None:
     raise RuntimeError(f"nothing listens on port {port} after {timeout:.0f}s")
 
 
+@dataclass(frozen=True)
+class Arrival:
+    at: float  # epoch seconds
+    recipients: tuple[str, ...]
+    calendar: bool
+    file: str | None
+
+
+class MailIndex:
+    """Reads the sink's index as it grows: only complete lines, each once."""
+
+    def __init__(self, directory: Path) -> None:
+        self.path = directory / INDEX
+        self.offset = 0
+        self.arrivals: list[Arrival] = []
+
+    def read(self) -> list[Arrival]:
+        """The arrivals noted since the last call."""
+        try:
+            with open(self.path, "rb") as f:
+                f.seek(self.offset)
+                chunk = f.read()
+        except FileNotFoundError:
+            return []
+        end = chunk.rfind(b"\n") + 1
+        self.offset += end
+        new = []
+        for line in chunk[:end].decode().splitlines():
+            at, recipients, calendar, name = line.split("\t")
+            new.append(Arrival(int(at) / 1e9, tuple(recipients.split(",")), calendar == "1",
+                               None if name == "-" else name))
+        self.arrivals.extend(new)
+        return new
+
+    def between(self, start: float, end: float) -> int:
+        return sum(1 for a in self.arrivals if start <= a.at <= end)
+
+
 def service_processes(service: str, replicas: int, *, database_url: str, bootstrap: str, prefix: str,
                       smtp_port: int, log_dir: Path) -> list[ServiceProcess]:
     """`replicas` processes of one service, configured as `tandem up` configures them."""
@@ -293,53 +340,8 @@ def service_processes(service: str, replicas: int, *, database_url: str, bootstr
             for k in range(1, replicas + 1)]
 
 
-class CpuMeter:
-    """CPU seconds used by groups of processes (a service's processes, Postgres, Kafka, ...), and by
-    everything else on the machine, between two samples."""
-
-    def __init__(self, groups: dict[str, list[int]]) -> None:
-        self.groups = groups
-
-    def sample(self) -> dict[str, float]:
-        used = {name: sum(_process_cpu(pid) for pid in pids) for name, pids in self.groups.items()}
-        t = psutil.cpu_times()  # guest time is already in user; steal is not ours to count
-        used["machine"] = t.user + t.nice + t.system + getattr(t, "irq", 0.0) + getattr(t, "softirq", 0.0)
-        return used
-
-    @staticmethod
-    def spent(before: dict[str, float], after: dict[str, float]) -> dict[str, float]:
-        spent = {name: after[name] - before[name] for name in before}
-        spent["others"] = max(0.0, spent.pop("machine") - sum(spent.values()))
-        return spent
-
-
-def _process_cpu(pid: int) -> float:
-    """CPU seconds of a process; for Postgres (a tree) also its backends, live and reaped."""
-    try:
-        root = psutil.Process(pid)
-        t = root.cpu_times()
-        if pid == os.getpid():  # the benchmark's children are the services: counted on their own
-            return t.user + t.system
-        total = t.user + t.system + t.children_user + t.children_system
-        for child in root.children(recursive=True):
-            try:
-                c = child.cpu_times()
-                total += c.user + c.system
-            except psutil.NoSuchProcess:
-                pass
-        return total
-    except psutil.NoSuchProcess:
-        return 0.0
-
-
 def infrastructure_pids(infra: Infrastructure) -> dict[str, list[int]]:
-    groups = {}
-    if infra.postgres is not None and infra.postgres.process is not None:
-        groups["postgres"] = [infra.postgres.process.pid]
-    if infra.kafka is not None and infra.kafka.process is not None:
-        groups["kafka"] = [infra.kafka.process.pid]
-    groups["benchmark"] = [os.getpid()]
-    return groups
+    return {"postgres": [infra.postgres.process.pid], "kafka": [infra.kafka.process.pid], "harness": [os.getpid()]}
 
 
 def handler_seconds(ports: list[int], event_type: str) -> tuple[float, int]:
@@ -372,7 +374,7 @@ def log_problems(log_dir: Path) -> Counter[str]:
                 if line.startswith("Traceback"):
                     found[f"error | {path.stem} | traceback"] += 1
                 continue
-            if entry.get("level") in ("error", "warning", "critical"):
+            if isinstance(entry, dict) and entry.get("level") in ("error", "warning", "critical"):
                 found[f"{entry['level']} | {entry.get('service')} | {_message_kind(entry.get('message', ''))}"] += 1
     return found
 
@@ -384,141 +386,91 @@ def _message_kind(message: str) -> str:
     return message[:110].replace("|", "/")
 
 
-def mail_files(directory: Path) -> list[str]:
-    return sorted(e.name for e in os.scandir(directory) if e.name.endswith(".eml"))
+def _check_alive(processes: list[ServiceProcess]) -> None:
+    for proc in processes:
+        if not proc.alive():
+            tail = proc.log_file.read_text(errors="replace")[-3000:]
+            raise RuntimeError(f"{proc.name} exited with {proc.process.returncode}:\n{tail}")
 
 
-def arrival_time(name: str) -> float:
-    """The mailbox names each message after the moment it accepted it (`<time_ns>-<n>.eml`)."""
-    return int(name.split("-", 1)[0]) / 1e9
+def database_of(url: str) -> str:
+    return url.rpartition("/")[2].split("?")[0]
 
 
-# --- round trips: what a statement costs here, and how many an event takes ------------------------------
-
-_STATEMENT_METHODS = ("execute", "executemany", "fetch", "fetchrow", "fetchval", "copy_records_to_table")
-
-
-@contextmanager
-def counting_statements() -> Iterator[Counter[str]]:
-    """Counts what this process sends to Postgres through asyncpg's public methods: each call is one
-    round trip (BEGIN and COMMIT included: transactions send them with `execute`)."""
-    counts: Counter[str] = Counter()
-    originals = {name: getattr(asyncpg.Connection, name) for name in _STATEMENT_METHODS}
-
-    def counted(name: str, original):
-        async def call(self, *args, **kwargs):
-            counts[name] += 1
-            return await original(self, *args, **kwargs)
-        return call
-
-    for name, original in originals.items():
-        setattr(asyncpg.Connection, name, counted(name, original))
+async def harness_query_ms(owner_url: str, database: str) -> float:
+    """Postgres time spent on this harness's own (marked) queries in a database, in ms."""
+    conn = await asyncpg.connect(owner_url)
     try:
-        yield counts
-    finally:
-        for name, original in originals.items():
-            setattr(asyncpg.Connection, name, original)
-
-
-async def round_trip_ms(url: str, times: int = 1000) -> float:
-    """Median time of `SELECT 1` from this process: the floor under every statement a handler sends."""
-    conn = await asyncpg.connect(url)
-    try:
-        took = []
-        for _ in range(times):
-            started = time.perf_counter()
-            await conn.fetchval("SELECT 1")
-            took.append(time.perf_counter() - started)
+        return float(await conn.fetchval(
+            f"""{MARK} SELECT coalesce(sum(s.total_exec_time), 0) FROM pg_stat_statements s
+                JOIN pg_database d ON d.oid = s.dbid WHERE d.datname = $1 AND s.query LIKE '%{MARK}%'""", database))
     finally:
         await conn.close()
-    return 1000 * statistics.median(took)
 
 
-async def statements_per_event(infra: Infrastructure, workload: Workload, n: int) -> float:
-    """The service in this process on n events, its background loops off (the outbox relay stays):
-    statements sent to Postgres per event handled."""
-    pairs = pair_profiles(n, tag="count-")
-    url, prefix = await prepare(infra, workload, pairs, workload.inputs(pairs))
-    service = workload.build(workload.settings(database_url=url, kafka_bootstrap_servers=infra.bootstrap_servers,
-                                               topic_prefix=prefix, http_port=0))
-    service.loops = []  # reminders, deliveries, expiry: not the event's work
-    polls = 0
-    with counting_statements() as counts:
-        async with service.running():
-            async with service.pool.acquire() as conn:
-                while (await conn.fetchval("SELECT count(*) FROM inbox")) < n:
-                    polls += 1
-                    await asyncio.sleep(POLL_SECONDS)
-                polls += 1
-            await asyncio.sleep(1.5)  # the relay's last batch
-    return (sum(counts.values()) - polls) / n
-
-
-# --- part 1 and 2: one service, N events --------------------------------------------------------------
+# --- parts 1 and 2: one service, a window of events ---------------------------------------------------
 
 @dataclass
-class Timeline:
-    """When a service's first event was handled, when all were, when its outbox was empty, and the
-    handled count polled in between."""
+class Window:
+    """What one service run did and cost between the window's opening and closing."""
 
-    first: float = 0.0
-    handled: float = 0.0
-    drained: float = 0.0
-    samples: list[tuple[float, int]] = field(default_factory=list)  # (epoch seconds, events handled)
-    cpu: dict[str, float] = field(default_factory=dict)  # CPU seconds from first to drained
+    opened: float = 0.0  # epoch seconds
+    closed: float = 0.0
+    handled: int = 0  # events handled in the window
+    all_handled: bool = False  # the window closed because every event was handled (and relayed)
+    cpu: dict[str, float] = field(default_factory=dict)  # CPU seconds per group
+    statements: int = 0  # executed by Postgres for this database, the harness's own left out
+    handler_seconds: float = 0.0
+    handler_events: int = 0
+    outbox_pending: tuple[int, int] = (0, 0)  # at opening, at closing
+    deliveries_due: tuple[int, int] = (0, 0)  # notifications: deliveries due and not yet sent
+    mails: int = 0  # accepted by the sink in the window
+    harness_pg_ms: float = 0.0  # Postgres time of the harness's progress queries (in "postgres")
+    top_statements: list[tuple[str, int]] = field(default_factory=list)  # since the run's start, warm-up included
+    handled_total: int = 0  # events handled from the start to the window's closing
 
-    def steady_rate(self) -> float:
-        """Events/s between 10 % and 90 % handled: without the start (group joins, rebalances) and the
-        tail (one partition left)."""
-        n = self.samples[-1][1]
-        t10, c10 = next((t, c) for t, c in self.samples if c >= 0.1 * n)
-        t90, c90 = next((t, c) for t, c in self.samples if c >= 0.9 * n)
-        return (c90 - c10) / (t90 - t10) if t90 > t10 else float("nan")
+    @property
+    def seconds(self) -> float:
+        return self.closed - self.opened
+
+    @property
+    def rate(self) -> float:
+        return self.handled / self.seconds if self.seconds else float("nan")
+
+    def cpu_ms(self, group: str) -> float:
+        """CPU milliseconds per event handled."""
+        return 1000 * self.cpu.get(group, 0.0) / self.handled if self.handled else float("nan")
+
+    def cores(self, group: str) -> float:
+        return self.cpu.get(group, 0.0) / self.seconds if self.seconds else 0.0
+
+    @property
+    def statements_per_event(self) -> float:
+        return self.statements / self.handled if self.handled else float("nan")
+
+    @property
+    def handler_ms(self) -> float:
+        return 1000 * self.handler_seconds / self.handler_events if self.handler_events else float("nan")
+
+    @property
+    def mail_rate(self) -> float:
+        return self.mails / self.seconds if self.seconds else 0.0
 
 
 @dataclass
 class Throughput:
     service: str
     replicas: int
-    events: int
-    timeline: Timeline
-    handler_ms: float  # mean time per event inside the handler's transaction (tandem_handler_seconds)
-    outcomes: dict[str, int] = field(default_factory=dict)  # outbox events by type
-    mails: int = 0
-    mail_seconds: float = 0.0
+    published: int
+    window: Window
+    outcomes: dict[str, int] = field(default_factory=dict)  # outbox events by type, at the end
     problems: Counter[str] = field(default_factory=Counter)
-    statements: float = float("nan")  # SQL round trips per event (counted in-process)
-
-    @property
-    def deadlocks(self) -> int:
-        return sum(n for message, n in self.problems.items() if "Deadlock" in message)
-
-    @property
-    def seconds(self) -> float:
-        return self.timeline.drained - self.timeline.first
-
-    @property
-    def rate(self) -> float:
-        """First inbox row → all handled and the outbox drained."""
-        return self.events / self.seconds
-
-    @property
-    def handled_rate(self) -> float:
-        return self.events / (self.timeline.handled - self.timeline.first)
-
-    @property
-    def headline_rate(self) -> float:
-        """What the service's events/s is: with the outbox drained, or handled for one that emits nothing."""
-        return self.handled_rate if WORKLOADS[self.service].sends_mail else self.rate
-
-    @property
-    def mail_rate(self) -> float:
-        return self.mails / self.mail_seconds if self.mail_seconds else 0.0
 
 
-_PROGRESS = """SELECT (SELECT count(*) FROM {schema}.inbox) AS handled,
-                      (SELECT extract(epoch FROM min(received_at)) FROM {schema}.inbox) AS first,
+_PROGRESS = MARK + """ SELECT (SELECT count(*) FROM {schema}.inbox) AS handled,
                       (SELECT count(*) FROM {schema}.outbox WHERE state = 'pending') AS pending"""
+_DELIVERIES_DUE = (MARK + " SELECT count(*) FROM notifications.deliveries "
+                   "WHERE status IN ('pending', 'sending') AND not_before <= now()")
 
 
 async def prepare(infra: Infrastructure, workload: Workload, pairs: list[tuple[dict, dict]],
@@ -542,136 +494,137 @@ async def prepare(infra: Infrastructure, workload: Workload, pairs: list[tuple[d
     return url, prefix
 
 
-async def watch_handling(url: str, schema: str, n: int, processes: list[ServiceProcess], meter: CpuMeter, *,
-                         wait_for_outbox: bool, timeout: float) -> Timeline:
-    """Poll until all N events are handled (and, if asked, the outbox drained)."""
-    conn = await asyncpg.connect(url)
-    timeline = Timeline()
-    cpu_before: dict[str, float] = {}
-    deadline = time.monotonic() + timeout
+async def _deliveries_due(conn: asyncpg.Connection) -> int:
     try:
-        while time.monotonic() < deadline:
+        return await conn.fetchval(_DELIVERIES_DUE)
+    except asyncpg.PostgresError:  # the table or its columns are not what this benchmark knows
+        return -1
+
+
+async def watch_window(url: str, owner_url: str, workload: Workload, total: int, warmup: int, window_seconds: float,
+                       processes: list[ServiceProcess], meter: CpuMeter, mail: MailIndex,
+                       startup_timeout: float = 300.0) -> Window:
+    """Wait for the warm-up events, then measure until the window is over or every event is handled
+    (and, for a service that emits events, relayed)."""
+    schema = workload.service
+    statements = StatementMeter(owner_url, database_of(url))
+    ports = [p.port for p in processes]
+    conn = await asyncpg.connect(url)
+    w = Window()
+    try:
+        deadline = time.monotonic() + startup_timeout
+        while True:
             row = await conn.fetchrow(_PROGRESS.format(schema=schema))
-            now = time.time()
-            if row["handled"]:
-                if not timeline.first:
-                    timeline.first, cpu_before = float(row["first"]), meter.sample()
-                timeline.samples.append((now, row["handled"]))
-            if not timeline.handled and row["handled"] >= n:
-                timeline.handled = now
-            if timeline.handled and (not wait_for_outbox or row["pending"] == 0):
-                timeline.drained = now
-                timeline.cpu = CpuMeter.spent(cpu_before, meter.sample())
-                return timeline
+            if row["handled"] >= warmup:
+                break
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{schema}: {row['handled']} of {warmup} warm-up events after {startup_timeout:.0f}s")
             _check_alive(processes)
+            await asyncio.sleep(0.05)
+        cpu0, st0 = meter.sample(), await statements.sample()
+        h0 = await asyncio.to_thread(handler_seconds, ports, workload.consumes)
+        w.opened, handled0 = time.time(), row["handled"]
+        due0 = await _deliveries_due(conn) if workload.sends_mail else 0
+        pending0 = row["pending"]
+        closes = w.opened + window_seconds
+        while True:
             await asyncio.sleep(POLL_SECONDS)
-        raise TimeoutError(f"{schema}: {row['handled']} of {n} events handled, {row['pending']} outbox rows "
-                           f"pending after {timeout:.0f}s")
+            _check_alive(processes)
+            row = await conn.fetchrow(_PROGRESS.format(schema=schema))
+            done = row["handled"] >= total and (workload.sends_mail or row["pending"] == 0)
+            if done or time.time() >= closes:
+                break
+        cpu1, st1 = meter.sample(), await statements.sample()
+        w.closed = time.time()
+        h1 = await asyncio.to_thread(handler_seconds, ports, workload.consumes)
+        w.all_handled = done
+        w.handled = row["handled"] - handled0
+        w.handled_total = row["handled"]
+        w.outbox_pending = (pending0, row["pending"])
+        if workload.sends_mail:
+            w.deliveries_due = (due0, await _deliveries_due(conn))
+            mail.read()
+            w.mails = mail.between(w.opened, w.closed)
     finally:
         await conn.close()
-
-
-def _check_alive(processes: list[ServiceProcess]) -> None:
-    for proc in processes:
-        if not proc.alive():
-            tail = proc.log_file.read_text(errors="replace")[-3000:]
-            raise RuntimeError(f"{proc.name} exited with {proc.process.returncode}:\n{tail}")
-
-
-async def watch_mail(directory: Path, expected: int) -> tuple[int, float]:
-    """(mails arrived, seconds from the first to the last) once all arrived or the window is over."""
-    started = time.monotonic()
-    while True:
-        names = mail_files(directory)
-        if len(names) >= expected or time.monotonic() - started > MAIL_WINDOW_SECONDS:
-            break
-        await asyncio.sleep(0.5)
-    if len(names) < 2:
-        return len(names), 0.0
-    return len(names), arrival_time(names[-1]) - arrival_time(names[0])
+    w.cpu = CpuMeter.spent(cpu0, cpu1)
+    w.statements = sum(StatementMeter.spent(st0, st1).values())
+    w.handler_seconds, w.handler_events = h1[0] - h0[0], h1[1] - h0[1]
+    w.harness_pg_ms = await harness_query_ms(owner_url, database_of(url))
+    w.top_statements = await statements.top()
+    return w
 
 
 async def outbox_outcomes(url: str, schema: str) -> dict[str, int]:
     """Events the service wrote to its outbox, by type."""
     conn = await asyncpg.connect(url)
     try:
-        rows = await conn.fetch(f"SELECT headers->>'ce_type' AS type, count(*) AS n FROM {schema}.outbox GROUP BY 1")
+        rows = await conn.fetch(f"{MARK} SELECT headers->>'ce_type' AS type, count(*) AS n FROM {schema}.outbox GROUP BY 1")
     finally:
         await conn.close()
     return {r["type"]: r["n"] for r in rows}
 
 
+async def reset_statements(owner_url: str) -> None:
+    conn = await asyncpg.connect(owner_url)
+    try:
+        await conn.execute(f"{MARK} SELECT pg_stat_statements_reset()")
+    finally:
+        await conn.close()
+
+
 def measure_service(infra: Infrastructure, workload: Workload, pairs: list[tuple[dict, dict]],
-                    events: list[ev.EventData], replicas: int, log_root: Path) -> Throughput:
-    n = len(events)
+                    events: list[ev.EventData], replicas: int, warmup: int, window: float,
+                    log_root: Path) -> Throughput:
     url, prefix = asyncio.run(prepare(infra, workload, pairs, events))
+    asyncio.run(reset_statements(infra.database_url))  # room for this run's statements
     log_dir = log_root / f"{workload.service}-x{replicas}"
-    mail_dir = log_dir / "mail"
-    mail_dir.mkdir(parents=True, exist_ok=True)
-    with mail_server(mail_dir) as (smtp_port, mail_pid):
+    with mail_sink(log_dir / "mail") as sink:
         processes = service_processes(workload.service, replicas, database_url=url,
-                                      bootstrap=infra.bootstrap_servers, prefix=prefix, smtp_port=smtp_port,
+                                      bootstrap=infra.bootstrap_servers, prefix=prefix, smtp_port=sink.port,
                                       log_dir=log_dir)
-        groups = {"service": [], **infrastructure_pids(infra), "mail server": [mail_pid]}
         for proc in processes:
             proc.start()
-            groups["service"].append(proc.pid)
+        groups = {"service": [p.pid for p in processes], **infrastructure_pids(infra), "mail sink": [sink.pid]}
         try:
-            timeline = asyncio.run(watch_handling(
-                url, workload.service, n, processes, CpuMeter(groups),
-                wait_for_outbox=not workload.sends_mail, timeout=max(180.0, n / 50)))
-            spent, counted = handler_seconds([p.port for p in processes], workload.consumes)
-            mails, mail_seconds = asyncio.run(watch_mail(mail_dir, 2 * n)) if workload.sends_mail else (0, 0.0)
+            measured = asyncio.run(watch_window(url, infra.database_url, workload, len(events), warmup, window,
+                                                processes, CpuMeter(groups), MailIndex(sink.directory)))
         finally:
             for proc in processes:
                 proc.stop()
     outcomes = asyncio.run(outbox_outcomes(url, workload.service))
-    return Throughput(workload.service, replicas, n, timeline, 1000 * spent / counted if counted else float("nan"),
-                      outcomes=outcomes, mails=mails, mail_seconds=mail_seconds, problems=log_problems(log_dir))
+    return Throughput(workload.service, replicas, len(events), measured, outcomes=outcomes,
+                      problems=log_problems(log_dir))
 
 
 # --- part 3: end to end -------------------------------------------------------------------------------
 
 def invite_recipient(raw: bytes) -> str | None:
-    """The address a meeting invite (a text/calendar METHOD:REQUEST attachment) was sent to, else None."""
-    if b"text/calendar" not in raw:
-        return None
+    """The address a meeting invite (a text/calendar METHOD:REQUEST attachment) was sent to, else None.
+    Read after the run, never while it runs."""
     message = email.message_from_bytes(raw, policy=email.policy.default)
-    for part in message.iter_attachments():
+    for part in message.walk():
         if part.get_content_type() == "text/calendar" and "METHOD:REQUEST" in part.get_content():
             return parseaddr(message["To"])[1]
     return None
 
 
-class InviteInbox:
-    """The invites that have reached mentees, read from the mail directory as messages arrive."""
-
-    def __init__(self, directory: Path) -> None:
-        self.directory = directory
-        self.mentees: dict[str, str] = {}  # address -> mentee id
-        self.arrived: dict[str, float] = {}  # mentee id -> arrival (epoch seconds)
-        self._read: set[str] = set()
-
-    def scan(self) -> None:
-        for entry in os.scandir(self.directory):
-            if not entry.name.endswith(".eml") or entry.name in self._read:
-                continue
-            self._read.add(entry.name)
-            mentee = self.mentees.get(invite_recipient(Path(entry.path).read_bytes()) or "")
-            if mentee is not None:
-                self.arrived.setdefault(mentee, arrival_time(entry.name))
-
-
 @dataclass
 class Drive:
     rate: int
+    planned: int
     onboarded_at: dict[str, float] = field(default_factory=dict)  # mentee id -> onboarding published
-    invited_at: dict[str, float] = field(default_factory=dict)
+    invited_at: dict[str, float] = field(default_factory=dict)  # mentee id -> invite accepted by the sink
     re_requests: int = 0
-    stopped_early: bool = False
+    stopped_early: bool = False  # p95 > 2 s was certain before the end
     publish_seconds: float = 0.0
+    seconds: float = 0.0  # first publish → last invite (or the drain's end): the CPU's window
     cpu: dict[str, float] = field(default_factory=dict)
-    deliveries_waiting: int = 0  # notifications' pending deliveries when publishing stopped
+    statements: dict[str, int] = field(default_factory=dict)  # by service
+    waiting: dict[str, int] = field(default_factory=dict)  # what was left waiting at the end
+    mails: int = 0  # accepted by the sink in the measured time
+    warmed_up: bool = False
+    calendar_mails_not_invites: int = 0  # flagged by the sink, not an invite to one of our mentees on reading
     problems: Counter[str] = field(default_factory=Counter)
 
     def latencies(self) -> list[float]:
@@ -684,24 +637,53 @@ class Drive:
         return len(self.onboarded_at)
 
     @property
+    def missing(self) -> int:
+        return self.published - len(self.invited_at)
+
+    @property
+    def p95(self) -> float:
+        """p95 over every mentee published; one without an invite counts as infinitely late."""
+        lat = self.latencies() + [float("inf")] * self.missing
+        return pct(lat, .95) if lat else float("inf")
+
+    @property
+    def left_waiting(self) -> int:
+        return sum(v for v in self.waiting.values() if v > 0)
+
+    @property
     def sustained(self) -> bool:
-        """Every invite arrived, and the last quarter waited no longer than the first (a backlog grows)."""
-        if self.stopped_early or len(self.invited_at) < self.published or self.published < 8:
-            return False
-        lat = self.latencies()
-        q = len(lat) // 4
-        return statistics.median(lat[-q:]) <= 1.5 * statistics.median(lat[:q]) + 0.5
+        return (not self.stopped_early and self.published == self.planned and self.missing == 0
+                and self.p95 <= TARGET_P95_SECONDS and self.left_waiting == 0)
+
+    def verdict(self) -> str:
+        if self.sustained:
+            return "**sustained**"
+        if self.stopped_early:
+            return f"not sustained: over 5 % of the planned pairs waited > {TARGET_P95_SECONDS:.0f} s (stopped early)"
+        reasons = []
+        if self.missing:
+            reasons.append(f"{self.missing:,} invites missing")
+        if self.p95 > TARGET_P95_SECONDS:
+            reasons.append(f"p95 > {TARGET_P95_SECONDS:.0f} s")
+        if self.left_waiting:
+            reasons.append("work left waiting")
+        if not self.warmed_up:
+            reasons.append("the warm-up invites did not arrive within 120 s")
+        return "not sustained: " + ", ".join(reasons)
 
 
 class Driver:
-    """The outside world for one rate: onboards pairs, asks for matches, accepts every proposal."""
+    """The outside world for one rate: onboards pairs, asks for matches, accepts every proposal, and
+    follows the sink's index for invites (a calendar part sent to one of its mentees)."""
 
-    def __init__(self, publisher: Publisher, inbox: InviteInbox, drive: Drive, tag: str) -> None:
+    def __init__(self, publisher: Publisher, mail: MailIndex, drive: Drive, tag: str) -> None:
         self.publisher = publisher
-        self.inbox = inbox
+        self.mail = mail
         self.drive = drive
         self.tag = tag
         self.programs: dict[str, str] = {}  # our mentees -> program
+        self.mentees: dict[str, str] = {}  # address -> mentee id
+        self.seen: dict[str, float] = {}  # mentee id -> first calendar mail to them (checked after the run)
         self._pending: set[asyncio.Task] = set()
 
     async def on_match_event(self, observed: Observed) -> None:
@@ -726,40 +708,62 @@ class Driver:
     async def onboard(self, mentor: dict, mentee: dict) -> None:
         mentee_id = mentee["participant_id"]
         self.programs[mentee_id] = mentee["program_id"]
-        self.inbox.mentees[mentee["email"]] = mentee_id
+        self.mentees[mentee["email"]] = mentee_id
         await self.publisher.publish(ev.ParticipantOnboarded.model_validate(mentor), wait=False)
         self.drive.onboarded_at[mentee_id] = time.time()
         await self.publisher.publish(ev.ParticipantOnboarded.model_validate(mentee), wait=False)
         await self.publisher.publish(ev.MatchRequested(mentee_id=mentee_id, program_id=mentee["program_id"]),
                                      wait=False)
 
-    def overdue(self) -> int:
-        cutoff = time.time() - OVERDUE_SECONDS
-        return sum(1 for m, t in self.drive.onboarded_at.items() if t < cutoff and m not in self.drive.invited_at)
+    def collect(self) -> None:
+        for arrival in self.mail.read():
+            if arrival.calendar:
+                for address in arrival.recipients:
+                    if (mentee := self.mentees.get(address)) is not None:
+                        self.seen.setdefault(mentee, arrival.at)
 
-    async def run(self, seconds: float, drain: float) -> None:
-        pairs = pair_profiles(int(self.drive.rate * seconds) + 1, tag=self.tag, seed=self.drive.rate)
+    async def warm_up(self, pairs: int = 3, timeout: float = 120.0) -> bool:
+        """A few pairs through the whole chain, one after another, before the clock runs: consumer
+        groups joined, connections and caches warm. False if one did not arrive in time."""
+        for mentor, mentee in pair_profiles(pairs, tag=self.tag + "w-", seed=self.drive.rate + 1000):
+            await self.onboard(mentor, mentee)
+            deadline = time.monotonic() + timeout
+            while mentee["participant_id"] not in self.seen:
+                if time.monotonic() > deadline:
+                    return False
+                await asyncio.sleep(0.05)
+                self.collect()
+        self.drive.onboarded_at.clear()
+        return True
+
+    def arrived(self) -> int:
+        return sum(1 for m in self.drive.onboarded_at if m in self.seen)
+
+    def late(self) -> int:
+        """Mentees known to wait over the p95 bound: no invite yet after it, or one that came later."""
+        now, bound = time.time(), TARGET_P95_SECONDS
+        return sum(1 for m, t in self.drive.onboarded_at.items()
+                   if (self.seen[m] - t if m in self.seen else now - t) > bound)
+
+    async def run(self, seconds: float) -> None:
+        pairs = pair_profiles(self.drive.planned, tag=self.tag, seed=self.drive.rate)
         started = time.monotonic()
         next_check = started + 1.0
         for k, (mentor, mentee) in enumerate(pairs):
             await _sleep_until(started + k / self.drive.rate)
             await self.onboard(mentor, mentee)
-            if time.monotonic() >= next_check:  # stop early once a backlog is plainly building
+            if time.monotonic() >= next_check:
                 next_check += 1.0
-                self._collect()
-                if self.overdue() > self.drive.rate * 5:
-                    self.drive.stopped_early = True
+                self.collect()
+                if self.late() >= self.drive.planned - _p95_index(self.drive.planned):
+                    self.drive.stopped_early = True  # p95 over the planned run can no longer hold
                     break
         self.drive.publish_seconds = time.monotonic() - started
-        deadline = time.monotonic() + (0 if self.drive.stopped_early else drain)
-        while time.monotonic() < deadline and len(self.drive.invited_at) < self.drive.published:
-            await asyncio.sleep(0.25)
-            self._collect()
-        self._collect()
 
-    def _collect(self) -> None:
-        self.inbox.scan()
-        self.drive.invited_at = self.inbox.arrived
+
+def _p95_index(n: int) -> int:
+    """Where `pct(values, .95)` reads in n sorted values."""
+    return min(n - 1, round(.95 * (n - 1)))
 
 
 async def _sleep_until(moment: float) -> None:
@@ -768,50 +772,79 @@ async def _sleep_until(moment: float) -> None:
         await asyncio.sleep(delay)
 
 
-async def pending_deliveries(url: str) -> int:
+async def left_waiting(url: str) -> dict[str, int]:
+    """Outbox events not yet relayed, per service, and mail deliveries due but not yet sent."""
     conn = await asyncpg.connect(url)
     try:
-        return await conn.fetchval("SELECT count(*) FROM notifications.deliveries WHERE status = 'pending'")
-    except asyncpg.UndefinedTableError:
-        return 0
+        waiting = {f"{s} outbox": await conn.fetchval(f"{MARK} SELECT count(*) FROM {s}.outbox WHERE state = 'pending'")
+                   for s in SERVICES}
+        waiting["deliveries due"] = await _deliveries_due(conn)
+        return waiting
     finally:
         await conn.close()
 
 
-async def drive_rate(infra: Infrastructure, url: str, prefix: str, mail_dir: Path, drive: Drive, meter: CpuMeter,
+async def drive_rate(infra: Infrastructure, url: str, prefix: str, sink: Sink, drive: Drive, meter: CpuMeter,
                      processes: list[ServiceProcess], seconds: float, drain: float) -> None:
-    inbox = InviteInbox(mail_dir)
+    mail = MailIndex(sink.directory)
+    statements = StatementMeter(infra.database_url, database_of(url))
     async with Publisher(infra.bootstrap_servers, topic_prefix=prefix) as publisher:
-        driver = Driver(publisher, inbox, drive, tag=f"r{drive.rate}-")
+        driver = Driver(publisher, mail, drive, tag=f"r{drive.rate}-")
         async with Watcher(infra.bootstrap_servers, [topics.MATCHES], prefix, on_message=driver.on_match_event):
-            before = meter.sample()
-            run = asyncio.create_task(driver.run(seconds, drain))
-            while not run.done():  # the backlog of mail when publishing stops says where it piles up
-                await asyncio.sleep(0.2)
+            drive.warmed_up = await driver.warm_up()
+            cpu0, st0 = meter.sample(), await statements.sample()
+            first = time.time()
+            run = asyncio.create_task(driver.run(seconds))
+            while not run.done():
+                await asyncio.sleep(0.25)
                 _check_alive(processes)
-                if drive.publish_seconds and not drive.deliveries_waiting:
-                    drive.deliveries_waiting = await pending_deliveries(url)
             await run
-            drive.cpu = CpuMeter.spent(before, meter.sample())
+            # Until every invite is in and nothing waits any more (or the drain time is over).
+            deadline = time.monotonic() + (0 if drive.stopped_early else drain)
+            while True:
+                driver.collect()
+                if driver.arrived() >= drive.published:
+                    drive.waiting = await left_waiting(url)
+                    if not any(v > 0 for v in drive.waiting.values()):
+                        break
+                if time.monotonic() >= deadline:
+                    drive.waiting = await left_waiting(url)
+                    break
+                await asyncio.sleep(0.1)
+            cpu1, st1 = meter.sample(), await statements.sample()
+            drive.seconds = time.time() - first
+            driver.collect()
+    drive.cpu = CpuMeter.spent(cpu0, cpu1)
+    by_role = StatementMeter.spent(st0, st1)
+    drive.statements = {s: by_role.get(role_of(s), 0) for s in SERVICES}
+    drive.mails = mail.between(first, first + drive.seconds)
+    # The invites, read fully now: a calendar part with METHOD:REQUEST, To: one of our mentees.
+    for arrival in mail.arrivals:
+        if not arrival.calendar or arrival.file is None:
+            continue
+        mentee = driver.mentees.get(invite_recipient((sink.directory / arrival.file).read_bytes()) or "")
+        if mentee is None:
+            drive.calendar_mails_not_invites += 1
+        elif mentee in drive.onboarded_at:
+            drive.invited_at.setdefault(mentee, arrival.at)
 
 
 def measure_end_to_end(infra: Infrastructure, rate: int, seconds: float, drain: float, log_root: Path) -> Drive:
     url = asyncio.run(create_database(infra.database_url, "e2e"))
     prefix = f"e2e{uuid.uuid4().hex[:8]}."
     asyncio.run(ensure_topics(infra.bootstrap_servers, all_topic_names(prefix)))
+    asyncio.run(reset_statements(infra.database_url))
     log_dir = log_root / f"e2e-{rate}"
-    mail_dir = log_dir / "mail"
-    mail_dir.mkdir(parents=True, exist_ok=True)
-    drive = Drive(rate)
-    with mail_server(mail_dir) as (smtp_port, mail_pid):
-        services = Services.on(database_url=url, bootstrap_servers=infra.bootstrap_servers, smtp_port=smtp_port,
+    drive = Drive(rate, planned=int(rate * seconds))
+    with mail_sink(log_dir / "mail") as sink:
+        services = Services.on(database_url=url, bootstrap_servers=infra.bootstrap_servers, smtp_port=sink.port,
                                http_ports=free_http_ports(), log_dir=log_dir, topic_prefix=prefix)
         services.start()
         try:
-            services.wait_ready(timeout=120)
+            services.wait_ready(timeout=180)
             groups = {name: [services.replica(name).pid] for name in SERVICES}
-            groups.update(infrastructure_pids(infra), **{"mail server": [mail_pid]})
-            asyncio.run(drive_rate(infra, url, prefix, mail_dir, drive, CpuMeter(groups),
+            groups.update(infrastructure_pids(infra), **{"mail sink": [sink.pid]})
+            asyncio.run(drive_rate(infra, url, prefix, sink, drive, CpuMeter(groups),
                                    list(services.processes.values()), seconds, drain))
         finally:
             services.stop()
@@ -821,124 +854,230 @@ def measure_end_to_end(infra: Infrastructure, rate: int, seconds: float, drain: 
 
 # --- report -------------------------------------------------------------------------------------------
 
+GROUPS = ("service", "postgres", "kafka", "harness", "mail sink")
+
+
 def pct(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
-def cpu_line(cpu: dict[str, float], seconds: float) -> str:
-    """CPU used meanwhile, in cores (1.0 = one core busy all the time)."""
-    parts = [f"{name} {used / seconds:.2f}" for name, used in sorted(cpu.items(), key=lambda kv: -kv[1])
-             if used / seconds >= 0.05]
-    return ", ".join(parts)
+def ms(value: float) -> str:
+    return "-" if value != value else (f"{value:.3f}" if value < 0.1 else f"{value:.2f}")
+
+
+def seconds_text(value: float) -> str:
+    return "∞" if value == float("inf") else f"{value:.2f} s"
+
+
+def machine_block(load_before: str, load_after: str, others: list[float]) -> str:
+    def run(*cmd: str) -> str:
+        try:
+            return subprocess.run(cmd, capture_output=True, text=True, timeout=30).stdout.strip()
+        except (OSError, subprocess.SubprocessError):
+            return "?"
+
+    lscpu = dict(line.split(":", 1) for line in run("lscpu").splitlines() if ":" in line)
+    model = lscpu.get("Model name", "?").strip()
+    postgres = run(str(find_binaries() / "postgres"), "--version").replace("postgres (PostgreSQL) ", "")
+    try:
+        kafka = next(p.name for p in fetch_jars().glob("kafka_*.jar")).removesuffix(".jar").split("-", 1)[1]
+    except (StopIteration, RuntimeError, IndexError):
+        kafka = "?"
+    java = run("java", "-version") or subprocess.run(["java", "-version"], capture_output=True, text=True).stderr
+    java = java.splitlines()[0] if java else "?"
+    ram = psutil.virtual_memory().total / 2**30
+    busiest = max(others, default=0.0)
+    mean = statistics.mean(others) if others else 0.0
+    return f"""| | |
+|---|---|
+| date | {datetime.now(UTC):%Y-%m-%d %H:%M} UTC |
+| CPU | {model} (`lscpu`), {os.cpu_count()} cores, {lscpu.get('Hypervisor vendor', 'no').strip()} hypervisor |
+| RAM | {ram:.0f} GiB |
+| kernel | Linux {platform.release()} |
+| Python | {platform.python_version()} |
+| PostgreSQL | {postgres} (fsync on, shared_buffers 256 MB, pg_stat_statements loaded to count statements) |
+| Apache Kafka | {kafka} (KRaft, one node, 3 partitions a topic), {java} |
+| load (`uptime`) before | {load_before} |
+| load (`uptime`) after | {load_after} |
+| other processes during the windows | {mean:.2f} cores on average, {busiest:.2f} at most (the machine is shared) |"""
+
+
+def summary_table(single: list[Throughput], double: list[Throughput], drives: list[Drive]) -> str:
+    today = f"{datetime.now(UTC):%Y-%m-%d}"
+    rows = [f"| measure | 2026-12-02 | {today} | target |", "|---|---|---|---|"]
+    for r in single:
+        b, w = BEFORE[r.service], r.window
+        rows.append(f"| {r.service}: events/s, one process | {b['rate']} | **{w.rate:,.0f}** | "
+                    f"≥ {TARGET_RATE[r.service]:,} |")
+    for r in single:
+        b, w = BEFORE[r.service], r.window
+        rows.append(f"| {r.service}: service CPU per event | {b['cpu']['service']:.2f} ms | "
+                    f"**{ms(w.cpu_ms('service'))} ms** | ≤ {TARGET_CPU_MS} ms |")
+    for r in single:
+        b, w = BEFORE[r.service], r.window
+        rows.append(f"| {r.service}: Postgres CPU per event | {b['cpu']['postgres']:.2f} ms | "
+                    f"{ms(w.cpu_ms('postgres'))} ms | |")
+    for r in single:
+        b, w = BEFORE[r.service], r.window
+        rows.append(f"| {r.service}: statements (round trips) per event | {b['statements']} (asyncpg calls) | "
+                    f"**{w.statements_per_event:.1f}** | ≤ {TARGET_STATEMENTS:.0f} |")
+    for r in single:
+        b, w = BEFORE[r.service], r.window
+        rows.append(f"| {r.service}: handler time per event | {b['handler']:.2f} ms | {ms(w.handler_ms)} ms | |")
+    one = {r.service: r for r in single}
+    for r in double:
+        b = BEFORE[r.service]
+        rows.append(f"| {r.service}: two processes against one | {b['two'] / b['rate']:.2f}× | "
+                    f"{r.window.rate / one[r.service].window.rate:.2f}× | |")
+    mail = next((r for r in single if r.service == "notifications"), None)
+    if mail is not None:
+        rows.append(f"| mail, one notifications process | {BEFORE_MAILS} mails/s | {mail_text(mail.window)} | "
+                    f"≥ {TARGET_MAILS:,} mails/s |")
+    if drives:
+        best = next((d for d in drives if d.sustained), None)
+        now = (f"**{best.rate} pairs/s**, p95 {best.p95:.2f} s" if best
+               else f"**not sustained** at any rate tried (lowest {min(d.rate for d in drives)} pairs/s)")
+        rows.append(f"| end to end, onboarding → invite in the mentee's inbox, sustained | "
+                    f"{BEFORE_E2E['rate']} pairs/s, p95 {BEFORE_E2E['p95']} s (the verdict did not check p95) | "
+                    f"{now} | ≥ {TARGET_PAIRS} pairs/s, p95 ≤ {TARGET_P95_SECONDS:.0f} s |")
+        shown = best or drives[-1]
+        for group, before in BEFORE_E2E["cpu_ms_per_pair"].items():
+            used = 1000 * shown.cpu.get(group, 0.0) / max(1, shown.published)
+            rows.append(f"| end to end: {group} CPU per pair | {before} ms (at 5 pairs/s) | {used:.1f} ms "
+                        f"(at {shown.rate} pairs/s) | |")
+    return "\n".join(rows)
+
+
+def mail_text(w: Window) -> str:
+    due0, due1 = w.deliveries_due
+    if due0 > 0 and due1 > 0:
+        return f"**{w.mail_rate:,.0f} mails/s** (mail waiting all the window: the rate of sending)"
+    return f"{w.mail_rate:,.0f} mails/s (kept up with the events: a lower bound)"
 
 
 def single_table(results: list[Throughput]) -> str:
-    rows = [("| service | input → work | events | events/s, first inbox row → all handled and outbox drained | "
-             "steady events/s (10 % → 90 %) | handler time / event | SQL round trips / event | CPU in cores | target |"),
-            "|---|---|---|---|---|---|---|---|---|"]
+    rows = [("| service | input → work | events in the window | window | events/s | handler time / event | "
+             "statements / event | CPU ms / event: service | postgres | kafka | harness | mail sink | "
+             "others (cores) | outbox waiting, start → end | target |"),
+            "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in results:
-        w = WORKLOADS[r.service]
-        note = " (handled; it emits nothing itself)" if w.sends_mail else ""
-        rows.append(f"| {r.service} | {w.consumes}: {w.causes} | {r.events:,} | **{r.headline_rate:,.0f}**{note} | "
-                    f"{r.timeline.steady_rate():,.0f} | {r.handler_ms:.2f} ms | {r.statements:.1f} | "
-                    f"{cpu_line(r.timeline.cpu, r.seconds)} | "
-                    f"≥ {TARGET_EVENTS_PER_SECOND:,}/s |")
+        w, work = r.window, WORKLOADS[r.service]
+        end = "all events handled" if w.all_handled else "60 s" if w.seconds >= WINDOW_SECONDS else "time"
+        rows.append(f"| {r.service} ×{r.replicas} | {work.consumes}: {work.causes} | {w.handled:,} of {r.published:,} | "
+                    f"{w.seconds:.1f} s ({end}) | **{w.rate:,.0f}** | {ms(w.handler_ms)} ms | "
+                    f"{w.statements_per_event:.1f} | **{ms(w.cpu_ms('service'))}** | {ms(w.cpu_ms('postgres'))} | "
+                    f"{ms(w.cpu_ms('kafka'))} | {ms(w.cpu_ms('harness'))} | {ms(w.cpu_ms('mail sink'))} | "
+                    f"{w.cores('others'):.2f} | {w.outbox_pending[0]:,} → {w.outbox_pending[1]:,} | "
+                    f"≥ {TARGET_RATE[r.service]:,}/s, ≤ {TARGET_CPU_MS} ms, ≤ {TARGET_STATEMENTS:.0f} |")
     return "\n".join(rows)
+
+
+def cores_lines(results: list[Throughput]) -> str:
+    return "\n".join(f"- {r.service} ×{r.replicas}: " + ", ".join(
+        f"{g} {r.window.cores(g):.2f}" for g in (*GROUPS, "others")) for r in results)
 
 
 def outcome_lines(results: list[Throughput]) -> str:
     lines = []
     for r in results:
         made = ", ".join(f"{n:,} {t}" for t, n in sorted(r.outcomes.items()))
-        line = f"- {r.service}: {r.events:,} events → {made or 'no outbox events'}"
-        if r.mails:
-            line += (f"; mail: {r.mails:,} messages accepted by the mail server over {r.mail_seconds:.1f} s = "
-                     f"**{r.mail_rate:,.0f} mails/s** (watched for at most {MAIL_WINDOW_SECONDS:.0f} s after the "
-                     "events were handled)")
+        line = f"- {r.service} ×{r.replicas}: outbox at the end: {made or 'no events'}"
+        if r.service == "notifications":
+            w = r.window
+            line += (f"; mail: {w.mails:,} messages accepted by the sink in the window = {mail_text(w)}; deliveries "
+                     f"due and unsent at the window's start → end: {w.deliveries_due[0]:,} → {w.deliveries_due[1]:,} "
+                     "(the delivery loop runs in the same process as the consumers, so its CPU is in the "
+                     "service's CPU per event)")
+        line += f"; the harness's progress queries took {r.window.harness_pg_ms / 1000:.2f} s of Postgres time"
         lines.append(line)
     return "\n".join(lines)
 
 
+def statement_lines(results: list[Throughput], width: int = 90) -> str:
+    lines = []
+    for r in results:
+        w = r.window
+        shown = []
+        for query, calls in w.top_statements:
+            text = query if len(query) <= width else query[: width - 1] + "…"
+            shown.append(f"`{text.replace('|', '/').replace('`', '')}` {calls / max(1, w.handled_total):.2f}")
+        lines.append(f"- {r.service} ({w.statements_per_event:.1f} a event in all): " + "; ".join(shown))
+    return "\n".join(lines)
+
+
+def network_table(results: list[Throughput]) -> str:
+    low, high = NETWORK_RTT_MS
+    rows = [(f"| service | statements / event | added per event at {low}-{high} ms a round trip | wall time per "
+             "event now (one process) | events/s, one process, with that database | "
+             f"events/s if only the round trips counted |"),
+            "|---|---|---|---|---|---|"]
+    for r in results:
+        w = r.window
+        s, wall = w.statements_per_event, 1000 / w.rate
+        rows.append(f"| {r.service} | {s:.1f} | +{s * low:.1f} to +{s * high:.1f} ms | {wall:.2f} ms | "
+                    f"{1000 / (wall + s * high):,.0f} to {1000 / (wall + s * low):,.0f} | "
+                    f"≤ {1000 / (s * high):,.0f} to {1000 / (s * low):,.0f} |")
+    return "\n".join(rows)
+
+
 def scaling_table(single: list[Throughput], double: list[Throughput]) -> str:
-    rows = [("| service | 1 process, events/s (steady) | 2 processes, events/s (steady) | ratio, whole run (steady) | "
-             "deadlocks (retried) | CPU in cores, 2 processes | target |"),
+    rows = [("| service | 1 process, events/s | 2 processes, events/s | ratio | 2026-12-02 ratio | "
+             "service CPU ms / event, 1 → 2 processes | ProgramBusy / deadlock lines in the logs |"),
             "|---|---|---|---|---|---|---|"]
     one = {r.service: r for r in single}
     for r in double:
-        base = one[r.service]
-        rows.append(f"| {r.service} | {base.headline_rate:,.0f} ({base.timeline.steady_rate():,.0f}) | "
-                    f"**{r.headline_rate:,.0f}** ({r.timeline.steady_rate():,.0f}) | "
-                    f"**{r.headline_rate / base.headline_rate:.2f}×** "
-                    f"({r.timeline.steady_rate() / base.timeline.steady_rate():.2f}×) | {r.deadlocks} | "
-                    f"{cpu_line(r.timeline.cpu, r.seconds)} | ≥ {TARGET_SCALING}× |")
+        base, b = one[r.service], BEFORE[r.service]
+        contention = sum(n for message, n in r.problems.items() if "ProgramBusy" in message or "Deadlock" in message)
+        rows.append(f"| {r.service} | {base.window.rate:,.0f} | **{r.window.rate:,.0f}** | "
+                    f"**{r.window.rate / base.window.rate:.2f}×** | {b['two'] / b['rate']:.2f}× | "
+                    f"{ms(base.window.cpu_ms('service'))} → {ms(r.window.cpu_ms('service'))} | {contention} |")
     return "\n".join(rows)
-
-
-def budget_note(results: list[Throughput], rtt_ms: float) -> str:
-    budget = 1000 / TARGET_EVENTS_PER_SECOND
-    if not results:
-        return ""
-    fewest = min(results, key=lambda r: r.statements)
-    note = (f"{TARGET_EVENTS_PER_SECOND:,} events/s leaves {budget:.2f} ms per event; the fewest round trips, "
-            f"{fewest.service}'s {fewest.statements:.1f}, already take {fewest.statements * rtt_ms:.2f} ms")
-    if fewest.statements * rtt_ms > budget:
-        return note + ", so no service can reach the target one event at a time on this machine."
-    return note + ", and Python's CPU per event comes on top."
-
-
-def limits_table(results: list[Throughput], rtt_ms: float) -> str:
-    rows = [("| service | wall time per event | in the handler | SQL round trips × `SELECT 1` time | "
-             "service CPU per event | where the handler's time goes |"),
-            "|---|---|---|---|---|---|"]
-    for r in results:
-        rows.append(f"| {r.service} | {1000 / r.headline_rate:.2f} ms | {r.handler_ms:.2f} ms | "
-                    f"{r.statements:.1f} × {rtt_ms:.2f} ms = {r.statements * rtt_ms:.2f} ms | "
-                    f"{1000 * r.timeline.cpu.get('service', 0) / r.events:.2f} ms | {LIMITS[r.service]} |")
-    return "\n".join(rows)
-
-
-def scaling_notes(single: list[Throughput], double: list[Throughput]) -> str:
-    notes = []
-    mail = [r for r in single + double if r.service == "notifications" and r.mails]
-    if len(mail) == 2:
-        notes.append(f"notifications' mail: {mail[0].mail_rate:,.0f} mails/s from one process, "
-                     f"{mail[1].mail_rate:,.0f} from two. Both delivery loops read the same oldest due deliveries "
-                     "and a conditional UPDATE gives each to one of them (the other's claim is refused, one "
-                     "round trip), so they share the sending; the rate is bounded by the CPU they share.")
-    matching = next((r for r in double if r.service == "matching"), None)
-    if matching is not None:
-        deadlocks = (f"The {matching.deadlocks} DeadlockDetectedError warnings in its logs come from the same "
-                     "place: " if matching.deadlocks else "They can also deadlock: ")
-        notes.append(
-            "matching: a consumer applies a batch (up to 200 events) in one transaction, and each "
-            "match.requested takes its program's advisory lock, held until that transaction commits. A batch "
-            f"spans all {PROGRAMS} programs, so the two processes mostly wait for each other's programs. "
-            + deadlocks + "each batch takes the programs' locks in the order its events come "
-            "(`ProgramRepository.lock` sorts only the programs of one call), two batches that take two "
-            "programs in opposite orders deadlock, Postgres cancels one after `deadlock_timeout` (1 s) and the "
-            "consumer applies that batch again one event at a time.")
-    return "\n".join(f"- {n}" for n in notes)
 
 
 def e2e_table(drives: list[Drive]) -> str:
-    rows = [("| pairs/s | pairs onboarded | invites arrived | p50 | p95 | p99 | max | re-requests | "
-             "deliveries waiting when publishing stopped | verdict |"),
-            "|---|---|---|---|---|---|---|---|---|---|"]
+    rows = [("| pairs/s | pairs published | invites arrived | p50 | p95 | p99 | max | re-requests | left waiting at "
+             "the end | mails | verdict |"),
+            "|---|---|---|---|---|---|---|---|---|---|---|"]
     for d in drives:
         lat = d.latencies()
-        stats = [f"{pct(lat, q):.2f} s" for q in (.5, .95, .99)] + [f"{max(lat):.2f} s"] if lat else ["-"] * 4
-        if d.sustained:
-            stats[1] = f"**{stats[1]}**"
-        verdict = "**sustained**" if d.sustained else (
-            "backlog (stopped early)" if d.stopped_early else "backlog (latency grows)")
-        rows.append(f"| {d.rate} | {d.published:,} in {d.publish_seconds:.0f} s | {len(d.invited_at):,} | "
-                    f"{' | '.join(stats)} | {d.re_requests:,} | {d.deliveries_waiting:,} | {verdict} |")
+        stats = [seconds_text(pct(lat, q)) for q in (.5,)] if lat else ["-"]
+        stats.append(("**" + seconds_text(d.p95) + "**") if d.sustained else seconds_text(d.p95))
+        stats += [seconds_text(pct(lat + [float("inf")] * d.missing, .99)), seconds_text(max(lat))] if lat else ["-", "-"]
+        waiting = ", ".join(f"{k} {v:,}" for k, v in d.waiting.items() if v) or "nothing"
+        rows.append(f"| {d.rate} | {d.published:,} of {d.planned:,} in {d.publish_seconds:.0f} s | {len(d.invited_at):,} | "
+                    f"{' | '.join(stats)} | {d.re_requests:,} | {waiting} | {d.mails:,} | {d.verdict()} |")
     return "\n".join(rows)
 
 
-def e2e_cpu_lines(drives: list[Drive]) -> str:
-    return "\n".join(f"- {d.rate} pairs/s: {cpu_line(d.cpu, d.publish_seconds or 1)}" for d in drives)
+def e2e_cost_table(drives: list[Drive]) -> str:
+    groups = (*SERVICES, "postgres", "kafka", "harness", "mail sink")
+    rows = ["| pairs/s | measured over | " + " | ".join(f"{g} CPU" for g in groups) + " | others (cores) | "
+            + " | ".join(f"{s} statements" for s in SERVICES) + " |",
+            "|---" * (len(groups) + len(SERVICES) + 3) + "|"]
+    for d in drives:
+        n = max(1, d.published)
+        cores_others = d.cpu.get("others", 0.0) / d.seconds if d.seconds else 0.0
+        rows.append(f"| {d.rate} | {d.seconds:.0f} s, {n:,} pairs | "
+                    + " | ".join(f"{1000 * d.cpu.get(g, 0.0) / n:.1f} ms" for g in groups)
+                    + f" | {cores_others:.2f} | " + " | ".join(f"{d.statements.get(s, 0) / n:.1f}" for s in SERVICES) + " |")
+    return "\n".join(rows)
+
+
+def e2e_network_note(drives: list[Drive]) -> str:
+    if not drives:
+        return ""
+    d = next((d for d in drives if d.sustained), drives[-1])
+    n = max(1, d.published)
+    low, high = NETWORK_RTT_MS
+    per = {s: d.statements.get(s, 0) / n for s in SERVICES}
+    total = sum(per.values())
+    parts = ", ".join(f"{s} {v:.0f} (+{v * low:.0f} to {v * high:.0f} ms, so at most {1000 / (v * high):,.0f} to "
+                      f"{1000 / (v * low):,.0f} pairs/s from waiting alone)" for s, v in per.items() if v)
+    return (f"End to end, at {d.rate} pairs/s, one pair took {total:.0f} statements in all: {parts}. A sequential "
+            f"consumer waits for each of them, so a database {low}-{high} ms away adds at most {total * low:.0f} to "
+            f"{total * high:.0f} ms to a pair's latency (less: not every statement is on the mentee's path to the "
+            "invite) and the busy time above to each service per pair.")
 
 
 def problem_lines(results: list[Throughput], drives: list[Drive], most: int = 4) -> str:
@@ -955,173 +1094,215 @@ def problem_lines(results: list[Throughput], drives: list[Drive], most: int = 4)
     return "\n".join(rows) if len(rows) > 2 else "None."
 
 
-def load_note(load_before: tuple[float, float, float], results: list[Throughput], drives: list[Drive]) -> str:
-    others = [r.timeline.cpu.get("others", 0) / r.seconds for r in results]
-    others += [d.cpu.get("others", 0) / d.publish_seconds for d in drives if d.publish_seconds]
-    busiest = max(others, default=0.0)
-    note = (f"Load average before the run: {load_before[0]:.2f} / {load_before[1]:.2f} / {load_before[2]:.2f} "
-            f"(1/5/15 min); processes outside this benchmark used up to {busiest:.2f} cores during a measurement.")
-    if load_before[0] >= 0.5 or busiest >= 0.25:
-        note = "**Measured on a busy machine** (other work was running): " + note
-    return note
+def report(args, machine: str, single: list[Throughput], double: list[Throughput], drives: list[Drive]) -> str:
+    return f"""
+{machine}
+
+CPU per event is the figure to compare across machines and runs; events per second depend on the
+machine and on what else ran on it (the row "other processes" above).
+
+#### Against 2026-12-02
+
+{summary_table(single, double, drives)}
+
+The 2026-12-02 figures came from runs of 4,000 events (11 to 23 s each; at the target rate, about a
+second), and their "round trips" were asyncpg calls counted in a separate in-process run; its
+end-to-end verdict checked that every invite arrived and latency did not grow, not p95, and its CPU
+figures were divided by the publishing time only.
+
+#### How it is measured
+
+Every service runs as its own OS process (`python -m services.<name>`, the environment `tandem up`
+gives it) against PostgreSQL and Apache Kafka that this benchmark starts as local processes on the
+same machine. A run: a fresh database and topic prefix, the service's tables seeded directly
+(migrations, COPY), then {args.warmup:,} warm-up + {args.events:,} input events with distinct keys produced
+before the service starts. The window opens once the warm-up events are in the service's inbox and
+closes after {args.window:.0f} s or once all events are handled and their outbox relayed to Kafka
+(acks=all), whichever comes first. Within it:
+- **CPU per event**: utime + stime from /proc (psutil) of each process, divided by the events handled
+  in the window. Postgres is the postmaster and all its backends (those that exited meanwhile
+  through the postmaster's children time), Kafka the broker's JVM, the harness this benchmark's own
+  process (its progress query every {POLL_SECONDS} s; its Postgres time is given below), the mail sink
+  its own process. "Others" is everything else on the machine, in cores.
+- **Statements per event**: what Postgres executed for the run's database (`pg_stat_statements`,
+  top level, BEGIN and COMMIT included, the harness's marked queries left out) ÷ events handled. Each
+  is one round trip, except the rows of one `executemany`, which asyncpg pipelines, and asyncpg's
+  reset of a connection going back to its pool (`SELECT pg_advisory_unlock_all(); CLOSE ALL;
+  UNLISTEN *; RESET ALL;` in one message), counted once.
+- **Handler time**: the mean of `tandem_handler_seconds` (the service's /metrics) over the window.
+- The mail sink (`benchmarks/mail_sink.py`) runs in its own process at nice {SINK_NICENESS}; it notes each
+  message's arrival and recipients and keeps the bytes of those with a calendar part, which are
+  read after the run.
+
+#### 1. One process per service
+
+{single_table(single)}
+
+{outcome_lines(single)}
+
+CPU in cores over the window (1.00 = one core busy all the time):
+{cores_lines(single)}
+
+Where the statements go: each service's commonest statements (normalised by Postgres), per event
+handled since the service started (warm-up included):
+{statement_lines(single)}
+
+#### A database across a network
+
+Each statement is a round trip, and a consumer applies a batch's events one after another, so a
+database 0.3 to 0.5 ms away adds statements × 0.3-0.5 ms to each event's time in a process:
+
+{network_table(single)}
+
+{e2e_network_note(drives)}
+
+#### 2. Two processes in one consumer group
+
+{scaling_table(single, double)}
+
+The topics have 3 partitions, so one process takes 2 and the other 1. Both processes, Postgres and
+Kafka share the machine's {os.cpu_count()} cores: a second process helps only while the first leaves CPU idle.
+
+{single_table(double)}
+
+#### 3. Onboarding → meeting invite in the mentee's inbox
+
+{e2e_section(args, drives)}
+
+#### Errors and warnings in the services' logs
+
+Per run, the commonest kinds (digits shown as N):
+{problem_lines(single + double, drives)}
+"""
+
+
+def e2e_section(args, drives: list[Drive]) -> str:
+    if not drives:
+        return "Not run."
+    sustained = next((d for d in drives if d.sustained), None)
+    headline = (f"**{sustained.rate} pairs/s sustained**, p95 {sustained.p95:.2f} s" if sustained
+                else "**not sustained** at any of the rates tried")
+    return f"""All four services (one process each), the mail sink and a driver. At R pairs a second for
+{args.seconds:.0f} s the driver publishes a mentor's and a mentee's `participant.onboarded` (same zone and
+languages, overlapping office hours, a more senior mentor whose skills cover the mentee's goals, no
+quiet hours; {PROGRAMS} programs) and the mentee's `match.requested`; it accepts every `match.proposed`
+and asks again a second after a `match.unavailable`. Latency: from publishing the mentee's onboarding
+to the sink's acceptance of the mail with their invite (a text/calendar METHOD:REQUEST part, To: the
+mentee; checked by reading each one after the run). Each rate has a fresh database, topics and
+processes; before the clock runs, 3 warm-up pairs go through the whole chain one after another
+(consumer groups joined, connections open). Rates are tried from the highest down until one is
+sustained.
+
+**Sustained** means: every invite arrived (within {args.drain:.0f} s of the last onboarding), **p95 ≤ {TARGET_P95_SECONDS:.0f} s**
+over all mentees published (a missing invite counts as infinitely late), and nothing left waiting at
+the end (no outbox event unrelayed, no mail delivery due and unsent). A run stops early once more
+than 5 % of its planned pairs are known to wait over {TARGET_P95_SECONDS:.0f} s: p95 can then no longer hold
+(the latencies shown for such a run are those of the invites that had arrived when it stopped).
+
+{e2e_table(drives)}
+
+Result: {headline} (target: {TARGET_PAIRS} pairs/s with p95 ≤ {TARGET_P95_SECONDS:.0f} s).
+
+What a pair costs: CPU per pair published for each process, from the first publish to the last
+invite (or the end of the drain), and statements per pair by each service's database role:
+
+{e2e_cost_table(drives)}"""
 
 
 # --- main ---------------------------------------------------------------------------------------------
 
-def run_throughput(infra: Infrastructure, services: tuple[str, ...], events: int,
-                   log_root: Path) -> tuple[list[Throughput], list[Throughput]]:
+def run_services(infra: Infrastructure, services: tuple[str, ...], args,
+                 log_root: Path) -> tuple[list[Throughput], list[Throughput]]:
     single, double = [], []
+    total = args.warmup + args.events
     for name in services:
         workload = WORKLOADS[name]
-        statements = asyncio.run(statements_per_event(infra, workload, STATEMENT_COUNT_EVENTS))
-        print(f"{name}: {statements:.1f} SQL round trips per {workload.consumes}", flush=True)
-        pairs = pair_profiles(events)
+        started = time.monotonic()
+        pairs = pair_profiles(total)
         inputs = workload.inputs(pairs)
+        print(f"{name}: {total:,} × {workload.consumes} built in {time.monotonic() - started:.0f} s", flush=True)
         for replicas, found in ((1, single), (2, double)):
-            print(f"{name}: {events:,} × {workload.consumes}, {replicas} process(es)", flush=True)
-            result = measure_service(infra, workload, pairs, inputs, replicas, log_root)
-            result.statements = statements
-            print(f"  {result.headline_rate:,.0f} events/s (steady {result.timeline.steady_rate():,.0f}/s), handler "
-                  f"{result.handler_ms:.2f} ms/event, CPU: {cpu_line(result.timeline.cpu, result.seconds)}"
-                  + (f", mail {result.mail_rate:,.0f}/s" if result.mails else "")
-                  + (f", {result.deadlocks} deadlocks" if result.deadlocks else ""), flush=True)
+            started = time.monotonic()
+            result = measure_service(infra, workload, pairs, inputs, replicas, args.warmup, args.window, log_root)
+            w = result.window
+            print(f"  ×{replicas}: {w.handled:,} events in {w.seconds:.1f} s = {w.rate:,.0f}/s; CPU ms/event "
+                  + ", ".join(f"{g} {ms(w.cpu_ms(g))}" for g in GROUPS)
+                  + f", others {w.cores('others'):.2f} cores; {w.statements_per_event:.1f} statements/event"
+                  + (f"; {w.mails:,} mails = {w.mail_rate:,.0f}/s" if workload.sends_mail else "")
+                  + f" ({time.monotonic() - started:.0f} s in all)", flush=True)
             found.append(result)
     return single, double
 
 
-def run_end_to_end(infra: Infrastructure, rates: list[int], seconds: float, drain: float,
-                   log_root: Path) -> list[Drive]:
+def run_end_to_end(infra: Infrastructure, args, log_root: Path) -> list[Drive]:
     drives = []
-    for rate in sorted(rates, reverse=True):
-        print(f"end to end at {rate} pairs/s for {seconds:.0f} s", flush=True)
-        drive = measure_end_to_end(infra, rate, seconds, drain, log_root)
+    for rate in sorted(args.rates, reverse=True):
+        print(f"end to end at {rate} pairs/s for {args.seconds:.0f} s", flush=True)
+        drive = measure_end_to_end(infra, rate, args.seconds, args.drain, log_root)
         lat = drive.latencies()
-        print(f"  {len(drive.invited_at):,}/{drive.published:,} invites; "
-              + (f"p50 {pct(lat, .5):.2f} s, p95 {pct(lat, .95):.2f} s, max {max(lat):.2f} s; " if lat else "")
-              + ("sustained" if drive.sustained else "not sustained")
-              + f"; CPU: {cpu_line(drive.cpu, drive.publish_seconds or 1)}", flush=True)
+        print(f"  {len(drive.invited_at):,}/{drive.published:,} invites"
+              + (f"; p50 {pct(lat, .5):.2f} s, p95 {seconds_text(drive.p95)}, max {max(lat):.2f} s" if lat else "")
+              + f"; {drive.verdict()}; CPU ms/pair: "
+              + ", ".join(f"{g} {1000 * v / max(1, drive.published):.1f}" for g, v in drive.cpu.items()), flush=True)
         drives.append(drive)
         if drive.sustained:
             break  # the highest rate sustained among those tried
     return drives
 
 
-def report(args, load_before, rtt_ms: float, single: list[Throughput], double: list[Throughput],
-           drives: list[Drive]) -> str:
-    return f"""
-{load_note(load_before, single + double, drives)}
-
-Every service runs as its own OS process (`python -m services.<name>`, the environment `tandem up`
-gives it) against PostgreSQL (fsync on) and Apache Kafka (KRaft, 3 partitions a topic) started as
-local processes on the same machine. For each measurement: a fresh database and topic prefix, the
-service's tables seeded directly (migrations, COPY), then N input events with distinct keys produced
-before the service starts. Timed from the first inbox row until all N are in the inbox and the
-outbox has nothing pending: consumed, validated, deduplicated, handled, committed (up to 200 events
-a transaction) and relayed to Kafka with acks=all. The steady rate leaves out the first and last
-10 % (group joins and rebalances at the start, one partition left at the end). "Handler time" is
-the mean of `tandem_handler_seconds` from the service's /metrics: the handler's work inside the
-transaction, its statements included, without consuming, decoding, committing or relaying. SQL
-round trips per event were counted in a separate in-process run of {STATEMENT_COUNT_EVENTS} events
-(every asyncpg call; the outbox relay included, background loops off). CPU is in cores (1.00 = one
-core busy all the time) per process group over the measurement; "others" is everything else on the
-machine.
-
-### 1. Events per second, one process per service
-
-{single_table(single)}
-
-{outcome_lines(single)}
-
-What limits it. A process applies the events of a batch one after another on one connection in
-one transaction, so each event costs its SQL round trips (from Python, `SELECT 1` takes
-{rtt_ms:.2f} ms here) plus its Python CPU, and nothing overlaps them. {budget_note(single, rtt_ms)}
-
-{limits_table(single, rtt_ms)}
-
-### 2. Two processes in one consumer group
-
-{scaling_table(single, double)}
-
-The topics have 3 partitions, so one process takes 2 and the other 1, and both join the group while
-the clock runs (the steady rate leaves that out). On this machine the two processes, Postgres and
-Kafka share 2 cores: a second process only helps while the first leaves CPU idle, waiting for its
-round trips.
-{scaling_notes(single, double)}
-
-### 3. Onboarding → meeting invite in the mentee's inbox
-
-{e2e_section(args, single, drives)}
-
-### Errors and warnings in the services' logs
-
-Per run, the commonest kinds (digits shown as N; aiokafka's group-coordinator lines come from
-consumer groups joining on a fresh broker and prefix):
-{problem_lines(single + double, drives)}
-"""
+def uptime() -> str:
+    try:
+        return subprocess.run(["uptime"], capture_output=True, text=True, timeout=10).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return "load average: " + " / ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
-def e2e_section(args, single: list[Throughput], drives: list[Drive]) -> str:
-    if not drives:
-        return "Not run."
-    sustained = next((d for d in drives if d.sustained), None)
-    headline = (f"**{sustained.rate} pairs/s sustained**, p95 {pct(sustained.latencies(), .95):.2f} s "
-                f"(target: 200 pairs/s with p95 ≤ {TARGET_P95_SECONDS:.0f} s)" if sustained
-                else "none of the tried rates was sustained")
-    mail = next((r for r in single if r.mails), None)
-    limit = (f" Part 1 measured {mail.mail_rate:,.0f} mails/s from one notifications process and every pair "
-             f"needs 5 mails, so mail alone caps the chain at about {mail.mail_rate / 5:,.0f} pairs/s; the "
-             "deliveries still waiting when publishing stopped show where the backlog builds." if mail else "")
-    return f"""All four services (one process each), a mail server and a driver. At R pairs a second the
-driver publishes a mentor's and a mentee's `participant.onboarded` (same zone and languages,
-overlapping office hours, a more senior mentor whose skills cover the mentee's goals, no quiet
-hours; {PROGRAMS} programs) and the mentee's `match.requested`; it accepts every `match.proposed`
-(`proposal.accepted`) and asks again a second after a `match.unavailable`. Latency: from publishing
-the mentee's onboarding to the moment the mail server accepted the mail with their invite (the
-`meeting_scheduled` mail: a text/calendar METHOD:REQUEST attachment, To: the mentee). On the way:
-all four services apply both profiles; matching proposes and, once accepted, establishes; scheduling
-places the kickoff and builds the invite; notifications sends 5 mails a pair (the proposal to the
-mentor, two introductions, two invites), one at a time over SMTP. Rates are tried from the highest
-down, {args.seconds:.0f} s each with a fresh database, topics and processes, until one is sustained:
-every invite arrived within {args.drain:.0f} s of the last onboarding and the last quarter of mentees
-waited at most 1.5× + 0.5 s as long as the first quarter. A run stops early once more than 5 s worth
-of mentees have waited over {OVERDUE_SECONDS:.0f} s.
-
-{e2e_table(drives)}
-
-Result: {headline}.{limit}
-
-CPU in cores while publishing:
-{e2e_cpu_lines(drives)}"""
+def start_infrastructure(infra: Infrastructure) -> None:
+    """Postgres restarted once with pg_stat_statements loaded, to count every statement it executes."""
+    asyncio.run(enable_statement_stats(infra.database_url))
+    infra.postgres.stop()
+    infra.postgres.start(infra.home / "logs" / "postgres.log", say=lambda *_: None)
+    asyncio.run(create_statement_view(infra.database_url))
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--events", type=int, default=4000, help="input events per service (parts 1 and 2)")
+    parser.add_argument("--quick", action="store_true",
+                        help="development: 3,000 events, 15 s windows and rates 20 5; docs/benchmarks.md not written")
+    parser.add_argument("--events", type=int, help=f"measured input events per service run (default {EVENTS:,})")
+    parser.add_argument("--warmup", type=int, help=f"events handled before the window opens ({WARMUP_EVENTS:,})")
+    parser.add_argument("--window", type=float, help=f"longest window per service run, s ({WINDOW_SECONDS:.0f})")
     parser.add_argument("--only", nargs="+", choices=(*SERVICES, "e2e"),
                         help="some services (parts 1-2) and/or e2e (part 3); the section is then not written")
-    parser.add_argument("--rates", type=int, nargs="+", default=[200, 100, 50, 25, 10, 5, 2],
-                        help="pairs/s to try, highest first, until one is sustained")
-    parser.add_argument("--seconds", type=float, default=30.0, help="seconds of publishing per rate")
-    parser.add_argument("--drain", type=float, default=20.0, help="seconds to wait for the last invites")
+    parser.add_argument("--rates", type=int, nargs="+", help=f"pairs/s to try, highest first ({RATES})")
+    parser.add_argument("--seconds", type=float, help=f"seconds of publishing per rate ({E2E_SECONDS:.0f})")
+    parser.add_argument("--drain", type=float, default=DRAIN_SECONDS, help="seconds to wait for the last invites")
     args = parser.parse_args()
+    quick = {"events": 3000, "warmup": 300, "window": 15.0, "rates": [20, 5], "seconds": 15.0}
+    full = {"events": EVENTS, "warmup": WARMUP_EVENTS, "window": WINDOW_SECONDS, "rates": RATES, "seconds": E2E_SECONDS}
+    for key, value in (quick if args.quick else full).items():
+        if getattr(args, key) is None:
+            setattr(args, key, value)
 
-    load_before = os.getloadavg()
+    # This benchmark counts the CPU of its own Postgres and Kafka processes: never servers given by the environment.
+    for variable in ("DATABASE_URL", "KAFKA_BOOTSTRAP_SERVERS"):
+        os.environ.pop(variable, None)
+    load_before = uptime()
     started = time.monotonic()
     services = tuple(s for s in SERVICES if not args.only or s in args.only)
     log_root = Path(tempfile.mkdtemp(prefix="tandem-throughput-"))
     print(f"logs and mail in {log_root}", flush=True)
     with local_infrastructure() as (infra, _):
-        rtt_ms = asyncio.run(round_trip_ms(infra.database_url))
-        print(f"SELECT 1 round trip: {rtt_ms:.3f} ms", flush=True)
-        single, double = run_throughput(infra, services, args.events, log_root)
-        drives = run_end_to_end(infra, args.rates, args.seconds, args.drain, log_root) \
-            if not args.only or "e2e" in args.only else []
-    body = report(args, load_before, rtt_ms, single, double, drives)
-    after = os.getloadavg()
-    body += (f"\nThe whole benchmark took {(time.monotonic() - started) / 60:.1f} min; load average at the end: "
-             f"{after[0]:.2f} / {after[1]:.2f} / {after[2]:.2f}.\n")
-    if args.only:
-        print("(--only: docs/benchmarks.md not written)")
+        start_infrastructure(infra)
+        single, double = run_services(infra, services, args, log_root)
+        drives = run_end_to_end(infra, args, log_root) if not args.only or "e2e" in args.only else []
+    others = [r.window.cores("others") for r in single + double]
+    others += [d.cpu.get("others", 0.0) / d.seconds for d in drives if d.seconds]
+    machine = machine_block(load_before, uptime(), others)
+    body = report(args, machine, single, double, drives)
+    body += f"\nThe whole benchmark took {(time.monotonic() - started) / 60:.1f} min.\n"
+    if args.only or args.quick:
+        print("(--only or --quick: docs/benchmarks.md not written)")
     else:
         write_section("throughput", "Event throughput and end-to-end latency", body)
     print(body)
