@@ -33,7 +33,8 @@ def test_up_then_ctrl_c(tmp_path):
     busy = [p for p in (ports.postgres, ports.kafka, ports.kafka_controller, ports.smtp, *http.values()) if _in_use(p)]
     if busy:
         pytest.skip(f"tandem up's ports are taken here: {busy}")
-    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "KAFKA_BOOTSTRAP_SERVERS", "TANDEM_OPS_TOKEN")}
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "KAFKA_BOOTSTRAP_SERVERS", "TANDEM_OPS_TOKEN")
+           and not k.startswith(("TANDEM_OIDC_", "TANDEM_OPS_"))}
     env["TANDEM_HOME"] = str(tmp_path)
     proc = subprocess.Popen([sys.executable, "-m", "tandem", "up", "--replicas", "2"], env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True, start_new_session=True)
@@ -51,7 +52,17 @@ def test_up_then_ctrl_c(tmp_path):
         announced = dict(re.findall(r"^(\w+#\d) pid (\d+) http://127\.0\.0\.1:\d+/readyz$", "".join(lines), re.M))
         assert sorted(announced) == sorted(http), "".join(lines)  # one line per process: matching#1 ... feedback#2
         assert f"dashboard: http://127.0.0.1:{DEFAULT_HTTP_PORTS['feedback']}/dashboard" in "".join(lines)
-        assert re.search(r"^TANDEM_OPS_TOKEN=\S{16,}$", "".join(lines), re.M)  # a random token, since none was given
+        token = re.search(r"^TANDEM_OPS_TOKEN=(\S{16,})$", "".join(lines), re.M)  # a random one, since none was given
+        assert token
+        # No identity provider: the dashboard and API take the break-glass token, and nobody without it.
+        dashboard = f"http://127.0.0.1:{DEFAULT_HTTP_PORTS['feedback']}"
+        assert httpx.get(f"{dashboard}/api/programs", timeout=5).status_code == 401
+        assert httpx.get(f"{dashboard}/api/programs", headers={"Authorization": f"Bearer {token[1]}"},
+                         timeout=5).status_code == 200
+        signed = httpx.post(f"{dashboard}/dashboard/sign-in", data={"token": token[1]}, headers={"origin": dashboard},
+                            timeout=5)
+        assert signed.status_code == 303 and signed.cookies.get("tandem_ops_session")
+        assert (tmp_path / "session-key").stat().st_mode & 0o077 == 0
         for name, port in http.items():
             assert f"{name} pid {announced[name]} http://127.0.0.1:{port}/readyz" in "".join(lines)
             ready = httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=5)
