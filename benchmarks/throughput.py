@@ -19,7 +19,7 @@ The mail sink (benchmarks/mail_sink.py) runs in its own process at a lower prior
 each message's arrival; invites are read fully after each run.
 
     .venv/bin/python -m benchmarks.throughput [--quick] [--only SERVICE... e2e] [--events 50000]
-                                              [--window 60] [--rates 200 100 50 20 10 5 2] [--seconds 60]
+                                              [--window 60] [--rates 200 100 50 20 10 5 2 1] [--seconds 60]
 """
 
 from __future__ import annotations
@@ -86,7 +86,7 @@ WARMUP_EVENTS = 1_000  # handled before the window opens: group joins, first bat
 WINDOW_SECONDS = 60.0
 E2E_SECONDS = 60.0  # publishing time per rate
 DRAIN_SECONDS = 20.0  # after publishing, how long the last invites may take
-RATES = [200, 100, 50, 20, 10, 5, 2]
+RATES = [200, 100, 50, 20, 10, 5, 2, 1]
 POLL_SECONDS = 0.5  # the harness's progress query; its cost in Postgres is reported
 SINK_NICENESS = 5
 
@@ -870,12 +870,23 @@ def seconds_text(value: float) -> str:
     return "∞" if value == float("inf") else f"{value:.2f} s"
 
 
-def machine_block(load_before: str, load_after: str, others: list[float]) -> str:
-    def run(*cmd: str) -> str:
-        try:
-            return subprocess.run(cmd, capture_output=True, text=True, timeout=30).stdout.strip()
-        except (OSError, subprocess.SubprocessError):
-            return "?"
+def _run(*cmd: str) -> str:
+    try:
+        return subprocess.run(cmd, capture_output=True, text=True, timeout=30).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return "?"
+
+
+def code_state() -> str:
+    """The checkout's commit, and how many files of the services' code differ from it."""
+    commit = _run("git", "-C", str(REPO), "rev-parse", "--short", "HEAD")
+    changed = [line for line in _run("git", "-C", str(REPO), "status", "--porcelain", "--", "services", "shared")
+               .splitlines() if line.strip()]
+    return f"commit {commit}" + (f" + {len(changed)} uncommitted files under services/ and shared/" if changed else "")
+
+
+def machine_block(load_before: str, load_after: str, others: list[float], code_before: str) -> str:
+    run = _run
 
     lscpu = dict(line.split(":", 1) for line in run("lscpu").splitlines() if ":" in line)
     model = lscpu.get("Model name", "?").strip()
@@ -892,6 +903,7 @@ def machine_block(load_before: str, load_after: str, others: list[float]) -> str
     return f"""| | |
 |---|---|
 | date | {datetime.now(UTC):%Y-%m-%d %H:%M} UTC |
+| code measured | {code_before} at the start, {code_state()} at the end (other work lands in this checkout meanwhile; each run starts the services from the checkout as it is) |
 | CPU | {model} (`lscpu`), {os.cpu_count()} cores, {lscpu.get('Hypervisor vendor', 'no').strip()} hypervisor |
 | RAM | {ram:.0f} GiB |
 | kernel | Linux {platform.release()} |
@@ -1287,7 +1299,7 @@ def main() -> None:
     # This benchmark counts the CPU of its own Postgres and Kafka processes: never servers given by the environment.
     for variable in ("DATABASE_URL", "KAFKA_BOOTSTRAP_SERVERS"):
         os.environ.pop(variable, None)
-    load_before = uptime()
+    load_before, code_before = uptime(), code_state()
     started = time.monotonic()
     services = tuple(s for s in SERVICES if not args.only or s in args.only)
     log_root = Path(tempfile.mkdtemp(prefix="tandem-throughput-"))
@@ -1298,7 +1310,7 @@ def main() -> None:
         drives = run_end_to_end(infra, args, log_root) if not args.only or "e2e" in args.only else []
     others = [r.window.cores("others") for r in single + double]
     others += [d.cpu.get("others", 0.0) / d.seconds for d in drives if d.seconds]
-    machine = machine_block(load_before, uptime(), others)
+    machine = machine_block(load_before, uptime(), others, code_before)
     body = report(args, machine, single, double, drives)
     body += f"\nThe whole benchmark took {(time.monotonic() - started) / 60:.1f} min.\n"
     if args.only or args.quick:
