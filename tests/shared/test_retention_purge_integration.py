@@ -4,6 +4,7 @@ only that, once, also with several replicas purging at the same time."""
 from __future__ import annotations
 
 import asyncio
+import importlib
 import json
 from datetime import UTC, datetime, timedelta
 
@@ -23,6 +24,8 @@ from shared.db import create_pool, migrate
 from shared.programs import PROGRAMS_TRACK
 from shared.purge import PURGED, Purge, RetentionSettings, plumbing_rules
 from shared.replica import PAIRS_TRACK, PARTICIPANTS_TRACK
+from shared.settings import ServiceSettings
+from tests.support.runtime import eventually, settings_for
 
 pytestmark = pytest.mark.integration
 
@@ -173,3 +176,21 @@ async def test_replicas_purging_together_remove_each_row_once(database_url):
         assert purged("notifications", "inbox", "delete") - before == 3000
     finally:
         await pool.close()
+
+
+@pytest.mark.parametrize("service", list(SERVICES))
+async def test_each_running_service_purges(service, database_url, bootstrap_servers, topic_prefix, monkeypatch):
+    """The purge is one of each service's loops: an expired inbox row goes while the service runs."""
+    monkeypatch.setenv("TANDEM_RETAIN_POLL_SECONDS", "0.2")
+    app = importlib.import_module(f"services.{service}.entrypoints.app")
+    cls = next(c for c in ServiceSettings.__subclasses__() if c.__module__ == f"services.{service}.settings")
+    settings = settings_for(cls, database_url=database_url, bootstrap_servers=bootstrap_servers,
+                            topic_prefix=topic_prefix)
+    async with app.build_service(settings).running() as running:
+        expired = await running.pool.fetchval("SELECT now()") - retention.inbox_keep(topics.MATCHES) - timedelta(days=1)
+        await running.pool.execute("INSERT INTO inbox (topic, event_id, event_type, digest, received_at) "
+                                   "VALUES ($1, 'old', 'x', '\\x00', $2)", topics.MATCHES, expired)
+
+        async def gone():
+            return await running.pool.fetchval("SELECT count(*) FROM inbox WHERE event_id = 'old'") == 0
+        await eventually(gone, 30, "the expired inbox row purged")
