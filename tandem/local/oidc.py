@@ -25,6 +25,17 @@ REPO = Path(__file__).resolve().parents[2]
 SERVER = REPO / "deploy" / "oidc" / "server.mjs"
 
 
+def missing_prerequisite() -> str | None:
+    """What the provider needs and this machine lacks (Node.js, its npm packages), said for a person; None
+    when it can start."""
+    if shutil.which("node") is None:
+        return "Node.js (20.19 or newer) is needed for the local OpenID Provider"
+    if not (SERVER.parent / "node_modules" / "oidc-provider").is_dir():
+        return ("the local OpenID Provider's packages are missing: run `make install` "
+                "(it runs `npm ci --prefix deploy/oidc`)")
+    return None
+
+
 class LocalOpenIDProvider:
     """One provider process on 127.0.0.1:`port`; its config file and nothing else is kept in `home`.
 
@@ -53,12 +64,9 @@ class LocalOpenIDProvider:
         return self.home / "config.json"
 
     def start(self, log_path: Path, timeout: float = 30.0) -> None:
+        if (missing := missing_prerequisite()) is not None:
+            raise RuntimeError(missing)
         node = shutil.which("node")
-        if node is None:
-            raise RuntimeError("Node.js (20.19 or newer) is needed for the local OpenID Provider")
-        if not (SERVER.parent / "node_modules" / "oidc-provider").is_dir():
-            raise RuntimeError("the local OpenID Provider's packages are missing: run `make install` "
-                               "(it runs `npm ci --prefix deploy/oidc`)")
         if not is_free(self.port):
             raise PortTaken(f"port {self.port} is needed for the local OpenID Provider but is already in use by "
                             f"{describe(listener(self.port))}. Stop that process first.")

@@ -7,26 +7,21 @@ person signs in through the provider's own login form in Chromium and sees only 
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import subprocess
 import sys
-import time
 import uuid
 from datetime import UTC, datetime
 
 import httpx
 import pytest
-from itsdangerous import TimestampSigner, URLSafeTimedSerializer
 
 from shared.clock import ProgramClock
-from shared.contracts import events as ev
-from shared.contracts import topics
 from tandem.client import Publisher, Watcher
 from tandem.local.stack import Services, free_http_ports
-from tests.support.oidc import sign_in
-from tests.support.people import onboarded
+from tests.support.access import (ACTIONS, COMMAND_TOPICS, RLO, SCRIPT, cookie_of, programs_loaded,
+                                  publish_programs, sign_in_through_provider)
 from tests.support.runtime import eventually, fetch
 
 pytestmark = pytest.mark.e2e
@@ -40,11 +35,6 @@ ROLE_MAP = {"tandem-program-p1-admins": {"p1": "program-admin"},
             "tandem-program-p1-viewers": {"p1": "program-viewer"},
             "tandem-program-p2-admins": {"p2": "program-admin"},
             "tandem-admins": "tandem-admin"}
-SCRIPT = "<script>alert(1)</script>"
-RLO = "\u202e"
-EVIL_NAME = f"Eve {SCRIPT} {RLO}gpj.exe"
-COMMAND_TOPICS = [topics.RELATIONSHIP_COMMANDS, topics.MATCH_REQUESTS]
-ACTIONS = ("nudge", "end", "rematch")
 
 
 @pytest.fixture
@@ -69,54 +59,6 @@ def feedback(infrastructure, database_url, topic_prefix, tmp_path, oidc_provider
         process.stop()
 
 
-async def _publish_programs(pub: Publisher, now: datetime) -> None:
-    """p1 (a hostile name, an active pair and an ended one with a hostile reason) and p2 (one pair)."""
-    await pub.publish(ev.ProgramConfigured(program_id="p1", name=f"Pilot {SCRIPT}{RLO}", timezone="Europe/Amsterdam"))
-    await pub.publish(ev.ProgramConfigured(program_id="p2", name="Other team's program", timezone="UTC"))
-    for pid, program, extra in [("m1", "p1", {"roles": ("mentor",), "capacity": 2, "name": f"Mallory {SCRIPT}"}),
-                                ("e1", "p1", {"name": EVIL_NAME}), ("e3", "p1", {"name": f"{RLO}Trudy"}),
-                                ("m2", "p2", {"roles": ("mentor",), "capacity": 2}), ("e2", "p2", {})]:
-        await pub.publish(onboarded(pid=pid, program_id=program, **extra))
-    for rid, program, mentee, mentor in [("r1", "p1", "e1", "m1"), ("r3", "p1", "e3", "m1"), ("r2", "p2", "e2", "m2")]:
-        await pub.publish(ev.MatchEstablished(relationship_id=rid, proposal_id=f"prop-{rid}", program_id=program,
-                                              mentee_id=mentee, mentor_id=mentor, established_at=now))
-    await pub.publish(ev.MatchEnded(relationship_id="r3", program_id="p1", mentee_id="e3", mentor_id="m1",
-                                    reason=f"moved {SCRIPT} {RLO}away", ended_at=now))
-
-
-def _cookie_of(subject: str, groups: list[str], *, key: str = SESSION_KEY, age: float = 0) -> str:
-    """A session cookie as the service makes one, signed with `key`, issued `age` seconds ago."""
-    class Then(TimestampSigner):
-        def get_timestamp(self) -> int:
-            return int(time.time() - age)
-
-    signer = URLSafeTimedSerializer(key, salt="tandem-ops-session", signer=Then)
-    return signer.dumps({"sub": subject, "groups": groups, "via": "sso"})
-
-
-async def _sign_in_through_provider(base: str, provider, login: str) -> str:
-    """The whole authorization code + PKCE flow, as a browser does it; returns the session cookie."""
-    async with httpx.AsyncClient(base_url=base, headers={"origin": base}) as web:
-        started = await web.post("/dashboard/auth/start", data={"next": "/dashboard"})
-        assert started.status_code == 302, started.text
-        authorize = started.headers["location"]
-        assert authorize.startswith(provider.issuer) and "code_challenge=" in authorize
-        assert "code_challenge_method=S256" in authorize
-        with httpx.Client() as browser:
-            back = await asyncio.to_thread(sign_in, browser, authorize, login, provider.password(login))
-        assert back.is_redirect, back.text[:300]
-        callback = back.headers["location"]
-        assert callback.startswith(f"{base}/dashboard/auth/callback?")
-        done = await web.get(callback)
-        assert done.status_code == 303 and done.headers["location"] == "/dashboard", done.text
-        set_cookie = done.headers["set-cookie"].lower()
-        assert "httponly" in set_cookie and "samesite=lax" in set_cookie
-        # The flow's one-time state is gone: the same answer from the provider cannot be used again.
-        replay = await web.get(callback)
-        assert replay.status_code == 400
-        return done.cookies["tandem_ops_session"]
-
-
 def _token(database_url: str, *args: str) -> str:
     """`tandem token ...` as an operator runs it; its output."""
     done = subprocess.run([sys.executable, "-m", "tandem.cli", "token", *args], capture_output=True, text=True,
@@ -138,21 +80,16 @@ async def test_every_attack_gets_a_4xx_and_publishes_nothing(feedback, oidc_prov
     async with Publisher(bootstrap, topic_prefix=topic_prefix, now=clock.now) as pub, \
             Watcher(bootstrap, COMMAND_TOPICS, topic_prefix) as commands, \
             httpx.AsyncClient(base_url=base, timeout=20) as http:
-        await _publish_programs(pub, clock.now())
+        await publish_programs(pub, clock.now())
         root = {"Authorization": f"Bearer {OPS_TOKEN}"}
-
-        async def loaded():
-            answers = [await http.get(f"/api/programs/{p}/relationships", params={"state": s}, headers=root)
-                       for p, s in (("p1", "ended"), ("p1", "new"), ("p2", "new"))]
-            loaded.last = [(a.status_code, a.text[:200]) for a in answers]
-            return all(a.status_code == 200 and len(a.json()["relationships"]) == 1 for a in answers)
-
+        last: list = []
         try:
-            await eventually(loaded, 60, "both programs' relationships")
+            await eventually(lambda: programs_loaded(http, root, last), 60, "both programs' relationships")
         except AssertionError as exc:
-            raise AssertionError(f"{exc}: {loaded.last}") from None
+            raise AssertionError(f"{exc}: {last[-1:]}") from None
 
-        cookies = {login: await _sign_in_through_provider(base, oidc_provider, login)
+        cookies = {login: await sign_in_through_provider(base, oidc_provider.issuer, login,
+                                                         oidc_provider.password(login))
                    for login in ("ana", "ben", "cleo", "root", "nobody")}
         same_site = {"origin": base}
 
@@ -184,9 +121,9 @@ async def test_every_attack_gets_a_4xx_and_publishes_nothing(feedback, oidc_prov
             await refused("POST", path, 401, headers=same_site, **action_body(action))  # no cookie
 
         # Forged cookies: another key, a tampered payload, garbage; an expired one with the right key.
-        forged = [_cookie_of("root", ["tandem-admins"], key="guessed-key"),
+        forged = [cookie_of("root", ["tandem-admins"], key="guessed-key"),
                   cookies["ben"][:-3] + "AAA", "e30.AAAA.BBBB", "",
-                  _cookie_of("root", ["tandem-admins"], age=2 * 3600)]
+                  cookie_of("root", ["tandem-admins"], key=SESSION_KEY, age=2 * 3600)]
         _, _, rest = cookies["ben"].partition(".")  # keep the time and signature, swap the payload
         forged.append("eyJzdWIiOiJyb290IiwiZ3JvdXBzIjpbInRhbmRlbS1hZG1pbnMiXSwidmlhIjoic3NvIn0." + rest)
         for cookie in forged:
@@ -345,7 +282,7 @@ if os.path.exists(CHROMIUM):
         async with Publisher(infrastructure.bootstrap_servers, topic_prefix=topic_prefix, now=clock.now) as pub, \
                 httpx.AsyncClient(base_url=base, headers={"Authorization": f"Bearer {OPS_TOKEN}"}) as api, \
                 async_playwright() as pw:
-            await _publish_programs(pub, clock.now())
+            await publish_programs(pub, clock.now())
 
             async def loaded():
                 answer = await api.get("/api/programs")
