@@ -91,6 +91,8 @@ class FlowCosts:
     unit: np.ndarray  # int64 per mentor place (the load-spread cost)
     tie_break_units: int  # tie-breaker resolution: units per 1.0 of score
     goal_units: int = 0  # goal fit resolution: units per 1.0 of goal fit (0: not a priority)
+    tie: np.ndarray | None = None  # the tie-breaker's part of `pair`
+    shortfalls: tuple[np.ndarray, ...] = ()  # per priority level, highest first: its shortfall per pair arc
 
 
 def goal_units(covered: np.ndarray, n_goals: np.ndarray, most: int = MAX_GOAL_UNITS) -> tuple[np.ndarray, int]:
@@ -116,8 +118,10 @@ def lexicographic_costs(levels: Sequence[tuple[np.ndarray, int, int]], score: np
     value in [0, 1) per arc, worth under max(1/1024 of score, one tie-breaker unit), because exact
     ties slow cost scaling down; `place_rank`: per mentor place, the mentor's load before it (each
     costs `spread` of score);
-    `pairs`: the matching's size, `nodes`: the flow network's; `finest`: the finest tie-breaker
-    resolution to try (units per 1.0 of score).
+    `pairs`: the most pairs in which two compared assignments differ (the matching's size orders
+    every assignment; a smaller bound orders the exchanges of up to that many pairs, with smaller
+    costs); `nodes`: the flow network's; `finest`: the finest tie-breaker resolution to try (units
+    per 1.0 of score).
     """
     limit = COST_HEADROOM // (nodes + 1)
     top_rank = int(place_rank.max(initial=0))
@@ -138,7 +142,8 @@ def lexicographic_costs(levels: Sequence[tuple[np.ndarray, int, int]], score: np
         raise ValueError("the lexicographic cost scales do not fit in int64 for a pool this size")
     pair = np.rint((1.0 - np.clip(score, 0.0, 1.0)) * units).astype(np.int64)
     pair += np.floor(jitter * jitter_units).astype(np.int64)
+    tie = pair.copy()
     for (shortfall, _, _), scale in zip(levels, scales):
         pair += shortfall.astype(np.int64) * scale
     unit = np.rint(spread * units * place_rank).astype(np.int64)
-    return FlowCosts(pair, unit, units)
+    return FlowCosts(pair, unit, units, tie=tie, shortfalls=tuple(s.astype(np.int64) for s, _, _ in levels))
