@@ -2,10 +2,10 @@
 time, so that a slow endpoint delays only its own messages.
 
 Each pass (`Dispatcher.step`, run by `shared.loops.run_loop`, woken by handlers after they commit
-and by every send that ends):
+and by sends that end, once half of an endpoint's or of the whole room is free again):
 1. Deliveries still `sending` after their lease were interrupted mid-send (the process died). They
    are recorded failed and announced, never sent again: we cannot know whether the mail server
-   already took them.
+   already took them. Looked for at most once per `delivery_poll_seconds`.
 2. Due deliveries are claimed in bulk, as many as there is room for: `delivery_concurrency` sends in
    flight in this process, of which at most `smtp_concurrency` to the mail server and
    `webhook_per_endpoint` to any one webhook endpoint (its URL's host and port). One transaction
