@@ -13,7 +13,8 @@ from dataclasses import dataclass
 import asyncpg
 import psutil
 
-# The harness's own queries carry this comment, so they can be left out of the services' statements.
+# The harness's own queries carry this comment after their SELECT (Postgres 18 drops a leading comment
+# from the text it keeps), so they can be left out of the services' statements.
 MARK = "/* bench */"
 # asyncpg resets a connection going back to its pool with one message of four statements
 # (`SELECT pg_advisory_unlock_all(); CLOSE ALL; UNLISTEN *; RESET ALL;`): one round trip, counted
@@ -95,7 +96,7 @@ class StatementMeter:
         conn = await asyncpg.connect(self.owner_url)
         try:
             rows = await conn.fetch(
-                f"""{MARK} SELECT r.rolname AS role, sum(s.calls)::bigint AS calls
+                f"""SELECT {MARK} r.rolname AS role, sum(s.calls)::bigint AS calls
                     FROM pg_stat_statements s
                     JOIN pg_database d ON d.oid = s.dbid
                     JOIN pg_roles r ON r.oid = s.userid
@@ -110,7 +111,7 @@ class StatementMeter:
         conn = await asyncpg.connect(self.owner_url)
         try:
             rows = await conn.fetch(
-                f"""{MARK} SELECT s.query, sum(s.calls)::bigint AS calls FROM pg_stat_statements s
+                f"""SELECT {MARK} s.query, sum(s.calls)::bigint AS calls FROM pg_stat_statements s
                     JOIN pg_database d ON d.oid = s.dbid
                     WHERE d.datname = $1 AND s.query NOT LIKE '%{MARK}%' AND s.query NOT IN {_RESET_EXTRAS}
                     GROUP BY s.query ORDER BY 2 DESC LIMIT $2""", self.database, most)
