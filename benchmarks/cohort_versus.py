@@ -1,0 +1,211 @@
+"""`tandem match-cohort` of this checkout against the engine of an earlier commit, side by side in one run.
+
+    .venv/bin/python -m benchmarks.cohort_versus                 # 100,000 x 25,000, default and thin, 2 runs each
+    .venv/bin/python -m benchmarks.cohort_versus --quick         # 20,000 x 5,000
+    .venv/bin/python -m benchmarks.cohort_versus --baseline REV --repeats 3 --populations default
+
+The baseline defaults to the code of 2026-12-02 (the last commit before 2026-12-03 UTC, before the
+goal-first objective), unpacked with `git archive` into a temporary directory. Both engines read the
+same JSONL file (benchmarks.matching's populations, seed 7) through their own CLI, each in a fresh
+process; runs alternate (baseline, this checkout, this checkout, baseline, ...) so that load from
+other work on the machine falls on both alike. Wall time, the CLI's own "matching" figure, CPU
+seconds and peak RSS of each process are reported, and the round's stage times from its stats.
+Quality is computed here from the output files and the profiles: pairs, total goal fit, diverse
+perspective served, mean score, and every pair re-checked against the hard rules
+(benchmarks.matching.Rules).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from benchmarks.matching import AT, Rules, diverse, goal_fit
+from benchmarks.report import write_section
+from tandem.population import population, population_dicts
+
+ROOT = Path(__file__).resolve().parent.parent
+BASELINE_BEFORE = "2026-12-03T00:00:00Z"  # the code of 2026-12-02
+TARGET_CLI_S, TARGET_MATCHING_S = 60, 30
+# Runs `tandem match-cohort` of the tree in argv[1] (first on sys.path, ahead of the editable
+# install) and writes the round's stats to argv[2].
+DRIVER = '''
+import json, sys
+tree, stats_path, *cli = sys.argv[1:]
+sys.path.insert(0, tree)
+import tandem.commands.match_cohort as command
+assert command.__file__.startswith(tree), command.__file__
+solve = command.solve_cohort
+def recorded(*args, **kwargs):
+    result = solve(*args, **kwargs)
+    with open(stats_path, "w") as f:
+        json.dump(result.stats, f, default=str)
+    return result
+command.solve_cohort = recorded
+from tandem.cli import main
+sys.exit(main(cli))
+'''
+SUMMARY = re.compile(r"([\d.]+) s \(reading ([\d.]+) s, matching ([\d.]+) s\)")
+
+
+def git(*args: str) -> str:
+    return subprocess.run(["git", *args], cwd=ROOT, check=True, capture_output=True, text=True).stdout.strip()
+
+
+def unpack(rev: str, into: Path) -> None:
+    archive = subprocess.run(["git", "archive", rev], cwd=ROOT, check=True, capture_output=True).stdout
+    subprocess.run(["tar", "-x", "-C", str(into)], input=archive, check=True)
+
+
+def run_cli(tree: Path, driver: Path, src: Path, work: Path) -> dict:
+    stats, out, log = work / "stats.json", work / "out.jsonl", work / "cli.log"
+    for path in (stats, out):
+        path.unlink(missing_ok=True)
+    cmd = [sys.executable, "-I", str(driver), str(tree), str(stats), "match-cohort", "--participants", str(src),
+           "--out", str(out), "--at", AT.isoformat()]
+    with log.open("w") as sink:
+        started = time.perf_counter()
+        child = subprocess.Popen(cmd, cwd=tree, stdout=sink, stderr=subprocess.STDOUT)
+        _, status, usage = os.wait4(child.pid, 0)  # this child's own CPU time and peak RSS
+        wall = time.perf_counter() - started
+    stderr = log.read_text()
+    code = os.waitstatus_to_exitcode(status)
+    if code != 0:
+        raise RuntimeError(f"match-cohort in {tree} exited {code}: {stderr[-2000:]}")
+    summary = SUMMARY.search(stderr)
+    return {"wall_s": wall, "cpu_s": usage.ru_utime + usage.ru_stime, "peak_gib": usage.ru_maxrss / 2**20,
+            "cli_total_s": float(summary.group(1)), "reading_s": float(summary.group(2)),
+            "matching_s": float(summary.group(3)), "stages": json.loads(stats.read_text())["seconds"],
+            "pairs": [(d["mentee_id"], d["mentor_id"], d["score"]) for d in map(json.loads, out.open())
+                      if d["mentor_id"] is not None]}
+
+
+def quality(pairs: list, by_id: dict, rules: Rules) -> dict:
+    asked = [e for e, _, _ in pairs if by_id[e].diverse_perspective]
+    return {"pairs": len(pairs), "total_goal_fit": sum(goal_fit(by_id[e], by_id[m]) for e, m, _ in pairs),
+            "asked": len(asked), "served": sum(diverse(by_id[e], by_id[m]) for e, m, _ in pairs),
+            "mean_score": statistics.fmean(s for _, _, s in pairs) if pairs else 0.0,
+            "broken": len(rules.broken([(e, m) for e, m, _ in pairs], min_hours=2.0))}
+
+
+def compare(kind: str, n_e: int, n_m: int, repeats: int, trees: dict[str, Path], driver: Path, work: Path) -> dict:
+    src = work / f"{kind}.jsonl"
+    with src.open("w") as f:
+        for d in population_dicts(kind, n_e, n_m, seed=7):
+            f.write(json.dumps(d) + "\n")
+    runs: dict[str, list[dict]] = {name: [] for name in trees}
+    names = list(trees)
+    for r in range(repeats):
+        for name in names if r % 2 == 0 else names[::-1]:
+            run = run_cli(trees[name], driver, src, work)
+            print(f"{kind} {name} run {r + 1}: {run['wall_s']:.1f} s end to end, matching {run['matching_s']:.1f} s, "
+                  f"stages {run['stages']}, load {os.getloadavg()[0]:.1f}", file=sys.stderr, flush=True)
+            runs[name].append(run)
+    people = population(kind, n_e, n_m, seed=7)
+    by_id, rules = {p.participant_id: p for p in people}, Rules(people)
+    out = {"kind": kind, "mentees": n_e, "mentors": n_m, "input_mib": src.stat().st_size / 2**20}
+    for name, done in runs.items():
+        last = done[-1]
+        out[name] = {"runs": [{k: v for k, v in run.items() if k != "pairs"} for run in done],
+                     "quality": quality(last["pairs"], by_id, rules),
+                     "same_pairs_every_run": all(run["pairs"] == last["pairs"] for run in done)}
+    src.unlink()
+    return out
+
+
+def median(runs: list[dict], key: str, stage: bool = False) -> float:
+    return statistics.median(run["stages"][key] if stage else run[key] for run in runs)
+
+
+def render(cases: list[dict], baseline: str, head: str, repeats: int, loads: tuple, note: str) -> str:
+    lines = [
+        f"`tandem match-cohort` of this checkout ({head}) against the engine of 2026-12-02 ({baseline}: the last "
+        "commit before the goal-first objective), both on the same JSONL input (`benchmarks.matching`'s "
+        f"populations, seed 7, `--at {AT.isoformat()}`), each in a fresh process, {repeats} runs each, "
+        "alternating (baseline, this checkout, this checkout, baseline, ...). Figures are medians; every run "
+        "is listed below. `python -m benchmarks.cohort_versus` reproduces this section.",
+        "",
+        "| Population | Engine | End to end (target ≤ 60 s) | Matching (target ≤ 30 s) | Reading | CPU | Peak RSS "
+        "| Candidates | Proof of maximum | Min-cost flow | Explanations |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for case in cases:
+        for name, label in (("baseline", "2026-12-02"), ("head", "this checkout")):
+            runs = case[name]["runs"]
+            lines.append(
+                f"| {case['kind']} {case['mentees']:,} x {case['mentors']:,} | {label} | "
+                f"**{median(runs, 'wall_s'):.1f} s** | **{median(runs, 'matching_s'):.1f} s** | "
+                f"{median(runs, 'reading_s'):.1f} s | {median(runs, 'cpu_s'):.1f} s | "
+                f"{max(r['peak_gib'] for r in runs):.2f} GiB | {median(runs, 'candidates', True):.1f} s | "
+                f"{median(runs, 'prove_maximum', True):.1f} s | {median(runs, 'min_cost_flow', True):.1f} s | "
+                f"{median(runs, 'explain', True):.1f} s |")
+    lines += ["", "| Population | Engine | Pairs | Total goal fit (mean) | Diverse perspective, of matched who asked "
+                  "| Mean score | Hard rules broken | Same pairs in every run |",
+              "|---|---|---|---|---|---|---|---|"]
+    for case in cases:
+        for name, label in (("baseline", "2026-12-02"), ("head", "this checkout")):
+            q = case[name]["quality"]
+            lines.append(
+                f"| {case['kind']} | {label} | {q['pairs']:,} | {q['total_goal_fit']:,.1f} "
+                f"({q['total_goal_fit'] / max(1, q['pairs']):.4f}) | {q['served']:,} of {q['asked']:,} "
+                f"({100 * q['served'] / max(1, q['asked']):.2f} %) | {q['mean_score']:.4f} | {q['broken']} | "
+                f"{'yes' if case[name]['same_pairs_every_run'] else 'no'} |")
+    lines += ["", "Every run (end to end / matching / CPU seconds):", ""]
+    for case in cases:
+        for name, label in (("baseline", "2026-12-02"), ("head", "this checkout")):
+            runs = ", ".join(f"{r['wall_s']:.1f} / {r['matching_s']:.1f} / {r['cpu_s']:.1f}" for r in case[name]["runs"])
+            lines.append(f"- {case['kind']}, {label}: {runs}")
+    busy = max(loads[0], loads[1]) > 2.5
+    lines += ["", f"Load average (1 min) on this 2-core machine: {loads[0]:.1f} at the start, {loads[1]:.1f} at the "
+                  "end" + (f"; {note}" if note else "") +
+              (": **busy**: other work shared the cores, so wall times are longer and noisier than on a quiet "
+               "machine; CPU seconds are the steadier comparison, and alternating runs share the load alike."
+               if busy else ": quiet.")]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="benchmarks.cohort_versus")
+    parser.add_argument("--baseline", help=f"commit to compare against (default: the last before {BASELINE_BEFORE})")
+    parser.add_argument("--repeats", type=int, default=2, help="runs of each engine per population (default 2)")
+    parser.add_argument("--populations", default="default,thin", help="comma-separated (default: default,thin)")
+    parser.add_argument("--quick", action="store_true", help="20,000 x 5,000 instead of 100,000 x 25,000")
+    parser.add_argument("--load-note", default="", help="a note on the machine's load, printed in the report")
+    parser.add_argument("--no-write", action="store_true", help="print, do not write docs/benchmarks.md")
+    args, _ = parser.parse_known_args(argv)  # `make bench` passes every benchmark the same options
+    if args.repeats < 1:
+        parser.error("--repeats must be at least 1")
+    baseline = args.baseline or git("rev-list", "-1", f"--before={BASELINE_BEFORE}", "HEAD")
+    baseline, head = git("rev-parse", "--short", baseline), git("rev-parse", "--short", "HEAD")
+    dirty = bool(git("status", "--porcelain", "--", "services/matching", "tandem/commands/match_cohort.py"))
+    n_e, n_m = (20_000, 5_000) if args.quick else (100_000, 25_000)
+    loads = [os.getloadavg()[0]]
+    with tempfile.TemporaryDirectory(prefix="cohort-versus-") as tmp:
+        work = Path(tmp)
+        (work / "baseline").mkdir()
+        unpack(baseline, work / "baseline")
+        driver = work / "driver.py"
+        driver.write_text(DRIVER)
+        trees = {"baseline": work / "baseline", "head": ROOT}
+        cases = [compare(kind, n_e, n_m, args.repeats, trees, driver, work) for kind in args.populations.split(",")]
+    loads.append(os.getloadavg()[0])
+    body = render(cases, baseline, head + (" with uncommitted changes" if dirty else ""), args.repeats, tuple(loads),
+                  args.load_note)
+    print(body)
+    if not args.no_write:
+        write_section("cohort-versus", "Matching: the cohort round against the engine of 2026-12-02", body)
+    broken = any(case[name]["quality"]["broken"] for case in cases for name in ("baseline", "head"))
+    fewer = any(case["head"]["quality"]["pairs"] < case["baseline"]["quality"]["pairs"] for case in cases)
+    return 1 if broken or fewer else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
