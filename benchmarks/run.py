@@ -5,7 +5,8 @@ from __future__ import annotations
 import subprocess
 import sys
 
-BENCHMARKS = ["benchmarks.matching", "benchmarks.cohort_versus", "benchmarks.matching_service", "benchmarks.scheduling_planner", "benchmarks.reminders",
+BENCHMARKS = ["benchmarks.matching", "benchmarks.cohort_versus", "benchmarks.matching_service",
+              "benchmarks.scheduling_planner", "benchmarks.reminders",
               "benchmarks.throughput", "benchmarks.rejection", "benchmarks.pages", "benchmarks.retention_purge"]
 
 
