@@ -26,6 +26,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 from benchmarks.matching import AT, Rules, diverse, goal_fit
@@ -84,6 +85,7 @@ def run_cli(tree: Path, driver: Path, src: Path, work: Path) -> dict:
     return {"wall_s": wall, "cpu_s": usage.ru_utime + usage.ru_stime, "peak_gib": usage.ru_maxrss / 2**20,
             "cli_total_s": float(summary.group(1)), "reading_s": float(summary.group(2)),
             "matching_s": float(summary.group(3)), "stages": json.loads(stats.read_text())["seconds"],
+            "flow_proof": json.loads(stats.read_text()).get("flow_proof"),
             "pairs": [(d["mentee_id"], d["mentor_id"], d["score"]) for d in map(json.loads, out.open())
                       if d["mentor_id"] is not None]}
 
@@ -158,6 +160,9 @@ def render(cases: list[dict], baseline: str, head: str, repeats: int, loads: tup
                 f"({q['total_goal_fit'] / max(1, q['pairs']):.4f}) | {q['served']:,} of {q['asked']:,} "
                 f"({100 * q['served'] / max(1, q['asked']):.2f} %) | {q['mean_score']:.4f} | {q['broken']} | "
                 f"{'yes' if case[name]['same_pairs_every_run'] else 'no'} |")
+    proofs = {json.dumps(r["flow_proof"], sort_keys=True) for case in cases for r in case["head"]["runs"]}
+    lines += ["", "This checkout's min-cost flow, how its lexicographic optimum was established (`flow_proof` in the "
+                  "round's stats): " + "; ".join(sorted(proofs)) + "."]
     lines += ["", "Every run (end to end / matching / CPU seconds):", ""]
     for case in cases:
         for name, label in (("baseline", "2026-12-02"), ("head", "this checkout")):
@@ -180,14 +185,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="20,000 x 5,000 instead of 100,000 x 25,000")
     parser.add_argument("--load-note", default="", help="a note on the machine's load, printed in the report")
     parser.add_argument("--no-write", action="store_true", help="print, do not write docs/benchmarks.md")
+    parser.add_argument("--save", type=Path, metavar="JSON", help="also keep the measurements in this file")
+    parser.add_argument("--from", dest="saved", type=Path, metavar="JSON", help="render saved measurements, run nothing")
     args, _ = parser.parse_known_args(argv)  # `make bench` passes every benchmark the same options
     if args.repeats < 1:
         parser.error("--repeats must be at least 1")
+    if args.saved:
+        return report(**json.loads(args.saved.read_text()), write=not args.no_write)
     baseline = args.baseline or git("rev-list", "-1", f"--before={BASELINE_BEFORE}", "HEAD")
     baseline, head = git("rev-parse", "--short", baseline), git("rev-parse", "--short", "HEAD")
     dirty = bool(git("status", "--porcelain", "--", "services/matching", "tandem/commands/match_cohort.py"))
     n_e, n_m = (20_000, 5_000) if args.quick else (100_000, 25_000)
     loads = [os.getloadavg()[0]]
+    started = f"{datetime.now(UTC):%Y-%m-%d %H:%M}"
     with tempfile.TemporaryDirectory(prefix="cohort-versus-") as tmp:
         work = Path(tmp)
         (work / "baseline").mkdir()
@@ -197,10 +207,19 @@ def main(argv: list[str] | None = None) -> int:
         trees = {"baseline": work / "baseline", "head": ROOT}
         cases = [compare(kind, n_e, n_m, args.repeats, trees, driver, work) for kind in args.populations.split(",")]
     loads.append(os.getloadavg()[0])
-    body = render(cases, baseline, head + (" with uncommitted changes" if dirty else ""), args.repeats, tuple(loads),
-                  args.load_note)
+    measured = {"cases": cases, "baseline": baseline, "head": head + (" with uncommitted changes" if dirty else ""),
+                "repeats": args.repeats, "loads": loads, "note": args.load_note,
+                "window": f"{started} to {datetime.now(UTC):%H:%M} UTC"}
+    if args.save:
+        args.save.write_text(json.dumps(measured, indent=1))
+    return report(**measured, write=not args.no_write)
+
+
+def report(cases: list[dict], baseline: str, head: str, repeats: int, loads: list, note: str, window: str,
+           write: bool) -> int:
+    body = render(cases, baseline, head, repeats, tuple(loads), note) + f"\n\nRuns made {window}."
     print(body)
-    if not args.no_write:
+    if write:
         write_section("cohort-versus", "Matching: the cohort round against the engine of 2026-12-02", body)
     broken = any(case[name]["quality"]["broken"] for case in cases for name in ("baseline", "head"))
     fewer = any(case["head"]["quality"]["pairs"] < case["baseline"]["quality"]["pairs"] for case in cases)
