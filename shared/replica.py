@@ -139,9 +139,12 @@ class ParticipantDirectory:
     async def _lock(self, participant_id: str) -> None:
         """Serialise a profile's save with the person's erasure (both take it, for the transaction):
         an erasure of someone not yet known leaves no row to lock, only a tombstone that a
-        concurrent save could not see before it commits."""
-        await self.conn.execute("SELECT pg_advisory_xact_lock(hashtextextended('tandem.participant.' || $1, 0))",
-                                participant_id)
+        concurrent save could not see before it commits. Advisory locks are the whole database's:
+        the key names this service's schema, so services sharing a database never wait on (or
+        deadlock with) each other over the same person."""
+        await self.conn.execute(
+            "SELECT pg_advisory_xact_lock(hashtextextended(current_schema() || '.participant.' || $1, 0))",
+            participant_id)
 
     async def is_erased(self, participant_id: str) -> bool:
         """Whether this person was forgotten on request (their tombstone, `erased_participants`)."""
