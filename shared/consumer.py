@@ -12,8 +12,7 @@ For every event a service handles:
    skipped) and the outbox rows for the events it causes.
 3. An event that fails is *parked* (`shared.parking`): it is tried again alone, later, by the
    subscriber's parking task, and the later events of its key (same partition) queue behind it, so
-   order per key is kept (a record without a key has none to keep: it queues alone); the rest of
-   the batch, and the next batches, go on. Retries follow
+   order per key is kept; the rest of the batch, and the next batches, go on. Retries follow
    `shared.retry`'s jittered backoff: the database or broker being away is retried until it comes
    back; `NotYetKnown` (data still on its way on another topic) up to `max_deferrals` times;
    anything else up to `max_attempts` times; `PermanentError` and a message that is not an event
@@ -29,8 +28,7 @@ For every event a service handles:
    records is paused until they drop below it.
 6. Nothing waits inside the poll loop: a batch is applied and its failures parked, then the loop
    polls again, so the consumer never exceeds `max.poll.interval.ms` and never leaves its group for
-   being slow. (A batch waits at most for the parking task's current step, which the broker being
-   away can stretch: a dead letter waits for it.) When partitions are revoked (rebalance), what is settled is committed and their
+   being slow. When partitions are revoked (rebalance), what is settled is committed and their
    parked records are forgotten: their new owner gets them again from the committed offset.
 
 Records arrive in batches (one poll). A batch is first applied in a single transaction, one event
