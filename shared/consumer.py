@@ -90,9 +90,6 @@ Handler = Callable[[Any, Any, Any], Awaitable[None]]  # (event data, unit of wor
 Subscriptions = Mapping[type[EventData], Handler]
 
 
-LETTERS_PER_ROUND = 1000  # parked records dealt with in one round of a subscriber's parking task
-
-
 class InvalidMessage(Exception):
     """The bytes are not an event this topic carries."""
 
@@ -494,20 +491,18 @@ class Consumer:
             lot.worker = asyncio.create_task(self._work(runtime, lot), name=f"{lot.name} parked")
 
     async def _work(self, runtime: Runtime, lot: _Lot) -> None:
-        """Deal with parked records when they are due; ends when none is left. Each round looks the
-        due records up among those dead-lettered before (one query), dead-letters those given up
-        (together), and tries the others again, one transaction each."""
+        """Try parked records again when they are due, one at a time; ends when none is left."""
         while lot.ledger.queues:
-            due = lot.ledger.due(time.monotonic())[:LETTERS_PER_ROUND]
-            if due:
+            for entry in lot.ledger.due(time.monotonic()):
                 async with lot.lock:
-                    due = [e for e in due if lot.ledger.is_head(e)]  # not forgotten meanwhile (rebalance)
-                    await self._settle_dead_lettered_before(runtime, lot, due)
-                    await self._dead_letter_given_up(runtime, lot, [e for e in due if e.item.checked and e.item.verdict])
-            for entry in due:
-                async with lot.lock:
-                    if lot.ledger.is_head(entry) and entry.item.checked and entry.item.verdict is None:
-                        await self._try_again(runtime, lot, entry)
+                    if not lot.ledger.is_head(entry):  # forgotten meanwhile (rebalance)
+                        continue
+                    try:
+                        await self._try_parked(runtime, lot, entry)
+                    except Exception:  # e.g. Kafka refused the dead letter: it stays parked, and says so
+                        log.exception("%s: parked record %s[%d]@%d could not be settled", lot.name, *entry.where,
+                                      entry.offset)
+                        entry.due = time.monotonic() + runtime.limits.backoff_max
             await lot.commit(runtime.limits.max_parked)
             lot.wake.clear()
             next_due = lot.ledger.next_due()
@@ -516,72 +511,42 @@ class Consumer:
                     await asyncio.wait_for(lot.wake.wait(), max(0.0, next_due - time.monotonic()))
         lot.worker = None
 
-    async def _settle_dead_lettered_before(self, runtime: Runtime, lot: _Lot, due: list[Parked]) -> None:
-        """A record handed over again may have been given up already: then it is settled as it is."""
-        unchecked = [e for e in due if not e.item.checked]
-        if not unchecked:
-            return
-        try:
-            before = await _dead_lettered_among(runtime, [e.item.record for e in unchecked])
-        except Exception as exc:
-            log.warning("%s: looking up dead letters failed, retrying: %r", lot.name, exc)
-            for entry in unchecked:
-                entry.due = time.monotonic() + runtime.limits.backoff_max
-            return
-        for entry in unchecked:
-            waiting: _Waiting = entry.item
-            waiting.checked = True
-            if (waiting.record.topic, waiting.record.partition, waiting.record.offset) in before:
-                self._settled(waiting.topic, _type_of(waiting), waiting.outcome, "duplicate")
-                lot.ledger.settle(entry, time.monotonic())
-
-    async def _try_again(self, runtime: Runtime, lot: _Lot, entry: Parked) -> None:
+    async def _try_parked(self, runtime: Runtime, lot: _Lot, entry: Parked) -> None:
         waiting: _Waiting = entry.item
-        assert waiting.event is not None
-        try:
-            started = time.perf_counter()
-            async with runtime.transaction() as uow:
-                result = await self._run(uow, runtime, waiting.topic, waiting.event)
-            metrics.HANDLER_SECONDS.labels(self.service, waiting.topic, _type_of(waiting)).observe(
-                time.perf_counter() - started)
-        except Exception as exc:
-            self._judge(runtime, entry, exc)  # due again later, or given up (dead-lettered next round)
-            return
-        self._settled(waiting.topic, _type_of(waiting), waiting.outcome, result)
+        event, topic = waiting.event, waiting.topic
+        event_type = event.envelope.type if event is not None else "invalid"
+        if waiting.verdict is None or not waiting.checked:
+            try:
+                if not waiting.checked:  # a record handed over again may have been given up already
+                    if await _dead_lettered_before(runtime, waiting.record):
+                        self._settled(topic, event_type, waiting.outcome, "duplicate")
+                        lot.ledger.settle(entry, time.monotonic())
+                        return
+                    waiting.checked = True
+                if waiting.verdict is None:
+                    assert event is not None
+                    started = time.perf_counter()
+                    async with runtime.transaction() as uow:
+                        result = await self._run(uow, runtime, topic, event)
+                    metrics.HANDLER_SECONDS.labels(self.service, topic, event_type).observe(
+                        time.perf_counter() - started)
+                    self._settled(topic, event_type, waiting.outcome, result)
+                    lot.ledger.settle(entry, time.monotonic())
+                    return
+            except Exception as exc:
+                self._judge(runtime, entry, exc)
+                if waiting.verdict is None:
+                    return  # due again later
+        assert waiting.verdict is not None
+        reason, error_type = waiting.verdict
+        if event is not None and event.envelope.type == DEAD_LETTER:  # not dead-lettered again: said, and passed
+            log.error("could not take in dead letter %s: %s", event.envelope.id, reason)
+            result = "skipped"
+        else:
+            await dead_letter(runtime, topic, waiting.record, reason=reason, error_type=error_type)
+            result = "dead_lettered"
+        self._settled(topic, event_type, waiting.outcome, result)
         lot.ledger.settle(entry, time.monotonic())
-
-    async def _dead_letter_given_up(self, runtime: Runtime, lot: _Lot, given_up: list[Parked]) -> None:
-        """Write the dead letters of records given up, together; then record them, then settle them."""
-        letters = []
-        for entry in given_up:
-            waiting: _Waiting = entry.item
-            reason, _ = waiting.verdict  # type: ignore[misc]
-            if waiting.event is not None and waiting.event.envelope.type == DEAD_LETTER:
-                # A dead letter is not dead-lettered again: said, and passed.
-                log.error("could not take in dead letter %s: %s", waiting.event.envelope.id, reason)
-                self._settled(waiting.topic, DEAD_LETTER, waiting.outcome, "skipped")
-                lot.ledger.settle(entry, time.monotonic())
-            else:
-                letters.append(entry)
-        sent = await asyncio.gather(*(dead_letter(runtime, e.item.topic, e.item.record, reason=e.item.verdict[0],
-                                                  error_type=e.item.verdict[1]) for e in letters),
-                                    return_exceptions=True)
-        written = []
-        for entry, outcome in zip(letters, sent, strict=True):
-            if isinstance(outcome, BaseException):  # e.g. Kafka refused it: it stays parked, and says so
-                log.error("%s: the dead letter of %s[%d]@%d could not be written: %r", lot.name, *entry.where,
-                          entry.offset, outcome)
-                entry.due = time.monotonic() + runtime.limits.backoff_max
-            else:
-                written.append(entry)
-        if written:
-            # Recorded once written, so a redelivery is not waited on or dead-lettered again.
-            await call_until_available("recording dead letters",
-                                       lambda: _record_dead_letters(runtime, [e.item.record for e in written]),
-                                       maximum=runtime.limits.backoff_max)
-        for entry in written:
-            self._settled(entry.item.topic, _type_of(entry.item), entry.item.outcome, "dead_lettered")
-            lot.ledger.settle(entry, time.monotonic())
 
     def _judge(self, runtime: Runtime, entry: Parked, exc: Exception) -> None:
         """Count a failure: set the parked record's next try, or give it up with a reason."""
@@ -590,8 +555,11 @@ class Consumer:
         if isinstance(exc, InvalidMessage):
             waiting.verdict = (str(exc), "InvalidMessage")
             return
-        assert event is not None
         kind = _kind(exc)
+        if event is None or waiting.verdict is not None:  # given up already; only the look-up failed
+            log.warning("looking up dead letters failed, retrying: %r", exc)
+            entry.due = time.monotonic() + backoff_delay(limits.backoff, limits.backoff_max, 1)
+            return
         waiting.counts[kind] += 1
         metrics.HANDLER_RETRIES.labels(self.service, topic, kind).inc()
         if isinstance(exc, PermanentError):
@@ -682,26 +650,20 @@ async def dead_letter(runtime: Runtime, topic: str, record: ConsumerRecord, *, r
     )
     metrics.DEAD_LETTERS.labels(runtime.name, topic, error_type).inc()
     log.error("dead-lettered %s[%d]@%d: %s", record.topic, record.partition, record.offset, reason)
+    # Recorded once written, so a redelivery of the record is not waited on or dead-lettered again.
+    await call_until_available("recording a dead letter", lambda: _record_dead_letter(runtime, record),
+                               maximum=runtime.limits.backoff_max)
 
 
-def _type_of(waiting: _Waiting) -> str:
-    return waiting.event.envelope.type if waiting.event is not None else "invalid"
-
-
-async def _record_dead_letters(runtime: Runtime, records: Sequence[ConsumerRecord]) -> None:
+async def _record_dead_letter(runtime: Runtime, record: ConsumerRecord) -> None:
     async with runtime.transaction() as uow:
-        await uow.conn.execute(
-            'INSERT INTO dead_lettered (topic, partition, "offset") '
-            "SELECT * FROM unnest($1::text[], $2::int[], $3::bigint[]) ON CONFLICT DO NOTHING",
-            [r.topic for r in records], [r.partition for r in records], [r.offset for r in records])
+        await uow.conn.execute('INSERT INTO dead_lettered (topic, partition, "offset") VALUES ($1, $2, $3) '
+                               "ON CONFLICT DO NOTHING", record.topic, record.partition, record.offset)
 
 
-async def _dead_lettered_among(runtime: Runtime, records: Sequence[ConsumerRecord]) -> set[tuple[str, int, int]]:
-    """The places (topic, partition, offset) of these records that were dead-lettered before."""
-    async with runtime.transaction() as uow:
-        rows = await uow.conn.fetch(
-            'SELECT d.topic, d.partition, d."offset" FROM dead_lettered d '
-            'JOIN unnest($1::text[], $2::int[], $3::bigint[]) AS r (topic, partition, "offset") '
-            'USING (topic, partition, "offset")',
-            [r.topic for r in records], [r.partition for r in records], [r.offset for r in records])
-    return {(row["topic"], row["partition"], row["offset"]) for row in rows}
+async def _dead_lettered_before(runtime: Runtime, record: ConsumerRecord) -> bool:
+    async def look() -> bool:
+        async with runtime.transaction() as uow:
+            return await uow.conn.fetchval('SELECT true FROM dead_lettered WHERE topic = $1 AND partition = $2 '
+                                           'AND "offset" = $3', record.topic, record.partition, record.offset) or False
+    return await call_until_available("looking up dead letters", look, maximum=runtime.limits.backoff_max)

@@ -3,8 +3,7 @@
 No I/O here: the consumer (shared/consumer.py, whose docstring states the delivery rules) decides
 what to try and when; this ledger keeps the bookkeeping those rules rest on:
 - a parked record holds its key: every later record of that key (same partition) queues behind it,
-  in offset order, and is tried only once everything before it is settled (a record without a key
-  has no order to keep: it queues alone);
+  in offset order, and is tried only once everything before it is settled;
 - a partition's offset may be committed up to its lowest unsettled record, and no further than the
   records already taken from Kafka.
 """
@@ -36,7 +35,7 @@ class Parked:
 
 @dataclass
 class Ledger:
-    queues: dict[tuple[Partition, bytes | int], deque[Parked]] = field(default_factory=dict)
+    queues: dict[tuple[Partition, bytes | None], deque[Parked]] = field(default_factory=dict)
     unsettled: dict[Partition, set[int]] = field(default_factory=dict)
     taken: dict[Partition, int] = field(default_factory=dict)  # offset after the last record taken
 
@@ -45,11 +44,11 @@ class Ledger:
         return offset in self.unsettled.get(where, ())
 
     def is_parked(self, where: Partition, key: bytes | None) -> bool:
-        return key is not None and (where, key) in self.queues
+        return (where, key) in self.queues
 
     def park(self, entry: Parked) -> None:
         """Queue a record behind its key (it heads the queue when its key was not parked)."""
-        self.queues.setdefault(_queue(entry), deque()).append(entry)
+        self.queues.setdefault((entry.where, entry.key), deque()).append(entry)
         self.unsettled.setdefault(entry.where, set()).add(entry.offset)
 
     def find(self, where: Partition, offset: int) -> Parked | None:
@@ -61,7 +60,7 @@ class Ledger:
         return None
 
     def is_head(self, entry: Parked) -> bool:
-        queue = self.queues.get(_queue(entry))
+        queue = self.queues.get((entry.where, entry.key))
         return bool(queue) and queue[0] is entry
 
     def heads(self) -> list[Parked]:
@@ -77,13 +76,13 @@ class Ledger:
 
     def settle(self, entry: Parked, now: float) -> Parked | None:
         """Done with a queue's head; returns the next record of its key (due at once), if any."""
-        queue = self.queues.get(_queue(entry))
+        queue = self.queues.get((entry.where, entry.key))
         if not queue or queue[0] is not entry:
             return None  # its partition was given up meanwhile (rebalance)
         queue.popleft()
         self.unsettled[entry.where].discard(entry.offset)
         if not queue:
-            del self.queues[_queue(entry)]
+            del self.queues[(entry.where, entry.key)]
             return None
         queue[0].due = now
         return queue[0]
@@ -108,7 +107,3 @@ class Ledger:
         for where in gone:
             self.unsettled.pop(where, None)
             self.taken.pop(where, None)
-
-
-def _queue(entry: Parked) -> tuple[Partition, bytes | int]:
-    return (entry.where, entry.key if entry.key is not None else entry.offset)

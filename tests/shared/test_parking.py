@@ -54,15 +54,6 @@ def test_due_heads_come_earliest_first_and_forgotten_partitions_leave_nothing_be
     assert ledger.heads() == [other] and ledger.commit_point(P0) is None and ledger.waiting(P0) == 0
 
 
-def test_records_without_a_key_have_no_order_to_keep_and_never_wait_behind_each_other():
-    ledger = Ledger()
-    first, second = Parked(P0, 1, None, None), Parked(P0, 2, None, None)
-    ledger.park(first)
-    ledger.park(second)
-    assert ledger.heads() == [first, second] and not ledger.is_parked(P0, None)
-    assert ledger.settle(second, now=1.0) is None and ledger.unsettled[P0] == {1}
-
-
 # --- the consumer with a fake store and a fake Kafka consumer ------------------------------------
 
 class Store:
@@ -80,14 +71,13 @@ class Conn:
     def __init__(self, store: Store) -> None:
         self.store = store
 
-    async def fetch(self, sql: str, topics_, partitions, offsets):
+    async def fetchval(self, sql: str, *args):
         assert "FROM dead_lettered" in sql
-        return [{"topic": t, "partition": p, "offset": o} for t, p, o in zip(topics_, partitions, offsets)
-                if (t, p, o) in self.store.dead_lettered]
+        return True if tuple(args) in self.store.dead_lettered else None
 
-    async def execute(self, sql: str, topics_, partitions, offsets):
+    async def execute(self, sql: str, *args):
         assert sql.startswith("INSERT INTO dead_lettered")
-        self.store.dead_lettered.update(zip(topics_, partitions, offsets))
+        self.store.dead_lettered.add(tuple(args))
 
 
 class Uow:
