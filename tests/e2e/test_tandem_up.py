@@ -5,50 +5,26 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
-import socket
-import subprocess
-import sys
 import time
 
 import httpx
 import psutil
 import pytest
 
-import re
-
-from tandem.local.stack import DEFAULT_HTTP_PORTS, Ports, fixed_http_ports
+from tandem.local.stack import DEFAULT_HTTP_PORTS, fixed_http_ports
+from tests.support import up as tandem_up
+from tests.support.up import in_use, skip_if_ports_taken
 
 pytestmark = pytest.mark.e2e
 
 
-def _in_use(port: int) -> bool:
-    with socket.socket() as s:
-        return s.connect_ex(("127.0.0.1", port)) == 0
-
-
 def test_up_then_ctrl_c(tmp_path):
-    ports = Ports()
     http = fixed_http_ports(DEFAULT_HTTP_PORTS, 2)
-    busy = [p for p in (ports.postgres, ports.kafka, ports.kafka_controller, ports.smtp, *http.values()) if _in_use(p)]
-    if busy:
-        pytest.skip(f"tandem up's ports are taken here: {busy}")
-    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "KAFKA_BOOTSTRAP_SERVERS", "TANDEM_OPS_TOKEN")
-           and not k.startswith(("TANDEM_OIDC_", "TANDEM_OPS_"))}
-    env["TANDEM_HOME"] = str(tmp_path)
-    proc = subprocess.Popen([sys.executable, "-m", "tandem", "up", "--replicas", "2"], env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True, start_new_session=True)
-    lines = []
+    ports = skip_if_ports_taken(http.values())
+    proc, lines = tandem_up.start(["--replicas", "2"], tandem_up.environment(tmp_path))
     try:
-        deadline = time.monotonic() + 150
-        while time.monotonic() < deadline:
-            line = proc.stdout.readline()
-            if not line:
-                break
-            lines.append(line)
-            if line.startswith("Tandem is up"):
-                break
-        assert lines and lines[-1].startswith("Tandem is up"), "".join(lines)
         announced = dict(re.findall(r"^(\w+#\d) pid (\d+) http://127\.0\.0\.1:\d+/readyz$", "".join(lines), re.M))
         assert sorted(announced) == sorted(http), "".join(lines)  # one line per process: matching#1 ... feedback#2
         assert f"dashboard: http://127.0.0.1:{DEFAULT_HTTP_PORTS['feedback']}/dashboard" in "".join(lines)
@@ -92,9 +68,8 @@ def test_up_then_ctrl_c(tmp_path):
         gone, alive = psutil.wait_procs(children, timeout=30)
         assert not alive, [p.cmdline()[:3] for p in alive]
     finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-    assert all(not _in_use(p) for p in (ports.postgres, ports.kafka, *http.values()))
+        tandem_up.stop(proc)
+    assert all(not in_use(p) for p in (ports.postgres, ports.kafka, *http.values()))
 
 
 def _ready(port: int) -> bool:

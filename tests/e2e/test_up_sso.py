@@ -8,13 +8,9 @@ program's data and actions by the viewer, a POST without Origin, a Host that is 
 from __future__ import annotations
 
 import json
-import os
 import re
 import signal
-import socket
 import subprocess
-import sys
-import time
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -23,18 +19,15 @@ import psutil
 import pytest
 
 from tandem.client import Publisher, Watcher
-from tandem.local.stack import DEFAULT_HTTP_PORTS, Ports
+from tandem.local.stack import DEFAULT_HTTP_PORTS
 from tests.support.access import (ACTIONS, COMMAND_TOPICS, cookie_of, programs_loaded, publish_programs,
                                   sign_in_through_provider)
+from tests.support import up as tandem_up
 from tests.support.runtime import eventually
+from tests.support.up import in_use, skip_if_ports_taken
 
 pytestmark = pytest.mark.e2e
 PEOPLE = {"admin", "p1-admin", "p1-viewer", "p2-admin", "p2-viewer"}
-
-
-def _in_use(port: int) -> bool:
-    with socket.socket() as s:
-        return s.connect_ex(("127.0.0.1", port)) == 0
 
 
 class Up:
@@ -59,47 +52,13 @@ class Up:
 
 @pytest.fixture(scope="module")
 def up(tmp_path_factory) -> Up:
-    ports = Ports()
-    busy = [p for p in (ports.postgres, ports.kafka, ports.kafka_controller, ports.smtp, *DEFAULT_HTTP_PORTS.values())
-            if _in_use(p)]
-    if busy:
-        pytest.skip(f"tandem up's ports are taken here: {busy}")
+    skip_if_ports_taken(DEFAULT_HTTP_PORTS.values())
     home = tmp_path_factory.mktemp("tandem-home")
-    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "KAFKA_BOOTSTRAP_SERVERS", "TANDEM_ROLE_MAP")
-           and not k.startswith(("TANDEM_OIDC_", "TANDEM_OPS_"))}
-    env["TANDEM_HOME"] = str(home)
-    proc = subprocess.Popen([sys.executable, "-m", "tandem", "up", "--sso", "--sso-program", "p1", "--sso-program", "p2"],
-                            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
-    lines: list[str] = []
+    proc, lines = tandem_up.start(["--sso", "--sso-program", "p1", "--sso-program", "p2"], tandem_up.environment(home))
     try:
-        deadline = time.monotonic() + 150
-        while time.monotonic() < deadline:
-            line = proc.stdout.readline()
-            if not line:
-                break
-            lines.append(line)
-            if line.startswith("Tandem is up"):
-                break
-        assert lines and lines[-1].startswith("Tandem is up"), "".join(lines)
         yield Up(proc, home, "".join(lines))
     finally:
-        _stop(proc)
-
-
-def _stop(proc: subprocess.Popen) -> None:
-    """Ctrl-C, as a person stops it (the stack stops its own processes, each in its own session);
-    whatever still runs a minute later is killed."""
-    if proc.poll() is not None:
-        return
-    children = psutil.Process(proc.pid).children(recursive=True)
-    proc.send_signal(signal.SIGINT)
-    try:
-        proc.wait(90)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
-    for child in psutil.wait_procs(children, timeout=30)[1]:
-        child.kill()
+        tandem_up.stop(proc)
 
 
 def test_it_says_where_to_sign_in_and_keeps_the_passwords_to_its_owner(up):
@@ -228,4 +187,4 @@ def test_ctrl_c_stops_the_provider_with_the_stack(up):
     assert up.proc.wait(60) == 0
     gone, alive = psutil.wait_procs(children, timeout=30)
     assert not alive, [p.cmdline()[:3] for p in alive]
-    assert not _in_use(port) and not _in_use(DEFAULT_HTTP_PORTS["feedback"])
+    assert not in_use(port) and not in_use(DEFAULT_HTTP_PORTS["feedback"])
