@@ -1,8 +1,8 @@
-"""Consuming events: validate, dedupe, apply in one transaction, retry, or dead-letter.
+"""Consuming events: validate, dedupe, apply in one transaction, park and retry, or dead-letter.
 
 For every event a service handles:
 1. The bytes must be a CloudEvents envelope whose `data` fits the catalogue model for its topic and
-   type; if not, the message goes to `<topic>.dlq` at once with the reason. Decoding is ours
+   type; if not, the message goes to `<topic>.dlq` with the reason, untried (step 3). Decoding is ours
    (FastStream hands over raw bytes), so no message can fail before this step. A type an earlier
    version of docs/events.md published (`DEPRECATED_ALIASES`, e.g. `match.accepted` on
    match-responses.v1) is taken as the current type it stands for: from here on the event carries the
@@ -10,18 +10,35 @@ For every event a service handles:
    `tandem_deprecated_event_types_total{topic, type}` and logged once per sender.
 2. The handler runs inside one transaction together with the inbox record (a redelivered event is
    skipped) and the outbox rows for the events it causes.
-3. Failures are retried with jittered backoff (`shared.retry`): the database or broker being away
-   is retried until it comes back; `NotYetKnown` (data still on its way on another topic) up to
-   `max_deferrals` times; anything else up to `max_attempts` times; `PermanentError` not at all.
-   Then the event is dead-lettered and the service goes on.
-4. Only then is the offset committed (FastStream's ack after the handler returns), so delivery is
-   at least once and the effect exactly once. If even the dead-letter publish cannot happen, the
-   batch is not acknowledged and comes back (nack), so nothing is lost.
+3. An event that fails is *parked* (`shared.parking`): it is tried again alone, later, by the
+   subscriber's parking task, and the later events of its key (same partition) queue behind it, so
+   order per key is kept (a record without a key has none to keep: it queues alone); the rest of
+   the batch, and the next batches, go on. Retries follow
+   `shared.retry`'s jittered backoff: the database or broker being away is retried until it comes
+   back; `NotYetKnown` (data still on its way on another topic) up to `max_deferrals` times;
+   anything else up to `max_attempts` times; `PermanentError` and a message that is not an event
+   (step 1) not at all. Then it is dead-lettered with its reason, and the events behind it go on.
+4. A dead-lettered record is recorded by its place (`dead_lettered`: topic, partition, offset) once
+   its dead letter is written: handed over again (a redelivery), it is neither waited on nor
+   dead-lettered twice. Not by event id: a dead letter replayed (`tandem dlq replay`) comes at a new
+   offset and is applied. (A crash between the dead letter and its record writes it twice.)
+5. Offsets are committed by the consumer itself, per partition, up to the lowest record not settled
+   yet (applied, skipped, ignored, or dead-lettered and recorded): delivery is at least once and
+   the effect exactly once. A batch that cannot be taken at all (a bug) is not committed: its
+   partitions are rewound to it, and it comes again. A partition holding `max_parked` parked
+   records is paused until they drop below it.
+6. Nothing waits inside the poll loop: a batch is applied and its failures parked, then the loop
+   polls again, so the consumer never exceeds `max.poll.interval.ms` and never leaves its group for
+   being slow. (A batch waits at most for the parking task's current step, which the broker being
+   away can stretch: a dead letter waits for it.) When partitions are revoked (rebalance), what is settled is committed and their
+   parked records are forgotten: their new owner gets them again from the committed offset.
 
 Records arrive in batches (one poll). A batch is first applied in a single transaction, one event
-after the other in offset order; if any of them fails, the transaction is rolled back and the batch
-is applied again one event per transaction with the retry rules above. The outcome is the same,
-and the common case costs one commit per batch instead of one per event.
+after the other in offset order; if one of them fails, the transaction is rolled back, the events
+before it are applied again together, the failing one is parked, and the rest go on together. So
+nobody sleeps while holding a batch, a failure costs its batch one more transaction, and the common
+case costs one commit per batch. `dispatch_batch` (a batch handed over directly, without Kafka: tests,
+tools) applies the same way and returns once every record is settled.
 
 Who handles what is declared in one table per service, event class -> handler:
 
@@ -35,19 +52,20 @@ wake-ups.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import hashlib
 import json
 import logging
 import re
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, get_args
 
-import tenacity
-from aiokafka import AIOKafkaProducer, ConsumerRecord
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, ConsumerRecord, TopicPartition
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
@@ -62,7 +80,8 @@ from shared.contracts.events import CATALOGUE, EventData, canonical_type, is_dep
 from shared.contracts.topics import dlq
 from shared.dead_letters import DeadLetters, dead_letter_topics
 from shared.errors import NotYetKnown, PermanentError, field_path, reason_for
-from shared.retry import call_until_available, is_infrastructure, jittered
+from shared.parking import Ledger, Parked, Partition
+from shared.retry import backoff_delay, call_until_available, is_infrastructure
 from shared.telemetry import context_from_headers
 from shared.unit_of_work import UnitOfWork
 
@@ -71,6 +90,9 @@ tracer = trace.get_tracer("tandem.consumer")
 
 Handler = Callable[[Any, Any, Any], Awaitable[None]]  # (event data, unit of work, deps)
 Subscriptions = Mapping[type[EventData], Handler]
+
+
+LETTERS_PER_ROUND = 1000  # parked records dealt with in one round of a subscriber's parking task
 
 
 class InvalidMessage(Exception):
@@ -187,6 +209,7 @@ class Limits:
     backoff: float = 0.2
     backoff_max: float = 5.0
     batch_size: int = 200
+    max_parked: int = 1000  # records parked in one partition before it is paused
 
 
 @dataclass
@@ -218,12 +241,107 @@ class _Event:
         return hashlib.sha256(canonical.encode("utf-8", "surrogatepass")).digest()
 
 
+@dataclass
+class _Waiting:
+    """What the consumer keeps of a parked record: enough to try it again or to dead-letter it."""
+
+    topic: str
+    record: ConsumerRecord
+    event: _Event | None  # None: the bytes are not an event (dead-lettered at once)
+    outcome: asyncio.Future[str]
+    counts: Counter[str] = field(default_factory=Counter)
+    verdict: tuple[str, str] | None = None  # (reason, error type) once it is given up
+    checked: bool = False  # looked up among the records dead-lettered before (a redelivery)
+
+
+class _Lot:
+    """One subscriber's parked records, the task that tries them again, and its Kafka offsets."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.ledger = Ledger()
+        self.kafka: AIOKafkaConsumer | None = None  # None when batches are handed over directly (tests)
+        self.lock = asyncio.Lock()  # one step at a time: a batch taken, a parked record tried, a rebalance
+        self.wake = asyncio.Event()
+        self.worker: asyncio.Task | None = None
+        self.committed: dict[Partition, int] = {}
+        self.paused: set[Partition] = set()
+
+    def assigned(self) -> set[Partition] | None:
+        if self.kafka is None:
+            return None
+        return {Partition(tp.topic, tp.partition) for tp in self.kafka.assignment()}
+
+    async def commit(self, max_parked: int) -> None:
+        """Commit every partition up to its lowest unsettled record; pause one holding too many."""
+        kafka = self.kafka
+        if kafka is None:
+            return
+        points = {where: self.ledger.commit_point(where) for where in list(self.ledger.taken)}
+        offsets = {TopicPartition(*where): point for where, point in points.items()
+                   if point is not None and point != self.committed.get(where)}
+        if offsets:
+            try:
+                await kafka.commit(offsets)
+                self.committed.update({Partition(tp.topic, tp.partition): o for tp, o in offsets.items()})
+            except Exception as exc:  # a rebalance under way: what is settled is committed next time
+                log.warning("%s: could not commit offsets yet: %r", self.name, exc)
+        for where in list(self.ledger.taken):
+            full = self.ledger.waiting(where) >= max_parked
+            if full != (where in self.paused):
+                with contextlib.suppress(Exception):  # not assigned any more
+                    (kafka.pause if full else kafka.resume)(TopicPartition(*where))
+                    (self.paused.add if full else self.paused.discard)(where)
+                    log.warning("%s: %s[%d] %s (%d records parked)", self.name, *where,
+                                "paused" if full else "resumed", self.ledger.waiting(where))
+
+    def forget(self, partitions: Iterable[TopicPartition]) -> None:
+        gone = [Partition(tp.topic, tp.partition) for tp in partitions]
+        self.ledger.forget(gone)
+        for where in gone:
+            self.committed.pop(where, None)
+            self.paused.discard(where)
+
+    def rewind(self, records: Sequence[ConsumerRecord]) -> None:
+        """A batch that could not be taken comes again from its first record (FastStream's nack)."""
+        if self.kafka is None:
+            return
+        earliest: dict[Partition, int] = {}
+        for r in records:
+            where = Partition(r.topic, r.partition)
+            earliest[where] = min(earliest.get(where, r.offset), r.offset)
+        for where, offset in earliest.items():
+            with contextlib.suppress(Exception):
+                self.kafka.seek(TopicPartition(*where), offset)
+
+
+class _Rebalance(ConsumerRebalanceListener):
+    """Partitions taken away: commit what is settled, and forget what was parked (the next owner
+    gets those records again from the committed offset)."""
+
+    def __init__(self, lot: _Lot, limits: Limits) -> None:
+        self.lot, self.limits = lot, limits
+
+    async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
+        if not revoked:
+            return
+        log.info("%s: partitions revoked: %s", self.lot.name, ", ".join(f"{tp.topic}[{tp.partition}]" for tp in revoked))
+        async with self.lot.lock:
+            await self.lot.commit(self.limits.max_parked)
+            self.lot.forget(revoked)
+
+    async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
+        async with self.lot.lock:
+            self.lot.forget(assigned)  # they start again from their committed offsets
+
+
 class Consumer:
     """One batch subscriber per topic of a subscription table; applies what arrives (module docstring)."""
 
     def __init__(self, service: str, subscriptions: Subscriptions) -> None:
         self.service = service
         self.handlers = by_topic(subscriptions)
+        self._lots: list[_Lot] = []
 
     @property
     def topics(self) -> list[str]:
@@ -233,99 +351,265 @@ class Consumer:
         letters = [t for t, handlers in self.handlers.items() if DEAD_LETTER in handlers]
         for topic in self.handlers:
             if topic not in letters:
-                self._subscribe(broker, runtime, topic)
+                # One consumer group per (service, topic): a slow topic never holds up another, and
+                # restarting one subscriber does not rebalance the rest.
+                self._subscribe(broker, runtime, [topic], f"tandem-{self.service}-{topic}")
         if letters:
-            self._subscribe_dead_letters(broker, runtime, letters)
+            # One group for all dead-letter topics: they are quiet, and one consumer is enough.
+            self._subscribe(broker, runtime, letters, f"tandem-{self.service}-dead-letters")
 
-    def _subscribe(self, broker: KafkaBroker, runtime: Runtime, topic: str) -> None:
-        # One consumer group per (service, topic): a slow topic never holds up another, and
-        # restarting one subscriber does not rebalance the rest.
+    def _subscribe(self, broker: KafkaBroker, runtime: Runtime, topics_: list[str], group: str) -> None:
+        lot = _Lot(group)
+        self._lots.append(lot)
+
         @broker.subscriber(
-            runtime.topic_prefix + topic,
-            group_id=f"{runtime.topic_prefix}tandem-{self.service}-{topic}",  # environments sharing a cluster stay apart
-            ack_policy=AckPolicy.NACK_ON_ERROR,
+            *[runtime.topic_prefix + t for t in topics_],
+            group_id=runtime.topic_prefix + group,  # environments sharing a cluster stay apart
+            # Offsets are ours to commit (_Lot.commit): only up to what is settled.
+            ack_policy=AckPolicy.MANUAL,
             auto_offset_reset="earliest",
             batch=True,
             max_records=runtime.limits.batch_size,
             batch_timeout_ms=100,
             decoder=_raw_bytes,  # decoding is ours: see parse_event
-        )
-        async def consume(message: KafkaMessage) -> None:
-            records = message.raw_message
-            await self.dispatch_batch(runtime, topic, tuple(records) if isinstance(records, (tuple, list)) else (records,))
-
-    def _subscribe_dead_letters(self, broker: KafkaBroker, runtime: Runtime, letters: list[str]) -> None:
-        # One group for all dead-letter topics: they are quiet, and one consumer is enough.
-        @broker.subscriber(
-            *[runtime.topic_prefix + t for t in letters],
-            group_id=f"{runtime.topic_prefix}tandem-{self.service}-dead-letters",
-            ack_policy=AckPolicy.NACK_ON_ERROR,
-            auto_offset_reset="earliest",
-            batch=True,
-            max_records=runtime.limits.batch_size,
-            batch_timeout_ms=100,
-            decoder=_raw_bytes,
+            listener=_Rebalance(lot, runtime.limits),
         )
         async def consume(message: KafkaMessage) -> None:
             records = message.raw_message
             records = tuple(records) if isinstance(records, (tuple, list)) else (records,)
+            lot.kafka = message.consumer  # type: ignore[assignment]  # the AIOKafkaConsumer itself
             by_topic_: dict[str, list[ConsumerRecord]] = {}
             for record in records:
                 by_topic_.setdefault(record.topic.removeprefix(runtime.topic_prefix), []).append(record)
-            for topic, batch in by_topic_.items():
-                await self.dispatch_batch(runtime, topic, batch)
+            await self._take(runtime, lot, by_topic_)
+
+    async def close(self) -> None:
+        """Stop trying parked records (they are not committed, so they come again)."""
+        for lot in self._lots:
+            if lot.worker is not None:
+                lot.worker.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await lot.worker
 
     # --- applying ---------------------------------------------------------------------------------
 
     async def dispatch(self, runtime: Runtime, topic: str, record: ConsumerRecord) -> str:
-        """Apply one record; returns its outcome (handled, duplicate, ignored, dead_lettered)."""
+        """Apply one record; returns its outcome (handled, duplicate, ignored, dead_lettered, skipped)."""
         return (await self.dispatch_batch(runtime, topic, (record,)))[0]
 
     async def dispatch_batch(self, runtime: Runtime, topic: str, records: Sequence[ConsumerRecord]) -> list[str]:
-        outcomes: dict[int, str] = {}
-        events: list[tuple[int, _Event]] = []
-        for i, record in enumerate(records):
-            letter_handler = self.handlers.get(topic, {}).get(DEAD_LETTER)
+        """Apply a batch handed over directly (no Kafka consumer) and wait until every record is settled."""
+        lot = _Lot(f"{self.service} {topic}")
+        outcomes = await self._take(runtime, lot, {topic: list(records)})
+        return [await outcome for outcome in outcomes]
+
+    async def _take(self, runtime: Runtime, lot: _Lot,
+                    batches: Mapping[str, Sequence[ConsumerRecord]]) -> list[asyncio.Future[str]]:
+        """Apply what can be applied now; park the rest. Returns without waiting for parked records."""
+        outcomes: list[asyncio.Future[str]] = []
+        async with lot.lock:
+            mine = lot.assigned()
+            # A partition taken away meanwhile is not ours to apply: its new owner gets it again.
+            batches = {topic: [r for r in batch if mine is None or Partition(r.topic, r.partition) in mine]
+                       for topic, batch in batches.items()}
+            records = [r for batch in batches.values() for r in batch]
+            try:
+                for topic, batch in batches.items():
+                    outcomes += await self._take_topic(runtime, lot, topic, batch)
+            except BaseException:
+                lot.rewind(records)
+                raise
+            for r in records:
+                lot.ledger.took(Partition(r.topic, r.partition), r.offset)
+        await lot.commit(runtime.limits.max_parked)
+        return outcomes
+
+    async def _take_topic(self, runtime: Runtime, lot: _Lot, topic: str,
+                          records: Sequence[ConsumerRecord]) -> list[asyncio.Future[str]]:
+        loop = asyncio.get_running_loop()
+        outcomes: list[asyncio.Future[str]] = []
+        ready: list[tuple[_Event, asyncio.Future[str]]] = []
+        letter_handler = self.handlers.get(topic, {}).get(DEAD_LETTER)
+        for record in records:
+            where = Partition(record.topic, record.partition)
+            if lot.ledger.holds(where, record.offset):  # parked already: handed over again after a rewind
+                parked = lot.ledger.find(where, record.offset)
+                assert parked is not None
+                outcomes.append(parked.item.outcome)
+                continue
+            outcome: asyncio.Future[str] = loop.create_future()
+            outcomes.append(outcome)
             if letter_handler is not None:
                 letter = dead_letters.read(record, runtime.topic_prefix)
                 # Never parsed as an event (it may be any bytes): its place in the topic is its id.
                 envelope = Envelope.model_construct(id=letter.id, type=DEAD_LETTER, source="/kafka", time=letter.failed_at,
                                                     data={})
-                events.append((i, _Event(record, envelope, letter, letter_handler)))  # type: ignore[arg-type]
-                continue
-            try:
-                envelope, data = parse_event(topic, record.value)
-            except InvalidMessage as exc:
-                await dead_letter(runtime, topic, record, reason=str(exc), error_type="InvalidMessage")
-                metrics.EVENTS_CONSUMED.labels(self.service, topic, "invalid", "dead_lettered").inc()
-                outcomes[i] = "dead_lettered"
-                continue
-            handler = self.handlers.get(topic, {}).get(envelope.type)
-            if handler is None:
-                metrics.EVENTS_CONSUMED.labels(self.service, topic, envelope.type, "ignored").inc()
-                outcomes[i] = "ignored"
-                continue
-            events.append((i, _Event(record, envelope, data, handler)))
-        applied = await self._apply_in_order(runtime, topic, [e for _, e in events])
-        for (i, event), outcome in zip(events, applied, strict=True):
-            metrics.EVENTS_CONSUMED.labels(self.service, topic, event.envelope.type, outcome).inc()
-            outcomes[i] = outcome
-        return [outcomes[i] for i in range(len(records))]
-
-    async def _apply_in_order(self, runtime: Runtime, topic: str, events: list[_Event]) -> list[str]:
-        """Apply in offset order: as many together as succeed, a failing one alone with the retry rules."""
-        outcomes: list[str] = []
-        while events:
-            done, failure = await self._apply_together(runtime, topic, events)
-            outcomes += done
+                event = _Event(record, envelope, letter, letter_handler)  # type: ignore[arg-type]
+            else:
+                try:
+                    envelope, data = parse_event(topic, record.value)
+                except InvalidMessage as exc:
+                    self._park(runtime, lot, _Waiting(topic, record, None, outcome), exc)
+                    continue
+                handler = self.handlers.get(topic, {}).get(envelope.type)
+                if handler is None:
+                    metrics.EVENTS_CONSUMED.labels(self.service, topic, envelope.type, "ignored").inc()
+                    outcome.set_result("ignored")
+                    continue
+                event = _Event(record, envelope, data, handler)
+            if lot.ledger.is_parked(where, record.key):  # an earlier record of its key waits: so does it
+                self._park(runtime, lot, _Waiting(topic, record, event, outcome), None)
+            else:
+                ready.append((event, outcome))
+        while ready:
+            done, failure = await self._apply_together(runtime, topic, [e for e, _ in ready])
+            for (event, outcome), result in zip(ready, done, strict=False):
+                self._settled(topic, event.envelope.type, outcome, result)
             if failure is None:
                 break
-            # `done` committed the events before the failing one; it takes its turn alone, its first
-            # failure counting as its first attempt, and the rest go on together after it.
-            failing = events[len(done)]
-            outcomes.append(await self._apply_alone(runtime, topic, failing, first_failure=failure))
-            events = events[len(done) + 1:]
+            # The failing event parks its key: it is tried again alone, later, and the events of its
+            # key after it wait behind it; the others go on together.
+            (failing, outcome), rest = ready[len(done)], ready[len(done) + 1:]
+            self._park(runtime, lot, _Waiting(topic, failing.record, failing, outcome), failure)
+            ready = []
+            for event, outcome in rest:
+                if lot.ledger.is_parked(Partition(event.record.topic, event.record.partition), event.record.key):
+                    self._park(runtime, lot, _Waiting(topic, event.record, event, outcome), None)
+                else:
+                    ready.append((event, outcome))
         return outcomes
+
+    def _settled(self, topic: str, event_type: str, outcome: asyncio.Future[str], result: str) -> None:
+        metrics.EVENTS_CONSUMED.labels(self.service, topic, event_type, result).inc()
+        if not outcome.done():
+            outcome.set_result(result)
+
+    def _park(self, runtime: Runtime, lot: _Lot, waiting: _Waiting, failure: Exception | None) -> None:
+        record = waiting.record
+        entry = Parked(Partition(record.topic, record.partition), record.offset, record.key, waiting,
+                       due=time.monotonic())
+        lot.ledger.park(entry)
+        if failure is not None:
+            self._judge(runtime, entry, failure)
+        lot.wake.set()
+        if lot.worker is None or lot.worker.done():
+            lot.worker = asyncio.create_task(self._work(runtime, lot), name=f"{lot.name} parked")
+
+    async def _work(self, runtime: Runtime, lot: _Lot) -> None:
+        """Deal with parked records when they are due; ends when none is left. Each round looks the
+        due records up among those dead-lettered before (one query), dead-letters those given up
+        (together), and tries the others again, one transaction each."""
+        while lot.ledger.queues:
+            due = lot.ledger.due(time.monotonic())[:LETTERS_PER_ROUND]
+            if due:
+                async with lot.lock:
+                    due = [e for e in due if lot.ledger.is_head(e)]  # not forgotten meanwhile (rebalance)
+                    await self._settle_dead_lettered_before(runtime, lot, due)
+                    await self._dead_letter_given_up(runtime, lot, [e for e in due if e.item.checked and e.item.verdict])
+            for entry in due:
+                async with lot.lock:
+                    if lot.ledger.is_head(entry) and entry.item.checked and entry.item.verdict is None:
+                        await self._try_again(runtime, lot, entry)
+            await lot.commit(runtime.limits.max_parked)
+            lot.wake.clear()
+            next_due = lot.ledger.next_due()
+            if next_due is not None:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(lot.wake.wait(), max(0.0, next_due - time.monotonic()))
+        lot.worker = None
+
+    async def _settle_dead_lettered_before(self, runtime: Runtime, lot: _Lot, due: list[Parked]) -> None:
+        """A record handed over again may have been given up already: then it is settled as it is."""
+        unchecked = [e for e in due if not e.item.checked]
+        if not unchecked:
+            return
+        try:
+            before = await _dead_lettered_among(runtime, [e.item.record for e in unchecked])
+        except Exception as exc:
+            log.warning("%s: looking up dead letters failed, retrying: %r", lot.name, exc)
+            for entry in unchecked:
+                entry.due = time.monotonic() + runtime.limits.backoff_max
+            return
+        for entry in unchecked:
+            waiting: _Waiting = entry.item
+            waiting.checked = True
+            if (waiting.record.topic, waiting.record.partition, waiting.record.offset) in before:
+                self._settled(waiting.topic, _type_of(waiting), waiting.outcome, "duplicate")
+                lot.ledger.settle(entry, time.monotonic())
+
+    async def _try_again(self, runtime: Runtime, lot: _Lot, entry: Parked) -> None:
+        waiting: _Waiting = entry.item
+        assert waiting.event is not None
+        try:
+            started = time.perf_counter()
+            async with runtime.transaction() as uow:
+                result = await self._run(uow, runtime, waiting.topic, waiting.event)
+            metrics.HANDLER_SECONDS.labels(self.service, waiting.topic, _type_of(waiting)).observe(
+                time.perf_counter() - started)
+        except Exception as exc:
+            self._judge(runtime, entry, exc)  # due again later, or given up (dead-lettered next round)
+            return
+        self._settled(waiting.topic, _type_of(waiting), waiting.outcome, result)
+        lot.ledger.settle(entry, time.monotonic())
+
+    async def _dead_letter_given_up(self, runtime: Runtime, lot: _Lot, given_up: list[Parked]) -> None:
+        """Write the dead letters of records given up, together; then record them, then settle them."""
+        letters = []
+        for entry in given_up:
+            waiting: _Waiting = entry.item
+            reason, _ = waiting.verdict  # type: ignore[misc]
+            if waiting.event is not None and waiting.event.envelope.type == DEAD_LETTER:
+                # A dead letter is not dead-lettered again: said, and passed.
+                log.error("could not take in dead letter %s: %s", waiting.event.envelope.id, reason)
+                self._settled(waiting.topic, DEAD_LETTER, waiting.outcome, "skipped")
+                lot.ledger.settle(entry, time.monotonic())
+            else:
+                letters.append(entry)
+        sent = await asyncio.gather(*(dead_letter(runtime, e.item.topic, e.item.record, reason=e.item.verdict[0],
+                                                  error_type=e.item.verdict[1]) for e in letters),
+                                    return_exceptions=True)
+        written = []
+        for entry, outcome in zip(letters, sent, strict=True):
+            if isinstance(outcome, BaseException):  # e.g. Kafka refused it: it stays parked, and says so
+                log.error("%s: the dead letter of %s[%d]@%d could not be written: %r", lot.name, *entry.where,
+                          entry.offset, outcome)
+                entry.due = time.monotonic() + runtime.limits.backoff_max
+            else:
+                written.append(entry)
+        if written:
+            # Recorded once written, so a redelivery is not waited on or dead-lettered again.
+            await call_until_available("recording dead letters",
+                                       lambda: _record_dead_letters(runtime, [e.item.record for e in written]),
+                                       maximum=runtime.limits.backoff_max)
+        for entry in written:
+            self._settled(entry.item.topic, _type_of(entry.item), entry.item.outcome, "dead_lettered")
+            lot.ledger.settle(entry, time.monotonic())
+
+    def _judge(self, runtime: Runtime, entry: Parked, exc: Exception) -> None:
+        """Count a failure: set the parked record's next try, or give it up with a reason."""
+        waiting: _Waiting = entry.item
+        limits, topic, event = runtime.limits, waiting.topic, waiting.event
+        if isinstance(exc, InvalidMessage):
+            waiting.verdict = (str(exc), "InvalidMessage")
+            return
+        assert event is not None
+        kind = _kind(exc)
+        waiting.counts[kind] += 1
+        metrics.HANDLER_RETRIES.labels(self.service, topic, kind).inc()
+        if isinstance(exc, PermanentError):
+            waiting.verdict = (str(exc), "PermanentError")
+        elif kind == "not_yet_known" and waiting.counts[kind] >= limits.max_deferrals:
+            waiting.verdict = (f"still unknown after {waiting.counts[kind]} attempts: {exc}", "NotYetKnown")
+        elif kind == "handler" and waiting.counts[kind] >= limits.max_attempts:
+            log.error("handler for %s %s failed for good", event.envelope.type, event.envelope.id, exc_info=exc)
+            waiting.verdict = (f"failed {waiting.counts[kind]} times: {reason_for(exc)}", type(exc).__name__)
+        else:
+            if kind == "handler":
+                log.warning("handler for %s %s failed (attempt %d of %d): %r", event.envelope.type,
+                            event.envelope.id, waiting.counts[kind], limits.max_attempts, exc)
+            elif kind == "infrastructure":
+                log.warning("infrastructure error on %s %s, retrying: %r", event.envelope.type, event.envelope.id, exc)
+            entry.due = time.monotonic() + backoff_delay(limits.backoff, limits.backoff_max, sum(waiting.counts.values()))
 
     async def _run(self, uow: UnitOfWork, runtime: Runtime, topic: str, event: _Event) -> str:
         uow.cause = event.envelope
@@ -362,60 +646,6 @@ class Consumer:
         if again is not None:  # they fail now (data changed meanwhile): the caller goes on from there
             return done, again
         return done, failure
-
-    async def _apply_alone(self, runtime: Runtime, topic: str, event: _Event, *,
-                           first_failure: Exception | None = None) -> str:
-        limits = runtime.limits
-        pending_failure = [first_failure]
-        counts: Counter[str] = Counter()
-
-        def give_up(state: tenacity.RetryCallState) -> bool:
-            exc = state.outcome.exception() if state.outcome else None
-            kind = _kind(exc)
-            counts[kind] += 1
-            metrics.HANDLER_RETRIES.labels(self.service, topic, kind).inc()
-            if kind == "handler":
-                log.warning("handler for %s %s failed (attempt %d of %d): %r", event.envelope.type,
-                            event.envelope.id, counts[kind], limits.max_attempts, exc)
-            elif kind == "infrastructure":
-                log.warning("infrastructure error on %s %s, retrying: %r", event.envelope.type, event.envelope.id, exc)
-            return ((kind == "handler" and counts[kind] >= limits.max_attempts)
-                    or (kind == "not_yet_known" and counts[kind] >= limits.max_deferrals))
-
-        retrying = tenacity.AsyncRetrying(
-            retry=tenacity.retry_if_exception(_worth_another_try),
-            stop=give_up,
-            wait=jittered(limits.backoff, limits.backoff_max),
-            reraise=True,
-        )
-        try:
-            async for attempt in retrying:
-                with attempt:
-                    if pending_failure[0] is not None:  # already tried, together with its batch
-                        failure, pending_failure[0] = pending_failure[0], None
-                        raise failure
-                    started = time.perf_counter()
-                    async with runtime.transaction() as uow:
-                        outcome = await self._run(uow, runtime, topic, event)
-                    metrics.HANDLER_SECONDS.labels(self.service, topic, event.envelope.type).observe(
-                        time.perf_counter() - started)
-                    return outcome
-        except PermanentError as exc:
-            reason, kind = str(exc), "PermanentError"
-        except NotYetKnown as exc:
-            reason, kind = f"still unknown after {counts['not_yet_known']} attempts: {exc}", "NotYetKnown"
-        except Exception as exc:
-            log.error("handler for %s %s failed for good", event.envelope.type, event.envelope.id, exc_info=exc)
-            reason, kind = f"failed {counts['handler']} times: {reason_for(exc)}", type(exc).__name__
-        if event.envelope.type == DEAD_LETTER:  # a dead letter is not dead-lettered again: said, and passed
-            log.error("could not take in dead letter %s: %s", event.envelope.id, reason)
-            return "skipped"
-        await dead_letter(runtime, topic, event.record, reason=reason, error_type=kind)
-        return "dead_lettered"
-
-
-def _worth_another_try(exc: BaseException) -> bool:
-    return isinstance(exc, Exception) and not isinstance(exc, PermanentError)  # never a cancellation
 
 
 def _kind(exc: BaseException | None) -> str:
@@ -454,3 +684,26 @@ async def dead_letter(runtime: Runtime, topic: str, record: ConsumerRecord, *, r
     )
     metrics.DEAD_LETTERS.labels(runtime.name, topic, error_type).inc()
     log.error("dead-lettered %s[%d]@%d: %s", record.topic, record.partition, record.offset, reason)
+
+
+def _type_of(waiting: _Waiting) -> str:
+    return waiting.event.envelope.type if waiting.event is not None else "invalid"
+
+
+async def _record_dead_letters(runtime: Runtime, records: Sequence[ConsumerRecord]) -> None:
+    async with runtime.transaction() as uow:
+        await uow.conn.execute(
+            'INSERT INTO dead_lettered (topic, partition, "offset") '
+            "SELECT * FROM unnest($1::text[], $2::int[], $3::bigint[]) ON CONFLICT DO NOTHING",
+            [r.topic for r in records], [r.partition for r in records], [r.offset for r in records])
+
+
+async def _dead_lettered_among(runtime: Runtime, records: Sequence[ConsumerRecord]) -> set[tuple[str, int, int]]:
+    """The places (topic, partition, offset) of these records that were dead-lettered before."""
+    async with runtime.transaction() as uow:
+        rows = await uow.conn.fetch(
+            'SELECT d.topic, d.partition, d."offset" FROM dead_lettered d '
+            'JOIN unnest($1::text[], $2::int[], $3::bigint[]) AS r (topic, partition, "offset") '
+            'USING (topic, partition, "offset")',
+            [r.topic for r in records], [r.partition for r in records], [r.offset for r in records])
+    return {(row["topic"], row["partition"], row["offset"]) for row in rows}

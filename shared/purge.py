@@ -115,6 +115,9 @@ def plumbing_rules(outbox_keep: timedelta) -> list[Rule]:
                           clock=REAL_TIME))
     rules.append(Rule("inbox", "inbox", f"t.topic NOT IN ({_literals(known)}) AND t.received_at < $1",
                       retention.longest_inbox_keep(), clock=REAL_TIME))
+    # A record handed over again is no older than its topic's retention: so long is its dead letter remembered.
+    rules.append(Rule("dead_lettered", "dead_lettered", "t.dead_lettered_at < $1", retention.longest_inbox_keep(),
+                      clock=REAL_TIME))
     return rules
 
 

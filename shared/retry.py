@@ -63,6 +63,11 @@ def jittered(initial: float, maximum: float) -> tenacity.wait.wait_base:
     return tenacity.wait_random_exponential(multiplier=initial, max=maximum)
 
 
+def backoff_delay(initial: float, maximum: float, attempt: int) -> float:
+    """The jittered wait before try number `attempt` + 1 (`attempt` failures so far)."""
+    return jittered(initial, maximum)(_Attempt(attempt))  # type: ignore[arg-type]
+
+
 class Backoff:
     """Jittered exponential delays for a loop that counts its own failures."""
 

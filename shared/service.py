@@ -137,6 +137,7 @@ class Service(Generic[D, U]):
         log.info("%s started", self.name)
 
     async def _stop(self) -> None:
+        await self.consumer.close()  # parked records were not committed: they come again
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:

@@ -179,9 +179,9 @@ async def test_migrations_apply_once_even_when_started_together(database_url):
         for p in pools:
             await p.close()
     applied = sorted(name for r in results for name in r)
-    assert applied == ["plumbing/001_outbox_inbox.sql", "service/001_notes.sql"]
+    assert applied == ["plumbing/001_outbox_inbox.sql", "plumbing/002_dead_lettered.sql", "service/001_notes.sql"]
     rows = await fetch(database_url, "SELECT track, version FROM plumbing.schema_migrations ORDER BY track")
-    assert [(r["track"], r["version"]) for r in rows] == [("plumbing", 1), ("service", 1)]
+    assert [(r["track"], r["version"]) for r in rows] == [("plumbing", 1), ("plumbing", 2), ("service", 1)]
 
 
 async def test_a_service_can_follow_the_dead_letters_once_each(settings, bootstrap_servers, topic_prefix):
