@@ -69,8 +69,7 @@ async def run(url: str, bootstrap: str, args) -> dict:
             t = time.perf_counter()
             async with service.transaction() as uow:
                 await uow.programs.lock(PROGRAM)
-                index = await deps.indexes.current(uow, PROGRAM)
-                await propose_next(uow, deps, index, mentee_id, PROGRAM)
+                await propose_next(uow, deps, mentee_id, PROGRAM)
                 outcome = "proposed" if any(r[1] == topics.MATCHES and b"match.proposed" in r[3]
                                             for r in uow._outgoing) else "unavailable"
             direct.append((time.perf_counter() - t) * 1000)

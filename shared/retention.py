@@ -41,6 +41,7 @@ _BY_TOPIC: dict[str, timedelta] = {
     topics.FEEDBACK: PERSONAL,  # goal.achieved names the goal
     topics.NOTIFICATIONS: IDS_ONLY,
     topics.PRIVACY: AUDIT_TRAIL,
+    topics.MATCH_WORK: IDS_ONLY,
 }
 assert set(_BY_TOPIC) == set(topics.ALL), "every topic needs a retention"
 

@@ -34,6 +34,7 @@ TOPICS = {
     topics.FEEDBACK: ("feedback", "relationship_id"),
     topics.NOTIFICATIONS: ("notifications", "recipient_id"),
     topics.PRIVACY: ("every service, once it has forgotten a person", "participant_id"),
+    topics.MATCH_WORK: ("matching (its own queue; nobody else publishes or reads it)", "program_id"),
 }
 
 Consumers = Mapping[str, Sequence[tuple[str, str]]]  # event type -> [(service, handler name)]

@@ -115,6 +115,18 @@ class CohortRoundRequested(EventData):
     mentee_ids: list[Id] | None = Field(None, max_length=100_000)
 
 
+# --- match-work.v1 (matching -> matching) ----------------------------------------------------
+
+class MatchRequestQueued(EventData):
+    """Matching took a `match.requested` in and queued it for its program: keyed by the program, so
+    one consumer applies all of a program's requests, in order, and replicas share out programs."""
+
+    key = "program_id"
+    program_id: Id
+    mentee_id: Id
+    request_id: Id  # the id of the match.requested it stands for
+
+
 # --- match-responses.v1 (portal -> matching) --------------------------------------------------
 
 class ProposalAccepted(EventData):
@@ -619,6 +631,7 @@ CATALOGUE: dict[str, dict[str, type[EventData]]] = {
         "notification.failed": NotificationFailed,
     },
     topics.PRIVACY: {"participant.erasure.completed": ParticipantErasureCompleted},
+    topics.MATCH_WORK: {"match.request.queued": MatchRequestQueued},
 }
 
 

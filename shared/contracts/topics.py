@@ -15,10 +15,13 @@ NOTIFICATIONS = "notifications.v1"
 PROGRAMS = "programs.v1"
 PRIVACY = "privacy.v1"
 RELATIONSHIP_COMMANDS = "relationship-commands.v1"
+# Matching's own queue: each on-demand request again, keyed by its program, so one consumer owns a
+# program's proposals (services/matching/service_layer/handlers.py).
+MATCH_WORK = "match-work.v1"
 
 ALL = (
     PROGRAMS, PARTICIPANTS, MATCH_REQUESTS, MATCH_RESPONSES, MATCHES, RELATIONSHIP_COMMANDS, MEETING_COMMANDS,
-    MEETINGS, REMINDERS, FEEDBACK_SUBMISSIONS, FEEDBACK, NOTIFICATIONS, PRIVACY,
+    MEETINGS, REMINDERS, FEEDBACK_SUBMISSIONS, FEEDBACK, NOTIFICATIONS, PRIVACY, MATCH_WORK,
 )
 
 DLQ_SUFFIX = ".dlq"

@@ -8,6 +8,8 @@ mentor's capacity is never oversold, whichever replica decides.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import asyncpg
@@ -34,15 +36,26 @@ class ProgramBusy(InfrastructureUnavailable):
 
 
 class ProgramRepository:
-    """The program lock and the version stamps that keep every replica's index current."""
+    """The program lock and the version stamps that keep every replica's index current.
+
+    A transaction says which people's index rows it changed (`touch`) as it goes; the stamp is
+    written once per program when it commits (`stamp`, called by the unit of work), not after each
+    event of a batch.
+    """
 
     def __init__(self, conn: asyncpg.Connection) -> None:
         self.conn = conn
         self.touched: dict[str, set[str]] = {}  # program -> people whose index rows this transaction changed
+        self.unapplied: dict[str, set[str]] = {}  # of those, the ones this process's index does not show yet
+        self.stamped: dict[str, int] = {}  # program -> the version this transaction stamped it with
         self._held: set[str] = set()
 
     async def lock(self, *program_ids: str) -> None:
         """Matching decisions of a program happen one at a time, whichever replica decides.
+
+        On-demand requests reach one consumer per program (match-work.v1 is keyed by program), so
+        this lock is only waited on when that consumer's partitions move to another replica, or when
+        an answer, a profile or a loop of the same program is being applied elsewhere.
 
         Two transactions must never wait for each other's programs in opposite orders. The consumer
         applies a batch of events in one transaction, each event locking its own program in turn, so
@@ -65,20 +78,39 @@ class ProgramRepository:
     async def version(self, program_id: str) -> int:
         return await self.conn.fetchval("SELECT version FROM program_versions WHERE program_id = $1", program_id) or 0
 
-    async def touch(self, program_id: str, participant_ids) -> None:
-        """Say that these people's index rows (profile or load) changed. The caller holds the program lock."""
-        ids = sorted(set(participant_ids))
+    def touch(self, program_id: str, participant_ids: Iterable[str], *, applied: bool = False) -> None:
+        """Say that these people's index rows (profile or load) changed; `applied` when the caller
+        has already changed this process's index to match. Stamped at commit (`stamp`)."""
+        ids = set(participant_ids)
         if not ids:
             return
-        version = await self.conn.fetchval(
-            """INSERT INTO program_versions (program_id, version) VALUES ($1, nextval('index_version'))
-               ON CONFLICT (program_id) DO UPDATE SET version = EXCLUDED.version RETURNING version""", program_id)
-        await self.conn.execute(
-            """INSERT INTO index_changes (program_id, participant_id, version) SELECT $1, unnest($2::text[]), $3
-               ON CONFLICT (program_id, participant_id) DO UPDATE SET version = EXCLUDED.version""",
-            program_id, ids, version,
-        )
         self.touched.setdefault(program_id, set()).update(ids)
+        if not applied:
+            self.unapplied.setdefault(program_id, set()).update(ids)
+
+    async def stamp(self) -> dict[str, int]:
+        """Stamp every program this transaction touched with a new version, under its lock: one
+        statement for the versions and one for the people, whatever the number of events. The locks
+        not held yet are taken here, together, in sorted order (a batch of profiles takes no lock
+        before)."""
+        if not self.touched:
+            return {}
+        programs = sorted(self.touched)
+        await self.lock(*programs)
+        rows = await self.conn.fetch(
+            """INSERT INTO program_versions (program_id, version) SELECT p, nextval('index_version') FROM unnest($1::text[]) p
+               ON CONFLICT (program_id) DO UPDATE SET version = EXCLUDED.version RETURNING program_id, version""",
+            programs)
+        self.stamped = {r["program_id"]: r["version"] for r in rows}
+        pairs = [(p, pid) for p in programs for pid in sorted(self.touched[p])]
+        await self.conn.execute(
+            """INSERT INTO index_changes (program_id, participant_id, version)
+               SELECT c.program_id, c.participant_id, v.version
+               FROM unnest($1::text[], $2::text[]) AS c (program_id, participant_id)
+               JOIN unnest($3::text[], $4::bigint[]) AS v (program_id, version) USING (program_id)
+               ON CONFLICT (program_id, participant_id) DO UPDATE SET version = EXCLUDED.version""",
+            [p for p, _ in pairs], [pid for _, pid in pairs], list(self.stamped), list(self.stamped.values()))
+        return self.stamped
 
     async def changed_since(self, program_id: str, version: int) -> list[str]:
         rows = await self.conn.fetch(
@@ -96,6 +128,22 @@ class ProposalRepository:
                 f"INSERT INTO proposals ({_PROPOSAL}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
                 [tuple(getattr(p, k) for k in _PROPOSAL.split(", ")) for p in proposals],
             )
+
+    async def add_within_capacity(self, proposal: Proposal) -> bool:
+        """Add an on-demand proposal only if its mentor, active in its program, still has a free
+        place by the record (active relationships plus pending proposals): the record has the last
+        word on capacity, in the same statement. False when it did not."""
+        return await self.conn.fetchval(
+            f"""INSERT INTO proposals ({_PROPOSAL})
+                SELECT $1, $2, $3, $4, $5::double precision, $6::jsonb, $7::timestamptz, $8::timestamptz, $9,
+                       $10, $11::timestamptz, $12
+                WHERE (SELECT count(*) FROM relationships WHERE mentor_id = $4 AND status = 'active')
+                    + (SELECT count(*) FROM proposals WHERE mentor_id = $4 AND status = 'pending')
+                    < (SELECT mentor_capacity FROM participants
+                       WHERE participant_id = $4 AND program_id = $2 AND active AND NOT erased)
+                RETURNING true""",
+            *(getattr(proposal, k) for k in _PROPOSAL.split(", ")),
+        ) is not None
 
     async def get(self, proposal_id: str, *, lock: bool = False) -> Proposal | None:
         row = await self.conn.fetchrow(
@@ -180,6 +228,14 @@ class RelationshipRepository:
                                         default_term_days, notice)
 
 
+@dataclass(frozen=True)
+class MenteeStanding:
+    eligible: bool  # active, not erased, a mentee, in the program asked about
+    active: int  # active relationships
+    pending: int  # proposals awaiting an answer
+    excluded: frozenset[str]  # mentors never to propose to them now
+
+
 class CommitmentQueries:
     """Who holds whom: a mentor's load and a mentee's engagements, from proposals and relationships."""
 
@@ -207,6 +263,19 @@ class CommitmentQueries:
         )
         return row["active"], row["pending"]
 
+    async def mentee_standing(self, mentee_id: str, program_id: str) -> MenteeStanding:
+        """What an on-demand proposal needs to know of a mentee, in one statement: may they be
+        matched in this program, what they hold, and whom never to propose (`excluded_mentors`)."""
+        row = await self.conn.fetchrow(
+            f"""SELECT EXISTS (SELECT 1 FROM participants WHERE participant_id = $1 AND program_id = $2
+                               AND active AND NOT erased AND 'mentee' = ANY(roles)) AS eligible,
+                       (SELECT count(*) FROM relationships WHERE mentee_id = $1 AND status = 'active') AS active,
+                       (SELECT count(*) FROM proposals WHERE mentee_id = $1 AND status = 'pending') AS pending,
+                       ARRAY({self._EXCLUDED}) AS excluded""",
+            mentee_id, program_id,
+        )
+        return MenteeStanding(row["eligible"], row["active"], row["pending"], frozenset(row["excluded"]))
+
     async def busy_mentees(self, program_id: str, max_matches: int) -> set[str]:
         """Mentees with a pending proposal or with as many active relationships as the program allows."""
         rows = await self.conn.fetch(
@@ -225,17 +294,16 @@ class CommitmentQueries:
     # - mentors who declined, let expire or are still considering a proposal for this mentee;
     # - pairs kept apart by the program team, in both role directions.
 
-    async def excluded_mentors(self, mentee_id: str) -> set[str]:
-        """Mentors never to propose to this mentee now (the rule above)."""
-        rows = await self.conn.fetch(
-            """SELECT mentor_id FROM relationships WHERE mentee_id = $1 AND status = 'active'
+    _EXCLUDED = """SELECT mentor_id FROM relationships WHERE mentee_id = $1 AND status = 'active'
                UNION SELECT mentor_id FROM (SELECT mentor_id FROM relationships WHERE mentee_id = $1
                                             ORDER BY made DESC LIMIT 1) latest
                UNION SELECT mentor_id FROM proposals WHERE mentee_id = $1 AND status IN ('declined', 'expired', 'pending')
                UNION SELECT mentor_id FROM kept_apart WHERE mentee_id = $1
-               UNION SELECT mentee_id FROM kept_apart WHERE mentor_id = $1""",
-            mentee_id,
-        )
+               UNION SELECT mentee_id FROM kept_apart WHERE mentor_id = $1"""
+
+    async def excluded_mentors(self, mentee_id: str) -> set[str]:
+        """Mentors never to propose to this mentee now (the rule above)."""
+        rows = await self.conn.fetch(self._EXCLUDED, mentee_id)
         return {r["mentor_id"] for r in rows}
 
     async def excluded_pairs(self, program_id: str) -> set[tuple[str, str]]:

@@ -9,7 +9,8 @@ Subscriptions (`SUBSCRIPTIONS` at the bottom is the source of truth):
 | participant.offboarded        | on_participant_offboarded     | participants, relationships, proposals | match.ended, match.declined, match.proposed                                                  |
 | participant.erased            | on_participant_erased         | as offboarded, then the profile erased | as offboarded, participant.erasure.completed                                                 |
 | participant.preferences.changed | shared.replica              | participants (their choices)           | -                                                                                            |
-| match.requested               | on_match_requested            | proposals                              | match.proposed or match.unavailable                                                          |
+| match.requested               | on_match_requested            | -                                      | match.request.queued (match-work.v1, keyed by program)                                       |
+| match.request.queued          | on_match_request_queued       | proposals                              | match.proposed or match.unavailable                                                          |
 | cohort.round.requested        | on_cohort_round_requested     | proposals                              | match.proposed, match.unavailable                                                            |
 | proposal.accepted             | on_proposal_accepted          | proposals, relationships               | match.established                                                                            |
 | proposal.declined             | on_proposal_declined          | proposals                              | match.declined (with the mentor's `reason_code`), then match.proposed/unavailable            |
@@ -20,6 +21,19 @@ Background loops (`loops.py`): proposals unanswered within the response window e
 program's setting in force) ends both are told (relationship.end.scheduled, once), and at its end
 the relationship is over (match.ended, reason code `term_completed`; no rematch: the mentee
 completed a term) and the mentor's place is free again.
+
+Who proposes for a program: match-requests.v1 is keyed by mentee, so with several replicas one
+program's requests would arrive at all of them and wait for each other's program lock. Instead,
+`on_match_requested` checks the request where it arrives (an unknown mentee is waited for on the
+mentee's key, holding up nobody else; a wrong one is refused) and queues it, through the outbox, on
+match-work.v1 keyed by program: one partition, so one consumer, applies a program's requests, in
+order, and the replicas share out programs. The program lock stays, uncontended, as the guard for a
+rebalance (the partition's old and new owner) and for the answers, profiles and loops of the same
+program that other consumers apply. A crash redelivers either hop; each is applied once (inbox),
+and the queued event's id is derived from the request's, so even a request applied twice would
+queue one event. The consumer of a program keeps its index current itself (indexes.py): the stamp
+is read once per program per batch, a proposal moves its mentor's load in memory, and only the
+chosen mentor is explained.
 
 Who is proposed again (`CommitmentQueries.excluded_mentors` / `excluded_pairs`, on demand and in
 cohort rounds alike): never a current partner, nor a mentor who declined, let a proposal expire or
@@ -44,6 +58,7 @@ recorded: "never again" stands however it ended.
 from __future__ import annotations
 
 import logging
+import uuid
 
 from services.matching.domain.model import Proposal
 from services.matching.service_layer.matchmaking import MatchingDeps, close_and_rematch, cohort_round, propose_next
@@ -54,6 +69,7 @@ from shared.errors import NotYetKnown, PermanentError
 from shared.people import Participant
 
 log = logging.getLogger(__name__)
+QUEUED = uuid.UUID("3c0f5a52-7a4e-4b0e-9a43-0f6f2d8c1b7e")  # names a queued request after the request it stands for
 
 
 async def on_participant_profile(event: ev.ParticipantOnboarded | ev.ParticipantUpdated, uow: MatchingUnitOfWork,
@@ -62,10 +78,11 @@ async def on_participant_profile(event: ev.ParticipantOnboarded | ev.Participant
     person = Participant.from_profile(event)
     previous = await uow.participants.get(person.participant_id)
     programs = {person.program_id} | ({previous.program_id} if previous else set())
-    await uow.programs.lock(*programs)
     await uow.participants.save(person)
     for program_id in programs:  # a move between programs leaves the old program's index too
-        await uow.programs.touch(program_id, [person.participant_id])
+        # Stamped at commit, under the program locks taken together then: a batch of profiles of
+        # many programs never holds one program while it waits for another.
+        uow.programs.touch(program_id, [person.participant_id])
 
 
 async def on_participant_offboarded(event: ev.ParticipantOffboarded, uow: MatchingUnitOfWork,
@@ -80,13 +97,12 @@ async def on_participant_erased(event: ev.ParticipantErased, uow: MatchingUnitOf
     await uow.programs.lock(event.program_id)
     await _leave(uow, deps, event.program_id, event.participant_id, "left the program")
     if await replica.forget(uow, event, "matching") is not None:
-        await uow.programs.touch(event.program_id, [event.participant_id])
+        uow.programs.touch(event.program_id, [event.participant_id])
 
 
 async def _leave(uow: MatchingUnitOfWork, deps: MatchingDeps, program_id: str, leaver: str, reason: str) -> None:
     """End the leaver's relationships, withdraw their proposals and re-match whoever they leave
     behind. The caller holds the program's lock."""
-    index = await deps.indexes.current(uow, program_id)
     if not await uow.participants.deactivate(leaver):
         return
     now = uow.now()
@@ -106,13 +122,15 @@ async def _leave(uow: MatchingUnitOfWork, deps: MatchingDeps, program_id: str, l
         touched.add(proposal.mentor_id)
         if role == "mentor":
             to_rematch.add(proposal.mentee_id)
-    await uow.programs.touch(program_id, touched)
+    uow.programs.touch(program_id, touched)  # read back before the index is used again
     for mentee_id in sorted(to_rematch):
-        # The index was read before this transaction removed the leaver: keep them out explicitly.
-        await propose_next(uow, deps, index, mentee_id, program_id, also_exclude={leaver})
+        await propose_next(uow, deps, mentee_id, program_id, also_exclude={leaver})
 
 
 async def on_match_requested(event: ev.MatchRequested, uow: MatchingUnitOfWork, deps: MatchingDeps) -> None:
+    """Checked here, where it arrives keyed by its mentee (so a mentee still on their way holds up
+    nobody else), then queued for its program on match-work.v1: the consumer that owns the program
+    proposes (`on_match_request_queued`)."""
     mentee = await uow.participants.get(event.mentee_id)
     if mentee is None:
         raise NotYetKnown(f"no profile yet for {event.mentee_id}")
@@ -122,9 +140,16 @@ async def on_match_requested(event: ev.MatchRequested, uow: MatchingUnitOfWork, 
         raise PermanentError(f"{event.mentee_id} has left the program")
     if mentee.program_id != event.program_id:
         raise PermanentError(f"{event.mentee_id} belongs to program {mentee.program_id}, not {event.program_id}")
-    await uow.programs.lock(event.program_id)
-    index = await deps.indexes.current(uow, event.program_id)
-    await propose_next(uow, deps, index, event.mentee_id, event.program_id)
+    request_id = uow.cause.id if uow.cause is not None else str(uuid.uuid4())
+    uow.emit(ev.MatchRequestQueued(program_id=event.program_id, mentee_id=event.mentee_id, request_id=request_id),
+             event_id=str(uuid.uuid5(QUEUED, request_id)))
+
+
+async def on_match_request_queued(event: ev.MatchRequestQueued, uow: MatchingUnitOfWork, deps: MatchingDeps) -> None:
+    """A request of a program this consumer owns: propose, unless the mentee left, was matched or
+    is waiting for an answer meanwhile (then nothing: `propose_next` says why it stops)."""
+    await uow.programs.lock(event.program_id)  # uncontended, but for a rebalance or another writer
+    await propose_next(uow, deps, event.mentee_id, event.program_id)
 
 
 async def on_cohort_round_requested(event: ev.CohortRoundRequested, uow: MatchingUnitOfWork,
@@ -157,10 +182,9 @@ async def on_proposal_accepted(event: ev.ProposalAccepted, uow: MatchingUnitOfWo
 
 async def on_proposal_declined(event: ev.ProposalDeclined, uow: MatchingUnitOfWork, deps: MatchingDeps) -> None:
     proposal = await _answerable(uow, event.proposal_id)
-    index = await deps.indexes.current(uow, proposal.program_id)
     declined = proposal.decline(event.participant_id, now=uow.now(), reason=event.reason,
                                 reason_code=event.reason_code)
-    await close_and_rematch(uow, deps, index, proposal, declined)
+    await close_and_rematch(uow, deps, proposal, declined)
 
 
 async def on_relationship_end_requested(event: ev.RelationshipEndRequested, uow: MatchingUnitOfWork,
@@ -190,14 +214,14 @@ async def on_relationship_end_requested(event: ev.RelationshipEndRequested, uow:
     ended = relationship.end_on_request(requested_by=event.requested_by, reason=event.reason, now=now)
     if not ended:
         return  # already ended: no second match.ended, no second rematch
-    index = await deps.indexes.current(uow, relationship.program_id)
+    await deps.indexes.current(uow, relationship.program_id)
     await uow.relationships.save(relationship)
     for change in ended:
         uow.emit(change)
-    await uow.programs.touch(relationship.program_id, [relationship.mentor_id])  # the mentor's place is free
+    deps.indexes.loads_changed(uow, relationship.program_id, {relationship.mentor_id: -1})  # the mentor's place is free
     if event.rematch and role != "mentor":
         # Still the mentee's latest relationship, so its mentor is not proposed again (module docstring).
-        await propose_next(uow, deps, index, relationship.mentee_id, relationship.program_id)
+        await propose_next(uow, deps, relationship.mentee_id, relationship.program_id)
 
 
 SUBSCRIPTIONS = {
@@ -209,6 +233,7 @@ SUBSCRIPTIONS = {
     # How a person wants to be written to: kept like every replica (matching itself writes to nobody).
     ev.ParticipantPreferencesChanged: replica.on_participant_preferences_changed,
     ev.MatchRequested: on_match_requested,
+    ev.MatchRequestQueued: on_match_request_queued,
     ev.CohortRoundRequested: on_cohort_round_requested,
     ev.ProposalAccepted: on_proposal_accepted,
     ev.ProposalDeclined: on_proposal_declined,

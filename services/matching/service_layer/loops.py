@@ -33,8 +33,7 @@ async def expire_due(service: Service[MatchingDeps, MatchingUnitOfWork]) -> Pass
             proposal = await uow.proposals.get(found.proposal_id, lock=True)
             if proposal is None:
                 continue
-            index = await deps.indexes.current(uow, proposal.program_id)
-            await close_and_rematch(uow, deps, index, proposal, proposal.expire(now=uow.now()))
+            await close_and_rematch(uow, deps, proposal, proposal.expire(now=uow.now()))
     if len(due) >= BATCH:
         return Pass(more=True)
     async with service.transaction() as uow:
@@ -63,7 +62,7 @@ async def follow_terms(service: Service[MatchingDeps, MatchingUnitOfWork]) -> Pa
             for change in changes:
                 uow.emit(change)
             if not relationship.active:
-                await uow.programs.touch(program_id, [relationship.mentor_id])  # the mentor's place is free
+                deps.indexes.loads_changed(uow, program_id, {relationship.mentor_id: -1})  # the mentor's place is free
     if len(due) >= BATCH:
         return Pass(more=True)
     async with service.transaction() as uow:

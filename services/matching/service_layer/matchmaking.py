@@ -2,8 +2,10 @@
 proposal is declined or expires or a party leaves.
 
 Each function runs inside the caller's unit of work and under the program's lock, which the
-caller takes first. The in-memory index ranks candidates; Postgres has the last word on capacity.
-Every change to a mentor's load is stamped (`uow.programs.touch`) so other replicas' indexes follow.
+caller takes first. The in-memory index ranks candidates and explains the one chosen; Postgres has
+the last word on capacity, in the statement that writes the proposal. Every change to a mentor's
+load is applied to this process's index and stamped (`ProgramIndexes.loads_changed`), so other
+replicas' indexes follow.
 """
 
 from __future__ import annotations
@@ -12,13 +14,16 @@ import asyncio
 from collections.abc import Collection
 from dataclasses import dataclass
 
-from services.matching.domain import MatchIndex, PairProposal, solve_cohort
+from services.matching.domain import PairProposal, solve_cohort
 from services.matching.domain.model import Proposal
 from services.matching.service_layer.indexes import ProgramIndexes, match_settings
 from services.matching.service_layer.unit_of_work import MatchingUnitOfWork
 from services.matching.settings import MatchingSettings
 from shared.contracts import events as ev
 from shared.programs import ProgramSettings
+
+
+MAX_DISAGREEMENTS = 5  # mentors the record refuses (index behind) before a request is answered "at capacity"
 
 
 @dataclass(frozen=True)
@@ -36,59 +41,53 @@ def _offer(uow: MatchingUnitOfWork, program: ProgramSettings, pair: PairProposal
                           response_window_hours=program.response_window_hours)
 
 
-async def propose_next(uow: MatchingUnitOfWork, deps: MatchingDeps, index: MatchIndex, mentee_id: str,
-                       program_id: str, *, also_exclude: Collection[str] = ()) -> None:
+async def propose_next(uow: MatchingUnitOfWork, deps: MatchingDeps, mentee_id: str, program_id: str, *,
+                       also_exclude: Collection[str] = ()) -> None:
     """Propose the best available mentor to this mentee, or say in plain words why there is none.
 
-    `index` is the program's index as `ProgramIndexes.current` gave it at the start of the handler;
-    `also_exclude` names people this transaction has removed that the index still holds.
+    The caller holds the program's lock. One read says whether the mentee may be matched and whom
+    never to propose; the program's index (current for this transaction) picks and explains the best
+    mentor; the proposal is written only if the record agrees that mentor has a free place. If it
+    does not (the index was behind), that mentor is read back and the index asked again.
+    `also_exclude` names people this transaction has removed.
     """
-    mentee = await uow.participants.get(mentee_id)
-    if (mentee is None or not mentee.active or mentee.erased or not mentee.is_mentee
-            or mentee.program_id != program_id):
-        return
-    active, pending = await uow.commitments.mentee_engagements(mentee_id)
-    if pending or active >= deps.settings.max_matches_per_mentee:
+    standing = await uow.commitments.mentee_standing(mentee_id, program_id)
+    if not standing.eligible:
+        return  # left, erased, moved or no longer a mentee since the request was taken in
+    if standing.pending or standing.active >= deps.settings.max_matches_per_mentee:
         return  # already matched, or waiting for an answer
     now = uow.now()
-    program = await uow.program_settings.get(program_id, deps.settings)
-    exclude = await uow.commitments.excluded_mentors(mentee_id) | set(also_exclude)
-    candidates = index.ranked_mentors(mentee_id, at=now, exclude=exclude, limit=10)
-    if candidates:
-        ids = [c.mentor_id for c in candidates]
-        loads = await uow.commitments.mentor_loads(ids)
-        mentors = await uow.participants.many(ids)
-        for candidate in candidates:
-            mentor = mentors.get(candidate.mentor_id)
-            # The record has the last word: this transaction may have changed what the index shows.
-            if mentor is None or not mentor.active or mentor.program_id != program_id \
-                    or loads.get(candidate.mentor_id, 0) >= mentor.mentor_capacity:
-                continue
-            proposal = _offer(uow, program, candidate, None)
-            await uow.proposals.add([proposal])
-            await uow.programs.touch(program_id, [candidate.mentor_id])
+    exclude = standing.excluded | set(also_exclude)
+    for _ in range(MAX_DISAGREEMENTS):
+        view = await deps.indexes.current(uow, program_id)
+        outcome = view.index.best_mentor(mentee_id, at=now, exclude=exclude)
+        if not isinstance(outcome, PairProposal):
+            uow.emit(ev.MatchUnavailable(program_id=program_id, mentee_id=mentee_id, reason=outcome.reason,
+                                         reason_code=outcome.reason_code, reason_params=outcome.params))
+            return
+        proposal = _offer(uow, view.program, outcome, None)
+        if await uow.proposals.add_within_capacity(proposal):
+            deps.indexes.loads_changed(uow, program_id, {proposal.mentor_id: 1})
             uow.emit(proposal.proposed())
             return
-    outcome = index.best_mentor(mentee_id, at=now, exclude=exclude)
-    if isinstance(outcome, PairProposal):  # only mentors this transaction just filled were left
-        reason, code, params = "every compatible mentor is at capacity", "at_capacity", {}
-    else:
-        reason, code, params = outcome.reason, outcome.reason_code, outcome.params
-    uow.emit(ev.MatchUnavailable(program_id=program_id, mentee_id=mentee_id, reason=reason, reason_code=code,
-                                 reason_params=params))
+        deps.indexes.reread(uow, program_id, [proposal.mentor_id])
+    uow.emit(ev.MatchUnavailable(program_id=program_id, mentee_id=mentee_id,
+                                 reason="every compatible mentor is at capacity", reason_code="at_capacity",
+                                 reason_params={}))
 
 
-async def close_and_rematch(uow: MatchingUnitOfWork, deps: MatchingDeps, index: MatchIndex, proposal: Proposal,
+async def close_and_rematch(uow: MatchingUnitOfWork, deps: MatchingDeps, proposal: Proposal,
                             events: list[ev.EventData]) -> None:
     """A proposal closed without a match (declined, expired): say so, free the mentor's place and
-    ask the next mentor."""
+    ask the next mentor. The caller holds the program's lock."""
     if not events:
         return
+    await deps.indexes.current(uow, proposal.program_id)
     await uow.proposals.save(proposal)
     for event in events:
         uow.emit(event)
-    await uow.programs.touch(proposal.program_id, [proposal.mentor_id])
-    await propose_next(uow, deps, index, proposal.mentee_id, proposal.program_id)
+    deps.indexes.loads_changed(uow, proposal.program_id, {proposal.mentor_id: -1})
+    await propose_next(uow, deps, proposal.mentee_id, proposal.program_id)
 
 
 async def cohort_round(uow: MatchingUnitOfWork, deps: MatchingDeps, program_id: str, round_id: str | None,
@@ -114,7 +113,7 @@ async def cohort_round(uow: MatchingUnitOfWork, deps: MatchingDeps, program_id: 
     )
     proposals = [_offer(uow, program, pair, round_id) for pair in result.pairs]
     await uow.proposals.add(proposals)
-    await uow.programs.touch(program_id, [p.mentor_id for p in proposals])
+    uow.programs.touch(program_id, [p.mentor_id for p in proposals])  # read back before the index is used
     for proposal in proposals:
         uow.emit(proposal.proposed())
     for miss in result.unmatched:

@@ -8,11 +8,15 @@ from collections import Counter
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
+from services.matching.adapters.repository import MenteeStanding
 from services.matching.domain.model import KeptApart, Proposal, Relationship
+from services.matching.service_layer.handlers import SUBSCRIPTIONS
+from shared.contracts import events as ev
 from tests.support.fakes import (
     FakeParticipantDirectory,
     FakeProgramDirectory,
     FakeUnitOfWork,
+    deliver,
 )
 
 
@@ -29,27 +33,44 @@ class MatchingTables:
 
 
 class FakePrograms:
+    """As `ProgramRepository`: touches are gathered per transaction and stamped at its commit."""
+
     def __init__(self, t: MatchingTables) -> None:
         self.t = t
-        self.touched: dict[str, set[str]] = {}
+        self.touched: dict[str, set[str]] = {}  # every program -> people touched through this unit of work
+        self.unapplied: dict[str, set[str]] = {}
+        self.stamped: dict[str, int] = {}
         self.locked: list[str] = []
+        self.reads: Counter[str] = Counter()  # what was read of the stamps: version, changed_since
+        self._pending: dict[str, set[str]] = {}
 
     async def lock(self, *program_ids: str) -> None:
         self.locked += sorted(set(program_ids))
 
     async def version(self, program_id: str) -> int:
+        self.reads["version"] += 1
         return self.t.versions.get(program_id, 0)
 
-    async def touch(self, program_id: str, participant_ids) -> None:
+    def touch(self, program_id: str, participant_ids, *, applied: bool = False) -> None:
         ids = set(participant_ids)
         if not ids:
             return
-        version = self.t.versions[program_id] = next(self.t.sequence)
-        for pid in ids:
-            self.t.changes[(program_id, pid)] = version
         self.touched.setdefault(program_id, set()).update(ids)
+        self._pending.setdefault(program_id, set()).update(ids)
+        if not applied:
+            self.unapplied.setdefault(program_id, set()).update(ids)
+
+    async def stamp(self) -> dict[str, int]:
+        self.stamped = {}
+        for program_id, ids in sorted(self._pending.items()):
+            version = self.stamped[program_id] = self.t.versions[program_id] = next(self.t.sequence)
+            for pid in ids:
+                self.t.changes[(program_id, pid)] = version
+        self._pending = {}
+        return self.stamped
 
     async def changed_since(self, program_id: str, version: int) -> list[str]:
+        self.reads["changed_since"] += 1
         return [pid for (prog, pid), v in self.t.changes.items() if prog == program_id and v > version]
 
 
@@ -60,6 +81,17 @@ class FakeProposals:
     async def add(self, proposals: list[Proposal]) -> None:
         for p in proposals:
             self.t.proposals[p.proposal_id] = replace(p)
+
+    async def add_within_capacity(self, proposal: Proposal) -> bool:
+        mentor = self.t.people.people.get(proposal.mentor_id)
+        if mentor is None or not mentor.active or mentor.erased or mentor.program_id != proposal.program_id:
+            return False
+        held = sum(1 for r in self.t.relationships.values() if r.mentor_id == mentor.participant_id and r.active)
+        held += sum(1 for p in self.t.proposals.values() if p.mentor_id == mentor.participant_id and p.pending)
+        if held >= mentor.mentor_capacity:
+            return False
+        await self.add([proposal])
+        return True
 
     async def get(self, proposal_id: str, *, lock: bool = False) -> Proposal | None:
         found = self.t.proposals.get(proposal_id)
@@ -122,8 +154,10 @@ class FakeRelationships:
 class FakeCommitments:
     def __init__(self, t: MatchingTables) -> None:
         self.t = t
+        self.load_reads = 0
 
     async def mentor_loads(self, mentor_ids: list[str] | None = None) -> Counter:
+        self.load_reads += 1
         held = Counter(r.mentor_id for r in self.t.relationships.values() if r.status == "active")
         held.update(p.mentor_id for p in self.t.proposals.values() if p.pending)
         return Counter({m: n for m, n in held.items() if mentor_ids is None or m in mentor_ids})
@@ -132,6 +166,13 @@ class FakeCommitments:
         active = sum(1 for r in self.t.relationships.values() if r.mentee_id == mentee_id and r.status == "active")
         pending = sum(1 for p in self.t.proposals.values() if p.mentee_id == mentee_id and p.pending)
         return active, pending
+
+    async def mentee_standing(self, mentee_id: str, program_id: str) -> MenteeStanding:
+        found = self.t.people.people.get(mentee_id)
+        eligible = (found is not None and found.active and not found.erased and found.is_mentee
+                    and found.program_id == program_id)
+        active, pending = await self.mentee_engagements(mentee_id)
+        return MenteeStanding(eligible, active, pending, frozenset(await self.excluded_mentors(mentee_id)))
 
     async def busy_mentees(self, program_id: str, max_matches: int) -> set[str]:
         busy = {p.mentee_id for p in self.t.proposals.values() if p.program_id == program_id and p.pending}
@@ -188,3 +229,29 @@ class FakeMatchingUnitOfWork(FakeUnitOfWork):
         self.relationships = FakeRelationships(self.tables)
         self.commitments = FakeCommitments(self.tables)
         self.kept_apart = FakeKeptApart(self.tables)
+        self.views: dict = {}
+        self._on_stamped: list = []
+
+    def on_stamped(self, callback) -> None:
+        self._on_stamped.append(callback)
+
+    async def commit(self) -> None:
+        """The end of one transaction: the stamps, then a fresh start for the next one."""
+        stamped = await self.programs.stamp()
+        for callback in self._on_stamped:
+            callback(stamped)
+        self.views, self._on_stamped = {}, []
+        self.programs.unapplied, self.programs.stamped, self.programs.locked = {}, {}, []
+
+
+async def apply(uow: FakeMatchingUnitOfWork, deps, *events: ev.EventData) -> None:
+    """Deliver each event in a transaction of its own, as the consumer would, and the requests it
+    queued on match-work.v1 after it (the program's consumer taking them)."""
+    for event in events:
+        before = len(uow.emitted)
+        try:
+            await deliver(SUBSCRIPTIONS, event, uow, deps)
+        finally:
+            await uow.commit()
+        queued = [e for e in uow.emitted[before:] if isinstance(e, ev.MatchRequestQueued)]
+        await apply(uow, deps, *queued)

@@ -8,13 +8,12 @@ from datetime import UTC, datetime
 
 import pytest
 
-from services.matching.service_layer.handlers import SUBSCRIPTIONS
 from services.matching.service_layer.matchmaking import MatchingDeps
 from services.matching.settings import MatchingSettings
 from shared.contracts import events as ev
 from shared.errors import PermanentError
-from tests.services.matching.fakes import FakeMatchingUnitOfWork
-from tests.support.fakes import FixedClock, deliver
+from tests.services.matching.fakes import FakeMatchingUnitOfWork, apply
+from tests.support.fakes import FixedClock
 from tests.support.people import onboarded, person
 
 NOW = datetime(2027, 1, 4, 6, 0, tzinfo=UTC)
@@ -36,8 +35,7 @@ def uow() -> FakeMatchingUnitOfWork:
 
 
 async def given(uow, *events) -> None:
-    for event in events:
-        await deliver(SUBSCRIPTIONS, event, uow, DEPS)
+    await apply(uow, DEPS, *events)
 
 
 @pytest.mark.parametrize("erased_first", [False, True], ids=["erased after onboarding", "erased before onboarding"])

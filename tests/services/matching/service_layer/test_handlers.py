@@ -6,14 +6,13 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from services.matching.service_layer.handlers import SUBSCRIPTIONS
 from services.matching.service_layer.loops import expire_due
 from services.matching.service_layer.matchmaking import MatchingDeps
 from services.matching.settings import MatchingSettings
 from shared.contracts import events as ev
 from shared.errors import NotYetKnown, PermanentError
-from tests.services.matching.fakes import FakeMatchingUnitOfWork, MatchingTables
-from tests.support.fakes import FixedClock, deliver
+from tests.services.matching.fakes import FakeMatchingUnitOfWork, MatchingTables, apply
+from tests.support.fakes import FixedClock
 from tests.support.people import onboarded
 
 NOW = datetime(2027, 1, 4, 6, 0, tzinfo=UTC)  # a Monday
@@ -44,8 +43,7 @@ def uow(clock) -> FakeMatchingUnitOfWork:
 
 
 async def given(uow, deps, *events) -> None:
-    for event in events:
-        await deliver(SUBSCRIPTIONS, event, uow, deps)
+    await apply(uow, deps, *events)
 
 
 async def test_a_request_proposes_the_best_mentor_and_the_answers_drive_the_life_cycle(uow, deps):
@@ -140,6 +138,7 @@ async def test_unanswered_proposals_expire_and_the_next_mentor_is_asked(clock, d
                     return service.uows[-1]
 
                 async def __aexit__(self, *exc):
+                    await service.uows[-1].commit()
                     return False
             return Context()
 

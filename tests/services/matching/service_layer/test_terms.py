@@ -7,16 +7,19 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from services.matching.service_layer.handlers import SUBSCRIPTIONS
 from services.matching.service_layer.loops import follow_terms
 from services.matching.service_layer.matchmaking import MatchingDeps
 from services.matching.settings import MatchingSettings
 from shared.contracts import events as ev
-from tests.services.matching.fakes import FakeMatchingUnitOfWork, MatchingTables
-from tests.support.fakes import FixedClock, deliver
+from tests.services.matching.fakes import FakeMatchingUnitOfWork, MatchingTables, apply
+from tests.support.fakes import FixedClock
 from tests.support.people import onboarded
 
 NOW = datetime(2027, 1, 4, 6, 0, tzinfo=UTC)
+
+
+async def take(event: ev.EventData, uow, deps) -> None:
+    await apply(uow, deps, event)
 
 
 class Replica:
@@ -34,6 +37,7 @@ class Replica:
                 return replica.uows[-1]
 
             async def __aexit__(self, *exc):
+                await replica.uows[-1].commit()
                 return False
         return Context()
 
@@ -57,9 +61,9 @@ def deps() -> MatchingDeps:
 
 
 async def establish(uow, deps, mentee_id: str = "ana") -> ev.MatchEstablished:
-    await deliver(SUBSCRIPTIONS, ev.MatchRequested(mentee_id=mentee_id, program_id="prog-1"), uow, deps)
+    await take(ev.MatchRequested(mentee_id=mentee_id, program_id="prog-1"), uow, deps)
     proposal = uow.of_type(ev.MatchProposed)[-1]
-    await deliver(SUBSCRIPTIONS, ev.ProposalAccepted(proposal_id=proposal.proposal_id,
+    await take(ev.ProposalAccepted(proposal_id=proposal.proposal_id,
                                                      participant_id=proposal.mentor_id), uow, deps)
     return uow.of_type(ev.MatchEstablished)[-1]
 
@@ -70,7 +74,7 @@ async def test_a_week_before_the_term_ends_both_are_told_and_at_its_end_the_ment
                   onboarded(pid="m1", roles=("mentor",), seniority=8, capacity=1, skills=("public speaking",)),
                   onboarded(pid="ana", seniority=2, goals=("public speaking",)),
                   onboarded(pid="bo", seniority=2, goals=("public speaking",))):
-        await deliver(SUBSCRIPTIONS, event, uow, deps)
+        await take(event, uow, deps)
     established = await establish(uow, deps)
     a, b = Replica(clock, tables, deps), Replica(clock, tables, deps)
 
@@ -86,7 +90,7 @@ async def test_a_week_before_the_term_ends_both_are_told_and_at_its_end_the_ment
     assert tables.relationships[established.relationship_id].end_notice_at == clock.at
 
     # Meanwhile the mentor is full: Bo gets nobody.
-    await deliver(SUBSCRIPTIONS, ev.MatchRequested(mentee_id="bo", program_id="prog-1"), uow, deps)
+    await take(ev.MatchRequested(mentee_id="bo", program_id="prog-1"), uow, deps)
     assert uow.of_type(ev.MatchUnavailable)[-1].reason_code == "mentors_at_capacity"
 
     clock.advance(days=7)
@@ -100,7 +104,7 @@ async def test_a_week_before_the_term_ends_both_are_told_and_at_its_end_the_ment
     assert not [e for e in b.emitted() if isinstance(e, ev.MatchProposed)]  # a completed term is no reason to rematch
     assert (await follow_terms(a)).due_in is None  # nothing left to follow
 
-    await deliver(SUBSCRIPTIONS, ev.MatchRequested(mentee_id="bo", program_id="prog-1"), uow, deps)
+    await take(ev.MatchRequested(mentee_id="bo", program_id="prog-1"), uow, deps)
     assert (uow.of_type(ev.MatchProposed)[-1].mentee_id, uow.of_type(ev.MatchProposed)[-1].mentor_id) == ("bo", "m1")
 
 
@@ -109,13 +113,13 @@ async def test_the_term_in_force_counts_and_a_relationship_ended_before_is_left_
     for event in (onboarded(pid="m1", roles=("mentor",), seniority=8, capacity=2, skills=("public speaking",)),
                   onboarded(pid="ana", seniority=2, goals=("public speaking",)),
                   onboarded(pid="bo", seniority=2, goals=("public speaking",))):
-        await deliver(SUBSCRIPTIONS, event, uow, deps)
+        await take(event, uow, deps)
     first, second = await establish(uow, deps, "ana"), await establish(uow, deps, "bo")
     loop = Replica(clock, tables, deps)
     assert (await follow_terms(loop)).due_in == timedelta(days=180 - 7).total_seconds()  # the deployment's default
-    await deliver(SUBSCRIPTIONS, ev.RelationshipEndRequested(relationship_id=second.relationship_id,
+    await take(ev.RelationshipEndRequested(relationship_id=second.relationship_id,
                                                              requested_by="ops:sanne", reason="a fresh start"), uow, deps)
-    await deliver(SUBSCRIPTIONS, ev.ProgramConfigured(program_id="prog-1", name="Shorter", term_days=30), uow, deps)
+    await take(ev.ProgramConfigured(program_id="prog-1", name="Shorter", term_days=30), uow, deps)
     clock.advance(days=31)  # the heads-up's moment has passed too: the relationship simply ends
     await follow_terms(loop)
     assert [(type(e).__name__, e.relationship_id) for e in loop.emitted()] == [("MatchEnded", first.relationship_id)]

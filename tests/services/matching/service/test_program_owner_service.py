@@ -1,0 +1,111 @@
+"""Matching owns programs, on a real PostgreSQL and Apache Kafka: requests queued on match-work.v1
+keyed by program, several replicas with no program lock contention, a batch of one program's
+requests costing its standing and its proposal per request, and a rolled-back batch forgotten."""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+
+import asyncpg
+import pytest
+
+from services.matching.entrypoints.app import build_service
+from services.matching.service_layer.handlers import on_match_request_queued
+from shared.contracts import events as ev
+from shared.contracts import topics
+from tandem.client import Watcher
+from tests.support.runtime import fetch
+from tests.services.matching.service.test_matching_service import (  # noqa: F401 (make_settings: a fixture)
+    WATCH,
+    Portal,
+    make_settings,
+    mentee,
+    mentor,
+    onboard,
+)
+
+pytestmark = pytest.mark.integration
+
+
+async def test_replicas_share_programs_and_never_wait_for_each_others_locks(make_settings, bootstrap_servers,
+                                                                           topic_prefix, database_url, caplog):
+    caplog.set_level(logging.WARNING)
+    settings = make_settings()
+    programs = ("prog-1", "prog-2", "prog-3")
+    async with build_service(settings).running(), build_service(settings).running(), \
+            Watcher(bootstrap_servers, [*WATCH, topics.MATCH_WORK], topic_prefix) as w, \
+            Portal(bootstrap_servers, topic_prefix, database_url) as pub:
+        await onboard(pub, *[mentor(f"{p}-m{i}", program_id=p, capacity=3) for p in programs for i in range(2)],
+                      *[mentee(f"{p}-e{i}", program_id=p) for p in programs for i in range(6)])
+        for i in range(6):  # keyed by mentee on match-requests.v1: both replicas take some in
+            for p in programs:
+                await pub.publish(ev.MatchRequested(mentee_id=f"{p}-e{i}", program_id=p))
+        await w.wait_for(lambda w: len(w.of_type("match.proposed")) >= 18, 60, "a proposal for every mentee")
+    queued = w.of_type("match.request.queued")
+    assert len(queued) == 18 and all(o.key == o.data["program_id"] for o in queued)
+    proposed = [o.data for o in w.of_type("match.proposed")]
+    assert sorted(p["mentee_id"] for p in proposed) == sorted(f"{p}-e{i}" for p in programs for i in range(6))
+    assert all(p["mentor_id"].startswith(p["program_id"]) for p in proposed)
+    held = Counter(p["mentor_id"] for p in proposed)
+    assert max(held.values()) == 3  # six mentees, two mentors of three places each, per program
+    assert not w.on_topic(topics.dlq(topics.MATCH_REQUESTS)) and not w.on_topic(topics.dlq(topics.MATCH_WORK))
+    assert not [r for r in caplog.records if "being matched by another transaction" in r.getMessage()]
+
+
+class RoundTrips:
+    """Statements sent on one connection, by the start of their text."""
+
+    def __init__(self, monkeypatch) -> None:
+        self.conn: asyncpg.Connection | None = None
+        self.sent: list[str] = []
+        for name in ("execute", "executemany", "fetch", "fetchrow", "fetchval", "copy_records_to_table"):
+            original = getattr(asyncpg.Connection, name)
+
+            def counted(conn, *args, __original=original, **kwargs):
+                if conn is self.conn:
+                    self.sent.append(" ".join(str(args[0]).split()) if args else name)
+                return __original(conn, *args, **kwargs)
+            monkeypatch.setattr(asyncpg.Connection, name, counted)
+
+    def of(self, start: str) -> int:
+        return sum(1 for text in self.sent if text.startswith(start))
+
+
+async def test_a_batch_of_one_programs_requests_costs_two_statements_each(make_settings, bootstrap_servers,
+                                                                          topic_prefix, database_url, monkeypatch):
+    service = build_service(make_settings())
+    counted = RoundTrips(monkeypatch)
+    async with service.running(), Portal(bootstrap_servers, topic_prefix, database_url) as pub:
+        await onboard(pub, *[mentor(f"m{i}", capacity=2) for i in range(5)], *[mentee(f"e{i}") for i in range(10)])
+        async with service.transaction() as uow:  # as the consumer applies a batch: one transaction
+            counted.conn = uow.conn._con  # the pool's proxy wraps the connection
+            for i in range(10):
+                await on_match_request_queued(
+                    ev.MatchRequestQueued(program_id="prog-1", mentee_id=f"e{i}", request_id=f"r{i}"), uow, service.deps)
+    assert counted.of("INSERT INTO proposals") == 10 and counted.of("SELECT EXISTS") == 10  # per request
+    # Per program and batch: the lock, the stamp read once, the settings, what changed since (the
+    # profiles), the stamps written once; then the outbox.
+    assert counted.of("SELECT pg_advisory_xact_lock") == 1 and counted.of("SELECT version FROM program_versions") == 1
+    assert counted.of("INSERT INTO program_versions") == 1 and counted.of("INSERT INTO index_changes") == 1
+    assert len(counted.sent) <= 2 * 10 + 12, counted.sent
+
+
+async def test_a_rolled_back_batch_leaves_the_index_as_the_record_says(make_settings, bootstrap_servers,
+                                                                       topic_prefix, database_url):
+    service = build_service(make_settings())
+    async with service.running(), Portal(bootstrap_servers, topic_prefix, database_url) as pub:
+        await onboard(pub, mentor("m1", capacity=1), mentee("ana"), mentee("bo"))
+
+        def queued(mentee_id: str) -> ev.MatchRequestQueued:
+            return ev.MatchRequestQueued(program_id="prog-1", mentee_id=mentee_id, request_id=f"r-{mentee_id}")
+
+        with pytest.raises(RuntimeError, match="the batch fails after the proposal"):
+            async with service.transaction() as uow:
+                await on_match_request_queued(queued("ana"), uow, service.deps)  # m1's one place, in memory
+                raise RuntimeError("the batch fails after the proposal")
+        async with service.transaction() as uow:
+            await on_match_request_queued(queued("bo"), uow, service.deps)
+    # The rolled-back proposal is forgotten by the index too: m1's place went to Bo.
+    rows = await fetch(database_url, "SELECT mentee_id, mentor_id, status FROM matching.proposals")
+    assert [tuple(r) for r in rows] == [("bo", "m1", "pending")]
