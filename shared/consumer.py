@@ -8,8 +8,9 @@ For every event a service handles:
    match-responses.v1) is taken as the current type it stands for: from here on the event carries the
    current type (handlers, inbox, metrics), and each such message is counted in
    `tandem_deprecated_event_types_total{topic, type}` and logged once per sender.
-2. The handler runs inside one transaction together with the inbox record (a redelivered event is
-   skipped) and the outbox rows for the events it causes.
+2. The handler runs inside one transaction together with the inbox record (`shared.inbox`: a
+   batch's ids are claimed in one statement; a redelivered event is skipped, an id reused for a
+   different event refused) and the outbox rows for the events it causes.
 3. An event that fails is *parked* (`shared.parking`): it is tried again alone, later, by the
    subscriber's parking task, and the later events of its key (same partition) queue behind it, so
    order per key is kept (a record without a key has none to keep: it queues alone); the rest of
@@ -54,7 +55,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
+import functools
 import json
 import logging
 import re
@@ -65,7 +66,14 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, get_args
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, ConsumerRecord, TopicPartition
+import orjson
+from aiokafka import (
+    AIOKafkaConsumer,
+    AIOKafkaProducer,
+    ConsumerRebalanceListener,
+    ConsumerRecord,
+    TopicPartition,
+)
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
@@ -75,11 +83,19 @@ from pydantic_core.core_schema import ErrorType
 
 from shared import dead_letters, metrics
 from shared.contracts.envelope import Envelope
-from shared.contracts.types import Refusal
-from shared.contracts.events import CATALOGUE, EventData, canonical_type, is_deprecated_alias, model_for, topic_of
+from shared.contracts.events import (
+    CATALOGUE,
+    EventData,
+    canonical_type,
+    is_deprecated_alias,
+    model_for,
+    topic_of,
+)
 from shared.contracts.topics import dlq
+from shared.contracts.types import Refusal
 from shared.dead_letters import DeadLetters, dead_letter_topics
 from shared.errors import NotYetKnown, PermanentError, field_path, reason_for
+from shared.inbox import Claim, ReusedId, claim
 from shared.parking import Ledger, Parked, Partition
 from shared.retry import backoff_delay, call_until_available, is_infrastructure
 from shared.telemetry import context_from_headers
@@ -140,11 +156,27 @@ def _shown_type(event_type: object) -> str:
         and _EVENT_TYPE.match(event_type) else "(not an event type name)"
 
 
+def _loads(value: bytes) -> Any:
+    """orjson first (the common case, in C); the standard library when orjson refuses, for what it
+    alone accepts (integers past 64 bits, lone surrogates, NaN) and for its error messages."""
+    try:
+        return orjson.loads(value)
+    except orjson.JSONDecodeError:
+        return json.loads(value)
+
+
+def _dumps(value: Any) -> bytes:
+    try:
+        return orjson.dumps(value)
+    except TypeError:  # what only the standard library took in (see _loads) goes back out the same way
+        return json.dumps(value).encode("utf-8", "surrogatepass")
+
+
 def parse_event(topic: str, value: bytes | None) -> tuple[Envelope, EventData]:
     if value is None:
         raise InvalidMessage("empty message (tombstone)")
     try:
-        raw = json.loads(value)
+        raw = _loads(value)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         # json's messages are fixed texts with a position; a decoding error's would quote the bytes.
         raise InvalidMessage(f"not JSON: {exc}" if isinstance(exc, json.JSONDecodeError) else "not JSON: not UTF-8") from exc
@@ -164,8 +196,9 @@ def parse_event(topic: str, value: bytes | None) -> tuple[Envelope, EventData]:
         came_as = f"{came_as} (deprecated name of {envelope.type})"
     try:
         # Strict: a number is not a text, true is not 1, "5" is not 5. Upstream systems get told,
-        # rather than having their data quietly reinterpreted.
-        data = model.model_validate_json(json.dumps(envelope.data), strict=True)
+        # rather than having their data quietly reinterpreted. (JSON mode: strict Python mode would
+        # refuse the texts a date or time travels as.)
+        data = model.model_validate_json(_dumps(envelope.data), strict=True)
     except ValidationError as exc:
         raise InvalidMessage(f"invalid {came_as} data: {describe_validation_error(exc)}") from exc
     return envelope, data
@@ -212,6 +245,14 @@ class Limits:
     max_parked: int = 1000  # records parked in one partition before it is paused
 
 
+ClaimInbox = Callable[[Any, str, Sequence[Claim]], Awaitable[list["bool | ReusedId"]]]
+
+
+async def claim_in_transaction(uow: UnitOfWork, topic: str, claims: Sequence[Claim]) -> list[bool | ReusedId]:
+    """The inbox claim of a batch, in the unit of work's transaction (shared.inbox)."""
+    return await claim(uow.conn, topic, claims)
+
+
 @dataclass
 class Runtime:
     """What the consumer needs from its service."""
@@ -222,6 +263,7 @@ class Runtime:
     transaction: Callable[[], Any]  # -> async context manager yielding the service's UnitOfWork
     deps: Any = None
     limits: Limits = field(default_factory=Limits)
+    claim_inbox: ClaimInbox = claim_in_transaction  # (uow, topic, claims) -> per event: apply, skip or refuse
 
 
 @dataclass
@@ -232,13 +274,11 @@ class _Event:
     handler: Handler
 
     @property
-    def digest(self) -> bytes:
-        """What makes this event this event: its type and data (not its time or encoding)."""
+    def claim(self) -> Claim:
+        """What the inbox claims for it: a dead letter by its bytes, an event by its type and data."""
         if self.envelope.type == DEAD_LETTER:
-            return hashlib.sha256(self.record.value or b"").digest()
-        canonical = json.dumps([self.envelope.type, self.envelope.data], sort_keys=True, separators=(",", ":"),
-                               ensure_ascii=False, default=str)
-        return hashlib.sha256(canonical.encode("utf-8", "surrogatepass")).digest()
+            return Claim(self.envelope.id, DEAD_LETTER, None, self.record.value or b"")
+        return Claim(self.envelope.id, self.envelope.type, self.envelope.data)
 
 
 @dataclass
@@ -453,7 +493,7 @@ class Consumer:
                     continue
                 handler = self.handlers.get(topic, {}).get(envelope.type)
                 if handler is None:
-                    metrics.EVENTS_CONSUMED.labels(self.service, topic, envelope.type, "ignored").inc()
+                    _consumed(self.service, topic, envelope.type, "ignored").inc()
                     outcome.set_result("ignored")
                     continue
                 event = _Event(record, envelope, data, handler)
@@ -480,7 +520,7 @@ class Consumer:
         return outcomes
 
     def _settled(self, topic: str, event_type: str, outcome: asyncio.Future[str], result: str) -> None:
-        metrics.EVENTS_CONSUMED.labels(self.service, topic, event_type, result).inc()
+        _consumed(self.service, topic, event_type, result).inc()
         if not outcome.done():
             outcome.set_result(result)
 
@@ -541,11 +581,8 @@ class Consumer:
         waiting: _Waiting = entry.item
         assert waiting.event is not None
         try:
-            started = time.perf_counter()
             async with runtime.transaction() as uow:
                 result = await self._run(uow, runtime, waiting.topic, waiting.event)
-            metrics.HANDLER_SECONDS.labels(self.service, waiting.topic, _type_of(waiting)).observe(
-                time.perf_counter() - started)
         except Exception as exc:
             self._judge(runtime, entry, exc)  # due again later, or given up (dead-lettered next round)
             return
@@ -611,31 +648,40 @@ class Consumer:
                 log.warning("infrastructure error on %s %s, retrying: %r", event.envelope.type, event.envelope.id, exc)
             entry.due = time.monotonic() + backoff_delay(limits.backoff, limits.backoff_max, sum(waiting.counts.values()))
 
-    async def _run(self, uow: UnitOfWork, runtime: Runtime, topic: str, event: _Event) -> str:
+    async def _run(self, uow: UnitOfWork, runtime: Runtime, topic: str, event: _Event,
+                   verdict: bool | ReusedId | None = None) -> str:
+        """Apply one event in `uow`'s transaction; `verdict` is its inbox claim when the batch's was made."""
         uow.cause = event.envelope
-        headers = {k: v.decode(errors="replace") for k, v in (event.record.headers or ())}
+        if verdict is None:
+            (verdict,) = await runtime.claim_inbox(uow, topic, [event.claim])
+        if isinstance(verdict, ReusedId):
+            raise verdict
+        if not verdict:
+            return "duplicate"
+        traceparent = _header(event.record, "traceparent")
         with tracer.start_as_current_span(
-            f"{topic} process", context=context_from_headers(headers), kind=trace.SpanKind.CONSUMER,
-            attributes={"messaging.system": "kafka", "messaging.destination.name": topic,
-                        "messaging.message.id": event.envelope.id, "tandem.event.type": event.envelope.type},
-        ):
-            if not await uow.claim_inbox(topic, event.envelope.id, event.envelope.type, event.digest):
-                return "duplicate"
+            f"{topic} process", context=context_from_headers(_headers(event.record)) if traceparent else None,
+            kind=trace.SpanKind.CONSUMER,
+        ) as span:
+            if span.is_recording():
+                span.set_attributes({"messaging.system": "kafka", "messaging.destination.name": topic,
+                                     "messaging.message.id": event.envelope.id, "tandem.event.type": event.envelope.type})
+            started = time.perf_counter()
             await event.handler(event.data, uow, runtime.deps)
+            _handler_seconds(self.service, topic, event.envelope.type).observe(time.perf_counter() - started)
             return "handled"
 
     async def _apply_together(self, runtime: Runtime, topic: str,
                               events: list[_Event]) -> tuple[list[str], Exception | None]:
         """Apply events in one transaction until one fails. Returns the outcomes committed (the events
-        before the failing one: re-applied in a transaction of their own) and the failure, if any."""
+        before the failing one: re-applied in a transaction of their own) and the failure, if any.
+        The inbox claims the whole batch in one statement; a failure rolls the claims back with the rest."""
         outcomes: list[str] = []
         try:
             async with runtime.transaction() as uow:
-                for event in events:
-                    started = time.perf_counter()
-                    outcomes.append(await self._run(uow, runtime, topic, event))
-                    metrics.HANDLER_SECONDS.labels(self.service, topic, event.envelope.type).observe(
-                        time.perf_counter() - started)
+                verdicts = await runtime.claim_inbox(uow, topic, [event.claim for event in events])
+                for event, verdict in zip(events, verdicts, strict=True):
+                    outcomes.append(await self._run(uow, runtime, topic, event, verdict))
             return outcomes, None
         except Exception as exc:
             failure, failed_at = exc, len(outcomes)
@@ -646,6 +692,24 @@ class Consumer:
         if again is not None:  # they fail now (data changed meanwhile): the caller goes on from there
             return done, again
         return done, failure
+
+
+def _header(record: ConsumerRecord, name: str) -> bytes | None:
+    return next((v for k, v in (record.headers or ()) if k == name), None)
+
+
+def _headers(record: ConsumerRecord) -> dict[str, str]:
+    return {k: v.decode(errors="replace") for k, v in (record.headers or ())}
+
+
+@functools.lru_cache(maxsize=4096)
+def _handler_seconds(service: str, topic: str, event_type: str) -> Any:
+    return metrics.HANDLER_SECONDS.labels(service, topic, event_type)
+
+
+@functools.lru_cache(maxsize=4096)
+def _consumed(service: str, topic: str, event_type: str, outcome: str) -> Any:
+    return metrics.EVENTS_CONSUMED.labels(service, topic, event_type, outcome)
 
 
 def _kind(exc: BaseException | None) -> str:

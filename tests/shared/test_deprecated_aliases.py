@@ -106,11 +106,14 @@ class _Inbox:
 
 async def test_matchings_consumer_establishes_the_match_from_a_match_accepted_envelope():
     """Matching's table is keyed by ProposalAccepted; a `match.accepted` message reaches that handler."""
-    from services.matching.service_layer.handlers import SUBSCRIPTIONS, on_proposal_accepted
+    from services.matching.service_layer.handlers import (
+        SUBSCRIPTIONS,
+        on_proposal_accepted,
+    )
     from services.matching.service_layer.matchmaking import MatchingDeps
     from services.matching.settings import MatchingSettings
     from tests.services.matching.fakes import FakeMatchingUnitOfWork
-    from tests.support.fakes import FixedClock, deliver
+    from tests.support.fakes import FixedClock, claim_through_uow, deliver
     from tests.support.people import onboarded
 
     assert SUBSCRIPTIONS[ev.ProposalAccepted] is on_proposal_accepted
@@ -123,7 +126,8 @@ async def test_matchings_consumer_establishes_the_match_from_a_match_accepted_en
 
     inbox = _Inbox(uow)
     consumer = Consumer("matching", SUBSCRIPTIONS)
-    runtime = Runtime(name="matching", topic_prefix="", producer=None, transaction=inbox.transaction, deps=deps)
+    runtime = Runtime(name="matching", topic_prefix="", producer=None, transaction=inbox.transaction, deps=deps,
+                      claim_inbox=claim_through_uow)
     value = raw("match.accepted", {"proposal_id": proposal.proposal_id, "participant_id": "m1"}, event_id="legacy-7")
     record = ConsumerRecord(topics.MATCH_RESPONSES, 0, 0, 0, 0, None, value, None, 0, len(value), ())
     before = deprecated_count(topics.MATCH_RESPONSES, "match.accepted")

@@ -16,6 +16,7 @@ from shared.contracts import topics
 from shared.contracts.envelope import new_envelope
 from shared.errors import NotYetKnown
 from shared.parking import Ledger, Parked, Partition
+from tests.support.fakes import claim_through_uow
 from tests.support.runtime import eventually
 
 TOPIC = topics.FEEDBACK_SUBMISSIONS
@@ -159,6 +160,7 @@ def make(store: Store, **limits) -> tuple[Consumer, Runtime, Producer]:
         store.inbox |= uow.inbox
 
     runtime = Runtime(name="plumbing", topic_prefix="", producer=producer, transaction=transaction,  # type: ignore[arg-type]
+                      claim_inbox=claim_through_uow,
                       limits=Limits(**{"backoff": 0.001, "backoff_max": 0.005, "max_deferrals": 10_000, **limits}))
     return Consumer("plumbing", {ev.FeedbackSubmitted: on_feedback}), runtime, producer
 

@@ -189,3 +189,9 @@ async def deliver(subscriptions, data: EventData, uow: FakeUnitOfWork, deps, *, 
     """Hand one event to the handler its service's table names, as the consumer would (minus the inbox)."""
     uow.cause = new_envelope(type=type_of(type(data)), source="/test", data=data, time=uow.now(), id=event_id)
     await subscriptions[type(data)](data, uow, deps)
+
+
+async def claim_through_uow(uow, topic: str, claims) -> list[bool]:
+    """The consumer's inbox claim (Runtime.claim_inbox) for a fake unit of work: one `claim_inbox` call
+    per event, as the fake records them."""
+    return [await uow.claim_inbox(topic, c.event_id, c.event_type, c.digest()) for c in claims]
