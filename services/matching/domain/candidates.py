@@ -132,15 +132,46 @@ class TermHolders:
 
     def covered(self, goal_bits: np.ndarray) -> np.ndarray:
         counts = np.zeros(self.size, dtype=np.int16)
-        for t in np.flatnonzero(np.unpackbits(goal_bits.view(np.uint8), bitorder="little")).tolist():
-            if t + 1 < len(self.start):
-                counts[self.rows[self.start[t]:self.start[t + 1]]] += 1
+        for t in self._terms(goal_bits):
+            counts[self.rows[self.start[t]:self.start[t + 1]]] += 1
         return counts
+
+    def covering(self, goal_bits: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The rows holding at least one of the terms (ascending) and how many of them each holds:
+        `covered` without the rows that hold none."""
+        lists = [self.rows[self.start[t]:self.start[t + 1]] for t in self._terms(goal_bits)]
+        if len(lists) == 1:
+            return np.sort(lists[0]), np.ones(len(lists[0]), dtype=np.int64)
+        return np.unique(np.concatenate(lists) if lists else np.empty(0, np.int64), return_counts=True)
+
+    def holdings(self, goal_bits: np.ndarray) -> np.ndarray:
+        """Per bitset row of `goal_bits` (2-D), how many (row, term) holdings its terms have in all."""
+        bits = np.unpackbits(goal_bits.view(np.uint8), axis=1, bitorder="little")[:, : len(self.start) - 1]
+        return bits.astype(np.int64) @ np.diff(self.start)
+
+    def _terms(self, goal_bits: np.ndarray) -> list[int]:
+        terms = np.flatnonzero(np.unpackbits(goal_bits.view(np.uint8), bitorder="little")).tolist()
+        return [t for t in terms if t + 1 < len(self.start)]
 
 
 def goal_part_by_holders(w: Weights, e: PersonRow, holders: TermHolders) -> np.ndarray:
     """`goal_part` of one mentee against the whole mentor table, from the term holders."""
     return (w.goal_key * goal_fit(holders.covered(e.terms), e.n_terms).astype(np.float32)).astype(np.float32)
+
+
+def goal_values(w: Weights, n_goals: int) -> np.ndarray:
+    """`goal_part` by goals covered (0..n_goals) for a mentee with `n_goals` goals: the same float32
+    values, element for element, as the row functions give."""
+    return (w.goal_key * goal_fit(np.arange(n_goals + 1), n_goals).astype(np.float32)).astype(np.float32)
+
+
+def goal_part_sparse(holders: TermHolders, goal_bits: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """`goal_part` where it is not 0, as (mentor rows, values), for a mentee with these goal bits;
+    `values`: `goal_values` for the mentee's goal count. Adding them to a row at those rows gives
+    the same float32 row as adding the whole `goal_part` (x + 0 == x), for a fraction of the work
+    when few mentors hold the mentee's goals."""
+    rows, counts = holders.covering(goal_bits)
+    return rows, values[counts]
 
 
 def score_of_key(w: Weights, key: np.ndarray, covered: np.ndarray, n_goals: np.ndarray, met: np.ndarray) -> np.ndarray:
@@ -217,11 +248,18 @@ class TopK:
 
 
 class BlockTopK:
-    """TopK for a block of rows at once: one threshold pass and one sort for the whole block."""
+    """TopK for a block of rows at once: one threshold per row, one pass and one sort for the block.
 
-    def __init__(self, k: int) -> None:
+    Each row is cut into `groups_per_k * k` runs of columns; the threshold is the k-th best of the
+    runs' maxima. Those k maxima are k distinct entries, so at least k entries reach it (all the
+    finite ones when fewer than k runs have one), and rarely many more: the k best entries mostly
+    lie in different runs. One max per run and a partition of a few dozen values per row, instead
+    of a partition of the row.
+    """
+
+    def __init__(self, k: int, groups_per_k: int = 4) -> None:
         self.k = k
-        self.delta = 0.02
+        self.groups_per_k = groups_per_k
 
     def __call__(self, block: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(best columns, -1 padded; their scores) per row of `block`, best first, ties by column."""
@@ -231,28 +269,14 @@ class BlockTopK:
             raise ValueError("BlockTopK packs (row, column) into 7 + 24 bits")
         idx = np.full((b, k), -1, dtype=np.int64)
         vals = np.full((b, k), NEG, dtype=np.float32)
-        best = block.max(axis=1)
-        rows = np.flatnonzero(best != NEG)
-        sub = block if len(rows) == b else block[rows]
-        delta = self.delta
-        found: list[np.ndarray] = []
-        if rows.size:  # one pass within delta of each row's best: enough for most rows
-            flat = np.flatnonzero(sub >= (best[rows] - delta).astype(np.float32)[:, None])
-            r = flat // n
-            got = np.bincount(r, minlength=len(rows))
-            done = got >= k
-            keep = done[r]
-            found.append(rows[r[keep]] * n + flat[keep] % n)
-            typical = np.minimum(got, 8 * k).mean()  # keep a typical row near 2k entries
-            self.delta = min(max(self.delta * (0.8 if typical > 4 * k else 1.25 if typical < k else 1.0), 1e-5), 1.0)
-            rows = rows[~done]
-        if rows.size:  # the rest (a short top level): each row's exact k-th best as its threshold
-            sub = block[rows]
-            kth = np.partition(sub, n - k, axis=1)[:, n - k] if n >= k else np.full(len(rows), NEG)
-            floor = np.maximum(kth, np.nextafter(NEG, np.float32(0)))  # never a broken rule (-inf)
-            flat = np.flatnonzero(sub >= floor[:, None])
-            found.append(rows[flat // n] * n + flat % n)
-        cells = np.concatenate(found) if found else np.empty(0, dtype=np.int64)
+        groups = min(n, self.groups_per_k * k)  # one column per run when the row is short: exact
+        run_max = np.maximum.reduceat(block, (np.arange(groups) * n) // groups, axis=1)
+        if groups >= k:
+            kth = np.partition(run_max, groups - k, axis=1)[:, groups - k]
+        else:
+            kth = np.full(b, NEG, dtype=np.float32)
+        floor = np.maximum(kth, np.nextafter(NEG, np.float32(0)))  # never a broken rule (-inf)
+        cells = np.flatnonzero(block >= floor[:, None])
         r, c = cells // n, cells % n
         v = block.ravel()[cells]
         # One int64 key sorts by row, then key descending, then column: the bits of a float >= 0

@@ -54,6 +54,8 @@ from .candidates import (
     funnel,
     goal_part,
     goal_part_by_holders,
+    goal_part_sparse,
+    goal_values,
     perspective_part,
     score_of_key,
 )
@@ -81,6 +83,7 @@ CHUNK = 64  # mentees scored together: 64 rows of 25,000 mentors stay in cache
 # The graph handed to the solvers: each mentee's best few candidates plus, for each mentor, its best
 # few incoming candidates relative to its free places. Arcs found by the proof step are added to it.
 MENTEE_CORE = 4
+SPARSE_GOALS = 16  # a mentee's goal part goes sparse when its goals' holders are under 1/16 of the mentors
 MENTOR_CORE = (3, 4)  # keep the best 3 * free_places + 4 arcs into each mentor
 # Each mentor's own best mentees over the whole pool (4 * free_places + 4 of them) join the graph:
 # a mentor with a rare skill or another region reaches the mentees who need it even when it is
@@ -129,7 +132,8 @@ def _collector_paused():
 
 class _Round:
     def __init__(self, mentees, mentors, *, at, settings, load, excluded_pairs, directory) -> None:
-        self.clock = {"start": time.perf_counter()}
+        self.clock: dict[str, tuple[float, float]] = {}
+        self._stamp("start")
         self.at, self.settings = at, settings
         self.start, self.end = week_of(to_epoch(at))  # naive `at` raises here
         _unique(mentees, "mentees")
@@ -159,7 +163,10 @@ class _Round:
 
         self.m_overlap = OverlapTable(self.m_classes.keys, self.start, self.end, query_keys=self.e_classes.keys)
         self._e_overlap: OverlapTable | None = None
-        self.clock["prepared"] = time.perf_counter()
+        self._stamp("prepared")
+
+    def _stamp(self, name: str) -> None:
+        self.clock[name] = (time.perf_counter(), time.process_time())
 
     # --- 1. candidate graph ---
 
@@ -180,6 +187,10 @@ class _Round:
         persp = PartCache(lambda i: perspective_part(w, E.row(i), M), row_bytes, CACHE_BYTES // 4)
         holders = TermHolders(M)
         goal = PartCache(lambda i: goal_part_by_holders(w, E.row(i), holders), row_bytes, CACHE_BYTES // 2)
+        # Mentees whose goals few mentors hold (many rare skills): their goal part is added where it
+        # is not 0, without a row of its own.
+        sparse_goal = (holders.holdings(E.terms) * SPARSE_GOALS < len(M)).tolist()
+        goal_tables = {n: goal_values(w, n) for n in np.unique(E.n_terms).tolist()}
         self._mentee_parts = ((base, base_key), (persp, persp_key), (goal, goal_key))
 
         # Mentees in availability-class order: a class's overlap row is computed once, for a chunk.
@@ -203,7 +214,11 @@ class _Round:
                 for r, i in enumerate(chunk.tolist()):
                     out = rows[r]
                     np.add(base.get(base_key[i], i), persp.get(persp_key[i], i), out=out)
-                    out += goal.get(goal_key[i], i)
+                    if sparse_goal[i]:
+                        cols, values = goal_part_sparse(holders, E.terms[i], goal_tables[n_terms[i]])
+                        out[cols] += values
+                    else:
+                        out += goal.get(goal_key[i], i)
                     out += class_rows[avail[i]]
                     lo, hi = ex_ptr[i], ex_ptr[i + 1]
                     if hi > lo:
@@ -213,7 +228,7 @@ class _Round:
                     by_mentor.add(rows, chunk)
             return by_mentor
 
-        avail, ex_ptr = E.avail.tolist(), self.ex_ptr.tolist()
+        avail, ex_ptr, n_terms = E.avail.tolist(), self.ex_ptr.tolist(), E.n_terms.tolist()
         # numpy releases the GIL inside its loops, so threads overlap the block arithmetic.
         threads = max(1, min(THREADS, len(chunks)))
         if threads == 1:
@@ -227,7 +242,7 @@ class _Round:
         self.feasible = self.best_idx[:, 0] >= 0  # has a feasible mentor with free places
         keep = self.best_idx >= 0
         rows = np.broadcast_to(np.arange(n)[:, None], keep.shape)[keep]
-        self.clock["candidates"] = time.perf_counter()
+        self._stamp("candidates")
         return rows, self.best_idx[keep], self.best_val[keep]
 
     def mentee_row(self, i: int) -> np.ndarray:
@@ -500,14 +515,14 @@ class _Round:
             e, m, s = _dedupe(np.concatenate([e, extra[0]]), np.concatenate([m, extra[1]]),
                               np.concatenate([s, extra[2]]))
         maximum = int((matched >= 0).sum())
-        self.clock["proven"] = time.perf_counter()
+        self._stamp("proven")
         matched = self.assign(e, m, s, maximum)
         if int((matched >= 0).sum()) != maximum:  # same arcs, so the same maximum flow
             raise RuntimeError("min-cost-flow returned fewer pairs than the proven maximum")
-        self.clock["solved"] = time.perf_counter()
+        self._stamp("solved")
         pairs = self.proposals(matched)
         unmatched = self.reasons(matched)
-        self.clock["explained"] = time.perf_counter()
+        self._stamp("explained")
         return CohortResult(pairs, unmatched, self.stats(pairs, unmatched, len(e), rounds))
 
     def proposals(self, matched: np.ndarray) -> list[PairProposal]:
@@ -567,15 +582,17 @@ class _Round:
             "maximum_cardinality_proven": True,
             "candidate_arcs": arcs,
             "solver_rounds": rounds,
-            "seconds": {
-                "prepare": round(c["prepared"] - c["start"], 3),
-                "candidates": round(c["candidates"] - c["prepared"], 3),
-                "prove_maximum": round(c["proven"] - c["candidates"], 3),
-                "min_cost_flow": round(c["solved"] - c["proven"], 3),
-                "explain": round(c["explained"] - c["solved"], 3),
-                "total": round(c["explained"] - c["start"], 3),
-            },
+            "seconds": _stages(c, 0),
+            "cpu_seconds": _stages(c, 1),  # process CPU time: every thread of the round counts
         }
+
+
+def _stages(clock: Mapping[str, tuple[float, float]], which: int) -> dict[str, float]:
+    """Seconds per stage from the round's stamps (which: 0 wall clock, 1 process CPU)."""
+    spans = {"prepare": ("start", "prepared"), "candidates": ("prepared", "candidates"),
+             "prove_maximum": ("candidates", "proven"), "min_cost_flow": ("proven", "solved"),
+             "explain": ("solved", "explained"), "total": ("start", "explained")}
+    return {name: round(clock[b][which] - clock[a][which], 3) for name, (a, b) in spans.items()}
 
 
 def _best(items: np.ndarray, scores: np.ndarray, k: int) -> np.ndarray:

@@ -16,6 +16,9 @@ from services.matching.domain.candidates import (
     TopK,
     Weights,
     covered_goals,
+    goal_part,
+    goal_part_sparse,
+    goal_values,
     pair_row,
 )
 from services.matching.domain.features import AvailabilityClasses, PeopleTable, Vocabularies
@@ -84,6 +87,22 @@ def test_top_k_is_the_exact_best_with_ties_by_column(block, k):
         assert one.tolist() == want and one_vals.tolist() == want_vals
 
 
+@settings(max_examples=80, deadline=None)
+@given(st.integers(1, 9), st.integers(1, 700), st.integers(1, 16), st.floats(0, 1), st.integers(0, 2**32 - 1))
+def test_top_k_of_wide_rows_with_few_feasible_entries(rows, width, k, feasible, seed):
+    # Wide rows cut into runs (the threshold is the k-th best run maximum): runs without any
+    # feasible entry, ties at the threshold and rows with fewer than k feasible entries.
+    rng = np.random.default_rng(seed)
+    block = rng.choice(np.array([0.0, 0.5, 1.0, 2.5, 13.0], dtype=np.float32), size=(rows, width))
+    block += rng.integers(0, 3, size=(rows, width)).astype(np.float32) / 8
+    block[rng.random((rows, width)) >= feasible] = -np.inf
+    idx, vals = BlockTopK(k)(block)
+    for r, row in enumerate(block):
+        want = sorted((j for j in range(width) if row[j] != -np.inf), key=lambda j: (-row[j], j))[:k]
+        assert idx[r][idx[r] >= 0].tolist() == want
+        assert vals[r][: len(want)].tolist() == row[want].tolist()
+
+
 @settings(max_examples=60, deadline=None)
 @given(arrays(np.float32, st.tuples(st.integers(1, 40), st.integers(1, 12)), elements=scores),
        st.lists(st.integers(0, 6), min_size=12, max_size=12), st.integers(1, 7), st.integers(4, 40))
@@ -113,3 +132,24 @@ def test_term_holders_count_the_same_goals_as_the_bitsets():
         got = holders.covered(E.terms[i])
         assert got.tolist() == covered_goals(E.row(i), M).tolist()
         assert got.tolist() == [len(set(mentee.goals) & set(m.skills)) for m in mentors]
+
+
+def test_sparse_goal_part_adds_up_to_the_same_rows():
+    people = population("thin", 120, 300, seed=4)  # rare skills: most goal parts are mostly 0
+    mentees, mentors = [p for p in people if p.is_mentee], [p for p in people if p.is_mentor]
+    vocab, classes = Vocabularies(), AvailabilityClasses()
+    vocab.learn_all(people)
+    E = PeopleTable.build(mentees, vocab, classes, terms="goals")
+    M = PeopleTable.build(mentors, vocab, classes, terms="skills")
+    w = Weights(MatchSettings(), max_goals=int(E.n_terms.max()))
+    holders = TermHolders(M)
+    start = np.random.default_rng(1).random(len(M)).astype(np.float32) * 3
+    assert holders.holdings(E.terms).tolist() == [int(holders.covered(E.terms[i]).sum()) for i in range(len(E))]
+    for i in range(len(E)):
+        dense = goal_part(w, E.row(i), M)
+        rows, values = goal_part_sparse(holders, E.terms[i], goal_values(w, int(E.n_terms[i])))
+        assert rows.tolist() == np.flatnonzero(holders.covered(E.terms[i])).tolist()
+        assert np.array_equal(values, dense[rows]) and not dense[np.setdiff1d(np.arange(len(M)), rows)].any()
+        added = start.copy()
+        added[rows] += values
+        assert np.array_equal(added, start + dense)  # bit for bit: adding 0 changes nothing
