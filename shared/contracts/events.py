@@ -127,6 +127,15 @@ class MatchRequestQueued(EventData):
     request_id: Id  # the id of the match.requested it stands for
 
 
+class ProfileChangeQueued(EventData):
+    """Matching stored a profile change (participant.onboarded/updated) and queued it for the
+    program's consumer, which stamps it for every replica's index under the program's lock."""
+
+    key = "program_id"
+    program_id: Id
+    participant_id: Id
+
+
 # --- match-responses.v1 (portal -> matching) --------------------------------------------------
 
 class ProposalAccepted(EventData):
@@ -631,7 +640,7 @@ CATALOGUE: dict[str, dict[str, type[EventData]]] = {
         "notification.failed": NotificationFailed,
     },
     topics.PRIVACY: {"participant.erasure.completed": ParticipantErasureCompleted},
-    topics.MATCH_WORK: {"match.request.queued": MatchRequestQueued},
+    topics.MATCH_WORK: {"match.request.queued": MatchRequestQueued, "profile.change.queued": ProfileChangeQueued},
 }
 
 

@@ -78,6 +78,7 @@ EXAMPLES: dict[tuple[str, str], dict] = {
     ("match-requests.v1", "cohort.round.requested"): {"program_id": "global-2027", "round_id": "2027-q1"},
     ("match-work.v1", "match.request.queued"): {"program_id": "global-2027", "mentee_id": "p-000123",
                                                 "request_id": "6f1c2a4e-8d1b-4c55-9a57-2f0e6b1d3c77"},
+    ("match-work.v1", "profile.change.queued"): {"program_id": "global-2027", "participant_id": "p-000123"},
     ("match-responses.v1", "proposal.accepted"): {"proposal_id": "prop-91ab", "participant_id": "p-000777"},
     ("match-responses.v1", "proposal.declined"): {"proposal_id": "prop-91ab", "participant_id": "p-000777",
                                                "reason": "no time this quarter", "reason_code": "no_time"},

@@ -15,8 +15,8 @@ NOTIFICATIONS = "notifications.v1"
 PROGRAMS = "programs.v1"
 PRIVACY = "privacy.v1"
 RELATIONSHIP_COMMANDS = "relationship-commands.v1"
-# Matching's own queue: each on-demand request again, keyed by its program, so one consumer owns a
-# program's proposals (services/matching/service_layer/handlers.py).
+# Matching's own queue: on-demand requests and profile changes again, keyed by their program, so one
+# consumer owns a program's proposals (services/matching/service_layer/handlers.py).
 MATCH_WORK = "match-work.v1"
 
 ALL = (

@@ -90,13 +90,15 @@ class ProgramRepository:
 
     async def stamp(self) -> dict[str, int]:
         """Stamp every program this transaction touched with a new version, under its lock: one
-        statement for the versions and one for the people, whatever the number of events. The locks
-        not held yet are taken here, together, in sorted order (a batch of profiles takes no lock
-        before)."""
+        statement for the versions and one for the people, whatever the number of events. Whoever
+        touches a program holds its lock already (taken in the handler, so a busy one fails that
+        event, not the commit of the whole batch)."""
         if not self.touched:
             return {}
         programs = sorted(self.touched)
-        await self.lock(*programs)
+        unlocked = set(programs) - self._held
+        if unlocked:
+            raise RuntimeError(f"index changes of {sorted(unlocked)} without their program lock")
         rows = await self.conn.fetch(
             """INSERT INTO program_versions (program_id, version) SELECT p, nextval('index_version') FROM unnest($1::text[]) p
                ON CONFLICT (program_id) DO UPDATE SET version = EXCLUDED.version RETURNING program_id, version""",
@@ -130,7 +132,7 @@ class ProposalRepository:
             )
 
     async def add_within_capacity(self, proposal: Proposal) -> bool:
-        """Add an on-demand proposal only if its mentor, active in its program, still has a free
+        """Add an on-demand proposal only if its mentor, an active mentor of its program, still has a free
         place by the record (active relationships plus pending proposals): the record has the last
         word on capacity, in the same statement. False when it did not."""
         return await self.conn.fetchval(
@@ -140,7 +142,8 @@ class ProposalRepository:
                 WHERE (SELECT count(*) FROM relationships WHERE mentor_id = $4 AND status = 'active')
                     + (SELECT count(*) FROM proposals WHERE mentor_id = $4 AND status = 'pending')
                     < (SELECT mentor_capacity FROM participants
-                       WHERE participant_id = $4 AND program_id = $2 AND active AND NOT erased)
+                       WHERE participant_id = $4 AND program_id = $2 AND active AND NOT erased
+                         AND 'mentor' = ANY(roles))
                 RETURNING true""",
             *(getattr(proposal, k) for k in _PROPOSAL.split(", ")),
         ) is not None

@@ -5,7 +5,8 @@ Subscriptions (`SUBSCRIPTIONS` at the bottom is the source of truth):
 
 | event                         | handler                       | changes                                | emits                                                                                        |
 |-------------------------------|-------------------------------|----------------------------------------|----------------------------------------------------------------------------------------------|
-| participant.onboarded/updated | on_participant_profile        | participants, index stamp              | -                                                                                            |
+| participant.onboarded/updated | on_participant_profile        | participants                           | profile.change.queued (match-work.v1, per program it is in or left)                          |
+| profile.change.queued         | on_profile_change_queued      | index stamp                            | -                                                                                            |
 | participant.offboarded        | on_participant_offboarded     | participants, relationships, proposals | match.ended, match.declined, match.proposed                                                  |
 | participant.erased            | on_participant_erased         | as offboarded, then the profile erased | as offboarded, participant.erasure.completed                                                 |
 | participant.preferences.changed | shared.replica              | participants (their choices)           | -                                                                                            |
@@ -27,9 +28,10 @@ program's requests would arrive at all of them and wait for each other's program
 `on_match_requested` checks the request where it arrives (an unknown mentee is waited for on the
 mentee's key, holding up nobody else; a wrong one is refused) and queues it, through the outbox, on
 match-work.v1 keyed by program: one partition, so one consumer, applies a program's requests, in
-order, and the replicas share out programs. The program lock stays, uncontended, as the guard for a
-rebalance (the partition's old and new owner) and for the answers, profiles and loops of the same
-program that other consumers apply. A crash redelivers either hop; each is applied once (inbox),
+order, and the replicas share out programs. A profile is stored where it arrives and its index stamp
+queued the same way, so profiles take no program lock. The program lock stays, uncontended, as the
+guard for a rebalance (the partition's old and new owner) and for the answers, departures and loops
+of the same program that other consumers apply. A crash redelivers either hop; each is applied once (inbox),
 and the queued event's id is derived from the request's, so even a request applied twice would
 queue one event. The consumer of a program keeps its index current itself (indexes.py): the stamp
 is read once per program per batch, a proposal moves its mentor's load in memory, and only the
@@ -61,7 +63,12 @@ import logging
 import uuid
 
 from services.matching.domain.model import Proposal
-from services.matching.service_layer.matchmaking import MatchingDeps, close_and_rematch, cohort_round, propose_next
+from services.matching.service_layer.matchmaking import (
+    MatchingDeps,
+    close_and_rematch,
+    cohort_round,
+    propose_next,
+)
 from services.matching.service_layer.unit_of_work import MatchingUnitOfWork
 from shared import programs, replica
 from shared.contracts import events as ev
@@ -79,10 +86,20 @@ async def on_participant_profile(event: ev.ParticipantOnboarded | ev.Participant
     previous = await uow.participants.get(person.participant_id)
     programs = {person.program_id} | ({previous.program_id} if previous else set())
     await uow.participants.save(person)
-    for program_id in programs:  # a move between programs leaves the old program's index too
-        # Stamped at commit, under the program locks taken together then: a batch of profiles of
-        # many programs never holds one program while it waits for another.
-        uow.programs.touch(program_id, [person.participant_id])
+    for program_id in sorted(programs):  # a move between programs leaves the old program's index too
+        # Stamped by the program's consumer (match-work.v1): no program lock here, so a batch of
+        # profiles of many programs never waits for, nor holds up, anyone's program. Until the
+        # stamp, a proposal sees the change anyway where it matters: the record has the last word on
+        # a mentor's place and on who may be matched.
+        uow.emit(ev.ProfileChangeQueued(program_id=program_id, participant_id=person.participant_id),
+                 event_id=_derived(uow, f"profile/{program_id}"))
+
+
+async def on_profile_change_queued(event: ev.ProfileChangeQueued, uow: MatchingUnitOfWork,
+                                   deps: MatchingDeps) -> None:
+    """A profile of a program this consumer owns changed: stamped for every replica's index."""
+    await uow.programs.lock(event.program_id)
+    uow.programs.touch(event.program_id, [event.participant_id])
 
 
 async def on_participant_offboarded(event: ev.ParticipantOffboarded, uow: MatchingUnitOfWork,
@@ -142,7 +159,13 @@ async def on_match_requested(event: ev.MatchRequested, uow: MatchingUnitOfWork, 
         raise PermanentError(f"{event.mentee_id} belongs to program {mentee.program_id}, not {event.program_id}")
     request_id = uow.cause.id if uow.cause is not None else str(uuid.uuid4())
     uow.emit(ev.MatchRequestQueued(program_id=event.program_id, mentee_id=event.mentee_id, request_id=request_id),
-             event_id=str(uuid.uuid5(QUEUED, request_id)))
+             event_id=_derived(uow, "request"))
+
+
+def _derived(uow: MatchingUnitOfWork, what: str) -> str | None:
+    """The id of an event queued on match-work.v1, derived from the event that caused it: applied
+    twice, the cause would queue the same event, which the program's consumer takes once."""
+    return None if uow.cause is None else str(uuid.uuid5(QUEUED, f"{uow.cause.id}/{what}"))
 
 
 async def on_match_request_queued(event: ev.MatchRequestQueued, uow: MatchingUnitOfWork, deps: MatchingDeps) -> None:
@@ -234,6 +257,7 @@ SUBSCRIPTIONS = {
     ev.ParticipantPreferencesChanged: replica.on_participant_preferences_changed,
     ev.MatchRequested: on_match_requested,
     ev.MatchRequestQueued: on_match_request_queued,
+    ev.ProfileChangeQueued: on_profile_change_queued,
     ev.CohortRoundRequested: on_cohort_round_requested,
     ev.ProposalAccepted: on_proposal_accepted,
     ev.ProposalDeclined: on_proposal_declined,

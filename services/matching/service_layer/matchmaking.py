@@ -22,7 +22,6 @@ from services.matching.settings import MatchingSettings
 from shared.contracts import events as ev
 from shared.programs import ProgramSettings
 
-
 MAX_DISAGREEMENTS = 5  # mentors the record refuses (index behind) before a request is answered "at capacity"
 
 
@@ -60,7 +59,11 @@ async def propose_next(uow: MatchingUnitOfWork, deps: MatchingDeps, mentee_id: s
     exclude = standing.excluded | set(also_exclude)
     for _ in range(MAX_DISAGREEMENTS):
         view = await deps.indexes.current(uow, program_id)
-        outcome = view.index.best_mentor(mentee_id, at=now, exclude=exclude)
+        try:
+            outcome = view.index.best_mentor(mentee_id, at=now, exclude=exclude)
+        except KeyError:  # eligible by the record, yet not in the index: read them back
+            deps.indexes.reread(uow, program_id, [mentee_id])
+            continue
         if not isinstance(outcome, PairProposal):
             uow.emit(ev.MatchUnavailable(program_id=program_id, mentee_id=mentee_id, reason=outcome.reason,
                                          reason_code=outcome.reason_code, reason_params=outcome.params))

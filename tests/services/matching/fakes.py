@@ -12,6 +12,8 @@ from services.matching.adapters.repository import MenteeStanding
 from services.matching.domain.model import KeptApart, Proposal, Relationship
 from services.matching.service_layer.handlers import SUBSCRIPTIONS
 from shared.contracts import events as ev
+from shared.contracts import topics
+from shared.contracts.events import topic_of
 from tests.support.fakes import (
     FakeParticipantDirectory,
     FakeProgramDirectory,
@@ -61,6 +63,8 @@ class FakePrograms:
             self.unapplied.setdefault(program_id, set()).update(ids)
 
     async def stamp(self) -> dict[str, int]:
+        unlocked = set(self._pending) - set(self.locked)
+        assert not unlocked, f"index changes of {sorted(unlocked)} without their program lock"
         self.stamped = {}
         for program_id, ids in sorted(self._pending.items()):
             version = self.stamped[program_id] = self.t.versions[program_id] = next(self.t.sequence)
@@ -84,7 +88,8 @@ class FakeProposals:
 
     async def add_within_capacity(self, proposal: Proposal) -> bool:
         mentor = self.t.people.people.get(proposal.mentor_id)
-        if mentor is None or not mentor.active or mentor.erased or mentor.program_id != proposal.program_id:
+        if (mentor is None or not mentor.active or mentor.erased or not mentor.is_mentor
+                or mentor.program_id != proposal.program_id):
             return False
         held = sum(1 for r in self.t.relationships.values() if r.mentor_id == mentor.participant_id and r.active)
         held += sum(1 for p in self.t.proposals.values() if p.mentor_id == mentor.participant_id and p.pending)
@@ -245,13 +250,13 @@ class FakeMatchingUnitOfWork(FakeUnitOfWork):
 
 
 async def apply(uow: FakeMatchingUnitOfWork, deps, *events: ev.EventData) -> None:
-    """Deliver each event in a transaction of its own, as the consumer would, and the requests it
-    queued on match-work.v1 after it (the program's consumer taking them)."""
+    """Deliver each event in a transaction of its own, as the consumer would, and what it queued on
+    match-work.v1 after it (the program's consumer taking it)."""
     for event in events:
         before = len(uow.emitted)
         try:
             await deliver(SUBSCRIPTIONS, event, uow, deps)
         finally:
             await uow.commit()
-        queued = [e for e in uow.emitted[before:] if isinstance(e, ev.MatchRequestQueued)]
+        queued = [e for e in uow.emitted[before:] if topic_of(type(e))[0] == topics.MATCH_WORK]
         await apply(uow, deps, *queued)

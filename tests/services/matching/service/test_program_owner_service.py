@@ -12,20 +12,29 @@ import pytest
 
 from services.matching.entrypoints.app import build_service
 from services.matching.service_layer.handlers import on_match_request_queued
+from services.matching.settings import MatchingSettings
 from shared.contracts import events as ev
 from shared.contracts import topics
 from tandem.client import Watcher
-from tests.support.runtime import fetch
-from tests.services.matching.service.test_matching_service import (  # noqa: F401 (make_settings: a fixture)
+from tests.services.matching.service.test_matching_service import (
+    START,
     WATCH,
     Portal,
-    make_settings,
     mentee,
     mentor,
     onboard,
 )
+from tests.support.runtime import fetch, settings_for
 
 pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def make_settings(database_url, bootstrap_servers, topic_prefix):
+    def make(**overrides) -> MatchingSettings:
+        return settings_for(MatchingSettings, database_url=database_url, bootstrap_servers=bootstrap_servers,
+                            topic_prefix=topic_prefix, clock_start=START, **overrides)
+    return make
 
 
 async def test_replicas_share_programs_and_never_wait_for_each_others_locks(make_settings, bootstrap_servers,
@@ -62,9 +71,9 @@ class RoundTrips:
         for name in ("execute", "executemany", "fetch", "fetchrow", "fetchval", "copy_records_to_table"):
             original = getattr(asyncpg.Connection, name)
 
-            def counted(conn, *args, __original=original, **kwargs):
+            def counted(conn, *args, __original=original, __name=name, **kwargs):
                 if conn is self.conn:
-                    self.sent.append(" ".join(str(args[0]).split()) if args else name)
+                    self.sent.append(" ".join(str(args[0]).split()) if args else __name)
                 return __original(conn, *args, **kwargs)
             monkeypatch.setattr(asyncpg.Connection, name, counted)
 

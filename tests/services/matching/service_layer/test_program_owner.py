@@ -13,6 +13,7 @@ from services.matching.service_layer.handlers import SUBSCRIPTIONS
 from services.matching.service_layer.matchmaking import MatchingDeps
 from services.matching.settings import MatchingSettings
 from shared.contracts import events as ev
+from shared.people import Participant
 from tests.services.matching.fakes import FakeMatchingUnitOfWork, MatchingTables, apply
 from tests.support.fakes import FixedClock, deliver
 from tests.support.people import onboarded
@@ -21,12 +22,12 @@ NOW = datetime(2027, 1, 4, 6, 0, tzinfo=UTC)
 
 
 def mentor(pid: str, **kw) -> ev.ParticipantOnboarded:
-    return onboarded(pid=pid, **{**dict(roles=("mentor",), seniority=8, capacity=1,
-                                        skills=("public speaking", "negotiation")), **kw})
+    return onboarded(pid=pid, **{"roles": ("mentor",), "seniority": 8, "capacity": 1,
+                                 "skills": ("public speaking", "negotiation"), **kw})
 
 
 def mentee(pid: str, **kw) -> ev.ParticipantOnboarded:
-    return onboarded(pid=pid, **{**dict(seniority=2, goals=("public speaking",)), **kw})
+    return onboarded(pid=pid, **{"seniority": 2, "goals": ("public speaking",), **kw})
 
 
 def queued(mentee_id: str, n: int = 0) -> ev.MatchRequestQueued:
@@ -48,8 +49,23 @@ def uow(clock) -> FakeMatchingUnitOfWork:
     return FakeMatchingUnitOfWork(clock)
 
 
+async def test_a_profile_is_stored_where_it_arrives_and_stamped_by_its_programs_consumer(uow, deps):
+    await deliver(SUBSCRIPTIONS, mentor("m1"), uow, deps)
+    await deliver(SUBSCRIPTIONS, ev.ParticipantUpdated.model_validate(mentor("m1", program_id="prog-2").model_dump()),
+                  uow, deps)
+    assert uow.programs.locked == [] and not uow.programs.touched  # no program lock where profiles arrive
+    queued = uow.emitted
+    assert [(q.program_id, q.participant_id, q.key_value()) for q in queued] == [
+        ("prog-1", "m1", "prog-1"), ("prog-1", "m1", "prog-1"), ("prog-2", "m1", "prog-2")]  # the move: both
+    await uow.commit()
+    await apply(uow, deps, *queued)
+    assert uow.programs.touched == {"prog-1": {"m1"}, "prog-2": {"m1"}}
+    assert set(uow.tables.changes) == {("prog-1", "m1"), ("prog-2", "m1")}
+
+
 async def test_a_request_is_checked_where_it_arrives_then_queued_keyed_by_its_program(uow, deps):
     await apply(uow, deps, mentor("m1"), mentee("ana"))
+    uow.emitted.clear()
     await deliver(SUBSCRIPTIONS, ev.MatchRequested(mentee_id="ana", program_id="prog-1"), uow, deps, event_id="r-1")
     (forwarded,) = uow.emitted
     assert isinstance(forwarded, ev.MatchRequestQueued)
@@ -130,3 +146,13 @@ async def test_the_record_has_the_last_word_when_the_index_is_behind(uow, deps):
     assert [p.mentee_id for p in uow.of_type(ev.MatchProposed)] == ["ana"]  # m2 was not oversold
     (unavailable,) = uow.of_type(ev.MatchUnavailable)
     assert (unavailable.mentee_id, unavailable.reason_code) == ("bo", "mentors_at_capacity")  # m2 read back
+
+
+async def test_a_mentee_the_index_has_not_seen_yet_is_read_back_not_refused(uow, deps):
+    await apply(uow, deps, mentor("m1"), mentee("ana"))
+    await apply(uow, deps, queued("ana"))  # the index is built
+    # Bo's profile is in the record without a stamp (as if copied in): the index does not know Bo.
+    await uow.participants.save(Participant.from_profile(mentee("bo")))
+    await apply(uow, deps, mentor("m2", skills=("negotiation",)))
+    await apply(uow, deps, queued("bo"))
+    assert [(p.mentee_id, p.mentor_id) for p in uow.of_type(ev.MatchProposed)] == [("ana", "m1"), ("bo", "m2")]
