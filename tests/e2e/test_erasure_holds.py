@@ -7,8 +7,9 @@ onboarded again and the other updated by the HRIS; the kept partner answers the 
 with a comment that names the forgotten one; and the refused update is replayed from the dead
 letters with the real `tandem dlq replay`. Every profile is refused with the reason `erased` by
 every service, matching never proposes them again, and after each step a search of every column of
-every table of every schema (cast to text; bytea, base64 attachments and PDFs decoded; iCalendar
-unfolded and unescaped; HTML unescaped; case and accents ignored) finds nothing of theirs: not
+every table of every schema (cast to text; bytea, base64 attachments and PDFs decoded, and a mail's
+bytes read part by part; iCalendar unfolded and unescaped; HTML unescaped; case and accents
+ignored) finds nothing of theirs: not
 their name, not their address, not any part of their name of four characters or more.
 """
 
@@ -82,6 +83,8 @@ def _readings(value, siblings: dict | None = None) -> list[str]:
         found.append(raw.decode("utf-8", errors="replace"))
         if raw.startswith(b"%PDF"):
             found.append(_pdf_text(raw))
+        if b"\r\nMIME-Version:" in raw[:8192]:  # a mail's bytes: every header and part decoded
+            found += [r for t in _mail_texts(raw) for r in _readings(t)]
     return found
 
 
@@ -263,12 +266,13 @@ async def test_an_erasure_holds_against_profiles_replays_and_later_words(system,
     # No mail to or about them went out after the erasure: every header and part decoded.
     for path in sorted(infrastructure.mail_dir.glob("*.eml")):
         if int(path.name.split("-")[0]) > erased_at:
-            text = _plain(" ".join(r for t in _mail_texts(path) for r in _readings(t)))
+            text = _plain(" ".join(r for t in _mail_texts(path.read_bytes()) for r in _readings(t)))
             assert not [n for n in needles(*maria) + needles(*ilkay) if _plain(n) in text], path.name
 
 
-def _mail_texts(path: Path) -> list[str]:
-    message = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
+def _mail_texts(raw: bytes) -> list[str]:
+    """A mail's headers and parts, decoded (quoted-printable, base64, encoded words, RFC 2231)."""
+    message = email.message_from_bytes(raw, policy=email.policy.default)
     texts = [str(v) for v in message.values()]
     for part in message.walk():
         if part.is_multipart():

@@ -19,8 +19,10 @@ from services.notifications.domain.outgoing import Attachment
 _COLUMNS = (
     "delivery_id, recipient_id, channel, template, language, cause_event_id, cause_type, address, subject, body, "
     "not_before, attachment, status, attempts, last_error, claimed_at, delivered_at, version, recipient_kind, "
-    "html, unsubscribe_url"
+    "html, unsubscribe_url, mime"
 )
+# A settled delivery's mail bytes go: they were only kept to be sent (migration 007).
+_MIME_KEPT = f"CASE WHEN {{status}} IN ('{PENDING}', '{SENDING}') THEN mime END"
 
 
 # Where a delivery goes, for the dispatcher's limit per endpoint: every mail to the one mail server;
@@ -42,7 +44,7 @@ def _delivery(r: asyncpg.Record) -> Delivery:
         attachment=None if a is None else Attachment(a["filename"], a["content"], a["mime_type"], a.get("encoding")),
         status=r["status"], attempts=r["attempts"], last_error=r["last_error"], claimed_at=r["claimed_at"],
         delivered_at=r["delivered_at"], version=r["version"], recipient_kind=r["recipient_kind"],
-        html=r["html"], unsubscribe_url=r["unsubscribe_url"],
+        html=r["html"], unsubscribe_url=r["unsubscribe_url"], mime=r["mime"],
     )
 
 
@@ -59,12 +61,13 @@ class DeliveryRepository:
 
     async def add(self, d: Delivery) -> bool:
         """False when this delivery is already in the log (its cause was redelivered)."""
-        placeholders = ", ".join(f"${i}" for i in range(1, 22))
+        placeholders = ", ".join(f"${i}" for i in range(1, 23))
         return await self.conn.fetchval(
             f"INSERT INTO deliveries ({_COLUMNS}) VALUES ({placeholders}) ON CONFLICT DO NOTHING RETURNING true",
             d.delivery_id, d.recipient_id, d.channel, d.template, d.language, d.cause_event_id, d.cause_type,
             d.address, d.subject, d.body, d.not_before, _attachment(d.attachment), d.status, d.attempts,
             d.last_error, d.claimed_at, d.delivered_at, d.version, d.recipient_kind, d.html, d.unsubscribe_url,
+            d.mime,
         ) is not None
 
     async def save(self, d: Delivery) -> bool:
@@ -74,8 +77,9 @@ class DeliveryRepository:
         one succeeds; False for the others. Each change is saved on its own (the claim before the
         send, the outcome after it), so the row must be at the version just before this one."""
         return await self.conn.fetchval(
-            """UPDATE deliveries SET status = $3, attempts = $4, last_error = $5, claimed_at = $6,
-                                     delivered_at = $7, not_before = $8, version = $2
+            f"""UPDATE deliveries SET status = $3, attempts = $4, last_error = $5, claimed_at = $6,
+                                      delivered_at = $7, not_before = $8, version = $2,
+                                      mime = {_MIME_KEPT.format(status="$3")}
                WHERE delivery_id = $1 AND version = $2 - 1 RETURNING true""",
             d.delivery_id, d.version, d.status, d.attempts, d.last_error, d.claimed_at, d.delivered_at,
             d.not_before,
@@ -128,9 +132,10 @@ class DeliveryRepository:
         if not ds:
             return set()
         rows = await self.conn.fetch(
-            """UPDATE deliveries d SET status = u.status, attempts = u.attempts, last_error = u.last_error,
-                                       claimed_at = u.claimed_at, delivered_at = u.delivered_at,
-                                       not_before = u.not_before, version = u.version
+            f"""UPDATE deliveries d SET status = u.status, attempts = u.attempts, last_error = u.last_error,
+                                        claimed_at = u.claimed_at, delivered_at = u.delivered_at,
+                                        not_before = u.not_before, version = u.version,
+                                        mime = {_MIME_KEPT.format(status="u.status")}
                FROM unnest($1::text[], $2::int[], $3::text[], $4::int[], $5::text[], $6::timestamptz[],
                            $7::timestamptz[], $8::timestamptz[])
                     AS u(delivery_id, version, status, attempts, last_error, claimed_at, delivered_at, not_before)
@@ -158,8 +163,26 @@ class DeliveryRepository:
             "UPDATE deliveries SET status = $2, last_error = $3 WHERE recipient_id = $1 AND status IN ($4, $5)",
             recipient_id, FAILED, reason, PENDING, SENDING)
         await self.conn.execute(
-            "UPDATE deliveries SET address = 'erased', subject = '', body = '', html = '', attachment = NULL "
-            "WHERE recipient_id = $1", recipient_id)
+            "UPDATE deliveries SET address = 'erased', subject = '', body = '', html = '', attachment = NULL, "
+            "mime = NULL WHERE recipient_id = $1", recipient_id)
+
+    async def drop_mail_naming(self, person_id: str, strings: Iterable[str]) -> int:
+        """Mail bytes that may name this person lose them, before their name is scrubbed from the text
+        the bytes were written from: those to their partners (an invite or a certificate names them,
+        folded or encoded), and any whose text holds one of `strings` (as `shared.erasure.scrub` looks
+        for them). Such a mail is written again from the scrubbed text when it is sent. Returns how many."""
+        patterns = [f"%{_like_escape(s)}%" for s in strings if s]
+        return int((await self.conn.execute(
+            """UPDATE deliveries SET mime = NULL WHERE mime IS NOT NULL AND (
+                   recipient_id IN (SELECT mentee_id FROM pairs WHERE mentor_id = $1
+                                    UNION SELECT mentor_id FROM pairs WHERE mentee_id = $1)
+                   OR subject ILIKE ANY($2::text[]) OR body ILIKE ANY($2::text[]) OR html ILIKE ANY($2::text[])
+                   OR address ILIKE ANY($2::text[]) OR attachment::text ILIKE ANY($2::text[]))""",
+            person_id, patterns)).split()[-1])
+
+
+def _like_escape(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 class RiskAlertRepository:

@@ -30,6 +30,7 @@ import aiosmtplib
 import httpx
 from standardwebhooks.webhooks import Webhook
 
+from services.notifications.adapters.mail_format import MailWriter, dated
 from services.notifications.adapters.smtp_connections import SmtpConnections
 from services.notifications.adapters.webhook_targets import (
     AllowList,
@@ -40,6 +41,7 @@ from services.notifications.adapters.webhook_targets import (
     system_resolver,
 )
 from services.notifications.domain.chat import payload
+from services.notifications.domain.delivery import Delivery
 from services.notifications.domain.outgoing import Attachment
 
 
@@ -61,6 +63,14 @@ class Message:
     attachment: Attachment | None = None
     html: str = ""  # the same message as HTML; a mail without it has only the plain text
     unsubscribe_url: str | None = None  # the reader's notification preferences
+    # The mail's bytes, written when it was planned (adapters/mail_format.py); None: built when sent.
+    mime: bytes | None = None
+
+
+def message_of(d: Delivery) -> Message:
+    """What a delivery sends."""
+    return Message(d.delivery_id, d.address, d.subject, d.body, d.language, d.attachment, html=d.html,
+                   unsubscribe_url=d.unsubscribe_url, mime=d.mime)
 
 
 class Sender(Protocol):
@@ -74,8 +84,11 @@ class EmailSender:
     automatic message: `Auto-Submitted`, a `Message-ID` that is the same on every attempt, and
     one-click `List-Unsubscribe` to the reader's notification preferences (RFC 8058).
 
-    Sent over a few kept connections (`connections`), each mail's bytes built once and handed to
-    `sendmail`; `close` ends the connections."""
+    A mail's bytes are written once, when it is planned (adapters/mail_format.py), and sent as they
+    are with only their Date set. A message without them (planned before they were kept, or whose
+    bytes an erasure dropped) is written when it is sent; one to an address beyond ASCII is built
+    with the email package (`build`, SMTPUTF8). Either way the bytes go over a few kept connections
+    (`connections`) to `sendmail`; `close` ends the connections."""
 
     def __init__(self, *, host: str, port: int, sender: str, username: str | None = None,
                  password: str | None = None, starttls: bool = False, timeout: float = 15.0,
@@ -83,6 +96,7 @@ class EmailSender:
         self.host, self.port, self.sender = host, port, sender
         self.domain = parseaddr(sender)[1].rpartition("@")[2] or "tandem.example"
         self.envelope_from = parseaddr(sender)[1]
+        self.writer = MailWriter(sender)
         # Kept connections, one mail at a time on each (adapters/smtp_connections.py).
         self.connections = SmtpConnections(host=host, port=port, username=username, password=password,
                                            starttls=starttls, timeout=timeout, size=connections,
@@ -119,7 +133,7 @@ class EmailSender:
 
     async def send(self, message: Message) -> None:
         try:
-            mail = self.build(message)
+            mail = self._mail(message)
         except (ValueError, TypeError) as exc:  # e.g. an address no header can hold; its text may quote it
             raise GiveUp(f"the message could not be built ({type(exc).__name__})") from exc
         try:
@@ -153,10 +167,21 @@ class EmailSender:
         finally:
             self.connections.give_back(kept, sound=sound)
 
-    async def _transfer(self, smtp: aiosmtplib.SMTP, mail: EmailMessage, address: str) -> None:
-        """One mail over a session: its bytes built once, as the session can carry them (8-bit, and
-        SMTPUTF8 for an address beyond ASCII), then `sendmail`."""
+    def _mail(self, message: Message) -> bytes | EmailMessage:
+        """The bytes written when it was planned, dated now; else written now; else (SMTPUTF8) built."""
+        now = datetime.now(UTC)
+        if message.mime:
+            return dated(message.mime, now)
+        return self.writer.write(message, date=now) or self.build(message)
+
+    async def _transfer(self, smtp: aiosmtplib.SMTP, mail: EmailMessage | bytes, address: str) -> None:
+        """One mail over a session: bytes written beforehand go as they are (7-bit, mail_format.py);
+        a message built now is turned into bytes as the session can carry them (8-bit, and SMTPUTF8
+        for an address beyond ASCII). Then `sendmail`."""
         utf8 = not (self.envelope_from.isascii() and address.isascii())
+        if isinstance(mail, bytes):
+            await smtp.sendmail(self.envelope_from, [address], mail, mail_options=["SMTPUTF8"] if utf8 else [])
+            return
         eight_bit = smtp.supports_extension("8BITMIME")
         policy = email.policy.SMTPUTF8 if utf8 else email.policy.SMTP
         if not eight_bit:

@@ -28,7 +28,8 @@ class StoredInvites:
             content = rebuilt_if_naming(attachment["content"], row["address"], person.personal_strings())
             if content == attachment["content"]:
                 continue
-            await self.conn.execute("UPDATE deliveries SET attachment = $2 WHERE delivery_id = $1",
+            # The mail's bytes were written from the old invite: written again when it is sent.
+            await self.conn.execute("UPDATE deliveries SET attachment = $2, mime = NULL WHERE delivery_id = $1",
                                     row["delivery_id"], None if content is None else attachment | {"content": content})
             changed += 1
         return changed

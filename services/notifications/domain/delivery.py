@@ -19,7 +19,9 @@ Two kinds of recipient: a participant (`plan`: their language, tone, channel and
 a link to their notification preferences) and an ops contact of the program team (`plan_for_team`:
 their language and channel, at once, in the direct tone; known by an opaque id, see
 `program_team`). Only the delivery row holds an address. A message is rendered once, when it is
-planned (`render`: subject, plain text and HTML), and sent exactly as planned.
+planned (`render`: subject, plain text and HTML), and sent exactly as planned. A mail's bytes are
+written then too, by the service layer (`mime`), and dropped once the delivery is settled: they are
+only there to be sent.
 """
 
 from __future__ import annotations
@@ -92,6 +94,9 @@ class Delivery:
     delivered_at: datetime | None = None
     version: int = 0
     recipient_kind: str = PARTICIPANT
+    # A mail's bytes as they will go out, written when it is planned (adapters/mail_format.py) and
+    # dropped once it is settled; None for a webhook, or when they are written at the send.
+    mime: bytes | None = None
 
     def is_due(self, now: datetime) -> bool:
         return self.status == PENDING and self.not_before <= now
@@ -107,7 +112,7 @@ class Delivery:
 
     def delivered(self, at: datetime) -> ev.NotificationDelivered:
         self._expect(SENDING, "record as delivered")
-        self.delivered_at, self.last_error = at, None
+        self.delivered_at, self.last_error, self.mime = at, None, None
         self._move(DELIVERED)
         return ev.NotificationDelivered(
             notification_id=self.delivery_id, recipient_id=self.recipient_id, channel=self.channel,
@@ -129,7 +134,7 @@ class Delivery:
 
         `reason` goes into the log and the event: ids and codes only, never an address or a name."""
         self._expect(SENDING, "record as failed")
-        self.last_error = reason
+        self.last_error, self.mime = reason, None
         self._move(FAILED)
         return ev.NotificationFailed(
             notification_id=self.delivery_id, recipient_id=self.recipient_id, channel=self.channel,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from functools import cached_property
 
+from services.notifications.adapters.mail_format import MailWriter
 from services.notifications.admins import AdminSettings
 from services.notifications.domain.links import LinkMaker, LinkSigner
 from services.notifications.settings import NotificationSettings
@@ -29,3 +30,8 @@ class NotificationsDeps:
     def links(self) -> LinkMaker:
         """Signs the action links in participants' messages (and reads them back on the pages)."""
         return LinkMaker(self.signer, self.settings.public_url)
+
+    @cached_property
+    def mail(self) -> MailWriter:
+        """Writes each mail's bytes once, when its delivery is planned (service_layer/enqueue.py)."""
+        return MailWriter(self.settings.mail_from)

@@ -1,12 +1,14 @@
 """Writing messages to the delivery log: the delivery loop is woken once they are committed.
 
 A delivery's id derives from its cause and recipient, so a redelivered cause finds its deliveries
-already in the log and nobody gets a message twice.
+already in the log and nobody gets a message twice. A mail's bytes are written here, once, in the
+transaction that plans it (adapters/mail_format.py): sending them is then a transfer and no more.
 """
 
 from __future__ import annotations
 
-from services.notifications.domain.delivery import plan, plan_for_team
+from services.notifications.adapters.senders import message_of
+from services.notifications.domain.delivery import Delivery, plan, plan_for_team
 from services.notifications.domain.outgoing import Outgoing
 from services.notifications.service_layer.deps import NotificationsDeps
 from services.notifications.service_layer.unit_of_work import NotificationsUnitOfWork
@@ -22,7 +24,8 @@ async def for_people(uow: NotificationsUnitOfWork, deps: NotificationsDeps, outg
         cause_id, cause_type = uow.cause.id, uow.cause.type
     for delivery in plan(outgoing, {p.participant_id: p for p in people}, cause_event_id=cause_id,
                          cause_type=cause_type, now=uow.now(), links=deps.links):
-        await uow.deliveries.add(delivery)  # False for a redelivered cause: already in the log
+        # False for a redelivered cause: already in the log.
+        await uow.deliveries.add(_written(delivery, deps, uow))
     uow.after_commit(deps.wake.set)
 
 
@@ -36,5 +39,12 @@ async def for_team(uow: NotificationsUnitOfWork, deps: NotificationsDeps, outgoi
         cause_id, cause_type = uow.cause.id, uow.cause.type
     for delivery in plan_for_team(outgoing, program.ops_contacts, program_id=program.program_id,
                                   cause_event_id=cause_id, cause_type=cause_type, now=uow.now()):
-        await uow.deliveries.add(delivery)
+        await uow.deliveries.add(_written(delivery, deps, uow))
     uow.after_commit(deps.wake.set)
+
+
+def _written(delivery: Delivery, deps: NotificationsDeps, uow: NotificationsUnitOfWork) -> Delivery:
+    """A mail with its bytes (dated now; the send dates them again)."""
+    if delivery.channel == "email":
+        delivery.mime = deps.mail.write(message_of(delivery), date=uow.now())
+    return delivery

@@ -46,10 +46,10 @@ from services.notifications.adapters.senders import (
     EmailSender,
     EndpointSecrets,
     GiveUp,
-    Message,
     Sender,
     TryAgain,
     WebhookSender,
+    message_of,
 )
 from services.notifications.adapters.webhook_targets import AllowList
 from services.notifications.domain.chat import SLACK, TEAMS, WEBHOOK
@@ -183,11 +183,8 @@ class Dispatcher:
 
     async def _send_once(self, delivery: Delivery) -> ev.EventData | None:
         """One send; the aggregate decides what the answer means (and which event tells of it)."""
-        message = Message(delivery.delivery_id, delivery.address, delivery.subject, delivery.body,
-                          delivery.language, delivery.attachment, html=delivery.html,
-                          unsubscribe_url=delivery.unsubscribe_url)
         try:
-            await self.senders[delivery.channel].send(message)
+            await self.senders[delivery.channel].send(message_of(delivery))
         except TryAgain as exc:
             return delivery.try_later(str(exc), retry_at=self._retry_at(delivery.attempts),
                                       max_attempts=self.settings.delivery_max_attempts)

@@ -49,8 +49,9 @@ def endpoint_of(d: Delivery) -> str:
 class FakeDeliveries:
     """Keeps copies, as a table would: an aggregate's changes count only once saved."""
 
-    def __init__(self, log: dict[str, Delivery]) -> None:
+    def __init__(self, log: dict[str, Delivery], pairs: FakePairDirectory | None = None) -> None:
         self.log = log
+        self.pairs = pairs
 
     async def add(self, delivery: Delivery) -> bool:
         if delivery.delivery_id in self.log:
@@ -99,7 +100,20 @@ class FakeDeliveries:
         for key, d in self.log.items():
             if d.recipient_id == recipient_id:
                 left = {"status": FAILED, "last_error": reason} if d.status in (PENDING, SENDING) else {}
-                self.log[key] = replace(d, address="erased", subject="", body="", html="", attachment=None, **left)
+                self.log[key] = replace(d, address="erased", subject="", body="", html="", attachment=None,
+                                        mime=None, **left)
+
+    async def drop_mail_naming(self, person_id: str, strings: Iterable[str]) -> int:
+        wanted = [s.casefold() for s in strings if s]
+        pairs = self.pairs.pairs.values() if self.pairs is not None else ()
+        partners = {p.other(person_id) for p in pairs if p.includes(person_id)}
+        dropped = 0
+        for key, d in self.log.items():
+            text = " ".join([d.subject, d.body, d.html, d.address, d.attachment.content if d.attachment else ""])
+            if d.mime is not None and (d.recipient_id in partners or any(w in text.casefold() for w in wanted)):
+                self.log[key] = replace(d, mime=None)
+                dropped += 1
+        return dropped
 
 
 @dataclass
@@ -244,7 +258,8 @@ class FakeStoredInvites:
             if d.recipient_id in partners and a is not None and a.mime_type.startswith("text/calendar"):
                 content = rebuilt_if_naming(a.content, d.address, person.personal_strings())
                 if content != a.content:
-                    self.t.log[did] = replace(d, attachment=None if content is None else replace(a, content=content))
+                    self.t.log[did] = replace(d, attachment=None if content is None else replace(a, content=content),
+                                              mime=None)
                     changed += 1
         return changed
 
@@ -255,7 +270,7 @@ class FakeNotificationsUnitOfWork(FakeUnitOfWork):
         super().__init__(clock)
         self.tables = tables or NotificationTables(log={} if log is None else log)
         self.delivery_log: dict[str, Delivery] = self.tables.log
-        self.deliveries = FakeDeliveries(self.delivery_log)
+        self.deliveries = FakeDeliveries(self.delivery_log, self.tables.pairs)
         self.participants = self.tables.people
         self.program_settings = self.tables.programs
         self.pairs = self.tables.pairs

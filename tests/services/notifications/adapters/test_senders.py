@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from dataclasses import replace
 
 import pytest
 from aiosmtpd.controller import Controller
@@ -86,6 +87,34 @@ def to(address: str, delivery_id: str = "d") -> Message:
     return Message(delivery_id, address, "Hello", "Body", "en")
 
 
+async def test_bytes_written_when_planned_go_out_as_they_are_dated_at_the_send(smtp):
+    from datetime import UTC, datetime
+
+    from services.notifications.adapters.mail_format import MailWriter
+
+    server, sender = smtp()
+    written = MailWriter("Tandem <noreply@tandem.example>").write(MESSAGE, date=datetime(2020, 1, 1, tzinfo=UTC))
+    await sender.send(replace(MESSAGE, subject="not what is sent", mime=written))
+    (mail,) = server.accepted
+    date, rest = mail.split(b"\r\n", 1)
+    assert rest == written.split(b"\r\n", 1)[1] and date.startswith(b"Date: ") and b"2020" not in date
+    await sender.close()
+
+
+async def test_an_address_beyond_ascii_is_built_and_sent_with_smtputf8():
+    handler, port = Refusing(None), free_port()
+    controller = Controller(handler, hostname="127.0.0.1", port=port, enable_SMTPUTF8=True)
+    controller.start()
+    try:
+        sender = EmailSender(host="127.0.0.1", port=port, sender="Tandem <noreply@tandem.example>", timeout=5)
+        await sender.send(to("josé@example.com"))
+        await sender.close()
+    finally:
+        controller.stop()
+    (mail,) = handler.accepted
+    assert "To: josé@example.com" in mail.decode()
+
+
 async def test_mails_share_a_kept_connection_even_after_a_refusal(smtp):
     server, sender = smtp("550 5.1.1 <{address}>: Recipient address rejected", connections=2)
     await sender.send(to("bo@example.com", "d1"))
@@ -155,6 +184,10 @@ def mailbox(tmp_path):
     box.stop()
 
 
+def lines(text: str) -> str:
+    return text.replace("\r\n", "\n")
+
+
 def rendered(name: str = "meeting_scheduled", locale: str = "ja-JP"):
     from services.notifications.domain.messages import template
     from services.notifications.domain.render import render
@@ -187,7 +220,8 @@ async def test_a_mail_is_multipart_text_and_html_with_the_invite_beside_and_the_
     assert body.get_content_type() == "multipart/alternative"
     plain, html = body.get_payload()
     assert (plain.get_content_type(), html.get_content_type()) == ("text/plain", "text/html")
-    assert plain.get_content() == mail.text and html.get_content() == mail.html
+    # Text in MIME's canonical form: CRLF line breaks (RFC 2046 4.1.1), as a mail client reads it.
+    assert lines(plain.get_content()) == mail.text and lines(html.get_content()) == mail.html
     assert (invite.get_content_type(), invite.get_param("method"), invite.get_filename()) == \
         ("text/calendar", "REQUEST", "invite.ics")
     assert invite.get_content() == sample.outgoing.attachment.content

@@ -86,6 +86,18 @@ def test_a_refusal_or_an_unknown_outcome_fails_it_for_good():
         delivery.try_later("x", retry_at=NOW, max_attempts=5)
 
 
+def test_a_settled_mail_drops_its_bytes_and_one_to_try_again_keeps_them():
+    # The bytes were only kept to be sent; they name people (docs/privacy.md).
+    for settle in (lambda d: d.delivered(NOW), lambda d: d.fail("x"), lambda d: d.interrupted(NOW + LEASE, LEASE),
+                   lambda d: d.try_later("x", retry_at=NOW, max_attempts=1)):
+        delivery = claimed(mime=b"Date: x\r\n\r\nHello Ana\r\n")
+        settle(delivery)
+        assert delivery.mime is None
+    again = claimed(mime=b"Date: x\r\n\r\nHello Ana\r\n")
+    again.try_later("x", retry_at=NOW, max_attempts=5)
+    assert again.status == "pending" and again.mime == b"Date: x\r\n\r\nHello Ana\r\n"
+
+
 def test_a_pending_delivery_has_no_outcome_to_record():
     for record in (lambda d: d.delivered(NOW), lambda d: d.fail("x"), lambda d: d.interrupted(NOW, LEASE),
                    lambda d: d.try_later("x", retry_at=NOW, max_attempts=5)):

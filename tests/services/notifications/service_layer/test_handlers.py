@@ -6,6 +6,8 @@ loop's (test_dispatcher.py).
 
 from __future__ import annotations
 
+import email
+import email.policy
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -211,6 +213,19 @@ async def test_meeting_messages_carry_the_calendar_invite_or_its_cancellation(uo
     methods = {(d.template, d.attachment.mime_type) for d in uow.delivery_log.values()}
     assert methods == {("meeting_scheduled", "text/calendar; method=REQUEST"),
                        ("meeting_cancelled", "text/calendar; method=CANCEL")}
+
+
+async def test_each_mail_is_written_once_when_planned_and_a_chat_message_is_not(uow, deps):
+    await deliver(SUBSCRIPTIONS, onboarded(pid="bram", roles=("mentor",), channel="chat",
+                                           webhook_url="https://chat.example/hooks/bram"), uow, deps)
+    await deliver(SUBSCRIPTIONS, meeting(ev.MeetingScheduled), uow, deps)
+    (to_ana,), (to_bram,) = uow.for_("ana"), uow.for_("bram")
+    assert to_bram.channel == "webhook" and to_bram.mime is None
+    written = email.message_from_bytes(to_ana.mime, policy=email.policy.default)
+    assert written["Subject"] == to_ana.subject and written["To"] == "ana@example.com"
+    assert written["Message-ID"] == f"<{to_ana.delivery_id}@tandem.example>"
+    (invite,) = list(written.iter_attachments())
+    assert invite.get_content() == to_ana.attachment.content  # with her own meeting page in it
 
 
 async def test_quiet_hours_hold_a_message_until_they_end_unless_it_would_come_too_late(uow, deps):
