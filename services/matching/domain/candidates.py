@@ -139,19 +139,37 @@ class TermHolders:
     def covering(self, goal_bits: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The rows holding at least one of the terms (ascending) and how many of them each holds:
         `covered` without the rows that hold none."""
-        lists = [self.rows[self.start[t]:self.start[t + 1]] for t in self._terms(goal_bits)]
-        if len(lists) == 1:
-            return np.sort(lists[0]), np.ones(len(lists[0]), dtype=np.int64)
-        return np.unique(np.concatenate(lists) if lists else np.empty(0, np.int64), return_counts=True)
+        return self.covering_terms(self._terms(goal_bits))
+
+    def covering_terms(self, terms: list[int]) -> tuple[np.ndarray, np.ndarray]:
+        """`covering` for term ids (as `terms_by_row` gives them)."""
+        lists = [self.rows[self.start[t]:self.start[t + 1]] for t in terms]
+        if len(lists) <= 1:  # a term's holders are stored ascending
+            rows = lists[0] if lists else self.rows[:0]
+            return rows, np.ones(len(rows), dtype=np.int64)
+        rows = np.concatenate(lists)
+        rows.sort()
+        first = np.empty(len(rows), dtype=bool)
+        first[:1] = True
+        np.not_equal(rows[1:], rows[:-1], out=first[1:])
+        starts = np.flatnonzero(first)
+        return rows[starts], np.diff(starts, append=len(rows))
 
     def holdings(self, goal_bits: np.ndarray) -> np.ndarray:
         """Per bitset row of `goal_bits` (2-D), how many (row, term) holdings its terms have in all."""
         bits = np.unpackbits(goal_bits.view(np.uint8), axis=1, bitorder="little")[:, : len(self.start) - 1]
         return bits.astype(np.int64) @ np.diff(self.start)
 
+    def terms_by_row(self, goal_bits: np.ndarray) -> list[list[int]]:
+        """Per bitset row of `goal_bits` (2-D), its term ids that some row here holds."""
+        bits = np.unpackbits(goal_bits.view(np.uint8), axis=1, bitorder="little")[:, : len(self.start) - 1]
+        rows, terms = np.nonzero(bits)
+        ptr, terms = np.searchsorted(rows, np.arange(len(goal_bits) + 1)).tolist(), terms.tolist()
+        return [terms[lo:hi] for lo, hi in zip(ptr[:-1], ptr[1:])]
+
     def _terms(self, goal_bits: np.ndarray) -> list[int]:
         terms = np.flatnonzero(np.unpackbits(goal_bits.view(np.uint8), bitorder="little")).tolist()
-        return [t for t in terms if t + 1 < len(self.start)]
+        return [t for t in terms if t + 1 < len(self.start)]  # a term no row holds has no holder list
 
 
 def goal_part_by_holders(w: Weights, e: PersonRow, holders: TermHolders) -> np.ndarray:
@@ -165,12 +183,12 @@ def goal_values(w: Weights, n_goals: int) -> np.ndarray:
     return (w.goal_key * goal_fit(np.arange(n_goals + 1), n_goals).astype(np.float32)).astype(np.float32)
 
 
-def goal_part_sparse(holders: TermHolders, goal_bits: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """`goal_part` where it is not 0, as (mentor rows, values), for a mentee with these goal bits;
-    `values`: `goal_values` for the mentee's goal count. Adding them to a row at those rows gives
-    the same float32 row as adding the whole `goal_part` (x + 0 == x), for a fraction of the work
-    when few mentors hold the mentee's goals."""
-    rows, counts = holders.covering(goal_bits)
+def goal_part_sparse(holders: TermHolders, goals: list[int], values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """`goal_part` where it is not 0, as (mentor rows, values), for a mentee with these goal term
+    ids (`TermHolders.terms_by_row`); `values`: `goal_values` for the mentee's goal count. Adding
+    them to a row at those rows gives the same float32 row as adding the whole `goal_part`
+    (x + 0 == x), for a fraction of the work when few mentors hold the mentee's goals."""
+    rows, counts = holders.covering_terms(goals)
     return rows, values[counts]
 
 

@@ -190,6 +190,7 @@ class _Round:
         # Mentees whose goals few mentors hold (many rare skills): their goal part is added where it
         # is not 0, without a row of its own.
         sparse_goal = (holders.holdings(E.terms) * SPARSE_GOALS < len(M)).tolist()
+        goal_terms = holders.terms_by_row(E.terms)
         goal_tables = {n: goal_values(w, n) for n in np.unique(E.n_terms).tolist()}
         self._mentee_parts = ((base, base_key), (persp, persp_key), (goal, goal_key))
 
@@ -215,7 +216,7 @@ class _Round:
                     out = rows[r]
                     np.add(base.get(base_key[i], i), persp.get(persp_key[i], i), out=out)
                     if sparse_goal[i]:
-                        cols, values = goal_part_sparse(holders, E.terms[i], goal_tables[n_terms[i]])
+                        cols, values = goal_part_sparse(holders, goal_terms[i], goal_tables[n_terms[i]])
                         out[cols] += values
                     else:
                         out += goal.get(goal_key[i], i)

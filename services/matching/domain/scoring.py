@@ -107,26 +107,33 @@ def explain_pairs(mentees: Sequence[Participant], mentors: Sequence[Participant]
         "language": language_ease(column("same_first"), column("first_spoken")),
     }
     week = at.isoformat()
+    # Plain floats and ints up front: indexing numpy arrays pair by pair costs more than the rest.
+    by_pair = list(zip(*(values[c].tolist() for c in COMPONENTS)))
+    hours_of = hours.tolist()
+    free_of = np.asarray(free_places).tolist() if free_places is not None else None
+    weight = [w[c] for c in COMPONENTS]
+    shown = {c: round(w[c], 4) for c in COMPONENTS}
     out = []
     for k, (e, m, f) in enumerate(zip(mentees, mentors, facts)):
-        v = {c: float(values[c][k]) for c in COMPONENTS}
-        notes = _notes(e, m, f, float(hours[k]), week, settings)
-        why = _reasons(m, f, float(hours[k]), settings)
-        score = sum(w[c] * v[c] for c in COMPONENTS)
+        v = dict(zip(COMPONENTS, by_pair[k]))
+        h = hours_of[k]
+        notes = _notes(e, m, f, h, week, settings)
+        why = _reasons(m, f, h, settings)
+        score = sum(wc * vc for wc, vc in zip(weight, by_pair[k]))
         explanation = {
             "score": round(score, 4),
             "components": {
-                c: {"value": round(v[c], 4), "weight": round(w[c], 4), "contribution": round(w[c] * v[c], 4),
+                c: {"value": round(v[c], 4), "weight": shown[c], "contribution": round(w[c] * v[c], 4),
                     "note": notes[c], "reason": why[c]}
                 for c in COMPONENTS
             },
             "facts": {
-                "overlap_hours": round(float(hours[k]), 4),
+                "overlap_hours": round(h, 4),
                 "min_overlap_hours": settings.min_overlap_hours,
                 "seniority_gap": f["gap"],
                 "shared_languages": f["shared"],
                 "goals_covered": f["covered"],
-                **({"mentor_free_places": int(free_places[k])} if free_places is not None else {}),
+                **({"mentor_free_places": int(free_of[k])} if free_of is not None else {}),
             },
         }
         explanation["priorities"] = _priorities(settings.priorities, v["goal_fit"], notes["goal_fit"], f, m, score)

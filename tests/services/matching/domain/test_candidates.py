@@ -145,9 +145,11 @@ def test_sparse_goal_part_adds_up_to_the_same_rows():
     holders = TermHolders(M)
     start = np.random.default_rng(1).random(len(M)).astype(np.float32) * 3
     assert holders.holdings(E.terms).tolist() == [int(holders.covered(E.terms[i]).sum()) for i in range(len(E))]
+    goals = holders.terms_by_row(E.terms)
     for i in range(len(E)):
+        assert goals[i] == sorted(vocab.terms.get(g) for g in mentees[i].goals)
         dense = goal_part(w, E.row(i), M)
-        rows, values = goal_part_sparse(holders, E.terms[i], goal_values(w, int(E.n_terms[i])))
+        rows, values = goal_part_sparse(holders, goals[i], goal_values(w, int(E.n_terms[i])))
         assert rows.tolist() == np.flatnonzero(holders.covered(E.terms[i])).tolist()
         assert np.array_equal(values, dense[rows]) and not dense[np.setdiff1d(np.arange(len(M)), rows)].any()
         added = start.copy()
