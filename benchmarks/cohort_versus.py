@@ -87,6 +87,7 @@ def run_cli(tree: Path, driver: Path, src: Path, work: Path) -> dict:
     return {"wall_s": wall, "cpu_s": usage.ru_utime + usage.ru_stime, "peak_gib": usage.ru_maxrss / 2**20,
             "cli_total_s": float(summary.group(1)), "reading_s": float(summary.group(2)),
             "matching_s": float(summary.group(3)), "stages": json.loads(stats.read_text())["seconds"],
+            "cpu_stages": json.loads(stats.read_text()).get("cpu_seconds"),  # engines since 2026-12-07 only
             "flow_proof": json.loads(stats.read_text()).get("flow_proof"),
             "pairs": [(d["mentee_id"], d["mentor_id"], d["score"]) for d in map(json.loads, out.open())
                       if d["mentor_id"] is not None]}
@@ -180,6 +181,18 @@ def render(cases: list[dict], baseline: str, head: str, repeats: int, loads: tup
                 f"{max(r['peak_gib'] for r in runs):.2f} GiB | {median(runs, 'candidates', True):.1f} s | "
                 f"{median(runs, 'prove_maximum', True):.1f} s | {median(runs, 'min_cost_flow', True):.1f} s | "
                 f"{median(runs, 'explain', True):.1f} s |")
+    cpu = [(case, case["head"]["runs"]) for case in cases if all(r.get("cpu_stages") for r in case["head"]["runs"])]
+    if cpu:
+        lines += ["", "This checkout's round in CPU seconds (process time of all its threads, from the round's own "
+                      "stamps; steadier than wall time on a shared machine), medians:", "",
+                  "| Population | Prepare | Candidates | Proof of maximum | Min-cost flow | Explanations | Matching "
+                  "| CLI process |", "|---|---|---|---|---|---|---|---|"]
+        for case, runs in cpu:
+            per = {key: statistics.median(r["cpu_stages"][key] for r in runs)
+                   for key in ("prepare", "candidates", "prove_maximum", "min_cost_flow", "explain", "total")}
+            lines.append(f"| {case['kind']} | {per['prepare']:.1f} s | {per['candidates']:.1f} s | "
+                         f"{per['prove_maximum']:.1f} s | {per['min_cost_flow']:.1f} s | {per['explain']:.1f} s | "
+                         f"**{per['total']:.1f} s** | {median(runs, 'cpu_s'):.1f} s |")
     verdicts = []
     for case in cases:
         runs = case["head"]["runs"]
