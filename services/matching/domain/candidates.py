@@ -172,9 +172,12 @@ class TermHolders:
         return [t for t in terms if t + 1 < len(self.start)]  # a term no row holds has no holder list
 
 
-def goal_part_by_holders(w: Weights, e: PersonRow, holders: TermHolders) -> np.ndarray:
-    """`goal_part` of one mentee against the whole mentor table, from the term holders."""
-    return (w.goal_key * goal_fit(holders.covered(e.terms), e.n_terms).astype(np.float32)).astype(np.float32)
+def goal_part_by_holders(w: Weights, person: PersonRow, holders: TermHolders, n_goals=None) -> np.ndarray:
+    """`goal_part` of one person against a whole table, from the table's term holders: a mentee
+    against mentors (holders of skills), or a mentor against mentees (holders of goals; then
+    `n_goals` is the mentees' goal counts)."""
+    n_goals = person.n_terms if n_goals is None else n_goals
+    return (w.goal_key * goal_fit(holders.covered(person.terms), n_goals).astype(np.float32)).astype(np.float32)
 
 
 def goal_values(w: Weights, n_goals: int) -> np.ndarray:

@@ -52,7 +52,6 @@ from .candidates import (
     availability_part,
     base_part,
     funnel,
-    goal_part,
     goal_part_by_holders,
     goal_part_sparse,
     goal_values,
@@ -426,11 +425,13 @@ class _Round:
                             _combine(M.region, M.country, M.sector))
             self._m_parts = (PartCache(lambda j: base_part(w, E, M.row(j)), row_bytes, budget),
                              PartCache(lambda j: perspective_part(w, E, M.row(j)), row_bytes, budget))
+            # Mentees by goal: a mentor's skills covered per mentee is |goals & skills| either way round.
+            self._e_holders = TermHolders(E)
         mentor = self.M.row(j)
         seconds = self._e_overlap.overlap_seconds(class_intervals(self.m_classes.keys[mentor.avail], self.start,
                                                                   self.end))
         row = self._m_parts[0].get(self._m_keys[0][j], j) + self._m_parts[1].get(self._m_keys[1][j], j)
-        row += goal_part(self.w, self.E, mentor)
+        row += goal_part_by_holders(self.w, mentor, self._e_holders, self.E.n_terms)
         row += availability_part(self.w, seconds)[self.E.avail]
         row[self.exT_rows[self.exT_ptr[j]:self.exT_ptr[j + 1]]] = NEG
         return row

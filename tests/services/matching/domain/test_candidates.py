@@ -17,6 +17,7 @@ from services.matching.domain.candidates import (
     Weights,
     covered_goals,
     goal_part,
+    goal_part_by_holders,
     goal_part_sparse,
     goal_values,
     pair_row,
@@ -132,6 +133,11 @@ def test_term_holders_count_the_same_goals_as_the_bitsets():
         got = holders.covered(E.terms[i])
         assert got.tolist() == covered_goals(E.row(i), M).tolist()
         assert got.tolist() == [len(set(mentee.goals) & set(m.skills)) for m in mentors]
+    # The other way round: a mentor against every mentee, from the mentees' goal holders.
+    w = Weights(MatchSettings(), max_goals=int(E.n_terms.max()))
+    by_goal = TermHolders(E)
+    for j in range(len(M)):
+        assert np.array_equal(goal_part_by_holders(w, M.row(j), by_goal, E.n_terms), goal_part(w, E, M.row(j)))
 
 
 def test_sparse_goal_part_adds_up_to_the_same_rows():
