@@ -113,8 +113,13 @@ def explain_pairs(mentees: Sequence[Participant], mentors: Sequence[Participant]
     free_of = np.asarray(free_places).tolist() if free_places is not None else None
     weight = [w[c] for c in COMPONENTS]
     shown = {c: round(w[c], 4) for c in COMPONENTS}
+    # Components take few distinct values: each is rounded once, exactly as pair by pair.
+    value_shown = {c: _rounded(values[c]) for c in COMPONENTS}
+    contribution = {c: _rounded(values[c], w[c]) for c in COMPONENTS}
+    met = diverse_met(column("diverse"), column("other_region"), column("other_sector")).tolist()
     out = []
     for k, (e, m, f) in enumerate(zip(mentees, mentors, facts)):
+        f["met"] = met[k]
         v = dict(zip(COMPONENTS, by_pair[k]))
         h = hours_of[k]
         notes = _notes(e, m, f, h, week, settings)
@@ -123,7 +128,7 @@ def explain_pairs(mentees: Sequence[Participant], mentors: Sequence[Participant]
         explanation = {
             "score": round(score, 4),
             "components": {
-                c: {"value": round(v[c], 4), "weight": shown[c], "contribution": round(w[c] * v[c], 4),
+                c: {"value": value_shown[c][k], "weight": shown[c], "contribution": contribution[c][k],
                     "note": notes[c], "reason": why[c]}
                 for c in COMPONENTS
             },
@@ -141,9 +146,18 @@ def explain_pairs(mentees: Sequence[Participant], mentors: Sequence[Participant]
     return out
 
 
+def _rounded(values: np.ndarray, scale: float = 1.0) -> list[float]:
+    """round(scale * v, 4) for each value, computed once per distinct value (told apart by their
+    bits, so -0.0 and 0.0 stay themselves)."""
+    values = np.ascontiguousarray(values, dtype=np.float64)
+    bits, inverse = np.unique(values.view(np.int64), return_inverse=True)
+    table = [round(scale * x, 4) for x in bits.view(np.float64).tolist()]
+    return [table[i] for i in inverse.reshape(-1).tolist()]
+
+
 def _priorities(order: Sequence[str], fit: float, goal_note: str, f: dict, mentor: Participant, score: float) -> dict:
     """What the matching ranked before the score, with the pair's standing on each, in plain words."""
-    met = bool(diverse_met(f["diverse"], f["other_region"], f["other_sector"]))
+    met = f["met"]
     if not f["diverse"]:
         diverse_note = "not asked for"
     elif met:
@@ -216,7 +230,7 @@ def _reasons(m: Participant, f: dict, hours: float, settings: MatchSettings) -> 
         "availability": reasons.overlap_reason(hours, settings.overlap_target_hours),
         "seniority": reasons.seniority_reason(f["gap"], settings.ideal_gap),
         "perspective": reasons.perspective_reason(
-            asked=bool(f["diverse"]), met=bool(diverse_met(f["diverse"], f["other_region"], f["other_sector"])),
+            asked=bool(f["diverse"]), met=f["met"],
             other_region=bool(f["other_region"]), other_country=bool(f["other_country"]),
             other_sector=bool(f["other_sector"]), region=m.region, country=m.country, sector=m.sector),
         "language": reasons.language_reason(f["e_first"], f["m_first"], mentee_languages=f["e_languages"],
