@@ -25,6 +25,7 @@ from benchmarks.infra import local_infrastructure
 from benchmarks.report import write_section
 from services.scheduling.entrypoints.app import MIGRATIONS, build_service
 from services.scheduling.settings import SchedulingSettings
+from shared.contracts import topics
 from shared.db import create_pool, migrate
 from shared.programs import PROGRAMS_TRACK
 from shared.replica import PAIRS_TRACK, PARTICIPANTS_TRACK
@@ -112,18 +113,44 @@ async def measure(url: str, bootstrap: str, args, t0: datetime) -> dict:
                       percentile_cont(0.99) WITHIN GROUP (ORDER BY extract(epoch FROM r.fired_at - r.due_at)) AS p99,
                       max(extract(epoch FROM r.fired_at - r.due_at)) AS worst
                FROM scheduling.reminders r WHERE r.due_at >= $1 AND r.status <> 'pending'""", t0)
-        kafka = await conn.fetchrow(
-            """SELECT count(*) AS published,
-                      percentile_cont(0.99) WITHIN GROUP (ORDER BY extract(epoch FROM o.published_at - r.due_at)) AS p99
-               FROM scheduling.outbox o JOIN scheduling.reminders r ON r.reminder_id = o.event_id
-               WHERE o.state = 'published' AND r.due_at >= $1""", t0)
-        total_published = await conn.fetchval("SELECT count(*) FROM scheduling.outbox WHERE state = 'published'")
+        # A published event leaves the outbox: when each reminder.due reached Kafka is the broker's
+        # timestamp of its record (the producer's send time), read back from the topic.
+        on_kafka = await published_on_kafka(args.bootstrap, topics.REMINDERS)
+        due = {r["reminder_id"]: r["due_at"] for r in await conn.fetch(
+            "SELECT reminder_id, due_at FROM scheduling.reminders WHERE due_at >= $1 AND status = 'fired'", t0)}
+        delays = sorted((on_kafka[i] - at).total_seconds() for i, at in due.items() if i in on_kafka)
+        kafka = {"published": len(delays), "p99": delays[int(0.99 * (len(delays) - 1))] if delays else float("nan")}
+        total_published = len(on_kafka)
         total_fired = await conn.fetchval("SELECT count(*) FROM scheduling.reminders WHERE status = 'fired'")
         still_pending = await conn.fetchval("SELECT count(*) FROM scheduling.reminders WHERE status = 'pending'")
         await conn.close()
     return {"backlog_seconds": backlog_done, "steady": dict(stats), "kafka": dict(kafka), "rss": rss,
             "fired_series": fired_series, "published": total_published, "fired_total": total_fired,
             "still_pending": still_pending}
+
+
+async def published_on_kafka(bootstrap: str, topic: str) -> dict[str, datetime]:
+    """Each event on `topic` (by envelope id, which for reminder.due is the reminder's id) and when
+    the broker took it."""
+    import json
+
+    from aiokafka import AIOKafkaConsumer, TopicPartition
+
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        parts = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
+        consumer.assign(parts)
+        await consumer.seek_to_beginning(*parts)
+        end = await consumer.end_offsets(parts)
+        found: dict[str, datetime] = {}
+        while any(await consumer.position(tp) < end[tp] for tp in parts):
+            for records in (await consumer.getmany(timeout_ms=1000, max_records=5000)).values():
+                for r in records:
+                    found[json.loads(r.value)["id"]] = datetime.fromtimestamp(r.timestamp / 1000, UTC)
+        return found
+    finally:
+        await consumer.stop()
 
 
 def rate_during(series: list[tuple[float, int]], start: float, end: float) -> float:
@@ -150,6 +177,7 @@ def main() -> None:
         wait = (t0 - datetime.now(UTC)).total_seconds() - 2
         if wait > 0:
             time.sleep(wait)
+        args.bootstrap = infra.bootstrap_servers
         result = asyncio.run(measure(url, infra.bootstrap_servers, args, t0))
 
     rss = [m for _, m in result["rss"]]

@@ -71,6 +71,7 @@ from shared.contracts import topics
 from shared.contracts.profile import ParticipantProfile
 from shared.db import create_database, create_pool, migrate, role_of
 from shared.kafka import all_topic_names, ensure_topics
+from shared.outbox import events_written
 from shared.people import Participant
 from shared.replica import PARTICIPANT_COLUMNS, participant_values
 from tandem.client import Observed, Publisher, Watcher
@@ -563,13 +564,16 @@ async def watch_window(url: str, owner_url: str, workload: Workload, total: int,
 
 
 async def outbox_outcomes(url: str, schema: str) -> dict[str, int]:
-    """Events the service wrote to its outbox, by type."""
+    """Events the service wrote to its outbox, by type (still there, or published and counted)."""
     conn = await asyncpg.connect(url)
     try:
-        rows = await conn.fetch(f"SELECT {MARK} headers->>'ce_type' AS type, count(*) AS n FROM {schema}.outbox GROUP BY 1")
+        rows = await conn.fetch(events_written(schema).replace("SELECT", f"SELECT {MARK}", 1))
     finally:
         await conn.close()
-    return {r["type"]: r["n"] for r in rows}
+    counts: dict[str, int] = {}
+    for r in rows:
+        counts[r["event_type"]] = counts.get(r["event_type"], 0) + r["n"]
+    return counts
 
 
 async def reset_statements(owner_url: str) -> None:

@@ -15,6 +15,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import asyncpg
+import orjson
 
 log = logging.getLogger(__name__)
 
@@ -30,14 +31,31 @@ def _check_identifier(name: str) -> str:
     return name
 
 
+def _json_bytes(value: object) -> bytes:
+    try:
+        return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS)
+    except TypeError:  # what orjson will not write (an integer beyond 64 bits) json writes as before
+        return json.dumps(value).encode()
+
+
 async def _init_connection(conn: asyncpg.Connection) -> None:
-    await conn.set_type_codec("json", encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
+    await conn.set_type_codec("json", encoder=lambda value: _json_bytes(value).decode(), decoder=orjson.loads,
+                              schema="pg_catalog")
     # jsonb in binary format (a version byte, then the text), so COPY can write it too.
     await conn.set_type_codec(
         "jsonb", schema="pg_catalog", format="binary",
-        encoder=lambda value: b"\x01" + json.dumps(value).encode(),
-        decoder=lambda data: json.loads(data[1:]),
+        encoder=lambda value: b"\x01" + _json_bytes(value),
+        decoder=lambda data: orjson.loads(data[1:]),
     )
+
+
+async def _keep_session(conn: asyncpg.Connection) -> None:
+    """A connection going back to the pool keeps its session as it is: no `RESET ALL` round trip.
+
+    asyncpg still rolls back a transaction left open. Nothing here changes session state that a
+    later user could trip on: settings are `SET LOCAL` (they end with their transaction), the pool's
+    own settings are given at connect, advisory locks are transaction-level (`migrate` unlocks its
+    session lock, or drops the connection), and LISTEN has connections of its own (`shared.loops`)."""
 
 
 async def create_pool(url: str, schema: str, *, size: int = 8) -> asyncpg.Pool:
@@ -47,6 +65,7 @@ async def create_pool(url: str, schema: str, *, size: int = 8) -> asyncpg.Pool:
         min_size=1,
         max_size=size,
         init=_init_connection,
+        reset=_keep_session,
         server_settings={"search_path": schema, "application_name": f"tandem-{schema}"},
     )
 
@@ -99,8 +118,18 @@ async def migrate(pool: asyncpg.Pool, schema: str, service_migrations: Path, rep
                     applied_now.append(f"{track}/{path.name}")
                     log.info("applied migration %s/%s to schema %s", track, path.name, schema)
         finally:
-            await conn.execute("SELECT pg_advisory_unlock(hashtext($1))", f"tandem.migrate.{schema}")
+            await _unlock_or_drop(conn, f"tandem.migrate.{schema}")
     return applied_now
+
+
+async def _unlock_or_drop(conn: asyncpg.Connection, name: str) -> None:
+    """Release a session advisory lock; if that cannot be done (cancelled, connection lost), close the
+    connection, which releases it: the pool keeps sessions as they are (`_keep_session`)."""
+    try:
+        await conn.execute("SELECT pg_advisory_unlock(hashtext($1))", name)
+    except BaseException:
+        conn.terminate()
+        raise
 
 
 # --- one role per service ---------------------------------------------------------------------------
@@ -179,5 +208,12 @@ async def create_database(server_url: str, prefix: str = "tandem") -> str:
         await conn.execute(f"CREATE DATABASE {name}")
     finally:
         await conn.close()
-    base, _, _ = server_url.rpartition("/")
-    return f"{base}/{name}"
+    return with_database(server_url, name)
+
+
+def with_database(url: str, name: str) -> str:
+    """`url` pointing at database `name`; its query (e.g. `?host=/run/postgresql`, a Unix socket) kept."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    return urlunsplit((parts.scheme, parts.netloc, f"/{name}", parts.query, parts.fragment))

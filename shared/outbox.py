@@ -1,4 +1,4 @@
-"""The outbox relay: publishes committed events to Kafka in commit order, then marks them.
+"""The outbox relay: publishes committed events to Kafka in commit order, then removes them.
 
 Guarantees, with any number of replicas:
 - **One relay at a time per schema** (a transaction-level advisory lock per batch), so commit order
@@ -6,15 +6,19 @@ Guarantees, with any number of replicas:
 - **A key's events are never reordered.** Events of one (topic, key) are sent one after the other
   within a batch ("waves": the first pending event of every key together, then the second, ...), and
   once one of them fails, the rest of that key waits for the next batch.
-- **A partly failed batch keeps what it achieved.** Published rows are marked in the same commit as
-  the failed ones are counted; nothing already on Kafka is sent again (beyond at-least-once: a crash
-  between the broker's ack and the commit sends it again, and consumers dedupe by event id).
+- **A partly failed batch keeps what it achieved.** Published rows are deleted (and counted per
+  type in `outbox_published`) in the same commit as the failed ones are marked; nothing already on
+  Kafka is sent again (beyond at-least-once: a crash between the broker's ack and the commit sends
+  it again, and consumers dedupe by event id).
 - **Nothing is skipped.** A record Kafka refuses for good (too large, invalid topic) is marked
   `failed` and *blocks* the later events of its (topic, key) until an operator retries or skips it
   (`tandem outbox`); `tandem_outbox_failed` and `tandem_outbox_blocked` show it in /metrics, and
   the log names the event id.
-- The relay wakes on Postgres NOTIFY right after a commit, and polls as a fallback; the LISTEN
-  connection is reopened after a Postgres restart (`shared.loops.listen`).
+- The relay is woken directly by a commit in its own process (`unit_of_work(wake_relay=...)`), and
+  by Postgres NOTIFY from other processes (`tandem outbox`, tools); it polls as a fallback. A relay
+  that finds another replica's publishing looks again within `BUSY_RETRY_SECONDS`, since that one
+  was not woken for this process's commit. The LISTEN connection is reopened after a Postgres
+  restart (`shared.loops.listen`).
 """
 
 from __future__ import annotations
@@ -39,10 +43,11 @@ from aiokafka.errors import (
 from opentelemetry import trace
 
 from shared import metrics
+from shared.db import _check_identifier
 from shared.kafka import TOPIC_MAX_BYTES
 from shared.loops import Pass, Wakeup, listen, run_loop
 from shared.retry import InfrastructureUnavailable
-from shared.telemetry import context_from_headers, current_trace_headers
+from shared.telemetry import context_from_headers, current_trace_headers, recording
 from shared.unit_of_work import outbox_channel
 
 log = logging.getLogger(__name__)
@@ -53,6 +58,7 @@ PERMANENT = (MessageSizeTooLargeError, RecordTooLargeError, InvalidTopicError)
 # The idempotent producer lost its place (a refused record, a broker that forgot the producer id):
 # only a new producer, with a new id and fresh sequence numbers, can send again.
 PRODUCER_BROKEN = (OutOfOrderSequenceNumber, UnknownProducerId, InvalidProducerEpoch)
+BUSY_RETRY_SECONDS = 0.05  # how soon a relay that found another replica's publishing tries again
 
 # Pending rows whose (topic, key) has no earlier failed row, in commit order.
 _PENDING = """
@@ -61,6 +67,13 @@ SELECT o.id, o.event_id, o.topic, o.key, o.payload, o.headers FROM outbox o
    AND NOT EXISTS (SELECT 1 FROM outbox f
                     WHERE f.state = 'failed' AND f.topic = o.topic AND f.key = o.key AND f.id < o.id)
  ORDER BY o.id LIMIT $1"""
+
+_PUBLISHED = """
+WITH gone AS (DELETE FROM outbox WHERE id = ANY($1::bigint[]) RETURNING topic, headers->>'ce_type' AS event_type)
+INSERT INTO outbox_published AS p (topic, event_type, events, last_published_at)
+SELECT topic, coalesce(event_type, ''), count(*), now() FROM gone GROUP BY 1, 2
+    ON CONFLICT (topic, event_type)
+    DO UPDATE SET events = p.events + excluded.events, last_published_at = excluded.last_published_at"""
 
 _BLOCKED = """
 SELECT count(*) FROM outbox o
@@ -74,6 +87,7 @@ class BatchResult:
     failed: list[tuple[int, str]] = field(default_factory=list)  # refused for good
     retry: list[tuple[int, str]] = field(default_factory=list)  # not sent, or sent and not acknowledged
     broken_producer: bool = False
+    busy: bool = False  # another replica's relay held the lock: nothing was taken
 
 
 class OutboxRelay:
@@ -115,6 +129,10 @@ class OutboxRelay:
             self.producer = await self.new_producer()
         if result.retry:
             raise InfrastructureUnavailable(f"{len(result.retry)} outbox events not published yet: {result.retry[0][1]}")
+        if result.busy:
+            # The replica holding the lock may have read its batch before this process's last commit,
+            # and nothing wakes it for that commit (the wake-up is in-process): look again shortly.
+            return Pass(due_in=BUSY_RETRY_SECONDS)
         return Pass(more=taken >= self.batch_size)
 
     async def publish_batch(self) -> tuple[int, BatchResult]:
@@ -122,7 +140,8 @@ class OutboxRelay:
         result = BatchResult()
         async with self.pool.acquire() as conn, conn.transaction():
             if not await conn.fetchval("SELECT pg_try_advisory_xact_lock(hashtext($1))", f"tandem.outbox.{self.schema}"):
-                return 0, result  # another replica's relay is publishing
+                result.busy = True  # another replica's relay is publishing
+                return 0, result
             rows = await conn.fetch(_PENDING, self.batch_size)
             if rows:
                 await self._send_in_waves(rows, result)
@@ -160,8 +179,9 @@ class OutboxRelay:
                     result.broken_producer |= isinstance(outcome, PRODUCER_BROKEN)
 
     async def _send(self, row: asyncpg.Record) -> asyncio.Future:
-        headers = dict(row["headers"])
-        if "traceparent" in headers:  # continue the trace that caused the event
+        headers = row["headers"]
+        if "traceparent" in headers and recording():  # continue the trace that caused the event
+            headers = dict(headers)
             with tracer.start_as_current_span(
                 f"{row['topic']} publish", context=context_from_headers(headers), kind=trace.SpanKind.PRODUCER,
                 attributes={"messaging.system": "kafka", "messaging.destination.name": row["topic"]},
@@ -187,12 +207,9 @@ class OutboxRelay:
 
     async def _mark(self, conn: asyncpg.Connection, result: BatchResult) -> None:
         if result.published:
-            await conn.execute(
-                # The payload goes once it is on Kafka: the row stays as a record, the content (which may
-                # name people) is not kept twice.
-                "UPDATE outbox SET state = 'published', published_at = now(), attempts = attempts + 1, last_error = NULL, "
-                "payload = ''::bytea WHERE id = ANY($1::bigint[])", result.published,
-            )
+            # Once on Kafka an event leaves the outbox (its content, which may name people, is not kept
+            # twice); what stays is a count per type (one row per type, one relay at a time: no contention).
+            await conn.execute(_PUBLISHED, result.published)
         for rows, state in ((result.failed, "failed"), (result.retry, "pending")):
             if rows:
                 await conn.executemany(
@@ -213,6 +230,18 @@ class OutboxRelay:
         metrics.OUTBOX_LAG.labels(self.service).set(float(pending["age"] or 0))
         metrics.OUTBOX_FAILED_NOW.labels(self.service).set(failed)
         metrics.OUTBOX_BLOCKED.labels(self.service).set(blocked)
+
+
+def events_written(schema: str) -> str:
+    """SQL for every event a service's outbox ever took, by (topic, event type): the rows still there
+    (pending, failed, skipped) plus the published ones counted in `outbox_published`. One snapshot,
+    so the sum is the same before and after the relay publishes (it deletes and counts in one commit).
+    Columns: topic, event_type, n. Topics as the service wrote them (without an environment's prefix)."""
+    schema = _check_identifier(schema)
+    return (f"SELECT topic, event_type, sum(n)::bigint AS n FROM ("
+            f"SELECT topic, coalesce(headers->>'ce_type', '') AS event_type, count(*) AS n FROM {schema}.outbox "
+            f"GROUP BY 1, 2 UNION ALL SELECT topic, event_type, events FROM {schema}.outbox_published) w "
+            f"GROUP BY 1, 2")
 
 
 # --- operator actions (`tandem outbox`) --------------------------------------------------------------

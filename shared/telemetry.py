@@ -1,7 +1,12 @@
 """Tracing (OpenTelemetry) and structured JSON logs that carry the trace id.
 
-The trace context rides in Kafka headers (W3C `traceparent`): FastStream's telemetry middleware
-continues it on consume, the outbox stores it with each event, and the relay sends it on.
+The trace context rides in Kafka headers (W3C `traceparent`): the consumer continues it for each
+event, the outbox stores it with each event it causes, and the relay sends it on.
+
+Spans are recorded only when there is somewhere to send them (OTEL_EXPORTER_OTLP_ENDPOINT). Without
+an exporter no SDK is installed: the API's no-op tracer still makes the incoming span context the
+current one, so the `traceparent` of a consumed event still reaches the events it causes (and the
+log lines carry its trace id), without the cost of building spans nobody reads.
 """
 
 from __future__ import annotations
@@ -19,20 +24,26 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
 
 
-def setup_tracing(service: str, otlp_endpoint: str | None) -> TracerProvider:
+def setup_tracing(service: str, otlp_endpoint: str | None) -> trace.TracerProvider:
+    """The process's tracer provider: the SDK's, exporting to `otlp_endpoint`, or without one the
+    API's own, which records nothing and propagates the context it is given."""
     current = trace.get_tracer_provider()
-    if isinstance(current, TracerProvider):  # one per process (tests may build several services)
+    if isinstance(current, TracerProvider) or not otlp_endpoint:  # one per process (tests build several)
         return current
     provider = TracerProvider(resource=Resource.create({"service.name": f"tandem-{service}"}))
-    if otlp_endpoint:
-        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 
-        endpoint = otlp_endpoint.rstrip("/")
-        if not endpoint.endswith("/v1/traces"):
-            endpoint += "/v1/traces"
-        provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(endpoint=endpoint)))
+    endpoint = otlp_endpoint.rstrip("/")
+    if not endpoint.endswith("/v1/traces"):
+        endpoint += "/v1/traces"
+    provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(endpoint=endpoint)))
     trace.set_tracer_provider(provider)
     return provider
+
+
+def recording() -> bool:
+    """Whether spans are recorded (an SDK provider with an exporter is installed in this process)."""
+    return isinstance(trace.get_tracer_provider(), TracerProvider)
 
 
 def current_trace_headers() -> dict[str, str]:

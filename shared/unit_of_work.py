@@ -8,21 +8,33 @@ Handler unit tests replace the whole unit of work with a fake that keeps state i
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from datetime import datetime
 from typing import TypeVar
 
 import asyncpg
 
 from shared.clock import ProgramClock
-from shared.contracts.envelope import CONTENT_TYPE, Envelope, new_envelope
+from shared.contracts.envelope import CONTENT_TYPE, Envelope, envelope_json
 from shared.contracts.events import EventData, topic_of
 from shared.errors import PermanentError
 from shared.telemetry import current_trace_headers
 
 U = TypeVar("U", bound="UnitOfWork")
 COPY_FROM = 20  # outbox rows from which COPY beats a multi-row INSERT (reminders, cohort rounds)
+
+
+@dataclass(frozen=True, slots=True)
+class Emitted:
+    """An event `UnitOfWork.emit` queued: its id (to record it elsewhere) and where it goes."""
+
+    id: str
+    type: str
+    topic: str
+    key: str
 
 
 class UnitOfWork:
@@ -36,6 +48,9 @@ class UnitOfWork:
         self._outgoing: list[tuple] = []
         self._after_commit: list[Callable[[], Awaitable[None] | None]] = []
         self._after_rollback: list[Callable[[], None]] = []
+        # Wakes this process's outbox relay once the outbox rows are committed (`unit_of_work`);
+        # None: no relay here, so a NOTIFY wakes another process's.
+        self.wake_relay: Callable[[], None] | None = None
         self.bind(conn)
 
     def bind(self, conn: asyncpg.Connection) -> None:
@@ -44,16 +59,19 @@ class UnitOfWork:
     def now(self) -> datetime:
         return self.clock.now()
 
-    def emit(self, data: EventData, *, subject: str | None = None, event_id: str | None = None) -> Envelope:
-        """Queue an event; it is written to the outbox when the transaction commits."""
+    def emit(self, data: EventData, *, subject: str | None = None, event_id: str | None = None) -> Emitted:
+        """Queue an event; it is written to the outbox when the transaction commits.
+
+        `data` was validated when the handler built it: it is serialised once, straight to the
+        envelope's bytes (`envelope_json`), and not validated again."""
         topic, event_type = topic_of(type(data))
         key = data.key_value()
-        envelope = new_envelope(
-            type=event_type, source=self.source, data=data, time=self.clock.now(), subject=subject or key, id=event_id
-        )
+        event_id = event_id or str(uuid.uuid4())
+        payload = envelope_json(type=event_type, source=self.source, data=data, time=self.clock.now(),
+                                subject=subject or key, id=event_id)
         headers = {"content-type": CONTENT_TYPE, "ce_type": event_type, **current_trace_headers()}
-        self._outgoing.append((envelope.id, topic, key, envelope.to_json(), headers))
-        return envelope
+        self._outgoing.append((event_id, topic, key, payload, headers))
+        return Emitted(event_id, event_type, topic, key)
 
     def after_commit(self, callback: Callable[[], Awaitable[None] | None]) -> None:
         """Run once the transaction has committed (e.g. wake a background loop)."""
@@ -97,9 +115,12 @@ class UnitOfWork:
                 "INSERT INTO outbox (event_id, topic, key, payload, headers) VALUES ($1, $2, $3, $4, $5)",
                 self._outgoing,
             )
-        await self.conn.execute("SELECT pg_notify($1, '')", outbox_channel(self.schema))
+        if self.wake_relay is None:  # no relay in this process: wake one elsewhere, at commit
+            await self.conn.execute("SELECT pg_notify($1, '')", outbox_channel(self.schema))
 
     async def _committed(self) -> None:
+        if self._outgoing and self.wake_relay is not None:
+            self.wake_relay()
         for callback in self._after_commit:
             result = callback()
             if result is not None:
@@ -112,9 +133,13 @@ def outbox_channel(schema: str) -> str:
 
 @asynccontextmanager
 async def unit_of_work(pool: asyncpg.Pool, *, source: str, clock: ProgramClock, schema: str,
-                       cls: type[U] = UnitOfWork) -> AsyncIterator[U]:  # type: ignore[assignment]
+                       cls: type[U] = UnitOfWork,  # type: ignore[assignment]
+                       wake_relay: Callable[[], None] | None = None) -> AsyncIterator[U]:
+    """One transaction. `wake_relay`: this process's outbox relay, woken directly after a commit that
+    wrote events (no NOTIFY round trip); without one, the commit NOTIFYs the relays listening."""
     async with pool.acquire() as conn:
         uow = cls(conn, source=source, clock=clock, schema=schema)
+        uow.wake_relay = wake_relay
         try:
             async with conn.transaction():
                 yield uow

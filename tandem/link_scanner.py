@@ -38,11 +38,15 @@ def links_in(mail: EmailMessage) -> set[str]:
 
 
 async def commands_written(database_url: str) -> int:
-    """Commands notifications has ever written for participants (its outbox keeps published rows)."""
+    """Commands notifications has ever written for participants (its outbox's rows, and the count of
+    those it published: `shared.outbox.events_written`)."""
+    from shared.outbox import events_written
+
     conn = await asyncpg.connect(database_url)
     try:
         topics = [*COMMAND_TOPICS]
-        return await conn.fetchval("SELECT count(*) FROM notifications.outbox WHERE topic = ANY($1::text[]) "
+        return await conn.fetchval(f"SELECT coalesce(sum(n), 0) FROM ({events_written('notifications')}) w "
+                                   "WHERE topic = ANY($1::text[]) "
                                    "OR split_part(topic, '.', -2) || '.' || split_part(topic, '.', -1) = ANY($1::text[])",
                                    topics)
     finally:

@@ -18,6 +18,17 @@ def test_forwarded_headers_are_ignored_unless_a_proxy_is_trusted():
     assert trusted["proxy_headers"] is True and trusted["forwarded_allow_ips"] == "10.0.0.5, 172.16.0.0/12"
 
 
+def test_services_run_on_uvloop():
+    import uvicorn
+    import uvloop
+
+    loop = uvicorn.Config(app=None, **http_server_options(ServiceSettings())).get_loop_factory()()
+    try:
+        assert isinstance(loop, uvloop.Loop)
+    finally:
+        loop.close()
+
+
 def test_metrics_stay_on_the_http_port_only_in_development_without_a_metrics_port():
     assert ServiceSettings().metrics_on_http_port
     assert not ServiceSettings(metrics_port=9464).metrics_on_http_port

@@ -9,6 +9,7 @@ import json
 from collections import defaultdict
 from pathlib import Path
 
+import asyncpg
 import pytest
 from aiokafka.errors import KafkaTimeoutError
 
@@ -71,6 +72,11 @@ def relay(pool, producer, database_url, topic_prefix, batch_size=100) -> OutboxR
                        topic_prefix=topic_prefix, batch_size=batch_size, poll_seconds=0.1)
 
 
+async def published_counts(pool) -> dict[tuple[str, str], int]:
+    return {(r["topic"], r["event_type"]): r["events"]
+            for r in await pool.fetch("SELECT topic, event_type, events FROM outbox_published")}
+
+
 def order_by_key(watcher: Watcher) -> dict[str, list[str]]:
     """Each key's milestones in the order they first reached the topic (a repeat is a duplicate)."""
     seen: dict[str, list[str]] = defaultdict(list)
@@ -91,12 +97,12 @@ async def test_a_partly_failed_batch_keeps_what_it_published_and_no_key_is_reord
         "SELECT event_id, convert_from(payload, 'UTF8')::jsonb->'data'->>'milestone' AS label FROM outbox")}
     taken, first = await outbox.publish_batch()
     assert taken == 20
-    rows = await pool.fetch("SELECT event_id, state, length(payload) AS size FROM outbox")
+    rows = await pool.fetch("SELECT event_id, state FROM outbox")
     states = {labels[r["event_id"]]: r["state"] for r in rows}
-    assert all((r["size"] == 0) == (r["state"] == "published") for r in rows)  # content not kept once sent
-    # What went out is marked; a failed event and everything after it in its key is still pending.
-    assert {k for k, s in states.items() if s == "pending"} == {"b1", "b2", "b3", "b4", "c0", "c1", "c2", "c3",
-                                                                "c4", "d4"}
+    # What went out left the outbox (its content is not kept once sent) and is counted; a failed event
+    # and everything after it in its key is still pending.
+    assert states == dict.fromkeys(["b1", "b2", "b3", "b4", "c0", "c1", "c2", "c3", "c4", "d4"], "pending")
+    assert await published_counts(pool) == {(topics.FEEDBACK, "milestone.achieved"): 10}
     assert len(first.published) == 10 and {r for r, _ in first.retry} and not first.failed
     assert "b2" not in flaky.sent and "c1" not in flaky.sent  # never sent behind a failed predecessor
 
@@ -106,7 +112,8 @@ async def test_a_partly_failed_batch_keeps_what_it_published_and_no_key_is_reord
         await w.wait_for(lambda w: sum(map(len, order_by_key(w).values())) >= 20, 30, "every event")
     assert order_by_key(w) == {k: [f"{k}{i}" for i in range(5)] for k in keys}
     assert len(w.of_type("milestone.achieved")) == 20  # nothing sent twice
-    assert {r["state"] for r in await pool.fetch("SELECT state FROM outbox")} == {"published"}
+    assert await pool.fetch("SELECT state FROM outbox") == []
+    assert await published_counts(pool) == {(topics.FEEDBACK, "milestone.achieved"): 20}
 
 
 async def test_a_record_kafka_refuses_blocks_its_key_until_an_operator_skips_it(
@@ -217,6 +224,58 @@ async def test_a_record_the_broker_refuses_does_not_jam_the_partition_for_the_re
                          "the events behind the refused one")
     await outbox.producer.stop()
     states = {r["event_id"]: r["state"] for r in await pool.fetch("SELECT event_id, state FROM outbox")}
-    assert states.pop("over-topic-limit") == "failed"
-    assert set(states.values()) == {"published"}
+    assert states == {"over-topic-limit": "failed"}  # the rest went out, and left
+    assert await published_counts(pool) == {(topics.FEEDBACK, "milestone.achieved"): 3}
     assert len(started) == 2  # the jammed producer was replaced once
+
+
+async def test_a_commit_wakes_the_relay_in_its_own_process_and_notifies_only_without_one(pool, database_url):
+    """With a relay in the process the commit wakes it directly (no NOTIFY round trip); a process
+    without one (a tool, `tandem outbox`) still wakes the relays elsewhere by NOTIFY."""
+    from shared.loops import Wakeup
+    from shared.unit_of_work import outbox_channel
+
+    heard: asyncio.Queue[str] = asyncio.Queue()
+    listener = await asyncpg.connect(database_url)
+    await listener.add_listener(outbox_channel("plumbing"), lambda *_: heard.put_nowait("notify"))
+    try:
+        wake = Wakeup()
+        async with unit_of_work(pool, source="/t", clock=ProgramClock(), schema="plumbing",
+                                wake_relay=wake.set) as uow:
+            uow.emit(ev.MilestoneAchieved(relationship_id="a", participant_id="p", milestone="in-process"))
+            assert not wake._event.is_set()  # not before the commit
+        assert wake._event.is_set()
+        wake.clear()
+        async with unit_of_work(pool, source="/t", clock=ProgramClock(), schema="plumbing",
+                                wake_relay=wake.set):
+            pass  # nothing emitted: nothing to wake
+        assert not wake._event.is_set()
+        await commit(pool, ("a", "elsewhere"))  # no relay given: NOTIFY
+        # Notifications arrive in commit order: had the first commit notified, it would come first.
+        await asyncio.wait_for(heard.get(), 10)
+        await listener.fetchval("SELECT 1")  # a round trip: anything else sent has arrived by now
+        assert heard.empty()
+    finally:
+        await listener.close()
+
+
+async def test_a_relay_that_finds_another_replica_publishing_looks_again_shortly(
+        pool, producer, database_url, bootstrap_servers, topic_prefix):
+    """The other replica's relay may have read its batch before this process's commit, and nothing
+    wakes it for that commit: the relay that lost the lock race tries again within a moment."""
+    from shared.outbox import BUSY_RETRY_SECONDS
+
+    outbox = relay(pool, producer, database_url, topic_prefix)
+    await commit(pool, ("a", "a0"))
+    other = await asyncpg.connect(database_url)
+    try:
+        async with other.transaction():  # another replica's relay, in the middle of its batch
+            await other.execute("SELECT pg_advisory_xact_lock(hashtext('tandem.outbox.plumbing'))")
+            assert (await outbox.step()).due_in == BUSY_RETRY_SECONDS
+            assert await pool.fetchval("SELECT count(*) FROM outbox WHERE state = 'pending'") == 1
+    finally:
+        await other.close()
+    async with Watcher(bootstrap_servers, [topics.FEEDBACK], topic_prefix) as w:
+        assert (await outbox.step()).due_in is None  # the lock is free: published, then the usual poll
+        await w.wait_for(lambda w: w.of_type("milestone.achieved"), 30, "the event")
+    assert await pool.fetchval("SELECT count(*) FROM outbox") == 0

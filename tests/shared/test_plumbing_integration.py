@@ -12,6 +12,7 @@ from shared.contracts import events as ev
 from shared.contracts import topics
 from shared.db import create_pool, migrate
 from shared.errors import NotYetKnown, PermanentError
+from shared.outbox import events_written
 from shared.service import Service
 from shared.settings import ServiceSettings
 from tandem.client import Publisher, Watcher
@@ -66,14 +67,48 @@ async def test_event_applied_once_and_its_consequence_published(settings, bootst
         # The same event delivered again (same id): the inbox skips it.
         await pub.send_raw(topics.FEEDBACK_SUBMISSIONS, env.to_json(), key="r-1", headers=traceparent)
         await out.wait_for(lambda w: w.of_type("milestone.achieved"), 30, "the milestone")
+        await eventually(outbox_left_empty(settings), 30, "the published event to leave the outbox")
         await asyncio.sleep(1.0)
     assert attempts == {"f-1": 1}
     assert len(out.of_type("milestone.achieved")) == 1
     published = out.of_type("milestone.achieved")[0]
     assert published.key == "r-1" and published.envelope["source"] == "/tandem/plumbing"
     assert published.headers["traceparent"].split("-")[1] == upstream_trace  # the trace continues across the hop
-    rows = await fetch(settings.database_url, "SELECT state FROM plumbing.outbox")
-    assert [r["state"] for r in rows] == ["published"]
+    # Written to the outbox once, and gone from it once published: counted, not kept.
+    written = await fetch(settings.database_url, events_written("plumbing"))
+    assert [(r["event_type"], r["n"]) for r in written] == [("milestone.achieved", 1)]
+
+
+def outbox_left_empty(settings: ServiceSettings):
+    async def check() -> bool:
+        return (await fetch(settings.database_url, "SELECT count(*) AS n FROM plumbing.outbox"))[0]["n"] == 0
+    return check
+
+
+async def test_without_an_exporter_the_trace_context_still_reaches_the_events_caused(
+        settings, bootstrap_servers, topic_prefix):
+    """No OTEL_EXPORTER_OTLP_ENDPOINT: no span is recorded (no SDK provider, no FastStream spans), and
+    the trace id of a consumed event still rides on the events its handler emits."""
+    from faststream.kafka.opentelemetry import KafkaTelemetryMiddleware
+    from opentelemetry.sdk.trace import TracerProvider
+
+    from shared.contracts.envelope import new_envelope
+    from shared.telemetry import recording
+
+    assert settings.otel_exporter_otlp_endpoint is None
+    service = build(settings, {})
+    assert not recording() and not isinstance(service.tracer_provider, TracerProvider)
+    assert not any(isinstance(m, KafkaTelemetryMiddleware) for m in service.broker.middlewares)
+    upstream_trace = "0af7651916cd43dd8448eb211c80319c"
+    async with service.running(), Watcher(bootstrap_servers, [topics.FEEDBACK], topic_prefix) as out, \
+            Publisher(bootstrap_servers, topic_prefix=topic_prefix) as pub:
+        env = new_envelope(type="feedback.submitted", source="/portal", data=feedback("f-t", "traced"),
+                           time="2027-01-04T10:00:00Z")
+        await pub.send_raw(topics.FEEDBACK_SUBMISSIONS, env.to_json(), key="r-1",
+                           headers={"traceparent": f"00-{upstream_trace}-b7ad6b7169203331-01"})
+        (published,) = await out.wait_for(lambda w: w.of_type("milestone.achieved"), 30, "the milestone")
+    assert published.headers["traceparent"].split("-")[1] == upstream_trace
+    assert published.headers["ce_type"] == "milestone.achieved"
 
 
 async def test_bad_messages_go_to_the_dead_letter_topic_and_the_service_keeps_going(settings, bootstrap_servers, topic_prefix):
@@ -179,9 +214,11 @@ async def test_migrations_apply_once_even_when_started_together(database_url):
         for p in pools:
             await p.close()
     applied = sorted(name for r in results for name in r)
-    assert applied == ["plumbing/001_outbox_inbox.sql", "plumbing/002_dead_lettered.sql", "service/001_notes.sql"]
-    rows = await fetch(database_url, "SELECT track, version FROM plumbing.schema_migrations ORDER BY track")
-    assert [(r["track"], r["version"]) for r in rows] == [("plumbing", 1), ("plumbing", 2), ("service", 1)]
+    assert applied == ["plumbing/001_outbox_inbox.sql", "plumbing/002_dead_lettered.sql",
+                       "plumbing/003_outbox_published_counts.sql", "service/001_notes.sql"]
+    rows = await fetch(database_url, "SELECT track, version FROM plumbing.schema_migrations ORDER BY track, version")
+    assert [(r["track"], r["version"]) for r in rows] == [("plumbing", 1), ("plumbing", 2), ("plumbing", 3),
+                                                         ("service", 1)]
 
 
 async def test_a_service_can_follow_the_dead_letters_once_each(settings, bootstrap_servers, topic_prefix):

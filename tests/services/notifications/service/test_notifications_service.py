@@ -13,6 +13,7 @@ from services.notifications.entrypoints.app import build_service
 from services.notifications.settings import NotificationSettings
 from shared.contracts import events as ev
 from shared.contracts import topics
+from shared.outbox import events_written
 from tandem.client import Publisher, Watcher
 from tandem.local.mailbox import read_mailbox
 from tests.support.people import onboarded
@@ -134,9 +135,13 @@ async def test_a_delivery_interrupted_mid_send_is_reported_not_resent(settings, 
             return rows[0]["status"] == "failed" and rows[0]
         row = await eventually(failed, 40, "the interrupted delivery to be recorded")
         (announced,) = await out.wait_for(lambda w: w.of_type("notification.failed"), 30, "the failure announced")
+
+        async def left_the_outbox():  # its content goes once published
+            return (await fetch(database_url, "SELECT count(*) AS n FROM notifications.outbox"))[0]["n"] == 0
+        await eventually(left_the_outbox, 30, "the published event to leave the outbox")
     assert "not resent" in row["last_error"] and row["attempts"] == 1
-    outbox = await fetch(database_url, "SELECT topic FROM notifications.outbox")
-    assert [r["topic"] for r in outbox] == [topics.NOTIFICATIONS]  # its content goes once published
+    written = await fetch(database_url, events_written("notifications"))
+    assert [(r["topic"], r["event_type"], r["n"]) for r in written] == [(topics.NOTIFICATIONS, "notification.failed", 1)]
     assert announced.data["notification_id"] == "d-1" and "x@example.com" not in str(announced.data)
 
 
