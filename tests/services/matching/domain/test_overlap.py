@@ -53,6 +53,18 @@ def test_table_overlap_is_exactly_the_interval_computation(keys, query, start, s
         assert many[0, c] / 3600 == many[1, c] / 3600 == expected
 
 
+@settings(max_examples=40, deadline=None)
+@given(st.lists(classes, min_size=1, max_size=5), st.lists(st.one_of(classes, st.none()), min_size=1, max_size=6),
+       instants)
+def test_many_queries_at_once_equal_one_at_a_time(keys, queries, at):
+    table = OverlapTable(keys, at, at + WEEK)
+    asked = [available_intervals(q[0], q[1], at, at + WEEK) if q else () for q in queries]  # None: no time at all
+    many = table.overlap_seconds_many(asked)
+    assert many.shape == (len(asked), len(keys))
+    for row, intervals in zip(many, asked):
+        assert row.tolist() == table.overlap_seconds(intervals).tolist()
+
+
 @settings(max_examples=30, deadline=None)
 @given(st.lists(classes, min_size=1, max_size=5), st.lists(classes, min_size=1, max_size=3), instants)
 def test_query_boundaries_folded_into_the_table_change_nothing(keys, queries, at):
