@@ -5,7 +5,7 @@ The real service runs in this process, on the PostgreSQL and Kafka that `DATABAS
 outbox relay and loops. Its programs' people are copied into its tables first; once it is up and
 idle, `--requests` match.requested (distinct mentees, spread over `--programs` programs) are
 published, and the run ends when each has its answer (match.proposed or match.unavailable) in the
-outbox and every outbox row is published.
+record, the event that queued it applied, and every outbox row is published.
 
 Round trips are asyncpg calls (every statement, BEGIN and COMMIT included, a pipelined executemany
 or a COPY as one), counted on every connection of the process; the same count over an idle spell of
@@ -29,6 +29,7 @@ from datetime import UTC, datetime
 import asyncpg
 
 from services.matching.entrypoints.app import MIGRATIONS, build_service
+from services.matching.service_layer.handlers import SUBSCRIPTIONS
 from services.matching.settings import MatchingSettings
 from shared.contracts import events as ev
 from shared.db import create_database, create_pool, migrate
@@ -38,6 +39,8 @@ from shared.replica import PARTICIPANT_COLUMNS, PARTICIPANTS_TRACK, participant_
 from tandem.client import Publisher
 from tandem.population import participants
 
+ANSWERED_BY = ("match.request.queued" if any(m.__name__ == "MatchRequestQueued" for m in SUBSCRIPTIONS)
+               else "match.requested")
 CALLS = Counter()
 _COUNTED = ("execute", "executemany", "fetch", "fetchrow", "fetchval", "copy_records_to_table")
 
@@ -79,9 +82,11 @@ async def seed(url: str, programs: int, mentors: int, mentees: int) -> list[tupl
 async def answered(url: str) -> tuple[int, int]:
     conn = await asyncpg.connect(url)
     try:
+        # A request is answered once the event that proposes for it is applied (its answer is committed
+        # with it): match.request.queued where matching queues requests per program, else the request.
         row = await conn.fetchrow(
-            "SELECT count(*) FILTER (WHERE headers->>'ce_type' IN ('match.proposed', 'match.unavailable')) AS n, "
-            "count(*) FILTER (WHERE state = 'pending') AS pending FROM matching.outbox")
+            "SELECT (SELECT count(*) FROM matching.inbox WHERE event_type = $1) AS n, "
+            "(SELECT count(*) FROM matching.outbox WHERE state = 'pending') AS pending", ANSWERED_BY)
     finally:
         await conn.close()
     return row["n"], row["pending"]

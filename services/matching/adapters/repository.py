@@ -53,9 +53,9 @@ class ProgramRepository:
     async def lock(self, *program_ids: str) -> None:
         """Matching decisions of a program happen one at a time, whichever replica decides.
 
-        On-demand requests reach one consumer per program (match-work.v1 is keyed by program), so
-        this lock is only waited on when that consumer's partitions move to another replica, or when
-        an answer, a profile or a loop of the same program is being applied elsewhere.
+        On-demand requests and profile stamps reach one consumer per program (match-work.v1 is keyed
+        by program), so this lock is only waited on when that consumer's partitions move to another
+        replica, or when an answer, a departure or a loop of the same program is applied elsewhere.
 
         Two transactions must never wait for each other's programs in opposite orders. The consumer
         applies a batch of events in one transaction, each event locking its own program in turn, so
