@@ -584,6 +584,7 @@ def main(argv: list[str] | None = None) -> int:
                         help=argparse.SUPPRESS)
     parser.add_argument("--no-cli", action="store_true", help="skip the end-to-end CLI timing")
     parser.add_argument("--load-note", default="", help="a note on the machine's load, printed in the report")
+    parser.add_argument("--no-write", action="store_true", help="print, do not write docs/benchmarks.md")
     args = parser.parse_args(argv)
     if args.child:
         kind, mentees_n, mentors_n, full, path = args.child
@@ -609,7 +610,8 @@ def main(argv: list[str] | None = None) -> int:
              + (": **busy**, other work shared the cores, so wall times are longer than on a quiet machine."
                 if busy else ": quiet (the benchmark itself uses up to 2 threads).")
              + " Figures are single runs.")
-    write_section("matching", "Matching", body)
+    if not args.no_write:
+        write_section("matching", "Matching", body)
     print(body)
     broken = any(b["broken"] for b in bigs) or big_broken(bigs) or any(
         case[k]["broken"] for case in cases for k in ("engine", "engine_complete", "weighted"))
