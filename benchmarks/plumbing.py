@@ -7,7 +7,7 @@ Kafka (the outbox has nothing pending). Reports this process's CPU per event (ti
 emit, commit, relay, producer) and the statements per event on the pool's connections (each one a
 round trip), and the CPU of `uow.emit` alone.
 
-    .venv/bin/python -m benchmarks.plumbing [--events 5000] [--workers 8] [--loop uvloop] [--url URL]
+    .venv/bin/python -m benchmarks.plumbing [--events 5000] [--workers 8] [--loop uvloop] [--url URL] [--profile]
 
 The database URL defaults to DATABASE_URL; give one with `?host=/path/to/socket/dir` for a Unix socket.
 """
@@ -16,8 +16,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import cProfile
 import inspect
 import os
+import pstats
 import tempfile
 import time
 import uuid
@@ -120,15 +122,22 @@ def main() -> None:
     parser.add_argument("--loop", choices=("asyncio", "uvloop"), default="asyncio")
     parser.add_argument("--url", default=os.environ.get("DATABASE_URL"))
     parser.add_argument("--socket", help="a Unix socket directory of the same server (measure it against TCP)")
+    parser.add_argument("--profile", action="store_true", help="print where the CPU went (cProfile, by own time)")
     parser.add_argument("--bootstrap", default=os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092"))
     args = parser.parse_args()
     print(f"emit alone: {emit_cpu():.1f} µs CPU per event")
+    profile = cProfile.Profile() if args.profile else None
+    if profile is not None:
+        profile.enable()
     if args.loop == "uvloop":
         import uvloop
 
         result = uvloop.run(run(args))
     else:
         result = asyncio.run(run(args))
+    if profile is not None:
+        profile.disable()
+        pstats.Stats(profile).sort_stats("tottime").print_stats(25)
     print(f"loop={args.loop} socket={bool(args.socket)} load: {os.getloadavg()[0]:.2f}")
     for key, value in result.items():
         print(f"  {key}: {value}")

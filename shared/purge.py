@@ -45,7 +45,8 @@ class RetentionSettings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="TANDEM_RETAIN_", extra="ignore", frozen=True)
 
-    # Every service: published outbox rows (their content is emptied on publication already).
+    # Every service: outbox rows an operator skipped (published ones leave the outbox at once; rows an
+    # older relay marked published, with their content emptied, go too).
     outbox_days: int = Field(7, ge=1)
     # notifications: a settled message's content (address, subject, body, HTML, attachment, errors)...
     delivery_content_days: int = Field(30, ge=1)
@@ -102,7 +103,8 @@ class Rule:
 
 
 def plumbing_rules(outbox_keep: timedelta) -> list[Rule]:
-    """What every service's outbox and inbox keep: published events a week (the topics have them),
+    """What every service's outbox and inbox keep: skipped events a week (published ones are deleted
+    as they go out; rows marked published by an older relay go after a week too),
     and an inbox row as long as its topic keeps the event plus a margin (shared/retention.py)."""
     rules = [Rule("outbox", "outbox", "t.state IN ('published', 'skipped') AND coalesce(t.published_at, t.created_at) < $1",
                   outbox_keep, clock=REAL_TIME)]
