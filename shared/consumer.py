@@ -81,7 +81,7 @@ from opentelemetry import trace
 from pydantic import ValidationError
 from pydantic_core.core_schema import ErrorType
 
-from shared import dead_letters, metrics
+from shared import dead_letters, metrics, waves
 from shared.contracts.envelope import Envelope
 from shared.contracts.events import (
     CATALOGUE,
@@ -378,9 +378,10 @@ class _Rebalance(ConsumerRebalanceListener):
 class Consumer:
     """One batch subscriber per topic of a subscription table; applies what arrives (module docstring)."""
 
-    def __init__(self, service: str, subscriptions: Subscriptions) -> None:
+    def __init__(self, service: str, subscriptions: Subscriptions, *, set_wise: bool = True) -> None:
         self.service = service
         self.handlers = by_topic(subscriptions)
+        self.set_wise = set_wise  # False: every event by its reference handler (the property tests compare)
         self._lots: list[_Lot] = []
 
     @property
@@ -671,27 +672,53 @@ class Consumer:
             _handler_seconds(self.service, topic, event.envelope.type).observe(time.perf_counter() - started)
             return "handled"
 
-    async def _apply_together(self, runtime: Runtime, topic: str,
-                              events: list[_Event]) -> tuple[list[str], Exception | None]:
+    async def _apply_together(self, runtime: Runtime, topic: str, events: list[_Event], *,
+                              set_wise: bool = True) -> tuple[list[str], Exception | None]:
         """Apply events in one transaction until one fails. Returns the outcomes committed (the events
         before the failing one: re-applied in a transaction of their own) and the failure, if any.
-        The inbox claims the whole batch in one statement; a failure rolls the claims back with the rest."""
+        The inbox claims the whole batch in one statement, and runs of events whose handler is
+        set-wise are applied a wave at a time (shared.waves); a failure rolls all of it back. When a
+        wave failed, the batch is applied again one event at a time, which finds the failing event."""
         outcomes: list[str] = []
+        in_wave = False
         try:
             async with runtime.transaction() as uow:
                 verdicts = await runtime.claim_inbox(uow, topic, [event.claim for event in events])
-                for event, verdict in zip(events, verdicts, strict=True):
-                    outcomes.append(await self._run(uow, runtime, topic, event, verdict))
+                handlers, data = [e.handler for e in events], [e.data for e in events]
+                fresh = [v is True for v in verdicts]
+                i = 0
+                while i < len(events):
+                    end = waves.wave_end(handlers, data, fresh, i) if set_wise and self.set_wise else i + 1
+                    if end - i == 1:
+                        outcomes.append(await self._run(uow, runtime, topic, events[i], verdicts[i]))
+                    else:
+                        in_wave = True
+                        await self._run_wave(uow, runtime, topic, events[i:end])
+                        in_wave = False
+                        outcomes += ["handled"] * (end - i)
+                    i = end
             return outcomes, None
         except Exception as exc:
             failure, failed_at = exc, len(outcomes)
+        if in_wave:
+            return await self._apply_together(runtime, topic, events, set_wise=False)
         if failed_at == 0:
             return [], failure
         # The transaction was rolled back with the failure: apply the events before it again.
-        done, again = await self._apply_together(runtime, topic, events[:failed_at])
+        done, again = await self._apply_together(runtime, topic, events[:failed_at], set_wise=set_wise)
         if again is not None:  # they fail now (data changed meanwhile): the caller goes on from there
             return done, again
         return done, failure
+
+    async def _run_wave(self, uow: UnitOfWork, runtime: Runtime, topic: str, wave: list[_Event]) -> None:
+        many = waves.many_of(wave[0].handler)
+        assert many is not None
+        started = time.perf_counter()
+        await many([waves.Applied(e.envelope, e.data) for e in wave], uow, runtime.deps)
+        uow.cause = wave[-1].envelope
+        each = (time.perf_counter() - started) / len(wave)
+        for event in wave:
+            _handler_seconds(self.service, topic, event.envelope.type).observe(each)
 
 
 def _header(record: ConsumerRecord, name: str) -> bytes | None:

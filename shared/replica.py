@@ -22,6 +22,7 @@ read, so handlers see `Participant.communication`, `locale` and `muted` as the p
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol
@@ -31,6 +32,7 @@ import asyncpg
 from shared.contracts import events as ev
 from shared.errors import NotYetKnown, PermanentError
 from shared.people import Choices, Communication, Pair, Participant, Window
+from shared.waves import Applied, set_wise
 
 SQL = Path(__file__).parent / "sql"
 PARTICIPANTS_TRACK = ("participants", SQL / "participants")
@@ -111,6 +113,17 @@ def participant_values(p: Participant) -> tuple:
             c.channel, c.style, c.quiet_start, c.quiet_end, c.webhook_url, c.response_time_hours, p.active, p.erased)
 
 
+_UPSERT = (
+    f"INSERT INTO participants ({_PARTICIPANT_COLUMNS}) "
+    f"VALUES ({', '.join(f'${i}' for i in range(1, len(PARTICIPANT_COLUMNS) + 1))}) "
+    f"ON CONFLICT (participant_id) DO UPDATE SET {', '.join(f'{c} = EXCLUDED.{c}' for c in PARTICIPANT_COLUMNS[1:])}, "
+    "updated_at = now() WHERE NOT participants.erased")
+
+
+def _profile_row(participant: Participant) -> tuple:
+    return participant_values(participant.with_(active=True, erased=False))
+
+
 class ParticipantDirectory:
     """The `participants` replica on one connection (inside the caller's transaction)."""
 
@@ -124,17 +137,24 @@ class ParticipantDirectory:
         await self._lock(participant.participant_id)
         if await self.is_erased(participant.participant_id):
             raise Erased()
-        placeholders = ", ".join(f"${i}" for i in range(1, len(PARTICIPANT_COLUMNS) + 1))
-        updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in _PARTICIPANT_COLUMNS.split(", ")[1:])
         # The WHERE keeps an erased row as it is even if the check above were ever bypassed.
-        stored = await self.conn.fetchval(
-            f"INSERT INTO participants ({_PARTICIPANT_COLUMNS}) VALUES ({placeholders}) "
-            f"ON CONFLICT (participant_id) DO UPDATE SET {updates}, updated_at = now() "
-            "WHERE NOT participants.erased RETURNING true",
-            *participant_values(participant.with_(active=True, erased=False)),
-        )
+        stored = await self.conn.fetchval(_UPSERT + " RETURNING true", *_profile_row(participant))
         if stored is None:
             raise Erased()
+
+    async def save_many(self, participants: Sequence[Participant]) -> None:
+        """`save` for several people at once (each once): the same locks, check and rows, in three
+        round trips for all of them. `Erased` when any of them was forgotten on request."""
+        ids = sorted(p.participant_id for p in participants)
+        # In one order (sorted), so two transactions taking several of the same locks cannot deadlock.
+        await self.conn.execute(
+            "SELECT pg_advisory_xact_lock(hashtextextended(current_schema() || '.participant.' || id, 0)) "
+            "FROM unnest($1::text[]) AS id", ids)
+        if await self.conn.fetchval(
+                "SELECT EXISTS (SELECT 1 FROM erased_participants WHERE participant_id = ANY($1::text[])) "
+                "OR EXISTS (SELECT 1 FROM participants WHERE erased AND participant_id = ANY($1::text[]))", ids):
+            raise Erased()
+        await self.conn.executemany(_UPSERT, [_profile_row(p) for p in participants])  # one round trip
 
     async def _lock(self, participant_id: str) -> None:
         """Serialise a profile's save with the person's erasure (both take it, for the transaction):
@@ -309,6 +329,12 @@ class KeepsParticipants(Protocol):
     participants: ParticipantDirectory
 
 
+async def on_participant_profiles(wave: Sequence[Applied], uow: KeepsParticipants, deps: object) -> None:
+    """A wave of profiles (each person once), stored together."""
+    await uow.participants.save_many([Participant.from_profile(applied.data) for applied in wave])
+
+
+@set_wise(on_participant_profiles)
 async def on_participant_profile(event: ev.ParticipantOnboarded | ev.ParticipantUpdated, uow: KeepsParticipants,
                                  deps: object) -> None:
     """The full, current profile replaces the previous one; it counts for work not yet done. Refused
