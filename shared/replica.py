@@ -297,6 +297,27 @@ class PairDirectory:
             list(pair.goals), pair.status, pair.ended_at, pair.end_reason,
         ) is not None
 
+    async def add_many(self, pairs: Sequence[Pair]) -> set[str]:
+        """`add` for several pairs in one statement; returns the ids of those not known before."""
+        rows = await self.conn.fetch(
+            f"INSERT INTO pairs ({_PAIR_COLUMNS}) SELECT r.relationship_id, r.program_id, r.mentor_id, r.mentee_id, "
+            "r.established_at, ARRAY(SELECT jsonb_array_elements_text(r.goals)), r.status, r.ended_at, r.end_reason "
+            "FROM jsonb_to_recordset($1::jsonb) AS r(relationship_id text, program_id text, mentor_id text, "
+            "mentee_id text, established_at timestamptz, goals jsonb, status text, ended_at timestamptz, "
+            "end_reason text) ON CONFLICT (relationship_id) DO NOTHING RETURNING relationship_id",
+            [{"relationship_id": p.relationship_id, "program_id": p.program_id, "mentor_id": p.mentor_id,
+              "mentee_id": p.mentee_id, "established_at": p.established_at.isoformat(), "goals": list(p.goals),
+              "status": p.status, "ended_at": p.ended_at.isoformat() if p.ended_at else None,
+              "end_reason": p.end_reason} for p in pairs])
+        return {r["relationship_id"] for r in rows}
+
+    async def many(self, relationship_ids: Sequence[str], *, lock: bool = False) -> dict[str, Pair]:
+        """The known pairs among `relationship_ids`, by id (`lock`: FOR UPDATE, in id order)."""
+        rows = await self.conn.fetch(
+            f"SELECT {_PAIR_COLUMNS} FROM pairs WHERE relationship_id = ANY($1::text[]) ORDER BY relationship_id"
+            + (" FOR UPDATE" if lock else ""), list(relationship_ids))
+        return {r["relationship_id"]: pair_from_row(r) for r in rows}
+
     async def end(self, relationship_id: str, *, reason: str, at: datetime) -> bool:
         """False when it had already ended."""
         return await self.conn.fetchval(

@@ -113,7 +113,7 @@ async def replica_database(server_url: str):
         from pathlib import Path
 
         await migrate(pool, "waves", Path(__file__).parent / "plumbing_migrations",
-                      replicas=[replica.PARTICIPANTS_TRACK])
+                      replicas=[replica.PARTICIPANTS_TRACK, replica.PAIRS_TRACK])
         yield pool
     finally:
         await pool.close()
