@@ -231,6 +231,8 @@ def by_topic(subscriptions: Subscriptions) -> dict[str, dict[str, Handler]]:
                 table.setdefault(topic, {})[DEAD_LETTER] = handler
             continue
         topic, event_type = topic_of(model)
+        if event_type in table.get(topic, {}):
+            raise ValueError(f"two handlers for {event_type} on {topic}")
         table.setdefault(topic, {})[event_type] = handler
     return table
 

@@ -40,9 +40,24 @@ class EventData(BaseModel):
         return str(getattr(self, self.key))
 
 
+class Event(EventData):
+    """A fact: something that happened, published only by the service that owns it. A service
+    observes it (`shared.subscriptions.on`) and changes nothing of the owner's."""
+
+
+class Command(EventData):
+    """An order, or a participant's answer, from outside: the owning service handles it
+    (`shared.subscriptions.handle`), decides what it changes, and may refuse it. Commands travel
+    on the command topics (`COMMAND_TOPICS`) and nowhere else."""
+
+
+COMMAND_TOPICS = frozenset({topics.MATCH_REQUESTS, topics.MATCH_RESPONSES, topics.RELATIONSHIP_COMMANDS,
+                            topics.MEETING_COMMANDS, topics.FEEDBACK_SUBMISSIONS, topics.MATCH_WORK})
+
+
 # --- programs.v1 (program team -> all) -------------------------------------------------------
 
-class ProgramConfigured(ProgramSettingsFields, EventData):
+class ProgramConfigured(ProgramSettingsFields, Event):
     """The full settings of one program; they replace the previous ones. A field left out takes the
     deployment's default."""
 
@@ -51,26 +66,26 @@ class ProgramConfigured(ProgramSettingsFields, EventData):
 
 # --- participants.v1 (upstream -> all) -------------------------------------------------------
 
-class ParticipantOnboarded(ParticipantProfile, EventData):
+class ParticipantOnboarded(ParticipantProfile, Event):
     """Someone joins a program: their full profile."""
 
     key = "participant_id"
 
 
-class ParticipantUpdated(ParticipantProfile, EventData):
+class ParticipantUpdated(ParticipantProfile, Event):
     """The full, current profile; it replaces the previous one."""
 
     key = "participant_id"
 
 
-class ParticipantOffboarded(EventData):
+class ParticipantOffboarded(Event):
     key = "participant_id"
     participant_id: Id
     program_id: Id
     reason: ShortText = "offboarded"
 
 
-class ParticipantPreferencesChanged(EventData):
+class ParticipantPreferencesChanged(Event):
     """A participant chose, on their preferences page (or in a portal), how Tandem writes to them.
 
     The whole set as they left it: it replaces their previous choices, and it stands over what a later
@@ -89,7 +104,7 @@ class ParticipantPreferencesChanged(EventData):
     changed_at: Instant
 
 
-class ParticipantErased(EventData):
+class ParticipantErased(Event):
     """The person asked to be forgotten (GDPR art. 17): every service deletes or irreversibly
     anonymises what it holds about them, and says so on privacy.v1."""
 
@@ -101,13 +116,13 @@ class ParticipantErased(EventData):
 
 # --- match-requests.v1 (portal/admin -> matching) --------------------------------------------
 
-class MatchRequested(EventData):
+class MatchRequested(Command):
     key = "mentee_id"
     mentee_id: Id
     program_id: Id
 
 
-class CohortRoundRequested(EventData):
+class CohortRoundRequested(Command):
     key = "program_id"
     program_id: Id
     round_id: Id | None = None
@@ -117,7 +132,7 @@ class CohortRoundRequested(EventData):
 
 # --- match-work.v1 (matching -> matching) ----------------------------------------------------
 
-class MatchRequestQueued(EventData):
+class MatchRequestQueued(Command):
     """Matching took a `match.requested` in and queued it for its program: keyed by the program, so
     one consumer applies all of a program's requests, in order, and replicas share out programs."""
 
@@ -127,7 +142,7 @@ class MatchRequestQueued(EventData):
     request_id: Id  # the id of the match.requested it stands for
 
 
-class ProfileChangeQueued(EventData):
+class ProfileChangeQueued(Command):
     """Matching stored a profile change (participant.onboarded/updated) and queued it for the
     program's consumer, which stamps it for every replica's index under the program's lock."""
 
@@ -138,7 +153,7 @@ class ProfileChangeQueued(EventData):
 
 # --- match-responses.v1 (portal -> matching) --------------------------------------------------
 
-class ProposalAccepted(EventData):
+class ProposalAccepted(Command):
     """The mentor accepts a proposal."""
 
     key = "participant_id"
@@ -146,7 +161,7 @@ class ProposalAccepted(EventData):
     participant_id: Id
 
 
-class ProposalDeclined(EventData):
+class ProposalDeclined(Command):
     """The mentor declines a proposal (the answer; matching then publishes `match.declined`)."""
 
     key = "participant_id"
@@ -159,7 +174,7 @@ class ProposalDeclined(EventData):
 
 # --- matches.v1 (matching ->) -----------------------------------------------------------------
 
-class MatchProposed(EventData):
+class MatchProposed(Event):
     key = "mentee_id"
     proposal_id: Id
     program_id: Id
@@ -171,7 +186,7 @@ class MatchProposed(EventData):
     round_id: Id | None = None
 
 
-class MatchEstablished(EventData):
+class MatchEstablished(Event):
     key = "relationship_id"
     relationship_id: Id
     proposal_id: Id
@@ -182,7 +197,7 @@ class MatchEstablished(EventData):
     goals: list[Term] = Field([], max_length=50)
 
 
-class MatchDeclined(EventData):
+class MatchDeclined(Event):
     key = "mentee_id"
     proposal_id: Id
     program_id: Id
@@ -192,7 +207,7 @@ class MatchDeclined(EventData):
     reason_code: DeclineReason | None = None  # the mentor's, when they gave one
 
 
-class MatchExpired(EventData):
+class MatchExpired(Event):
     key = "mentee_id"
     proposal_id: Id
     program_id: Id
@@ -201,7 +216,7 @@ class MatchExpired(EventData):
     expired_at: Instant
 
 
-class MatchEnded(EventData):
+class MatchEnded(Event):
     """A relationship is over; `reason_code` says how (someone left, the program team ended it, ...)."""
 
     key = "relationship_id"
@@ -218,7 +233,7 @@ class MatchEnded(EventData):
     leaver_id: Id | None = None
 
 
-class RelationshipEndScheduled(EventData):
+class RelationshipEndScheduled(Event):
     """The relationship's term ends on `ends_at` (about a week from now): time for a heads-up."""
 
     key = "relationship_id"
@@ -229,7 +244,7 @@ class RelationshipEndScheduled(EventData):
     ends_at: Instant
 
 
-class MatchUnavailable(EventData):
+class MatchUnavailable(Event):
     """No mentor can be proposed for this mentee now; `reason` says why in plain words."""
 
     key = "mentee_id"
@@ -242,7 +257,7 @@ class MatchUnavailable(EventData):
 
 # --- relationship-commands.v1 (program team, portal -> matching, notifications) ---------------
 
-class RelationshipEndRequested(EventData):
+class RelationshipEndRequested(Command):
     """End a relationship now: matching ends it (`match.ended`) and frees the mentor's place."""
 
     key = "relationship_id"
@@ -257,7 +272,7 @@ class RelationshipEndRequested(EventData):
     reason_code: EndReason | None = None
 
 
-class RelationshipAgreementRecorded(EventData):
+class RelationshipAgreementRecorded(Command):
     """One person of a pair confirmed or adjusted their mentoring agreement: how often and how long
     they meet, where, how soon each answers, the mentee's goals in their own words, and boundaries.
 
@@ -280,7 +295,7 @@ class RelationshipAgreementRecorded(EventData):
     recorded_at: Instant
 
 
-class RelationshipNudgeRequested(EventData):
+class RelationshipNudgeRequested(Command):
     """Send both people of a relationship a friendly nudge (with the team's note, if any)."""
 
     key = "relationship_id"
@@ -291,7 +306,7 @@ class RelationshipNudgeRequested(EventData):
 
 # --- meeting-commands.v1 (portal -> scheduling) ----------------------------------------------
 
-class MeetingRescheduleRequested(EventData):
+class MeetingRescheduleRequested(Command):
     key = "relationship_id"
     meeting_id: Id
     relationship_id: Id
@@ -301,7 +316,7 @@ class MeetingRescheduleRequested(EventData):
     reason: ShortText | None = None
 
 
-class MeetingCancelRequested(EventData):
+class MeetingCancelRequested(Command):
     key = "relationship_id"
     meeting_id: Id
     relationship_id: Id
@@ -311,7 +326,7 @@ class MeetingCancelRequested(EventData):
     reason_code: Literal["conflict", "unwell", "not_needed", "other"] | None = None
 
 
-class MeetingAttendanceRecorded(EventData):
+class MeetingAttendanceRecorded(Command):
     key = "relationship_id"
     meeting_id: Id
     relationship_id: Id
@@ -322,7 +337,7 @@ class MeetingAttendanceRecorded(EventData):
 
 # --- meetings.v1 (scheduling ->) --------------------------------------------------------------
 
-class _Meeting(EventData):
+class _Meeting(Event):
     key = "relationship_id"
     meeting_id: Id
     relationship_id: Id
@@ -370,7 +385,7 @@ class MeetingMissed(_Meeting):
     absent: list[Id] = Field(max_length=2)
 
 
-class MeetingUnplaceable(EventData):
+class MeetingUnplaceable(Event):
     """One occurrence of a series has no slot inside both people's hours."""
 
     key = "relationship_id"
@@ -380,7 +395,7 @@ class MeetingUnplaceable(EventData):
     reason: ShortText
 
 
-class RelationshipUnschedulable(EventData):
+class RelationshipUnschedulable(Event):
     """The pair has no common window at all."""
 
     key = "relationship_id"
@@ -393,7 +408,7 @@ class RelationshipUnschedulable(EventData):
 
 # --- reminders.v1 (scheduling -> notifications) ----------------------------------------------
 
-class ReminderDue(EventData):
+class ReminderDue(Event):
     key = "relationship_id"
     reminder_id: Id
     meeting_id: Id
@@ -405,7 +420,7 @@ class ReminderDue(EventData):
 
 # --- feedback-submissions.v1 (portal -> feedback) --------------------------------------------
 
-class FeedbackSubmitted(EventData):
+class FeedbackSubmitted(Command):
     """A person's answer to a feedback request: after a meeting, at a check-in, or at the end."""
 
     key = "relationship_id"
@@ -425,7 +440,7 @@ class FeedbackSubmitted(EventData):
     fit: Literal["good", "not_good", "unsure"] | None = None
 
 
-class GoalProgressRecorded(EventData):
+class GoalProgressRecorded(Command):
     """How far a relationship has come on one of its goals, 0 to 100 (100: achieved)."""
 
     key = "relationship_id"
@@ -438,7 +453,7 @@ class GoalProgressRecorded(EventData):
 
 # --- feedback.v1 (feedback ->) ----------------------------------------------------------------
 
-class FeedbackRequested(EventData):
+class FeedbackRequested(Event):
     """A person is asked for feedback: about a meeting, at a check-in, or at the end (closure).
     `reminder` is true for the one reminder an unanswered check-in gets."""
 
@@ -459,7 +474,7 @@ class GoalProgress(BaseModel):
     progress: int = Field(ge=0, le=100)
 
 
-class RelationshipHealthChanged(EventData):
+class RelationshipHealthChanged(Event):
     key = "relationship_id"
     relationship_id: Id
     previous: Term | None
@@ -469,7 +484,7 @@ class RelationshipHealthChanged(EventData):
     reason_codes: list[Reason] = Field([], max_length=20)  # the same, for each reader's language
 
 
-class RelationshipAtRisk(EventData):
+class RelationshipAtRisk(Event):
     key = "relationship_id"
     relationship_id: Id
     score: float
@@ -477,7 +492,7 @@ class RelationshipAtRisk(EventData):
     reason_codes: list[Reason] = Field([], max_length=20)
 
 
-class MilestoneAchieved(EventData):
+class MilestoneAchieved(Event):
     key = "relationship_id"
     relationship_id: Id
     participant_id: Id
@@ -485,7 +500,7 @@ class MilestoneAchieved(EventData):
     goal: Term | None = None  # the relationship's goal it belongs to
 
 
-class GoalAchieved(EventData):
+class GoalAchieved(Event):
     """A relationship's goal reached 100: both people are congratulated, the program team sees it."""
 
     key = "relationship_id"
@@ -497,7 +512,7 @@ class GoalAchieved(EventData):
     achieved_at: Instant
 
 
-class RelationshipFitQuestioned(EventData):
+class RelationshipFitQuestioned(Event):
     """Someone of a pair answered that it is not a good fit: the program team hears of it, and the
     mentee is offered a new mentor."""
 
@@ -510,7 +525,7 @@ class RelationshipFitQuestioned(EventData):
     questioned_at: Instant
 
 
-class RelationshipMeetingsMissed(EventData):
+class RelationshipMeetingsMissed(Event):
     """Meetings in a row did not happen (two or more): both people get a kind, non-blaming nudge."""
 
     key = "relationship_id"
@@ -521,7 +536,7 @@ class RelationshipMeetingsMissed(EventData):
     consecutive: int = Field(ge=2)
 
 
-class RelationshipConcluded(EventData):
+class RelationshipConcluded(Event):
     """A relationship has ended, with what it achieved: for the closing celebration (and, when the
     term was mostly served, a certificate)."""
 
@@ -542,7 +557,7 @@ class RelationshipConcluded(EventData):
 
 # --- notifications.v1 (notifications ->) -----------------------------------------------------
 
-class NotificationDelivered(EventData):
+class NotificationDelivered(Event):
     key = "recipient_id"
     notification_id: Id
     recipient_id: Id
@@ -553,7 +568,7 @@ class NotificationDelivered(EventData):
     delivered_at: Instant
 
 
-class NotificationFailed(EventData):
+class NotificationFailed(Event):
     key = "recipient_id"
     notification_id: Id
     recipient_id: Id
@@ -566,7 +581,7 @@ class NotificationFailed(EventData):
 
 # --- privacy.v1 (every service -> the audit trail) ---------------------------------------------
 
-class ParticipantErasureCompleted(EventData):
+class ParticipantErasureCompleted(Event):
     """One service has forgotten a person: their personal data is deleted or anonymised there."""
 
     key = "participant_id"
