@@ -28,14 +28,14 @@ program's requests would arrive at all of them and wait for each other's program
 `on_match_requested` checks the request where it arrives (an unknown mentee is waited for on the
 mentee's key, holding up nobody else; a wrong one is refused) and queues it, through the outbox, on
 match-work.v1 keyed by program: one partition, so one consumer, applies a program's requests, in
-order, and the replicas share out programs. A profile is stored where it arrives and its index stamp
-queued the same way, so profiles take no program lock. The program lock stays, uncontended, as the
-guard for a rebalance (the partition's old and new owner) and for the answers, departures and loops
-of the same program that other consumers apply. A crash redelivers either hop; each is applied once (inbox),
-and the queued event's id is derived from the request's, so even a request applied twice would
-queue one event. The consumer of a program keeps its index current itself (indexes.py): the stamp
-is read once per program per batch, a proposal moves its mentor's load in memory, and only the
-chosen mentor is explained.
+order, and the replicas share out programs. A profile is stored where it arrives and its index
+stamp queued the same way, so profiles take no program lock. The program lock stays, uncontended,
+as the guard for a rebalance (the partition's old and new owner) and for the answers, departures
+and loops of the same program that other consumers apply. A crash redelivers either hop; each is
+applied once (inbox), and a queued event's id is derived from its cause's, so even a cause applied
+twice would queue one event. The consumer of a program keeps its index current itself
+(indexes.py): the stamp is read once per program per batch, a proposal moves its mentor's load in
+memory, and only the chosen mentor is explained.
 
 Who is proposed again (`CommitmentQueries.excluded_mentors` / `excluded_pairs`, on demand and in
 cohort rounds alike): never a current partner, nor a mentor who declined, let a proposal expire or
@@ -76,7 +76,7 @@ from shared.errors import NotYetKnown, PermanentError
 from shared.people import Participant
 
 log = logging.getLogger(__name__)
-QUEUED = uuid.UUID("3c0f5a52-7a4e-4b0e-9a43-0f6f2d8c1b7e")  # names a queued request after the request it stands for
+QUEUED = uuid.UUID("3c0f5a52-7a4e-4b0e-9a43-0f6f2d8c1b7e")  # names what is queued on match-work.v1 after its cause
 
 
 async def on_participant_profile(event: ev.ParticipantOnboarded | ev.ParticipantUpdated, uow: MatchingUnitOfWork,
