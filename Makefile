@@ -5,7 +5,7 @@ PYTHON ?= $(shell for p in python3.13 python3.12 python3.11 python3; do \
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: install run demo up test test-unit chaos bench kafka catalogues clean
+.PHONY: install run demo up test lint test-unit chaos bench kafka catalogues clean
 
 install: $(VENV)/.installed build/compose-config
 
@@ -49,8 +49,15 @@ demo: run
 up: install
 	$(BIN)/tandem up
 
-test: install
+test: install lint
 	$(BIN)/pytest -q
+
+# Lint, format and types on the plumbing and the service layers (settings in pyproject.toml).
+LINTED := shared
+lint: install
+	$(BIN)/ruff check $(LINTED)
+	$(BIN)/ruff format --check $(LINTED)
+	$(BIN)/mypy $(LINTED)
 
 # Faults injected into a whole Tandem of its own; the figures go to docs/reliability.md.
 chaos: install

@@ -106,9 +106,7 @@ def total_seconds(intervals: Iterable[Interval]) -> int:
 
 
 @lru_cache(maxsize=65536)
-def available_intervals(
-    timezone: str, windows: tuple[Window, ...], start: int, end: int
-) -> tuple[Interval, ...]:
+def available_intervals(timezone: str, windows: tuple[Window, ...], start: int, end: int) -> tuple[Interval, ...]:
     """UTC intervals within [start, end) during which the person is inside one of their windows."""
     found: list[Interval] = []
     for seg_start, seg_end, offset in offset_segments(timezone, start, end):
@@ -157,5 +155,7 @@ def weekly_overlap_hours(
     """Hours in [at, at + 7 days) during which both people are inside their own windows."""
     start = to_epoch(at)
     end = start + 7 * DAY
-    both = intersect(available_intervals(a_zone, a_windows, start, end), available_intervals(b_zone, b_windows, start, end))
+    both = intersect(
+        available_intervals(a_zone, a_windows, start, end), available_intervals(b_zone, b_windows, start, end)
+    )
     return total_seconds(both) / 3600

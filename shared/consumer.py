@@ -141,8 +141,10 @@ def _safe_message(err: Mapping[str, Any]) -> str:
 
 def describe_validation_error(exc: ValidationError) -> str:
     """Where and what, for a dead-letter reason: field paths and the rule broken, never the values."""
-    parts = [f"{field_path(err['loc'])}: {_safe_message(err)}" for err in exc.errors(include_input=False,
-                                                                                       include_url=False)[:5]]
+    parts = [
+        f"{field_path(err['loc'])}: {_safe_message(err)}"
+        for err in exc.errors(include_input=False, include_url=False)[:5]
+    ]
     more = f" (+{exc.error_count() - 5} more)" if exc.error_count() > 5 else ""
     return "; ".join(parts) + more
 
@@ -152,8 +154,11 @@ _EVENT_TYPE = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)*$")
 
 
 def _shown_type(event_type: object) -> str:
-    return repr(event_type) if isinstance(event_type, str) and len(event_type) <= 100 \
-        and _EVENT_TYPE.match(event_type) else "(not an event type name)"
+    return (
+        repr(event_type)
+        if isinstance(event_type, str) and len(event_type) <= 100 and _EVENT_TYPE.match(event_type)
+        else "(not an event type name)"
+    )
 
 
 def _loads(value: bytes) -> Any:
@@ -179,7 +184,9 @@ def parse_event(topic: str, value: bytes | None) -> tuple[Envelope, EventData]:
         raw = _loads(value)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         # json's messages are fixed texts with a position; a decoding error's would quote the bytes.
-        raise InvalidMessage(f"not JSON: {exc}" if isinstance(exc, json.JSONDecodeError) else "not JSON: not UTF-8") from exc
+        raise InvalidMessage(
+            f"not JSON: {exc}" if isinstance(exc, json.JSONDecodeError) else "not JSON: not UTF-8"
+        ) from exc
     except RecursionError:
         raise InvalidMessage("not JSON we accept: nested too deeply") from None
     try:
@@ -214,8 +221,14 @@ def _under_current_type(topic: str, envelope: Envelope) -> Envelope:
     sender = (topic, old, _printable(envelope.source))
     if sender not in _WARNED and len(_WARNED) < 1000:
         _WARNED.add(sender)
-        log.warning("an event on %s from %s comes under the deprecated type %r: read as %r, which the sender "
-                    "should publish instead (docs/events.md)", topic, sender[2], old, current)
+        log.warning(
+            "an event on %s from %s comes under the deprecated type %r: read as %r, which the sender "
+            "should publish instead (docs/events.md)",
+            topic,
+            sender[2],
+            old,
+            current,
+        )
     return envelope.model_copy(update={"type": current})
 
 
@@ -320,8 +333,11 @@ class _Lot:
         if kafka is None:
             return
         points = {where: self.ledger.commit_point(where) for where in list(self.ledger.taken)}
-        offsets = {TopicPartition(*where): point for where, point in points.items()
-                   if point is not None and point != self.committed.get(where)}
+        offsets = {
+            TopicPartition(*where): point
+            for where, point in points.items()
+            if point is not None and point != self.committed.get(where)
+        }
         if offsets:
             try:
                 await kafka.commit(offsets)
@@ -334,8 +350,13 @@ class _Lot:
                 with contextlib.suppress(Exception):  # not assigned any more
                     (kafka.pause if full else kafka.resume)(TopicPartition(*where))
                     (self.paused.add if full else self.paused.discard)(where)
-                    log.warning("%s: %s[%d] %s (%d records parked)", self.name, *where,
-                                "paused" if full else "resumed", self.ledger.waiting(where))
+                    log.warning(
+                        "%s: %s[%d] %s (%d records parked)",
+                        self.name,
+                        *where,
+                        "paused" if full else "resumed",
+                        self.ledger.waiting(where),
+                    )
 
     def forget(self, partitions: Iterable[TopicPartition]) -> None:
         gone = [Partition(tp.topic, tp.partition) for tp in partitions]
@@ -367,7 +388,9 @@ class _Rebalance(ConsumerRebalanceListener):
     async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
         if not revoked:
             return
-        log.info("%s: partitions revoked: %s", self.lot.name, ", ".join(f"{tp.topic}[{tp.partition}]" for tp in revoked))
+        log.info(
+            "%s: partitions revoked: %s", self.lot.name, ", ".join(f"{tp.topic}[{tp.partition}]" for tp in revoked)
+        )
         async with self.lot.lock:
             await self.lot.commit(self.limits.max_parked)
             self.lot.forget(revoked)
@@ -420,7 +443,7 @@ class Consumer:
         async def consume(message: KafkaMessage) -> None:
             records = message.raw_message
             records = tuple(records) if isinstance(records, (tuple, list)) else (records,)
-            lot.kafka = message.consumer  # type: ignore[assignment]  # the AIOKafkaConsumer itself
+            lot.kafka = message.consumer  # the AIOKafkaConsumer itself
             by_topic_: dict[str, list[ConsumerRecord]] = {}
             for record in records:
                 by_topic_.setdefault(record.topic.removeprefix(runtime.topic_prefix), []).append(record)
@@ -446,15 +469,18 @@ class Consumer:
         outcomes = await self._take(runtime, lot, {topic: list(records)})
         return [await outcome for outcome in outcomes]
 
-    async def _take(self, runtime: Runtime, lot: _Lot,
-                    batches: Mapping[str, Sequence[ConsumerRecord]]) -> list[asyncio.Future[str]]:
+    async def _take(
+        self, runtime: Runtime, lot: _Lot, batches: Mapping[str, Sequence[ConsumerRecord]]
+    ) -> list[asyncio.Future[str]]:
         """Apply what can be applied now; park the rest. Returns without waiting for parked records."""
         outcomes: list[asyncio.Future[str]] = []
         async with lot.lock:
             mine = lot.assigned()
             # A partition taken away meanwhile is not ours to apply: its new owner gets it again.
-            batches = {topic: [r for r in batch if mine is None or Partition(r.topic, r.partition) in mine]
-                       for topic, batch in batches.items()}
+            batches = {
+                topic: [r for r in batch if mine is None or Partition(r.topic, r.partition) in mine]
+                for topic, batch in batches.items()
+            }
             records = [r for batch in batches.values() for r in batch]
             try:
                 for topic, batch in batches.items():
@@ -467,8 +493,9 @@ class Consumer:
         await lot.commit(runtime.limits.max_parked)
         return outcomes
 
-    async def _take_topic(self, runtime: Runtime, lot: _Lot, topic: str,
-                          records: Sequence[ConsumerRecord]) -> list[asyncio.Future[str]]:
+    async def _take_topic(
+        self, runtime: Runtime, lot: _Lot, topic: str, records: Sequence[ConsumerRecord]
+    ) -> list[asyncio.Future[str]]:
         loop = asyncio.get_running_loop()
         outcomes: list[asyncio.Future[str]] = []
         ready: list[tuple[_Event, asyncio.Future[str]]] = []
@@ -485,8 +512,9 @@ class Consumer:
             if letter_handler is not None:
                 letter = dead_letters.read(record, runtime.topic_prefix)
                 # Never parsed as an event (it may be any bytes): its place in the topic is its id.
-                envelope = Envelope.model_construct(id=letter.id, type=DEAD_LETTER, source="/kafka", time=letter.failed_at,
-                                                    data={})
+                envelope = Envelope.model_construct(
+                    specversion="1.0", id=letter.id, type=DEAD_LETTER, source="/kafka", time=letter.failed_at, data={}
+                )
                 event = _Event(record, envelope, letter, letter_handler)  # type: ignore[arg-type]
             else:
                 try:
@@ -512,7 +540,7 @@ class Consumer:
                 break
             # The failing event parks its key: it is tried again alone, later, and the events of its
             # key after it wait behind it; the others go on together.
-            (failing, outcome), rest = ready[len(done)], ready[len(done) + 1:]
+            (failing, outcome), rest = ready[len(done)], ready[len(done) + 1 :]
             self._park(runtime, lot, _Waiting(topic, failing.record, failing, outcome), failure)
             ready = []
             for event, outcome in rest:
@@ -529,8 +557,9 @@ class Consumer:
 
     def _park(self, runtime: Runtime, lot: _Lot, waiting: _Waiting, failure: Exception | None) -> None:
         record = waiting.record
-        entry = Parked(Partition(record.topic, record.partition), record.offset, record.key, waiting,
-                       due=time.monotonic())
+        entry = Parked(
+            Partition(record.topic, record.partition), record.offset, record.key, waiting, due=time.monotonic()
+        )
         lot.ledger.park(entry)
         if failure is not None:
             self._judge(runtime, entry, failure)
@@ -548,7 +577,9 @@ class Consumer:
                 async with lot.lock:
                     due = [e for e in due if lot.ledger.is_head(e)]  # not forgotten meanwhile (rebalance)
                     await self._settle_dead_lettered_before(runtime, lot, due)
-                    await self._dead_letter_given_up(runtime, lot, [e for e in due if e.item.checked and e.item.verdict])
+                    await self._dead_letter_given_up(
+                        runtime, lot, [e for e in due if e.item.checked and e.item.verdict]
+                    )
             for entry in due:
                 async with lot.lock:
                     if lot.ledger.is_head(entry) and entry.item.checked and entry.item.verdict is None:
@@ -605,22 +636,35 @@ class Consumer:
                 lot.ledger.settle(entry, time.monotonic())
             else:
                 letters.append(entry)
-        sent = await asyncio.gather(*(dead_letter(runtime, e.item.topic, e.item.record, reason=e.item.verdict[0],
-                                                  error_type=e.item.verdict[1]) for e in letters),
-                                    return_exceptions=True)
+        sent = await asyncio.gather(
+            *(
+                dead_letter(
+                    runtime, e.item.topic, e.item.record, reason=e.item.verdict[0], error_type=e.item.verdict[1]
+                )
+                for e in letters
+            ),
+            return_exceptions=True,
+        )
         written = []
         for entry, outcome in zip(letters, sent, strict=True):
             if isinstance(outcome, BaseException):  # e.g. Kafka refused it: it stays parked, and says so
-                log.error("%s: the dead letter of %s[%d]@%d could not be written: %r", lot.name, *entry.where,
-                          entry.offset, outcome)
+                log.error(
+                    "%s: the dead letter of %s[%d]@%d could not be written: %r",
+                    lot.name,
+                    *entry.where,
+                    entry.offset,
+                    outcome,
+                )
                 entry.due = time.monotonic() + runtime.limits.backoff_max
             else:
                 written.append(entry)
         if written:
             # Recorded once written, so a redelivery is not waited on or dead-lettered again.
-            await call_until_available("recording dead letters",
-                                       lambda: _record_dead_letters(runtime, [e.item.record for e in written]),
-                                       maximum=runtime.limits.backoff_max)
+            await call_until_available(
+                "recording dead letters",
+                lambda: _record_dead_letters(runtime, [e.item.record for e in written]),
+                maximum=runtime.limits.backoff_max,
+            )
         for entry in written:
             self._settled(entry.item.topic, _type_of(entry.item), entry.item.outcome, "dead_lettered")
             lot.ledger.settle(entry, time.monotonic())
@@ -645,14 +689,23 @@ class Consumer:
             waiting.verdict = (f"failed {waiting.counts[kind]} times: {reason_for(exc)}", type(exc).__name__)
         else:
             if kind == "handler":
-                log.warning("handler for %s %s failed (attempt %d of %d): %r", event.envelope.type,
-                            event.envelope.id, waiting.counts[kind], limits.max_attempts, exc)
+                log.warning(
+                    "handler for %s %s failed (attempt %d of %d): %r",
+                    event.envelope.type,
+                    event.envelope.id,
+                    waiting.counts[kind],
+                    limits.max_attempts,
+                    exc,
+                )
             elif kind == "infrastructure":
                 log.warning("infrastructure error on %s %s, retrying: %r", event.envelope.type, event.envelope.id, exc)
-            entry.due = time.monotonic() + backoff_delay(limits.backoff, limits.backoff_max, sum(waiting.counts.values()))
+            entry.due = time.monotonic() + backoff_delay(
+                limits.backoff, limits.backoff_max, sum(waiting.counts.values())
+            )
 
-    async def _run(self, uow: UnitOfWork, runtime: Runtime, topic: str, event: _Event,
-                   verdict: bool | ReusedId | None = None) -> str:
+    async def _run(
+        self, uow: UnitOfWork, runtime: Runtime, topic: str, event: _Event, verdict: bool | ReusedId | None = None
+    ) -> str:
         """Apply one event in `uow`'s transaction; `verdict` is its inbox claim when the batch's was made."""
         uow.cause = event.envelope
         if verdict is None:
@@ -663,19 +716,27 @@ class Consumer:
             return "duplicate"
         traceparent = _header(event.record, "traceparent")
         with tracer.start_as_current_span(
-            f"{topic} process", context=context_from_headers(_headers(event.record)) if traceparent else None,
+            f"{topic} process",
+            context=context_from_headers(_headers(event.record)) if traceparent else None,
             kind=trace.SpanKind.CONSUMER,
         ) as span:
             if span.is_recording():
-                span.set_attributes({"messaging.system": "kafka", "messaging.destination.name": topic,
-                                     "messaging.message.id": event.envelope.id, "tandem.event.type": event.envelope.type})
+                span.set_attributes(
+                    {
+                        "messaging.system": "kafka",
+                        "messaging.destination.name": topic,
+                        "messaging.message.id": event.envelope.id,
+                        "tandem.event.type": event.envelope.type,
+                    }
+                )
             started = time.perf_counter()
             await event.handler(event.data, uow, runtime.deps)
             _handler_seconds(self.service, topic, event.envelope.type).observe(time.perf_counter() - started)
             return "handled"
 
-    async def _apply_together(self, runtime: Runtime, topic: str, events: list[_Event], *,
-                              set_wise: bool = True) -> tuple[list[str], Exception | None]:
+    async def _apply_together(
+        self, runtime: Runtime, topic: str, events: list[_Event], *, set_wise: bool = True
+    ) -> tuple[list[str], Exception | None]:
         """Apply events in one transaction until one fails. Returns the outcomes committed (the events
         before the failing one: re-applied in a transaction of their own) and the failure, if any.
         The inbox claims the whole batch in one statement, and runs of events whose handler is
@@ -771,8 +832,9 @@ async def dead_letter(runtime: Runtime, topic: str, record: ConsumerRecord, *, r
     # The broker being away is waited out: the message is not acknowledged until its dead letter is written.
     await call_until_available(
         f"dead letter for {record.topic}[{record.partition}]@{record.offset}",
-        lambda: producer.send_and_wait(runtime.topic_prefix + dlq(topic), value=record.value, key=record.key,
-                                       headers=headers),
+        lambda: producer.send_and_wait(
+            runtime.topic_prefix + dlq(topic), value=record.value, key=record.key, headers=headers
+        ),
         maximum=runtime.limits.backoff_max,
     )
     metrics.DEAD_LETTERS.labels(runtime.name, topic, error_type).inc()
@@ -788,7 +850,10 @@ async def _record_dead_letters(runtime: Runtime, records: Sequence[ConsumerRecor
         await uow.conn.execute(
             'INSERT INTO dead_lettered (topic, partition, "offset") '
             "SELECT * FROM unnest($1::text[], $2::int[], $3::bigint[]) ON CONFLICT DO NOTHING",
-            [r.topic for r in records], [r.partition for r in records], [r.offset for r in records])
+            [r.topic for r in records],
+            [r.partition for r in records],
+            [r.offset for r in records],
+        )
 
 
 async def _dead_lettered_among(runtime: Runtime, records: Sequence[ConsumerRecord]) -> set[tuple[str, int, int]]:
@@ -798,5 +863,8 @@ async def _dead_lettered_among(runtime: Runtime, records: Sequence[ConsumerRecor
             'SELECT d.topic, d.partition, d."offset" FROM dead_lettered d '
             'JOIN unnest($1::text[], $2::int[], $3::bigint[]) AS r (topic, partition, "offset") '
             'USING (topic, partition, "offset")',
-            [r.topic for r in records], [r.partition for r in records], [r.offset for r in records])
+            [r.topic for r in records],
+            [r.partition for r in records],
+            [r.offset for r in records],
+        )
     return {(row["topic"], row["partition"], row["offset"]) for row in rows}

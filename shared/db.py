@@ -39,11 +39,14 @@ def _json_bytes(value: object) -> bytes:
 
 
 async def _init_connection(conn: asyncpg.Connection) -> None:
-    await conn.set_type_codec("json", encoder=lambda value: _json_bytes(value).decode(), decoder=orjson.loads,
-                              schema="pg_catalog")
+    await conn.set_type_codec(
+        "json", encoder=lambda value: _json_bytes(value).decode(), decoder=orjson.loads, schema="pg_catalog"
+    )
     # jsonb in binary format (a version byte, then the text), so COPY can write it too.
     await conn.set_type_codec(
-        "jsonb", schema="pg_catalog", format="binary",
+        "jsonb",
+        schema="pg_catalog",
+        format="binary",
         encoder=lambda value: b"\x01" + _json_bytes(value),
         decoder=lambda data: orjson.loads(data[1:]),
     )
@@ -83,7 +86,9 @@ def _migration_files(directory: Path) -> list[tuple[int, Path]]:
     return found
 
 
-async def migrate(pool: asyncpg.Pool, schema: str, service_migrations: Path, replicas: Sequence[Track] = ()) -> list[str]:
+async def migrate(
+    pool: asyncpg.Pool, schema: str, service_migrations: Path, replicas: Sequence[Track] = ()
+) -> list[str]:
     """Create the schema and apply pending migrations; returns the names applied now."""
     _check_identifier(schema)
     applied_now: list[str] = []
@@ -113,7 +118,9 @@ async def migrate(pool: asyncpg.Pool, schema: str, service_migrations: Path, rep
                         await conn.execute(path.read_text())
                         await conn.execute(
                             f"INSERT INTO {schema}.schema_migrations (track, version, name) VALUES ($1, $2, $3)",
-                            track, version, path.name,
+                            track,
+                            version,
+                            path.name,
                         )
                     applied_now.append(f"{track}/{path.name}")
                     log.info("applied migration %s/%s to schema %s", track, path.name, schema)
@@ -187,7 +194,9 @@ async def provision(owner_url: str, services: Sequence[str], passwords: Mapping[
                 else:
                     await conn.execute(f"CREATE SCHEMA {schema} AUTHORIZATION {role}")
                 for extension in EXTENSIONS.get(service, ()):
-                    await conn.execute(f"CREATE EXTENSION IF NOT EXISTS {_check_identifier(extension)} WITH SCHEMA {schema}")
+                    await conn.execute(
+                        f"CREATE EXTENSION IF NOT EXISTS {_check_identifier(extension)} WITH SCHEMA {schema}"
+                    )
         finally:
             await conn.execute("SELECT pg_advisory_unlock(hashtext('tandem.provision'))")
     finally:

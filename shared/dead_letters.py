@@ -85,11 +85,17 @@ def read(record: ConsumerRecord, topic_prefix: str) -> DeadLetter:
     letter = LetterHeaders.of(record)
     event_type = letter.envelope_text("type")
     data = letter.envelope.get("data") if letter.envelope is not None else None
-    program_id = data["program_id"][:200] if isinstance(data, dict) and isinstance(data.get("program_id"), str) \
-        else None
+    program_id = (
+        data["program_id"][:200] if isinstance(data, dict) and isinstance(data.get("program_id"), str) else None
+    )
     return DeadLetter(
         topic=record.topic.removeprefix(topic_prefix).removesuffix(topics.DLQ_SUFFIX),
-        partition=record.partition, offset=record.offset, reason=letter.reason()[:2000],
-        error_type=letter.error_type(), service=letter.service(), failed_at=letter.failed_at,
-        event_type=(event_type or None) and event_type[:200], program_id=program_id,
+        partition=record.partition,
+        offset=record.offset,
+        reason=letter.reason()[:2000],
+        error_type=letter.error_type(),
+        service=letter.service(),
+        failed_at=letter.failed_at,
+        event_type=(event_type or None) and event_type[:200],
+        program_id=program_id,
     )

@@ -32,7 +32,8 @@ async def scrub(conn: asyncpg.Connection, strings: tuple[str, ...], replacement:
         return 0
     columns = await conn.fetch(
         """SELECT table_name, column_name, data_type FROM information_schema.columns
-           WHERE table_schema = current_schema() ORDER BY table_name, ordinal_position""")
+           WHERE table_schema = current_schema() ORDER BY table_name, ordinal_position"""
+    )
     by_table: dict[str, list[tuple[str, str]]] = {}
     for c in columns:
         if c["table_name"] not in _SKIP and c["data_type"] in _TEXT_TYPES:
@@ -44,8 +45,9 @@ async def scrub(conn: asyncpg.Connection, strings: tuple[str, ...], replacement:
         if not keys:
             continue
         found = " OR ".join(f"{_q(c)}::text ILIKE ANY($1::text[])" for c, _ in cols)
-        rows = await conn.fetch(f"SELECT {', '.join(map(_q, keys + [c for c, _ in cols]))} FROM {_q(table)} "
-                                f"WHERE {found}", patterns)
+        rows = await conn.fetch(
+            f"SELECT {', '.join(map(_q, keys + [c for c, _ in cols]))} FROM {_q(table)} WHERE {found}", patterns
+        )
         for row in rows:
             updates = {c: _replace(row[c], kind, wanted, replacement) for c, kind in cols}
             updates = {c: v for c, v in updates.items() if v != row[c]}
@@ -53,8 +55,9 @@ async def scrub(conn: asyncpg.Connection, strings: tuple[str, ...], replacement:
                 continue
             sets = ", ".join(f"{_q(c)} = ${i + 1}" for i, c in enumerate(updates))
             where = " AND ".join(f"{_q(k)} = ${len(updates) + i + 1}" for i, k in enumerate(keys))
-            await conn.execute(f"UPDATE {_q(table)} SET {sets} WHERE {where}",
-                               *updates.values(), *(row[k] for k in keys))
+            await conn.execute(
+                f"UPDATE {_q(table)} SET {sets} WHERE {where}", *updates.values(), *(row[k] for k in keys)
+            )
             changed += 1
     return changed
 
@@ -100,7 +103,8 @@ async def _primary_key(conn: asyncpg.Connection, table: str) -> list[str]:
         """SELECT a.attname FROM pg_index i
            JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey)
            WHERE i.indrelid = (quote_ident(current_schema()) || '.' || quote_ident($1))::regclass AND i.indisprimary""",
-        table)
+        table,
+    )
     return [r["attname"] for r in rows]
 
 

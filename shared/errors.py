@@ -51,5 +51,7 @@ def reason_for(exc: BaseException) -> str:
     sqlstate = getattr(exc, "sqlstate", None)
     if isinstance(sqlstate, str):
         constraint = getattr(exc, "constraint_name", None)
-        return f"{name} [{sqlstate}]: the database refused the change" + (f" (constraint {constraint})" if constraint else "")
+        return f"{name} [{sqlstate}]: the database refused the change" + (
+            f" (constraint {constraint})" if constraint else ""
+        )
     return f"{name}: the handler failed (details in the service's log)"

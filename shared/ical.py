@@ -26,7 +26,7 @@ _NEWLINES = re.compile(r"\r\n|\r|\n")
 
 def text(value: str) -> str:
     """A TEXT value: backslash, semicolon, comma and newline escaped (RFC 5545 3.3.11)."""
-    value = (value.replace("\\", "\\\\").replace(";", "\\;").replace(",", "\\,"))
+    value = value.replace("\\", "\\\\").replace(";", "\\;").replace(",", "\\,")
     return _CONTROLS.sub("", _NEWLINES.sub("\\\\n", value))
 
 
@@ -83,7 +83,7 @@ def split(line: str) -> tuple[str, str, str]:
         if char == '"':
             quoted = not quoted
         elif char == ":" and not quoted:
-            head, value = line[:i], line[i + 1:]
+            head, value = line[:i], line[i + 1 :]
             name, _, params = head.partition(";")
             return name.upper(), (";" + params) if params else "", value
     raise ValueError("a content line without a value")

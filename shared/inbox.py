@@ -79,14 +79,20 @@ async def claim(conn: asyncpg.Connection, topic: str, claims: Sequence[Claim]) -
     For each: True to apply it, False for a redelivery (or a repeat within the batch), or a
     `ReusedId` to raise when its turn comes (the events before it are applied as usual)."""
     digests = [c.digest() for c in claims]
-    fresh = {r[0] for r in await conn.fetch(_CLAIM, topic, [c.event_id for c in claims], [c.event_type for c in claims],
-                                             digests)}
+    fresh = {
+        r[0]
+        for r in await conn.fetch(_CLAIM, topic, [c.event_id for c in claims], [c.event_type for c in claims], digests)
+    }
     seen: dict[str, bytes] = {}  # id -> digest of its first claim in this batch
     old_ids = [c.event_id for c in claims if c.event_id not in fresh]
     stored: dict[str, bytes] = {}
     if old_ids:
-        stored = {r["event_id"]: bytes(r["digest"]) for r in await conn.fetch(
-            "SELECT event_id, digest FROM inbox WHERE topic = $1 AND event_id = ANY($2::text[])", topic, old_ids)}
+        stored = {
+            r["event_id"]: bytes(r["digest"])
+            for r in await conn.fetch(
+                "SELECT event_id, digest FROM inbox WHERE topic = $1 AND event_id = ANY($2::text[])", topic, old_ids
+            )
+        }
     verdicts: list[bool | ReusedId] = []
     for c, digest in zip(claims, digests, strict=True):
         if c.event_id in seen:  # a repeat within the batch

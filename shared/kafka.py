@@ -28,7 +28,9 @@ DEAD_LETTER_MAX_BYTES = 4 * 1024 * 1024
 TOPIC_MAX_BYTES = 1024 * 1024
 
 
-def make_producer(bootstrap_servers: str, client_id: str, *, max_request_size: int = DEAD_LETTER_MAX_BYTES) -> AIOKafkaProducer:
+def make_producer(
+    bootstrap_servers: str, client_id: str, *, max_request_size: int = DEAD_LETTER_MAX_BYTES
+) -> AIOKafkaProducer:
     # acks=all with idempotence: a publish counts only once every in-sync replica has it, and a
     # retried send cannot be written twice or out of order.
     return AIOKafkaProducer(
@@ -42,8 +44,14 @@ def make_producer(bootstrap_servers: str, client_id: str, *, max_request_size: i
     )
 
 
-async def ensure_topics(bootstrap_servers: str, names: list[str], *, partitions: int = DEFAULT_PARTITIONS,
-                        replication_factor: int = 1, timeout: float = 60.0) -> list[str]:
+async def ensure_topics(
+    bootstrap_servers: str,
+    names: list[str],
+    *,
+    partitions: int = DEFAULT_PARTITIONS,
+    replication_factor: int = 1,
+    timeout: float = 60.0,
+) -> list[str]:
     """Create the topics that do not exist yet, with their configs (`topic_configs`: retention, size),
     and bring the configs of those that exist to the same; waits (up to `timeout` s) for the broker to
     come up. Returns the existing topics whose configs were changed."""
@@ -58,10 +66,17 @@ async def ensure_topics(bootstrap_servers: str, names: list[str], *, partitions:
             missing = [n for n in names if n not in existing]
             if missing:
                 try:
-                    await admin.create_topics([
-                        NewTopic(n, num_partitions=partitions, replication_factor=replication_factor,
-                                 topic_configs=topic_configs(n))
-                        for n in missing])
+                    await admin.create_topics(
+                        [
+                            NewTopic(
+                                n,
+                                num_partitions=partitions,
+                                replication_factor=replication_factor,
+                                topic_configs=topic_configs(n),
+                            )
+                            for n in missing
+                        ]
+                    )
                 except TopicAlreadyExistsError:
                     pass
                 await _wait_for_leaders(admin, missing, deadline)
@@ -79,7 +94,9 @@ async def ensure_topics(bootstrap_servers: str, names: list[str], *, partitions:
 DYNAMIC_TOPIC_CONFIG = 1  # DescribeConfigs' config_source of a value set on the topic itself
 
 
-async def describe_topic_configs(admin: AIOKafkaAdminClient, names: list[str]) -> dict[str, dict[str, tuple[str | None, int]]]:
+async def describe_topic_configs(
+    admin: AIOKafkaAdminClient, names: list[str]
+) -> dict[str, dict[str, tuple[str | None, int]]]:
     """topic -> {config -> (value, source)}: what the broker applies to each topic, and where it comes from."""
     if not names:
         return {}
@@ -104,8 +121,10 @@ async def _apply_configs(admin: AIOKafkaAdminClient, names: list[str]) -> list[s
             continue
         overrides = {key: value for key, (value, source) in configs.items() if source == DYNAMIC_TOPIC_CONFIG}
         if any(value is None for value in overrides.values()):  # a secret override cannot be read back
-            raise RuntimeError(f"{name} has a sensitive topic-level config that would be lost; set "
-                               f"{', '.join(wanted[name])} on it with kafka-configs.sh instead")
+            raise RuntimeError(
+                f"{name} has a sensitive topic-level config that would be lost; set "
+                f"{', '.join(wanted[name])} on it with kafka-configs.sh instead"
+            )
         changes.append(ConfigResource(ConfigResourceType.TOPIC, name, overrides | wanted[name]))
     if changes:
         for response in await admin.alter_configs(changes):
@@ -121,8 +140,12 @@ async def _wait_for_leaders(admin: AIOKafkaAdminClient, names: list[str], deadli
     loop = asyncio.get_running_loop()
     while loop.time() < deadline:
         described = await admin.describe_topics(names)
-        if all(t.get("error_code", 0) == 0 and t.get("partitions")
-               and all(p.get("leader", -1) >= 0 for p in t["partitions"]) for t in described):
+        if all(
+            t.get("error_code", 0) == 0
+            and t.get("partitions")
+            and all(p.get("leader", -1) >= 0 for p in t["partitions"])
+            for t in described
+        ):
             return
         await asyncio.sleep(0.1)
 

@@ -57,8 +57,15 @@ class Wakeup:
                 await self._event.wait()
 
 
-async def run_loop(name: str, step: Callable[[], Awaitable[Pass]], *, poll: float, wake: Wakeup | None = None,
-                   min_sleep: float = 0.005, backoff_max: float = 10.0) -> None:
+async def run_loop(
+    name: str,
+    step: Callable[[], Awaitable[Pass]],
+    *,
+    poll: float,
+    wake: Wakeup | None = None,
+    min_sleep: float = 0.005,
+    backoff_max: float = 10.0,
+) -> None:
     """Run `step` for ever (see the module docstring)."""
     wake = wake or Wakeup()
     backoff = Backoff(0.1, backoff_max)
@@ -92,7 +99,7 @@ async def listen(database_url: str, channel: str, wake: Wakeup, *, keepalive: fl
         try:
             conn = await asyncpg.connect(database_url)
             closed = asyncio.Event()
-            conn.add_termination_listener(lambda *_: closed.set())
+            conn.add_termination_listener(lambda *_, closed=closed: closed.set())
             await conn.add_listener(channel, lambda *_: wake.set())
             backoff.reset()
             wake.set()

@@ -93,9 +93,19 @@ class BatchResult:
 class OutboxRelay:
     """Publishes with a producer of its own (see `new_producer`), replaced when it loses its place."""
 
-    def __init__(self, pool: asyncpg.Pool, producer: AIOKafkaProducer, *, database_url: str, service: str,
-                 schema: str, topic_prefix: str = "", batch_size: int = 500, poll_seconds: float = 1.0,
-                 new_producer: Callable[[], Awaitable[AIOKafkaProducer]] | None = None) -> None:
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        producer: AIOKafkaProducer,
+        *,
+        database_url: str,
+        service: str,
+        schema: str,
+        topic_prefix: str = "",
+        batch_size: int = 500,
+        poll_seconds: float = 1.0,
+        new_producer: Callable[[], Awaitable[AIOKafkaProducer]] | None = None,
+    ) -> None:
         self.pool = pool
         self.database_url = database_url
         self.producer = producer
@@ -109,8 +119,9 @@ class OutboxRelay:
         self._next_measure = 0.0
 
     async def run(self) -> None:
-        listener = asyncio.create_task(listen(self.database_url, outbox_channel(self.schema), self.wake),
-                                       name=f"{self.service}-outbox-listen")
+        listener = asyncio.create_task(
+            listen(self.database_url, outbox_channel(self.schema), self.wake), name=f"{self.service}-outbox-listen"
+        )
         try:
             await run_loop(f"{self.service} outbox relay", self.step, poll=self.poll_seconds, wake=self.wake)
         except Exception:
@@ -128,7 +139,9 @@ class OutboxRelay:
                 await self.producer.stop()
             self.producer = await self.new_producer()
         if result.retry:
-            raise InfrastructureUnavailable(f"{len(result.retry)} outbox events not published yet: {result.retry[0][1]}")
+            raise InfrastructureUnavailable(
+                f"{len(result.retry)} outbox events not published yet: {result.retry[0][1]}"
+            )
         if result.busy:
             # The replica holding the lock may have read its batch before this process's last commit,
             # and nothing wakes it for that commit (the wake-up is in-process): look again shortly.
@@ -139,7 +152,9 @@ class OutboxRelay:
         """Publish one batch; returns (rows taken, what became of them). Marks are committed either way."""
         result = BatchResult()
         async with self.pool.acquire() as conn, conn.transaction():
-            if not await conn.fetchval("SELECT pg_try_advisory_xact_lock(hashtext($1))", f"tandem.outbox.{self.schema}"):
+            if not await conn.fetchval(
+                "SELECT pg_try_advisory_xact_lock(hashtext($1))", f"tandem.outbox.{self.schema}"
+            ):
                 result.busy = True  # another replica's relay is publishing
                 return 0, result
             rows = await conn.fetch(_PENDING, self.batch_size)
@@ -172,8 +187,14 @@ class OutboxRelay:
                 if isinstance(outcome, PERMANENT):
                     result.failed.append((row["id"], repr(outcome)))
                     metrics.OUTBOX_REFUSED.labels(self.service, row["topic"]).inc()
-                    log.error("Kafka refused outbox event %s (%s, key %s) for good; later events of this key wait "
-                              "until it is retried or skipped: %r", row["event_id"], row["topic"], row["key"], outcome)
+                    log.error(
+                        "Kafka refused outbox event %s (%s, key %s) for good; later events of this key wait "
+                        "until it is retried or skipped: %r",
+                        row["event_id"],
+                        row["topic"],
+                        row["key"],
+                        outcome,
+                    )
                 else:
                     result.retry.append((row["id"], repr(outcome)))
                     result.broken_producer |= isinstance(outcome, PRODUCER_BROKEN)
@@ -183,7 +204,9 @@ class OutboxRelay:
         if "traceparent" in headers and recording():  # continue the trace that caused the event
             headers = dict(headers)
             with tracer.start_as_current_span(
-                f"{row['topic']} publish", context=context_from_headers(headers), kind=trace.SpanKind.PRODUCER,
+                f"{row['topic']} publish",
+                context=context_from_headers(headers),
+                kind=trace.SpanKind.PRODUCER,
                 attributes={"messaging.system": "kafka", "messaging.destination.name": row["topic"]},
             ):
                 headers.update(current_trace_headers())
@@ -223,7 +246,8 @@ class OutboxRelay:
             return
         self._next_measure = now + 1.0  # a count over a large backlog is not free: once a second is enough
         pending = await conn.fetchrow(
-            "SELECT count(*) AS n, extract(epoch FROM now() - min(created_at)) AS age FROM outbox WHERE state = 'pending'")
+            "SELECT count(*) AS n, extract(epoch FROM now() - min(created_at)) AS age FROM outbox WHERE state = 'pending'"
+        )
         failed = await conn.fetchval("SELECT count(*) FROM outbox WHERE state = 'failed'")
         blocked = await conn.fetchval(_BLOCKED) if failed else 0
         metrics.OUTBOX_PENDING.labels(self.service).set(pending["n"])
@@ -238,23 +262,28 @@ def events_written(schema: str) -> str:
     so the sum is the same before and after the relay publishes (it deletes and counts in one commit).
     Columns: topic, event_type, n. Topics as the service wrote them (without an environment's prefix)."""
     schema = _check_identifier(schema)
-    return (f"SELECT topic, event_type, sum(n)::bigint AS n FROM ("
-            f"SELECT topic, coalesce(headers->>'ce_type', '') AS event_type, count(*) AS n FROM {schema}.outbox "
-            f"GROUP BY 1, 2 UNION ALL SELECT topic, event_type, events FROM {schema}.outbox_published) w "
-            f"GROUP BY 1, 2")
+    return (
+        f"SELECT topic, event_type, sum(n)::bigint AS n FROM ("
+        f"SELECT topic, coalesce(headers->>'ce_type', '') AS event_type, count(*) AS n FROM {schema}.outbox "
+        f"GROUP BY 1, 2 UNION ALL SELECT topic, event_type, events FROM {schema}.outbox_published) w "
+        f"GROUP BY 1, 2"
+    )
 
 
 # --- operator actions (`tandem outbox`) --------------------------------------------------------------
 
+
 async def failed_events(conn: asyncpg.Connection) -> list[asyncpg.Record]:
     return await conn.fetch(
-        "SELECT id, event_id, topic, key, attempts, last_error, created_at FROM outbox WHERE state = 'failed' ORDER BY id")
+        "SELECT id, event_id, topic, key, attempts, last_error, created_at FROM outbox WHERE state = 'failed' ORDER BY id"
+    )
 
 
 async def retry_failed(conn: asyncpg.Connection, event_ids: list[str]) -> int:
     """Put refused events back in line (e.g. after raising the broker's message size limit)."""
     done = await conn.execute(
-        "UPDATE outbox SET state = 'pending' WHERE state = 'failed' AND event_id = ANY($1::text[])", event_ids)
+        "UPDATE outbox SET state = 'pending' WHERE state = 'failed' AND event_id = ANY($1::text[])", event_ids
+    )
     await conn.execute("SELECT pg_notify($1, '')", outbox_channel(await conn.fetchval("SELECT current_schema()")))
     return int(done.split()[-1])
 
@@ -262,6 +291,7 @@ async def retry_failed(conn: asyncpg.Connection, event_ids: list[str]) -> int:
 async def skip_failed(conn: asyncpg.Connection, event_ids: list[str]) -> int:
     """Give up on refused events for good, so the later events of their keys go out."""
     done = await conn.execute(
-        "UPDATE outbox SET state = 'skipped' WHERE state = 'failed' AND event_id = ANY($1::text[])", event_ids)
+        "UPDATE outbox SET state = 'skipped' WHERE state = 'failed' AND event_id = ANY($1::text[])", event_ids
+    )
     await conn.execute("SELECT pg_notify($1, '')", outbox_channel(await conn.fetchval("SELECT current_schema()")))
     return int(done.split()[-1])

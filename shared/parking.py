@@ -62,7 +62,7 @@ class Ledger:
 
     def is_head(self, entry: Parked) -> bool:
         queue = self.queues.get(_queue(entry))
-        return bool(queue) and queue[0] is entry
+        return queue is not None and bool(queue) and queue[0] is entry
 
     def heads(self) -> list[Parked]:
         return [queue[0] for queue in self.queues.values()]
@@ -72,8 +72,9 @@ class Ledger:
 
     def due(self, now: float) -> list[Parked]:
         """The heads whose time has come, earliest first."""
-        return heapq.nsmallest(len(self.queues), (h for h in self.heads() if h.due <= now),
-                               key=lambda h: (h.due, h.offset))
+        return heapq.nsmallest(
+            len(self.queues), (h for h in self.heads() if h.due <= now), key=lambda h: (h.due, h.offset)
+        )
 
     def settle(self, entry: Parked, now: float) -> Parked | None:
         """Done with a queue's head; returns the next record of its key (due at once), if any."""

@@ -14,7 +14,6 @@ from zoneinfo import ZoneInfo
 
 from shared.contracts.profile import ParticipantProfile, parse_clock
 
-
 ERASED_NAME = "(a former participant)"
 ERASED_EMAIL = "erased@erased.invalid"
 # The channels that write to a chat (`Communication.webhook_url`) rather than to the mailbox.
@@ -74,9 +73,15 @@ class Choices:
     def from_event(cls, event) -> Choices:
         """From a validated `ParticipantPreferencesChanged`."""
         quiet = event.quiet_hours
-        return cls(changed_at=event.changed_at, muted=frozenset(event.muted), channel=event.channel,
-                   quiet_start=quiet.start if quiet else None, quiet_end=quiet.end if quiet else None,
-                   locale=event.locale, style=event.style)
+        return cls(
+            changed_at=event.changed_at,
+            muted=frozenset(event.muted),
+            channel=event.channel,
+            quiet_start=quiet.start if quiet else None,
+            quiet_end=quiet.end if quiet else None,
+            locale=event.locale,
+            style=event.style,
+        )
 
     def channel_over(self, profile: Communication) -> str:
         """The channel once these choices stand over the profile's: "email" forces e-mail; "chat"
@@ -126,16 +131,31 @@ class Participant:
         comm = profile.communication
         quiet = comm.quiet_hours
         return cls(
-            participant_id=profile.participant_id, program_id=profile.program_id, roles=tuple(profile.roles),
-            name=profile.name, email=profile.email, locale=profile.locale, languages=tuple(profile.languages),
-            timezone=profile.timezone, country=profile.country, region=profile.region, sector=profile.sector,
-            seniority=profile.seniority, department=profile.department, manager_id=profile.manager_id,
-            skills=tuple(profile.skills), goals=tuple(profile.goals), mentor_capacity=profile.mentor_capacity,
+            participant_id=profile.participant_id,
+            program_id=profile.program_id,
+            roles=tuple(profile.roles),
+            name=profile.name,
+            email=profile.email,
+            locale=profile.locale,
+            languages=tuple(profile.languages),
+            timezone=profile.timezone,
+            country=profile.country,
+            region=profile.region,
+            sector=profile.sector,
+            seniority=profile.seniority,
+            department=profile.department,
+            manager_id=profile.manager_id,
+            skills=tuple(profile.skills),
+            goals=tuple(profile.goals),
+            mentor_capacity=profile.mentor_capacity,
             diverse_perspective=profile.preferences.diverse_perspective,
             availability=tuple(Window(tuple(w.days), w.start, w.end) for w in profile.availability),
             communication=Communication(
-                channel=comm.channel, style=comm.style, quiet_start=quiet.start if quiet else None,
-                quiet_end=quiet.end if quiet else None, webhook_url=comm.webhook_url,
+                channel=comm.channel,
+                style=comm.style,
+                quiet_start=quiet.start if quiet else None,
+                quiet_end=quiet.end if quiet else None,
+                webhook_url=comm.webhook_url,
                 response_time_hours=comm.response_time_hours,
             ),
         )
@@ -151,18 +171,37 @@ class Participant:
             return self
         comm = self.communication
         return replace(
-            self, locale=choices.locale or self.locale, muted=choices.muted, choices=choices,
-            communication=replace(comm, channel=choices.channel_over(comm), style=choices.style or comm.style,
-                                  quiet_start=choices.quiet_start, quiet_end=choices.quiet_end),
+            self,
+            locale=choices.locale or self.locale,
+            muted=choices.muted,
+            choices=choices,
+            communication=replace(
+                comm,
+                channel=choices.channel_over(comm),
+                style=choices.style or comm.style,
+                quiet_start=choices.quiet_start,
+                quiet_end=choices.quiet_end,
+            ),
         )
 
     def forgotten(self) -> Participant:
         """What may be kept once the person asked to be forgotten: their pseudonymous id, program,
         roles, region and sector (for counts); nothing that names, reaches or describes them."""
         return Participant(
-            participant_id=self.participant_id, program_id=self.program_id, roles=self.roles, name=ERASED_NAME,
-            email=ERASED_EMAIL, locale="en", languages=(), timezone="UTC", country="ZZ", region=self.region,
-            sector=self.sector, seniority=self.seniority, active=False, erased=True,
+            participant_id=self.participant_id,
+            program_id=self.program_id,
+            roles=self.roles,
+            name=ERASED_NAME,
+            email=ERASED_EMAIL,
+            locale="en",
+            languages=(),
+            timezone="UTC",
+            country="ZZ",
+            region=self.region,
+            sector=self.sector,
+            seniority=self.seniority,
+            active=False,
+            erased=True,
         )
 
     def personal_strings(self) -> tuple[str, ...]:

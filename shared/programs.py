@@ -11,7 +11,6 @@ or reminder), and a program nobody configured simply runs on the defaults.
 
 from __future__ import annotations
 
-
 from dataclasses import dataclass, field, fields
 from datetime import datetime
 from pathlib import Path
@@ -66,17 +65,29 @@ class ConfiguredProgram:
         if event.matching_weights is not None:
             weights = {k: v for k, v in event.matching_weights.model_dump().items() if v is not None}
         return cls(
-            program_id=event.program_id, name=event.name, configured_at=at, timezone=event.timezone,
-            ops_contacts=None if event.ops_contacts is None else tuple(
-                OpsContact(c.name, c.email, c.locale, c.channel, c.webhook_url) for c in event.ops_contacts),
-            cadence_days=event.cadence_days, duration_minutes=event.duration_minutes,
-            min_notice_hours=event.min_notice_hours, response_window_hours=event.response_window_hours,
-            min_overlap_hours=event.min_overlap_hours, reminder_offsets_minutes=event.reminder_offsets_minutes,
-            matching_weights=weights, term_days=event.term_days, checkin_first_day=event.checkin_first_day,
+            program_id=event.program_id,
+            name=event.name,
+            configured_at=at,
+            timezone=event.timezone,
+            ops_contacts=None
+            if event.ops_contacts is None
+            else tuple(OpsContact(c.name, c.email, c.locale, c.channel, c.webhook_url) for c in event.ops_contacts),
+            cadence_days=event.cadence_days,
+            duration_minutes=event.duration_minutes,
+            min_notice_hours=event.min_notice_hours,
+            response_window_hours=event.response_window_hours,
+            min_overlap_hours=event.min_overlap_hours,
+            reminder_offsets_minutes=event.reminder_offsets_minutes,
+            matching_weights=weights,
+            term_days=event.term_days,
+            checkin_first_day=event.checkin_first_day,
             checkin_every_days=event.checkin_every_days,
-            cadence_days_min=event.cadence_days_min, cadence_days_max=event.cadence_days_max,
-            duration_minutes_min=event.duration_minutes_min, duration_minutes_max=event.duration_minutes_max,
-            video_link_template=event.video_link_template, organizer_email=event.organizer_email,
+            cadence_days_min=event.cadence_days_min,
+            cadence_days_max=event.cadence_days_max,
+            duration_minutes_min=event.duration_minutes_min,
+            duration_minutes_max=event.duration_minutes_max,
+            video_link_template=event.video_link_template,
+            organizer_email=event.organizer_email,
         )
 
 
@@ -133,7 +144,9 @@ class ProgramSettings:
         return self.video_link_template.format(meeting_id=meeting_id) if self.video_link_template else None
 
     @classmethod
-    def resolve(cls, program_id: str, configured: ConfiguredProgram | None, defaults: ProgramDefaults) -> ProgramSettings:
+    def resolve(
+        cls, program_id: str, configured: ConfiguredProgram | None, defaults: ProgramDefaults
+    ) -> ProgramSettings:
         c = configured
 
         def pick(name: str, default: Any) -> Any:
@@ -143,8 +156,10 @@ class ProgramSettings:
         cadence = pick("cadence_days", defaults.cadence_days)
         duration = pick("duration_minutes", defaults.duration_minutes)
         return cls(
-            program_id=program_id, name=c.name if c else program_id,
-            timezone=pick("timezone", defaults.program_timezone), ops_contacts=pick("ops_contacts", ()),
+            program_id=program_id,
+            name=c.name if c else program_id,
+            timezone=pick("timezone", defaults.program_timezone),
+            ops_contacts=pick("ops_contacts", ()),
             cadence_days=pick("cadence_days", defaults.cadence_days),
             duration_minutes=pick("duration_minutes", defaults.duration_minutes),
             min_notice_hours=pick("min_notice_hours", defaults.min_notice_hours),
@@ -201,7 +216,9 @@ class ProgramDirectory:
         updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in _COLUMNS[1:])
         await self.conn.execute(
             f"INSERT INTO programs ({', '.join(_COLUMNS)}) VALUES ({placeholders}) "
-            f"ON CONFLICT (program_id) DO UPDATE SET {updates}", *_values(program))
+            f"ON CONFLICT (program_id) DO UPDATE SET {updates}",
+            *_values(program),
+        )
 
     async def configured(self, program_id: str) -> ConfiguredProgram | None:
         row = await self.conn.fetchrow(f"SELECT {', '.join(_COLUMNS)} FROM programs WHERE program_id = $1", program_id)
@@ -212,8 +229,9 @@ class ProgramDirectory:
         return ProgramSettings.resolve(program_id, await self.configured(program_id), defaults)
 
     async def all(self) -> list[ConfiguredProgram]:
-        return [_row(r) for r in await self.conn.fetch(
-            f"SELECT {', '.join(_COLUMNS)} FROM programs ORDER BY program_id")]
+        return [
+            _row(r) for r in await self.conn.fetch(f"SELECT {', '.join(_COLUMNS)} FROM programs ORDER BY program_id")
+        ]
 
 
 class KeepsPrograms(Protocol):
@@ -228,5 +246,3 @@ async def on_program_configured(event: ev.ProgramConfigured, uow: KeepsPrograms,
 
 
 PROGRAM_SUBSCRIPTIONS = {ev.ProgramConfigured: on_program_configured}
-
-

@@ -32,9 +32,11 @@ from shared.loops import Pass, run_loop
 
 log = logging.getLogger(__name__)
 
-PURGED = Counter("tandem_purged_rows_total",
-                 "Rows deleted (action=delete) or emptied of their content (action=clear) by retention.",
-                 ["service", "table", "action"])
+PURGED = Counter(
+    "tandem_purged_rows_total",
+    "Rows deleted (action=delete) or emptied of their content (action=clear) by retention.",
+    ["service", "table", "action"],
+)
 
 PROGRAM_TIME, REAL_TIME = "program", "real"
 
@@ -106,20 +108,38 @@ def plumbing_rules(outbox_keep: timedelta) -> list[Rule]:
     """What every service's outbox and inbox keep: skipped events a week (published ones are deleted
     as they go out; rows marked published by an older relay go after a week too),
     and an inbox row as long as its topic keeps the event plus a margin (shared/retention.py)."""
-    rules = [Rule("outbox", "outbox", "t.state IN ('published', 'skipped') AND coalesce(t.published_at, t.created_at) < $1",
-                  outbox_keep, clock=REAL_TIME)]
+    rules = [
+        Rule(
+            "outbox",
+            "outbox",
+            "t.state IN ('published', 'skipped') AND coalesce(t.published_at, t.created_at) < $1",
+            outbox_keep,
+            clock=REAL_TIME,
+        )
+    ]
     keeps: dict[timedelta, list[str]] = {}
     for name in retention.all_topics():
         keeps.setdefault(retention.inbox_keep(name), []).append(name)
     known = [name for names in keeps.values() for name in names]
     for keep, names in sorted(keeps.items()):
-        rules.append(Rule("inbox", "inbox", f"t.topic IN ({_literals(names)}) AND t.received_at < $1", keep,
-                          clock=REAL_TIME))
-    rules.append(Rule("inbox", "inbox", f"t.topic NOT IN ({_literals(known)}) AND t.received_at < $1",
-                      retention.longest_inbox_keep(), clock=REAL_TIME))
+        rules.append(
+            Rule("inbox", "inbox", f"t.topic IN ({_literals(names)}) AND t.received_at < $1", keep, clock=REAL_TIME)
+        )
+    rules.append(
+        Rule(
+            "inbox",
+            "inbox",
+            f"t.topic NOT IN ({_literals(known)}) AND t.received_at < $1",
+            retention.longest_inbox_keep(),
+            clock=REAL_TIME,
+        )
+    )
     # A record handed over again is no older than its topic's retention: so long is its dead letter remembered.
-    rules.append(Rule("dead_lettered", "dead_lettered", "t.dead_lettered_at < $1", retention.longest_inbox_keep(),
-                      clock=REAL_TIME))
+    rules.append(
+        Rule(
+            "dead_lettered", "dead_lettered", "t.dead_lettered_at < $1", retention.longest_inbox_keep(), clock=REAL_TIME
+        )
+    )
     return rules
 
 
@@ -131,8 +151,15 @@ def _literals(names: Sequence[str]) -> str:
 class Purge:
     """One pass over the rules (`step`); see the module docstring."""
 
-    def __init__(self, service: str, pool: asyncpg.Pool, rules: Sequence[Rule], program_now: Callable[[], datetime],
-                 *, batch: int = 500) -> None:
+    def __init__(
+        self,
+        service: str,
+        pool: asyncpg.Pool,
+        rules: Sequence[Rule],
+        program_now: Callable[[], datetime],
+        *,
+        batch: int = 500,
+    ) -> None:
         self.service = service
         self.pool = pool
         self.rules = list(rules)
@@ -175,8 +202,13 @@ def purge_loop(rules: Callable[[RetentionSettings], Sequence[Rule]]):
 
     async def retention_purge(service) -> None:
         keep = RetentionSettings()
-        purge = Purge(service.name, service.pool, plumbing_rules(keep.days("outbox")) + list(rules(keep)),
-                      service.clock.now, batch=keep.batch)
+        purge = Purge(
+            service.name,
+            service.pool,
+            plumbing_rules(keep.days("outbox")) + list(rules(keep)),
+            service.clock.now,
+            batch=keep.batch,
+        )
         await run_loop(f"{service.name} retention", purge.step, poll=keep.poll_seconds)
 
     return retention_purge

@@ -66,32 +66,62 @@ def choices_from_row(r: asyncpg.Record | dict[str, Any]) -> Choices | None:
         return None
     prefs = r["preferences"] or {}
     quiet = prefs.get("quiet_hours") or {}
-    return Choices(changed_at=changed_at, muted=frozenset(r["muted"] or ()), channel=prefs.get("channel"),
-                   quiet_start=quiet.get("start"), quiet_end=quiet.get("end"), locale=prefs.get("locale"),
-                   style=prefs.get("style"))
+    return Choices(
+        changed_at=changed_at,
+        muted=frozenset(r["muted"] or ()),
+        channel=prefs.get("channel"),
+        quiet_start=quiet.get("start"),
+        quiet_end=quiet.get("end"),
+        locale=prefs.get("locale"),
+        style=prefs.get("style"),
+    )
 
 
 def choices_values(choices: Choices) -> tuple:
     """Choices as the values of `preferences, muted, preferences_changed_at`."""
-    quiet = ({"start": choices.quiet_start, "end": choices.quiet_end}
-             if choices.quiet_start is not None and choices.quiet_end is not None else None)
-    return ({"channel": choices.channel, "quiet_hours": quiet, "locale": choices.locale, "style": choices.style},
-            sorted(choices.muted), choices.changed_at)
+    quiet = (
+        {"start": choices.quiet_start, "end": choices.quiet_end}
+        if choices.quiet_start is not None and choices.quiet_end is not None
+        else None
+    )
+    return (
+        {"channel": choices.channel, "quiet_hours": quiet, "locale": choices.locale, "style": choices.style},
+        sorted(choices.muted),
+        choices.changed_at,
+    )
 
 
 def _profile_from_row(r: asyncpg.Record | dict[str, Any]) -> Participant:
     return Participant(
-        participant_id=r["participant_id"], program_id=r["program_id"], roles=tuple(r["roles"]), name=r["name"],
-        email=r["email"], locale=r["locale"], languages=tuple(r["languages"]), timezone=r["timezone"],
-        country=r["country"], region=r["region"], sector=r["sector"], seniority=r["seniority"],
-        department=r["department"], manager_id=r["manager_id"], skills=tuple(r["skills"]), goals=tuple(r["goals"]),
-        mentor_capacity=r["mentor_capacity"], diverse_perspective=r["diverse_perspective"],
+        participant_id=r["participant_id"],
+        program_id=r["program_id"],
+        roles=tuple(r["roles"]),
+        name=r["name"],
+        email=r["email"],
+        locale=r["locale"],
+        languages=tuple(r["languages"]),
+        timezone=r["timezone"],
+        country=r["country"],
+        region=r["region"],
+        sector=r["sector"],
+        seniority=r["seniority"],
+        department=r["department"],
+        manager_id=r["manager_id"],
+        skills=tuple(r["skills"]),
+        goals=tuple(r["goals"]),
+        mentor_capacity=r["mentor_capacity"],
+        diverse_perspective=r["diverse_perspective"],
         availability=tuple(Window(tuple(days), start, end) for days, start, end in r["availability"]),
         communication=Communication(
-            channel=r["channel"], style=r["style"], quiet_start=r["quiet_start"], quiet_end=r["quiet_end"],
-            webhook_url=r["webhook_url"], response_time_hours=r["response_time_hours"],
+            channel=r["channel"],
+            style=r["style"],
+            quiet_start=r["quiet_start"],
+            quiet_end=r["quiet_end"],
+            webhook_url=r["webhook_url"],
+            response_time_hours=r["response_time_hours"],
         ),
-        active=r["active"], erased=r["erased"],
+        active=r["active"],
+        erased=r["erased"],
     )
 
 
@@ -104,20 +134,48 @@ def participant_values(p: Participant) -> tuple:
     if p.choices is not None:
         # Its channel, quiet hours, locale and tone are the person's choices, not the profile's:
         # stored as the profile, they would outlive the choices ("as the profile says").
-        raise ValueError(f"participant {p.participant_id} carries their own choices; store the profile "
-                         "(Participant.from_profile) instead")
+        raise ValueError(
+            f"participant {p.participant_id} carries their own choices; store the profile "
+            "(Participant.from_profile) instead"
+        )
     c = p.communication
-    return (p.participant_id, p.program_id, list(p.roles), p.name, p.email, p.locale, list(p.languages), p.timezone,
-            p.country, p.region, p.sector, p.department, p.manager_id, p.seniority, list(p.skills), list(p.goals),
-            p.mentor_capacity, p.diverse_perspective, [[list(w.days), w.start, w.end] for w in p.availability],
-            c.channel, c.style, c.quiet_start, c.quiet_end, c.webhook_url, c.response_time_hours, p.active, p.erased)
+    return (
+        p.participant_id,
+        p.program_id,
+        list(p.roles),
+        p.name,
+        p.email,
+        p.locale,
+        list(p.languages),
+        p.timezone,
+        p.country,
+        p.region,
+        p.sector,
+        p.department,
+        p.manager_id,
+        p.seniority,
+        list(p.skills),
+        list(p.goals),
+        p.mentor_capacity,
+        p.diverse_perspective,
+        [[list(w.days), w.start, w.end] for w in p.availability],
+        c.channel,
+        c.style,
+        c.quiet_start,
+        c.quiet_end,
+        c.webhook_url,
+        c.response_time_hours,
+        p.active,
+        p.erased,
+    )
 
 
 _UPSERT = (
     f"INSERT INTO participants ({_PARTICIPANT_COLUMNS}) "
     f"VALUES ({', '.join(f'${i}' for i in range(1, len(PARTICIPANT_COLUMNS) + 1))}) "
     f"ON CONFLICT (participant_id) DO UPDATE SET {', '.join(f'{c} = EXCLUDED.{c}' for c in PARTICIPANT_COLUMNS[1:])}, "
-    "updated_at = now() WHERE NOT participants.erased")
+    "updated_at = now() WHERE NOT participants.erased"
+)
 
 
 def _profile_row(participant: Participant) -> tuple:
@@ -149,10 +207,14 @@ class ParticipantDirectory:
         # In one order (sorted), so two transactions taking several of the same locks cannot deadlock.
         await self.conn.execute(
             "SELECT pg_advisory_xact_lock(hashtextextended(current_schema() || '.participant.' || id, 0)) "
-            "FROM unnest($1::text[]) AS id", ids)
+            "FROM unnest($1::text[]) AS id",
+            ids,
+        )
         if await self.conn.fetchval(
-                "SELECT EXISTS (SELECT 1 FROM erased_participants WHERE participant_id = ANY($1::text[])) "
-                "OR EXISTS (SELECT 1 FROM participants WHERE erased AND participant_id = ANY($1::text[]))", ids):
+            "SELECT EXISTS (SELECT 1 FROM erased_participants WHERE participant_id = ANY($1::text[])) "
+            "OR EXISTS (SELECT 1 FROM participants WHERE erased AND participant_id = ANY($1::text[]))",
+            ids,
+        ):
             raise Erased()
         await self.conn.executemany(_UPSERT, [_profile_row(p) for p in participants])  # one round trip
 
@@ -164,25 +226,33 @@ class ParticipantDirectory:
         deadlock with) each other over the same person."""
         await self.conn.execute(
             "SELECT pg_advisory_xact_lock(hashtextextended(current_schema() || '.participant.' || $1, 0))",
-            participant_id)
+            participant_id,
+        )
 
     async def is_erased(self, participant_id: str) -> bool:
         """Whether this person was forgotten on request (their tombstone, `erased_participants`)."""
-        return await self.conn.fetchval(
-            "SELECT true FROM erased_participants WHERE participant_id = $1", participant_id) is not None
+        return (
+            await self.conn.fetchval("SELECT true FROM erased_participants WHERE participant_id = $1", participant_id)
+            is not None
+        )
 
     async def erased_among(self, ids) -> set[str]:
         """Those of `ids` who were forgotten on request: free text by or about them is not kept."""
         rows = await self.conn.fetch(
-            "SELECT participant_id FROM erased_participants WHERE participant_id = ANY($1::text[])", list(ids))
+            "SELECT participant_id FROM erased_participants WHERE participant_id = ANY($1::text[])", list(ids)
+        )
         return {r["participant_id"] for r in rows}
 
     async def deactivate(self, participant_id: str) -> bool:
         """False when the person was not active here (unknown, or already gone)."""
-        return await self.conn.fetchval(
-            "UPDATE participants SET active = false, updated_at = now() WHERE participant_id = $1 AND active "
-            "RETURNING true", participant_id,
-        ) is not None
+        return (
+            await self.conn.fetchval(
+                "UPDATE participants SET active = false, updated_at = now() WHERE participant_id = $1 AND active "
+                "RETURNING true",
+                participant_id,
+            )
+            is not None
+        )
 
     async def erase(self, participant_id: str) -> Participant | None:
         """Forget a person here: their tombstone is written whatever this service knew of them (so
@@ -192,7 +262,8 @@ class ParticipantDirectory:
         records), None when never known or already forgotten."""
         await self._lock(participant_id)
         await self.conn.execute(
-            "INSERT INTO erased_participants (participant_id) VALUES ($1) ON CONFLICT DO NOTHING", participant_id)
+            "INSERT INTO erased_participants (participant_id) VALUES ($1) ON CONFLICT DO NOTHING", participant_id
+        )
         before = await self.get(participant_id, lock=True)
         if before is None or before.erased:
             return None
@@ -202,7 +273,8 @@ class ParticipantDirectory:
             f"UPDATE participants SET ({', '.join(PARTICIPANT_COLUMNS[1:])}) = "
             f"({', '.join(f'${i}' for i in range(2, len(PARTICIPANT_COLUMNS) + 1))}), preferences = NULL, "
             "muted = '{}', preferences_changed_at = NULL, updated_at = now() WHERE participant_id = $1",
-            *participant_values(forgotten))
+            *participant_values(forgotten),
+        )
         return before
 
     async def record_choices(self, participant_id: str, choices: Choices) -> bool:
@@ -212,7 +284,8 @@ class ParticipantDirectory:
         comes back, and for what is still sent to them. `NotYetKnown` before their profile."""
         stored = await self.conn.fetchrow(
             "SELECT erased, preferences_changed_at FROM participants WHERE participant_id = $1 FOR UPDATE",
-            participant_id)
+            participant_id,
+        )
         if stored is None:
             if await self.is_erased(participant_id):
                 return False  # forgotten before their profile ever came: nothing is kept
@@ -224,7 +297,10 @@ class ParticipantDirectory:
             return False
         await self.conn.execute(
             "UPDATE participants SET preferences = $2, muted = $3, preferences_changed_at = $4, updated_at = now() "
-            "WHERE participant_id = $1", participant_id, *choices_values(choices))
+            "WHERE participant_id = $1",
+            participant_id,
+            *choices_values(choices),
+        )
         return True
 
     async def get(self, participant_id: str, *, lock: bool = False) -> Participant | None:
@@ -236,7 +312,8 @@ class ParticipantDirectory:
 
     async def many(self, ids: list[str]) -> dict[str, Participant]:
         rows = await self.conn.fetch(
-            f"SELECT {_READ_COLUMNS} FROM participants WHERE participant_id = ANY($1::text[])", ids)
+            f"SELECT {_READ_COLUMNS} FROM participants WHERE participant_id = ANY($1::text[])", ids
+        )
         return {r["participant_id"]: participant_from_row(r) for r in rows}
 
     async def require(self, *ids: str) -> list[Participant]:
@@ -277,9 +354,17 @@ _PAIR_COLUMNS = "relationship_id, program_id, mentor_id, mentee_id, established_
 
 
 def pair_from_row(r: asyncpg.Record) -> Pair:
-    return Pair(relationship_id=r["relationship_id"], program_id=r["program_id"], mentor_id=r["mentor_id"],
-                mentee_id=r["mentee_id"], established_at=r["established_at"], goals=tuple(r["goals"]),
-                status=r["status"], ended_at=r["ended_at"], end_reason=r["end_reason"])
+    return Pair(
+        relationship_id=r["relationship_id"],
+        program_id=r["program_id"],
+        mentor_id=r["mentor_id"],
+        mentee_id=r["mentee_id"],
+        established_at=r["established_at"],
+        goals=tuple(r["goals"]),
+        status=r["status"],
+        ended_at=r["ended_at"],
+        end_reason=r["end_reason"],
+    )
 
 
 class PairDirectory:
@@ -290,12 +375,22 @@ class PairDirectory:
 
     async def add(self, pair: Pair) -> bool:
         """False when this pair was already known (the same event again)."""
-        return await self.conn.fetchval(
-            f"INSERT INTO pairs ({_PAIR_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) "
-            "ON CONFLICT (relationship_id) DO NOTHING RETURNING true",
-            pair.relationship_id, pair.program_id, pair.mentor_id, pair.mentee_id, pair.established_at,
-            list(pair.goals), pair.status, pair.ended_at, pair.end_reason,
-        ) is not None
+        return (
+            await self.conn.fetchval(
+                f"INSERT INTO pairs ({_PAIR_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) "
+                "ON CONFLICT (relationship_id) DO NOTHING RETURNING true",
+                pair.relationship_id,
+                pair.program_id,
+                pair.mentor_id,
+                pair.mentee_id,
+                pair.established_at,
+                list(pair.goals),
+                pair.status,
+                pair.ended_at,
+                pair.end_reason,
+            )
+            is not None
+        )
 
     async def add_many(self, pairs: Sequence[Pair]) -> set[str]:
         """`add` for several pairs in one statement; returns the ids of those not known before."""
@@ -305,25 +400,44 @@ class PairDirectory:
             "FROM jsonb_to_recordset($1::jsonb) AS r(relationship_id text, program_id text, mentor_id text, "
             "mentee_id text, established_at timestamptz, goals jsonb, status text, ended_at timestamptz, "
             "end_reason text) ON CONFLICT (relationship_id) DO NOTHING RETURNING relationship_id",
-            [{"relationship_id": p.relationship_id, "program_id": p.program_id, "mentor_id": p.mentor_id,
-              "mentee_id": p.mentee_id, "established_at": p.established_at.isoformat(), "goals": list(p.goals),
-              "status": p.status, "ended_at": p.ended_at.isoformat() if p.ended_at else None,
-              "end_reason": p.end_reason} for p in pairs])
+            [
+                {
+                    "relationship_id": p.relationship_id,
+                    "program_id": p.program_id,
+                    "mentor_id": p.mentor_id,
+                    "mentee_id": p.mentee_id,
+                    "established_at": p.established_at.isoformat(),
+                    "goals": list(p.goals),
+                    "status": p.status,
+                    "ended_at": p.ended_at.isoformat() if p.ended_at else None,
+                    "end_reason": p.end_reason,
+                }
+                for p in pairs
+            ],
+        )
         return {r["relationship_id"] for r in rows}
 
     async def many(self, relationship_ids: Sequence[str], *, lock: bool = False) -> dict[str, Pair]:
         """The known pairs among `relationship_ids`, by id (`lock`: FOR UPDATE, in id order)."""
         rows = await self.conn.fetch(
             f"SELECT {_PAIR_COLUMNS} FROM pairs WHERE relationship_id = ANY($1::text[]) ORDER BY relationship_id"
-            + (" FOR UPDATE" if lock else ""), list(relationship_ids))
+            + (" FOR UPDATE" if lock else ""),
+            list(relationship_ids),
+        )
         return {r["relationship_id"]: pair_from_row(r) for r in rows}
 
     async def end(self, relationship_id: str, *, reason: str, at: datetime) -> bool:
         """False when it had already ended."""
-        return await self.conn.fetchval(
-            "UPDATE pairs SET status = 'ended', ended_at = $2, end_reason = $3 WHERE relationship_id = $1 "
-            "AND status = 'active' RETURNING true", relationship_id, at, reason,
-        ) is not None
+        return (
+            await self.conn.fetchval(
+                "UPDATE pairs SET status = 'ended', ended_at = $2, end_reason = $3 WHERE relationship_id = $1 "
+                "AND status = 'active' RETURNING true",
+                relationship_id,
+                at,
+                reason,
+            )
+            is not None
+        )
 
     async def get(self, relationship_id: str, *, lock: bool = False) -> Pair | None:
         row = await self.conn.fetchrow(
@@ -340,11 +454,18 @@ class PairDirectory:
 
 
 def pair_from_event(event: ev.MatchEstablished) -> Pair:
-    return Pair(relationship_id=event.relationship_id, program_id=event.program_id, mentor_id=event.mentor_id,
-                mentee_id=event.mentee_id, established_at=event.established_at, goals=tuple(event.goals))
+    return Pair(
+        relationship_id=event.relationship_id,
+        program_id=event.program_id,
+        mentor_id=event.mentor_id,
+        mentee_id=event.mentee_id,
+        established_at=event.established_at,
+        goals=tuple(event.goals),
+    )
 
 
 # --- the handlers every service shares -------------------------------------------------------------
+
 
 class KeepsParticipants(Protocol):
     participants: ParticipantDirectory
@@ -356,8 +477,9 @@ async def on_participant_profiles(wave: Sequence[Applied], uow: KeepsParticipant
 
 
 @set_wise(on_participant_profiles)
-async def on_participant_profile(event: ev.ParticipantOnboarded | ev.ParticipantUpdated, uow: KeepsParticipants,
-                                 deps: object) -> None:
+async def on_participant_profile(
+    event: ev.ParticipantOnboarded | ev.ParticipantUpdated, uow: KeepsParticipants, deps: object
+) -> None:
     """The full, current profile replaces the previous one; it counts for work not yet done. Refused
     (`Erased`, to the dead letters) for someone forgotten on request."""
     await uow.participants.save(Participant.from_profile(event))
@@ -367,8 +489,9 @@ async def on_participant_offboarded(event: ev.ParticipantOffboarded, uow: KeepsP
     await uow.participants.deactivate(event.participant_id)
 
 
-async def on_participant_preferences_changed(event: ev.ParticipantPreferencesChanged, uow: KeepsParticipants,
-                                             deps: object) -> None:
+async def on_participant_preferences_changed(
+    event: ev.ParticipantPreferencesChanged, uow: KeepsParticipants, deps: object
+) -> None:
     """The person's own choices replace their previous ones and stand over their profile, also
     after later profile updates. Before their profile is here: wait (`NotYetKnown`). An older set
     arriving after a newer one, or choices of an erased person: ignored."""
@@ -394,8 +517,9 @@ async def forget(uow, event: ev.ParticipantErased, service: str, *, also=None) -
         if also is not None:
             await also(uow, before)
         await uow.scrub_personal(before.personal_strings())
-    uow.emit(ev.ParticipantErasureCompleted(participant_id=event.participant_id, service=service,
-                                            completed_at=uow.now()))
+    uow.emit(
+        ev.ParticipantErasureCompleted(participant_id=event.participant_id, service=service, completed_at=uow.now())
+    )
     return before
 
 

@@ -24,12 +24,12 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 _POSTGRES_AWAY: tuple[type[BaseException], ...] = (
-    asyncpg.PostgresConnectionError,            # class 08, and ConnectionDoesNotExistError
-    asyncpg.CannotConnectNowError,              # the server is starting or shutting down
+    asyncpg.PostgresConnectionError,  # class 08, and ConnectionDoesNotExistError
+    asyncpg.CannotConnectNowError,  # the server is starting or shutting down
     asyncpg.exceptions.AdminShutdownError,
     asyncpg.exceptions.CrashShutdownError,
     asyncpg.exceptions.InsufficientResourcesError,  # class 53: too many connections, disk full
-    asyncpg.exceptions.SerializationError,      # lost a race with another transaction: try again
+    asyncpg.exceptions.SerializationError,  # lost a race with another transaction: try again
     asyncpg.exceptions.DeadlockDetectedError,
     asyncpg.exceptions.LockNotAvailableError,
 )
@@ -80,7 +80,7 @@ class Backoff:
 
     def next_delay(self) -> float:
         self.failures += 1
-        return self._wait(_Attempt(self.failures))
+        return self._wait(_Attempt(self.failures))  # type: ignore[arg-type]
 
 
 class _Attempt:
@@ -94,11 +94,13 @@ def _log_before_sleep(what: str) -> Callable[[tenacity.RetryCallState], None]:
     def before_sleep(state: tenacity.RetryCallState) -> None:
         exc = state.outcome.exception() if state.outcome else None
         log.warning("%s: %r; retrying in %.2fs (attempt %d)", what, exc, state.upcoming_sleep, state.attempt_number)
+
     return before_sleep
 
 
-def while_infrastructure_is_away(what: str, *, initial: float = 0.1, maximum: float = 10.0,
-                                 give_up_after: float | None = None) -> tenacity.AsyncRetrying:
+def while_infrastructure_is_away(
+    what: str, *, initial: float = 0.1, maximum: float = 10.0, give_up_after: float | None = None
+) -> tenacity.AsyncRetrying:
     """Retry only infrastructure errors, with jitter; for ever unless `give_up_after` seconds."""
     return tenacity.AsyncRetrying(
         retry=tenacity.retry_if_exception(is_infrastructure),
@@ -109,11 +111,18 @@ def while_infrastructure_is_away(what: str, *, initial: float = 0.1, maximum: fl
     )
 
 
-async def call_until_available(what: str, action: Callable[[], Awaitable[T]], *, initial: float = 0.1,
-                               maximum: float = 10.0, give_up_after: float | None = None) -> T:
+async def call_until_available(
+    what: str,
+    action: Callable[[], Awaitable[T]],
+    *,
+    initial: float = 0.1,
+    maximum: float = 10.0,
+    give_up_after: float | None = None,
+) -> T:
     """`await action()`, waiting out infrastructure errors (start-up, recording an outcome after a send)."""
-    async for attempt in while_infrastructure_is_away(what, initial=initial, maximum=maximum,
-                                                      give_up_after=give_up_after):
+    async for attempt in while_infrastructure_is_away(
+        what, initial=initial, maximum=maximum, give_up_after=give_up_after
+    ):
         with attempt:
             return await action()
     raise AssertionError("unreachable")

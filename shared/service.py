@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any, Generic, TypeVar
 
 import asyncpg
+from aiokafka import AIOKafkaProducer
 from faststream.asgi import AsgiFastStream, AsgiResponse, get
 from faststream.kafka import KafkaBroker
 from faststream.kafka.opentelemetry import KafkaTelemetryMiddleware
@@ -53,10 +54,22 @@ START_UP_PATIENCE = 120.0  # seconds to wait for the database and broker at star
 
 
 class Service(Generic[D, U]):
-    def __init__(self, *, name: str, schema: str, settings: ServiceSettings, migrations: Path,
-                 subscriptions: Subscriptions, deps: D = None, unit_of_work: type[U] = UnitOfWork,
-                 replicas: Sequence[Track] = (), on_start: Sequence[Hook] = (), loops: Sequence[Hook] = (),
-                 web: Callable[[Service], Any] | None = None, web_prefixes: Sequence[str] = ()) -> None:
+    def __init__(
+        self,
+        *,
+        name: str,
+        schema: str,
+        settings: ServiceSettings,
+        migrations: Path,
+        subscriptions: Subscriptions,
+        deps: D = None,  # type: ignore[assignment]  # a service without deps passes none
+        unit_of_work: type[U] = UnitOfWork,  # type: ignore[assignment]  # the plain one, when not given
+        replicas: Sequence[Track] = (),
+        on_start: Sequence[Hook] = (),
+        loops: Sequence[Hook] = (),
+        web: Callable[[Service], Any] | None = None,
+        web_prefixes: Sequence[str] = (),
+    ) -> None:
         self.name = name
         self.schema = schema
         self.settings = settings
@@ -85,56 +98,79 @@ class Service(Generic[D, U]):
             graceful_timeout=15.0,
             logger=logging.getLogger(f"tandem.{name}.broker"),  # our JSON log lines, not FastStream's own format
         )
-        self.producer = None  # created inside the event loop (aiokafka needs a running loop)
+        self.producer: AIOKafkaProducer | None = None  # created inside the event loop (aiokafka needs a running loop)
         self.pool: asyncpg.Pool | None = None
         self._tasks: list[asyncio.Task] = []
         self._relay: OutboxRelay | None = None
         self.consumer = Consumer(name, subscriptions)
         self.runtime = Runtime(
-            name=name, topic_prefix=settings.topic_prefix, producer=None, transaction=self.transaction, deps=deps,
-            limits=Limits(max_attempts=settings.max_attempts, max_deferrals=settings.max_deferrals,
-                          backoff=settings.retry_backoff_seconds, backoff_max=settings.retry_backoff_max_seconds,
-                          batch_size=settings.consumer_batch_size),
+            name=name,
+            topic_prefix=settings.topic_prefix,
+            producer=None,
+            transaction=self.transaction,
+            deps=deps,
+            limits=Limits(
+                max_attempts=settings.max_attempts,
+                max_deferrals=settings.max_deferrals,
+                backoff=settings.retry_backoff_seconds,
+                backoff_max=settings.retry_backoff_max_seconds,
+                batch_size=settings.consumer_batch_size,
+            ),
         )
         self.consumer.attach(self.broker, self.runtime)
 
     def transaction(self) -> contextlib.AbstractAsyncContextManager[U]:
         assert self.pool is not None, "service not started"
         relay = self._relay  # in this process: woken directly after a commit that wrote events
-        return unit_of_work(self.pool, source=f"/tandem/{self.name}", clock=self.clock, schema=self.schema,
-                            cls=self.unit_of_work, wake_relay=relay.wake.set if relay is not None else None)
+        return unit_of_work(
+            self.pool,
+            source=f"/tandem/{self.name}",
+            clock=self.clock,
+            schema=self.schema,
+            cls=self.unit_of_work,
+            wake_relay=relay.wake.set if relay is not None else None,
+        )
 
     # --- life cycle ------------------------------------------------------------------------------
 
     async def _start_storage(self) -> None:
         settings = self.settings
         self.pool = await call_until_available(
-            "database", lambda: create_pool(settings.database_url.get_secret_value(), self.schema,
-                                            size=settings.db_pool_size),
-            maximum=2.0, give_up_after=START_UP_PATIENCE)
+            "database",
+            lambda: create_pool(settings.database_url.get_secret_value(), self.schema, size=settings.db_pool_size),
+            maximum=2.0,
+            give_up_after=START_UP_PATIENCE,
+        )
         await migrate(self.pool, self.schema, self.migrations, self.replicas)
-        self.producer = make_producer(settings.kafka_bootstrap_servers, f"tandem-{self.name}")
-        self.runtime.producer = self.producer
-        await call_until_available("Kafka", self.producer.start, maximum=2.0, give_up_after=START_UP_PATIENCE)
+        producer = self.producer = make_producer(settings.kafka_bootstrap_servers, f"tandem-{self.name}")
+        self.runtime.producer = producer
+        await call_until_available("Kafka", producer.start, maximum=2.0, give_up_after=START_UP_PATIENCE)
         for hook in self.on_start:
             await hook(self)
 
     async def _start_loops(self) -> None:
         assert self.pool is not None
+
         async def relay_producer():
             producer = make_producer(self.settings.kafka_bootstrap_servers, f"tandem-{self.name}-outbox")
             await call_until_available("Kafka", producer.start, maximum=2.0)
             return producer
 
         relay = OutboxRelay(
-            self.pool, await relay_producer(), database_url=self.settings.database_url.get_secret_value(),
+            self.pool,
+            await relay_producer(),
+            database_url=self.settings.database_url.get_secret_value(),
             service=self.name,
-            schema=self.schema, topic_prefix=self.settings.topic_prefix, batch_size=self.settings.outbox_batch_size,
-            poll_seconds=self.settings.outbox_poll_seconds, new_producer=relay_producer,
+            schema=self.schema,
+            topic_prefix=self.settings.topic_prefix,
+            batch_size=self.settings.outbox_batch_size,
+            poll_seconds=self.settings.outbox_poll_seconds,
+            new_producer=relay_producer,
         )
         self._relay = relay
-        self._tasks.append(asyncio.create_task(_supervised(_named(relay.run, "outbox_relay"), self),
-                                               name=f"{self.name}-outbox"))
+        self._tasks.append(
+            asyncio.create_task(_supervised(_named(relay.run, "outbox_relay"), self), name=f"{self.name}-outbox")
+        )
         for loop in self.loops:
             self._tasks.append(asyncio.create_task(_supervised(loop, self), name=f"{self.name}-{loop.__name__}"))
         with contextlib.suppress(NotImplementedError, RuntimeError):  # for operators: `kill -USR1 <pid>`
@@ -198,7 +234,7 @@ class Service(Generic[D, U]):
             body = json.dumps({"status": "ready" if ok else "not ready", **checks}).encode()
             return AsgiResponse(body, 200 if ok else 503, {"content-type": "application/json"})
 
-        routes = [("/healthz", healthz), ("/readyz", readyz)]
+        routes: list[tuple[str, Any]] = [("/healthz", healthz), ("/readyz", readyz)]
         if self.settings.metrics_on_http_port:  # development without a metrics port; see serve_metrics
             routes.append(("/metrics", make_asgi_app(REGISTRY)))
         return routes
@@ -231,10 +267,16 @@ def http_server_options(settings: ServiceSettings) -> dict[str, Any]:
     are Secure) while anyone else's forwarded headers are ignored. The event loop is uvloop's (a
     pinned dependency): the same asyncio API, with less CPU spent per socket read and callback."""
     proxies = settings.trusted_proxies.strip()
-    return {"host": settings.http_host, "port": settings.http_port, "log_config": None, "lifespan": "on",
-            "loop": "uvloop",
-            "timeout_graceful_shutdown": 20, "proxy_headers": bool(proxies),
-            "forwarded_allow_ips": proxies or None}
+    return {
+        "host": settings.http_host,
+        "port": settings.http_port,
+        "log_config": None,
+        "lifespan": "on",
+        "loop": "uvloop",
+        "timeout_graceful_shutdown": 20,
+        "proxy_headers": bool(proxies),
+        "forwarded_allow_ips": proxies or None,
+    }
 
 
 def serve_metrics(settings: ServiceSettings) -> None:
@@ -246,8 +288,10 @@ def serve_metrics(settings: ServiceSettings) -> None:
         try:
             start_http_server(settings.metrics_port, addr=settings.http_host, registry=REGISTRY)
         except OSError as exc:
-            raise SystemExit(f"cannot serve /metrics on {settings.http_host}:{settings.metrics_port} "
-                             f"(TANDEM_METRICS_PORT): {exc.strerror or exc}") from None
+            raise SystemExit(
+                f"cannot serve /metrics on {settings.http_host}:{settings.metrics_port} "
+                f"(TANDEM_METRICS_PORT): {exc.strerror or exc}"
+            ) from None
         log.info("metrics on port %s", settings.metrics_port)
     elif not settings.metrics_on_http_port:
         log.warning("no TANDEM_METRICS_PORT: /metrics is not served (production keeps it off the http port)")
@@ -281,6 +325,7 @@ def _log_tasks() -> None:
 def _named(run: Callable[[], Awaitable[Any]], name: str) -> Hook:
     async def loop(service: Service) -> None:
         await run()
+
     loop.__name__ = name
     return loop
 

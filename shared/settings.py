@@ -25,13 +25,43 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 MIN_SECRET_LENGTH = 32
 GENERATE = 'python -c "import secrets; print(secrets.token_urlsafe(32))"'
 # Values that ship somewhere (code, compose files, docs, .env.example) or that people type first.
-KNOWN_DEFAULTS = frozenset({
-    "local-development-only", "tandem", "password", "passwd", "secret", "changeme", "admin", "example", "default",
-    "test", "token", "key", "postgres", "grafana", "letmein", "12345678", "123456789", "1234567890",
-})
+KNOWN_DEFAULTS = frozenset(
+    {
+        "local-development-only",
+        "tandem",
+        "password",
+        "passwd",
+        "secret",
+        "changeme",
+        "admin",
+        "example",
+        "default",
+        "test",
+        "token",
+        "key",
+        "postgres",
+        "grafana",
+        "letmein",
+        "12345678",
+        "123456789",
+        "1234567890",
+    }
+)
 # Parts that mark a placeholder, whatever surrounds them (`change-me-webhooks`, `<your secret>`).
-PLACEHOLDER_MARKS = ("change-me", "change_me", "changeme", "replace-me", "replace_me", "local-development",
-                     "your-secret", "your_secret", "example", "placeholder", "<", ">")
+PLACEHOLDER_MARKS = (
+    "change-me",
+    "change_me",
+    "changeme",
+    "replace-me",
+    "replace_me",
+    "local-development",
+    "your-secret",
+    "your_secret",
+    "example",
+    "placeholder",
+    "<",
+    ">",
+)
 
 
 class KeyList:
@@ -71,7 +101,7 @@ class Secret:
         problem = secret_problem(self.value, min_length=0 if self.issued else MIN_SECRET_LENGTH)
         if problem is None:
             return None
-        fix = ("set the one its issuer gave you" if self.issued else f"generate one with: {GENERATE}")
+        fix = "set the one its issuer gave you" if self.issued else f"generate one with: {GENERATE}"
         return f"{self.name} {problem}; {fix}"
 
 
@@ -102,8 +132,9 @@ class InsecureSettings(SystemExit):
     """Raised instead of starting: printed on stderr as it is, exit status 1."""
 
     def __init__(self, problems: list[str]) -> None:
-        super().__init__("refusing to start with TANDEM_ENV=production:\n  " + "\n  ".join(problems)
-                         + "\n(docs/security.md)")
+        super().__init__(
+            "refusing to start with TANDEM_ENV=production:\n  " + "\n  ".join(problems) + "\n(docs/security.md)"
+        )
         self.problems = problems
 
 
@@ -119,8 +150,9 @@ class ServiceSettings(BaseSettings):
 
     kafka_bootstrap_servers: str = Field("127.0.0.1:19092", validation_alias=_env("KAFKA_BOOTSTRAP_SERVERS"))
     # It carries a password: a secret, never printed by a repr or a log line.
-    database_url: SecretStr = Field(SecretStr("postgresql://tandem@127.0.0.1:55432/tandem"),
-                                    validation_alias=_env("DATABASE_URL"))
+    database_url: SecretStr = Field(
+        SecretStr("postgresql://tandem@127.0.0.1:55432/tandem"), validation_alias=_env("DATABASE_URL")
+    )
     otel_exporter_otlp_endpoint: str | None = Field(None, validation_alias=_env("OTEL_EXPORTER_OTLP_ENDPOINT"))
 
     # Prepended to every topic name, so several environments (or test runs) can share a cluster.
@@ -162,8 +194,13 @@ class ServiceSettings(BaseSettings):
     term_days: int = Field(180, ge=7)
     checkin_first_day: int = Field(30, ge=1)
     checkin_every_days: int = Field(60, ge=7)
-    matching_weights: dict[str, float] = {"goal_fit": 0.40, "availability": 0.15, "seniority": 0.15,
-                                          "perspective": 0.20, "language": 0.10}
+    matching_weights: dict[str, float] = {
+        "goal_fit": 0.40,
+        "availability": 0.15,
+        "seniority": 0.15,
+        "perspective": 0.20,
+        "language": 0.10,
+    }
 
     # A pair's mentoring agreement may choose within these bounds (shared/programs.py).
     cadence_days_min: int = Field(7, ge=1, le=90)

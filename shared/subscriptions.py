@@ -57,13 +57,19 @@ def subscriptions(*parts: Subscription | Mapping[Any, Handler]) -> dict[Any, Han
     """A service's table, event class -> handler, from subscriptions and shared tables, in order."""
     table: dict[Any, Handler] = {}
     for part in parts:
-        entries = [part] if isinstance(part, Subscription) else [
-            (on if message is DeadLetters or issubclass(message, Event) else handle)(message, handler)
-            for message, handler in part.items()]
+        entries = (
+            [part]
+            if isinstance(part, Subscription)
+            else [
+                (on if message is DeadLetters or issubclass(message, Event) else handle)(message, handler)
+                for message, handler in part.items()
+            ]
+        )
         for message, handler in entries:
             if message in table:
-                raise DuplicateHandler(f"{message.__name__} has two handlers: {_name(table[message])} and "
-                                       f"{_name(handler)}")
+                raise DuplicateHandler(
+                    f"{message.__name__} has two handlers: {_name(table[message])} and {_name(handler)}"
+                )
             table[message] = handler
     return table
 

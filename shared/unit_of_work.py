@@ -67,8 +67,9 @@ class UnitOfWork:
         topic, event_type = topic_of(type(data))
         key = data.key_value()
         event_id = event_id or str(uuid.uuid4())
-        payload = envelope_json(type=event_type, source=self.source, data=data, time=self.clock.now(),
-                                subject=subject or key, id=event_id)
+        payload = envelope_json(
+            type=event_type, source=self.source, data=data, time=self.clock.now(), subject=subject or key, id=event_id
+        )
         headers = {"content-type": CONTENT_TYPE, "ce_type": event_type, **current_trace_headers()}
         self._outgoing.append((event_id, topic, key, payload, headers))
         return Emitted(event_id, event_type, topic, key)
@@ -93,11 +94,16 @@ class UnitOfWork:
         inserted = await self.conn.fetchval(
             "INSERT INTO inbox (topic, event_id, event_type, digest) VALUES ($1, $2, $3, $4) "
             "ON CONFLICT DO NOTHING RETURNING 1",
-            topic, event_id, event_type, digest,
+            topic,
+            event_id,
+            event_type,
+            digest,
         )
         if inserted is not None:
             return True
-        before = await self.conn.fetchval("SELECT digest FROM inbox WHERE topic = $1 AND event_id = $2", topic, event_id)
+        before = await self.conn.fetchval(
+            "SELECT digest FROM inbox WHERE topic = $1 AND event_id = $2", topic, event_id
+        )
         if before is not None and bytes(before) != digest:
             raise PermanentError(f"event id {event_id} was used before for a different event; this one is not applied")
         return False
@@ -107,7 +113,9 @@ class UnitOfWork:
             return
         if len(self._outgoing) > COPY_FROM:
             await self.conn.copy_records_to_table(
-                "outbox", schema_name=self.schema, columns=["event_id", "topic", "key", "payload", "headers"],
+                "outbox",
+                schema_name=self.schema,
+                columns=["event_id", "topic", "key", "payload", "headers"],
                 records=self._outgoing,
             )
         else:
@@ -132,9 +140,15 @@ def outbox_channel(schema: str) -> str:
 
 
 @asynccontextmanager
-async def unit_of_work(pool: asyncpg.Pool, *, source: str, clock: ProgramClock, schema: str,
-                       cls: type[U] = UnitOfWork,  # type: ignore[assignment]
-                       wake_relay: Callable[[], None] | None = None) -> AsyncIterator[U]:
+async def unit_of_work(
+    pool: asyncpg.Pool,
+    *,
+    source: str,
+    clock: ProgramClock,
+    schema: str,
+    cls: type[U] = UnitOfWork,  # type: ignore[assignment]
+    wake_relay: Callable[[], None] | None = None,
+) -> AsyncIterator[U]:
     """One transaction. `wake_relay`: this process's outbox relay, woken directly after a commit that
     wrote events (no NOTIFY round trip); without one, the commit NOTIFYs the relays listening."""
     async with pool.acquire() as conn:

@@ -142,24 +142,44 @@ def _consumed_by(topic: str, consumers: Consumers) -> str:
 
 
 def render(consumers: Consumers) -> str:
-    envelope = Envelope(specversion="1.0", id="7d9f4a2e-3c1b-4f5e-9a8d-6b2c1e0f3a4d", source="/upstream/hris",
-                        type="participant.onboarded", time="2027-01-04T08:00:00Z", subject="p-000123",
-                        data={"participant_id": "p-000123", "...": "..."})
-    parts = [INTRO.format(envelope=_pretty(envelope.model_dump(mode="json", exclude_none=True)), profile=_pretty(PROFILE),
-                          program=_pretty(PROGRAM),
-                          dead_letter_readers=", ".join(f"{service} (`{handler}`)" for service, handler
-                                                        in consumers.get("dead.letter", ())) or "no service yet")]
+    envelope = Envelope(
+        specversion="1.0",
+        id="7d9f4a2e-3c1b-4f5e-9a8d-6b2c1e0f3a4d",
+        source="/upstream/hris",
+        type="participant.onboarded",
+        time="2027-01-04T08:00:00Z",
+        subject="p-000123",
+        data={"participant_id": "p-000123", "...": "..."},
+    )
+    parts = [
+        INTRO.format(
+            envelope=_pretty(envelope.model_dump(mode="json", exclude_none=True)),
+            profile=_pretty(PROFILE),
+            program=_pretty(PROGRAM),
+            dead_letter_readers=", ".join(
+                f"{service} (`{handler}`)" for service, handler in consumers.get("dead.letter", ())
+            )
+            or "no service yet",
+        )
+    ]
     parts.append("## Topics\n\n| topic | published by | consumed by | key | events |\n|---|---|---|---|---|")
     for topic, events in CATALOGUE.items():
         publisher, key = TOPICS[topic]
         aliases = DEPRECATED_ALIASES.get(topic, {})
-        deprecated = ("; deprecated: " + ", ".join(f"`{alias}` (= `{current}`)" for alias, current in aliases.items())
-                      if aliases else "")
-        parts.append(f"| `{topic}` | {publisher} | {_consumed_by(topic, consumers)} | {key} | "
-                     f"{', '.join(f'`{t}`' for t in events)}{deprecated} |")
+        deprecated = (
+            "; deprecated: " + ", ".join(f"`{alias}` (= `{current}`)" for alias, current in aliases.items())
+            if aliases
+            else ""
+        )
+        parts.append(
+            f"| `{topic}` | {publisher} | {_consumed_by(topic, consumers)} | {key} | "
+            f"{', '.join(f'`{t}`' for t in events)}{deprecated} |"
+        )
     for topic, events in CATALOGUE.items():
-        parts.append(f"\n## `{topic}`\n\nPublished by {TOPICS[topic][0]}, consumed by {_consumed_by(topic, consumers)}; "
-                     f"dead letters on `{topics.dlq(topic)}`.")
+        parts.append(
+            f"\n## `{topic}`\n\nPublished by {TOPICS[topic][0]}, consumed by {_consumed_by(topic, consumers)}; "
+            f"dead letters on `{topics.dlq(topic)}`."
+        )
         aliases = DEPRECATED_ALIASES.get(topic, {})
         for event_type, model in events.items():
             doc = " ".join((model.__doc__ or "").strip().split("\n\n")[0].split())
@@ -170,20 +190,34 @@ def render(consumers: Consumers) -> str:
             parts.append(f"Fields: {fields}.\n")
             old_names = [alias for alias, current in aliases.items() if current == event_type]
             if old_names:
-                parts.append("Also read under its earlier, deprecated name " +
-                             " and ".join(f"`{alias}`" for alias in old_names) + " (below).\n")
+                parts.append(
+                    "Also read under its earlier, deprecated name "
+                    + " and ".join(f"`{alias}`" for alias in old_names)
+                    + " (below).\n"
+                )
             handled = consumers.get(event_type, ())
-            parts.append("Consumed by: " + (", ".join(f"{service} (`{handler}`)" for service, handler in handled)
-                                            if handled else "no service (for dashboards and other readers)") + ".\n")
+            parts.append(
+                "Consumed by: "
+                + (
+                    ", ".join(f"{service} (`{handler}`)" for service, handler in handled)
+                    if handled
+                    else "no service (for dashboards and other readers)"
+                )
+                + ".\n"
+            )
             parts.append(f"```json\n{_pretty(EXAMPLES[(topic, event_type)])}\n```")
         for alias, current in aliases.items():
-            parts.append(f"\n### `{alias}` (deprecated)\n\n"
-                         f"The earlier name of `{current}` on {topic}, published by an earlier version of this "
-                         f"document. Still read, as `{current}` with the same fields and handling; each message "
-                         f"under it is counted in "
-                         f"`tandem_deprecated_event_types_total{{topic=\"{topic}\",type=\"{alias}\"}}`. Publish "
-                         f"`{current}` instead. Schema: `docs/schemas/deprecated/{topic}/{alias}.json`."
-                         + "".join(f" On `{other}`, `{alias}` is another event (see there)."
-                                   for other, its_events in CATALOGUE.items() if alias in its_events))
+            parts.append(
+                f"\n### `{alias}` (deprecated)\n\n"
+                f"The earlier name of `{current}` on {topic}, published by an earlier version of this "
+                f"document. Still read, as `{current}` with the same fields and handling; each message "
+                f"under it is counted in "
+                f'`tandem_deprecated_event_types_total{{topic="{topic}",type="{alias}"}}`. Publish '
+                f"`{current}` instead. Schema: `docs/schemas/deprecated/{topic}/{alias}.json`."
+                + "".join(
+                    f" On `{other}`, `{alias}` is another event (see there)."
+                    for other, its_events in CATALOGUE.items()
+                    if alias in its_events
+                )
+            )
     return "\n".join(parts) + "\n"
-

@@ -31,8 +31,9 @@ class Envelope(BaseModel):
         return self.model_dump_json(exclude_none=True).encode()
 
 
-def new_envelope(*, type: str, source: str, data: BaseModel, time: datetime, subject: str | None = None,
-                 id: str | None = None) -> Envelope:
+def new_envelope(
+    *, type: str, source: str, data: BaseModel, time: datetime, subject: str | None = None, id: str | None = None
+) -> Envelope:
     return Envelope(
         specversion="1.0",
         id=id or str(uuid.uuid4()),
@@ -44,8 +45,9 @@ def new_envelope(*, type: str, source: str, data: BaseModel, time: datetime, sub
     )
 
 
-def envelope_json(*, type: str, source: str, data: BaseModel, time: datetime, subject: str | None = None,
-                  id: str) -> bytes:
+def envelope_json(
+    *, type: str, source: str, data: BaseModel, time: datetime, subject: str | None = None, id: str
+) -> bytes:
     """The bytes `new_envelope(...).to_json()` gives, written in one pass: `data` was validated when it
     was built, so it is serialised straight from the model, not dumped to a dict and validated again.
 

@@ -26,7 +26,6 @@ from shared.contracts.profile import ParticipantProfile, QuietHours, Style
 from shared.contracts.program import ProgramSettingsFields
 from shared.contracts.types import Id, Instant, Reason, ShortText, Term, Text, storable
 
-
 DeclineReason = Literal["no_time", "outside_expertise", "conflict_of_interest", "other"]
 EndReason = Literal["goals_reached", "not_a_good_fit", "no_time", "circumstances_changed", "other"]
 MeetingPlace = Literal["video", "phone", "in_person"]
@@ -51,11 +50,20 @@ class Command(EventData):
     on the command topics (`COMMAND_TOPICS`) and nowhere else."""
 
 
-COMMAND_TOPICS = frozenset({topics.MATCH_REQUESTS, topics.MATCH_RESPONSES, topics.RELATIONSHIP_COMMANDS,
-                            topics.MEETING_COMMANDS, topics.FEEDBACK_SUBMISSIONS, topics.MATCH_WORK})
+COMMAND_TOPICS = frozenset(
+    {
+        topics.MATCH_REQUESTS,
+        topics.MATCH_RESPONSES,
+        topics.RELATIONSHIP_COMMANDS,
+        topics.MEETING_COMMANDS,
+        topics.FEEDBACK_SUBMISSIONS,
+        topics.MATCH_WORK,
+    }
+)
 
 
 # --- programs.v1 (program team -> all) -------------------------------------------------------
+
 
 class ProgramConfigured(ProgramSettingsFields, Event):
     """The full settings of one program; they replace the previous ones. A field left out takes the
@@ -65,6 +73,7 @@ class ProgramConfigured(ProgramSettingsFields, Event):
 
 
 # --- participants.v1 (upstream -> all) -------------------------------------------------------
+
 
 class ParticipantOnboarded(ParticipantProfile, Event):
     """Someone joins a program: their full profile."""
@@ -116,6 +125,7 @@ class ParticipantErased(Event):
 
 # --- match-requests.v1 (portal/admin -> matching) --------------------------------------------
 
+
 class MatchRequested(Command):
     key = "mentee_id"
     mentee_id: Id
@@ -131,6 +141,7 @@ class CohortRoundRequested(Command):
 
 
 # --- match-work.v1 (matching -> matching) ----------------------------------------------------
+
 
 class MatchRequestQueued(Command):
     """Matching took a `match.requested` in and queued it for its program: keyed by the program, so
@@ -153,6 +164,7 @@ class ProfileChangeQueued(Command):
 
 # --- match-responses.v1 (portal -> matching) --------------------------------------------------
 
+
 class ProposalAccepted(Command):
     """The mentor accepts a proposal."""
 
@@ -173,6 +185,7 @@ class ProposalDeclined(Command):
 
 
 # --- matches.v1 (matching ->) -----------------------------------------------------------------
+
 
 class MatchProposed(Event):
     key = "mentee_id"
@@ -257,6 +270,7 @@ class MatchUnavailable(Event):
 
 # --- relationship-commands.v1 (program team, portal -> matching, notifications) ---------------
 
+
 class RelationshipEndRequested(Command):
     """End a relationship now: matching ends it (`match.ended`) and frees the mentor's place."""
 
@@ -306,6 +320,7 @@ class RelationshipNudgeRequested(Command):
 
 # --- meeting-commands.v1 (portal -> scheduling) ----------------------------------------------
 
+
 class MeetingRescheduleRequested(Command):
     key = "relationship_id"
     meeting_id: Id
@@ -336,6 +351,7 @@ class MeetingAttendanceRecorded(Command):
 
 
 # --- meetings.v1 (scheduling ->) --------------------------------------------------------------
+
 
 class _Meeting(Event):
     key = "relationship_id"
@@ -408,6 +424,7 @@ class RelationshipUnschedulable(Event):
 
 # --- reminders.v1 (scheduling -> notifications) ----------------------------------------------
 
+
 class ReminderDue(Event):
     key = "relationship_id"
     reminder_id: Id
@@ -419,6 +436,7 @@ class ReminderDue(Event):
 
 
 # --- feedback-submissions.v1 (portal -> feedback) --------------------------------------------
+
 
 class FeedbackSubmitted(Command):
     """A person's answer to a feedback request: after a meeting, at a check-in, or at the end."""
@@ -452,6 +470,7 @@ class GoalProgressRecorded(Command):
 
 
 # --- feedback.v1 (feedback ->) ----------------------------------------------------------------
+
 
 class FeedbackRequested(Event):
     """A person is asked for feedback: about a meeting, at a check-in, or at the end (closure).
@@ -557,6 +576,7 @@ class RelationshipConcluded(Event):
 
 # --- notifications.v1 (notifications ->) -----------------------------------------------------
 
+
 class NotificationDelivered(Event):
     key = "recipient_id"
     notification_id: Id
@@ -580,6 +600,7 @@ class NotificationFailed(Event):
 
 
 # --- privacy.v1 (every service -> the audit trail) ---------------------------------------------
+
 
 class ParticipantErasureCompleted(Event):
     """One service has forgotten a person: their personal data is deleted or anonymised there."""
@@ -660,8 +681,9 @@ CATALOGUE: dict[str, dict[str, type[EventData]]] = {
 
 
 # Facts named after the state found rather than after a change (see the naming rule above).
-STATE_FACTS = frozenset({"match.unavailable", "meeting.unplaceable", "relationship.unschedulable",
-                         "relationship.at_risk", "reminder.due"})
+STATE_FACTS = frozenset(
+    {"match.unavailable", "meeting.unplaceable", "relationship.unschedulable", "relationship.at_risk", "reminder.due"}
+)
 
 # Model -> (topic, type): the reverse of the catalogue.
 ROUTES: dict[type[EventData], tuple[str, str]] = {

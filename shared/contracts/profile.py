@@ -63,8 +63,10 @@ class AvailabilityWindow(_Model):
         if self.start == "24:00":
             raise Refusal("availability window cannot start at 24:00; use 00:00 of the next day")
         if parse_clock(self.start) == parse_clock(self.end):
-            raise Refusal(f"availability window {self.start}-{self.end} is ambiguous: start equals end "
-                             "(a whole day is 00:00-24:00)")
+            raise Refusal(
+                f"availability window {self.start}-{self.end} is ambiguous: start equals end "
+                "(a whole day is 00:00-24:00)"
+            )
         return self
 
     @property

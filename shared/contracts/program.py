@@ -127,15 +127,21 @@ class ProgramSettingsFields(_Model):
     @model_validator(mode="after")
     def _ranges(self) -> ProgramSettingsFields:
         for low, high in (("cadence_days_min", "cadence_days_max"), ("duration_minutes_min", "duration_minutes_max")):
-            if getattr(self, low) is not None and getattr(self, high) is not None \
-                    and getattr(self, low) > getattr(self, high):
+            if (
+                getattr(self, low) is not None
+                and getattr(self, high) is not None
+                and getattr(self, low) > getattr(self, high)
+            ):
                 raise Refusal(f"{low} is above {high}")
         return self
 
     @model_validator(mode="after")
     def _weights(self) -> ProgramSettingsFields:
         w = self.matching_weights
-        if w is not None and all(getattr(w, c) is not None for c in type(w).model_fields) \
-                and sum(getattr(w, c) for c in type(w).model_fields) <= 0:
+        if (
+            w is not None
+            and all(getattr(w, c) is not None for c in type(w).model_fields)
+            and sum(getattr(w, c) for c in type(w).model_fields) <= 0
+        ):
             raise Refusal("matching_weights: at least one weight must be positive")
         return self

@@ -30,8 +30,10 @@ def _summary(model: type[EventData], event_type: str) -> str:
 
 def deprecation_note(topic: str, alias: str) -> str:
     current = DEPRECATED_ALIASES[topic][alias]
-    return (f"Deprecated: the earlier name of `{current}` on {topic}, still read as `{current}` (same data); "
-            f"publish `{current}` instead.")
+    return (
+        f"Deprecated: the earlier name of `{current}` on {topic}, still read as `{current}` (same data); "
+        f"publish `{current}` instead."
+    )
 
 
 def envelope_schema(event_type: str, model: type[EventData], *, alias_on: str | None = None) -> dict[str, Any]:
@@ -49,8 +51,12 @@ def envelope_schema(event_type: str, model: type[EventData], *, alias_on: str | 
         "required": ["specversion", "id", "source", "type", "time", "data"],
         "properties": {
             "specversion": {"const": "1.0"},
-            "id": {"type": "string", "minLength": 1, "maxLength": 200,
-                   "description": "unique per event; consumers deduplicate on it"},
+            "id": {
+                "type": "string",
+                "minLength": 1,
+                "maxLength": 200,
+                "description": "unique per event; consumers deduplicate on it",
+            },
             "source": {"type": "string", "minLength": 1},
             "type": {"const": event_type},
             "time": {"type": "string", "format": "date-time"},
@@ -65,8 +71,11 @@ def envelope_schema(event_type: str, model: type[EventData], *, alias_on: str | 
 
 
 def all_schemas() -> dict[str, dict[str, Any]]:
-    return {event_type: envelope_schema(event_type, model)
-            for events in CATALOGUE.values() for event_type, model in events.items()}
+    return {
+        event_type: envelope_schema(event_type, model)
+        for events in CATALOGUE.values()
+        for event_type, model in events.items()
+    }
 
 
 def deprecated_message_id(topic: str, alias: str) -> str:
@@ -81,17 +90,24 @@ def alias_path(topic: str, alias: str) -> str:
 
 def alias_schemas() -> dict[tuple[str, str], dict[str, Any]]:
     """(topic, deprecated alias) -> the schema of the event as it still arrives under that name."""
-    return {(topic, alias): envelope_schema(alias, CATALOGUE[topic][current], alias_on=topic)
-            for topic, aliases in DEPRECATED_ALIASES.items() for alias, current in aliases.items()}
+    return {
+        (topic, alias): envelope_schema(alias, CATALOGUE[topic][current], alias_on=topic)
+        for topic, aliases in DEPRECATED_ALIASES.items()
+        for alias, current in aliases.items()
+    }
 
 
 def topic_schemas() -> dict[str, dict[str, dict[str, Any]]]:
     """topic -> {every type string it carries, deprecated aliases included -> schema}: the contract
     of each topic, as frozen in docs/schemas/frozen/."""
     aliases = alias_schemas()
-    return {topic: {**{t: envelope_schema(t, model) for t, model in events.items()},
-                    **{alias: aliases[(topic, alias)] for alias in DEPRECATED_ALIASES.get(topic, {})}}
-            for topic, events in CATALOGUE.items()}
+    return {
+        topic: {
+            **{t: envelope_schema(t, model) for t, model in events.items()},
+            **{alias: aliases[(topic, alias)] for alias in DEPRECATED_ALIASES.get(topic, {})},
+        }
+        for topic, events in CATALOGUE.items()
+    }
 
 
 def asyncapi(publishers: Mapping[str, tuple[str, str]], consumers: Mapping[str, Sequence[tuple[str, str]]]) -> dict:
@@ -129,11 +145,11 @@ def asyncapi(publishers: Mapping[str, tuple[str, str]], consumers: Mapping[str, 
                 "deprecated": True,
                 "contentType": CONTENT_TYPE.split(";")[0],
                 "payload": {"$ref": f"schemas/{alias_path(topic, alias)}"},
-                "bindings": {"kafka": {"key": {"type": "string",
-                                               "description": f"the `{events[current].key}` field"}}},
+                "bindings": {"kafka": {"key": {"type": "string", "description": f"the `{events[current].key}` field"}}},
             }
         operations[f"publish-{channel}"] = {
-            "action": "send", "channel": {"$ref": f"#/channels/{channel}"},
+            "action": "send",
+            "channel": {"$ref": f"#/channels/{channel}"},
             "summary": f"{publisher} publishes",
             "messages": [{"$ref": f"#/channels/{channel}/messages/{ids[t]}"} for t in ids],
         }
@@ -143,9 +159,10 @@ def asyncapi(publishers: Mapping[str, tuple[str, str]], consumers: Mapping[str, 
                 readers.setdefault(service, []).append(event_type)
         for service, handled in sorted(readers.items()):
             operations[f"{service}-consumes-{channel}"] = {
-                "action": "receive", "channel": {"$ref": f"#/channels/{channel}"},
+                "action": "receive",
+                "channel": {"$ref": f"#/channels/{channel}"},
                 "summary": f"{service} consumes "
-                           f"{', '.join(t + (' (deprecated)' if t in aliases else '') for t in handled)}",
+                f"{', '.join(t + (' (deprecated)' if t in aliases else '') for t in handled)}",
                 "messages": [{"$ref": f"#/channels/{channel}/messages/{ids[t]}"} for t in handled],
             }
     return {
@@ -154,7 +171,7 @@ def asyncapi(publishers: Mapping[str, tuple[str, str]], consumers: Mapping[str, 
             "title": "Tandem events",
             "version": "1.0.0",
             "description": "Every topic, event and key of Tandem's services; the prose is in docs/events.md. "
-                           "Each message is a CloudEvents 1.0 envelope in structured JSON mode.",
+            "Each message is a CloudEvents 1.0 envelope in structured JSON mode.",
         },
         "defaultContentType": "application/cloudevents+json",
         "channels": channels,
@@ -175,8 +192,7 @@ _EXACT = ("pattern", "format", "multipleOf", "contentEncoding")  # adding or cha
 _MAX_DEPTH = 64  # $refs are followed; a self-referencing model stops here
 
 
-def contract_breaks(published: Mapping[str, Mapping[str, Any]],
-                    current: Mapping[str, Mapping[str, Any]]) -> list[str]:
+def contract_breaks(published: Mapping[str, Mapping[str, Any]], current: Mapping[str, Mapping[str, Any]]) -> list[str]:
     """Every way `current` (topic -> {type -> envelope schema}) breaks `published` (the same, as frozen):
     a topic or event type gone, a field gone, a type changed, an enum value gone, a field newly
     required, a bound narrowed. One line each, "topic type: where: what"."""
@@ -249,8 +265,10 @@ def _branches(schema: Any, defs: Mapping[str, Any]) -> list[tuple[str, dict[str,
         by_kind: dict[str, list[Any]] = {}
         for value in values:
             by_kind.setdefault(_json_kind(value), []).append(value)
-        return [(kind, {**{k: v for k, v in schema.items() if k != "const"}, "enum": vals})
-                for kind, vals in by_kind.items()]
+        return [
+            (kind, {**{k: v for k, v in schema.items() if k != "const"}, "enum": vals})
+            for kind, vals in by_kind.items()
+        ]
     if kinds is None:
         kinds = "object" if "properties" in schema else "array" if "items" in schema else "any"
     return [(kinds, schema)]
@@ -272,17 +290,23 @@ def _compare(old: Any, new: Any, roots: _Roots, prefix: str, path: str, depth: i
     for kind, old_branch in olds:
         candidates = [branch for new_kind, branch in news if _takes(kind, new_kind)]
         if not candidates:
-            problems.append(f"{prefix}{path or '(the event)'}: type changed from {_kinds(olds)} to {_kinds(news)}"
-                            + (f" (no longer takes {kind})" if len(olds) > 1 else ""))
+            problems.append(
+                f"{prefix}{path or '(the event)'}: type changed from {_kinds(olds)} to {_kinds(news)}"
+                + (f" (no longer takes {kind})" if len(olds) > 1 else "")
+            )
             continue
         # The alternative of today's schema that takes the most of what this one took.
-        problems += min((_compare_branch(old_branch, branch, roots, prefix, path, depth) for branch in candidates),
-                        key=len)
+        closest: list[str] = min(
+            (_compare_branch(old_branch, branch, roots, prefix, path, depth) for branch in candidates),
+            key=len,
+        )
+        problems += closest
     return list(dict.fromkeys(problems))
 
 
-def _compare_branch(old: dict[str, Any], new: dict[str, Any], roots: _Roots, prefix: str, path: str,
-                    depth: int) -> list[str]:
+def _compare_branch(
+    old: dict[str, Any], new: dict[str, Any], roots: _Roots, prefix: str, path: str, depth: int
+) -> list[str]:
     where = f"{prefix}{path or '(the event)'}"
     problems = []
     old_values = [old["const"]] if "const" in old else old.get("enum")
@@ -293,8 +317,9 @@ def _compare_branch(old: dict[str, Any], new: dict[str, Any], roots: _Roots, pre
         else:
             gone = [v for v in old_values if v not in new_values]
             if gone:
-                problems.append(f"{where}: value{'s' if len(gone) > 1 else ''} {', '.join(map(repr, gone))} "
-                                f"no longer allowed")
+                problems.append(
+                    f"{where}: value{'s' if len(gone) > 1 else ''} {', '.join(map(repr, gone))} no longer allowed"
+                )
     for bound in _UPPER:
         if bound in new and (bound not in old or new[bound] < old[bound]):
             problems.append(f"{where}: {bound} narrowed from {old.get(bound, 'none')} to {new[bound]}")
@@ -318,8 +343,10 @@ def _compare_branch(old: dict[str, Any], new: dict[str, Any], roots: _Roots, pre
     old_required = set(old.get("required", ()))
     for name in new.get("required", ()):
         if name not in old_required:
-            problems.append(f"{prefix}{_join(path, name)}: "
-                            + ("was optional, now required" if name in old_fields else "new field, required"))
+            problems.append(
+                f"{prefix}{_join(path, name)}: "
+                + ("was optional, now required" if name in old_fields else "new field, required")
+            )
     old_extra, new_extra = old.get("additionalProperties", True), new.get("additionalProperties", True)
     if new_extra is False and old_extra is not False:
         problems.append(f"{where}: other fields are no longer accepted")

@@ -7,9 +7,8 @@ at the door instead of failing deep inside a handler.
 
 from __future__ import annotations
 
-from typing import Annotated, Any
-
 from datetime import datetime
+from typing import Annotated, Any
 
 from pydantic import AfterValidator, AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
 
@@ -46,7 +45,8 @@ class Reason(BaseModel):
 
     code: Annotated[str, StringConstraints(min_length=1, max_length=100, pattern=r"^[a-z0-9_.]+$")]
     params: dict[Annotated[str, StringConstraints(max_length=50)], str | int | float | bool | list[str]] = Field(
-        default_factory=dict, max_length=20)
+        default_factory=dict, max_length=20
+    )
 
 
 def _instant_text(value: Any) -> Any:
@@ -74,7 +74,13 @@ def _web_address(value: str) -> str:
     # Only the form is checked here; whether it may be reached (https, a public host) is decided at
     # each send, where the deployment's allow-list is known.
     scheme, sep, rest = value.partition("://")
-    if not sep or scheme.lower() not in ("https", "http") or not rest or rest[0] in "/?#" or any(c.isspace() for c in value):
+    if (
+        not sep
+        or scheme.lower() not in ("https", "http")
+        or not rest
+        or rest[0] in "/?#"
+        or any(c.isspace() for c in value)
+    ):
         raise Refusal("not an absolute https URL")
     return value
 
