@@ -10,13 +10,36 @@ service's schema: every table is feedback's own.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 import asyncpg
 
 from services.feedback.domain.analytics import UNKNOWN_REGION, TimeToMatch
 from shared.dead_letters import DeadLetter
+
+
+class MeetingFact(NamedTuple):
+    """A row of analytics_meetings (`AnalyticsRepository.meeting`'s arguments, in its order)."""
+
+    meeting_id: str
+    relationship_id: str
+    program_id: str
+    mentor_id: str
+    mentee_id: str
+    occurrence: int
+    start: datetime
+    status: str
+    at: datetime
+
+
+class HealthChange(NamedTuple):
+    relationship_id: str
+    previous: str | None
+    current: str
+    score: float
+    at: datetime
 
 
 class AnalyticsRepository:
@@ -60,6 +83,20 @@ class AnalyticsRepository:
                WHERE analytics_meetings.status = 'scheduled'""",
             meeting_id, relationship_id, program_id, mentor_id, mentee_id, occurrence, start, status, at)
 
+    async def meetings(self, meetings: Sequence[MeetingFact]) -> None:
+        """`meeting` for several meetings (each once), in one statement."""
+        if not meetings:
+            return
+        await self.conn.execute(
+            """INSERT INTO analytics_meetings (meeting_id, relationship_id, program_id, mentor_id, mentee_id,
+                                               occurrence, starts_at, status, updated_at)
+               SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::int[],
+                                    $7::timestamptz[], $8::text[], $9::timestamptz[])
+               ON CONFLICT (meeting_id) DO UPDATE
+               SET starts_at = EXCLUDED.starts_at, status = EXCLUDED.status, updated_at = EXCLUDED.updated_at
+               WHERE analytics_meetings.status = 'scheduled'""",
+            *(list(column) for column in zip(*meetings, strict=True)))
+
     async def unplaceable(self, relationship_id: str, occurrence: int, program_id: str, at: datetime) -> None:
         await self.conn.execute(
             "INSERT INTO analytics_unplaceable (relationship_id, occurrence, program_id, reported_at) "
@@ -83,6 +120,17 @@ class AnalyticsRepository:
         await self.conn.execute(
             "INSERT INTO health_changes (relationship_id, previous, current, score, changed_at) "
             "VALUES ($1, $2, $3, $4, $5)", relationship_id, previous, current, score, at)
+
+
+    async def health_changes(self, changes: Sequence[HealthChange]) -> None:
+        """`health_changed` for several, in one statement (in their order)."""
+        if changes:
+            await self.conn.execute(
+                "INSERT INTO health_changes (relationship_id, previous, current, score, changed_at) "
+                "SELECT c.relationship_id, c.previous, c.current, c.score, c.changed_at "
+                "FROM unnest($1::text[], $2::text[], $3::text[], $4::real[], $5::timestamptz[]) "
+                "WITH ORDINALITY AS c(relationship_id, previous, current, score, changed_at, n) ORDER BY n",
+                *(list(column) for column in zip(*changes, strict=True)))
 
 
 # --- reading ---------------------------------------------------------------------------------------

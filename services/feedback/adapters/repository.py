@@ -6,6 +6,7 @@ their claims are in adapters/checkins.py.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
 import asyncpg
@@ -22,7 +23,29 @@ from services.feedback.domain.model import (
 )
 from shared.contracts.types import Reason
 from shared.errors import NotYetKnown
-from shared.replica import PairDirectory
+from shared.people import Pair
+from shared.replica import PairDirectory, pair_from_row
+
+_SAVE_AGREED = """INSERT INTO agreed_goals (relationship_id, goals, participant_id, recorded_at)
+                  VALUES ($1, $2, $3, $4)
+                  ON CONFLICT (relationship_id) DO UPDATE SET goals = $2, participant_id = $3, recorded_at = $4"""
+_SAVE_GOAL = """INSERT INTO goal_progress (relationship_id, goal, progress, updated_at, achieved_at)
+                VALUES ($1, $2, $3, $4, $5)
+                ON CONFLICT (relationship_id, goal) DO UPDATE
+                SET progress = $3, updated_at = $4, achieved_at = $5"""
+
+
+def _relationship(pair: Pair, goals: Sequence[asyncpg.Record], agreed: asyncpg.Record | None,
+                  health: asyncpg.Record | None) -> Relationship:
+    """The aggregate from its rows: the pair, its goal progress, the goals agreed and the health."""
+    recorded = {r["goal"]: Goal(r["goal"], r["progress"], r["updated_at"], r["achieved_at"]) for r in goals}
+    agreed_goals = None if agreed is None or agreed["goals"] is None else \
+        AgreedGoals(tuple(agreed["goals"]), agreed["participant_id"], agreed["recorded_at"])
+    if health is None or health["state"] is None:
+        return Relationship.of(pair, recorded, agreed_goals)
+    return Relationship.of(pair, recorded, agreed_goals, health_state=health["state"], health_score=health["score"],
+                           health_reasons=tuple(health["reasons"]),
+                           health_codes=tuple(Reason.model_validate(c) for c in health["reason_codes"]))
 
 
 class RelationshipRepository:
@@ -40,18 +63,12 @@ class RelationshipRepository:
         rows = await self.conn.fetch(
             "SELECT goal, progress, updated_at, achieved_at FROM goal_progress WHERE relationship_id = $1",
             relationship_id)
-        recorded = {r["goal"]: Goal(r["goal"], r["progress"], r["updated_at"], r["achieved_at"]) for r in rows}
         row = await self.conn.fetchrow(
             "SELECT goals, participant_id, recorded_at FROM agreed_goals WHERE relationship_id = $1", relationship_id)
-        agreed = None if row is None else AgreedGoals(tuple(row["goals"]), row["participant_id"], row["recorded_at"])
         health = await self.conn.fetchrow(
             "SELECT score, state, reasons, reason_codes FROM relationship_health WHERE relationship_id = $1",
             relationship_id)
-        if health is None:
-            return Relationship.of(pair, recorded, agreed)
-        return Relationship.of(pair, recorded, agreed, health_state=health["state"], health_score=health["score"],
-                               health_reasons=tuple(health["reasons"]),
-                               health_codes=tuple(Reason.model_validate(c) for c in health["reason_codes"]))
+        return _relationship(pair, rows, row, health)
 
     async def require(self, relationship_id: str, *, lock: bool = False) -> Relationship:
         found = await self.get(relationship_id, lock=lock)
@@ -63,18 +80,11 @@ class RelationshipRepository:
         """Its health, the goals the mentee agreed and the goals that changed (the pair itself is the replica's)."""
         if relationship.agreed_changed and relationship.agreed is not None:
             agreed = relationship.agreed
-            await self.conn.execute(
-                """INSERT INTO agreed_goals (relationship_id, goals, participant_id, recorded_at)
-                   VALUES ($1, $2, $3, $4)
-                   ON CONFLICT (relationship_id) DO UPDATE SET goals = $2, participant_id = $3, recorded_at = $4""",
-                relationship.relationship_id, list(agreed.goals), agreed.participant_id, agreed.recorded_at)
+            await self.conn.execute(_SAVE_AGREED, relationship.relationship_id, list(agreed.goals),
+                                    agreed.participant_id, agreed.recorded_at)
         for goal in relationship.changed_goals:
-            await self.conn.execute(
-                """INSERT INTO goal_progress (relationship_id, goal, progress, updated_at, achieved_at)
-                   VALUES ($1, $2, $3, $4, $5)
-                   ON CONFLICT (relationship_id, goal) DO UPDATE
-                   SET progress = $3, updated_at = $4, achieved_at = $5""",
-                relationship.relationship_id, goal.goal, goal.progress, goal.updated_at, goal.achieved_at)
+            await self.conn.execute(_SAVE_GOAL, relationship.relationship_id, goal.goal, goal.progress,
+                                    goal.updated_at, goal.achieved_at)
         if relationship.health_state is None:
             return
         await self.conn.execute(
@@ -121,6 +131,93 @@ class RelationshipRepository:
         )
 
 
+    # --- a wave of events at once (service_layer/waves.py): the same as the above, for many ---------
+
+    async def require_many(self, relationship_ids: Sequence[str]) -> dict[str, Relationship]:
+        """`require(id, lock=True)` for several relationships (each once), in three statements: their
+        pairs locked in one order (so two waves cannot deadlock), then read (after the locks, as
+        `get` reads them). NotYetKnown names the first not known here, in the order given."""
+        ids = list(relationship_ids)
+        pairs = {r["relationship_id"]: pair_from_row(r) for r in await self.conn.fetch(
+            "SELECT * FROM pairs WHERE relationship_id = ANY($1::text[]) ORDER BY relationship_id FOR UPDATE", ids)}
+        missing = next((i for i in ids if i not in pairs), None)
+        if missing is not None:
+            raise NotYetKnown(f"relationship {missing} not established here yet")
+        goals: dict[str, list[asyncpg.Record]] = {}
+        for r in await self.conn.fetch(
+                "SELECT relationship_id, goal, progress, updated_at, achieved_at FROM goal_progress "
+                "WHERE relationship_id = ANY($1::text[])", ids):
+            goals.setdefault(r["relationship_id"], []).append(r)
+        rows = await self.conn.fetch(
+            """SELECT r.id, a.goals, a.participant_id, a.recorded_at, h.score, h.state, h.reasons, h.reason_codes
+               FROM unnest($1::text[]) AS r(id)
+               LEFT JOIN agreed_goals a ON a.relationship_id = r.id
+               LEFT JOIN relationship_health h ON h.relationship_id = r.id""", ids)
+        return {r["id"]: _relationship(pairs[r["id"]], goals.get(r["id"], ()), r, r) for r in rows}
+
+    async def save_many(self, relationships: Sequence[Relationship], *, at: datetime) -> None:
+        """`save` for several relationships (each once): at most one statement per table."""
+        agreed = [(r.relationship_id, list(r.agreed.goals), r.agreed.participant_id, r.agreed.recorded_at)
+                  for r in relationships if r.agreed_changed and r.agreed is not None]
+        if agreed:
+            await self.conn.executemany(_SAVE_AGREED, agreed)
+        goals = [(r.relationship_id, g.goal, g.progress, g.updated_at, g.achieved_at)
+                 for r in relationships for g in r.changed_goals]
+        if goals:
+            await self.conn.executemany(_SAVE_GOAL, goals)
+        assessed = [r for r in relationships if r.health_state is not None]
+        if not assessed:
+            return
+        # One row per relationship as JSON: its reasons are an array each, which unnest would flatten.
+        await self.conn.execute(
+            """INSERT INTO relationship_health (relationship_id, score, state, reasons, reason_codes, assessed_at)
+               SELECT h.id, h.score, h.state,
+                      ARRAY(SELECT e FROM jsonb_array_elements_text(h.reasons) WITH ORDINALITY AS t(e, n) ORDER BY n),
+                      h.codes, $2
+               FROM jsonb_to_recordset($1::jsonb) AS h(id text, score real, state text, reasons jsonb, codes jsonb)
+               ON CONFLICT (relationship_id) DO UPDATE
+               SET score = EXCLUDED.score, state = EXCLUDED.state, reasons = EXCLUDED.reasons,
+                   reason_codes = EXCLUDED.reason_codes, assessed_at = EXCLUDED.assessed_at""",
+            [{"id": r.relationship_id, "score": r.health_score, "state": r.health_state,
+              "reasons": list(r.health_reasons), "codes": [c.model_dump() for c in r.health_codes]}
+             for r in assessed], at)
+
+    async def signals_many(self, relationship_ids: Sequence[str], now: datetime) -> dict[str, Signals]:
+        """`signals` for several relationships, in one statement (the same reads, one row each)."""
+        rows = await self.conn.fetch(
+            """SELECT r.id,
+                      ARRAY(SELECT o.meeting_id FROM meeting_outcomes o WHERE o.relationship_id = r.id
+                            ORDER BY o.starts_at NULLS FIRST, o.recorded_at, o.meeting_id) AS meetings,
+                      ARRAY(SELECT o.held FROM meeting_outcomes o WHERE o.relationship_id = r.id
+                            ORDER BY o.starts_at NULLS FIRST, o.recorded_at, o.meeting_id) AS held,
+                      ARRAY(SELECT f.rating FROM feedback f WHERE f.relationship_id = r.id
+                            ORDER BY f.submitted_at, f.feedback_id) AS ratings,
+                      ARRAY(SELECT f.progress FROM feedback f WHERE f.relationship_id = r.id
+                            ORDER BY f.submitted_at, f.feedback_id) AS progress,
+                      ARRAY(SELECT CASE WHEN f.participant_id = pa.mentor_id THEN 'mentor' ELSE 'mentee' END
+                            FROM (SELECT DISTINCT ON (participant_id) participant_id, fit FROM feedback
+                                  WHERE relationship_id = r.id AND fit IN ('good', 'not_good')
+                                  ORDER BY participant_id, submitted_at DESC, feedback_id DESC) f
+                            JOIN pairs pa ON pa.relationship_id = r.id
+                            WHERE f.fit = 'not_good' ORDER BY 1) AS unfit,
+                      (SELECT count(*) FROM feedback_requests q WHERE q.relationship_id = r.id
+                       AND q.answered_at IS NULL AND q.kind = 'meeting' AND q.due_at < $2) AS requests_overdue,
+                      (SELECT count(*) FROM feedback_requests q WHERE q.relationship_id = r.id
+                       AND q.answered_at IS NULL AND q.kind = 'checkin' AND q.counted_at IS NOT NULL)
+                       AS checkins_overdue
+               FROM unnest($1::text[]) AS r(id)""", list(relationship_ids), now)
+        return {r["id"]: Signals(
+            ratings=tuple(r["ratings"]),
+            progress=tuple(p for p in r["progress"] if p is not None),
+            meetings_completed=sum(1 for held in r["held"] if held),
+            meetings_missed=sum(1 for held in r["held"] if not held),
+            missed_in_a_row=trailing_misses(zip(r["meetings"], r["held"], strict=True)).count,
+            requests_overdue=r["requests_overdue"],
+            checkins_overdue=r["checkins_overdue"],
+            not_a_good_fit=tuple(r["unfit"]),
+        ) for r in rows}
+
+
 class OutcomeRepository:
     def __init__(self, conn: asyncpg.Connection) -> None:
         self.conn = conn
@@ -132,6 +229,16 @@ class OutcomeRepository:
                VALUES ($1, $2, $3, $4, $5) ON CONFLICT (meeting_id) DO NOTHING RETURNING true""",
             outcome.meeting_id, outcome.relationship_id, outcome.held, outcome.recorded_at, outcome.starts_at,
         ) is not None
+
+    async def add_many(self, outcomes: Sequence[MeetingOutcome]) -> set[str]:
+        """`add` for several meetings (each once), in one statement: the meetings recorded now."""
+        rows = await self.conn.fetch(
+            """INSERT INTO meeting_outcomes (meeting_id, relationship_id, held, recorded_at, starts_at)
+               SELECT * FROM unnest($1::text[], $2::text[], $3::boolean[], $4::timestamptz[], $5::timestamptz[])
+               ON CONFLICT (meeting_id) DO NOTHING RETURNING meeting_id""",
+            [o.meeting_id for o in outcomes], [o.relationship_id for o in outcomes], [o.held for o in outcomes],
+            [o.recorded_at for o in outcomes], [o.starts_at for o in outcomes])
+        return {r["meeting_id"] for r in rows}
 
     async def held(self, relationship_id: str) -> int:
         return await self.conn.fetchval(
@@ -174,6 +281,19 @@ class RequestRepository:
             request.request_id, request.relationship_id, request.participant_id, request.role, request.requested_at,
             request.due_at, request.kind, request.meeting_id, request.checkin, request.answered_at,
         ) is not None
+
+    async def add_many(self, requests: Sequence[FeedbackRequest]) -> set[str]:
+        """`add` for several requests (each once), in one statement: the requests made now."""
+        rows = await self.conn.fetch(
+            """INSERT INTO feedback_requests (request_id, relationship_id, participant_id, role, requested_at, due_at,
+                                              kind, meeting_id, checkin, answered_at)
+               SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::timestamptz[],
+                                    $6::timestamptz[], $7::text[], $8::text[], $9::int[], $10::timestamptz[])
+               ON CONFLICT DO NOTHING RETURNING request_id""",
+            *([getattr(r, column) for r in requests] for column in (
+                "request_id", "relationship_id", "participant_id", "role", "requested_at", "due_at", "kind",
+                "meeting_id", "checkin", "answered_at")))
+        return {r["request_id"] for r in rows}
 
     async def get(self, request_id: str) -> FeedbackRequest | None:
         row = await self.conn.fetchrow(f"SELECT {_REQUEST} FROM feedback_requests WHERE request_id = $1", request_id)
@@ -226,6 +346,24 @@ class FeedbackRepository:
             """SELECT min(submitted_at) FROM feedback
                WHERE relationship_id = $1 AND participant_id = $2 AND kind = 'meeting' AND meeting_id = $3""",
             request.relationship_id, request.participant_id, request.meeting_id)
+
+    async def answered_about_many(self, requests: Sequence[FeedbackRequest]) -> dict[str, datetime | None]:
+        """`answered_about` for several requests, in one statement, by request id."""
+        about = [r for r in requests if r.meeting_id is not None]
+        answered: dict[str, datetime | None] = {r.request_id: None for r in requests}
+        if not about:
+            return answered
+        rows = await self.conn.fetch(
+            """SELECT q.request_id,
+                      (SELECT min(f.submitted_at) FROM feedback f
+                       WHERE f.relationship_id = q.relationship_id AND f.participant_id = q.participant_id
+                         AND f.kind = 'meeting' AND f.meeting_id = q.meeting_id) AS answered_at
+               FROM unnest($1::text[], $2::text[], $3::text[], $4::text[])
+                    AS q(request_id, relationship_id, participant_id, meeting_id)""",
+            [r.request_id for r in about], [r.relationship_id for r in about], [r.participant_id for r in about],
+            [r.meeting_id for r in about])
+        answered.update((r["request_id"], r["answered_at"]) for r in rows)
+        return answered
 
     async def add_milestones(self, feedback: Feedback, goals: set[str]) -> list[str]:
         """The milestones in this feedback not reached before (`goals`: the relationship's goals)."""

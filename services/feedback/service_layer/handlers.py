@@ -57,16 +57,19 @@ here yet waits for match.established.
 
 from __future__ import annotations
 
+from collections.abc import Hashable, Sequence
 from datetime import datetime
 
+from services.feedback.adapters.analytics import MeetingFact
 from services.feedback.domain.model import Feedback, MeetingOutcome
 from services.feedback.service_layer import erasure, lifecycle
-from services.feedback.service_layer.assessment import reassess
+from services.feedback.service_layer.assessment import reassess, reassess_many
 from services.feedback.service_layer.deps import FeedbackDeps
 from services.feedback.service_layer.unit_of_work import FeedbackUnitOfWork
 from shared import replica
 from shared.contracts import events as ev
 from shared.dead_letters import DeadLetter, DeadLetters
+from shared.waves import Applied, set_wise
 
 __all__ = ["SUBSCRIPTIONS", "FeedbackDeps"]
 
@@ -144,6 +147,47 @@ async def on_dead_letter(letter: DeadLetter, uow: FeedbackUnitOfWork, deps: Feed
     await uow.analytics.dead_letter(letter)
 
 
+async def on_meetings_completed(wave: Sequence[Applied], uow: FeedbackUnitOfWork, deps: FeedbackDeps) -> None:
+    """`on_meeting_completed` for a wave (each relationship and meeting once, shared.waves): the same
+    rows and the same events in the same order, in about ten statements for the whole wave."""
+    events: list[ev.MeetingCompleted] = [applied.data for applied in wave]
+    relationships = await uow.relationships.require_many([e.relationship_id for e in events])
+    await uow.analytics.meetings([_meeting_fact(applied.data, "completed", applied.envelope.time) for applied in wave])
+    now = uow.now()
+    recorded = await uow.outcomes.add_many([MeetingOutcome(e.meeting_id, e.relationship_id, held=True, recorded_at=now,
+                                                           starts_at=e.start) for e in events])
+    held = [applied for applied in wave if applied.data.meeting_id in recorded]  # the others: reported again
+    if not held:
+        return
+    asked = [relationships[a.data.relationship_id].ask_for_feedback(
+        a.data.meeting_id, now=now, due_days=deps.settings.feedback_due_days) for a in held]
+    requests = [request for both in asked for request in both]
+    answered = await uow.feedback.answered_about_many(requests)
+    for request in requests:
+        request.answered_at = answered[request.request_id]  # answered before being asked: stored, not sent
+    made = await uow.requests.add_many(requests)
+    told = await reassess_many(uow, deps, [relationships[a.data.relationship_id] for a in held], now)
+    for applied, both, health in zip(held, asked, told, strict=True):
+        uow.cause = applied.envelope  # what each event emits is caused by it, as one at a time
+        for request in both:
+            if request.request_id in made and request.answered_at is None:
+                uow.emit(request.requested())
+        for event in health:
+            uow.emit(event)
+
+
+def _meeting_fact(event: ev.MeetingCompleted, status: str, at: datetime) -> MeetingFact:
+    return MeetingFact(event.meeting_id, event.relationship_id, event.program_id, event.mentor_id, event.mentee_id,
+                       event.occurrence, event.start, status, at)
+
+
+def _relationship_and_meeting(event: ev.MeetingCompleted) -> tuple[Hashable, ...]:
+    """What a held meeting locks or writes that another of its wave must not: the relationship's rows
+    (pair, health, requests, outcomes) and the meeting's own (its outcome and analytics row)."""
+    return ("relationship", event.relationship_id), ("meeting", event.meeting_id)
+
+
+@set_wise(on_meetings_completed, resources=_relationship_and_meeting)
 async def on_meeting_completed(event: ev.MeetingCompleted, uow: FeedbackUnitOfWork, deps: FeedbackDeps) -> None:
     relationship = await uow.relationships.require(event.relationship_id, lock=True)
     await _record_meeting(event, uow)
