@@ -34,16 +34,21 @@ For every event a service handles:
    away can stretch: a dead letter waits for it.) When partitions are revoked (rebalance), what is settled is committed and their
    parked records are forgotten: their new owner gets them again from the committed offset.
 
-Records arrive in batches (one poll). A batch is first applied in a single transaction, one event
-after the other in offset order; if one of them fails, the transaction is rolled back, the events
-before it are applied again together, the failing one is parked, and the rest go on together. So
-nobody sleeps while holding a batch, a failure costs its batch one more transaction, and the common
-case costs one commit per batch. `dispatch_batch` (a batch handed over directly, without Kafka: tests,
-tools) applies the same way and returns once every record is settled.
+Records arrive in batches (one poll). A batch is first applied in a single transaction: the inbox
+claims all its ids in one statement, then its events are applied in offset order, runs of
+consecutive events whose handler is set-wise a wave at a time (`shared.waves`: a few statements for
+the whole wave), the others one after the other. If one of them fails, the transaction is rolled
+back, the events before it are applied again together, the failing one is parked, and the rest go
+on together (when a wave failed, the batch is applied again one event at a time first, which finds
+the failing event). So nobody sleeps while holding a batch, a failure costs its batch one more
+transaction, and the common case costs one commit per batch. `dispatch_batch` (a batch handed over
+directly, without Kafka: tests, tools) applies the same way and returns once every record is settled.
 
-Who handles what is declared in one table per service, event class -> handler:
+Who handles what is declared in one table per service, built by one function that refuses a second
+handler for an event class (`shared.subscriptions`):
 
-    SUBSCRIPTIONS = {ev.MeetingCompleted: on_meeting_completed, ...}
+    SUBSCRIPTIONS = subscriptions(on(ev.MeetingCompleted, on_meeting_completed),
+                                  handle(ev.MeetingCancelRequested, on_cancel_requested), ...)
 
 The topic comes from the event class (`shared.contracts.events.topic_of`). A handler is a
 module-level function `async def on_x(event, uow, deps)`: `uow` is the service's unit of work (its
