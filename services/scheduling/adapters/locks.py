@@ -21,6 +21,11 @@ come after the first one's in time but not in this order. So only the first even
 that locks anything may wait; later ones ask without waiting (NOWAIT, pg_try_advisory_xact_lock).
 When refused, the batch fails with a passing infrastructure error, and the consumer applies it
 again one event per transaction (shared/consumer.py), where waiting is safe.
+
+A wave of kickoffs (service_layer/planning.py `plan_kickoffs`) takes every person of its pairs at
+once, in the same ascending order, as its first event would (waiting only when that is the first
+to lock anything). Before that it holds only the series rows it has just inserted, which no other
+transaction can see, so the order above still holds.
 """
 
 from __future__ import annotations
@@ -67,10 +72,15 @@ class Locks:
         return " FOR NO KEY UPDATE" + (f" OF {of}" if of else "") + ("" if self.may_wait() else " NOWAIT")
 
     async def people(self, *participant_ids: str) -> None:
-        """Hold these people's calendars until the transaction ends; call before reading busy times."""
+        """Hold these people's calendars until the transaction ends; call before reading busy times.
+        Any number of people (a pair, or every pair of a wave) in one round trip, in ascending key
+        order: a function scan hands its rows over, and so takes the locks, in the array's order."""
         wait = self.may_wait()
-        for key in sorted({person_key(self.namespace, pid) for pid in participant_ids}):
-            if wait:
-                await self.conn.execute("SELECT pg_advisory_xact_lock($1)", key)
-            elif not await self.conn.fetchval("SELECT pg_try_advisory_xact_lock($1)", key):
-                raise LockBusy("a person of this pair is being booked by another transaction")
+        keys = sorted({person_key(self.namespace, pid) for pid in participant_ids})
+        if not keys:
+            return
+        if wait:
+            await self.conn.execute("SELECT pg_advisory_xact_lock(k) FROM unnest($1::bigint[]) AS k", keys)
+        elif not await self.conn.fetchval(
+                "SELECT bool_and(pg_try_advisory_xact_lock(k)) FROM unnest($1::bigint[]) AS k", keys):
+            raise LockBusy("a person of this pair is being booked by another transaction")

@@ -7,6 +7,7 @@ through `Locks` so that they follow the one lock order (adapters/locks.py).
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
 from datetime import datetime
 
 import asyncpg
@@ -45,6 +46,15 @@ class SeriesRepository:
             series.reason, series.planned, series.plan_next_at,
         ) is not None
 
+    async def add_many(self, series: Sequence[Series]) -> set[str]:
+        """`add` for each (each relationship once): the relationship ids whose series is new."""
+        rows = await self.conn.fetch(
+            """INSERT INTO series (relationship_id, occurrences, status, reason, planned, plan_next_at)
+               SELECT * FROM unnest($1::text[], $2::int[], $3::text[], $4::text[], $5::int[], $6::timestamptz[])
+               ON CONFLICT DO NOTHING RETURNING relationship_id""",
+            *_series_columns(series))
+        return {r["relationship_id"] for r in rows}
+
     async def get(self, relationship_id: str, *, lock: bool = False) -> Series | None:
         row = await self.conn.fetchrow(
             _SERIES + " WHERE s.relationship_id = $1" + (self.locks.row_clause(of="s") if lock else ""),
@@ -63,6 +73,16 @@ class SeriesRepository:
             series.relationship_id, series.status, series.reason, series.planned, series.plan_next_at,
         )
 
+    async def save_many(self, series: Sequence[Series]) -> None:
+        """`save` for each (each relationship once), in one statement."""
+        await self.conn.execute(
+            """UPDATE series s SET status = v.status, reason = v.reason, planned = v.planned,
+                                   plan_next_at = v.plan_next_at
+               FROM unnest($1::text[], $2::int[], $3::text[], $4::text[], $5::int[], $6::timestamptz[])
+                    AS v(relationship_id, occurrences, status, reason, planned, plan_next_at)
+               WHERE s.relationship_id = v.relationship_id""",
+            *_series_columns(series))
+
     async def claim_due(self, now: datetime) -> Series | None:
         """The earliest due series no other transaction holds, locked; None when there is none."""
         row = await self.conn.fetchrow(
@@ -72,6 +92,11 @@ class SeriesRepository:
 
     async def next_due(self) -> datetime | None:
         return await self.conn.fetchval("SELECT min(plan_next_at) FROM series WHERE status = 'active'")
+
+
+def _series_columns(series: Sequence[Series]) -> tuple[list, ...]:
+    return ([s.relationship_id for s in series], [s.occurrences for s in series], [s.status for s in series],
+            [s.reason for s in series], [s.planned for s in series], [s.plan_next_at for s in series])
 
 
 _MEETING_COLUMNS = ("meeting_id, relationship_id, program_id, mentor_id, mentee_id, occurrence, starts_at, ends_at, "
@@ -106,6 +131,27 @@ class MeetingRepository:
         if added:
             await self._book(meeting)
         return added
+
+    async def add_new(self, meetings: Sequence[Meeting]) -> None:
+        """`add` for meetings never planned before (the kickoffs of series added in this transaction:
+        no meeting row can name a series that did not exist), with their bookings: two round trips.
+        Should one exist after all, the insert fails (unique key) rather than skip it silently."""
+        if not meetings:
+            return
+        await self.conn.executemany(
+            f"INSERT INTO meetings ({_MEETING_COLUMNS}) "
+            "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
+            [(m.meeting_id, m.relationship_id, m.program_id, m.mentor_id, m.mentee_id, m.occurrence, m.start, m.end,
+              m.status, m.sequence, m.reason, m.cadence_days, m.place, m.location, m.organizer, list(m.offered))
+             for m in meetings])
+        booked = [(m.meeting_id, person, m.start, m.end) for m in meetings if m.holds_time
+                  for person in sorted(set(m.participant_ids))]
+        if booked:
+            await self.conn.execute(
+                """INSERT INTO bookings (meeting_id, participant_id, during)
+                   SELECT m, person, tstzrange(s, e)
+                   FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::timestamptz[]) AS b(m, person, s, e)""",
+                *(list(column) for column in zip(*booked, strict=True)))
 
     async def get(self, meeting_id: str, *, lock: bool = False) -> Meeting | None:
         row = await self.conn.fetchrow(
@@ -160,6 +206,26 @@ class MeetingRepository:
             found[r["participant_id"]].append((to_epoch(r["starts_at"]), to_epoch(r["ends_at"])))
         return {pid: sorted(items) for pid, items in found.items()}
 
+    async def busy_many(self, asks: Sequence[tuple[Sequence[str], datetime, datetime]]
+                        ) -> list[dict[str, list[Interval]]]:
+        """`busy(people, lo, hi)` for each ask, in one round trip: the same rows, by the same test."""
+        index, people, los, his = [], [], [], []
+        for i, (participant_ids, lo, hi) in enumerate(asks):
+            for pid in participant_ids:
+                index.append(i)
+                people.append(pid)
+                los.append(lo)
+                his.append(hi)
+        rows = await self.conn.fetch(
+            """SELECT q.i, b.participant_id, lower(b.during) AS starts_at, upper(b.during) AS ends_at
+               FROM unnest($1::int[], $2::text[], $3::timestamptz[], $4::timestamptz[]) AS q(i, person, lo, hi)
+               JOIN bookings b ON b.participant_id = q.person AND b.during && tstzrange(q.lo, q.hi)""",
+            index, people, los, his)
+        found: list[defaultdict[str, list[Interval]]] = [defaultdict(list) for _ in asks]
+        for r in rows:
+            found[r["i"]][r["participant_id"]].append((to_epoch(r["starts_at"]), to_epoch(r["ends_at"])))
+        return [{pid: sorted(items) for pid, items in each.items()} for each in found]
+
     async def _book(self, meeting: Meeting) -> None:
         if meeting.holds_time:
             await self.conn.execute(
@@ -202,6 +268,14 @@ class AgreementRepository:
         return None if r is None else Agreement(r["relationship_id"], r["recorded_by"], r["cadence_days"],
                                                 r["duration_minutes"], r["place"], r["place_details"],
                                                 r["recorded_at"])
+
+    async def get_many(self, relationship_ids: Sequence[str]) -> dict[str, Agreement]:
+        rows = await self.conn.fetch(
+            """SELECT relationship_id, recorded_by, cadence_days, duration_minutes, place, place_details, recorded_at
+               FROM agreements WHERE relationship_id = ANY($1::text[])""", list(relationship_ids))
+        return {r["relationship_id"]: Agreement(r["relationship_id"], r["recorded_by"], r["cadence_days"],
+                                                r["duration_minutes"], r["place"], r["place_details"],
+                                                r["recorded_at"]) for r in rows}
 
     async def forget_places(self, participant_id: str) -> None:
         """Drop where the pairs of a forgotten person meet (a room, an address, a number): from their

@@ -8,7 +8,7 @@ Subscriptions (who handles what; `SUBSCRIPTIONS` at the bottom is the source of 
 |------------------------------------------|-------------------------------------|-----------------------------------------------|-----------------------------------------------------------------------------|
 | participant.onboarded/updated/offboarded | shared.replica                      | participants                                  | -                                                                           |
 | participant.erased                       | shared.replica (+ _forget_places)   | participants, agreements, meetings (locations) | participant.erasure.completed                                              |
-| match.established                        | on_match_established                | pairs, series, meetings, bookings, reminders  | meeting.scheduled (kickoff) / meeting.unplaceable / relationship.unschedulable |
+| match.established                        | on_match_established (set-wise)     | pairs, series, meetings, bookings, reminders  | meeting.scheduled (kickoff) / meeting.unplaceable / relationship.unschedulable |
 | match.ended                              | on_match_ended                      | pairs, series, meetings, bookings, reminders  | meeting.cancelled for each future meeting (CANCEL invite), whatever the reason_code |
 | relationship.agreement.recorded          | on_relationship_agreement_recorded  | agreements (the latest recorded_at wins)      | - (counts from the next meeting planned)                                    |
 | meeting.reschedule.requested             | on_meeting_reschedule_requested     | meetings, bookings, reminders, series         | meeting.rescheduled (REQUEST invite, SEQUENCE + 1) / refused: dead letter   |
@@ -34,12 +34,13 @@ anyone's busy times (adapters/locks.py).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from services.scheduling.domain import cancellations
 from services.scheduling.domain.agreements import Agreement, MeetingTerms
 from services.scheduling.domain.model import ENDED, Meeting, Move, People, Series
-from services.scheduling.service_layer.planning import plan_occurrence
+from services.scheduling.service_layer.planning import plan_kickoffs, plan_occurrence
 from services.scheduling.service_layer.unit_of_work import SchedulingUnitOfWork
 from services.scheduling.settings import SchedulingSettings
 from shared import programs, replica
@@ -47,6 +48,7 @@ from shared.contracts import events as ev
 from shared.errors import PermanentError
 from shared.loops import Wakeup
 from shared.people import Participant
+from shared.waves import Applied, set_wise
 
 
 @dataclass(frozen=True)
@@ -55,6 +57,15 @@ class SchedulingDeps:
     wake_reminders: Wakeup = field(default_factory=Wakeup)  # set when meetings (and so reminders) change
 
 
+async def on_matches_established(wave: Sequence[Applied], uow: SchedulingUnitOfWork, deps: SchedulingDeps) -> None:
+    """A wave of new pairs, each relationship once, placed in the wave's order (planning.py)."""
+    if await plan_kickoffs(uow, deps.settings, wave):
+        uow.after_commit(deps.wake_reminders.set)
+
+
+# The wave's resources are its relationships (the default: the event's key). Pairs sharing a person
+# may go in one wave: plan_kickoffs books them one after the other, as applying them alone would.
+@set_wise(on_matches_established)
 async def on_match_established(event: ev.MatchEstablished, uow: SchedulingUnitOfWork, deps: SchedulingDeps) -> None:
     pair = replica.pair_from_event(event)
     await uow.pairs.add(pair)
