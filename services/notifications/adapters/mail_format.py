@@ -87,6 +87,11 @@ class MailWriter:
         return CRLF.join(headers) + CRLF + body
 
 
+def plain_address(address: str) -> bool:
+    """An address that goes on an SMTP command line and in a header as it is: a dot-atom, ASCII."""
+    return _fits(_ADDRESS, address)
+
+
 def dated(mime: bytes, when: datetime) -> bytes:
     """Stored bytes with their Date (the first line) set to `when`."""
     if not mime.startswith(_DATE):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from datetime import date, datetime
+from typing import NamedTuple
 
 import asyncpg
 
@@ -33,6 +34,13 @@ ENDPOINT = (
     f"CASE WHEN channel = 'email' THEN '{MAIL_SERVER}' ELSE coalesce(lower(substring(address FROM "
     "'^[A-Za-z][A-Za-z0-9+.-]*://(?:[^/?#]*@)?([^/?#]*)')), address) END"
 )
+
+
+class Locked(NamedTuple):
+    """What `lock_due` found: the deliveries and their endpoints, and whether more may be due."""
+
+    found: list[tuple[Delivery, str]]
+    more: bool
 
 
 def _delivery(r: asyncpg.Record) -> Delivery:
@@ -98,33 +106,48 @@ class DeliveryRepository:
         return [_delivery(r) for r in rows]
 
     async def lock_due(self, now: datetime, limit: int, *, room: Mapping[str, int],
-                       default_room: int) -> list[tuple[Delivery, str]]:
+                       default_room: int) -> Locked:
         """Up to `limit` due deliveries and their endpoint (`ENDPOINT`), the longest waiting first,
         locked until the transaction ends: at most `room[endpoint]` (else `default_room`) for each
         endpoint. Rows another transaction holds are skipped (`SKIP LOCKED`), so N replicas claim
-        disjoint sets at once. An endpoint without room is not even looked at, so a backlog of its own
-        cannot hide the others' work; one with a little room may leave some of the `limit` rows looked
-        at unclaimed, for the next pass (then it has none, and is passed over)."""
+        disjoint sets at once.
+
+        Mail and webhooks are looked for apart, each by its own partial index (migration 008): at
+        most the mail server's room of mail, and up to `limit` webhooks to endpoints with room. So a
+        backlog of either never hides or slows the other. A webhook endpoint with a little room may
+        leave some of the webhooks looked at unclaimed, for the next pass (then it has none, and is
+        passed over); `more` says the look for webhooks was cut at `limit` rows, so that more may be
+        due for endpoints with room. Mail never needs another pass at once: it got all the room
+        there was, or all the mail that is due."""
+        mail_room = max(0, min(limit, room.get(MAIL_SERVER, default_room)))
         full = [endpoint for endpoint, free in room.items() if free <= 0]
         rows = await self.conn.fetch(
-            f"""WITH candidates AS MATERIALIZED (
+            f"""WITH mail AS MATERIALIZED (
+                    SELECT delivery_id, not_before, '{MAIL_SERVER}' AS endpoint FROM deliveries
+                    WHERE status = '{PENDING}' AND channel = 'email' AND not_before <= $1
+                    ORDER BY not_before LIMIT $2 FOR UPDATE SKIP LOCKED
+                ), chat AS MATERIALIZED (
                     SELECT delivery_id, not_before, {ENDPOINT} AS endpoint FROM deliveries
-                    WHERE status = $1 AND not_before <= $2 AND NOT ({ENDPOINT} = ANY($4::text[]))
+                    WHERE status = '{PENDING}' AND channel <> 'email' AND not_before <= $1
+                      AND NOT ({ENDPOINT} = ANY($4::text[]))
                     ORDER BY not_before LIMIT $3 FOR UPDATE SKIP LOCKED
                 ), ranked AS (
-                    SELECT c.delivery_id, c.endpoint, c.not_before,
+                    SELECT c.delivery_id, c.not_before, c.endpoint,
                            row_number() OVER (PARTITION BY c.endpoint ORDER BY c.not_before, c.delivery_id) AS nth
-                    FROM candidates c
+                    FROM chat c
                 ), chosen AS (
-                    SELECT ranked.delivery_id, ranked.endpoint FROM ranked
+                    SELECT delivery_id, endpoint, not_before AS due FROM mail
+                    UNION ALL
+                    SELECT ranked.delivery_id, ranked.endpoint, ranked.not_before FROM ranked
                     LEFT JOIN unnest($5::text[], $6::int[]) AS r(endpoint, room) USING (endpoint)
-                    WHERE ranked.nth <= coalesce(r.room, $7) ORDER BY ranked.not_before LIMIT $3
+                    WHERE ranked.nth <= coalesce(r.room, $7)
+                    ORDER BY due LIMIT $3
                 )
-                SELECT {_COLUMNS}, chosen.endpoint FROM deliveries JOIN chosen USING (delivery_id)
-                ORDER BY not_before""",
-            PENDING, now, limit, full, list(room), list(room.values()), default_room,
+                SELECT {_COLUMNS}, chosen.endpoint, (SELECT count(*) FROM chat) AS looked_at
+                FROM deliveries JOIN chosen USING (delivery_id) ORDER BY chosen.due""",
+            now, mail_room, limit, full, list(room), list(room.values()), default_room,
         )
-        return [(_delivery(r), r["endpoint"]) for r in rows]
+        return Locked([(_delivery(r), r["endpoint"]) for r in rows], bool(rows) and rows[0]["looked_at"] >= limit)
 
     async def save_all(self, deliveries: Iterable[Delivery]) -> set[str]:
         """`save` for many in one statement: the ids of those saved (the others had changed since)."""

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import email.policy
 import hashlib
 import hmac
@@ -30,7 +31,7 @@ import aiosmtplib
 import httpx
 from standardwebhooks.webhooks import Webhook
 
-from services.notifications.adapters.mail_format import MailWriter, dated
+from services.notifications.adapters.mail_format import MailWriter, dated, plain_address
 from services.notifications.adapters.smtp_connections import SmtpConnections
 from services.notifications.adapters.webhook_targets import (
     AllowList,
@@ -97,6 +98,8 @@ class EmailSender:
         self.domain = parseaddr(sender)[1].rpartition("@")[2] or "tandem.example"
         self.envelope_from = parseaddr(sender)[1]
         self.writer = MailWriter(sender)
+        # The envelope's sender as it goes on the MAIL command; None when it needs aiosmtplib's parsing.
+        self._plain_from = self.envelope_from.encode("ascii") if plain_address(self.envelope_from) else None
         # Kept connections, one mail at a time on each (adapters/smtp_connections.py).
         self.connections = SmtpConnections(host=host, port=port, username=username, password=password,
                                            starttls=starttls, timeout=timeout, size=connections,
@@ -180,7 +183,10 @@ class EmailSender:
         for an address beyond ASCII). Then `sendmail`."""
         utf8 = not (self.envelope_from.isascii() and address.isascii())
         if isinstance(mail, bytes):
-            await smtp.sendmail(self.envelope_from, [address], mail, mail_options=["SMTPUTF8"] if utf8 else [])
+            if self._plain_from and plain_address(address):
+                await _envelope_and_data(smtp, self._plain_from, address.encode("ascii"), mail)
+            else:
+                await smtp.sendmail(self.envelope_from, [address], mail, mail_options=["SMTPUTF8"] if utf8 else [])
             return
         eight_bit = smtp.supports_extension("8BITMIME")
         policy = email.policy.SMTPUTF8 if utf8 else email.policy.SMTP
@@ -191,6 +197,31 @@ class EmailSender:
 
     async def close(self) -> None:
         await self.connections.close()
+
+
+async def _envelope_and_data(smtp: aiosmtplib.SMTP, sender: bytes, recipient: bytes, mail: bytes) -> None:
+    """What `SMTP.sendmail` does for one recipient, with addresses that were checked already (plain
+    ASCII dot-atoms: mail_format.plain_address) put on the command lines as they are. `sendmail`
+    parses each address twice with `email.utils.parseaddr`, about a third of the CPU of a send.
+    Raises what `sendmail` raises; after a refusal the envelope is reset (RSET), as it does."""
+    if smtp.is_ehlo_or_helo_needed:
+        try:
+            await smtp.ehlo()
+        except aiosmtplib.SMTPHeloError:
+            await smtp.helo()
+    size = [b"SIZE=%d" % len(mail)] if smtp.supports_extension("size") else []  # CRLF already: exact
+    try:
+        answer = await smtp.execute_command(b"MAIL", b"FROM:<" + sender + b">", *size)
+        if answer.code != aiosmtplib.SMTPStatus.completed:
+            raise aiosmtplib.SMTPSenderRefused(answer.code, answer.message, sender.decode())
+        answer = await smtp.execute_command(b"RCPT", b"TO:<" + recipient + b">")
+        if answer.code not in (aiosmtplib.SMTPStatus.completed, aiosmtplib.SMTPStatus.will_forward):
+            raise aiosmtplib.SMTPRecipientRefused(answer.code, answer.message, recipient.decode())
+        await smtp.data(mail)
+    except aiosmtplib.SMTPResponseException:
+        with contextlib.suppress(ConnectionError, aiosmtplib.SMTPResponseException):
+            await smtp.rset()
+        raise
 
 
 def _by_code(code: int, reason: str) -> Exception:

@@ -10,11 +10,15 @@ and by sends that end, once half of an endpoint's or of the whole room is free a
    flight in this process, of which at most `smtp_concurrency` to the mail server and
    `webhook_per_endpoint` to any one webhook endpoint (its URL's host and port). One transaction
    locks them (`FOR UPDATE SKIP LOCKED`, so N replicas take disjoint sets), moves each to `sending`
-   (`Delivery.claim`) and commits, before any of them is sent. An endpoint at its limit is not
-   looked at, so its backlog cannot hide anyone else's work. A crash leaves at most the claimed,
-   still unrecorded sends undecided (then step 1 settles them): a handful, never sent twice.
+   (`Delivery.claim`) and commits, before any of them is sent. Mail and webhooks are looked for
+   apart, and an endpoint at its limit is not looked at, so no backlog hides anyone else's work. A
+   pass asks for another at once only when its look for webhooks was cut short; otherwise the end
+   of a send wakes the next, once half of its endpoint's room is free, so that a pass claims several.
+   A crash leaves at most the claimed, still unrecorded sends undecided (then step 1 settles them):
+   a handful, never sent twice.
 3. Each claimed delivery is sent at once in its own task; the pass does not wait for them. Mail goes
-   over a few kept SMTP connections (adapters/smtp_connections.py). A webhook attempt has a deadline
+   over a few kept SMTP connections (adapters/smtp_connections.py), as the bytes written when it
+   was planned (adapters/mail_format.py). A webhook attempt has a deadline
    for the whole of it (connect, send, answer) and a cap on the answer's size (adapters/senders.py),
    so a trickling or endless endpoint ties up one of its own few slots for at most
    `webhook_timeout_seconds`.
@@ -86,42 +90,47 @@ class Dispatcher:
         self._unrecorded: list[tuple[Delivery, ev.EventData | None, asyncio.Future[bool]]] = []
         self._recorder: asyncio.Task[None] | None = None
         self._settled_at: datetime | None = None  # program time of the last look for interrupted sends
+        self._starved = False  # a pass found no room at all: wake it once half the room is free
 
     async def step(self) -> Pass:
         await self.settle_interrupted()
-        claimed = await self.claim()
+        claimed, more = await self.claim()
         for delivery, endpoint in claimed:
             self._start(delivery, endpoint)
         room = self.settings.delivery_concurrency - len(self._sending)
-        if claimed and room > 0:
-            return Pass(more=True)  # there may be more for endpoints that still have room
         if room <= 0:
+            self._starved = True
             return Pass()  # a send that ends wakes the loop
+        if more:
+            return Pass(more=True)  # the look was cut short: there may be more for endpoints with room
+        if self._sending:
+            # Nothing more is due for an endpoint with room: a send that ends, new work or the poll
+            # wakes the loop (work that falls due meanwhile waits at most a poll interval).
+            return Pass()
         async with self.transaction() as uow:
             next_due = await uow.deliveries.next_due()
         if next_due is None or next_due <= self.clock.now():
-            # Nothing, or only work for endpoints at their limit (or locked by another replica): a
-            # send that ends, new work, or the poll wakes the loop.
+            # Nothing, or only work locked by another replica: new work or the poll wakes the loop.
             return Pass()
         return Pass(due_in=self.clock.real_seconds_until(next_due))
 
-    async def claim(self) -> list[tuple[Delivery, str]]:
+    async def claim(self) -> tuple[list[tuple[Delivery, str]], bool]:
         """Due deliveries moved to `sending` and committed, as many as there is room for (module
-        docstring, step 2), with their endpoints."""
+        docstring, step 2), with their endpoints; and whether more may be due."""
         limit = self.settings.delivery_concurrency - len(self._sending)
         if limit <= 0:
-            return []
+            return [], False
         room = {endpoint: self._limit(endpoint) - n for endpoint, n in self._per_endpoint.items() if n}
         room.setdefault(MAIL_SERVER, self.settings.smtp_concurrency)
         async with self.transaction() as uow:
             now = self.clock.now()
-            due = await uow.deliveries.lock_due(now, limit, room=room,
-                                                default_room=self.settings.webhook_per_endpoint)
+            due, more = await uow.deliveries.lock_due(now, limit, room=room,
+                                                      default_room=self.settings.webhook_per_endpoint)
             for delivery, _ in due:
                 delivery.claim(now)
             saved = await uow.deliveries.save_all(d for d, _ in due)
         # Locked rows cannot have changed; a row that did anyway is someone else's and not sent here.
-        return [(d, endpoint) for d, endpoint in due if d.delivery_id in saved]
+        return [(d, endpoint) for d, endpoint in due if d.delivery_id in saved], more
 
     async def settle_interrupted(self) -> None:
         """Step 1 of the module docstring; at most once per poll interval, as leases are long."""
@@ -169,8 +178,11 @@ class Dispatcher:
         if not task.cancelled() and task.exception() is not None:
             exc = task.exception()
             log.error("a delivery task ended with %s at %s", type(exc).__name__, _where(exc))
-        # Wake the loop once half the room is free again, so that a pass claims several at once.
-        if left <= self._limit(endpoint) // 2 or len(self._sending) <= self.settings.delivery_concurrency // 2:
+        # Wake the loop once half of this endpoint's room is free again, or half of all the room after a
+        # pass found none, so that a pass claims several at once (a claim, a transaction, per few sends).
+        if left <= self._limit(endpoint) // 2 or (
+                self._starved and len(self._sending) <= self.settings.delivery_concurrency // 2):
+            self._starved = False
             self.wake.set()
 
     async def _deliver(self, delivery: Delivery) -> None:

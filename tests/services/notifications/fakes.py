@@ -10,7 +10,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 
-from services.notifications.adapters.repository import MAIL_SERVER
+from services.notifications.adapters.repository import MAIL_SERVER, Locked
 from services.notifications.domain.delivery import FAILED, PENDING, SENDING, Delivery
 from services.notifications.domain.digest import DigestItem
 from services.notifications.domain.forgotten import rebuilt_if_naming
@@ -76,15 +76,23 @@ class FakeDeliveries:
         return [replace(d) for d in due[:limit]]
 
     async def lock_due(self, now: datetime, limit: int, *, room: Mapping[str, int],
-                       default_room: int) -> list[tuple[Delivery, str]]:
+                       default_room: int) -> Locked:
+        """As adapters/repository.py: mail up to the mail server's room, and a window of `limit`
+        webhooks to endpoints with room, each endpoint's share capped by its room."""
+        full = {endpoint for endpoint, free in room.items() if free <= 0}
+        due = await self.due(now, len(self.log))
+        mail = [(d, MAIL_SERVER) for d in due if d.channel == "email"][:max(0, min(limit, room.get(
+            MAIL_SERVER, default_room)))]
+        window = [d for d in due if d.channel != "email" and endpoint_of(d) not in full][:limit]
         taken: Counter[str] = Counter()
         chosen = []
-        for d in await self.due(now, len(self.log)):
+        for d in window:
             endpoint = endpoint_of(d)
-            if taken[endpoint] < room.get(endpoint, default_room) and len(chosen) < limit:
+            if taken[endpoint] < room.get(endpoint, default_room):
                 taken[endpoint] += 1
                 chosen.append((d, endpoint))
-        return chosen
+        found = sorted(mail + chosen, key=lambda pair: pair[0].not_before)[:limit]
+        return Locked(found, bool(found) and len(window) >= limit)
 
     async def save_all(self, deliveries: Iterable[Delivery]) -> set[str]:
         return {d.delivery_id for d in deliveries if await self.save(d)}

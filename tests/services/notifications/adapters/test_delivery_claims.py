@@ -45,7 +45,8 @@ async def test_endpoints_are_the_mail_server_or_a_webhooks_host_and_port(pool):
               delivery("b", "https://user:pw@chat.example:8443/hook?x=1"),
               delivery("c", "http://127.0.0.1:9001"))
     async with pool.acquire() as conn, conn.transaction():
-        found = await DeliveryRepository(conn).lock_due(NOW, 10, room={}, default_room=4)
+        found, more = await DeliveryRepository(conn).lock_due(NOW, 10, room={}, default_room=4)
+    assert not more  # it saw all there is
     assert {d.delivery_id: e for d, e in found} == {"m": MAIL_SERVER, "a": "hooks.slack.com",
                                                      "b": "chat.example:8443", "c": "127.0.0.1:9001"}
 
@@ -55,21 +56,37 @@ async def test_each_endpoint_gets_its_room_and_a_full_one_does_not_hide_the_othe
     await add(pool, *[delivery(f"slow{i}", f"https://slow.example/{i}", minutes_ago=100 - i) for i in range(50)])
     await add(pool, delivery("fast", "https://fast.example/hook"), delivery("mail", "x@example.com", channel="email"))
     async with pool.acquire() as conn, conn.transaction():
-        found = await DeliveryRepository(conn).lock_due(NOW, 8, room={MAIL_SERVER: 8}, default_room=2)
-    assert [d.delivery_id for d, _ in found] == ["slow0", "slow1"]  # two for its endpoint, the rest unseen
+        found, more = await DeliveryRepository(conn).lock_due(NOW, 8, room={MAIL_SERVER: 8}, default_room=2)
+    # Two for its endpoint, the rest of the webhooks unseen; mail is looked for apart, never hidden.
+    assert [d.delivery_id for d, _ in found] == ["slow0", "slow1", "mail"]
+    assert more  # the look for webhooks was cut short: the next pass looks again at once
     async with pool.acquire() as conn, conn.transaction():
-        found = await DeliveryRepository(conn).lock_due(NOW, 8, room={"slow.example": 0, MAIL_SERVER: 8},
-                                                        default_room=2)
-    assert sorted(d.delivery_id for d, _ in found) == ["fast", "mail"]
+        found, more = await DeliveryRepository(conn).lock_due(NOW, 8, room={"slow.example": 0, MAIL_SERVER: 8},
+                                                              default_room=2)
+    assert sorted(d.delivery_id for d, _ in found) == ["fast", "mail"] and not more
+    # A full mail server: only webhooks are looked at (by their own index), a mail backlog never.
+    async with pool.acquire() as conn, conn.transaction():
+        found, _ = await DeliveryRepository(conn).lock_due(NOW, 8, room={"slow.example": 0, MAIL_SERVER: 0},
+                                                           default_room=2)
+    assert [d.delivery_id for d, _ in found] == ["fast"]
+
+
+async def test_a_backlog_of_mail_fills_the_mail_servers_room_and_asks_for_no_other_pass(pool):
+    await add(pool, *[delivery(f"m{i:02}", f"p{i}@example.com", channel="email", minutes_ago=60 - i)
+                      for i in range(40)])
+    await add(pool, delivery("hook", "https://chat.example/hook"))
+    async with pool.acquire() as conn, conn.transaction():
+        found, more = await DeliveryRepository(conn).lock_due(NOW, 32, room={MAIL_SERVER: 8}, default_room=4)
+    assert [d.delivery_id for d, _ in found] == [f"m{i:02}" for i in range(8)] + ["hook"] and not more
 
 
 async def test_concurrent_claims_take_disjoint_sets_and_a_claim_is_saved_once(pool):
     await add(pool, *[delivery(f"d{i}", f"https://host{i}.example/hook") for i in range(10)])
     async with pool.acquire() as first, pool.acquire() as second:
         async with first.transaction():
-            taken = await DeliveryRepository(first).lock_due(NOW, 6, room={}, default_room=4)
+            taken, _ = await DeliveryRepository(first).lock_due(NOW, 6, room={}, default_room=4)
             async with second.transaction():  # another replica, while the first holds its rows
-                others = await DeliveryRepository(second).lock_due(NOW, 6, room={}, default_room=4)
+                others, _ = await DeliveryRepository(second).lock_due(NOW, 6, room={}, default_room=4)
                 for d, _ in others:
                     d.claim(NOW)
                 assert await DeliveryRepository(second).save_all(d for d, _ in others) == {
@@ -95,7 +112,7 @@ async def test_two_replicas_claiming_at_once_never_share_a_delivery(pool):
         while True:
             async with pool.acquire() as conn, conn.transaction():
                 repo = DeliveryRepository(conn)
-                due = await repo.lock_due(NOW, 5, room={}, default_room=50)
+                due, _ = await repo.lock_due(NOW, 5, room={}, default_room=50)
                 for d, _ in due:
                     d.claim(NOW)
                 mine += await repo.save_all(d for d, _ in due)

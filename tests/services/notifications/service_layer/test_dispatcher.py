@@ -77,12 +77,19 @@ async def test_a_delivery_not_yet_due_waits_and_the_loop_knows_how_long(db):
     assert sender.sent == [] and outcome.due_in == 300 and not outcome.more
 
 
-async def test_claims_with_room_left_ask_for_another_pass_at_once(db):
+async def test_a_pass_cut_short_asks_for_another_at_once_and_one_that_took_all_it_saw_does_not(db):
+    settings = SETTINGS.model_copy(update={"delivery_concurrency": 4, "webhook_per_endpoint": 1})
     for i in range(3):
         db.log[f"d{i}"] = delivery(f"d{i}")
-    loop = dispatcher(db, FakeSender())
-    assert (await run(loop)).more
+    loop = Dispatcher(db.transaction, db.clock, settings, {"email": FakeSender(), "webhook": FakeSender()})
     assert not (await run(loop)).more and {d.status for d in db.log.values()} == {"delivered"}
+    # Four webhooks to one endpoint (room for one) fill the look: the rest may be for others.
+    for i in range(4):
+        db.log[f"w{i}"] = webhook(f"w{i}", "https://one.example/hook", not_before=NOW - timedelta(minutes=1))
+    db.log["other"] = webhook("other", "https://other.example/hook")
+    assert (await run(loop)).more
+    await run(loop)
+    assert db.log["other"].status == "delivered"  # found by the pass that followed at once
 
 
 async def test_nothing_delivered_is_tried_again_later_with_jitter_then_given_up(db):
@@ -175,8 +182,8 @@ class Gate(FakeSender):
         await super().send(message)
 
 
-def webhook(did: str, url: str) -> Delivery:
-    return delivery(did, channel="webhook", address=url)
+def webhook(did: str, url: str, **changes) -> Delivery:
+    return delivery(did, channel="webhook", address=url, **changes)
 
 
 async def until(check) -> None:
