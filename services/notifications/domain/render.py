@@ -59,6 +59,9 @@ class _Missing(dict):
         return "{" + key + "}"  # visible instead of failing the send; the catalogue tests catch it
 
 
+_COMPILED_MAX = 20_000  # texts kept per language: every template's, with room for plural counts
+
+
 class Writer:
     """Writes texts and values in one language and tone."""
 
@@ -69,12 +72,22 @@ class Writer:
     def fill(self, wording: Wording, params: dict[str, Any]) -> Shown:
         text = wording.pick(params) if isinstance(wording, Switch) else wording
         count = params.get(text.count) if text.plural else None
-        translated = self.language.translate(text.context, text.msgid, text.plural,
-                                             int(count) if isinstance(count, int | float) else 1)
+        n = int(count) if isinstance(count, int | float) else 1
+        key = (text, n) if text.plural else text
+        compiled = self.language.compiled.get(key)
+        if compiled is None:  # the translation and its HTML, once per language (and number)
+            translated = self.language.translate(text.context, text.msgid, text.plural, n)
+            escaped = html.escape(translated, quote=False)
+            compiled = Shown(translated, escaped) if not text.placeholders else (translated, escaped)
+            if len(self.language.compiled) < _COMPILED_MAX:
+                self.language.compiled[key] = compiled
+        if isinstance(compiled, Shown):
+            return compiled
+        translated, escaped = compiled
         shown = {name: self.show(params.get(name)) for name in text.placeholders}
         as_text = _Missing({k: v.text for k, v in shown.items() if v is not None})
         as_html = _Missing({k: v.html for k, v in shown.items() if v is not None})
-        return Shown(translated.format_map(as_text), html.escape(translated, quote=False).format_map(as_html))
+        return Shown(translated.format_map(as_text), escaped.format_map(as_html))
 
     def has_values(self, text: Text, params: dict[str, Any]) -> bool:
         return all(params.get(name) not in (None, "", [], ()) for name in text.placeholders)

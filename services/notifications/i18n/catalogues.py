@@ -18,7 +18,7 @@ from __future__ import annotations
 import gettext
 import io
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache, lru_cache
 from pathlib import Path
 
@@ -75,6 +75,9 @@ class Language:
     locale: Locale  # dates, times, numbers, lists, zone and language names
     translations: gettext.NullTranslations
     fell_back: str | None = None  # UNKNOWN or UNTRANSLATED when the reader's own language is not used
+    # Texts as the renderer uses them, kept once written (render.Writer): a message's texts are few
+    # and the same for every reader of this language. A Language is made once per locale (`_resolve`).
+    compiled: dict = field(default_factory=dict, compare=False, hash=False, repr=False)
 
     def translate(self, context: str, msgid: str, plural: str | None = None, n: int = 1) -> str:
         if plural is None:

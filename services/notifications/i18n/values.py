@@ -11,7 +11,8 @@ from __future__ import annotations
 import html
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
+from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -112,13 +113,37 @@ class Sentences:
     parts: tuple[Phrase, ...]
 
 
+# Babel looks each name, pattern and field up in the locale's data on every call, which was most of
+# the CPU of writing a message. What it gives depends only on the locale and a few plain values
+# (a zone, a day, an hour and minute, a length), so each answer is kept, per locale, in bounded caches.
+
 def zone_name(name: str, locale: Locale, at: datetime | None = None) -> str:
     if name in _UTC_NAMES:
         return locale.time_zones.get("Etc/UTC", {}).get("long", {}).get("standard") or "UTC"
-    zone = ZoneInfo(name)
-    if name.startswith("Etc/GMT"):  # a bare offset: no name to give it
+    if name.startswith("Etc/GMT"):  # a bare offset: no name to give it (the same at any moment)
+        zone = ZoneInfo(name)
         return get_timezone_gmt(datetime.now(zone) if at is None else at.astimezone(zone), "long", locale=locale)
-    return get_timezone_name(zone, "long", locale=locale)
+    return _zone_name(name, locale)
+
+
+@lru_cache(maxsize=4096)
+def _zone_name(name: str, locale: Locale) -> str:
+    return get_timezone_name(ZoneInfo(name), "long", locale=locale)
+
+
+@lru_cache(maxsize=16384)
+def _time_text(hour: int, minute: int, locale: Locale) -> str:
+    return format_time(time(hour, minute), "short", locale=locale)
+
+
+@lru_cache(maxsize=16384)
+def _date_text(day: date, width: str, locale: Locale) -> str:
+    return format_date(day, width, locale=locale)
+
+
+@lru_cache(maxsize=1024)
+def _moment_pattern(width: str, locale: Locale) -> str:
+    return locale.datetime_formats.get(width, "{1} {0}").replace("'", "")
 
 
 def language_names(codes: Sequence[str], locale: Locale) -> list[str]:
@@ -135,26 +160,34 @@ def language_names(codes: Sequence[str], locale: Locale) -> list[str]:
 
 
 def moment_text(value: Moment, locale: Locale, in_zone: Callable[[str, str], str]) -> str:
-    local = value.at.astimezone(ZoneInfo(value.zone))
+    local = value.at.astimezone(_zone(value.zone))
     width = "medium" if value.short else "full"
-    pattern = locale.datetime_formats.get(width, "{1} {0}").replace("'", "")
-    when = pattern.replace("{0}", format_time(local, "short", locale=locale)).replace(
-        "{1}", format_date(local, width, locale=locale))
+    when = _moment_pattern(width, locale).replace("{0}", _time_text(local.hour, local.minute, locale)).replace(
+        "{1}", _date_text(local.date(), width, locale))
     return when if value.short else in_zone(when, zone_name(value.zone, locale, value.at))
+
+
+@lru_cache(maxsize=1024)
+def _zone(name: str) -> ZoneInfo:
+    return ZoneInfo(name)
 
 
 def day_text(value: Day, locale: Locale) -> str:
     at = value.at
     if isinstance(at, datetime) and value.zone:
-        at = at.astimezone(ZoneInfo(value.zone))
-    return format_date(at, value.width, locale=locale)
+        at = at.astimezone(_zone(value.zone))
+    return _date_text(at.date() if isinstance(at, datetime) else at, value.width, locale)
 
 
 _UNITS = (("week", 7 * 86400), ("day", 86400), ("hour", 3600), ("minute", 60))
 
 
 def span_text(length: timedelta, locale: Locale) -> str:
-    seconds = max(60, round(length.total_seconds() / 60) * 60)
+    return _span_text(max(60, round(length.total_seconds() / 60) * 60), locale)
+
+
+@lru_cache(maxsize=4096)
+def _span_text(seconds: int, locale: Locale) -> str:
     unit, size = next((u, s) for u, s in _UNITS if seconds % s == 0)
     return format_unit(seconds // size, f"duration-{unit}", length="long", locale=locale)
 
