@@ -103,7 +103,7 @@ from shared.errors import NotYetKnown, PermanentError, field_path, reason_for
 from shared.inbox import Claim, ReusedId, claim
 from shared.parking import Ledger, Parked, Partition
 from shared.retry import backoff_delay, call_until_available, is_infrastructure
-from shared.telemetry import context_from_headers
+from shared.telemetry import context_from_headers, continuing, recording, trace_headers
 from shared.unit_of_work import UnitOfWork
 
 log = logging.getLogger(__name__)
@@ -719,25 +719,27 @@ class Consumer:
             raise verdict
         if not verdict:
             return "duplicate"
-        traceparent = _header(event.record, "traceparent")
+        if not recording():  # nothing records spans: the consumed event's trace is passed on as it came
+            with continuing(event.record.headers or ()):
+                return await self._handle(uow, runtime, topic, event)
         with tracer.start_as_current_span(
             f"{topic} process",
-            context=context_from_headers(_headers(event.record)) if traceparent else None,
+            context=context_from_headers(_headers(event.record)) if _header(event.record, "traceparent") else None,
             kind=trace.SpanKind.CONSUMER,
-        ) as span:
-            if span.is_recording():
-                span.set_attributes(
-                    {
-                        "messaging.system": "kafka",
-                        "messaging.destination.name": topic,
-                        "messaging.message.id": event.envelope.id,
-                        "tandem.event.type": event.envelope.type,
-                    }
-                )
-            started = time.perf_counter()
-            await event.handler(event.data, uow, runtime.deps)
-            _handler_seconds(self.service, topic, event.envelope.type).observe(time.perf_counter() - started)
-            return "handled"
+            attributes={
+                "messaging.system": "kafka",
+                "messaging.destination.name": topic,
+                "messaging.message.id": event.envelope.id,
+                "tandem.event.type": event.envelope.type,
+            },
+        ):
+            return await self._handle(uow, runtime, topic, event)
+
+    async def _handle(self, uow: UnitOfWork, runtime: Runtime, topic: str, event: _Event) -> str:
+        started = time.perf_counter()
+        await event.handler(event.data, uow, runtime.deps)
+        _handler_seconds(self.service, topic, event.envelope.type).observe(time.perf_counter() - started)
+        return "handled"
 
     async def _apply_together(
         self, runtime: Runtime, topic: str, events: list[_Event], *, set_wise: bool = True
@@ -782,7 +784,14 @@ class Consumer:
         many = waves.many_of(wave[0].handler)
         assert many is not None
         started = time.perf_counter()
-        await many([waves.Applied(e.envelope, e.data) for e in wave], uow, runtime.deps)
+        # What `many` emits while it names an event of the wave as the cause continues that event's trace.
+        uow.traces_of_causes = {
+            e.envelope.id: trace for e in wave if (trace := trace_headers(e.record.headers or ())) is not None
+        }
+        try:
+            await many([waves.Applied(e.envelope, e.data) for e in wave], uow, runtime.deps)
+        finally:
+            del uow.traces_of_causes  # back to the class's: none
         uow.cause = wave[-1].envelope
         each = (time.perf_counter() - started) / len(wave)
         for event in wave:

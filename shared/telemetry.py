@@ -15,7 +15,9 @@ import json
 import logging
 import re
 import sys
-from collections.abc import Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import UTC, datetime
 
 from opentelemetry import propagate, trace
@@ -46,8 +48,34 @@ def recording() -> bool:
     return isinstance(trace.get_tracer_provider(), TracerProvider)
 
 
+# Without an SDK nothing records spans, so a consumed event's W3C headers are passed on as they came:
+# reading them into a context and writing them out again gives the same text, at a cost per event.
+_PASSED_ON: ContextVar[dict[str, str] | None] = ContextVar("tandem_trace_headers", default=None)
+_W3C = ("traceparent", "tracestate")
+
+
+@contextmanager
+def continuing(headers: Iterable[tuple[str, bytes]]) -> Iterator[None]:
+    """Within this, what is emitted (and logged) continues the trace of the consumed record with
+    these Kafka headers. Used by the consumer only when no spans are recorded (`recording()`)."""
+    token = _PASSED_ON.set(trace_headers(headers))
+    try:
+        yield
+    finally:
+        _PASSED_ON.reset(token)
+
+
+def trace_headers(headers: Iterable[tuple[str, bytes]]) -> dict[str, str] | None:
+    """A Kafka record's W3C trace headers; None when it carries no trace."""
+    found = {k: v.decode(errors="replace") for k, v in headers if k in _W3C}
+    return found if "traceparent" in found else None
+
+
 def current_trace_headers() -> dict[str, str]:
     """The current trace context as W3C headers, to store with an outgoing event."""
+    passed = _PASSED_ON.get()
+    if passed is not None:
+        return dict(passed)
     carrier: dict[str, str] = {}
     propagate.inject(carrier)
     return carrier
@@ -85,9 +113,12 @@ class JsonFormatter(logging.Formatter):
             "message": redact(record.getMessage()),
         }
         span = trace.get_current_span().get_span_context()
+        passed = _PASSED_ON.get()
         if span.is_valid:
             entry["trace_id"] = format(span.trace_id, "032x")
             entry["span_id"] = format(span.span_id, "016x")
+        elif passed is not None and len(parts := passed["traceparent"].split("-")) == 4:
+            entry["trace_id"], entry["span_id"] = parts[1], parts[2]
         for key, value in getattr(record, "fields", {}).items():
             entry[key] = value
         if record.exc_info:

@@ -9,10 +9,11 @@ Handler unit tests replace the whole unit of work with a fake that keeps state i
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
+from types import MappingProxyType
 from typing import TypeVar
 
 import asyncpg
@@ -38,6 +39,10 @@ class Emitted:
 
 
 class UnitOfWork:
+    # A wave's events by id -> the trace headers each came with: what is emitted while one of them is
+    # the cause continues its trace (shared.waves; set by the consumer around a wave).
+    traces_of_causes: Mapping[str, dict[str, str]] = MappingProxyType({})
+
     def __init__(self, conn: asyncpg.Connection, *, source: str, clock: ProgramClock, schema: str) -> None:
         self.conn = conn
         self.source = source
@@ -70,7 +75,8 @@ class UnitOfWork:
         payload = envelope_json(
             type=event_type, source=self.source, data=data, time=self.clock.now(), subject=subject or key, id=event_id
         )
-        headers = {"content-type": CONTENT_TYPE, "ce_type": event_type, **current_trace_headers()}
+        trace = self.traces_of_causes.get(self.cause.id) if self.traces_of_causes and self.cause else None
+        headers = {"content-type": CONTENT_TYPE, "ce_type": event_type, **(trace or current_trace_headers())}
         self._outgoing.append((event_id, topic, key, payload, headers))
         return Emitted(event_id, event_type, topic, key)
 
