@@ -122,6 +122,8 @@ async def test_matchings_consumer_establishes_the_match_from_a_match_accepted_en
                   onboarded(pid="ana", seniority=2, goals=("negotiation",)),
                   ev.MatchRequested(mentee_id="ana", program_id="prog-1")):
         await deliver(SUBSCRIPTIONS, event, uow, deps)
+    for queued in uow.of_type(ev.ProfileChangeQueued) + uow.of_type(ev.MatchRequestQueued):  # matching's own queue
+        await deliver(SUBSCRIPTIONS, queued, uow, deps)
     (proposal,) = uow.of_type(ev.MatchProposed)
 
     inbox = _Inbox(uow)
