@@ -299,6 +299,12 @@ class RequestRepository:
         row = await self.conn.fetchrow(f"SELECT {_REQUEST} FROM feedback_requests WHERE request_id = $1", request_id)
         return None if row is None else request_from_row(row)
 
+    async def get_many(self, request_ids: Sequence[str]) -> dict[str, FeedbackRequest]:
+        """`get` for several requests, in one statement: those found, by id."""
+        rows = await self.conn.fetch(
+            f"SELECT {_REQUEST} FROM feedback_requests WHERE request_id = ANY($1::text[])", list(request_ids))
+        return {r["request_id"]: request_from_row(r) for r in rows}
+
     async def save(self, request: FeedbackRequest) -> None:
         await self.conn.execute(
             "UPDATE feedback_requests SET due_at = $2, reminded_at = $3, counted_at = $4 WHERE request_id = $1",
@@ -337,6 +343,71 @@ class FeedbackRepository:
                 feedback.kind,
             )
         return True
+
+    async def add_many(self, feedbacks: Sequence[Feedback]) -> set[str]:
+        """`add` for several answers (each once, each of another relationship): the answers stored
+        now, and the requests they answer closed, in three statements."""
+        rows = await self.conn.fetch(
+            # One row per answer as JSON: its goals are an array each, which unnest would flatten.
+            """INSERT INTO feedback (feedback_id, relationship_id, participant_id, meeting_id, rating, progress,
+                                     comment, goals_achieved, submitted_at, kind, request_id, fit)
+               SELECT f.feedback_id, f.relationship_id, f.participant_id, f.meeting_id, f.rating, f.progress,
+                      f.comment,
+                      ARRAY(SELECT e FROM jsonb_array_elements_text(f.goals) WITH ORDINALITY AS t(e, n) ORDER BY n),
+                      f.submitted_at, f.kind, f.request_id, f.fit
+               FROM jsonb_to_recordset($1::jsonb) AS f(feedback_id text, relationship_id text, participant_id text,
+                    meeting_id text, rating int, progress int, comment text, goals jsonb, submitted_at timestamptz,
+                    kind text, request_id text, fit text)
+               ON CONFLICT DO NOTHING RETURNING feedback_id""",
+            [{"feedback_id": f.feedback_id, "relationship_id": f.relationship_id, "participant_id": f.participant_id,
+              "meeting_id": f.meeting_id, "rating": f.rating, "progress": f.progress, "comment": f.comment,
+              "goals": list(f.goals_achieved), "submitted_at": f.submitted_at, "kind": f.kind,
+              "request_id": f.request_id, "fit": f.fit}
+             for f in feedbacks])
+        stored = {r["feedback_id"] for r in rows}
+        named = [f for f in feedbacks if f.feedback_id in stored and f.request_id is not None]
+        if named:
+            await self.conn.execute(
+                """UPDATE feedback_requests r SET answered_at = u.at
+                   FROM unnest($1::text[], $2::timestamptz[]) AS u(request_id, at)
+                   WHERE r.request_id = u.request_id AND r.answered_at IS NULL""",
+                [f.request_id for f in named], [f.submitted_at for f in named])
+        unnamed = [f for f in feedbacks if f.feedback_id in stored and f.request_id is None]
+        if unnamed:
+            await self.conn.execute(
+                """UPDATE feedback_requests r SET answered_at = u.at
+                   FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::text[], $5::text[])
+                        AS u(relationship_id, participant_id, at, meeting_id, kind)
+                   WHERE r.relationship_id = u.relationship_id AND r.participant_id = u.participant_id
+                     AND r.answered_at IS NULL AND r.kind = u.kind AND (u.meeting_id IS NULL OR r.meeting_id = u.meeting_id)""",
+                [f.relationship_id for f in unnamed], [f.participant_id for f in unnamed],
+                [f.submitted_at for f in unnamed], [f.meeting_id for f in unnamed], [f.kind for f in unnamed])
+        return stored
+
+    async def add_milestones_many(self, answers: Sequence[tuple[Feedback, set[str]]]) -> dict[str, list[str]]:
+        """`add_milestones` for several answers (each of another relationship), in one statement:
+        by feedback id, the milestones reached for the first time, in the answer's order."""
+        rows = [(f.relationship_id, m, f.participant_id, f.submitted_at, m if m in goals else None)
+                for f, goals in answers for m in f.milestones]
+        new: set[tuple[str, str]] = set()
+        if rows:
+            new = {(r["relationship_id"], r["milestone"]) for r in await self.conn.fetch(
+                """INSERT INTO milestones (relationship_id, milestone, participant_id, achieved_at, goal)
+                   SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[], $5::text[])
+                   ON CONFLICT DO NOTHING RETURNING relationship_id, milestone""",
+                *(list(column) for column in zip(*rows, strict=True)))}
+        return {f.feedback_id: [m for m in f.milestones if (f.relationship_id, m) in new] for f, _ in answers}
+
+    async def question_fit_many(self, questioned: Sequence[tuple[str, str]], at: datetime) -> set[tuple[str, str]]:
+        """`question_fit` for several (relationship, person) pairs, in one statement: those told now."""
+        if not questioned:
+            return set()
+        rows = await self.conn.fetch(
+            """INSERT INTO fit_questions (relationship_id, participant_id, questioned_at)
+               SELECT r, p, $3 FROM unnest($1::text[], $2::text[]) AS q(r, p)
+               ON CONFLICT DO NOTHING RETURNING relationship_id, participant_id""",
+            [r for r, _ in questioned], [p for _, p in questioned], at)
+        return {(r["relationship_id"], r["participant_id"]) for r in rows}
 
     async def answered_about(self, request: FeedbackRequest) -> datetime | None:
         """When this person first answered about the request's meeting, if they did before being asked."""

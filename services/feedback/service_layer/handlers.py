@@ -217,18 +217,75 @@ async def on_meeting_missed(event: ev.MeetingMissed, uow: FeedbackUnitOfWork, de
     await reassess(uow, deps, relationship)
 
 
+def _answer(event: ev.FeedbackSubmitted, comment: str | None, now: datetime) -> Feedback:
+    return Feedback(
+        feedback_id=event.feedback_id, relationship_id=event.relationship_id, participant_id=event.participant_id,
+        meeting_id=event.meeting_id, rating=event.rating, progress=event.progress, comment=comment,
+        goals_achieved=tuple(event.goals_achieved), submitted_at=now, kind=event.kind, request_id=event.request_id,
+        fit=event.fit,
+    )
+
+
+async def on_feedback_submissions(wave: Sequence[Applied], uow: FeedbackUnitOfWork, deps: FeedbackDeps) -> None:
+    """`on_feedback_submitted` for a wave (each relationship, answer and request once, shared.waves):
+    the same rows and events in the same order, in about a dozen statements for the whole wave. An
+    answer refused (PermanentError) is refused as it would be alone: the wave fails, and the batch
+    is applied one event at a time, where it is dead-lettered."""
+    events: list[ev.FeedbackSubmitted] = [applied.data for applied in wave]
+    relationships = await uow.relationships.require_many([e.relationship_id for e in events])
+    now = uow.now()
+    speaking = {p for e in events if e.comment is not None
+                for p in (e.participant_id, *relationships[e.relationship_id].pair.members)}
+    erased = await uow.participants.erased_among(speaking) if speaking else set()
+    requests = await uow.requests.get_many([e.request_id for e in events if e.request_id is not None])
+    answers = []
+    for event in events:
+        relationship = relationships[event.relationship_id]
+        comment = event.comment
+        if comment is not None and erased & {event.participant_id, *relationship.pair.members}:
+            comment = None  # words by or about someone forgotten on request are not kept; the rating counts
+        answer = _answer(event, comment, now)
+        relationship.accept(answer, None if event.request_id is None else requests.get(event.request_id))
+        answers.append(answer)
+    stored = await uow.feedback.add_many(answers)
+    kept = [(applied, answer) for applied, answer in zip(wave, answers, strict=True) if answer.feedback_id in stored]
+    if not kept:
+        return
+    new = await uow.feedback.add_milestones_many(
+        [(answer, {g.goal for g in relationships[answer.relationship_id].goals}) for _, answer in kept])
+    reached, questioned = [], []
+    for _, answer in kept:
+        relationship = relationships[answer.relationship_id]
+        reached.append(relationship.reach_milestones(answer, new[answer.feedback_id], now=now))
+        questioned.append(relationship.question_fit(answer, now=now))
+    first_time = await uow.feedback.question_fit_many(
+        [(q.relationship_id, q.participant_id) for q in questioned if q is not None], now)
+    told = await reassess_many(uow, deps, [relationships[answer.relationship_id] for _, answer in kept], now)
+    for (applied, _), milestones, fit, health in zip(kept, reached, questioned, told, strict=True):
+        uow.cause = applied.envelope  # what each event emits is caused by it, as one at a time
+        for reached_event in milestones:
+            uow.emit(reached_event)
+        if fit is not None and (fit.relationship_id, fit.participant_id) in first_time:
+            uow.emit(fit)  # once per relationship and person
+        for health_event in health:
+            uow.emit(health_event)
+
+
+def _relationship_answer_and_request(event: ev.FeedbackSubmitted) -> tuple[Hashable, ...]:
+    """What an answer locks or writes that another of its wave must not: the relationship's rows
+    (pair, health, goals, milestones, fit, its requests), the answer's own row and the request it names."""
+    named = () if event.request_id is None else (("request", event.request_id),)
+    return ("relationship", event.relationship_id), ("feedback", event.feedback_id), *named
+
+
+@set_wise(on_feedback_submissions, resources=_relationship_answer_and_request)
 async def on_feedback_submitted(event: ev.FeedbackSubmitted, uow: FeedbackUnitOfWork, deps: FeedbackDeps) -> None:
     relationship = await uow.relationships.require(event.relationship_id, lock=True)
     now = uow.now()
     comment = event.comment
     if comment is not None and await uow.participants.erased_among({event.participant_id, *relationship.pair.members}):
         comment = None  # words by or about someone forgotten on request are not kept; the rating counts
-    feedback = Feedback(
-        feedback_id=event.feedback_id, relationship_id=event.relationship_id, participant_id=event.participant_id,
-        meeting_id=event.meeting_id, rating=event.rating, progress=event.progress, comment=comment,
-        goals_achieved=tuple(event.goals_achieved), submitted_at=now, kind=event.kind, request_id=event.request_id,
-        fit=event.fit,
-    )
+    feedback = _answer(event, comment, now)
     request = None if event.request_id is None else await uow.requests.get(event.request_id)
     relationship.accept(feedback, request)
     if not await uow.feedback.add(feedback):
