@@ -103,6 +103,11 @@ _MEETING_COLUMNS = ("meeting_id, relationship_id, program_id, mentor_id, mentee_
                     "status, sequence, reason, cadence_days, place, location, organizer, offered")
 
 
+def _instants(moments: Sequence[datetime]) -> str:
+    """A timestamptz[] as Postgres' array text (ISO 8601 instants need no quoting), for unnest."""
+    return "{" + ",".join(m.isoformat() for m in moments) + "}"
+
+
 def meeting_from_row(r: asyncpg.Record) -> Meeting:
     return Meeting(meeting_id=r["meeting_id"], relationship_id=r["relationship_id"], program_id=r["program_id"],
                    mentor_id=r["mentor_id"], mentee_id=r["mentee_id"], occurrence=r["occurrence"],
@@ -138,12 +143,17 @@ class MeetingRepository:
         Should one exist after all, the insert fails (unique key) rather than skip it silently."""
         if not meetings:
             return
-        await self.conn.executemany(
-            f"INSERT INTO meetings ({_MEETING_COLUMNS}) "
-            "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
-            [(m.meeting_id, m.relationship_id, m.program_id, m.mentor_id, m.mentee_id, m.occurrence, m.start, m.end,
-              m.status, m.sequence, m.reason, m.cadence_days, m.place, m.location, m.organizer, list(m.offered))
-             for m in meetings])
+        await self.conn.execute(
+            f"""INSERT INTO meetings ({_MEETING_COLUMNS})
+                SELECT i, r, pr, mr, me, o, s, e, st, sq, re, c, pl, lo, org, off::timestamptz[]
+                FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::int[],
+                            $7::timestamptz[], $8::timestamptz[], $9::text[], $10::int[], $11::text[], $12::int[],
+                            $13::text[], $14::text[], $15::text[], $16::text[])
+                     AS m(i, r, pr, mr, me, o, s, e, st, sq, re, c, pl, lo, org, off)""",
+            *(list(column) for column in zip(*(
+                (m.meeting_id, m.relationship_id, m.program_id, m.mentor_id, m.mentee_id, m.occurrence, m.start,
+                 m.end, m.status, m.sequence, m.reason, m.cadence_days, m.place, m.location, m.organizer,
+                 _instants(m.offered)) for m in meetings), strict=True)))
         booked = [(m.meeting_id, person, m.start, m.end) for m in meetings if m.holds_time
                   for person in sorted(set(m.participant_ids))]
         if booked:
@@ -314,6 +324,23 @@ class ReminderRepository:
                 [(r.reminder_id, r.meeting_id, r.relationship_id, list(r.participant_ids), r.meeting_start,
                   r.minutes_before, r.due_at, r.status) for r in reminders],
             )
+
+    async def add_new(self, reminders: Sequence[Reminder]) -> None:
+        """`add` for the reminders of meetings stored in this transaction, in one statement. Each
+        reminds a pair: its two people (`Meeting.participant_ids`)."""
+        if not reminders:
+            return
+        if any(len(r.participant_ids) != 2 for r in reminders):
+            raise ValueError("a pair's reminder names its two people")
+        await self.conn.execute(
+            f"""INSERT INTO reminders ({_REMINDER_COLUMNS})
+                SELECT i, m, r, ARRAY[a, b], s, mb, d, st
+                FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::timestamptz[], $7::int[],
+                            $8::timestamptz[], $9::text[]) AS x(i, m, r, a, b, s, mb, d, st)
+                ON CONFLICT DO NOTHING""",
+            *(list(column) for column in zip(*(
+                (r.reminder_id, r.meeting_id, r.relationship_id, *r.participant_ids, r.meeting_start,
+                 r.minutes_before, r.due_at, r.status) for r in reminders), strict=True)))
 
     async def cancel_for(self, meeting_id: str) -> int:
         """Drop a meeting's pending reminders (it moved or was cancelled); returns how many."""

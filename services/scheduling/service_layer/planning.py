@@ -106,7 +106,7 @@ async def plan_kickoffs(uow: SchedulingUnitOfWork, settings: SchedulingSettings,
     read = await uow.meetings.busy_many([(k.series.pair.members, *k.aim.reach(k.rules)) for k in kickoffs])
     meetings, reminders = _place_in_order(uow, kickoffs, read)
     await uow.meetings.add_new(meetings)
-    await uow.reminders.add(reminders)
+    await uow.reminders.add_new(reminders)
     await uow.series.save_many([k.series for k in kickoffs])
     _count_after_commit(uow, meetings)
     return bool(meetings)
