@@ -61,14 +61,13 @@ def check_wire(raw: bytes) -> None:
     assert raw.endswith(b"\r\n") and b"\n" not in raw.replace(b"\r\n", b"")  # CRLF only, no bare CR or LF
     for line in raw.split(b"\r\n"):  # RFC 5322 2.1.1: 78 where it can be folded; 998 is the limit
         assert len(line) <= 78 or (len(line) <= 998 and unbreakable(line)), line
+    assert raw.startswith(b"Date: ") and b"\r\n\r\n" in raw  # the Date first: set again at each send
 
 
 def unbreakable(line: bytes) -> bool:
     """A header line (or its continuation) whose value is one word: a long URL, a long file name."""
     value = line[1:] if line.startswith(b" ") else line.partition(b": ")[2]
     return b" " not in value
-    header = raw[:raw.index(b"\r\n\r\n")]
-    assert header.startswith(b"Date: ")
 
 
 LANGUAGES = [bcp47(name) for name in available()]

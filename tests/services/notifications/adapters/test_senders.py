@@ -101,6 +101,44 @@ async def test_bytes_written_when_planned_go_out_as_they_are_dated_at_the_send(s
     await sender.close()
 
 
+class RefusingSenderThenData(Refusing):
+    """Refuses the first MAIL FROM (451) and the first DATA (554); takes what follows."""
+
+    def __init__(self) -> None:
+        super().__init__(None)
+        self.refused: list[str] = []
+
+    async def handle_MAIL(self, server, session, envelope, address, mail_options):
+        if "mail" not in self.refused:
+            self.refused.append("mail")
+            return "451 4.3.0 try later"
+        envelope.mail_from = address
+        return "250 OK"
+
+    async def handle_DATA(self, server, session, envelope):
+        if "data" not in self.refused:
+            self.refused.append("data")
+            return "554 5.6.0 message refused"
+        return await super().handle_DATA(server, session, envelope)
+
+
+async def test_a_refused_sender_or_message_is_told_by_code_and_the_session_goes_on():
+    handler, port = RefusingSenderThenData(), free_port()
+    controller = Controller(handler, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        sender = EmailSender(host="127.0.0.1", port=port, sender="Tandem <noreply@tandem.example>", timeout=5)
+        with pytest.raises(TryAgain, match=r"the mail server answered 451"):
+            await sender.send(to("bo@example.com", "d1"))
+        with pytest.raises(GiveUp, match=r"the mail server answered 554"):
+            await sender.send(to("bo@example.com", "d2"))
+        await sender.send(to("bo@example.com", "d3"))
+        await sender.close()
+    finally:
+        controller.stop()
+    assert len(handler.accepted) == 1 and len(set(handler.sessions)) == 1 and sender.connections.opened == 1
+
+
 async def test_an_address_beyond_ascii_is_built_and_sent_with_smtputf8():
     handler, port = Refusing(None), free_port()
     controller = Controller(handler, hostname="127.0.0.1", port=port, enable_SMTPUTF8=True)

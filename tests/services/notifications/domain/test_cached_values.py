@@ -12,7 +12,7 @@ from babel.dates import format_date, format_time, get_timezone_name
 from services.notifications.domain.messages.structure import nmsg
 from services.notifications.domain.render import Writer
 from services.notifications.i18n.catalogues import available, bcp47, language_for
-from services.notifications.i18n.values import Day, Moment, Span, day_text, moment_text, span_text
+from services.notifications.i18n.values import Day, Moment, day_text, moment_text, span_text
 
 LOCALES = [bcp47(name) for name in available()] + ["en-US", "pt-PT", "zh-TW"]
 ZONES = ["Europe/Amsterdam", "America/Sao_Paulo", "Asia/Tokyo", "Asia/Kolkata", "Pacific/Chatham"]
