@@ -92,25 +92,43 @@ class ConfiguredProgram:
 
 
 class ProgramDefaults(Protocol):
-    """The deployment's defaults: every service's settings (shared.settings.ServiceSettings) have them."""
+    """The deployment's defaults: every service's settings (shared.settings.ServiceSettings) have them
+    (read-only: settings are frozen)."""
 
-    program_timezone: str
-    cadence_days: int
-    duration_minutes: int
-    min_notice_hours: float
-    response_window_hours: float
-    min_overlap_hours: float
-    reminder_offsets_minutes: list[int]
-    term_days: int
-    checkin_first_day: int
-    checkin_every_days: int
-    matching_weights: dict[str, float]
-    cadence_days_min: int
-    cadence_days_max: int
-    duration_minutes_min: int
-    duration_minutes_max: int
-    video_link_template: str | None
-    organizer_email: str
+    @property
+    def program_timezone(self) -> str: ...
+    @property
+    def cadence_days(self) -> int: ...
+    @property
+    def duration_minutes(self) -> int: ...
+    @property
+    def min_notice_hours(self) -> float: ...
+    @property
+    def response_window_hours(self) -> float: ...
+    @property
+    def min_overlap_hours(self) -> float: ...
+    @property
+    def reminder_offsets_minutes(self) -> list[int]: ...
+    @property
+    def term_days(self) -> int: ...
+    @property
+    def checkin_first_day(self) -> int: ...
+    @property
+    def checkin_every_days(self) -> int: ...
+    @property
+    def matching_weights(self) -> dict[str, float]: ...
+    @property
+    def cadence_days_min(self) -> int: ...
+    @property
+    def cadence_days_max(self) -> int: ...
+    @property
+    def duration_minutes_min(self) -> int: ...
+    @property
+    def duration_minutes_max(self) -> int: ...
+    @property
+    def video_link_template(self) -> str | None: ...
+    @property
+    def organizer_email(self) -> str: ...
 
 
 @dataclass(frozen=True, slots=True)

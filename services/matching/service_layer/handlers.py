@@ -74,13 +74,15 @@ from shared import programs, replica
 from shared.contracts import events as ev
 from shared.errors import NotYetKnown, PermanentError
 from shared.people import Participant
+from shared.subscriptions import handle, on, subscriptions
 
 log = logging.getLogger(__name__)
 QUEUED = uuid.UUID("3c0f5a52-7a4e-4b0e-9a43-0f6f2d8c1b7e")  # names what is queued on match-work.v1 after its cause
 
 
-async def on_participant_profile(event: ev.ParticipantOnboarded | ev.ParticipantUpdated, uow: MatchingUnitOfWork,
-                                 deps: MatchingDeps) -> None:
+async def on_participant_profile(
+    event: ev.ParticipantOnboarded | ev.ParticipantUpdated, uow: MatchingUnitOfWork, deps: MatchingDeps
+) -> None:
     # New availability, capacity and skills count for future matching; active pairs stay as they are.
     person = Participant.from_profile(event)
     previous = await uow.participants.get(person.participant_id)
@@ -91,19 +93,21 @@ async def on_participant_profile(event: ev.ParticipantOnboarded | ev.Participant
         # profiles of many programs never waits for, nor holds up, anyone's program. Until the
         # stamp, a proposal sees the change anyway where it matters: the record has the last word on
         # a mentor's place and on who may be matched.
-        uow.emit(ev.ProfileChangeQueued(program_id=program_id, participant_id=person.participant_id),
-                 event_id=_derived(uow, f"profile/{program_id}"))
+        uow.emit(
+            ev.ProfileChangeQueued(program_id=program_id, participant_id=person.participant_id),
+            event_id=_derived(uow, f"profile/{program_id}"),
+        )
 
 
-async def on_profile_change_queued(event: ev.ProfileChangeQueued, uow: MatchingUnitOfWork,
-                                   deps: MatchingDeps) -> None:
+async def on_profile_change_queued(event: ev.ProfileChangeQueued, uow: MatchingUnitOfWork, deps: MatchingDeps) -> None:
     """A profile of a program this consumer owns changed: stamped for every replica's index."""
     await uow.programs.lock(event.program_id)
     uow.programs.touch(event.program_id, [event.participant_id])
 
 
-async def on_participant_offboarded(event: ev.ParticipantOffboarded, uow: MatchingUnitOfWork,
-                                    deps: MatchingDeps) -> None:
+async def on_participant_offboarded(
+    event: ev.ParticipantOffboarded, uow: MatchingUnitOfWork, deps: MatchingDeps
+) -> None:
     await uow.programs.lock(event.program_id)
     await _leave(uow, deps, event.program_id, event.participant_id, event.reason)
 
@@ -158,8 +162,10 @@ async def on_match_requested(event: ev.MatchRequested, uow: MatchingUnitOfWork, 
     if mentee.program_id != event.program_id:
         raise PermanentError(f"{event.mentee_id} belongs to program {mentee.program_id}, not {event.program_id}")
     request_id = uow.cause.id if uow.cause is not None else str(uuid.uuid4())
-    uow.emit(ev.MatchRequestQueued(program_id=event.program_id, mentee_id=event.mentee_id, request_id=request_id),
-             event_id=_derived(uow, "request"))
+    uow.emit(
+        ev.MatchRequestQueued(program_id=event.program_id, mentee_id=event.mentee_id, request_id=request_id),
+        event_id=_derived(uow, "request"),
+    )
 
 
 def _derived(uow: MatchingUnitOfWork, what: str) -> str | None:
@@ -175,8 +181,9 @@ async def on_match_request_queued(event: ev.MatchRequestQueued, uow: MatchingUni
     await propose_next(uow, deps, event.mentee_id, event.program_id)
 
 
-async def on_cohort_round_requested(event: ev.CohortRoundRequested, uow: MatchingUnitOfWork,
-                                    deps: MatchingDeps) -> None:
+async def on_cohort_round_requested(
+    event: ev.CohortRoundRequested, uow: MatchingUnitOfWork, deps: MatchingDeps
+) -> None:
     await uow.programs.lock(event.program_id)
     round_id = event.round_id or (uow.cause.id if uow.cause else None)
     proposed, unmatched = await cohort_round(uow, deps, event.program_id, round_id, event.mentee_ids)
@@ -205,13 +212,13 @@ async def on_proposal_accepted(event: ev.ProposalAccepted, uow: MatchingUnitOfWo
 
 async def on_proposal_declined(event: ev.ProposalDeclined, uow: MatchingUnitOfWork, deps: MatchingDeps) -> None:
     proposal = await _answerable(uow, event.proposal_id)
-    declined = proposal.decline(event.participant_id, now=uow.now(), reason=event.reason,
-                                reason_code=event.reason_code)
+    declined = proposal.decline(event.participant_id, now=uow.now(), reason=event.reason, reason_code=event.reason_code)
     await close_and_rematch(uow, deps, proposal, declined)
 
 
-async def on_relationship_end_requested(event: ev.RelationshipEndRequested, uow: MatchingUnitOfWork,
-                                        deps: MatchingDeps) -> None:
+async def on_relationship_end_requested(
+    event: ev.RelationshipEndRequested, uow: MatchingUnitOfWork, deps: MatchingDeps
+) -> None:
     """The program team, or one of the two people (from the "end early" link in a message), ends a
     relationship: the mentor's place is free again; with `do_not_pair_again` the two are kept apart
     for good, whoever asks.
@@ -247,19 +254,19 @@ async def on_relationship_end_requested(event: ev.RelationshipEndRequested, uow:
         await propose_next(uow, deps, relationship.mentee_id, relationship.program_id)
 
 
-SUBSCRIPTIONS = {
-    **programs.PROGRAM_SUBSCRIPTIONS,
-    ev.ParticipantOnboarded: on_participant_profile,
-    ev.ParticipantUpdated: on_participant_profile,
-    ev.ParticipantOffboarded: on_participant_offboarded,
-    ev.ParticipantErased: on_participant_erased,
+SUBSCRIPTIONS = subscriptions(
+    programs.PROGRAM_SUBSCRIPTIONS,
+    on(ev.ParticipantOnboarded, on_participant_profile),
+    on(ev.ParticipantUpdated, on_participant_profile),
+    on(ev.ParticipantOffboarded, on_participant_offboarded),
+    on(ev.ParticipantErased, on_participant_erased),
     # How a person wants to be written to: kept like every replica (matching itself writes to nobody).
-    ev.ParticipantPreferencesChanged: replica.on_participant_preferences_changed,
-    ev.MatchRequested: on_match_requested,
-    ev.MatchRequestQueued: on_match_request_queued,
-    ev.ProfileChangeQueued: on_profile_change_queued,
-    ev.CohortRoundRequested: on_cohort_round_requested,
-    ev.ProposalAccepted: on_proposal_accepted,
-    ev.ProposalDeclined: on_proposal_declined,
-    ev.RelationshipEndRequested: on_relationship_end_requested,
-}
+    on(ev.ParticipantPreferencesChanged, replica.on_participant_preferences_changed),
+    handle(ev.MatchRequested, on_match_requested),
+    handle(ev.MatchRequestQueued, on_match_request_queued),
+    handle(ev.ProfileChangeQueued, on_profile_change_queued),
+    handle(ev.CohortRoundRequested, on_cohort_round_requested),
+    handle(ev.ProposalAccepted, on_proposal_accepted),
+    handle(ev.ProposalDeclined, on_proposal_declined),
+    handle(ev.RelationshipEndRequested, on_relationship_end_requested),
+)

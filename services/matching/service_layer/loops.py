@@ -46,8 +46,9 @@ async def follow_terms(service: Service[MatchingDeps, MatchingUnitOfWork]) -> Pa
     deps = service.deps
     default_term = deps.settings.term_days
     async with service.transaction() as uow:
-        due = await uow.relationships.term_tasks_due(uow.now(), default_term_days=default_term, notice=END_NOTICE,
-                                                     limit=BATCH)
+        due = await uow.relationships.term_tasks_due(
+            uow.now(), default_term_days=default_term, notice=END_NOTICE, limit=BATCH
+        )
     for relationship_id, program_id in due:
         async with service.transaction() as uow:
             await uow.programs.lock(program_id)  # the program lock first, as everywhere

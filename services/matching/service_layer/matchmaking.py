@@ -36,12 +36,18 @@ class MatchingDeps:
 
 
 def _offer(uow: MatchingUnitOfWork, program: ProgramSettings, pair: PairProposal, round_id: str | None) -> Proposal:
-    return Proposal.offer(pair, program_id=program.program_id, round_id=round_id, now=uow.now(),
-                          response_window_hours=program.response_window_hours)
+    return Proposal.offer(
+        pair,
+        program_id=program.program_id,
+        round_id=round_id,
+        now=uow.now(),
+        response_window_hours=program.response_window_hours,
+    )
 
 
-async def propose_next(uow: MatchingUnitOfWork, deps: MatchingDeps, mentee_id: str, program_id: str, *,
-                       also_exclude: Collection[str] = ()) -> None:
+async def propose_next(
+    uow: MatchingUnitOfWork, deps: MatchingDeps, mentee_id: str, program_id: str, *, also_exclude: Collection[str] = ()
+) -> None:
     """Propose the best available mentor to this mentee, or say in plain words why there is none.
 
     The caller holds the program's lock. One read says whether the mentee may be matched and whom
@@ -65,8 +71,15 @@ async def propose_next(uow: MatchingUnitOfWork, deps: MatchingDeps, mentee_id: s
             deps.indexes.reread(uow, program_id, [mentee_id])
             continue
         if not isinstance(outcome, PairProposal):
-            uow.emit(ev.MatchUnavailable(program_id=program_id, mentee_id=mentee_id, reason=outcome.reason,
-                                         reason_code=outcome.reason_code, reason_params=outcome.params))
+            uow.emit(
+                ev.MatchUnavailable(
+                    program_id=program_id,
+                    mentee_id=mentee_id,
+                    reason=outcome.reason,
+                    reason_code=outcome.reason_code,
+                    reason_params=outcome.params,
+                )
+            )
             return
         proposal = _offer(uow, view.program, outcome, None)
         if await uow.proposals.add_within_capacity(proposal):
@@ -74,13 +87,20 @@ async def propose_next(uow: MatchingUnitOfWork, deps: MatchingDeps, mentee_id: s
             uow.emit(proposal.proposed())
             return
         deps.indexes.reread(uow, program_id, [proposal.mentor_id])
-    uow.emit(ev.MatchUnavailable(program_id=program_id, mentee_id=mentee_id,
-                                 reason="every compatible mentor is at capacity", reason_code="at_capacity",
-                                 reason_params={}))
+    uow.emit(
+        ev.MatchUnavailable(
+            program_id=program_id,
+            mentee_id=mentee_id,
+            reason="every compatible mentor is at capacity",
+            reason_code="at_capacity",
+            reason_params={},
+        )
+    )
 
 
-async def close_and_rematch(uow: MatchingUnitOfWork, deps: MatchingDeps, proposal: Proposal,
-                            events: list[ev.EventData]) -> None:
+async def close_and_rematch(
+    uow: MatchingUnitOfWork, deps: MatchingDeps, proposal: Proposal, events: list[ev.EventData]
+) -> None:
     """A proposal closed without a match (declined, expired): say so, free the mentor's place and
     ask the next mentor. The caller holds the program's lock."""
     if not events:
@@ -93,15 +113,19 @@ async def close_and_rematch(uow: MatchingUnitOfWork, deps: MatchingDeps, proposa
     await propose_next(uow, deps, proposal.mentee_id, proposal.program_id)
 
 
-async def cohort_round(uow: MatchingUnitOfWork, deps: MatchingDeps, program_id: str, round_id: str | None,
-                       mentee_ids: list[str] | None) -> tuple[int, int]:
+async def cohort_round(
+    uow: MatchingUnitOfWork, deps: MatchingDeps, program_id: str, round_id: str | None, mentee_ids: list[str] | None
+) -> tuple[int, int]:
     """One global optimisation over the program's free mentees and mentors; (proposed, unmatched)."""
     program = await uow.program_settings.get(program_id, deps.settings)
     people = await uow.participants.in_program(program_id)
     busy = await uow.commitments.busy_mentees(program_id, deps.settings.max_matches_per_mentee)
     wanted = set(mentee_ids) if mentee_ids is not None else None
-    mentees = [p for p in people if p.is_mentee and p.participant_id not in busy
-               and (wanted is None or p.participant_id in wanted)]
+    mentees = [
+        p
+        for p in people
+        if p.is_mentee and p.participant_id not in busy and (wanted is None or p.participant_id in wanted)
+    ]
     mentors = [p for p in people if p.is_mentor]
     if not mentees:
         return 0, 0
@@ -109,7 +133,11 @@ async def cohort_round(uow: MatchingUnitOfWork, deps: MatchingDeps, program_id: 
     # A large round takes seconds of CPU: off the event loop, so Kafka heartbeats and other
     # handlers keep going meanwhile.
     result = await asyncio.to_thread(
-        solve_cohort, mentees, mentors, at=uow.now(), settings=match_settings(program),
+        solve_cohort,
+        mentees,
+        mentors,
+        at=uow.now(),
+        settings=match_settings(program),
         load={m.participant_id: loads.get(m.participant_id, 0) for m in mentors},
         excluded_pairs=await uow.commitments.excluded_pairs(program_id),
         directory={p.participant_id: p.manager_id for p in people},
@@ -120,6 +148,13 @@ async def cohort_round(uow: MatchingUnitOfWork, deps: MatchingDeps, program_id: 
     for proposal in proposals:
         uow.emit(proposal.proposed())
     for miss in result.unmatched:
-        uow.emit(ev.MatchUnavailable(program_id=program_id, mentee_id=miss.mentee_id, reason=miss.reason,
-                                     reason_code=miss.reason_code, reason_params=miss.params))
+        uow.emit(
+            ev.MatchUnavailable(
+                program_id=program_id,
+                mentee_id=miss.mentee_id,
+                reason=miss.reason,
+                reason_code=miss.reason_code,
+                reason_params=miss.params,
+            )
+        )
     return len(proposals), len(result.unmatched)
