@@ -164,7 +164,13 @@ class RelationshipRepository:
         goals = [(r.relationship_id, g.goal, g.progress, g.updated_at, g.achieved_at)
                  for r in relationships for g in r.changed_goals]
         if goals:
-            await self.conn.executemany(_SAVE_GOAL, goals)
+            await self.conn.execute(
+                """INSERT INTO goal_progress (relationship_id, goal, progress, updated_at, achieved_at)
+                   SELECT * FROM unnest($1::text[], $2::text[], $3::int[], $4::timestamptz[], $5::timestamptz[])
+                   ON CONFLICT (relationship_id, goal) DO UPDATE
+                   SET progress = EXCLUDED.progress, updated_at = EXCLUDED.updated_at,
+                       achieved_at = EXCLUDED.achieved_at""",
+                *(list(column) for column in zip(*goals, strict=True)))
         assessed = [r for r in relationships if r.health_state is not None]
         if not assessed:
             return
