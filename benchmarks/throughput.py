@@ -186,6 +186,9 @@ class Workload:
     seed: Callable[[asyncpg.Connection, list[tuple[dict, dict]]], Awaitable[None]]
     inputs: Callable[[list[tuple[dict, dict]]], list[ev.EventData]]
     sends_mail: bool = False
+    # The inbox type that marks an input event done: the input's own, or the last hop's where the
+    # service queues its input again for itself (matching: match.requested -> match.request.queued).
+    done_as: str | None = None
 
 
 async def seed_matching(conn: asyncpg.Connection, pairs: list[tuple[dict, dict]]) -> None:
@@ -241,7 +244,7 @@ def meetings_completed(pairs: list[tuple[dict, dict]]) -> list[ev.EventData]:
 WORKLOADS = {
     "matching": Workload("matching", build_matching, MatchingSettings, "match.requested",
                          "rank the program's mentors, proposal row → match.proposed (or match.unavailable)",
-                         seed_matching, match_requests),
+                         seed_matching, match_requests, done_as="match.request.queued"),
     "scheduling": Workload("scheduling", build_scheduling, SchedulingSettings, "match.established",
                            "pair, series, kickoff placed in both people's hours, bookings, 2 reminders → "
                            "meeting.scheduled with an iCalendar invite", seed_people, matches_established),
@@ -475,7 +478,7 @@ class Throughput:
     problems: Counter[str] = field(default_factory=Counter)
 
 
-_PROGRESS = """SELECT """ + MARK + """ (SELECT count(*) FROM {schema}.inbox) AS handled,
+_PROGRESS = """SELECT """ + MARK + """ (SELECT count(*) FROM {schema}.inbox WHERE event_type = '{done_as}') AS handled,
                       (SELECT count(*) FROM {schema}.outbox WHERE state = 'pending') AS pending"""
 _DELIVERIES_DUE = ("SELECT " + MARK + " count(*) FROM notifications.deliveries "
                    "WHERE status IN ('pending', 'sending') AND not_before <= now()")
@@ -522,7 +525,7 @@ async def watch_window(url: str, owner_url: str, workload: Workload, total: int,
     try:
         deadline = time.monotonic() + startup_timeout
         while True:
-            row = await conn.fetchrow(_PROGRESS.format(schema=schema))
+            row = await conn.fetchrow(_PROGRESS.format(schema=schema, done_as=workload.done_as or workload.consumes))
             if row["handled"] >= warmup:
                 break
             if time.monotonic() > deadline:
@@ -538,7 +541,7 @@ async def watch_window(url: str, owner_url: str, workload: Workload, total: int,
         while True:
             await asyncio.sleep(POLL_SECONDS)
             _check_alive(processes)
-            row = await conn.fetchrow(_PROGRESS.format(schema=schema))
+            row = await conn.fetchrow(_PROGRESS.format(schema=schema, done_as=workload.done_as or workload.consumes))
             done = row["handled"] >= total and (workload.sends_mail or row["pending"] == 0)
             if done or time.time() >= closes:
                 break
