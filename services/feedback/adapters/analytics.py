@@ -34,6 +34,17 @@ class MeetingFact(NamedTuple):
     at: datetime
 
 
+class ProposalClosed(NamedTuple):
+    """`AnalyticsRepository.proposal_closed`'s arguments, in its order."""
+
+    proposal_id: str
+    program_id: str
+    mentee_id: str
+    mentor_id: str
+    status: str
+    at: datetime
+
+
 class HealthChange(NamedTuple):
     relationship_id: str
     previous: str | None
@@ -70,6 +81,16 @@ class AnalyticsRepository:
                ON CONFLICT (proposal_id) DO UPDATE SET status = EXCLUDED.status, closed_at = EXCLUDED.closed_at
                WHERE analytics_proposals.status = 'open'""",
             proposal_id, program_id, mentee_id, mentor_id, status, at)
+
+    async def proposals_closed(self, closed: Sequence[ProposalClosed]) -> None:
+        """`proposal_closed` for several proposals (each once), in one statement."""
+        if closed:
+            await self.conn.execute(
+                """INSERT INTO analytics_proposals (proposal_id, program_id, mentee_id, mentor_id, status, closed_at)
+                   SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::timestamptz[])
+                   ON CONFLICT (proposal_id) DO UPDATE SET status = EXCLUDED.status, closed_at = EXCLUDED.closed_at
+                   WHERE analytics_proposals.status = 'open'""",
+                *(list(column) for column in zip(*closed, strict=True)))
 
     async def meeting(self, *, meeting_id: str, relationship_id: str, program_id: str, mentor_id: str,
                       mentee_id: str, occurrence: int, start: datetime, status: str, at: datetime) -> None:

@@ -9,6 +9,7 @@ counted once. Only active relationships are claimed.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
 import asyncpg
@@ -33,6 +34,13 @@ class CheckinRepository:
         await self.conn.execute(
             "INSERT INTO checkin_schedule (relationship_id, asked, next_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
             schedule.relationship_id, schedule.asked, schedule.next_at)
+
+    async def start_many(self, schedules: Sequence[CheckinSchedule]) -> None:
+        """`start` for several relationships (each once), in one statement."""
+        await self.conn.execute(
+            "INSERT INTO checkin_schedule (relationship_id, asked, next_at) "
+            "SELECT * FROM unnest($1::text[], $2::int[], $3::timestamptz[]) ON CONFLICT DO NOTHING",
+            [s.relationship_id for s in schedules], [s.asked for s in schedules], [s.next_at for s in schedules])
 
     async def save(self, schedule: CheckinSchedule) -> None:
         await self.conn.execute("UPDATE checkin_schedule SET asked = $2, next_at = $3 WHERE relationship_id = $1",

@@ -155,6 +155,24 @@ class RelationshipRepository:
                LEFT JOIN relationship_health h ON h.relationship_id = r.id""", ids)
         return {r["id"]: _relationship(pairs[r["id"]], goals.get(r["id"], ()), r, r) for r in rows}
 
+    async def add_pairs(self, pairs: Sequence[Pair]) -> set[str]:
+        """`PairDirectory.add` for several pairs (each once), in one statement: those new here."""
+        rows = await self.conn.fetch(
+            # One row per pair as JSON: its goals are an array each, which unnest would flatten.
+            """INSERT INTO pairs (relationship_id, program_id, mentor_id, mentee_id, established_at, goals, status,
+                                  ended_at, end_reason)
+               SELECT p.relationship_id, p.program_id, p.mentor_id, p.mentee_id, p.established_at,
+                      ARRAY(SELECT e FROM jsonb_array_elements_text(p.goals) WITH ORDINALITY AS t(e, n) ORDER BY n),
+                      p.status, p.ended_at, p.end_reason
+               FROM jsonb_to_recordset($1::jsonb) AS p(relationship_id text, program_id text, mentor_id text,
+                    mentee_id text, established_at timestamptz, goals jsonb, status text, ended_at timestamptz,
+                    end_reason text)
+               ON CONFLICT (relationship_id) DO NOTHING RETURNING relationship_id""",
+            [{"relationship_id": p.relationship_id, "program_id": p.program_id, "mentor_id": p.mentor_id,
+              "mentee_id": p.mentee_id, "established_at": p.established_at, "goals": list(p.goals),
+              "status": p.status, "ended_at": p.ended_at, "end_reason": p.end_reason} for p in pairs])
+        return {r["relationship_id"] for r in rows}
+
     async def save_many(self, relationships: Sequence[Relationship], *, at: datetime) -> None:
         """`save` for several relationships (each once): at most one statement per table."""
         agreed = [(r.relationship_id, list(r.agreed.goals), r.agreed.participant_id, r.agreed.recorded_at)

@@ -60,7 +60,7 @@ from __future__ import annotations
 from collections.abc import Hashable, Sequence
 from datetime import datetime
 
-from services.feedback.adapters.analytics import MeetingFact
+from services.feedback.adapters.analytics import MeetingFact, ProposalClosed
 from services.feedback.domain.model import Feedback, MeetingOutcome
 from services.feedback.service_layer import erasure, lifecycle
 from services.feedback.service_layer.assessment import reassess, reassess_many
@@ -100,6 +100,26 @@ async def on_match_expired(event: ev.MatchExpired, uow: FeedbackUnitOfWork, deps
                                         status="expired", at=event.expired_at)
 
 
+async def on_matches_established(wave: Sequence[Applied], uow: FeedbackUnitOfWork, deps: FeedbackDeps) -> None:
+    """`on_match_established` for a wave (each relationship and proposal once, shared.waves): the
+    same rows in four statements for the whole wave."""
+    events: list[ev.MatchEstablished] = [applied.data for applied in wave]
+    pairs = [replica.pair_from_event(event) for event in events]
+    added = await uow.relationships.add_pairs(pairs)
+    new = [pair for pair in pairs if pair.relationship_id in added]
+    if new:
+        await lifecycle.plan_checkins_many(uow, deps, new)
+    await uow.analytics.proposals_closed([ProposalClosed(e.proposal_id, e.program_id, e.mentee_id, e.mentor_id,
+                                                         "accepted", e.established_at) for e in events])
+
+
+def _relationship_and_proposal(event: ev.MatchEstablished) -> tuple[Hashable, ...]:
+    """What an establishment writes that another of its wave must not: the pair (and its check-ins)
+    and the proposal's analytics row."""
+    return ("relationship", event.relationship_id), ("proposal", event.proposal_id)
+
+
+@set_wise(on_matches_established, resources=_relationship_and_proposal)
 async def on_match_established(event: ev.MatchEstablished, uow: FeedbackUnitOfWork, deps: FeedbackDeps) -> None:
     pair = replica.pair_from_event(event)
     if await uow.pairs.add(pair):

@@ -5,6 +5,8 @@ handlers.py.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from services.feedback.domain.checkins import CheckinCadence, CheckinSchedule
 from services.feedback.service_layer.assessment import reassess
 from services.feedback.service_layer.deps import FeedbackDeps
@@ -20,6 +22,18 @@ async def plan_checkins(uow: FeedbackUnitOfWork, deps: FeedbackDeps, pair: Pair)
     schedule = CheckinSchedule(pair.relationship_id, pair.established_at)
     schedule.plan(CheckinCadence.of(program))
     await uow.checkins.start(schedule)
+    uow.after_commit(deps.wake_checkins.set)
+
+
+async def plan_checkins_many(uow: FeedbackUnitOfWork, deps: FeedbackDeps, pairs: Sequence[Pair]) -> None:
+    """`plan_checkins` for several new relationships (each once), in two statements."""
+    programs = await uow.programs.get_many({pair.program_id for pair in pairs}, deps.settings)
+    schedules = []
+    for pair in pairs:
+        schedule = CheckinSchedule(pair.relationship_id, pair.established_at)
+        schedule.plan(CheckinCadence.of(programs[pair.program_id]))
+        schedules.append(schedule)
+    await uow.checkins.start_many(schedules)
     uow.after_commit(deps.wake_checkins.set)
 
 

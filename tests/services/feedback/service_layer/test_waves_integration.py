@@ -6,7 +6,9 @@ the same rows, the same events in the same order and the same dead letters eithe
 - answers: by either of the pair or an outsider, naming a request or not (theirs, someone else's,
   unknown, of another kind), a check-in after the end, milestones and goals, fit, comments by or
   about someone forgotten, an answer id used twice;
-- both: redeliveries and reused event ids."""
+- establishments: new pairs and pairs known already, in a configured program or not, a proposal
+  proposed before, declined before, or named by two relationships, proposals in between;
+- all: redeliveries and reused event ids."""
 
 from __future__ import annotations
 
@@ -24,6 +26,7 @@ from services.feedback.service_layer.handlers import (
     SUBSCRIPTIONS,
     FeedbackDeps,
     on_feedback_submitted,
+    on_match_established,
     on_meeting_completed,
 )
 from services.feedback.service_layer.unit_of_work import FeedbackUnitOfWork
@@ -358,3 +361,89 @@ async def test_a_batch_of_answers_is_applied_as_one_wave(databases):
     told = [orjson.loads(r["payload"])["type"] for r in await one.fetch("SELECT payload FROM feedback.outbox ORDER BY id")]
     assert told.count("relationship.fit.questioned") == 3  # each mentee said "not good"
     assert told.count("milestone.achieved") == 9 and "goal.achieved" in told
+
+
+def match_event(kind: str, rid: str, proposal: int, program: int, goals: int):
+    mentee, mentor = f"mentee-{rid}", f"mentor-{proposal}"
+    if kind == "established":
+        return "match.established", ev.MatchEstablished(
+            relationship_id=rid, proposal_id=f"p{proposal}", program_id=("g1", "g2")[program], mentee_id=mentee,
+            mentor_id=mentor, established_at=NOW - timedelta(hours=proposal), goals=GOALS[goals])
+    if kind == "proposed":
+        return "match.proposed", ev.MatchProposed(
+            proposal_id=f"p{proposal}", program_id=("g1", "g2")[program], mentee_id=mentee, mentor_id=mentor,
+            score=0.8, explanation={}, expires_at=NOW + timedelta(days=3))
+    return "match.declined", ev.MatchDeclined(proposal_id=f"p{proposal}", program_id=("g1", "g2")[program],
+                                              mentee_id=mentee, mentor_id=mentor, reason="not now")
+
+
+match_step = st.one_of(
+    st.tuples(st.sampled_from(["established"] * 5 + ["proposed", "declined"]),
+              st.sampled_from(["n0", "n1", "n2", "n3", "r0"]), st.integers(0, 5), st.integers(0, 1),
+              st.integers(0, len(GOALS) - 1)),
+    st.tuples(st.sampled_from(["again", "reuse"]), st.integers(0, 50), st.just(0), st.just(0), st.just(0)),
+)
+
+
+def match_records(steps) -> list[ConsumerRecord]:
+    made: list[tuple[str, bytes]] = []
+    for n, (kind, who, proposal, program, goals) in enumerate(steps):
+        if kind in ("again", "reuse") and made:
+            key, value = made[who % len(made)]
+            if kind == "again":
+                made.append((key, value))
+            else:
+                event_type, data = match_event("established", "n9", 9, 0, 1)
+                made.append((data.key_value(), new_envelope(type=event_type, source="/matching", data=data, time=NOW,
+                                                            id=orjson.loads(value)["id"]).to_json()))
+            continue
+        if kind in ("again", "reuse"):
+            kind, who = "established", "n0"
+        event_type, data = match_event(kind, who, proposal, program, goals)
+        made.append((data.key_value(), new_envelope(type=event_type, source="/matching", data=data,
+                                                    time=NOW - timedelta(minutes=len(steps) - n),
+                                                    id=f"x-{n}").to_json()))
+    return [ConsumerRecord(topics.MATCHES, 0, offset, 0, 0, key.encode(), value, None, 0, len(value), ())
+            for offset, (key, value) in enumerate(made)]
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(steps=st.lists(match_step, min_size=1, max_size=30), batch=st.sampled_from([1, 6, 200]))
+# New pairs in both programs, one known already, a proposal proposed and one declined before.
+@example(steps=[("proposed", "n0", 0, 0, 0), ("declined", "n2", 2, 1, 0), ("established", "n0", 0, 0, 1),
+                ("established", "n1", 1, 1, 3), ("established", "r0", 3, 0, 0), ("established", "n2", 2, 1, 2),
+                ("established", "n3", 4, 0, 0)], batch=200)
+# The same relationship and the same proposal twice within reach of one wave; a redelivery; a reused id.
+@example(steps=[("established", "n0", 0, 0, 1), ("established", "n1", 0, 1, 1), ("established", "n0", 1, 0, 1),
+                ("again", 0, 0, 0, 0), ("reuse", 1, 0, 0, 0), ("established", "n2", 2, 1, 0)], batch=6)
+async def test_establishment_waves_leave_what_the_one_event_path_leaves(databases, steps, batch):
+    one, many = databases
+    records = match_records(steps)
+    await seed(one)
+    await seed(many)
+    reference = await apply(one, records, set_wise=False, batch=batch, topic=topics.MATCHES)
+    waves = await apply(many, records, set_wise=True, batch=batch, topic=topics.MATCHES)
+    assert waves == reference
+    assert await state(many) == await state(one)
+
+
+async def test_a_batch_of_establishments_is_applied_as_one_wave(databases):
+    one, _ = databases
+    records = match_records([("established", r, n, n % 2, 1) for n, r in enumerate(["n0", "n1", "n2", "n3"])])
+    await seed(one)
+    calls = []
+    many = on_match_established.many
+
+    async def counted(wave, uow, deps):
+        calls.append(len(wave))
+        await many(wave, uow, deps)
+
+    on_match_established.many = counted
+    try:
+        outcomes, _ = await apply(one, records, set_wise=True, batch=200, topic=topics.MATCHES)
+    finally:
+        on_match_established.many = many
+    assert outcomes == ["handled"] * 4 and calls == [4]
+    schedules = await one.fetch("SELECT relationship_id, next_at FROM feedback.checkin_schedule ORDER BY 1")
+    assert [r["relationship_id"] for r in schedules] == ["n0", "n1", "n2", "n3"]
+    assert all(r["next_at"] is not None for r in schedules)
