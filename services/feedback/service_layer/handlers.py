@@ -29,6 +29,12 @@ Subscriptions (who handles what; `SUBSCRIPTIONS` at the bottom is the source of 
 | every `<topic>.dlq` (DeadLetters)       | on_dead_letter           | analytics_dead_letters                    | -                                                        |
 | (a check-in falls due; loop)            | checkins.checkin_pass    | checkin_schedule, requests, health        | feedback.requested (checkin; once more with `reminder`), relationship.health.changed/at_risk |
 
+Set-wise (shared.waves): match.established, meeting.scheduled/rescheduled/cancelled, meeting.completed
+and feedback.submitted also have a form that applies a whole wave of a batch (each relationship,
+meeting, proposal, answer and request once) with a few statements in all: the same rows, and the same
+events in the same order, as the one-event handlers, which stay the reference
+(tests/services/feedback/service_layer/test_waves_integration.py holds them to it).
+
 Refused (dead-lettered with the reason; ids and goal terms only): an answer or progress from
 someone outside the pair; progress on a goal the relationship does not have (0-100 is the
 schema's); a check-in answer once the relationship has ended (closure answers, and late answers
@@ -140,6 +146,16 @@ async def _record_meeting(event: ev.MeetingScheduled | ev.MeetingRescheduled | e
         status=_MEETING_STATUS[type(event)], at=event_time(uow))
 
 
+async def on_meetings_placed(wave: Sequence[Applied], uow: FeedbackUnitOfWork, deps: FeedbackDeps) -> None:
+    """`on_meeting_placed` for a wave (each meeting once): its rows in one statement."""
+    await uow.analytics.meetings([_meeting_fact(a.data, _MEETING_STATUS[type(a.data)], a.envelope.time) for a in wave])
+
+
+def _meeting(event: ev.MeetingScheduled | ev.MeetingRescheduled | ev.MeetingCancelled) -> tuple[Hashable, ...]:
+    return (("meeting", event.meeting_id),)  # its analytics row is all it writes
+
+
+@set_wise(on_meetings_placed, resources=_meeting)
 async def on_meeting_placed(event: ev.MeetingScheduled | ev.MeetingRescheduled | ev.MeetingCancelled,
                             uow: FeedbackUnitOfWork, deps: FeedbackDeps) -> None:
     await _record_meeting(event, uow)
@@ -196,7 +212,8 @@ async def on_meetings_completed(wave: Sequence[Applied], uow: FeedbackUnitOfWork
             uow.emit(event)
 
 
-def _meeting_fact(event: ev.MeetingCompleted, status: str, at: datetime) -> MeetingFact:
+def _meeting_fact(event: ev.MeetingScheduled | ev.MeetingRescheduled | ev.MeetingCancelled | ev.MeetingCompleted,
+                  status: str, at: datetime) -> MeetingFact:
     return MeetingFact(event.meeting_id, event.relationship_id, event.program_id, event.mentor_id, event.mentee_id,
                        event.occurrence, event.start, status, at)
 

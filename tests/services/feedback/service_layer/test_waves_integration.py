@@ -124,11 +124,17 @@ def event_of(kind: str, rid: str, k: int, start: int):
         return "meeting.completed", ev.MeetingCompleted(**fields)
     if kind == "missed":
         return "meeting.missed", ev.MeetingMissed(**fields, absent=[f"mentee{i}"])
-    return "meeting.scheduled", ev.MeetingScheduled(**fields, ics="BEGIN:VCALENDAR\r\nEND:VCALENDAR\r\n")
+    ics = "BEGIN:VCALENDAR\r\nEND:VCALENDAR\r\n"
+    if kind == "rescheduled":
+        return "meeting.rescheduled", ev.MeetingRescheduled(**fields, previous_start=NOW, sequence=1, ics=ics)
+    if kind == "cancelled":
+        return "meeting.cancelled", ev.MeetingCancelled(**fields, sequence=2, ics=ics)
+    return "meeting.scheduled", ev.MeetingScheduled(**fields, ics=ics)
 
 
 step = st.one_of(
-    st.tuples(st.sampled_from(["completed"] * 6 + ["missed", "scheduled"]), st.sampled_from(RELATIONSHIPS[:4]),
+    st.tuples(st.sampled_from(["completed"] * 6 + ["missed", "scheduled", "scheduled", "rescheduled", "cancelled"]),
+              st.sampled_from(RELATIONSHIPS[:4]),
               st.integers(0, 3), st.integers(0, 3)),
     st.tuples(st.just("completed"), st.just("r4"), st.integers(0, 2), st.just(0)),  # not established here
     st.tuples(st.just("again"), st.integers(0, 50), st.just(0), st.just(0)),  # an earlier record again
@@ -273,6 +279,10 @@ async def databases(database_url):
 # A wave that waits on an unknown relationship, a redelivery and a reused id inside it.
 @example(steps=[("completed", "r0", 0, 0), ("completed", "r4", 0, 0), ("completed", "r1", 0, 0),
                 ("again", 0, 0, 0), ("reuse", 2, 2, 0), ("missed", "r2", 1, 3), ("completed", "r2", 2, 3)], batch=6)
+# Meetings placed, moved and cancelled in one wave, then held or cancelled again (a closed one stays closed).
+@example(steps=[("scheduled", "r0", 1, 0), ("rescheduled", "r1", 1, 1), ("cancelled", "r2", 1, 0),
+                ("scheduled", "r4", 0, 0), ("completed", "r0", 1, 1), ("cancelled", "r1", 1, 2),
+                ("rescheduled", "r2", 1, 3), ("scheduled", "r0", 2, 3)], batch=200)
 async def test_waves_leave_what_the_one_event_path_leaves(databases, steps, batch):
     one, many = databases
     records = records_of(steps)
