@@ -264,6 +264,28 @@ class OutcomeRepository:
             [o.recorded_at for o in outcomes], [o.starts_at for o in outcomes])
         return {r["meeting_id"] for r in rows}
 
+    async def streaks_many(self, relationship_ids: Sequence[str]) -> dict[str, Streak]:
+        """`streak` for several relationships, in one statement."""
+        rows = await self.conn.fetch(
+            """SELECT r.id,
+                      ARRAY(SELECT o.meeting_id FROM meeting_outcomes o WHERE o.relationship_id = r.id
+                            ORDER BY o.starts_at NULLS FIRST, o.recorded_at, o.meeting_id) AS meetings,
+                      ARRAY(SELECT o.held FROM meeting_outcomes o WHERE o.relationship_id = r.id
+                            ORDER BY o.starts_at NULLS FIRST, o.recorded_at, o.meeting_id) AS held
+               FROM unnest($1::text[]) AS r(id)""", list(relationship_ids))
+        return {r["id"]: trailing_misses(zip(r["meetings"], r["held"], strict=True)) for r in rows}
+
+    async def announce_streaks(self, streaks: Sequence[tuple[str, Streak]], at: datetime) -> set[str]:
+        """`announce_streak` for several relationships (each once), in one statement: those told now."""
+        if not streaks:
+            return set()
+        rows = await self.conn.fetch(
+            """INSERT INTO missed_streaks (relationship_id, first_meeting_id, consecutive, announced_at)
+               SELECT r, m, c, $4 FROM unnest($1::text[], $2::text[], $3::int[]) AS s(r, m, c)
+               ON CONFLICT DO NOTHING RETURNING relationship_id""",
+            [r for r, _ in streaks], [s.first_meeting_id for _, s in streaks], [s.count for _, s in streaks], at)
+        return {r["relationship_id"] for r in rows}
+
     async def held(self, relationship_id: str) -> int:
         return await self.conn.fetchval(
             "SELECT count(*) FROM meeting_outcomes WHERE relationship_id = $1 AND held", relationship_id)

@@ -29,8 +29,8 @@ Subscriptions (who handles what; `SUBSCRIPTIONS` at the bottom is the source of 
 | every `<topic>.dlq` (DeadLetters)       | on_dead_letter           | analytics_dead_letters                    | -                                                        |
 | (a check-in falls due; loop)            | checkins.checkin_pass    | checkin_schedule, requests, health        | feedback.requested (checkin; once more with `reminder`), relationship.health.changed/at_risk |
 
-Set-wise (shared.waves): match.established, meeting.scheduled/rescheduled/cancelled, meeting.completed
-and feedback.submitted also have a form that applies a whole wave of a batch (each relationship,
+Set-wise (shared.waves): match.established, meeting.scheduled/rescheduled/cancelled,
+meeting.completed/missed and feedback.submitted also have a form that applies a whole wave of a batch (each relationship,
 meeting, proposal, answer and request once) with a few statements in all: the same rows, and the same
 events in the same order, as the one-event handlers, which stay the reference
 (tests/services/feedback/service_layer/test_waves_integration.py holds them to it).
@@ -67,7 +67,7 @@ from collections.abc import Hashable, Sequence
 from datetime import datetime
 
 from services.feedback.adapters.analytics import MeetingFact, ProposalClosed
-from services.feedback.domain.model import Feedback, MeetingOutcome
+from services.feedback.domain.model import Feedback, MeetingOutcome, Relationship
 from services.feedback.service_layer import erasure, lifecycle
 from services.feedback.service_layer.assessment import reassess, reassess_many
 from services.feedback.service_layer.deps import FeedbackDeps
@@ -134,7 +134,7 @@ async def on_match_established(event: ev.MatchEstablished, uow: FeedbackUnitOfWo
                                         status="accepted", at=event.established_at)
 
 
-_MEETING_STATUS = {ev.MeetingScheduled: "scheduled", ev.MeetingRescheduled: "scheduled",
+_MEETING_STATUS: dict[type[ev.EventData], str] = {ev.MeetingScheduled: "scheduled", ev.MeetingRescheduled: "scheduled",
                    ev.MeetingCancelled: "cancelled", ev.MeetingCompleted: "completed", ev.MeetingMissed: "missed"}
 
 
@@ -183,33 +183,61 @@ async def on_dead_letter(letter: DeadLetter, uow: FeedbackUnitOfWork, deps: Feed
     await uow.analytics.dead_letter(letter)
 
 
-async def on_meetings_completed(wave: Sequence[Applied], uow: FeedbackUnitOfWork, deps: FeedbackDeps) -> None:
-    """`on_meeting_completed` for a wave (each relationship and meeting once, shared.waves): the same
-    rows and the same events in the same order, in about ten statements for the whole wave."""
-    events: list[ev.MeetingCompleted] = [applied.data for applied in wave]
+async def on_meetings_closed(wave: Sequence[Applied], uow: FeedbackUnitOfWork, deps: FeedbackDeps) -> None:
+    """`on_meeting_completed` and `on_meeting_missed` for a wave of both (each relationship and meeting
+    once, shared.waves): the same rows and the same events in the same order, in about a dozen
+    statements for the whole wave."""
+    events: list[ev.MeetingCompleted | ev.MeetingMissed] = [applied.data for applied in wave]
     relationships = await uow.relationships.require_many([e.relationship_id for e in events])
-    await uow.analytics.meetings([_meeting_fact(applied.data, "completed", applied.envelope.time) for applied in wave])
+    await uow.analytics.meetings([_meeting_fact(a.data, _MEETING_STATUS[type(a.data)], a.envelope.time) for a in wave])
     now = uow.now()
-    recorded = await uow.outcomes.add_many([MeetingOutcome(e.meeting_id, e.relationship_id, held=True, recorded_at=now,
-                                                           starts_at=e.start) for e in events])
-    held = [applied for applied in wave if applied.data.meeting_id in recorded]  # the others: reported again
+    recorded = await uow.outcomes.add_many([MeetingOutcome(
+        e.meeting_id, e.relationship_id, held=isinstance(e, ev.MeetingCompleted), recorded_at=now, starts_at=e.start)
+        for e in events])
+    closed = [applied for applied in wave if applied.data.meeting_id in recorded]  # the others: reported again
+    if not closed:
+        return
+    told: dict[str, list[ev.EventData]] = {}  # by meeting: what it tells before the health
+    await _ask_about_held(uow, deps, relationships, [a.data for a in closed if isinstance(a.data, ev.MeetingCompleted)],
+                          now, told)
+    await _nudge_about_missed(uow, relationships, [a.data for a in closed if isinstance(a.data, ev.MeetingMissed)],
+                              now, told)
+    health = await reassess_many(uow, deps, [relationships[a.data.relationship_id] for a in closed], now)
+    for applied, changed in zip(closed, health, strict=True):
+        uow.cause = applied.envelope  # what each event emits is caused by it, as one at a time
+        for event in (*told.get(applied.data.meeting_id, ()), *changed):
+            uow.emit(event)
+
+
+async def _ask_about_held(uow: FeedbackUnitOfWork, deps: FeedbackDeps, relationships: dict[str, Relationship],
+                          held: Sequence[ev.MeetingCompleted], now: datetime, told: dict[str, list[ev.EventData]]) -> None:
+    """Both people are asked about each meeting held; an answer given before is stored, not asked for."""
     if not held:
         return
-    asked = [relationships[a.data.relationship_id].ask_for_feedback(
-        a.data.meeting_id, now=now, due_days=deps.settings.feedback_due_days) for a in held]
+    asked = [relationships[e.relationship_id].ask_for_feedback(e.meeting_id, now=now,
+                                                               due_days=deps.settings.feedback_due_days) for e in held]
     requests = [request for both in asked for request in both]
     answered = await uow.feedback.answered_about_many(requests)
     for request in requests:
-        request.answered_at = answered[request.request_id]  # answered before being asked: stored, not sent
+        request.answered_at = answered[request.request_id]
     made = await uow.requests.add_many(requests)
-    told = await reassess_many(uow, deps, [relationships[a.data.relationship_id] for a in held], now)
-    for applied, both, health in zip(held, asked, told, strict=True):
-        uow.cause = applied.envelope  # what each event emits is caused by it, as one at a time
-        for request in both:
-            if request.request_id in made and request.answered_at is None:
-                uow.emit(request.requested())
-        for event in health:
-            uow.emit(event)
+    for event, both in zip(held, asked, strict=True):
+        told[event.meeting_id] = [r.requested() for r in both if r.request_id in made and r.answered_at is None]
+
+
+async def _nudge_about_missed(uow: FeedbackUnitOfWork, relationships: dict[str, Relationship],
+                              missed: Sequence[ev.MeetingMissed], now: datetime,
+                              told: dict[str, list[ev.EventData]]) -> None:
+    """A streak of missed meetings is nudged about once."""
+    if not missed:
+        return
+    streaks = await uow.outcomes.streaks_many([e.relationship_id for e in missed])
+    nudges = {e.meeting_id: (e.relationship_id, nudge) for e in missed
+              if (nudge := relationships[e.relationship_id].missed_in_a_row(streaks[e.relationship_id])) is not None}
+    announced = await uow.outcomes.announce_streaks([(rid, streaks[rid]) for rid, _ in nudges.values()], now)
+    for meeting_id, (rid, nudge) in nudges.items():
+        if rid in announced:
+            told[meeting_id] = [nudge]  # once per streak: a third miss in a row is the same streak
 
 
 def _meeting_fact(event: ev.MeetingScheduled | ev.MeetingRescheduled | ev.MeetingCancelled | ev.MeetingCompleted,
@@ -218,13 +246,14 @@ def _meeting_fact(event: ev.MeetingScheduled | ev.MeetingRescheduled | ev.Meetin
                        event.occurrence, event.start, status, at)
 
 
-def _relationship_and_meeting(event: ev.MeetingCompleted) -> tuple[Hashable, ...]:
-    """What a held meeting locks or writes that another of its wave must not: the relationship's rows
-    (pair, health, requests, outcomes) and the meeting's own (its outcome and analytics row)."""
+def _relationship_and_meeting(event: ev.MeetingCompleted | ev.MeetingMissed) -> tuple[Hashable, ...]:
+    """What a meeting held or missed locks or writes that another of its wave must not: the
+    relationship's rows (pair, health, requests, outcomes, streaks) and the meeting's own (its outcome
+    and analytics row)."""
     return ("relationship", event.relationship_id), ("meeting", event.meeting_id)
 
 
-@set_wise(on_meetings_completed, resources=_relationship_and_meeting)
+@set_wise(on_meetings_closed, resources=_relationship_and_meeting)
 async def on_meeting_completed(event: ev.MeetingCompleted, uow: FeedbackUnitOfWork, deps: FeedbackDeps) -> None:
     relationship = await uow.relationships.require(event.relationship_id, lock=True)
     await _record_meeting(event, uow)
@@ -240,6 +269,7 @@ async def on_meeting_completed(event: ev.MeetingCompleted, uow: FeedbackUnitOfWo
     await reassess(uow, deps, relationship)
 
 
+@set_wise(on_meetings_closed, resources=_relationship_and_meeting)
 async def on_meeting_missed(event: ev.MeetingMissed, uow: FeedbackUnitOfWork, deps: FeedbackDeps) -> None:
     relationship = await uow.relationships.require(event.relationship_id, lock=True)
     await _record_meeting(event, uow)
