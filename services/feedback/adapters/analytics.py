@@ -34,6 +34,21 @@ class MeetingFact(NamedTuple):
     at: datetime
 
 
+class ProposalOpened(NamedTuple):
+    proposal_id: str
+    program_id: str
+    mentee_id: str
+    mentor_id: str
+    at: datetime
+
+
+class NotificationOutcome(NamedTuple):
+    notification_id: str
+    recipient_id: str
+    status: str
+    at: datetime
+
+
 class ProposalClosed(NamedTuple):
     """`AnalyticsRepository.proposal_closed`'s arguments, in its order."""
 
@@ -82,6 +97,17 @@ class AnalyticsRepository:
                WHERE analytics_proposals.status = 'open'""",
             proposal_id, program_id, mentee_id, mentor_id, status, at)
 
+    async def proposals_opened(self, opened: Sequence[ProposalOpened]) -> None:
+        """`proposal_opened` for several proposals (each once), in one statement."""
+        if opened:
+            await self.conn.execute(
+                """INSERT INTO analytics_proposals (proposal_id, program_id, mentee_id, mentor_id, status, proposed_at)
+                   SELECT p, g, e, m, 'open', t
+                   FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::timestamptz[]) AS o(p, g, e, m, t)
+                   ON CONFLICT (proposal_id) DO UPDATE
+                   SET proposed_at = coalesce(analytics_proposals.proposed_at, EXCLUDED.proposed_at)""",
+                *(list(column) for column in zip(*opened, strict=True)))
+
     async def proposals_closed(self, closed: Sequence[ProposalClosed]) -> None:
         """`proposal_closed` for several proposals (each once), in one statement."""
         if closed:
@@ -127,6 +153,14 @@ class AnalyticsRepository:
         await self.conn.execute(
             "INSERT INTO analytics_notifications (notification_id, recipient_id, status, at) VALUES ($1, $2, $3, $4) "
             "ON CONFLICT DO NOTHING", notification_id, recipient_id, status, at)
+
+    async def notifications(self, outcomes: Sequence[NotificationOutcome]) -> None:
+        """`notification` for several notifications (each once), in one statement."""
+        if outcomes:
+            await self.conn.execute(
+                "INSERT INTO analytics_notifications (notification_id, recipient_id, status, at) "
+                "SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[]) ON CONFLICT DO NOTHING",
+                *(list(column) for column in zip(*outcomes, strict=True)))
 
     async def dead_letter(self, letter: DeadLetter) -> None:
         await self.conn.execute(

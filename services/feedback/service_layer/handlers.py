@@ -29,8 +29,9 @@ Subscriptions (who handles what; `SUBSCRIPTIONS` at the bottom is the source of 
 | every `<topic>.dlq` (DeadLetters)       | on_dead_letter           | analytics_dead_letters                    | -                                                        |
 | (a check-in falls due; loop)            | checkins.checkin_pass    | checkin_schedule, requests, health        | feedback.requested (checkin; once more with `reminder`), relationship.health.changed/at_risk |
 
-Set-wise (shared.waves): match.established, meeting.scheduled/rescheduled/cancelled,
-meeting.completed/missed and feedback.submitted also have a form that applies a whole wave of a batch (each relationship,
+Set-wise (shared.waves): match.proposed/declined/expired, match.established,
+meeting.scheduled/rescheduled/cancelled, meeting.completed/missed, feedback.submitted and
+notification.delivered/failed also have a form that applies a whole wave of a batch (each relationship,
 meeting, proposal, answer and request once) with a few statements in all: the same rows, and the same
 events in the same order, as the one-event handlers, which stay the reference
 (tests/services/feedback/service_layer/test_waves_integration.py holds them to it).
@@ -66,7 +67,7 @@ from __future__ import annotations
 from collections.abc import Hashable, Sequence
 from datetime import datetime
 
-from services.feedback.adapters.analytics import MeetingFact, ProposalClosed
+from services.feedback.adapters.analytics import MeetingFact, NotificationOutcome, ProposalClosed, ProposalOpened
 from services.feedback.domain.model import Feedback, MeetingOutcome, Relationship
 from services.feedback.service_layer import erasure, lifecycle
 from services.feedback.service_layer.assessment import reassess, reassess_many
@@ -91,16 +92,36 @@ async def on_participant_onboarded(event: ev.ParticipantOnboarded, uow: Feedback
     await uow.analytics.onboarded(event.participant_id, event.program_id, event_time(uow))
 
 
+async def on_proposals(wave: Sequence[Applied], uow: FeedbackUnitOfWork, deps: FeedbackDeps) -> None:
+    """`on_match_proposed`, `on_match_declined` and `on_match_expired` for a wave of them (each
+    proposal once): two statements in all."""
+    await uow.analytics.proposals_opened([
+        ProposalOpened(a.data.proposal_id, a.data.program_id, a.data.mentee_id, a.data.mentor_id, a.envelope.time)
+        for a in wave if isinstance(a.data, ev.MatchProposed)])
+    await uow.analytics.proposals_closed([
+        ProposalClosed(a.data.proposal_id, a.data.program_id, a.data.mentee_id, a.data.mentor_id,
+                       *(("expired", a.data.expired_at) if isinstance(a.data, ev.MatchExpired)
+                         else ("declined", a.envelope.time)))
+        for a in wave if not isinstance(a.data, ev.MatchProposed)])
+
+
+def _proposal(event: ev.MatchProposed | ev.MatchDeclined | ev.MatchExpired) -> tuple[Hashable, ...]:
+    return (("proposal", event.proposal_id),)  # its analytics row is all it writes
+
+
+@set_wise(on_proposals, resources=_proposal)
 async def on_match_proposed(event: ev.MatchProposed, uow: FeedbackUnitOfWork, deps: FeedbackDeps) -> None:
     await uow.analytics.proposal_opened(event.proposal_id, event.program_id, event.mentee_id, event.mentor_id,
                                         event_time(uow))
 
 
+@set_wise(on_proposals, resources=_proposal)
 async def on_match_declined(event: ev.MatchDeclined, uow: FeedbackUnitOfWork, deps: FeedbackDeps) -> None:
     await uow.analytics.proposal_closed(event.proposal_id, event.program_id, event.mentee_id, event.mentor_id,
                                         status="declined", at=event_time(uow))
 
 
+@set_wise(on_proposals, resources=_proposal)
 async def on_match_expired(event: ev.MatchExpired, uow: FeedbackUnitOfWork, deps: FeedbackDeps) -> None:
     await uow.analytics.proposal_closed(event.proposal_id, event.program_id, event.mentee_id, event.mentor_id,
                                         status="expired", at=event.expired_at)
@@ -170,11 +191,27 @@ async def on_relationship_unschedulable(event: ev.RelationshipUnschedulable, uow
     await uow.analytics.unplaceable(event.relationship_id, 0, event.program_id, event_time(uow))
 
 
+async def on_notifications(wave: Sequence[Applied], uow: FeedbackUnitOfWork, deps: FeedbackDeps) -> None:
+    """`on_notification_delivered` and `on_notification_failed` for a wave (each notification once):
+    one statement."""
+    await uow.analytics.notifications([
+        NotificationOutcome(a.data.notification_id, a.data.recipient_id,
+                            *(("delivered", a.data.delivered_at) if isinstance(a.data, ev.NotificationDelivered)
+                              else ("failed", a.envelope.time)))
+        for a in wave])
+
+
+def _notification(event: ev.NotificationDelivered | ev.NotificationFailed) -> tuple[Hashable, ...]:
+    return (("notification", event.notification_id),)
+
+
+@set_wise(on_notifications, resources=_notification)
 async def on_notification_delivered(event: ev.NotificationDelivered, uow: FeedbackUnitOfWork,
                                     deps: FeedbackDeps) -> None:
     await uow.analytics.notification(event.notification_id, event.recipient_id, "delivered", event.delivered_at)
 
 
+@set_wise(on_notifications, resources=_notification)
 async def on_notification_failed(event: ev.NotificationFailed, uow: FeedbackUnitOfWork, deps: FeedbackDeps) -> None:
     await uow.analytics.notification(event.notification_id, event.recipient_id, "failed", event_time(uow))
 

@@ -388,12 +388,16 @@ def match_event(kind: str, rid: str, proposal: int, program: int, goals: int):
         return "match.proposed", ev.MatchProposed(
             proposal_id=f"p{proposal}", program_id=("g1", "g2")[program], mentee_id=mentee, mentor_id=mentor,
             score=0.8, explanation={}, expires_at=NOW + timedelta(days=3))
+    if kind == "expired":
+        return "match.expired", ev.MatchExpired(proposal_id=f"p{proposal}", program_id=("g1", "g2")[program],
+                                                mentee_id=mentee, mentor_id=mentor,
+                                                expired_at=NOW - timedelta(minutes=proposal))
     return "match.declined", ev.MatchDeclined(proposal_id=f"p{proposal}", program_id=("g1", "g2")[program],
                                               mentee_id=mentee, mentor_id=mentor, reason="not now")
 
 
 match_step = st.one_of(
-    st.tuples(st.sampled_from(["established"] * 5 + ["proposed", "declined"]),
+    st.tuples(st.sampled_from(["established"] * 4 + ["proposed"] * 3 + ["declined", "expired"]),
               st.sampled_from(["n0", "n1", "n2", "n3", "r0"]), st.integers(0, 5), st.integers(0, 1),
               st.integers(0, len(GOALS) - 1)),
     st.tuples(st.sampled_from(["again", "reuse"]), st.integers(0, 50), st.just(0), st.just(0), st.just(0)),
@@ -431,6 +435,10 @@ def match_records(steps) -> list[ConsumerRecord]:
 # The same relationship and the same proposal twice within reach of one wave; a redelivery; a reused id.
 @example(steps=[("established", "n0", 0, 0, 1), ("established", "n1", 0, 1, 1), ("established", "n0", 1, 0, 1),
                 ("again", 0, 0, 0, 0), ("reuse", 1, 0, 0, 0), ("established", "n2", 2, 1, 0)], batch=6)
+# Proposals made, declined and expired in one wave; then established, declined again, proposed late.
+@example(steps=[("proposed", "n0", 0, 0, 0), ("proposed", "n1", 1, 1, 0), ("declined", "n2", 2, 0, 0),
+                ("expired", "n3", 3, 1, 0), ("established", "n0", 0, 0, 1), ("declined", "n1", 1, 1, 0),
+                ("proposed", "n2", 2, 0, 0), ("proposed", "n3", 4, 0, 0), ("expired", "n0", 1, 0, 0)], batch=200)
 async def test_establishment_waves_leave_what_the_one_event_path_leaves(databases, steps, batch):
     one, many = databases
     records = match_records(steps)
@@ -462,3 +470,49 @@ async def test_a_batch_of_establishments_is_applied_as_one_wave(databases):
     schedules = await one.fetch("SELECT relationship_id, next_at FROM feedback.checkin_schedule ORDER BY 1")
     assert [r["relationship_id"] for r in schedules] == ["n0", "n1", "n2", "n3"]
     assert all(r["next_at"] is not None for r in schedules)
+
+
+def notification_records(steps) -> list[ConsumerRecord]:
+    made: list[tuple[str, bytes]] = []
+    for n, (kind, k, who) in enumerate(steps):
+        if kind in ("again", "reuse") and made:
+            key, value = made[k % len(made)]
+            if kind == "reuse":
+                data = ev.NotificationFailed(notification_id="n-9", recipient_id="p9", channel="email",
+                                             template="feedback_request", cause_event_id="c", error="refused",
+                                             attempts=3)
+                value = new_envelope(type="notification.failed", source="/notifications", data=data, time=NOW,
+                                     id=orjson.loads(value)["id"]).to_json()
+            made.append((key, value))
+            continue
+        recipient = f"p{who}"
+        if kind == "failed":
+            event_type, data = "notification.failed", ev.NotificationFailed(
+                notification_id=f"n-{k}", recipient_id=recipient, channel="email", template="feedback_request",
+                cause_event_id="c", error="mailbox full", attempts=3)
+        else:
+            event_type, data = "notification.delivered", ev.NotificationDelivered(
+                notification_id=f"n-{k}", recipient_id=recipient, channel="email", template="feedback_request",
+                language="en", cause_event_id="c", delivered_at=NOW - timedelta(minutes=k))
+        made.append((recipient, new_envelope(type=event_type, source="/notifications", data=data,
+                                             time=NOW - timedelta(seconds=n), id=f"y-{n}").to_json()))
+    return [ConsumerRecord(topics.NOTIFICATIONS, 0, offset, 0, 0, key.encode(), value, None, 0, len(value), ())
+            for offset, (key, value) in enumerate(made)]
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(steps=st.lists(st.tuples(st.sampled_from(["delivered"] * 4 + ["failed", "again", "reuse"]), st.integers(0, 6),
+                                st.integers(0, 3)), min_size=1, max_size=30),
+       batch=st.sampled_from([1, 6, 200]))
+# Delivered and failed in one wave; the same notification told again, both ways (the first stays).
+@example(steps=[("delivered", 0, 0), ("failed", 1, 1), ("delivered", 2, 0), ("failed", 0, 0), ("delivered", 1, 1),
+                ("again", 0, 0), ("reuse", 1, 0)], batch=200)
+async def test_notification_waves_leave_what_the_one_event_path_leaves(databases, steps, batch):
+    one, many = databases
+    records = notification_records(steps)
+    await seed(one)
+    await seed(many)
+    reference = await apply(one, records, set_wise=False, batch=batch, topic=topics.NOTIFICATIONS)
+    waves = await apply(many, records, set_wise=True, batch=batch, topic=topics.NOTIFICATIONS)
+    assert waves == reference
+    assert await state(many) == await state(one)
