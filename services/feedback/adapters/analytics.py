@@ -79,6 +79,14 @@ class AnalyticsRepository:
             "INSERT INTO analytics_onboardings (participant_id, program_id, onboarded_at) VALUES ($1, $2, $3) "
             "ON CONFLICT (participant_id) DO NOTHING", participant_id, program_id, at)
 
+    async def onboardings(self, onboarded: Sequence[tuple[str, str, datetime]]) -> None:
+        """`onboarded` for several people (each once): (participant, program, at), in one statement."""
+        if onboarded:
+            await self.conn.execute(
+                "INSERT INTO analytics_onboardings (participant_id, program_id, onboarded_at) "
+                "SELECT * FROM unnest($1::text[], $2::text[], $3::timestamptz[]) ON CONFLICT (participant_id) DO NOTHING",
+                *(list(column) for column in zip(*onboarded, strict=True)))
+
     async def proposal_opened(self, proposal_id: str, program_id: str, mentee_id: str, mentor_id: str,
                               at: datetime) -> None:
         await self.conn.execute(

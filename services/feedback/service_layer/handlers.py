@@ -29,7 +29,7 @@ Subscriptions (who handles what; `SUBSCRIPTIONS` at the bottom is the source of 
 | every `<topic>.dlq` (DeadLetters)       | on_dead_letter           | analytics_dead_letters                    | -                                                        |
 | (a check-in falls due; loop)            | checkins.checkin_pass    | checkin_schedule, requests, health        | feedback.requested (checkin; once more with `reminder`), relationship.health.changed/at_risk |
 
-Set-wise (shared.waves): match.proposed/declined/expired, match.established,
+Set-wise (shared.waves): participant.onboarded, match.proposed/declined/expired, match.established,
 meeting.scheduled/rescheduled/cancelled, meeting.completed/missed, feedback.submitted and
 notification.delivered/failed also have a form that applies a whole wave of a batch (each relationship,
 meeting, proposal, answer and request once) with a few statements in all: the same rows, and the same
@@ -86,6 +86,14 @@ def event_time(uow: FeedbackUnitOfWork) -> datetime:
     return uow.cause.time if uow.cause is not None else uow.now()
 
 
+async def on_participants_onboarded(wave: Sequence[Applied], uow: FeedbackUnitOfWork, deps: FeedbackDeps) -> None:
+    """`on_participant_onboarded` for a wave (each person once): profiles and onboardings in a few
+    statements (someone forgotten on request fails the wave, and is refused alone)."""
+    await replica.on_participant_profiles(wave, uow, deps)
+    await uow.analytics.onboardings([(a.data.participant_id, a.data.program_id, a.envelope.time) for a in wave])
+
+
+@set_wise(on_participants_onboarded)
 async def on_participant_onboarded(event: ev.ParticipantOnboarded, uow: FeedbackUnitOfWork,
                                    deps: FeedbackDeps) -> None:
     await replica.on_participant_profile(event, uow, deps)

@@ -8,6 +8,7 @@ the same rows, the same events in the same order and the same dead letters eithe
   about someone forgotten, an answer id used twice;
 - establishments: new pairs and pairs known already, in a configured program or not, a proposal
   proposed before, declined before, or named by two relationships, proposals in between;
+- onboardings: in one wave, with someone forgotten on request, erasures in between;
 - all: redeliveries and reused event ids."""
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ from shared.programs import PROGRAMS_TRACK
 from shared.replica import PAIRS_TRACK, PARTICIPANTS_TRACK
 from shared.unit_of_work import unit_of_work
 from shared.waves import wave_end
+from tests.support.people import person
 
 pytestmark = pytest.mark.integration
 NOW = datetime(2027, 3, 1, 9, tzinfo=UTC)
@@ -514,5 +516,52 @@ async def test_notification_waves_leave_what_the_one_event_path_leaves(databases
     await seed(many)
     reference = await apply(one, records, set_wise=False, batch=batch, topic=topics.NOTIFICATIONS)
     waves = await apply(many, records, set_wise=True, batch=batch, topic=topics.NOTIFICATIONS)
+    assert waves == reference
+    assert await state(many) == await state(one)
+
+
+def people_records(steps) -> list[ConsumerRecord]:
+    made: list[tuple[str, bytes]] = []
+    for n, (kind, who, variant) in enumerate(steps):
+        if kind in ("again", "reuse") and made:
+            key, value = made[variant % len(made)]
+            if kind == "reuse":
+                data = ev.ParticipantOnboarded.model_validate(person("zed", seniority=9))
+                value = new_envelope(type="participant.onboarded", source="/hris", data=data, time=NOW,
+                                     id=orjson.loads(value)["id"]).to_json()
+            made.append((key, value))
+            continue
+        pid = ("ana", "bo", "mentee2", "dee")[who]  # mentee2 was forgotten on request
+        if kind == "erased":
+            event_type, data = "participant.erased", ev.ParticipantErased(participant_id=pid, program_id="g1",
+                                                                          requested_at=NOW)
+        elif kind == "offboarded":
+            event_type, data = "participant.offboarded", ev.ParticipantOffboarded(participant_id=pid, program_id="g1")
+        else:
+            model = ev.ParticipantOnboarded if kind == "onboarded" else ev.ParticipantUpdated
+            event_type = f"participant.{kind}"
+            data = model.model_validate(person(pid, program_id=("g1", "g2")[variant % 2], seniority=1 + variant,
+                                               country=("NL", "JP")[variant % 2]))
+        made.append((pid, new_envelope(type=event_type, source="/hris", data=data, time=NOW - timedelta(seconds=n),
+                                       id=f"z-{n}").to_json()))
+    return [ConsumerRecord(topics.PARTICIPANTS, 0, offset, 0, 0, key.encode(), value, None, 0, len(value), ())
+            for offset, (key, value) in enumerate(made)]
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(steps=st.lists(st.tuples(st.sampled_from(["onboarded"] * 5 + ["updated", "offboarded", "erased", "again", "reuse"]),
+                                st.integers(0, 3), st.integers(0, 5)), min_size=1, max_size=25),
+       batch=st.sampled_from([1, 6, 200]))
+# Onboarded in one wave; someone forgotten among them; onboarded again after being erased.
+@example(steps=[("onboarded", 0, 0), ("onboarded", 1, 1), ("onboarded", 3, 2), ("onboarded", 2, 0),
+                ("erased", 1, 0), ("onboarded", 0, 3), ("onboarded", 1, 4), ("again", 0, 0), ("reuse", 0, 1)],
+         batch=200)
+async def test_onboarding_waves_leave_what_the_one_event_path_leaves(databases, steps, batch):
+    one, many = databases
+    records = people_records(steps)
+    await seed(one)
+    await seed(many)
+    reference = await apply(one, records, set_wise=False, batch=batch, topic=topics.PARTICIPANTS)
+    waves = await apply(many, records, set_wise=True, batch=batch, topic=topics.PARTICIPANTS)
     assert waves == reference
     assert await state(many) == await state(one)
