@@ -30,8 +30,8 @@ Subscriptions (who handles what; `SUBSCRIPTIONS` at the bottom is the source of 
 | (a check-in falls due; loop)            | checkins.checkin_pass    | checkin_schedule, requests, health        | feedback.requested (checkin; once more with `reminder`), relationship.health.changed/at_risk |
 
 Set-wise (shared.waves): participant.onboarded, match.proposed/declined/expired, match.established,
-meeting.scheduled/rescheduled/cancelled, meeting.completed/missed, feedback.submitted and
-notification.delivered/failed also have a form that applies a whole wave of a batch (each relationship,
+meeting.scheduled/rescheduled/cancelled, meeting.completed/missed, feedback.submitted,
+goal.progress.recorded and notification.delivered/failed also have a form that applies a whole wave of a batch (each relationship,
 meeting, proposal, answer and request once) with a few statements in all: the same rows, and the same
 events in the same order, as the one-event handlers, which stay the reference
 (tests/services/feedback/service_layer/test_waves_integration.py holds them to it).
@@ -339,13 +339,33 @@ def _answer(event: ev.FeedbackSubmitted, comment: str | None, now: datetime) -> 
 
 
 async def on_feedback_submissions(wave: Sequence[Applied], uow: FeedbackUnitOfWork, deps: FeedbackDeps) -> None:
-    """`on_feedback_submitted` for a wave (each relationship, answer and request once, shared.waves):
-    the same rows and events in the same order, in about a dozen statements for the whole wave. An
-    answer refused (PermanentError) is refused as it would be alone: the wave fails, and the batch
-    is applied one event at a time, where it is dead-lettered."""
-    events: list[ev.FeedbackSubmitted] = [applied.data for applied in wave]
-    relationships = await uow.relationships.require_many([e.relationship_id for e in events])
+    """`on_feedback_submitted` and `lifecycle.on_goal_progress_recorded` for a wave of both (each
+    relationship, answer and request once, shared.waves): the same rows and events in the same order,
+    in about a dozen statements for the whole wave. An answer or progress refused (PermanentError) is
+    refused as it would be alone: the wave fails, and the batch is applied one event at a time,
+    where it is dead-lettered."""
+    relationships = await uow.relationships.require_many([applied.data.relationship_id for applied in wave])
     now = uow.now()
+    told = await _take_answers(uow, relationships, [a for a in wave if isinstance(a.data, ev.FeedbackSubmitted)], now)
+    for applied in wave:
+        if isinstance(applied.data, ev.GoalProgressRecorded):
+            progress = applied.data
+            told[id(applied)] = relationships[progress.relationship_id].record_progress(
+                progress.participant_id, progress.goal, progress.progress, now=now)
+    changed = [applied for applied in wave if id(applied) in told]  # answers stored before change nothing
+    health = await reassess_many(uow, deps, [relationships[a.data.relationship_id] for a in changed], now)
+    for applied, health_events in zip(changed, health, strict=True):
+        uow.cause = applied.envelope  # what each event emits is caused by it, as one at a time
+        for event in (*told[id(applied)], *health_events):
+            uow.emit(event)
+
+
+async def _take_answers(uow: FeedbackUnitOfWork, relationships: dict[str, Relationship], wave: Sequence[Applied],
+                        now: datetime) -> dict[int, list[ev.EventData]]:
+    """The answers of a wave, stored: by `id` of each stored, what it tells before its relationship's health."""
+    if not wave:
+        return {}
+    events: list[ev.FeedbackSubmitted] = [applied.data for applied in wave]
     speaking = {p for e in events if e.comment is not None
                 for p in (e.participant_id, *relationships[e.relationship_id].pair.members)}
     erased = await uow.participants.erased_among(speaking) if speaking else set()
@@ -362,7 +382,7 @@ async def on_feedback_submissions(wave: Sequence[Applied], uow: FeedbackUnitOfWo
     stored = await uow.feedback.add_many(answers)
     kept = [(applied, answer) for applied, answer in zip(wave, answers, strict=True) if answer.feedback_id in stored]
     if not kept:
-        return
+        return {}
     new = await uow.feedback.add_milestones_many(
         [(answer, {g.goal for g in relationships[answer.relationship_id].goals}) for _, answer in kept])
     reached, questioned = [], []
@@ -372,22 +392,22 @@ async def on_feedback_submissions(wave: Sequence[Applied], uow: FeedbackUnitOfWo
         questioned.append(relationship.question_fit(answer, now=now))
     first_time = await uow.feedback.question_fit_many(
         [(q.relationship_id, q.participant_id) for q in questioned if q is not None], now)
-    told = await reassess_many(uow, deps, [relationships[answer.relationship_id] for _, answer in kept], now)
-    for (applied, _), milestones, fit, health in zip(kept, reached, questioned, told, strict=True):
-        uow.cause = applied.envelope  # what each event emits is caused by it, as one at a time
-        for reached_event in milestones:
-            uow.emit(reached_event)
-        if fit is not None and (fit.relationship_id, fit.participant_id) in first_time:
-            uow.emit(fit)  # once per relationship and person
-        for health_event in health:
-            uow.emit(health_event)
+    return {id(applied): [*milestones, *([fit] if fit is not None and (fit.relationship_id, fit.participant_id)
+                                          in first_time else [])]  # fit questioned once per relationship and person
+            for (applied, _), milestones, fit in zip(kept, reached, questioned, strict=True)}
 
 
-def _relationship_answer_and_request(event: ev.FeedbackSubmitted) -> tuple[Hashable, ...]:
-    """What an answer locks or writes that another of its wave must not: the relationship's rows
-    (pair, health, goals, milestones, fit, its requests), the answer's own row and the request it names."""
+def _relationship_answer_and_request(event: ev.FeedbackSubmitted | ev.GoalProgressRecorded) -> tuple[Hashable, ...]:
+    """What an answer or progress locks or writes that another of its wave must not: the relationship's
+    rows (pair, health, goals, milestones, fit, its requests), an answer's own row and the request it names."""
+    if isinstance(event, ev.GoalProgressRecorded):
+        return (("relationship", event.relationship_id),)
     named = () if event.request_id is None else (("request", event.request_id),)
     return ("relationship", event.relationship_id), ("feedback", event.feedback_id), *named
+
+
+# Progress on a goal joins the answers' waves (the same topic); lifecycle.py cannot import this module.
+set_wise(on_feedback_submissions, resources=_relationship_answer_and_request)(lifecycle.on_goal_progress_recorded)
 
 
 @set_wise(on_feedback_submissions, resources=_relationship_answer_and_request)

@@ -3,7 +3,7 @@ the same rows, the same events in the same order and the same dead letters eithe
 
 - meetings: held, missed, scheduled; the same meeting twice, a meeting id shared by two
   relationships, an unknown or ended relationship;
-- answers: by either of the pair or an outsider, naming a request or not (theirs, someone else's,
+- answers and goal progress: by either of the pair or an outsider, naming a request or not (theirs, someone else's,
   unknown, of another kind), a check-in after the end, milestones and goals, fit, comments by or
   about someone forgotten, an answer id used twice;
 - establishments: new pairs and pairs known already, in a configured program or not, a proposal
@@ -162,11 +162,16 @@ def answer_of(rid: str, who: int, k: int, request: int, kind: int, goals: int, f
 
 answer = st.tuples(
     st.just("answer"),
-    st.tuples(st.sampled_from(RELATIONSHIPS), st.sampled_from([0, 1] * 4 + [2]), st.integers(0, 5),
-              st.integers(0, len(REQUESTS) - 1), st.sampled_from([0] * 4 + [1, 2]), st.integers(0, len(GOALS) - 1),
+    # Mostly answers taken, so that waves are applied whole; a few refused, which make them fail.
+    st.tuples(st.sampled_from([*RELATIONSHIPS[:4]] * 6 + ["r4"]), st.sampled_from([0, 1] * 6 + [2]), st.integers(0, 5),
+              st.sampled_from([0] * 12 + list(range(1, len(REQUESTS)))), st.sampled_from([0] * 8 + [1, 2]),
+              st.integers(0, len(GOALS) - 1),
               st.integers(0, 3), st.integers(1, 5), st.booleans()),
     st.just(0), st.just(0))
-answer_steps = st.one_of(answer, answer, answer, step.filter(lambda s: s[0] in ("again", "reuse")))
+progress = st.tuples(st.just("progress"), st.sampled_from(RELATIONSHIPS[:4]), st.tuples(
+    st.sampled_from([0, 1] * 6 + [2]), st.sampled_from(["negotiation", "Public speaking"] * 4 + ["chess"]),
+    st.sampled_from([0, 40, 100])), st.just(0))
+answer_steps = st.one_of(answer, answer, answer, progress, step.filter(lambda s: s[0] in ("again", "reuse")))
 
 
 def answer_records(steps) -> list[ConsumerRecord]:
@@ -181,8 +186,16 @@ def answer_records(steps) -> list[ConsumerRecord]:
                 made.append(("r0", new_envelope(type="feedback.submitted", source="/portal", data=data, time=NOW,
                                                 id=orjson.loads(value)["id"]).to_json()))
             continue
-        data = answer_of(*arguments) if kind == "answer" else answer_of("r0", 0, 0, 0, 0, 0, 0, 5, False)
-        made.append((data.relationship_id, new_envelope(type="feedback.submitted", source="/portal", data=data,
+        event_type = "feedback.submitted"
+        if kind == "progress":
+            who, goal, value = k
+            i = RELATIONSHIPS.index(arguments)
+            event_type, data = "goal.progress.recorded", ev.GoalProgressRecorded(
+                relationship_id=arguments, participant_id=(f"mentor{i}", f"mentee{i}", "outsider")[who], goal=goal,
+                progress=value)
+        else:
+            data = answer_of(*arguments) if kind == "answer" else answer_of("r0", 0, 0, 0, 0, 0, 0, 5, False)
+        made.append((data.relationship_id, new_envelope(type=event_type, source="/portal", data=data,
                                                         time=NOW - timedelta(minutes=len(steps) - n),
                                                         id=f"a-{n}").to_json()))
     return [ConsumerRecord(topics.FEEDBACK_SUBMISSIONS, 0, offset, 0, 0, key.encode(), value, None, 0, len(value), ())
@@ -344,6 +357,15 @@ async def test_a_batch_of_held_meetings_is_applied_as_one_wave(databases):
 # Comments in one wave: by someone forgotten's partner (not kept), by others (kept).
 @example(steps=[("answer", ("r0", 1, 0, 0, 0, 0, 0, 4, True), 0, 0), ("answer", ("r2", 0, 1, 0, 0, 0, 0, 4, True), 0, 0),
                 ("answer", ("r1", 0, 2, 0, 0, 0, 0, 4, True), 0, 0)], batch=200)
+# Progress and answers in one wave (goals achieved), then again in the next.
+@example(steps=[("progress", "r0", (1, "negotiation", 100), 0), ("answer", ("r1", 1, 0, 0, 0, 3, 0, 4, False), 0, 0),
+                ("progress", "r2", (0, "Public speaking", 40), 0), ("progress", "r1", (0, "negotiation", 40), 0),
+                ("progress", "r3", (1, "negotiation", 100), 0), ("answer", ("r2", 1, 1, 0, 0, 1, 0, 4, False), 0, 0)],
+         batch=200)
+# Progress on a goal the pair does not have, by an outsider: refused, the others taken.
+@example(steps=[("progress", "r0", (1, "negotiation", 40), 0), ("progress", "r1", (1, "chess", 100), 0),
+                ("progress", "r2", (2, "negotiation", 100), 0), ("progress", "r3", (0, "negotiation", 100), 0)],
+         batch=200)
 async def test_answer_waves_leave_what_the_one_event_path_leaves(databases, steps, batch):
     one, many = databases
     records = answer_records(steps)
