@@ -11,8 +11,9 @@ fail only where the reference fails too (someone not known yet), which a spy che
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import orjson
 import pytest
@@ -120,7 +121,7 @@ async def state(pool) -> dict:
 
 @contextlib.asynccontextmanager
 async def scheduling_database(server_url: str):
-    pool = await create_pool(await create_database(server_url, "kickoffs"), "scheduling", size=2)
+    pool = await create_pool(await create_database(server_url, "kickoffs"), "scheduling", size=4)
     try:
         await migrate(pool, "scheduling", MIGRATIONS, (PROGRAMS_TRACK, PARTICIPANTS_TRACK, PAIRS_TRACK))
         await pool.execute("ALTER TABLE scheduling.bookings DROP CONSTRAINT no_double_booking")
@@ -224,3 +225,42 @@ async def test_a_mentors_new_pairs_are_placed_in_one_wave(databases, monkeypatch
     starts = [r["starts_at"] for r in await many.fetch(
         "SELECT starts_at FROM scheduling.meetings WHERE mentor_id = 'm-a' AND status = 'scheduled'")]
     assert len(starts) == 4 and len(set(starts)) == 4
+
+
+async def test_a_wave_waits_for_whoever_is_booking_its_people(databases):
+    """A wave reads busy times only once it holds its people: while another transaction is placing a
+    kickoff for the same mentor, the wave waits, then places its own around it (the exclusion
+    constraint is dropped, so only the locks keep the two apart)."""
+    pool, _ = databases
+    clock = FixedClock(START)
+    await reset(pool, clock)
+    deps = SchedulingDeps(SchedulingSettings(kickoff_horizon_days=4, series_occurrences=3))
+    holding, release = asyncio.Event(), asyncio.Event()
+
+    async def other_transaction() -> None:
+        async with unit_of_work(pool, source="/tandem/scheduling", clock=clock, schema="scheduling",
+                                cls=SchedulingUnitOfWork) as uow:
+            uow.cause = None
+            await handlers.on_match_established(established("r-first", "m-a", "e-0"), uow, deps)
+            holding.set()
+            await release.wait()
+
+    holder = asyncio.create_task(other_transaction())
+    await holding.wait()
+    records = records_of([("established", "m-a", "e-1"), ("established", "m-c", "e-2")])
+    runtime = Runtime(name="scheduling", topic_prefix="", producer=DeadLetters(),  # type: ignore[arg-type]
+                      transaction=lambda: unit_of_work(pool, source="/tandem/scheduling", clock=clock,
+                                                       schema="scheduling", cls=SchedulingUnitOfWork),
+                      deps=deps, limits=Limits(max_attempts=2, max_deferrals=2, backoff=0.001, backoff_max=0.002))
+    wave = asyncio.create_task(Consumer("scheduling", SUBSCRIPTIONS).dispatch_batch(runtime, TOPIC, records))
+    waiting = ("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted "
+               "AND database = (SELECT oid FROM pg_database WHERE datname = current_database())")
+    while not await pool.fetchval(waiting):
+        assert not wave.done(), "the wave went on while m-a was being booked"
+        await asyncio.sleep(0.01)  # polling for the condition: the wave waits on m-a's lock
+    release.set()
+    await holder
+    assert await wave == ["handled", "handled"]
+    times = await pool.fetch("SELECT starts_at, ends_at FROM scheduling.meetings WHERE mentor_id = 'm-a' "
+                             "AND status = 'scheduled' ORDER BY starts_at")
+    assert len(times) == 2 and times[0]["ends_at"] + timedelta(minutes=15) <= times[1]["starts_at"]
