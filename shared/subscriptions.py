@@ -23,7 +23,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, NamedTuple, TypeVar
 
 from shared.contracts.events import Command, Event, EventData
-from shared.dead_letters import DeadLetters
+from shared.dead_letters import DeadLetter, DeadLetters
 
 E = TypeVar("E", bound=Event)
 C = TypeVar("C", bound=Command)
@@ -40,10 +40,15 @@ class Subscription(NamedTuple):
 
 
 def on(event: type[E], handler: Callable[[E, Any, Any], Awaitable[None]]) -> Subscription:
-    """Observe a fact (or every dead letter: `on(DeadLetters, ...)`)."""
-    if not (isinstance(event, type) and (issubclass(event, Event) or event is DeadLetters)):
+    """Observe a fact."""
+    if not (isinstance(event, type) and issubclass(event, Event)):
         raise TypeError(f"{getattr(event, '__name__', event)} is not an event; commands are handled: handle(...)")
     return Subscription(event, handler)
+
+
+def on_dead_letters(handler: Callable[[DeadLetter, Any, Any], Awaitable[None]]) -> Subscription:
+    """Observe every dead letter, of every topic (`shared.dead_letters`)."""
+    return Subscription(DeadLetters, handler)
 
 
 def handle(command: type[C], handler: Callable[[C, Any, Any], Awaitable[None]]) -> Subscription:
@@ -60,10 +65,7 @@ def subscriptions(*parts: Subscription | Mapping[Any, Handler]) -> dict[Any, Han
         entries = (
             [part]
             if isinstance(part, Subscription)
-            else [
-                (on if message is DeadLetters or issubclass(message, Event) else handle)(message, handler)
-                for message, handler in part.items()
-            ]
+            else [_subscription(message, handler) for message, handler in part.items()]
         )
         for message, handler in entries:
             if message in table:
@@ -72,6 +74,12 @@ def subscriptions(*parts: Subscription | Mapping[Any, Handler]) -> dict[Any, Han
                 )
             table[message] = handler
     return table
+
+
+def _subscription(message: Any, handler: Handler) -> Subscription:
+    if message is DeadLetters:
+        return on_dead_letters(handler)
+    return (on if issubclass(message, Event) else handle)(message, handler)
 
 
 def except_for(table: Mapping[Any, Handler], *messages: type) -> dict[Any, Handler]:

@@ -7,8 +7,7 @@ import pytest
 from shared import replica
 from shared.contracts import events as ev
 from shared.contracts.events import CATALOGUE, COMMAND_TOPICS
-from shared.dead_letters import DeadLetters
-from shared.subscriptions import DuplicateHandler, except_for, handle, on, subscriptions
+from shared.subscriptions import DuplicateHandler, except_for, handle, on, on_dead_letters, subscriptions
 from tandem.eventdocs import subscription_tables
 
 
@@ -26,9 +25,10 @@ async def on_onboarded(event: ev.ParticipantOnboarded, uow, deps) -> None: ...
 
 def test_a_table_is_built_from_subscriptions_and_shared_tables():
     table = subscriptions(replica.PARTICIPANT_SUBSCRIPTIONS, on(ev.MatchEstablished, on_established),
-                          handle(ev.MeetingCancelRequested, on_cancel), on(DeadLetters, on_established))
+                          handle(ev.MeetingCancelRequested, on_cancel), on_dead_letters(on_established))
     assert table[ev.MatchEstablished] is on_established and table[ev.MeetingCancelRequested] is on_cancel
     assert table[ev.ParticipantUpdated] is replica.on_participant_profile
+    assert table[DeadLetters] is on_established
 
 
 def test_a_second_handler_for_one_event_is_refused_where_the_table_is_built():
@@ -48,6 +48,8 @@ def test_facts_are_observed_and_orders_handled():
         on(ev.MeetingCancelRequested, on_cancel)  # type: ignore[type-var]
     with pytest.raises(TypeError, match="not a command"):
         handle(ev.MatchEstablished, on_established)  # type: ignore[type-var]
+    with pytest.raises(TypeError, match="not an event"):
+        on(DeadLetters, on_established)  # type: ignore[type-var]  # dead letters: on_dead_letters
 
 
 def test_every_message_on_a_command_topic_is_a_command_and_nothing_else_is():

@@ -79,6 +79,7 @@ async def person_of(uow: NotificationsUnitOfWork, link: ActionLink) -> Participa
 
 # --- what each page is about -------------------------------------------------------------------
 
+
 async def _proposal(uow, r: Request):
     proposal = await uow.subjects.proposal(r.link.subject_id)
     if proposal is None:
@@ -121,8 +122,11 @@ async def _request(uow, r: Request):
         raise Refused("not_found", 404)
     if request.participant_id != r.person.participant_id:
         raise Refused("refused", 403)
-    pair, other = await _pair(uow, r, request.relationship_id) if request.kind != "closure" else \
-        await _ended_pair(uow, r, request.relationship_id)
+    pair, other = (
+        await _pair(uow, r, request.relationship_id)
+        if request.kind != "closure"
+        else await _ended_pair(uow, r, request.relationship_id)
+    )
     meeting = await uow.subjects.meeting(request.meeting_id) if request.meeting_id else None
     return request, pair, other, meeting
 
@@ -146,11 +150,14 @@ async def _goals(uow, pair) -> tuple[str, ...]:
 
 
 def _bounds(program) -> dict[str, tuple[int, int]]:
-    return {"cadence": (program.cadence_days_min, program.cadence_days_max),
-            "duration": (program.duration_minutes_min, program.duration_minutes_max)}
+    return {
+        "cadence": (program.cadence_days_min, program.cadence_days_max),
+        "duration": (program.duration_minutes_min, program.duration_minutes_max),
+    }
 
 
 # --- GET: the page, with the choice already made -----------------------------------------------
+
 
 async def show(uow: NotificationsUnitOfWork, r: Request, defaults: ProgramDefaults) -> Page:
     kind = r.link.kind
@@ -163,23 +170,47 @@ async def show(uow: NotificationsUnitOfWork, r: Request, defaults: ProgramDefaul
             raise Refused("already_done", 200)
     if kind == links.PROPOSAL_ANSWER:
         proposal, mentee = await _proposal(uow, r)
-        return Page("proposal", {"proposal": proposal, "mentee": mentee,
-                                 "answer": r.choice if r.choice in ("accept", "decline") else None})
+        return Page(
+            "proposal",
+            {"proposal": proposal, "mentee": mentee, "answer": r.choice if r.choice in ("accept", "decline") else None},
+        )
     if kind == links.AGREEMENT:
         pair, other = await _pair(uow, r, r.link.subject_id)
         program = await uow.program_settings.get(pair.program_id, defaults)
         agreed = await uow.subjects.agreement(pair.relationship_id)
-        terms = dict(agreed.terms) if agreed is not None else {
-            "cadence_days": program.cadence_days, "duration_minutes": program.duration_minutes, "place": "video",
-            "response_time_hours": r.person.communication.response_time_hours}
-        return Page("agreement", {"pair": pair, "other": other, "terms": terms, "goals": await _goals(uow, pair),
-                                  "edits_goals": pair.mentee_id == r.person.participant_id,
-                                  "other_answered": agreed is not None and agreed.participant_id != r.person.participant_id,
-                                  "bounds": _bounds(program)})
+        terms = (
+            dict(agreed.terms)
+            if agreed is not None
+            else {
+                "cadence_days": program.cadence_days,
+                "duration_minutes": program.duration_minutes,
+                "place": "video",
+                "response_time_hours": r.person.communication.response_time_hours,
+            }
+        )
+        return Page(
+            "agreement",
+            {
+                "pair": pair,
+                "other": other,
+                "terms": terms,
+                "goals": await _goals(uow, pair),
+                "edits_goals": pair.mentee_id == r.person.participant_id,
+                "other_answered": agreed is not None and agreed.participant_id != r.person.participant_id,
+                "bounds": _bounds(program),
+            },
+        )
     if kind == links.END_EARLY:
         pair, other = await _pair(uow, r, r.link.subject_id)
-        return Page("end", {"pair": pair, "other": other, "may_rematch": pair.mentee_id == r.person.participant_id,
-                            "rematch": r.choice == "rematch"})
+        return Page(
+            "end",
+            {
+                "pair": pair,
+                "other": other,
+                "may_rematch": pair.mentee_id == r.person.participant_id,
+                "rematch": r.choice == "rematch",
+            },
+        )
     if kind == links.MEETING_CHANGE:
         meeting, pair, other = await _meeting(uow, r, planned=True)
         offered = tuple(s for s in meeting.alternatives if s > r.now)
@@ -188,38 +219,68 @@ async def show(uow: NotificationsUnitOfWork, r: Request, defaults: ProgramDefaul
         meeting, pair, other = await _meeting(uow, r, planned=False)
         if meeting.status == "over":
             raise Refused("already_done", 200)
-        return Page("attendance", {"meeting": meeting, "other": other,
-                                   "answer": r.choice if r.choice in ("held", "not_held") else None})
+        return Page(
+            "attendance",
+            {"meeting": meeting, "other": other, "answer": r.choice if r.choice in ("held", "not_held") else None},
+        )
     if kind == links.FEEDBACK:
         request, pair, other, meeting = await _request(uow, r)
-        return Page("feedback", {"asked": request, "other": other, "goals": await _goals(uow, pair),
-                                 "asks_fit": meeting is not None and meeting.kind == "kickoff"})
+        return Page(
+            "feedback",
+            {
+                "asked": request,
+                "other": other,
+                "goals": await _goals(uow, pair),
+                "asks_fit": meeting is not None and meeting.kind == "kickoff",
+            },
+        )
     if kind == links.PREFERENCES:
-        return Page("preferences", {"kinds": kinds.KINDS, "locales": available_locales(),
-                                    "chat_possible": _chat_possible(r.person), "nonce": uuid.uuid4().hex})
+        return Page(
+            "preferences",
+            {
+                "kinds": kinds.KINDS,
+                "locales": available_locales(),
+                "chat_possible": _chat_possible(r.person),
+                "nonce": uuid.uuid4().hex,
+            },
+        )
     if kind == links.UNSUBSCRIBE:
         if r.link.variant not in kinds.KINDS:
             raise Refused("refused", 403)
-        return Page("unsubscribe", {"kind": r.link.variant, "kind_label": _KIND_LABELS[r.link.variant],
-                                    "nonce": uuid.uuid4().hex})
+        return Page(
+            "unsubscribe",
+            {"kind": r.link.variant, "kind_label": _KIND_LABELS[r.link.variant], "nonce": uuid.uuid4().hex},
+        )
     raise Refused("refused", 403)
 
 
 # --- POST: the act -----------------------------------------------------------------------------
 
-async def act(uow: NotificationsUnitOfWork, r: Request, form: Mapping[str, str], defaults: ProgramDefaults, *,
-              one_click: bool = False) -> Page:
+
+async def act(
+    uow: NotificationsUnitOfWork,
+    r: Request,
+    form: Mapping[str, str],
+    defaults: ProgramDefaults,
+    *,
+    one_click: bool = False,
+) -> Page:
     """Check, publish the command, record the act; `forms.FieldError` for a value out of range."""
     link, pid = r.link, r.person.participant_id
     kind = link.kind
     if kind == links.PREFERENCES:
-        answer = forms.preferences(form, kinds=kinds.KINDS, locales=available_locales(),
-                                   chat_possible=_chat_possible(r.person))
+        answer = forms.preferences(
+            form, kinds=kinds.KINDS, locales=available_locales(), chat_possible=_chat_possible(r.person)
+        )
         nonce = (form.get("nonce") or "")[:64] or r.now.isoformat()
         # Preferences change again and again: once per page load (its nonce), so a double click counts once.
-        await _once(uow, r, "save", _preferences_event(r, answer.muted, answer.channel, answer.quiet_hours,
-                                                       answer.locale, answer.style),
-                    binding=f"{link.binding}/{nonce}")
+        await _once(
+            uow,
+            r,
+            "save",
+            _preferences_event(r, answer.muted, answer.channel, answer.quiet_hours, answer.locale, answer.style),
+            binding=f"{link.binding}/{nonce}",
+        )
         return Page("done", {"message": "PREFERENCES_SAVED"})
     if kind == links.UNSUBSCRIBE:
         if link.variant not in kinds.KINDS:
@@ -229,76 +290,154 @@ async def act(uow: NotificationsUnitOfWork, r: Request, form: Mapping[str, str],
         quiet = (comm.quiet_start, comm.quiet_end) if comm.quiet_start and comm.quiet_end else None
         muted = tuple(sorted({*(c.muted if c else ()), link.variant}))
         # Once per page load, or per minute for a mail client's one-click POST (which has no page).
-        once = "one-click/" + r.now.replace(second=0, microsecond=0).isoformat() if one_click else \
-            (form.get("nonce") or "")[:64] or r.now.isoformat()
-        await _once(uow, r, "stop", _preferences_event(r, muted, c.channel if c else None, quiet,
-                                                       c.locale if c else None, c.style if c else None),
-                    binding=f"{link.binding}/{once}")
+        once = (
+            "one-click/" + r.now.replace(second=0, microsecond=0).isoformat()
+            if one_click
+            else (form.get("nonce") or "")[:64] or r.now.isoformat()
+        )
+        await _once(
+            uow,
+            r,
+            "stop",
+            _preferences_event(
+                r, muted, c.channel if c else None, quiet, c.locale if c else None, c.style if c else None
+            ),
+            binding=f"{link.binding}/{once}",
+        )
         return Page("done", {"message": "UNSUBSCRIBED"})
 
     if kind == links.PROPOSAL_ANSWER:
         proposal, mentee = await _proposal(uow, r)
-        answer = forms.proposal_answer(form)
-        if answer.accept:
+        proposal_answer = forms.proposal_answer(form)
+        command: ev.ProposalAccepted | ev.ProposalDeclined
+        if proposal_answer.accept:
             command, choice = ev.ProposalAccepted(proposal_id=proposal.proposal_id, participant_id=pid), "accept"
         else:
-            command, choice = ev.ProposalDeclined(proposal_id=proposal.proposal_id, participant_id=pid,
-                                                  reason=answer.note, reason_code=answer.reason_code), "decline"
+            command, choice = (
+                ev.ProposalDeclined(
+                    proposal_id=proposal.proposal_id,
+                    participant_id=pid,
+                    reason=proposal_answer.note,
+                    reason_code=proposal_answer.reason_code,
+                ),
+                "decline",
+            )
         await _once(uow, r, choice, command)
-        return Page("done", {"message": "ACCEPTED" if answer.accept else "DECLINED", "mentee": mentee})
+        return Page("done", {"message": "ACCEPTED" if proposal_answer.accept else "DECLINED", "mentee": mentee})
     if kind == links.AGREEMENT:
-        pair, other = await _pair(uow, r, link.subject_id)
+        pair, _other = await _pair(uow, r, link.subject_id)
         program = await uow.program_settings.get(pair.program_id, defaults)
         bounds = _bounds(program)
-        a = forms.agreement(form, cadence=bounds["cadence"], duration=bounds["duration"],
-                            edits_goals=pair.mentee_id == pid)
-        await _once(uow, r, "agree", ev.RelationshipAgreementRecorded(
-            relationship_id=pair.relationship_id, participant_id=pid, cadence_days=a.cadence_days,
-            duration_minutes=a.duration_minutes, place=a.place, place_details=a.place_details,
-            response_time_hours=a.response_time_hours, goals=list(a.goals), boundaries=a.boundaries,
-            recorded_at=r.now))
+        a = forms.agreement(
+            form, cadence=bounds["cadence"], duration=bounds["duration"], edits_goals=pair.mentee_id == pid
+        )
+        await _once(
+            uow,
+            r,
+            "agree",
+            ev.RelationshipAgreementRecorded(
+                relationship_id=pair.relationship_id,
+                participant_id=pid,
+                cadence_days=a.cadence_days,
+                duration_minutes=a.duration_minutes,
+                place=a.place,
+                place_details=a.place_details,
+                response_time_hours=a.response_time_hours,
+                goals=list(a.goals),
+                boundaries=a.boundaries,
+                recorded_at=r.now,
+            ),
+        )
         return Page("done", {"message": "AGREEMENT_RECORDED"})
     if kind == links.END_EARLY:
-        pair, other = await _pair(uow, r, link.subject_id)
+        pair, _other = await _pair(uow, r, link.subject_id)
         e = forms.end_early(form, may_rematch=pair.mentee_id == pid)
-        await _once(uow, r, "end", ev.RelationshipEndRequested(
-            relationship_id=pair.relationship_id, requested_by=pid, reason=e.note or e.reason_code,
-            reason_code=e.reason_code, rematch=e.rematch, do_not_pair_again=e.do_not_pair_again))
+        await _once(
+            uow,
+            r,
+            "end",
+            ev.RelationshipEndRequested(
+                relationship_id=pair.relationship_id,
+                requested_by=pid,
+                reason=e.note or e.reason_code,
+                reason_code=e.reason_code,
+                rematch=e.rematch,
+                do_not_pair_again=e.do_not_pair_again,
+            ),
+        )
         return Page("done", {"message": "END_REQUESTED"})
     if kind == links.MEETING_CHANGE:
-        meeting, pair, other = await _meeting(uow, r, planned=True)
+        meeting, pair, _other = await _meeting(uow, r, planned=True)
         change = forms.meeting_change(form, tuple(s for s in meeting.alternatives if s > r.now))
         if change.new_start is not None:
-            await _once(uow, r, f"move/{change.new_start.isoformat()}", ev.MeetingRescheduleRequested(
-                meeting_id=meeting.meeting_id, relationship_id=meeting.relationship_id, requested_by=pid,
-                new_start=change.new_start))
+            await _once(
+                uow,
+                r,
+                f"move/{change.new_start.isoformat()}",
+                ev.MeetingRescheduleRequested(
+                    meeting_id=meeting.meeting_id,
+                    relationship_id=meeting.relationship_id,
+                    requested_by=pid,
+                    new_start=change.new_start,
+                ),
+            )
             return Page("done", {"message": "MOVE_REQUESTED"})
-        await _once(uow, r, "cancel", ev.MeetingCancelRequested(
-            meeting_id=meeting.meeting_id, relationship_id=meeting.relationship_id, requested_by=pid,
-            reason=change.note, reason_code=change.reason_code))
+        await _once(
+            uow,
+            r,
+            "cancel",
+            ev.MeetingCancelRequested(
+                meeting_id=meeting.meeting_id,
+                relationship_id=meeting.relationship_id,
+                requested_by=pid,
+                reason=change.note,
+                reason_code=change.reason_code,
+            ),
+        )
         return Page("done", {"message": "CANCELLED"})
     if kind == links.ATTENDANCE:
-        meeting, pair, other = await _meeting(uow, r, planned=False)
+        meeting, pair, _other = await _meeting(uow, r, planned=False)
         if meeting.status == "over":
             raise Refused("already_done", 200)
         held = forms.attendance(form)
         # Either person may answer, once for both: the act is recorded under the meeting, not the person.
-        await _once(uow, r, "held" if held else "not_held", ev.MeetingAttendanceRecorded(
-            meeting_id=meeting.meeting_id, relationship_id=meeting.relationship_id, recorded_by=pid,
-            attendance={meeting.mentor_id: held, meeting.mentee_id: held}), binding=_attendance_of(meeting))
+        await _once(
+            uow,
+            r,
+            "held" if held else "not_held",
+            ev.MeetingAttendanceRecorded(
+                meeting_id=meeting.meeting_id,
+                relationship_id=meeting.relationship_id,
+                recorded_by=pid,
+                attendance={meeting.mentor_id: held, meeting.mentee_id: held},
+            ),
+            binding=_attendance_of(meeting),
+        )
         return Page("done", {"message": "ATTENDANCE_RECORDED"})
     if kind == links.FEEDBACK:
-        request, pair, other, meeting = await _request(uow, r)
+        request, pair, _other, meeting = await _request(uow, r)
         goals = await _goals(uow, pair)
         f = forms.feedback(form, goals, asks_fit=meeting is not None and meeting.kind == "kickoff")
         submitted = ev.FeedbackSubmitted(
-            feedback_id=link.command_id("feedback"), relationship_id=pair.relationship_id, participant_id=pid,
-            kind=request.kind, meeting_id=request.meeting_id, request_id=request.request_id, rating=f.rating,
-            comment=f.comment, goals_achieved=[g for g, p in f.progress.items() if p >= 100], fit=f.fit)
+            feedback_id=link.command_id("feedback"),
+            relationship_id=pair.relationship_id,
+            participant_id=pid,
+            kind=request.kind,
+            meeting_id=request.meeting_id,
+            request_id=request.request_id,
+            rating=f.rating,
+            comment=f.comment,
+            goals_achieved=[g for g, p in f.progress.items() if p >= 100],
+            fit=f.fit,
+        )
         await _once(uow, r, "feedback", submitted)
         for i, (goal, progress) in enumerate(f.progress.items()):
-            uow.emit(ev.GoalProgressRecorded(relationship_id=pair.relationship_id, participant_id=pid, goal=goal,
-                                             progress=progress), event_id=link.command_id(f"feedback/goal/{i}"))
+            uow.emit(
+                ev.GoalProgressRecorded(
+                    relationship_id=pair.relationship_id, participant_id=pid, goal=goal, progress=progress
+                ),
+                event_id=link.command_id(f"feedback/goal/{i}"),
+            )
         return Page("done", {"message": "FEEDBACK_RECORDED"})
     raise Refused("refused", 403)
 
@@ -307,13 +446,17 @@ def _attendance_of(meeting) -> str:
     return f"meeting/{meeting.meeting_id}/attendance"
 
 
-async def _once(uow: NotificationsUnitOfWork, r: Request, choice: str, command: ev.EventData, *,
-                binding: str | None = None) -> None:
+async def _once(
+    uow: NotificationsUnitOfWork, r: Request, choice: str, command: ev.EventData, *, binding: str | None = None
+) -> None:
     """Publish the command unless this link (or `binding`) was used before: then the page says it is
     already done. The command's id derives from the binding and the choice."""
     binding = binding or r.link.binding
-    command_id = r.link.command_id(choice) if binding == r.link.binding else \
-        str(uuid.uuid5(links.NAMESPACE, f"{binding}/{choice}"))
+    command_id = (
+        r.link.command_id(choice)
+        if binding == r.link.binding
+        else str(uuid.uuid5(links.NAMESPACE, f"{binding}/{choice}"))
+    )
     earlier = await uow.subjects.record_act(LinkAct(binding, choice, command_id, r.now))
     if earlier is not None:
         raise Refused("already_done", 200)
@@ -335,6 +478,12 @@ def _chat_possible(person: Participant) -> bool:
 
 def _preferences_event(r: Request, muted, channel, quiet, locale, style) -> ev.ParticipantPreferencesChanged:
     return ev.ParticipantPreferencesChanged(
-        participant_id=r.person.participant_id, program_id=r.person.program_id, muted=list(muted), channel=channel,
-        quiet_hours=QuietHours(start=quiet[0], end=quiet[1]) if quiet else None, locale=locale, style=style,
-        changed_at=r.now)
+        participant_id=r.person.participant_id,
+        program_id=r.person.program_id,
+        muted=list(muted),
+        channel=channel,
+        quiet_hours=QuietHours(start=quiet[0], end=quiet[1]) if quiet else None,
+        locale=locale,
+        style=style,
+        changed_at=r.now,
+    )

@@ -47,10 +47,16 @@ class AttendanceQuestions:
                 if mentor is None or mentee is None:
                     continue
                 await enqueue.for_people(
-                    uow, self.deps, compose.attendance_requested(meeting.meeting_id, meeting.starts_at,
-                                                                 meeting.ends_at, mentor, mentee),
-                    mentor, mentee, cause_id=f"meeting-over/{meeting.meeting_id}/{meeting.sequence}",
-                    cause_type=CAUSE_TYPE)
+                    uow,
+                    self.deps,
+                    compose.attendance_requested(
+                        meeting.meeting_id, meeting.starts_at, meeting.ends_at, mentor, mentee
+                    ),
+                    mentor,
+                    mentee,
+                    cause_id=f"meeting-over/{meeting.meeting_id}/{meeting.sequence}",
+                    cause_type=CAUSE_TYPE,
+                )
             upcoming = None if len(meetings) == BATCH else await uow.subjects.next_meeting_end()
         if len(meetings) == BATCH:
             return Pass(more=True)

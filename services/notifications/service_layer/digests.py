@@ -44,8 +44,11 @@ class DigestSchedule:
             configured = await uow.program_settings.all()
         now = self.clock.now()
         upcoming: list[datetime] = []
-        programs = [ProgramSettings.resolve(found.program_id, found, self.deps.settings) for found in configured
-                    if found.program_id != ADMINS]  # reserved: its items are the administrators'
+        programs = [
+            ProgramSettings.resolve(found.program_id, found, self.deps.settings)
+            for found in configured
+            if found.program_id != ADMINS
+        ]  # reserved: its items are the administrators'
         if self.deps.admins:
             programs.append(admins_digest(self.deps))
         for program in programs:
@@ -57,8 +60,9 @@ class DigestSchedule:
         return Pass(due_in=self.clock.real_seconds_until(min(upcoming)) if upcoming else None)
 
 
-async def send_digest(uow: NotificationsUnitOfWork, deps: NotificationsDeps, program: ProgramSettings,
-                      day: date) -> bool:
+async def send_digest(
+    uow: NotificationsUnitOfWork, deps: NotificationsDeps, program: ProgramSettings, day: date
+) -> bool:
     """This program's digest for this local day, unless it was sent; False when there was none to send."""
     if await uow.digests.taken(program.program_id, day):
         return False  # the usual case on every pass after 08:00; the claim below settles a race
@@ -66,10 +70,17 @@ async def send_digest(uow: NotificationsUnitOfWork, deps: NotificationsDeps, pro
         return False
     items = await uow.digests.take_items(program.program_id, day)
     people = await uow.participants.many(sorted({pid for item in items for pid in item.people}))
-    messages = digest.compose(items, program, day, people, dashboard_url=deps.settings.dashboard_url,
-                              whole_dashboard=program.program_id == ADMINS)
-    await enqueue.for_team(uow, deps, messages, program, cause_id=digest.digest_id(program.program_id, day),
-                           cause_type=CAUSE_TYPE)
+    messages = digest.compose(
+        items,
+        program,
+        day,
+        people,
+        dashboard_url=deps.settings.dashboard_url,
+        whole_dashboard=program.program_id == ADMINS,
+    )
+    await enqueue.for_team(
+        uow, deps, messages, program, cause_id=digest.digest_id(program.program_id, day), cause_type=CAUSE_TYPE
+    )
     return bool(messages)
 
 

@@ -16,29 +16,54 @@ from shared.people import Participant
 from shared.programs import ProgramSettings
 
 
-async def for_people(uow: NotificationsUnitOfWork, deps: NotificationsDeps, outgoing: list[Outgoing],
-                     *people: Participant, cause_id: str | None = None, cause_type: str | None = None) -> None:
+async def for_people(
+    uow: NotificationsUnitOfWork,
+    deps: NotificationsDeps,
+    outgoing: list[Outgoing],
+    *people: Participant,
+    cause_id: str | None = None,
+    cause_type: str | None = None,
+) -> None:
     """Messages to participants, caused by the event being handled unless named (a loop's own cause)."""
     if cause_id is None or cause_type is None:
         assert uow.cause is not None, "handlers run for a consumed event"
         cause_id, cause_type = uow.cause.id, uow.cause.type
-    for delivery in plan(outgoing, {p.participant_id: p for p in people}, cause_event_id=cause_id,
-                         cause_type=cause_type, now=uow.now(), links=deps.links):
+    for delivery in plan(
+        outgoing,
+        {p.participant_id: p for p in people},
+        cause_event_id=cause_id,
+        cause_type=cause_type,
+        now=uow.now(),
+        links=deps.links,
+    ):
         # False for a redelivered cause: already in the log.
         await uow.deliveries.add(_written(delivery, deps, uow))
     uow.after_commit(deps.wake.set)
 
 
-async def for_team(uow: NotificationsUnitOfWork, deps: NotificationsDeps, outgoing: list[Outgoing],
-                   program: ProgramSettings, *, cause_id: str | None = None, cause_type: str | None = None) -> None:
+async def for_team(
+    uow: NotificationsUnitOfWork,
+    deps: NotificationsDeps,
+    outgoing: list[Outgoing],
+    program: ProgramSettings,
+    *,
+    cause_id: str | None = None,
+    cause_type: str | None = None,
+) -> None:
     """Messages to a program's ops contacts, caused by the event being handled unless named."""
     if not outgoing:
         return
     if cause_id is None or cause_type is None:
         assert uow.cause is not None, "handlers run for a consumed event"
         cause_id, cause_type = uow.cause.id, uow.cause.type
-    for delivery in plan_for_team(outgoing, program.ops_contacts, program_id=program.program_id,
-                                  cause_event_id=cause_id, cause_type=cause_type, now=uow.now()):
+    for delivery in plan_for_team(
+        outgoing,
+        program.ops_contacts,
+        program_id=program.program_id,
+        cause_event_id=cause_id,
+        cause_type=cause_type,
+        now=uow.now(),
+    ):
         await uow.deliveries.add(_written(delivery, deps, uow))
     uow.after_commit(deps.wake.set)
 

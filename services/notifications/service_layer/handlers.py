@@ -57,8 +57,8 @@ from collections.abc import Callable
 
 from services.notifications.adapters.subjects import Agreement, FeedbackRequest, Meeting, Proposal
 from services.notifications.domain import compose
-from services.notifications.domain.outgoing import Outgoing
 from services.notifications.domain.digest import DigestItem
+from services.notifications.domain.outgoing import Outgoing
 from services.notifications.service_layer import erasure, program_team
 from services.notifications.service_layer.deps import NotificationsDeps
 from services.notifications.service_layer.enqueue import for_people as _enqueue
@@ -67,32 +67,38 @@ from shared import replica
 from shared.contracts import events as ev
 from shared.errors import NotYetKnown, PermanentError
 from shared.people import Participant
+from shared.subscriptions import handle, on, subscriptions
 
 __all__ = ["SUBSCRIPTIONS", "NotificationsDeps"]
 
 
 async def on_match_proposed(event: ev.MatchProposed, uow: NotificationsUnitOfWork, deps: NotificationsDeps) -> None:
     mentor, mentee = await uow.participants.require(event.mentor_id, event.mentee_id)
-    await uow.subjects.add_proposal(Proposal(event.proposal_id, event.program_id, event.mentor_id, event.mentee_id,
-                                             event.expires_at, "open"))
+    await uow.subjects.add_proposal(
+        Proposal(event.proposal_id, event.program_id, event.mentor_id, event.mentee_id, event.expires_at, "open")
+    )
     await _enqueue(uow, deps, compose.match_proposed(event, mentor, mentee), mentor, mentee)
 
 
-async def on_proposal_closed(event: ev.MatchDeclined | ev.MatchExpired, uow: NotificationsUnitOfWork,
-                             deps: NotificationsDeps) -> None:
+async def on_proposal_closed(
+    event: ev.MatchDeclined | ev.MatchExpired, uow: NotificationsUnitOfWork, deps: NotificationsDeps
+) -> None:
     """Its page says it is no longer open (matching has the final word on an answer sent late)."""
-    await uow.subjects.close_proposal(event.proposal_id,
-                                      "declined" if isinstance(event, ev.MatchDeclined) else "expired")
+    await uow.subjects.close_proposal(
+        event.proposal_id, "declined" if isinstance(event, ev.MatchDeclined) else "expired"
+    )
 
 
-async def on_match_established(event: ev.MatchEstablished, uow: NotificationsUnitOfWork,
-                               deps: NotificationsDeps) -> None:
+async def on_match_established(
+    event: ev.MatchEstablished, uow: NotificationsUnitOfWork, deps: NotificationsDeps
+) -> None:
     await uow.pairs.add(replica.pair_from_event(event))
     await uow.subjects.close_proposal(event.proposal_id, "established")
     mentor, mentee = await uow.participants.require(event.mentor_id, event.mentee_id)
     program = await uow.program_settings.get(event.program_id, deps.settings)
-    introductions = compose.match_established(event, mentor, mentee, cadence_days=program.cadence_days,
-                                              duration_minutes=program.duration_minutes)
+    introductions = compose.match_established(
+        event, mentor, mentee, cadence_days=program.cadence_days, duration_minutes=program.duration_minutes
+    )
     await _enqueue(uow, deps, introductions, mentor, mentee)
 
 
@@ -101,8 +107,9 @@ async def on_match_ended(event: ev.MatchEnded, uow: NotificationsUnitOfWork, dep
     mentor, mentee = await uow.participants.require(event.mentor_id, event.mentee_id)
     if event.reason_code == "participant_left":
         # Matching names who left; an older event does not, and then it is the one who is inactive here.
-        leaver = next((p for p in (mentor, mentee) if p.participant_id == event.leaver_id), None) \
-            or next((p for p in (mentor, mentee) if not p.active), None)
+        leaver = next((p for p in (mentor, mentee) if p.participant_id == event.leaver_id), None) or next(
+            (p for p in (mentor, mentee) if not p.active), None
+        )
         if leaver is None or leaver.active:  # their offboarding or erasure travels on participants.v1
             raise NotYetKnown(f"who left relationship {event.relationship_id} is not known here yet")
         remaining = mentee if leaver is mentor else mentor
@@ -114,8 +121,9 @@ async def on_match_ended(event: ev.MatchEnded, uow: NotificationsUnitOfWork, dep
     await _enqueue(uow, deps, told, mentor, mentee)
 
 
-async def on_relationship_nudge_requested(event: ev.RelationshipNudgeRequested, uow: NotificationsUnitOfWork,
-                                          deps: NotificationsDeps) -> None:
+async def on_relationship_nudge_requested(
+    event: ev.RelationshipNudgeRequested, uow: NotificationsUnitOfWork, deps: NotificationsDeps
+) -> None:
     pair = await uow.pairs.require(event.relationship_id)  # the dashboard may be ahead of this replica
     if not pair.active:
         raise PermanentError(f"relationship {event.relationship_id} has ended; only an active pair is nudged")
@@ -123,21 +131,24 @@ async def on_relationship_nudge_requested(event: ev.RelationshipNudgeRequested, 
     await _enqueue(uow, deps, compose.relationship_nudge(event, mentor, mentee), mentor, mentee)
 
 
-async def on_meeting_scheduled(event: ev.MeetingScheduled, uow: NotificationsUnitOfWork,
-                               deps: NotificationsDeps) -> None:
+async def on_meeting_scheduled(
+    event: ev.MeetingScheduled, uow: NotificationsUnitOfWork, deps: NotificationsDeps
+) -> None:
     await uow.subjects.save_meeting(_meeting(event, event.kind, "planned"))
     await _to_both(event, uow, deps, compose.meeting_scheduled)
 
 
-async def on_meeting_rescheduled(event: ev.MeetingRescheduled, uow: NotificationsUnitOfWork,
-                                 deps: NotificationsDeps) -> None:
+async def on_meeting_rescheduled(
+    event: ev.MeetingRescheduled, uow: NotificationsUnitOfWork, deps: NotificationsDeps
+) -> None:
     known = await uow.subjects.meeting(event.meeting_id)
     await uow.subjects.save_meeting(_meeting(event, known.kind if known else "recurring", "planned"))
     await _to_both(event, uow, deps, compose.meeting_rescheduled)
 
 
-async def on_meeting_cancelled(event: ev.MeetingCancelled, uow: NotificationsUnitOfWork,
-                               deps: NotificationsDeps) -> None:
+async def on_meeting_cancelled(
+    event: ev.MeetingCancelled, uow: NotificationsUnitOfWork, deps: NotificationsDeps
+) -> None:
     if event.reason_code is not None and event.reason_code.code in _CANCELLED_BY_THE_END:
         await _after_the_end(uow, event.relationship_id)
     known = await uow.subjects.meeting(event.meeting_id)
@@ -145,16 +156,28 @@ async def on_meeting_cancelled(event: ev.MeetingCancelled, uow: NotificationsUni
     await _to_both(event, uow, deps, compose.meeting_cancelled)
 
 
-async def on_meeting_over(event: ev.MeetingCompleted | ev.MeetingMissed, uow: NotificationsUnitOfWork,
-                          deps: NotificationsDeps) -> None:
+async def on_meeting_over(
+    event: ev.MeetingCompleted | ev.MeetingMissed, uow: NotificationsUnitOfWork, deps: NotificationsDeps
+) -> None:
     """Its attendance is recorded: nobody is asked whether it took place (or asked again)."""
     await uow.subjects.meeting_over(event.meeting_id)
 
 
 def _meeting(event, kind: str, status: str) -> Meeting:
-    return Meeting(event.meeting_id, event.relationship_id, event.mentor_id, event.mentee_id, kind, event.start,
-                   event.end, event.sequence, tuple(getattr(event, "alternatives", ())),
-                   getattr(event, "place", None), getattr(event, "location", None), status)
+    return Meeting(
+        event.meeting_id,
+        event.relationship_id,
+        event.mentor_id,
+        event.mentee_id,
+        kind,
+        event.start,
+        event.end,
+        event.sequence,
+        tuple(getattr(event, "alternatives", ())),
+        getattr(event, "place", None),
+        getattr(event, "location", None),
+        status,
+    )
 
 
 async def on_reminder_due(event: ev.ReminderDue, uow: NotificationsUnitOfWork, deps: NotificationsDeps) -> None:
@@ -163,30 +186,37 @@ async def on_reminder_due(event: ev.ReminderDue, uow: NotificationsUnitOfWork, d
     await _enqueue(uow, deps, reminders, *people)
 
 
-async def on_feedback_requested(event: ev.FeedbackRequested, uow: NotificationsUnitOfWork,
-                                deps: NotificationsDeps) -> None:
+async def on_feedback_requested(
+    event: ev.FeedbackRequested, uow: NotificationsUnitOfWork, deps: NotificationsDeps
+) -> None:
     if event.kind == "closure":
         await _after_the_end(uow, event.relationship_id)
     asked, other = await _member_and_partner(uow, event.relationship_id, event.participant_id)
-    await uow.subjects.add_request(FeedbackRequest(event.request_id, event.relationship_id, event.participant_id,
-                                                   event.kind, event.meeting_id, event.due_at))
+    await uow.subjects.add_request(
+        FeedbackRequest(
+            event.request_id, event.relationship_id, event.participant_id, event.kind, event.meeting_id, event.due_at
+        )
+    )
     await _enqueue(uow, deps, compose.feedback_requested(event, asked, other), asked, other)
 
 
-async def on_agreement_recorded(event: ev.RelationshipAgreementRecorded, uow: NotificationsUnitOfWork,
-                                deps: NotificationsDeps) -> None:
+async def on_agreement_recorded(
+    event: ev.RelationshipAgreementRecorded, uow: NotificationsUnitOfWork, deps: NotificationsDeps
+) -> None:
     """Kept to fill the other person's form with what was agreed so far (the latest answer stands);
     not kept when either of the pair was forgotten on request (its place, boundaries and goals are
     their words or about them)."""
     if await erasure.on_agreement_of_the_forgotten(uow, event.relationship_id, event.participant_id):
         return
     terms = event.model_dump(mode="json", exclude={"relationship_id", "participant_id", "recorded_at"})
-    await uow.subjects.record_agreement(Agreement(event.relationship_id, event.participant_id, terms,
-                                                  event.recorded_at))
+    await uow.subjects.record_agreement(
+        Agreement(event.relationship_id, event.participant_id, terms, event.recorded_at)
+    )
 
 
-async def on_fit_questioned(event: ev.RelationshipFitQuestioned, uow: NotificationsUnitOfWork,
-                            deps: NotificationsDeps) -> None:
+async def on_fit_questioned(
+    event: ev.RelationshipFitQuestioned, uow: NotificationsUnitOfWork, deps: NotificationsDeps
+) -> None:
     """The mentee is offered a new mentor (the program team hears of it through the at-risk alert)."""
     pair = await uow.pairs.require(event.relationship_id)
     if not pair.active:
@@ -194,8 +224,9 @@ async def on_fit_questioned(event: ev.RelationshipFitQuestioned, uow: Notificati
     await _to_both(event, uow, deps, compose.fit_questioned)
 
 
-async def on_milestone_achieved(event: ev.MilestoneAchieved, uow: NotificationsUnitOfWork,
-                                deps: NotificationsDeps) -> None:
+async def on_milestone_achieved(
+    event: ev.MilestoneAchieved, uow: NotificationsUnitOfWork, deps: NotificationsDeps
+) -> None:
     achiever, other = await _member_and_partner(uow, event.relationship_id, event.participant_id)
     await _enqueue(uow, deps, compose.milestone_achieved(event, achiever, other), achiever, other)
 
@@ -207,26 +238,28 @@ async def on_goal_achieved(event: ev.GoalAchieved, uow: NotificationsUnitOfWork,
     await uow.digests.add(DigestItem.goal_achieved(uow.cause.id, event, at=uow.now()))
 
 
-async def on_meetings_missed(event: ev.RelationshipMeetingsMissed, uow: NotificationsUnitOfWork,
-                             deps: NotificationsDeps) -> None:
+async def on_meetings_missed(
+    event: ev.RelationshipMeetingsMissed, uow: NotificationsUnitOfWork, deps: NotificationsDeps
+) -> None:
     await _to_both(event, uow, deps, compose.meetings_missed)
 
 
-async def on_end_scheduled(event: ev.RelationshipEndScheduled, uow: NotificationsUnitOfWork,
-                           deps: NotificationsDeps) -> None:
+async def on_end_scheduled(
+    event: ev.RelationshipEndScheduled, uow: NotificationsUnitOfWork, deps: NotificationsDeps
+) -> None:
     await _to_both(event, uow, deps, compose.end_scheduled)
 
 
-async def on_relationship_concluded(event: ev.RelationshipConcluded, uow: NotificationsUnitOfWork,
-                                    deps: NotificationsDeps) -> None:
+async def on_relationship_concluded(
+    event: ev.RelationshipConcluded, uow: NotificationsUnitOfWork, deps: NotificationsDeps
+) -> None:
     """The closing celebration; the certificate names the program, so its settings are read here (a
     program nobody configured has no name but its id, which is not for a certificate: it says Tandem)."""
     await _after_the_end(uow, event.relationship_id)
     mentor, mentee = await uow.participants.require(event.mentor_id, event.mentee_id)
     program = await uow.program_settings.get(event.program_id, deps.settings)
     name = program.name if program.configured else "Tandem"
-    await _enqueue(uow, deps, compose.relationship_concluded(event, mentor, mentee, program_name=name),
-                   mentor, mentee)
+    await _enqueue(uow, deps, compose.relationship_concluded(event, mentor, mentee, program_name=name), mentor, mentee)
 
 
 # Scheduling's codes for the meetings a relationship's end cancelled (scheduling/domain/cancellations.py).
@@ -243,14 +276,16 @@ async def _after_the_end(uow: NotificationsUnitOfWork, relationship_id: str) -> 
         raise NotYetKnown(f"the end of relationship {relationship_id} is not known here yet")
 
 
-async def _to_both(event, uow: NotificationsUnitOfWork, deps: NotificationsDeps,
-                   compose_for: Callable[..., list[Outgoing]]) -> None:
+async def _to_both(
+    event, uow: NotificationsUnitOfWork, deps: NotificationsDeps, compose_for: Callable[..., list[Outgoing]]
+) -> None:
     mentor, mentee = await uow.participants.require(event.mentor_id, event.mentee_id)
     await _enqueue(uow, deps, compose_for(event, mentor, mentee), mentor, mentee)
 
 
-async def _member_and_partner(uow: NotificationsUnitOfWork, relationship_id: str,
-                              participant_id: str) -> tuple[Participant, Participant]:
+async def _member_and_partner(
+    uow: NotificationsUnitOfWork, relationship_id: str, participant_id: str
+) -> tuple[Participant, Participant]:
     pair = await uow.pairs.require(relationship_id)
     if not pair.includes(participant_id):
         raise PermanentError(f"{participant_id} is not part of relationship {relationship_id}")
@@ -258,28 +293,28 @@ async def _member_and_partner(uow: NotificationsUnitOfWork, relationship_id: str
     return member, partner
 
 
-SUBSCRIPTIONS = {
-    **replica.PARTICIPANT_SUBSCRIPTIONS,
-    ev.ParticipantErased: erasure.on_participant_erased,
-    ev.MatchProposed: on_match_proposed,
-    ev.MatchEstablished: on_match_established,
-    ev.MatchEnded: on_match_ended,
-    ev.MatchDeclined: on_proposal_closed,
-    ev.MatchExpired: on_proposal_closed,
-    ev.RelationshipAgreementRecorded: on_agreement_recorded,
-    ev.RelationshipFitQuestioned: on_fit_questioned,
-    ev.RelationshipNudgeRequested: on_relationship_nudge_requested,
-    ev.MeetingScheduled: on_meeting_scheduled,
-    ev.MeetingRescheduled: on_meeting_rescheduled,
-    ev.MeetingCancelled: on_meeting_cancelled,
-    ev.MeetingCompleted: on_meeting_over,
-    ev.MeetingMissed: on_meeting_over,
-    ev.ReminderDue: on_reminder_due,
-    ev.FeedbackRequested: on_feedback_requested,
-    ev.MilestoneAchieved: on_milestone_achieved,
-    ev.GoalAchieved: on_goal_achieved,
-    ev.RelationshipMeetingsMissed: on_meetings_missed,
-    ev.RelationshipEndScheduled: on_end_scheduled,
-    ev.RelationshipConcluded: on_relationship_concluded,
-    **program_team.SUBSCRIPTIONS,
-}
+SUBSCRIPTIONS = subscriptions(
+    replica.PARTICIPANT_SUBSCRIPTIONS,
+    on(ev.ParticipantErased, erasure.on_participant_erased),
+    on(ev.MatchProposed, on_match_proposed),
+    on(ev.MatchEstablished, on_match_established),
+    on(ev.MatchEnded, on_match_ended),
+    on(ev.MatchDeclined, on_proposal_closed),
+    on(ev.MatchExpired, on_proposal_closed),
+    handle(ev.RelationshipAgreementRecorded, on_agreement_recorded),
+    on(ev.RelationshipFitQuestioned, on_fit_questioned),
+    handle(ev.RelationshipNudgeRequested, on_relationship_nudge_requested),
+    on(ev.MeetingScheduled, on_meeting_scheduled),
+    on(ev.MeetingRescheduled, on_meeting_rescheduled),
+    on(ev.MeetingCancelled, on_meeting_cancelled),
+    on(ev.MeetingCompleted, on_meeting_over),
+    on(ev.MeetingMissed, on_meeting_over),
+    on(ev.ReminderDue, on_reminder_due),
+    on(ev.FeedbackRequested, on_feedback_requested),
+    on(ev.MilestoneAchieved, on_milestone_achieved),
+    on(ev.GoalAchieved, on_goal_achieved),
+    on(ev.RelationshipMeetingsMissed, on_meetings_missed),
+    on(ev.RelationshipEndScheduled, on_end_scheduled),
+    on(ev.RelationshipConcluded, on_relationship_concluded),
+    program_team.SUBSCRIPTIONS,
+)

@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import traceback
 from collections import Counter
@@ -78,8 +79,15 @@ class Dispatcher:
     """The delivery loop's pass (`step`) and the sends it starts; the module docstring says why it is
     safe. `idle` waits for the sends in flight, `close` ends them on shutdown."""
 
-    def __init__(self, transaction: Transaction, clock: ProgramClock, settings: NotificationSettings,
-                 senders: Mapping[str, Sender], *, wake: Wakeup | None = None) -> None:
+    def __init__(
+        self,
+        transaction: Transaction,
+        clock: ProgramClock,
+        settings: NotificationSettings,
+        senders: Mapping[str, Sender],
+        *,
+        wake: Wakeup | None = None,
+    ) -> None:
         self.transaction = transaction
         self.clock = clock
         self.settings = settings
@@ -124,8 +132,9 @@ class Dispatcher:
         room.setdefault(MAIL_SERVER, self.settings.smtp_concurrency)
         async with self.transaction() as uow:
             now = self.clock.now()
-            due, more = await uow.deliveries.lock_due(now, limit, room=room,
-                                                      default_room=self.settings.webhook_per_endpoint)
+            due, more = await uow.deliveries.lock_due(
+                now, limit, room=room, default_room=self.settings.webhook_per_endpoint
+            )
             for delivery, _ in due:
                 delivery.claim(now)
             saved = await uow.deliveries.save_all(d for d, _ in due)
@@ -136,7 +145,8 @@ class Dispatcher:
         """Step 1 of the module docstring; at most once per poll interval, as leases are long."""
         now = self.clock.now()
         if self._settled_at is not None and now - self._settled_at < self._program_time(
-                self.settings.delivery_poll_seconds):
+            self.settings.delivery_poll_seconds
+        ):
             return
         self._settled_at = now
         lease = self._program_time(self.settings.sending_lease_seconds)
@@ -175,13 +185,14 @@ class Dispatcher:
         left = self._per_endpoint[endpoint]
         if not left:
             del self._per_endpoint[endpoint]
-        if not task.cancelled() and task.exception() is not None:
-            exc = task.exception()
+        exc = None if task.cancelled() else task.exception()
+        if exc is not None:
             log.error("a delivery task ended with %s at %s", type(exc).__name__, _where(exc))
         # Wake the loop once half of this endpoint's room is free again, or half of all the room after a
         # pass found none, so that a pass claims several at once (a claim, a transaction, per few sends).
         if left <= self._limit(endpoint) // 2 or (
-                self._starved and len(self._sending) <= self.settings.delivery_concurrency // 2):
+            self._starved and len(self._sending) <= self.settings.delivery_concurrency // 2
+        ):
             self._starved = False
             self.wake.set()
 
@@ -190,24 +201,30 @@ class Dispatcher:
         if not await self._record(delivery, await self._send_once(delivery)):
             # Its lease ran out mid-send and another replica recorded it as interrupted (or our own
             # commit went through unacknowledged). Either way it is settled, and not sent again.
-            log.warning("delivery %s was settled elsewhere while being sent; outcome %s not recorded here",
-                        delivery.delivery_id, delivery.status)
+            log.warning(
+                "delivery %s was settled elsewhere while being sent; outcome %s not recorded here",
+                delivery.delivery_id,
+                delivery.status,
+            )
 
     async def _send_once(self, delivery: Delivery) -> ev.EventData | None:
         """One send; the aggregate decides what the answer means (and which event tells of it)."""
         try:
             await self.senders[delivery.channel].send(message_of(delivery))
         except TryAgain as exc:
-            return delivery.try_later(str(exc), retry_at=self._retry_at(delivery.attempts),
-                                      max_attempts=self.settings.delivery_max_attempts)
+            return delivery.try_later(
+                str(exc), retry_at=self._retry_at(delivery.attempts), max_attempts=self.settings.delivery_max_attempts
+            )
         except GiveUp as exc:
             return delivery.fail(str(exc))
-        except Exception as exc:  # noqa: BLE001 (a bug: whether it went out is unknown, so never again)
+        except Exception as exc:
             # The type and place only: the exception's text may quote the address.
-            log.error("delivery %s: unexpected %s at %s while sending", delivery.delivery_id, type(exc).__name__,
-                      _where(exc))
-            return delivery.fail(f"unexpected {type(exc).__name__} while sending; not resent, "
-                                 "to avoid sending it twice")
+            log.error(
+                "delivery %s: unexpected %s at %s while sending", delivery.delivery_id, type(exc).__name__, _where(exc)
+            )
+            return delivery.fail(
+                f"unexpected {type(exc).__name__} while sending; not resent, to avoid sending it twice"
+            )
         return delivery.delivered(self.clock.now())
 
     async def _record(self, delivery: Delivery, event: ev.EventData | None) -> bool:
@@ -224,10 +241,12 @@ class Dispatcher:
         """Write the waiting outcomes, a batch per transaction, until none are left. The sends already
         happened, so the database being away is waited out."""
         while self._unrecorded:
-            batch = self._unrecorded[:self.settings.delivery_batch]
-            del self._unrecorded[:len(batch)]
+            batch = self._unrecorded[: self.settings.delivery_batch]
+            del self._unrecorded[: len(batch)]
             try:
-                saved = await call_until_available("recording deliveries", lambda: self._save_outcomes(batch))
+                saved = await call_until_available(
+                    "recording deliveries", functools.partial(self._save_outcomes, batch)
+                )
             except BaseException as exc:  # a bug, or a stop: the sends waiting on it are told
                 for _, _, recorded in [*batch, *self._unrecorded]:
                     if recorded.done():
@@ -267,8 +286,13 @@ def _log_outcome(delivery: Delivery, event: ev.EventData | None) -> None:
     if isinstance(event, ev.NotificationFailed):
         log.error("delivery %s to %s failed: %s", delivery.delivery_id, delivery.recipient_id, event.error)
     elif delivery.status == PENDING:
-        log.warning("delivery %s to %s delivered nothing, trying again at %s: %s", delivery.delivery_id,
-                    delivery.recipient_id, delivery.not_before.isoformat(), delivery.last_error)
+        log.warning(
+            "delivery %s to %s delivered nothing, trying again at %s: %s",
+            delivery.delivery_id,
+            delivery.recipient_id,
+            delivery.not_before.isoformat(),
+            delivery.last_error,
+        )
 
 
 def _where(exc: BaseException) -> str:
@@ -279,20 +303,34 @@ def _where(exc: BaseException) -> str:
 async def deliver_notifications(service: Service) -> None:
     deps: NotificationsDeps = service.deps
     settings = deps.settings
-    email = EmailSender(host=settings.smtp_host, port=settings.smtp_port, sender=settings.mail_from,
-                        username=settings.smtp_username,
-                        password=settings.smtp_password.get_secret_value() if settings.smtp_password else None,
-                        starttls=settings.smtp_starttls, timeout=settings.smtp_timeout_seconds,
-                        connections=settings.smtp_concurrency)
+    email = EmailSender(
+        host=settings.smtp_host,
+        port=settings.smtp_port,
+        sender=settings.mail_from,
+        username=settings.smtp_username,
+        password=settings.smtp_password.get_secret_value() if settings.smtp_password else None,
+        starttls=settings.smtp_starttls,
+        timeout=settings.smtp_timeout_seconds,
+        connections=settings.smtp_concurrency,
+    )
     client = httpx.AsyncClient(timeout=settings.webhook_timeout_seconds, follow_redirects=False)
-    chat = {"secrets": EndpointSecrets(settings.webhook_secret.get_secret_value()),
-            "allow": AllowList.parse(settings.webhook_allow_hosts), "client": client,
-            "deadline": settings.webhook_timeout_seconds, "max_answer_bytes": settings.webhook_max_answer_bytes}
-    senders = {"email": email, **{channel: WebhookSender(channel, **chat) for channel in (WEBHOOK, SLACK, TEAMS)}}
+    secrets, allow = (
+        EndpointSecrets(settings.webhook_secret.get_secret_value()),
+        AllowList.parse(settings.webhook_allow_hosts),
+    )
+    senders: dict[str, Sender] = {"email": email}
+    for channel in (WEBHOOK, SLACK, TEAMS):
+        senders[channel] = WebhookSender(
+            channel,
+            secrets=secrets,
+            allow=allow,
+            client=client,
+            deadline=settings.webhook_timeout_seconds,
+            max_answer_bytes=settings.webhook_max_answer_bytes,
+        )
     dispatcher = Dispatcher(service.transaction, service.clock, settings, senders, wake=deps.wake)
     try:
-        await run_loop("notifications delivery", dispatcher.step, poll=settings.delivery_poll_seconds,
-                       wake=deps.wake)
+        await run_loop("notifications delivery", dispatcher.step, poll=settings.delivery_poll_seconds, wake=deps.wake)
     finally:
         await dispatcher.close(grace=settings.webhook_timeout_seconds)
         await client.aclose()

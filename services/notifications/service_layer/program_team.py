@@ -18,27 +18,31 @@ from services.notifications.service_layer.deps import NotificationsDeps
 from services.notifications.service_layer.unit_of_work import NotificationsUnitOfWork
 from shared import programs
 from shared.contracts import events as ev
-from shared.dead_letters import DeadLetter, DeadLetters
+from shared.dead_letters import DeadLetter
+from shared.subscriptions import on, on_dead_letters, subscriptions
 
 log = logging.getLogger(__name__)
 
 
-async def on_program_configured(event: ev.ProgramConfigured, uow: NotificationsUnitOfWork,
-                                deps: NotificationsDeps) -> None:
+async def on_program_configured(
+    event: ev.ProgramConfigured, uow: NotificationsUnitOfWork, deps: NotificationsDeps
+) -> None:
     """The settings are kept as every service keeps them; the digest loop then looks again at when
     each program's 08:00 is (a new program, another time zone)."""
     await programs.on_program_configured(event, uow, deps)
     uow.after_commit(deps.wake_digests.set)
 
 
-async def on_relationship_health_changed(event: ev.RelationshipHealthChanged, uow: NotificationsUnitOfWork,
-                                         deps: NotificationsDeps) -> None:
+async def on_relationship_health_changed(
+    event: ev.RelationshipHealthChanged, uow: NotificationsUnitOfWork, deps: NotificationsDeps
+) -> None:
     if event.current != "at_risk":
         await uow.risk_alerts.close(event.relationship_id)
 
 
-async def on_relationship_at_risk(event: ev.RelationshipAtRisk, uow: NotificationsUnitOfWork,
-                                  deps: NotificationsDeps) -> None:
+async def on_relationship_at_risk(
+    event: ev.RelationshipAtRisk, uow: NotificationsUnitOfWork, deps: NotificationsDeps
+) -> None:
     pair = await uow.pairs.require(event.relationship_id)
     if not pair.active:
         return  # it ended meanwhile: nothing left for the team to act on
@@ -51,14 +55,16 @@ async def on_relationship_at_risk(event: ev.RelationshipAtRisk, uow: Notificatio
     await enqueue.for_team(uow, deps, alerts, program)
 
 
-async def on_match_unavailable(event: ev.MatchUnavailable, uow: NotificationsUnitOfWork,
-                               deps: NotificationsDeps) -> None:
+async def on_match_unavailable(
+    event: ev.MatchUnavailable, uow: NotificationsUnitOfWork, deps: NotificationsDeps
+) -> None:
     assert uow.cause is not None, "handlers run for a consumed event"
     await uow.digests.add(DigestItem.unmatched(uow.cause.id, event, at=uow.now()))
 
 
-async def on_relationship_unschedulable(event: ev.RelationshipUnschedulable, uow: NotificationsUnitOfWork,
-                                        deps: NotificationsDeps) -> None:
+async def on_relationship_unschedulable(
+    event: ev.RelationshipUnschedulable, uow: NotificationsUnitOfWork, deps: NotificationsDeps
+) -> None:
     assert uow.cause is not None, "handlers run for a consumed event"
     await uow.digests.add(DigestItem.unschedulable(uow.cause.id, event, at=uow.now()))
 
@@ -73,15 +79,19 @@ async def on_dead_letter(letter: DeadLetter, uow: NotificationsUnitOfWork, deps:
         await uow.digests.add(DigestItem.dead_letter(letter, ADMINS, at=uow.now()))
     else:
         UNROUTED.labels(letter.topic).inc()
-        log.warning("dead letter %s (%s, %s) names no program and TANDEM_ADMIN_CONTACTS is not set: "
-                    "see `tandem dlq list`", letter.id, letter.event_type or "not an event", letter.error_type)
+        log.warning(
+            "dead letter %s (%s, %s) names no program and TANDEM_ADMIN_CONTACTS is not set: see `tandem dlq list`",
+            letter.id,
+            letter.event_type or "not an event",
+            letter.error_type,
+        )
 
 
-SUBSCRIPTIONS = {
-    ev.ProgramConfigured: on_program_configured,
-    ev.RelationshipHealthChanged: on_relationship_health_changed,
-    ev.RelationshipAtRisk: on_relationship_at_risk,
-    ev.MatchUnavailable: on_match_unavailable,
-    ev.RelationshipUnschedulable: on_relationship_unschedulable,
-    DeadLetters: on_dead_letter,
-}
+SUBSCRIPTIONS = subscriptions(
+    on(ev.ProgramConfigured, on_program_configured),
+    on(ev.RelationshipHealthChanged, on_relationship_health_changed),
+    on(ev.RelationshipAtRisk, on_relationship_at_risk),
+    on(ev.MatchUnavailable, on_match_unavailable),
+    on(ev.RelationshipUnschedulable, on_relationship_unschedulable),
+    on_dead_letters(on_dead_letter),
+)
