@@ -53,7 +53,7 @@ test: install lint
 	$(BIN)/pytest -q
 
 # Lint, format and types on the plumbing and the service layers (settings in pyproject.toml).
-LINTED := shared services/matching/service_layer services/notifications/service_layer
+LINTED := shared services/matching/service_layer services/notifications/service_layer services/scheduling/service_layer services/feedback/service_layer
 lint: install
 	$(BIN)/ruff check $(LINTED)
 	$(BIN)/ruff format --check $(LINTED)

@@ -7,6 +7,7 @@ import pytest
 from shared import replica
 from shared.contracts import events as ev
 from shared.contracts.events import CATALOGUE, COMMAND_TOPICS
+from shared.dead_letters import DeadLetters
 from shared.subscriptions import DuplicateHandler, except_for, handle, on, on_dead_letters, subscriptions
 from tandem.eventdocs import subscription_tables
 

@@ -47,33 +47,68 @@ async def _active_pair(uow: FeedbackUnitOfWork, program_id: str, relationship_id
     return pair
 
 
-async def _record(uow: FeedbackUnitOfWork, data: ev.EventData, *, kind: str, program_id: str,
-                  relationship_id: str | None, requested_by: str) -> Done:
+async def _record(
+    uow: FeedbackUnitOfWork,
+    data: ev.EventData,
+    *,
+    kind: str,
+    program_id: str,
+    relationship_id: str | None,
+    requested_by: str,
+) -> Done:
     envelope = uow.emit(data)
-    await AnalyticsReader(uow.conn).record_action(action_id=envelope.id, relationship_id=relationship_id,
-                                                  program_id=program_id, kind=kind, requested_by=requested_by,
-                                                  at=uow.now())
+    await AnalyticsReader(uow.conn).record_action(
+        action_id=envelope.id,
+        relationship_id=relationship_id,
+        program_id=program_id,
+        kind=kind,
+        requested_by=requested_by,
+        at=uow.now(),
+    )
     return Done(kind, relationship_id, envelope.type, envelope.id, requested_by)
 
 
-async def nudge(uow: FeedbackUnitOfWork, program_id: str, relationship_id: str, *, requested_by: str,
-                note: str | None = None) -> Done:
+async def nudge(
+    uow: FeedbackUnitOfWork, program_id: str, relationship_id: str, *, requested_by: str, note: str | None = None
+) -> Done:
     await _active_pair(uow, program_id, relationship_id)
-    return await _record(uow, ev.RelationshipNudgeRequested(relationship_id=relationship_id, requested_by=requested_by,
-                                                            note=note or None),
-                         kind="nudge", program_id=program_id, relationship_id=relationship_id,
-                         requested_by=requested_by)
+    return await _record(
+        uow,
+        ev.RelationshipNudgeRequested(relationship_id=relationship_id, requested_by=requested_by, note=note or None),
+        kind="nudge",
+        program_id=program_id,
+        relationship_id=relationship_id,
+        requested_by=requested_by,
+    )
 
 
-async def end(uow: FeedbackUnitOfWork, program_id: str, relationship_id: str, *, requested_by: str, reason: str,
-              rematch: bool = False, do_not_pair_again: bool = False) -> Done:
+async def end(
+    uow: FeedbackUnitOfWork,
+    program_id: str,
+    relationship_id: str,
+    *,
+    requested_by: str,
+    reason: str,
+    rematch: bool = False,
+    do_not_pair_again: bool = False,
+) -> Done:
     await _active_pair(uow, program_id, relationship_id)
     if await AnalyticsReader(uow.conn).pending_end_request(relationship_id):
         raise ActionRefused(409, f"an end of relationship {relationship_id} was already requested")
-    return await _record(uow, ev.RelationshipEndRequested(relationship_id=relationship_id, requested_by=requested_by,
-                                                          reason=reason, rematch=rematch,
-                                                          do_not_pair_again=do_not_pair_again),
-                         kind="end", program_id=program_id, relationship_id=relationship_id, requested_by=requested_by)
+    return await _record(
+        uow,
+        ev.RelationshipEndRequested(
+            relationship_id=relationship_id,
+            requested_by=requested_by,
+            reason=reason,
+            rematch=rematch,
+            do_not_pair_again=do_not_pair_again,
+        ),
+        kind="end",
+        program_id=program_id,
+        relationship_id=relationship_id,
+        requested_by=requested_by,
+    )
 
 
 async def rematch(uow: FeedbackUnitOfWork, program_id: str, relationship_id: str, *, requested_by: str) -> Done:
@@ -87,5 +122,11 @@ async def rematch(uow: FeedbackUnitOfWork, program_id: str, relationship_id: str
         raise ActionRefused(409, f"mentee {pair.mentee_id} is no longer in the program")
     if await reader.active_relationship(pair.mentee_id) or await reader.open_proposal(pair.mentee_id):
         raise ActionRefused(409, f"mentee {pair.mentee_id} already has a mentor or a proposal waiting")
-    return await _record(uow, ev.MatchRequested(mentee_id=pair.mentee_id, program_id=program_id), kind="rematch",
-                         program_id=program_id, relationship_id=relationship_id, requested_by=requested_by)
+    return await _record(
+        uow,
+        ev.MatchRequested(mentee_id=pair.mentee_id, program_id=program_id),
+        kind="rematch",
+        program_id=program_id,
+        relationship_id=relationship_id,
+        requested_by=requested_by,
+    )

@@ -24,18 +24,23 @@ async def reassess(uow: FeedbackUnitOfWork, deps: FeedbackDeps, relationship: Re
     await uow.relationships.save(relationship, at=now)
 
 
-async def reassess_many(uow: FeedbackUnitOfWork, deps: FeedbackDeps, relationships: Sequence[Relationship],
-                        now: datetime) -> list[list[ev.EventData]]:
+async def reassess_many(
+    uow: FeedbackUnitOfWork, deps: FeedbackDeps, relationships: Sequence[Relationship], now: datetime
+) -> list[list[ev.EventData]]:
     """`reassess` for several relationships (each once) in a few statements. Returns what each
     reassessment tells, in their order, for the caller to emit with its own cause (nothing is emitted here)."""
     programs = await uow.programs.get_many({r.pair.program_id for r in relationships}, deps.settings)
     signals = await uow.relationships.signals_many([r.relationship_id for r in relationships], now)
     told, changes = [], []
     for relationship in relationships:
-        events = relationship.reassess(signals[relationship.relationship_id], now=now,
-                                       term_days=programs[relationship.pair.program_id].term_days)
-        changes += [HealthChange(e.relationship_id, e.previous, e.current, e.score, now)
-                    for e in events if isinstance(e, ev.RelationshipHealthChanged)]
+        events = relationship.reassess(
+            signals[relationship.relationship_id], now=now, term_days=programs[relationship.pair.program_id].term_days
+        )
+        changes += [
+            HealthChange(e.relationship_id, e.previous, e.current, e.score, now)
+            for e in events
+            if isinstance(e, ev.RelationshipHealthChanged)
+        ]
         told.append(events)
     await uow.analytics.health_changes(changes)
     await uow.relationships.save_many(relationships, at=now)

@@ -33,13 +33,21 @@ class Clock(Protocol):
 
 async def checkin_loop(service) -> None:
     deps: FeedbackDeps = service.deps
-    await run_loop("feedback check-ins", lambda: checkin_pass(service.transaction, deps, service.clock),
-                   poll=deps.settings.checkin_check_seconds, wake=deps.wake_checkins, min_sleep=0.05)
+    await run_loop(
+        "feedback check-ins",
+        lambda: checkin_pass(service.transaction, deps, service.clock),
+        poll=deps.settings.checkin_check_seconds,
+        wake=deps.wake_checkins,
+        min_sleep=0.05,
+    )
 
 
 async def checkin_pass(transaction: Transaction, deps: FeedbackDeps, clock: Clock) -> Pass:
-    full = [await ask_due(transaction, deps), await remind_unanswered(transaction, deps),
-            await count_unanswered(transaction, deps)]
+    full = [
+        await ask_due(transaction, deps),
+        await remind_unanswered(transaction, deps),
+        await count_unanswered(transaction, deps),
+    ]
     if any(full):
         return Pass(more=True)
     async with transaction() as uow:
@@ -57,8 +65,9 @@ async def ask_due(transaction: Transaction, deps: FeedbackDeps) -> bool:
         for schedule, program_id in due:
             if program_id not in cadences:
                 cadences[program_id] = CheckinCadence.of(await uow.program_settings.get(program_id, settings))
-            number = schedule.take_due(cadences[program_id], now=now,
-                                       fresh_for=timedelta(days=settings.feedback_due_days))
+            number = schedule.take_due(
+                cadences[program_id], now=now, fresh_for=timedelta(days=settings.feedback_due_days)
+            )
             await uow.checkins.save(schedule)
             if number is None:
                 continue

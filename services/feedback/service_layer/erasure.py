@@ -14,7 +14,8 @@ async def drop_their_words(uow, person: Participant) -> None:
     await uow.conn.execute(
         """UPDATE feedback SET comment = NULL WHERE comment IS NOT NULL AND (participant_id = $1
            OR relationship_id IN (SELECT relationship_id FROM pairs WHERE $1 IN (mentor_id, mentee_id)))""",
-        person.participant_id)
+        person.participant_id,
+    )
 
 
 on_participant_erased = replica.erasure_handler("feedback", also=drop_their_words)

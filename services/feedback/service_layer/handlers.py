@@ -75,7 +75,8 @@ from services.feedback.service_layer.deps import FeedbackDeps
 from services.feedback.service_layer.unit_of_work import FeedbackUnitOfWork
 from shared import replica
 from shared.contracts import events as ev
-from shared.dead_letters import DeadLetter, DeadLetters
+from shared.dead_letters import DeadLetter
+from shared.subscriptions import except_for, handle, on, on_dead_letters, subscriptions
 from shared.waves import Applied, set_wise
 
 __all__ = ["SUBSCRIPTIONS", "FeedbackDeps"]
@@ -94,8 +95,7 @@ async def on_participants_onboarded(wave: Sequence[Applied], uow: FeedbackUnitOf
 
 
 @set_wise(on_participants_onboarded)
-async def on_participant_onboarded(event: ev.ParticipantOnboarded, uow: FeedbackUnitOfWork,
-                                   deps: FeedbackDeps) -> None:
+async def on_participant_onboarded(event: ev.ParticipantOnboarded, uow: FeedbackUnitOfWork, deps: FeedbackDeps) -> None:
     await replica.on_participant_profile(event, uow, deps)
     await uow.analytics.onboarded(event.participant_id, event.program_id, event_time(uow))
 
@@ -103,14 +103,30 @@ async def on_participant_onboarded(event: ev.ParticipantOnboarded, uow: Feedback
 async def on_proposals(wave: Sequence[Applied], uow: FeedbackUnitOfWork, deps: FeedbackDeps) -> None:
     """`on_match_proposed`, `on_match_declined` and `on_match_expired` for a wave of them (each
     proposal once): two statements in all."""
-    await uow.analytics.proposals_opened([
-        ProposalOpened(a.data.proposal_id, a.data.program_id, a.data.mentee_id, a.data.mentor_id, a.envelope.time)
-        for a in wave if isinstance(a.data, ev.MatchProposed)])
-    await uow.analytics.proposals_closed([
-        ProposalClosed(a.data.proposal_id, a.data.program_id, a.data.mentee_id, a.data.mentor_id,
-                       *(("expired", a.data.expired_at) if isinstance(a.data, ev.MatchExpired)
-                         else ("declined", a.envelope.time)))
-        for a in wave if not isinstance(a.data, ev.MatchProposed)])
+    await uow.analytics.proposals_opened(
+        [
+            ProposalOpened(a.data.proposal_id, a.data.program_id, a.data.mentee_id, a.data.mentor_id, a.envelope.time)
+            for a in wave
+            if isinstance(a.data, ev.MatchProposed)
+        ]
+    )
+    await uow.analytics.proposals_closed(
+        [
+            ProposalClosed(
+                a.data.proposal_id,
+                a.data.program_id,
+                a.data.mentee_id,
+                a.data.mentor_id,
+                *(
+                    ("expired", a.data.expired_at)
+                    if isinstance(a.data, ev.MatchExpired)
+                    else ("declined", a.envelope.time)
+                ),
+            )
+            for a in wave
+            if not isinstance(a.data, ev.MatchProposed)
+        ]
+    )
 
 
 def _proposal(event: ev.MatchProposed | ev.MatchDeclined | ev.MatchExpired) -> tuple[Hashable, ...]:
@@ -119,20 +135,23 @@ def _proposal(event: ev.MatchProposed | ev.MatchDeclined | ev.MatchExpired) -> t
 
 @set_wise(on_proposals, resources=_proposal)
 async def on_match_proposed(event: ev.MatchProposed, uow: FeedbackUnitOfWork, deps: FeedbackDeps) -> None:
-    await uow.analytics.proposal_opened(event.proposal_id, event.program_id, event.mentee_id, event.mentor_id,
-                                        event_time(uow))
+    await uow.analytics.proposal_opened(
+        event.proposal_id, event.program_id, event.mentee_id, event.mentor_id, event_time(uow)
+    )
 
 
 @set_wise(on_proposals, resources=_proposal)
 async def on_match_declined(event: ev.MatchDeclined, uow: FeedbackUnitOfWork, deps: FeedbackDeps) -> None:
-    await uow.analytics.proposal_closed(event.proposal_id, event.program_id, event.mentee_id, event.mentor_id,
-                                        status="declined", at=event_time(uow))
+    await uow.analytics.proposal_closed(
+        event.proposal_id, event.program_id, event.mentee_id, event.mentor_id, status="declined", at=event_time(uow)
+    )
 
 
 @set_wise(on_proposals, resources=_proposal)
 async def on_match_expired(event: ev.MatchExpired, uow: FeedbackUnitOfWork, deps: FeedbackDeps) -> None:
-    await uow.analytics.proposal_closed(event.proposal_id, event.program_id, event.mentee_id, event.mentor_id,
-                                        status="expired", at=event.expired_at)
+    await uow.analytics.proposal_closed(
+        event.proposal_id, event.program_id, event.mentee_id, event.mentor_id, status="expired", at=event.expired_at
+    )
 
 
 async def on_matches_established(wave: Sequence[Applied], uow: FeedbackUnitOfWork, deps: FeedbackDeps) -> None:
@@ -144,8 +163,12 @@ async def on_matches_established(wave: Sequence[Applied], uow: FeedbackUnitOfWor
     new = [pair for pair in pairs if pair.relationship_id in added]
     if new:
         await lifecycle.plan_checkins_many(uow, deps, new)
-    await uow.analytics.proposals_closed([ProposalClosed(e.proposal_id, e.program_id, e.mentee_id, e.mentor_id,
-                                                         "accepted", e.established_at) for e in events])
+    await uow.analytics.proposals_closed(
+        [
+            ProposalClosed(e.proposal_id, e.program_id, e.mentee_id, e.mentor_id, "accepted", e.established_at)
+            for e in events
+        ]
+    )
 
 
 def _relationship_and_proposal(event: ev.MatchEstablished) -> tuple[Hashable, ...]:
@@ -159,20 +182,40 @@ async def on_match_established(event: ev.MatchEstablished, uow: FeedbackUnitOfWo
     pair = replica.pair_from_event(event)
     if await uow.pairs.add(pair):
         await lifecycle.plan_checkins(uow, deps, pair)
-    await uow.analytics.proposal_closed(event.proposal_id, event.program_id, event.mentee_id, event.mentor_id,
-                                        status="accepted", at=event.established_at)
+    await uow.analytics.proposal_closed(
+        event.proposal_id,
+        event.program_id,
+        event.mentee_id,
+        event.mentor_id,
+        status="accepted",
+        at=event.established_at,
+    )
 
 
-_MEETING_STATUS: dict[type[ev.EventData], str] = {ev.MeetingScheduled: "scheduled", ev.MeetingRescheduled: "scheduled",
-                   ev.MeetingCancelled: "cancelled", ev.MeetingCompleted: "completed", ev.MeetingMissed: "missed"}
+_MEETING_STATUS: dict[type[ev.EventData], str] = {
+    ev.MeetingScheduled: "scheduled",
+    ev.MeetingRescheduled: "scheduled",
+    ev.MeetingCancelled: "cancelled",
+    ev.MeetingCompleted: "completed",
+    ev.MeetingMissed: "missed",
+}
 
 
-async def _record_meeting(event: ev.MeetingScheduled | ev.MeetingRescheduled | ev.MeetingCancelled
-                          | ev.MeetingCompleted | ev.MeetingMissed, uow: FeedbackUnitOfWork) -> None:
+async def _record_meeting(
+    event: ev.MeetingScheduled | ev.MeetingRescheduled | ev.MeetingCancelled | ev.MeetingCompleted | ev.MeetingMissed,
+    uow: FeedbackUnitOfWork,
+) -> None:
     await uow.analytics.meeting(
-        meeting_id=event.meeting_id, relationship_id=event.relationship_id, program_id=event.program_id,
-        mentor_id=event.mentor_id, mentee_id=event.mentee_id, occurrence=event.occurrence, start=event.start,
-        status=_MEETING_STATUS[type(event)], at=event_time(uow))
+        meeting_id=event.meeting_id,
+        relationship_id=event.relationship_id,
+        program_id=event.program_id,
+        mentor_id=event.mentor_id,
+        mentee_id=event.mentee_id,
+        occurrence=event.occurrence,
+        start=event.start,
+        status=_MEETING_STATUS[type(event)],
+        at=event_time(uow),
+    )
 
 
 async def on_meetings_placed(wave: Sequence[Applied], uow: FeedbackUnitOfWork, deps: FeedbackDeps) -> None:
@@ -185,8 +228,11 @@ def _meeting(event: ev.MeetingScheduled | ev.MeetingRescheduled | ev.MeetingCanc
 
 
 @set_wise(on_meetings_placed, resources=_meeting)
-async def on_meeting_placed(event: ev.MeetingScheduled | ev.MeetingRescheduled | ev.MeetingCancelled,
-                            uow: FeedbackUnitOfWork, deps: FeedbackDeps) -> None:
+async def on_meeting_placed(
+    event: ev.MeetingScheduled | ev.MeetingRescheduled | ev.MeetingCancelled,
+    uow: FeedbackUnitOfWork,
+    deps: FeedbackDeps,
+) -> None:
     await _record_meeting(event, uow)
 
 
@@ -194,19 +240,29 @@ async def on_meeting_unplaceable(event: ev.MeetingUnplaceable, uow: FeedbackUnit
     await uow.analytics.unplaceable(event.relationship_id, event.occurrence, event.program_id, event_time(uow))
 
 
-async def on_relationship_unschedulable(event: ev.RelationshipUnschedulable, uow: FeedbackUnitOfWork,
-                                        deps: FeedbackDeps) -> None:
+async def on_relationship_unschedulable(
+    event: ev.RelationshipUnschedulable, uow: FeedbackUnitOfWork, deps: FeedbackDeps
+) -> None:
     await uow.analytics.unplaceable(event.relationship_id, 0, event.program_id, event_time(uow))
 
 
 async def on_notifications(wave: Sequence[Applied], uow: FeedbackUnitOfWork, deps: FeedbackDeps) -> None:
     """`on_notification_delivered` and `on_notification_failed` for a wave (each notification once):
     one statement."""
-    await uow.analytics.notifications([
-        NotificationOutcome(a.data.notification_id, a.data.recipient_id,
-                            *(("delivered", a.data.delivered_at) if isinstance(a.data, ev.NotificationDelivered)
-                              else ("failed", a.envelope.time)))
-        for a in wave])
+    await uow.analytics.notifications(
+        [
+            NotificationOutcome(
+                a.data.notification_id,
+                a.data.recipient_id,
+                *(
+                    ("delivered", a.data.delivered_at)
+                    if isinstance(a.data, ev.NotificationDelivered)
+                    else ("failed", a.envelope.time)
+                ),
+            )
+            for a in wave
+        ]
+    )
 
 
 def _notification(event: ev.NotificationDelivered | ev.NotificationFailed) -> tuple[Hashable, ...]:
@@ -214,8 +270,9 @@ def _notification(event: ev.NotificationDelivered | ev.NotificationFailed) -> tu
 
 
 @set_wise(on_notifications, resources=_notification)
-async def on_notification_delivered(event: ev.NotificationDelivered, uow: FeedbackUnitOfWork,
-                                    deps: FeedbackDeps) -> None:
+async def on_notification_delivered(
+    event: ev.NotificationDelivered, uow: FeedbackUnitOfWork, deps: FeedbackDeps
+) -> None:
     await uow.analytics.notification(event.notification_id, event.recipient_id, "delivered", event.delivered_at)
 
 
@@ -236,17 +293,28 @@ async def on_meetings_closed(wave: Sequence[Applied], uow: FeedbackUnitOfWork, d
     relationships = await uow.relationships.require_many([e.relationship_id for e in events])
     await uow.analytics.meetings([_meeting_fact(a.data, _MEETING_STATUS[type(a.data)], a.envelope.time) for a in wave])
     now = uow.now()
-    recorded = await uow.outcomes.add_many([MeetingOutcome(
-        e.meeting_id, e.relationship_id, held=isinstance(e, ev.MeetingCompleted), recorded_at=now, starts_at=e.start)
-        for e in events])
+    recorded = await uow.outcomes.add_many(
+        [
+            MeetingOutcome(
+                e.meeting_id,
+                e.relationship_id,
+                held=isinstance(e, ev.MeetingCompleted),
+                recorded_at=now,
+                starts_at=e.start,
+            )
+            for e in events
+        ]
+    )
     closed = [applied for applied in wave if applied.data.meeting_id in recorded]  # the others: reported again
     if not closed:
         return
     told: dict[str, list[ev.EventData]] = {}  # by meeting: what it tells before the health
-    await _ask_about_held(uow, deps, relationships, [a.data for a in closed if isinstance(a.data, ev.MeetingCompleted)],
-                          now, told)
-    await _nudge_about_missed(uow, relationships, [a.data for a in closed if isinstance(a.data, ev.MeetingMissed)],
-                              now, told)
+    await _ask_about_held(
+        uow, deps, relationships, [a.data for a in closed if isinstance(a.data, ev.MeetingCompleted)], now, told
+    )
+    await _nudge_about_missed(
+        uow, relationships, [a.data for a in closed if isinstance(a.data, ev.MeetingMissed)], now, told
+    )
     health = await reassess_many(uow, deps, [relationships[a.data.relationship_id] for a in closed], now)
     for applied, changed in zip(closed, health, strict=True):
         uow.cause = applied.envelope  # what each event emits is caused by it, as one at a time
@@ -254,13 +322,23 @@ async def on_meetings_closed(wave: Sequence[Applied], uow: FeedbackUnitOfWork, d
             uow.emit(event)
 
 
-async def _ask_about_held(uow: FeedbackUnitOfWork, deps: FeedbackDeps, relationships: dict[str, Relationship],
-                          held: Sequence[ev.MeetingCompleted], now: datetime, told: dict[str, list[ev.EventData]]) -> None:
+async def _ask_about_held(
+    uow: FeedbackUnitOfWork,
+    deps: FeedbackDeps,
+    relationships: dict[str, Relationship],
+    held: Sequence[ev.MeetingCompleted],
+    now: datetime,
+    told: dict[str, list[ev.EventData]],
+) -> None:
     """Both people are asked about each meeting held; an answer given before is stored, not asked for."""
     if not held:
         return
-    asked = [relationships[e.relationship_id].ask_for_feedback(e.meeting_id, now=now,
-                                                               due_days=deps.settings.feedback_due_days) for e in held]
+    asked = [
+        relationships[e.relationship_id].ask_for_feedback(
+            e.meeting_id, now=now, due_days=deps.settings.feedback_due_days
+        )
+        for e in held
+    ]
     requests = [request for both in asked for request in both]
     answered = await uow.feedback.answered_about_many(requests)
     for request in requests:
@@ -270,25 +348,44 @@ async def _ask_about_held(uow: FeedbackUnitOfWork, deps: FeedbackDeps, relations
         told[event.meeting_id] = [r.requested() for r in both if r.request_id in made and r.answered_at is None]
 
 
-async def _nudge_about_missed(uow: FeedbackUnitOfWork, relationships: dict[str, Relationship],
-                              missed: Sequence[ev.MeetingMissed], now: datetime,
-                              told: dict[str, list[ev.EventData]]) -> None:
+async def _nudge_about_missed(
+    uow: FeedbackUnitOfWork,
+    relationships: dict[str, Relationship],
+    missed: Sequence[ev.MeetingMissed],
+    now: datetime,
+    told: dict[str, list[ev.EventData]],
+) -> None:
     """A streak of missed meetings is nudged about once."""
     if not missed:
         return
     streaks = await uow.outcomes.streaks_many([e.relationship_id for e in missed])
-    nudges = {e.meeting_id: (e.relationship_id, nudge) for e in missed
-              if (nudge := relationships[e.relationship_id].missed_in_a_row(streaks[e.relationship_id])) is not None}
+    nudges = {
+        e.meeting_id: (e.relationship_id, nudge)
+        for e in missed
+        if (nudge := relationships[e.relationship_id].missed_in_a_row(streaks[e.relationship_id])) is not None
+    }
     announced = await uow.outcomes.announce_streaks([(rid, streaks[rid]) for rid, _ in nudges.values()], now)
     for meeting_id, (rid, nudge) in nudges.items():
         if rid in announced:
             told[meeting_id] = [nudge]  # once per streak: a third miss in a row is the same streak
 
 
-def _meeting_fact(event: ev.MeetingScheduled | ev.MeetingRescheduled | ev.MeetingCancelled | ev.MeetingCompleted,
-                  status: str, at: datetime) -> MeetingFact:
-    return MeetingFact(event.meeting_id, event.relationship_id, event.program_id, event.mentor_id, event.mentee_id,
-                       event.occurrence, event.start, status, at)
+def _meeting_fact(
+    event: ev.MeetingScheduled | ev.MeetingRescheduled | ev.MeetingCancelled | ev.MeetingCompleted,
+    status: str,
+    at: datetime,
+) -> MeetingFact:
+    return MeetingFact(
+        event.meeting_id,
+        event.relationship_id,
+        event.program_id,
+        event.mentor_id,
+        event.mentee_id,
+        event.occurrence,
+        event.start,
+        status,
+        at,
+    )
 
 
 def _relationship_and_meeting(event: ev.MeetingCompleted | ev.MeetingMissed) -> tuple[Hashable, ...]:
@@ -303,8 +400,9 @@ async def on_meeting_completed(event: ev.MeetingCompleted, uow: FeedbackUnitOfWo
     relationship = await uow.relationships.require(event.relationship_id, lock=True)
     await _record_meeting(event, uow)
     now = uow.now()
-    if not await uow.outcomes.add(MeetingOutcome(event.meeting_id, event.relationship_id, held=True, recorded_at=now,
-                                                 starts_at=event.start)):
+    if not await uow.outcomes.add(
+        MeetingOutcome(event.meeting_id, event.relationship_id, held=True, recorded_at=now, starts_at=event.start)
+    ):
         return  # the same meeting reported again
     for request in relationship.ask_for_feedback(event.meeting_id, now=now, due_days=deps.settings.feedback_due_days):
         # Answers travel on their own topic and can come before this: such a request is stored answered, not sent.
@@ -319,8 +417,9 @@ async def on_meeting_missed(event: ev.MeetingMissed, uow: FeedbackUnitOfWork, de
     relationship = await uow.relationships.require(event.relationship_id, lock=True)
     await _record_meeting(event, uow)
     now = uow.now()
-    if not await uow.outcomes.add(MeetingOutcome(event.meeting_id, event.relationship_id, held=False,
-                                                 recorded_at=now, starts_at=event.start)):
+    if not await uow.outcomes.add(
+        MeetingOutcome(event.meeting_id, event.relationship_id, held=False, recorded_at=now, starts_at=event.start)
+    ):
         return
     streak = await uow.outcomes.streak(event.relationship_id)
     nudge = relationship.missed_in_a_row(streak)
@@ -331,9 +430,17 @@ async def on_meeting_missed(event: ev.MeetingMissed, uow: FeedbackUnitOfWork, de
 
 def _answer(event: ev.FeedbackSubmitted, comment: str | None, now: datetime) -> Feedback:
     return Feedback(
-        feedback_id=event.feedback_id, relationship_id=event.relationship_id, participant_id=event.participant_id,
-        meeting_id=event.meeting_id, rating=event.rating, progress=event.progress, comment=comment,
-        goals_achieved=tuple(event.goals_achieved), submitted_at=now, kind=event.kind, request_id=event.request_id,
+        feedback_id=event.feedback_id,
+        relationship_id=event.relationship_id,
+        participant_id=event.participant_id,
+        meeting_id=event.meeting_id,
+        rating=event.rating,
+        progress=event.progress,
+        comment=comment,
+        goals_achieved=tuple(event.goals_achieved),
+        submitted_at=now,
+        kind=event.kind,
+        request_id=event.request_id,
         fit=event.fit,
     )
 
@@ -351,7 +458,8 @@ async def on_feedback_submissions(wave: Sequence[Applied], uow: FeedbackUnitOfWo
         if isinstance(applied.data, ev.GoalProgressRecorded):
             progress = applied.data
             told[id(applied)] = relationships[progress.relationship_id].record_progress(
-                progress.participant_id, progress.goal, progress.progress, now=now)
+                progress.participant_id, progress.goal, progress.progress, now=now
+            )
     changed = [applied for applied in wave if id(applied) in told]  # answers stored before change nothing
     health = await reassess_many(uow, deps, [relationships[a.data.relationship_id] for a in changed], now)
     for applied, health_events in zip(changed, health, strict=True):
@@ -360,14 +468,19 @@ async def on_feedback_submissions(wave: Sequence[Applied], uow: FeedbackUnitOfWo
             uow.emit(event)
 
 
-async def _take_answers(uow: FeedbackUnitOfWork, relationships: dict[str, Relationship], wave: Sequence[Applied],
-                        now: datetime) -> dict[int, list[ev.EventData]]:
+async def _take_answers(
+    uow: FeedbackUnitOfWork, relationships: dict[str, Relationship], wave: Sequence[Applied], now: datetime
+) -> dict[int, list[ev.EventData]]:
     """The answers of a wave, stored: by `id` of each stored, what it tells before its relationship's health."""
     if not wave:
         return {}
     events: list[ev.FeedbackSubmitted] = [applied.data for applied in wave]
-    speaking = {p for e in events if e.comment is not None
-                for p in (e.participant_id, *relationships[e.relationship_id].pair.members)}
+    speaking = {
+        p
+        for e in events
+        if e.comment is not None
+        for p in (e.participant_id, *relationships[e.relationship_id].pair.members)
+    }
     erased = await uow.participants.erased_among(speaking) if speaking else set()
     requests = await uow.requests.get_many([e.request_id for e in events if e.request_id is not None])
     answers = []
@@ -384,17 +497,23 @@ async def _take_answers(uow: FeedbackUnitOfWork, relationships: dict[str, Relati
     if not kept:
         return {}
     new = await uow.feedback.add_milestones_many(
-        [(answer, {g.goal for g in relationships[answer.relationship_id].goals}) for _, answer in kept])
+        [(answer, {g.goal for g in relationships[answer.relationship_id].goals}) for _, answer in kept]
+    )
     reached, questioned = [], []
     for _, answer in kept:
         relationship = relationships[answer.relationship_id]
         reached.append(relationship.reach_milestones(answer, new[answer.feedback_id], now=now))
         questioned.append(relationship.question_fit(answer, now=now))
     first_time = await uow.feedback.question_fit_many(
-        [(q.relationship_id, q.participant_id) for q in questioned if q is not None], now)
-    return {id(applied): [*milestones, *([fit] if fit is not None and (fit.relationship_id, fit.participant_id)
-                                          in first_time else [])]  # fit questioned once per relationship and person
-            for (applied, _), milestones, fit in zip(kept, reached, questioned, strict=True)}
+        [(q.relationship_id, q.participant_id) for q in questioned if q is not None], now
+    )
+    return {
+        id(applied): [
+            *milestones,
+            *([fit] if fit is not None and (fit.relationship_id, fit.participant_id) in first_time else []),
+        ]  # fit questioned once per relationship and person
+        for (applied, _), milestones, fit in zip(kept, reached, questioned, strict=True)
+    }
 
 
 def _relationship_answer_and_request(event: ev.FeedbackSubmitted | ev.GoalProgressRecorded) -> tuple[Hashable, ...]:
@@ -431,8 +550,9 @@ async def on_feedback_submitted(event: ev.FeedbackSubmitted, uow: FeedbackUnitOf
     await reassess(uow, deps, relationship)
 
 
-async def on_relationship_agreement_recorded(event: ev.RelationshipAgreementRecorded, uow: FeedbackUnitOfWork,
-                                            deps: FeedbackDeps) -> None:
+async def on_relationship_agreement_recorded(
+    event: ev.RelationshipAgreementRecorded, uow: FeedbackUnitOfWork, deps: FeedbackDeps
+) -> None:
     """The mentee's goals in their agreement become the relationship's (domain: `agree_goals`); a
     relationship already assessed is assessed again with them (goal progress weighs in its health)."""
     relationship = await uow.relationships.require(event.relationship_id, lock=True)
@@ -444,27 +564,28 @@ async def on_relationship_agreement_recorded(event: ev.RelationshipAgreementReco
         await reassess(uow, deps, relationship)
 
 
-SUBSCRIPTIONS = {
-    ev.ProgramConfigured: lifecycle.on_program_configured,
-    **replica.PARTICIPANT_SUBSCRIPTIONS,
-    ev.ParticipantErased: erasure.on_participant_erased,
-    ev.ParticipantOnboarded: on_participant_onboarded,
-    ev.MatchProposed: on_match_proposed,
-    ev.MatchDeclined: on_match_declined,
-    ev.MatchExpired: on_match_expired,
-    ev.MatchEstablished: on_match_established,
-    ev.MatchEnded: lifecycle.on_match_ended,
-    ev.MeetingScheduled: on_meeting_placed,
-    ev.MeetingRescheduled: on_meeting_placed,
-    ev.MeetingCancelled: on_meeting_placed,
-    ev.MeetingCompleted: on_meeting_completed,
-    ev.MeetingMissed: on_meeting_missed,
-    ev.MeetingUnplaceable: on_meeting_unplaceable,
-    ev.RelationshipUnschedulable: on_relationship_unschedulable,
-    ev.FeedbackSubmitted: on_feedback_submitted,
-    ev.GoalProgressRecorded: lifecycle.on_goal_progress_recorded,
-    ev.RelationshipAgreementRecorded: on_relationship_agreement_recorded,
-    ev.NotificationDelivered: on_notification_delivered,
-    ev.NotificationFailed: on_notification_failed,
-    DeadLetters: on_dead_letter,
-}
+SUBSCRIPTIONS = subscriptions(
+    on(ev.ProgramConfigured, lifecycle.on_program_configured),
+    # Onboardings are also counted for the program's analytics: feedback's own handler, not the replica's.
+    except_for(replica.PARTICIPANT_SUBSCRIPTIONS, ev.ParticipantOnboarded),
+    on(ev.ParticipantErased, erasure.on_participant_erased),
+    on(ev.ParticipantOnboarded, on_participant_onboarded),
+    on(ev.MatchProposed, on_match_proposed),
+    on(ev.MatchDeclined, on_match_declined),
+    on(ev.MatchExpired, on_match_expired),
+    on(ev.MatchEstablished, on_match_established),
+    on(ev.MatchEnded, lifecycle.on_match_ended),
+    on(ev.MeetingScheduled, on_meeting_placed),
+    on(ev.MeetingRescheduled, on_meeting_placed),
+    on(ev.MeetingCancelled, on_meeting_placed),
+    on(ev.MeetingCompleted, on_meeting_completed),
+    on(ev.MeetingMissed, on_meeting_missed),
+    on(ev.MeetingUnplaceable, on_meeting_unplaceable),
+    on(ev.RelationshipUnschedulable, on_relationship_unschedulable),
+    handle(ev.FeedbackSubmitted, on_feedback_submitted),
+    handle(ev.GoalProgressRecorded, lifecycle.on_goal_progress_recorded),
+    handle(ev.RelationshipAgreementRecorded, on_relationship_agreement_recorded),
+    on(ev.NotificationDelivered, on_notification_delivered),
+    on(ev.NotificationFailed, on_notification_failed),
+    on_dead_letters(on_dead_letter),
+)

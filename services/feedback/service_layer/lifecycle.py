@@ -47,8 +47,9 @@ async def on_program_configured(event: ev.ProgramConfigured, uow: FeedbackUnitOf
     uow.after_commit(deps.wake_checkins.set)
 
 
-async def on_goal_progress_recorded(event: ev.GoalProgressRecorded, uow: FeedbackUnitOfWork,
-                                    deps: FeedbackDeps) -> None:
+async def on_goal_progress_recorded(
+    event: ev.GoalProgressRecorded, uow: FeedbackUnitOfWork, deps: FeedbackDeps
+) -> None:
     """Progress on one of the relationship's goals; a goal reaching 100 is celebrated (once)."""
     relationship = await uow.relationships.require(event.relationship_id, lock=True)
     for achieved in relationship.record_progress(event.participant_id, event.goal, event.progress, now=uow.now()):
@@ -62,9 +63,13 @@ async def on_match_ended(event: ev.MatchEnded, uow: FeedbackUnitOfWork, deps: Fe
     now = uow.now()
     program = await uow.program_settings.get(relationship.pair.program_id, deps.settings)
     conclusion = relationship.conclude(
-        event, now=now, due_days=deps.settings.feedback_due_days, term_days=program.term_days,
+        event,
+        now=now,
+        due_days=deps.settings.feedback_due_days,
+        term_days=program.term_days,
         meetings_held=await uow.outcomes.held(event.relationship_id),
-        milestones=await uow.feedback.milestones(event.relationship_id))
+        milestones=await uow.feedback.milestones(event.relationship_id),
+    )
     if conclusion is None:
         return  # it had ended here before
     await uow.pairs.end(event.relationship_id, reason=event.reason, at=event.ended_at)

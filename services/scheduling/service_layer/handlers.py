@@ -48,6 +48,7 @@ from shared.contracts import events as ev
 from shared.errors import PermanentError
 from shared.loops import Wakeup
 from shared.people import Participant
+from shared.subscriptions import handle, on, subscriptions
 from shared.waves import Applied, set_wise
 
 
@@ -90,12 +91,14 @@ async def on_match_ended(event: ev.MatchEnded, uow: SchedulingUnitOfWork, deps: 
     people = await _people(uow, series)
     for meeting in future:
         # The end's own `reason` is not for the other person to read (cancellations.py).
-        await _cancel(uow, meeting, meeting.cancel(cancellations.relationship_over(event.reason_code), people=people,
-                                                   now=now))
+        await _cancel(
+            uow, meeting, meeting.cancel(cancellations.relationship_over(event.reason_code), people=people, now=now)
+        )
 
 
-async def on_relationship_agreement_recorded(event: ev.RelationshipAgreementRecorded, uow: SchedulingUnitOfWork,
-                                             deps: SchedulingDeps) -> None:
+async def on_relationship_agreement_recorded(
+    event: ev.RelationshipAgreementRecorded, uow: SchedulingUnitOfWork, deps: SchedulingDeps
+) -> None:
     """Keep the pair's agreement for the meetings planned from now on (planning.py): its cadence and
     length within the program's bounds, and its place. Meetings already placed stay as they are.
     An older agreement arriving after a newer one is ignored; so is one for a pair that has ended.
@@ -106,8 +109,9 @@ async def on_relationship_agreement_recorded(event: ev.RelationshipAgreementReco
     await uow.agreements.record(Agreement.from_event(event))
 
 
-async def on_meeting_reschedule_requested(event: ev.MeetingRescheduleRequested, uow: SchedulingUnitOfWork,
-                                          deps: SchedulingDeps) -> None:
+async def on_meeting_reschedule_requested(
+    event: ev.MeetingRescheduleRequested, uow: SchedulingUnitOfWork, deps: SchedulingDeps
+) -> None:
     """Move a meeting, keeping its length, place and location; the alternatives offered with it
     are worked out again for the new time.
 
@@ -127,11 +131,17 @@ async def on_meeting_reschedule_requested(event: ev.MeetingRescheduleRequested, 
     program = await uow.program_settings.get(series.pair.program_id, deps.settings)
     rules = deps.settings.rules(program, MeetingTerms(program, await uow.agreements.get(series.relationship_id)))
     move = Move(meeting, event.new_start)
-    busy = await uow.meetings.busy(meeting.participant_ids, *move.reach(rules, now=now),
-                                   except_meeting=meeting.meeting_id)
+    busy = await uow.meetings.busy(
+        meeting.participant_ids, *move.reach(rules, now=now), except_meeting=meeting.meeting_id
+    )
     slot = move.slot(people, rules=rules, busy=busy, now=now)
-    changed = meeting.reschedule(slot, people=people, now=now, reason=event.reason,
-                                 offered=move.offer(slot, people, rules=rules, busy=busy, now=now))
+    changed = meeting.reschedule(
+        slot,
+        people=people,
+        now=now,
+        reason=event.reason,
+        offered=move.offer(slot, people, rules=rules, busy=busy, now=now),
+    )
     await uow.meetings.save(meeting)
     await uow.reminders.cancel_for(meeting.meeting_id)
     await uow.reminders.add(meeting.reminders(list(program.reminder_offsets_minutes), now=now))
@@ -142,16 +152,18 @@ async def on_meeting_reschedule_requested(event: ev.MeetingRescheduleRequested, 
     uow.after_commit(deps.wake_reminders.set)
 
 
-async def on_meeting_cancel_requested(event: ev.MeetingCancelRequested, uow: SchedulingUnitOfWork,
-                                      deps: SchedulingDeps) -> None:
+async def on_meeting_cancel_requested(
+    event: ev.MeetingCancelRequested, uow: SchedulingUnitOfWork, deps: SchedulingDeps
+) -> None:
     series, meeting = await _command_target(uow, event.meeting_id, event.relationship_id)
     people = await _people(uow, series)
     why = cancellations.requested(series.pair, event.requested_by, event.reason, code=event.reason_code)
     await _cancel(uow, meeting, meeting.cancel(why, people=people, now=uow.now()))
 
 
-async def on_meeting_attendance_recorded(event: ev.MeetingAttendanceRecorded, uow: SchedulingUnitOfWork,
-                                         deps: SchedulingDeps) -> None:
+async def on_meeting_attendance_recorded(
+    event: ev.MeetingAttendanceRecorded, uow: SchedulingUnitOfWork, deps: SchedulingDeps
+) -> None:
     _, meeting = await _command_target(uow, event.meeting_id, event.relationship_id)
     recorded = meeting.record_attendance(event.attendance, now=uow.now())
     if recorded:
@@ -160,8 +172,9 @@ async def on_meeting_attendance_recorded(event: ev.MeetingAttendanceRecorded, uo
         uow.emit(e)
 
 
-async def _command_target(uow: SchedulingUnitOfWork, meeting_id: str, relationship_id: str, *,
-                          lock_people: bool = False) -> tuple[Series, Meeting]:
+async def _command_target(
+    uow: SchedulingUnitOfWork, meeting_id: str, relationship_id: str, *, lock_people: bool = False
+) -> tuple[Series, Meeting]:
     """The series, then (for a move) its people, then the meeting a command names: locked in that order."""
     series = await uow.series.get(relationship_id, lock=True)
     if series is not None and lock_people:
@@ -190,14 +203,14 @@ async def _cancel(uow: SchedulingUnitOfWork, meeting: Meeting, cancelled: list[e
         uow.emit(e)
 
 
-SUBSCRIPTIONS = {
-    **programs.PROGRAM_SUBSCRIPTIONS,
-    **replica.PARTICIPANT_SUBSCRIPTIONS,
-    ev.ParticipantErased: replica.erasure_handler("scheduling", also=_forget_places),
-    ev.MatchEstablished: on_match_established,
-    ev.MatchEnded: on_match_ended,
-    ev.RelationshipAgreementRecorded: on_relationship_agreement_recorded,
-    ev.MeetingRescheduleRequested: on_meeting_reschedule_requested,
-    ev.MeetingCancelRequested: on_meeting_cancel_requested,
-    ev.MeetingAttendanceRecorded: on_meeting_attendance_recorded,
-}
+SUBSCRIPTIONS = subscriptions(
+    programs.PROGRAM_SUBSCRIPTIONS,
+    replica.PARTICIPANT_SUBSCRIPTIONS,
+    on(ev.ParticipantErased, replica.erasure_handler("scheduling", also=_forget_places)),
+    on(ev.MatchEstablished, on_match_established),
+    on(ev.MatchEnded, on_match_ended),
+    handle(ev.RelationshipAgreementRecorded, on_relationship_agreement_recorded),
+    handle(ev.MeetingRescheduleRequested, on_meeting_reschedule_requested),
+    handle(ev.MeetingCancelRequested, on_meeting_cancel_requested),
+    handle(ev.MeetingAttendanceRecorded, on_meeting_attendance_recorded),
+)

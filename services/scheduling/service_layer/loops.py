@@ -48,14 +48,19 @@ class Clock(Protocol):
 
 async def reminder_loop(service: Service) -> None:
     deps: SchedulingDeps = service.deps
-    await run_loop("scheduling reminders", lambda: fire_due_reminders(service.transaction, deps, service.clock),
-                   poll=REMINDER_POLL_SECONDS, wake=deps.wake_reminders)
+    await run_loop(
+        "scheduling reminders",
+        lambda: fire_due_reminders(service.transaction, deps, service.clock),
+        poll=REMINDER_POLL_SECONDS,
+        wake=deps.wake_reminders,
+    )
 
 
 async def series_loop(service: Service) -> None:
     deps: SchedulingDeps = service.deps
-    await run_loop("scheduling series", lambda: plan_due_series(service.transaction, deps, service.clock),
-                   poll=SERIES_POLL_SECONDS)
+    await run_loop(
+        "scheduling series", lambda: plan_due_series(service.transaction, deps, service.clock), poll=SERIES_POLL_SECONDS
+    )
 
 
 async def fire_due_reminders(transaction: Transaction, deps: SchedulingDeps, clock: Clock) -> Pass:
@@ -78,8 +83,9 @@ async def fire_due_reminders(transaction: Transaction, deps: SchedulingDeps, clo
     return Pass(more=len(taken) >= batch, due_in=None if next_due is None else clock.real_seconds_until(next_due))
 
 
-async def plan_due_series(transaction: Transaction, deps: SchedulingDeps, clock: Clock, *,
-                          limit: int = SERIES_BATCH) -> Pass:
+async def plan_due_series(
+    transaction: Transaction, deps: SchedulingDeps, clock: Clock, *, limit: int = SERIES_BATCH
+) -> Pass:
     """Plan the next occurrence of up to `limit` due series, one per transaction."""
     for _ in range(limit):
         async with transaction() as uow:
@@ -88,7 +94,9 @@ async def plan_due_series(transaction: Transaction, deps: SchedulingDeps, clock:
                 next_due = await uow.series.next_due()
                 return Pass(due_in=None if next_due is None else clock.real_seconds_until(next_due))
             # Re-checked under the lock: the row is the latest committed version.
-            if series.is_due(uow.now()) and await plan_occurrence(uow, deps.settings, series,
-                                                                  series.planned + 1) is not None:
+            if (
+                series.is_due(uow.now())
+                and await plan_occurrence(uow, deps.settings, series, series.planned + 1) is not None
+            ):
                 uow.after_commit(deps.wake_reminders.set)
     return Pass(more=True)

@@ -24,8 +24,9 @@ from shared.programs import ProgramSettings
 from shared.waves import Applied
 
 
-async def plan_occurrence(uow: SchedulingUnitOfWork, settings: SchedulingSettings, series: Series,
-                          occurrence: int) -> Meeting | None:
+async def plan_occurrence(
+    uow: SchedulingUnitOfWork, settings: SchedulingSettings, series: Series, occurrence: int
+) -> Meeting | None:
     """Place `occurrence` around both people's other meetings, or say why it cannot be placed.
     Returns the meeting stored (scheduled or unplaceable); None when none was."""
     pair = series.pair
@@ -93,8 +94,10 @@ async def plan_kickoffs(uow: SchedulingUnitOfWork, settings: SchedulingSettings,
     people = [People(*replica.require_all(found, series.pair.members)) for _, series in todo]  # else NotYetKnown
     uow.cause = todo[0][0].envelope  # the wave's first to lock: it may wait (adapters/locks.py)
     await uow.locks.people(*(pid for _, series in todo for pid in series.pair.members))
-    programs = {program_id: await uow.program_settings.get(program_id, settings)
-                for program_id in sorted({series.pair.program_id for _, series in todo})}
+    programs = {
+        program_id: await uow.program_settings.get(program_id, settings)
+        for program_id in sorted({series.pair.program_id for _, series in todo})
+    }
     agreements = await uow.agreements.get_many([series.relationship_id for _, series in todo])
     kickoffs = []
     for (applied, series), two in zip(todo, people, strict=True):
@@ -112,8 +115,9 @@ async def plan_kickoffs(uow: SchedulingUnitOfWork, settings: SchedulingSettings,
     return bool(meetings)
 
 
-def _place_in_order(uow: SchedulingUnitOfWork, kickoffs: list[_Kickoff], read: list[dict[str, list[Interval]]]
-                    ) -> tuple[list[Meeting], list[Reminder]]:
+def _place_in_order(
+    uow: SchedulingUnitOfWork, kickoffs: list[_Kickoff], read: list[dict[str, list[Interval]]]
+) -> tuple[list[Meeting], list[Reminder]]:
     """Place each kickoff around what was read for it and what those before it booked, and emit its
     events under its own cause; returns the meetings and reminders to store."""
     made: defaultdict[str, list[tuple[datetime, datetime]]] = defaultdict(list)  # the wave's own bookings

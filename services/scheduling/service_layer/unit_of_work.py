@@ -12,8 +12,8 @@ from services.scheduling.adapters.repository import (
     ReminderRepository,
     SeriesRepository,
 )
-from shared.replica import PairDirectory, ParticipantDirectory
 from shared.programs import ProgramDirectory
+from shared.replica import PairDirectory, ParticipantDirectory
 from shared.unit_of_work import UnitOfWork
 
 
