@@ -6,6 +6,7 @@ turns them into UTC instants.
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -99,6 +100,17 @@ class Preferences(_Model):
     diverse_perspective: bool = False
 
 
+@functools.lru_cache(maxsize=1024)
+def _known_zone(name: str) -> bool:
+    """Whether `name` is an IANA zone here. Remembered: zoneinfo itself keeps only a few zones loaded,
+    and reading a profile would load its zone from disk again and again."""
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return False
+    return True
+
+
 class ParticipantProfile(_Model):
     participant_id: Id
     program_id: Id
@@ -131,10 +143,8 @@ class ParticipantProfile(_Model):
     @field_validator("timezone")
     @classmethod
     def _zone(cls, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError) as exc:
-            raise Refusal("unknown IANA time zone") from exc
+        if not _known_zone(value):
+            raise Refusal("unknown IANA time zone")
         return value
 
     @field_validator("languages", "skills", "goals")
