@@ -39,10 +39,11 @@ claims all its ids in one statement, then its events are applied in offset order
 consecutive events whose handler is set-wise a wave at a time (`shared.waves`: a few statements for
 the whole wave), the others one after the other. If one of them fails, the transaction is rolled
 back, the events before it are applied again together, the failing one is parked, and the rest go
-on together (when a wave failed, the batch is applied again one event at a time first, which finds
-the failing event). So nobody sleeps while holding a batch, a failure costs its batch one more
-transaction, and the common case costs one commit per batch. `dispatch_batch` (a batch handed over
-directly, without Kafka: tests, tools) applies the same way and returns once every record is settled.
+on together (when a wave failed, the events before it are applied again, then the wave's one at a
+time, which finds the failing event). So nobody sleeps while holding a batch, a failure costs its
+batch a few more transactions, and the common case costs one commit per batch. `dispatch_batch` (a
+batch handed over directly, without Kafka: tests, tools) applies the same way and returns once
+every record is settled.
 
 Who handles what is declared in one table per service, built by one function that refuses a second
 handler for an event class (`shared.subscriptions`):
@@ -748,9 +749,10 @@ class Consumer:
         before the failing one: re-applied in a transaction of their own) and the failure, if any.
         The inbox claims the whole batch in one statement, and runs of events whose handler is
         set-wise are applied a wave at a time (shared.waves); a failure rolls all of it back. When a
-        wave failed, the batch is applied again one event at a time, which finds the failing event."""
+        wave failed, its events are applied again one at a time, which finds the failing one
+        (`_apply_around`)."""
         outcomes: list[str] = []
-        in_wave = False
+        wave: tuple[int, int] | None = None  # the wave being applied, while it is
         try:
             async with runtime.transaction() as uow:
                 verdicts = await runtime.claim_inbox(uow, topic, [event.claim for event in events])
@@ -762,16 +764,16 @@ class Consumer:
                     if end - i == 1:
                         outcomes.append(await self._run(uow, runtime, topic, events[i], verdicts[i]))
                     else:
-                        in_wave = True
+                        wave = (i, end)
                         await self._run_wave(uow, runtime, topic, events[i:end])
-                        in_wave = False
+                        wave = None
                         outcomes += ["handled"] * (end - i)
                     i = end
             return outcomes, None
         except Exception as exc:
             failure, failed_at = exc, len(outcomes)
-        if in_wave:
-            return await self._apply_together(runtime, topic, events, set_wise=False)
+        if wave is not None:
+            return await self._apply_around(runtime, topic, events, *wave)
         if failed_at == 0:
             return [], failure
         # The transaction was rolled back with the failure: apply the events before it again.
@@ -779,6 +781,21 @@ class Consumer:
         if again is not None:  # they fail now (data changed meanwhile): the caller goes on from there
             return done, again
         return done, failure
+
+    async def _apply_around(
+        self, runtime: Runtime, topic: str, events: list[_Event], start: int, end: int
+    ) -> tuple[list[str], Exception | None]:
+        """The wave events[start:end] failed and took its batch's transaction with it: the events before
+        it are applied again as before, the wave's one at a time (the failing one is found, and the
+        caller parks it), and, if none of them fails now, the events after it as before."""
+        done, failure = await self._apply_together(runtime, topic, events[:start]) if start else ([], None)
+        if failure is not None:
+            return done, failure
+        alone, failure = await self._apply_together(runtime, topic, events[start:end], set_wise=False)
+        if failure is not None or end == len(events):
+            return done + alone, failure
+        rest, failure = await self._apply_together(runtime, topic, events[end:])
+        return done + alone + rest, failure
 
     async def _run_wave(self, uow: UnitOfWork, runtime: Runtime, topic: str, wave: list[_Event]) -> None:
         many = waves.many_of(wave[0].handler)

@@ -14,7 +14,8 @@ resources (by default the event's key: a person, a pair, a program) appear once.
 by one call of `many` in the batch's transaction. So nothing is reordered, and `many` must leave
 the same state and emit the same events as the reference applied to the wave's events one after
 the other (a property test holds each `many` to it). If a wave fails, the batch's transaction is
-rolled back and applied again one event at a time, where the failing event is found and parked.
+rolled back; the events before the wave are applied again, then the wave's one event at a time, where
+the failing event is found and parked, and the rest of the batch goes on as before.
 """
 
 from __future__ import annotations

@@ -5,6 +5,7 @@ a profile) leave the same rows, the same events and the same dead letters either
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 from datetime import UTC, datetime, timedelta
 
 import orjson
@@ -21,7 +22,7 @@ from shared.contracts import topics
 from shared.contracts.envelope import new_envelope
 from shared.db import create_database, create_pool, migrate
 from shared.unit_of_work import UnitOfWork, unit_of_work
-from shared.waves import wave_end
+from shared.waves import set_wise, wave_end
 from tests.support.people import person
 
 pytestmark = pytest.mark.integration
@@ -157,3 +158,45 @@ async def test_a_batch_of_new_people_is_saved_in_waves_of_distinct_people(databa
     async with replica_database(database_url) as pool:
         assert (await apply(pool, records, set_wise=True, batch=200))[0] == ["handled"] * 8
         assert await pool.fetchval("SELECT count(*) FROM participants") == 4
+
+
+class FlakyWaves:
+    """A set-wise handler whose wave form fails the first time it is called (the reference never does)."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+        self.applied: list[str] = []
+
+        async def together(wave, uow, deps) -> None:
+            self.calls += 1
+            if self.calls == 1:
+                raise RuntimeError("the wave form failed once")
+            for applied in wave:
+                await one(applied.data, uow, deps)
+
+        @set_wise(together)
+        async def one(event: ev.ParticipantOffboarded, uow, deps) -> None:
+            uow.after_commit(lambda pid=event.participant_id: self.applied.append(pid))
+
+        self.handler = one
+
+
+async def test_a_failed_wave_is_applied_one_at_a_time_and_the_rest_of_the_batch_still_goes(database_url):
+    flaky = FlakyWaves()
+    events = [ev.ParticipantOffboarded(participant_id=p, program_id="prog-1") for p in ("ana", "bo", "chen", "dee")]
+    records = [
+        ConsumerRecord(topics.PARTICIPANTS, 0, i, 0, 0, e.participant_id.encode(),
+                       new_envelope(type="participant.offboarded", source="/hris", data=e, time=START).to_json(),
+                       None, 0, 0, ())
+        for i, e in enumerate(events)
+    ]
+    # ana and bo: a wave (fails, then one at a time); bo again: the wave ends; chen, dee: the next wave.
+    records.insert(2, dataclasses.replace(records[1], offset=9))
+    async with replica_database(database_url) as pool:
+        runtime = Runtime(name="waves", topic_prefix="", producer=None,
+                          transaction=lambda: unit_of_work(pool, source="/t", clock=ProgramClock(), schema="waves"))
+        consumer = Consumer("waves", {ev.ParticipantOffboarded: flaky.handler})
+        outcomes = await consumer.dispatch_batch(runtime, topics.PARTICIPANTS, records)
+    assert outcomes == ["handled", "handled", "duplicate", "handled", "handled"]
+    assert sorted(flaky.applied) == ["ana", "bo", "chen", "dee"]  # each once: nothing lost, nothing twice
+    assert flaky.calls == 2  # the failed wave, then chen and dee's
