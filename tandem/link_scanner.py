@@ -45,7 +45,7 @@ async def commands_written(database_url: str) -> int:
     conn = await asyncpg.connect(database_url)
     try:
         topics = [*COMMAND_TOPICS]
-        return await conn.fetchval(f"SELECT coalesce(sum(n), 0) FROM ({events_written('notifications')}) w "
+        return await conn.fetchval(f"SELECT coalesce(sum(n), 0)::bigint FROM ({events_written('notifications')}) w "
                                    "WHERE topic = ANY($1::text[]) "
                                    "OR split_part(topic, '.', -2) || '.' || split_part(topic, '.', -1) = ANY($1::text[])",
                                    topics)
