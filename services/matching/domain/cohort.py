@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import dataclasses
 import gc
+import math
 import os
 import time
 from collections.abc import Collection, Mapping, Sequence
@@ -573,7 +574,8 @@ class _Round:
             "mean_score": round(float(np.mean([p.score for p in pairs])), 4) if pairs else 0.0,
             "mean_goal_fit": round(float(np.mean([p.explanation["components"]["goal_fit"]["value"] for p in pairs])), 4)
             if pairs else 0.0,
-            "total_goal_fit": round(float(sum(p.explanation["components"]["goal_fit"]["value"] for p in pairs)), 4),
+            # fsum: exact whatever the pairs' order, so equal assignments report equal totals.
+            "total_goal_fit": round(math.fsum(p.explanation["components"]["goal_fit"]["value"] for p in pairs), 4),
             "diverse_asked": sum(p.explanation["priorities"]["diverse_perspective"]["asked"] for p in pairs),
             "diverse_met": sum(p.explanation["priorities"]["diverse_perspective"]["met"] for p in pairs),
             "priorities": ["coverage", *self.settings.priorities, "score"],

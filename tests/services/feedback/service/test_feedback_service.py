@@ -11,7 +11,7 @@ from services.feedback.settings import FeedbackSettings
 from shared.contracts import events as ev
 from shared.contracts import topics
 from tandem.client import Publisher, Watcher
-from tests.support.runtime import fetch, settings_for
+from tests.support.runtime import eventually, fetch, settings_for
 
 pytestmark = pytest.mark.integration
 NOW = datetime(2027, 2, 1, 9, tzinfo=UTC)
@@ -26,6 +26,10 @@ async def test_bad_feedback_is_dead_lettered_and_good_feedback_still_flows(datab
             Publisher(bootstrap_servers, topic_prefix=topic_prefix) as pub:
         await pub.publish(ev.MatchEstablished(relationship_id="r1", proposal_id="p1", program_id="g", mentee_id="ana",
                                               mentor_id="bram", established_at=NOW))
+        # The pair travels on another topic: known here before the answers come, so "carl" is refused for
+        # not being of the pair, never for the pair not being known yet (max_deferrals is small on purpose).
+        await eventually(lambda: fetch(database_url, "SELECT 1 FROM feedback.pairs WHERE relationship_id = 'r1'"),
+                         60, "the pair in feedback's replica")
         await pub.send_raw(topics.FEEDBACK_SUBMISSIONS, b'{"type": "feedback.submitted"}', key="r1")
         await pub.publish(ev.FeedbackSubmitted(feedback_id="f0", relationship_id="r1", participant_id="carl", rating=5))
         await pub.publish(ev.FeedbackSubmitted(feedback_id="f1", relationship_id="r-unknown", participant_id="ana", rating=5))
