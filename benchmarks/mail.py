@@ -41,11 +41,10 @@ from benchmarks.report import write_section
 from benchmarks.throughput import (
     BEFORE_MAILS,
     MailIndex,
-    as_participant,
     copy_people,
     mail_sink,
+    meetings_scheduled,
     pair_profiles,
-    relationship_id,
     service_processes,
 )
 from services.notifications.adapters.mail_format import dated
@@ -56,8 +55,6 @@ from services.notifications.service_layer.deps import NotificationsDeps
 from services.notifications.service_layer.handlers import SUBSCRIPTIONS
 from services.notifications.service_layer.unit_of_work import NotificationsUnitOfWork
 from services.notifications.settings import NotificationSettings
-from services.scheduling.domain.invites import build_invite, meeting_for_pair
-from services.scheduling.domain.outcomes import Slot
 from shared.clock import ProgramClock
 from shared.contracts import events as ev
 from shared.contracts.envelope import new_envelope
@@ -99,20 +96,6 @@ class Sending:
         return self.mails / self.seconds if self.seconds else 0.0
 
 
-def kickoffs(pairs: list[tuple[dict, dict]]) -> list[ev.MeetingScheduled]:
-    start = (datetime.now(UTC) + timedelta(days=3)).replace(minute=0, second=0, microsecond=0)
-    slot = Slot(start, start + timedelta(minutes=45))
-    events = []
-    for m, e in pairs:
-        meeting_id = relationship_id(e) + "/1"
-        ics = build_invite(meeting_for_pair(meeting_id, slot, as_participant(m), as_participant(e), occurrence=1))
-        events.append(ev.MeetingScheduled(meeting_id=meeting_id, relationship_id=relationship_id(e),
-                                          program_id=e["program_id"], mentor_id=m["participant_id"],
-                                          mentee_id=e["participant_id"], occurrence=1, start=slot.start,
-                                          end=slot.end, kind="kickoff", sequence=0, ics=ics))
-    return events
-
-
 async def plan_mails(url: str, settings: NotificationSettings, pairs: list[tuple[dict, dict]]) -> Planning:
     """Part 1: the handler writes every mail, bytes included, in this process."""
     service = build_service(settings)
@@ -124,7 +107,7 @@ async def plan_mails(url: str, settings: NotificationSettings, pairs: list[tuple
         await migrate(pool, service.schema, service.migrations, service.replicas)
         async with pool.acquire() as conn:
             await copy_people(conn, [p for pair in pairs for p in pair])
-        events = kickoffs(pairs)
+        events = meetings_scheduled(pairs)
         handle = SUBSCRIPTIONS[ev.MeetingScheduled]
         started = time.process_time()
         for i in range(0, len(events), PER_TRANSACTION):
