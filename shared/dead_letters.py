@@ -55,7 +55,8 @@ class LetterHeaders:
 
     @classmethod
     def of(cls, record: ConsumerRecord) -> LetterHeaders:
-        headers = {k: v.decode(errors="replace") for k, v in (record.headers or ())}
+        # Anyone may write to a dead-letter topic: a NUL (which Postgres text refuses) is replaced too.
+        headers = {k: v.decode(errors="replace").replace("\x00", "\ufffd") for k, v in (record.headers or ())}
         try:
             failed_at = datetime.fromisoformat(headers["dlq.failed_at"])
         except (KeyError, ValueError):
@@ -71,6 +72,12 @@ class LetterHeaders:
         value = self.envelope.get(name) if self.envelope is not None else None
         return value if isinstance(value, str) else None
 
+    def program_id(self) -> str | None:
+        """The program the original event's data names, if it names one that could be stored."""
+        data = self.envelope.get("data") if self.envelope is not None else None
+        value = data.get("program_id") if isinstance(data, dict) else None
+        return _storable(value[:200]) if isinstance(value, str) else None
+
     def reason(self) -> str:
         return self.headers.get("dlq.error", "no reason recorded")
 
@@ -81,13 +88,22 @@ class LetterHeaders:
         return self.headers.get("dlq.service", "unknown")
 
 
+def _storable(text: str | None) -> str | None:
+    """`text` when Postgres can store it, else None. The original bytes are whatever was sent (often
+    refused for a NUL or a lone surrogate): a text it cannot store names no program or type we know,
+    and a handler storing it would fail on every try."""
+    if not text or "\x00" in text:
+        return None
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return None
+    return text
+
+
 def read(record: ConsumerRecord, topic_prefix: str) -> DeadLetter:
     letter = LetterHeaders.of(record)
-    event_type = letter.envelope_text("type")
-    data = letter.envelope.get("data") if letter.envelope is not None else None
-    program_id = (
-        data["program_id"][:200] if isinstance(data, dict) and isinstance(data.get("program_id"), str) else None
-    )
+    event_type = _storable(letter.envelope_text("type"))
     return DeadLetter(
         topic=record.topic.removeprefix(topic_prefix).removesuffix(topics.DLQ_SUFFIX),
         partition=record.partition,
@@ -96,6 +112,6 @@ def read(record: ConsumerRecord, topic_prefix: str) -> DeadLetter:
         error_type=letter.error_type(),
         service=letter.service(),
         failed_at=letter.failed_at,
-        event_type=(event_type or None) and event_type[:200],
-        program_id=program_id,
+        event_type=event_type and event_type[:200],
+        program_id=letter.program_id(),
     )
