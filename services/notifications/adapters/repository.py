@@ -7,11 +7,12 @@ from the shared replicas (`shared.replica`).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, datetime
 from typing import NamedTuple
 
 import asyncpg
+import orjson
 
 from services.notifications.domain.delivery import FAILED, PENDING, SENDING, Delivery
 from services.notifications.domain.digest import DigestItem
@@ -63,6 +64,12 @@ def _attachment(a: Attachment | None) -> dict | None:
     return found | ({"encoding": a.encoding} if a.encoding else {})
 
 
+def _attachment_json(a: Attachment | None) -> str | None:
+    """`_attachment` as JSON text, for a multi-row insert (cast to jsonb there)."""
+    found = _attachment(a)
+    return None if found is None else orjson.dumps(found).decode()
+
+
 class DeliveryRepository:
     def __init__(self, conn: asyncpg.Connection) -> None:
         self.conn = conn
@@ -77,6 +84,36 @@ class DeliveryRepository:
             d.last_error, d.claimed_at, d.delivered_at, d.version, d.recipient_kind, d.html, d.unsubscribe_url,
             d.mime,
         ) is not None
+
+    async def add_many(self, deliveries: Sequence[Delivery]) -> None:
+        """`add` for many in one statement (a wave's, service_layer/waves.py); those already in the log
+        are left as they are, and of two with one id the first is kept, as adding them in turn would."""
+        if not deliveries:
+            return
+        ds = deliveries
+        await self.conn.execute(
+            f"""INSERT INTO deliveries ({_COLUMNS})
+                SELECT u.delivery_id, u.recipient_id, u.channel, u.template, u.language, u.cause_event_id,
+                       u.cause_type, u.address, u.subject, u.body, u.not_before, u.attachment::jsonb, u.status,
+                       u.attempts, u.last_error, u.claimed_at, u.delivered_at, u.version, u.recipient_kind,
+                       u.html, u.unsubscribe_url, u.mime
+                FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
+                            $8::text[], $9::text[], $10::text[], $11::timestamptz[], $12::text[], $13::text[],
+                            $14::int[], $15::text[], $16::timestamptz[], $17::timestamptz[], $18::int[],
+                            $19::text[], $20::text[], $21::text[], $22::bytea[]) WITH ORDINALITY
+                     AS u(delivery_id, recipient_id, channel, template, language, cause_event_id, cause_type,
+                          address, subject, body, not_before, attachment, status, attempts, last_error,
+                          claimed_at, delivered_at, version, recipient_kind, html, unsubscribe_url, mime, nth)
+                ORDER BY u.nth
+                ON CONFLICT DO NOTHING""",
+            [d.delivery_id for d in ds], [d.recipient_id for d in ds], [d.channel for d in ds],
+            [d.template for d in ds], [d.language for d in ds], [d.cause_event_id for d in ds],
+            [d.cause_type for d in ds], [d.address for d in ds], [d.subject for d in ds], [d.body for d in ds],
+            [d.not_before for d in ds], [_attachment_json(d.attachment) for d in ds], [d.status for d in ds],
+            [d.attempts for d in ds], [d.last_error for d in ds], [d.claimed_at for d in ds],
+            [d.delivered_at for d in ds], [d.version for d in ds], [d.recipient_kind for d in ds],
+            [d.html for d in ds], [d.unsubscribe_url for d in ds], [d.mime for d in ds],
+        )
 
     async def save(self, d: Delivery) -> bool:
         """Store one change the aggregate made, only if nobody changed the row since it was loaded.

@@ -5,10 +5,12 @@ Works on the caller's connection, inside its transaction (the unit of work)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
 import asyncpg
+import orjson
 
 
 @dataclass(frozen=True)
@@ -95,6 +97,19 @@ class SubjectRepository:
                VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (proposal_id) DO NOTHING""",
             p.proposal_id, p.program_id, p.mentor_id, p.mentee_id, p.expires_at, p.status)
 
+    async def add_proposals(self, ps: Sequence[Proposal]) -> None:
+        """`add_proposal` for many in one statement (the first of two with one id is kept)."""
+        if not ps:
+            return
+        await self.conn.execute(
+            """INSERT INTO proposals (proposal_id, program_id, mentor_id, mentee_id, expires_at, status)
+               SELECT u.proposal_id, u.program_id, u.mentor_id, u.mentee_id, u.expires_at, u.status
+               FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::timestamptz[], $6::text[])
+                    WITH ORDINALITY AS u(proposal_id, program_id, mentor_id, mentee_id, expires_at, status, nth)
+               ORDER BY u.nth ON CONFLICT (proposal_id) DO NOTHING""",
+            [p.proposal_id for p in ps], [p.program_id for p in ps], [p.mentor_id for p in ps],
+            [p.mentee_id for p in ps], [p.expires_at for p in ps], [p.status for p in ps])
+
     async def close_proposal(self, proposal_id: str, status: str) -> None:
         """An outcome matching published; an outcome for a proposal this service never saw changes nothing."""
         await self.conn.execute("UPDATE proposals SET status = $2 WHERE proposal_id = $1 AND status = 'open'",
@@ -118,6 +133,32 @@ class SubjectRepository:
                WHERE meetings.sequence <= EXCLUDED.sequence""",
             m.meeting_id, m.relationship_id, m.mentor_id, m.mentee_id, m.kind, m.starts_at, m.ends_at, m.sequence,
             list(m.alternatives), m.place, m.location, m.status)
+
+    async def save_meetings(self, ms: Sequence[Meeting]) -> None:
+        """`save_meeting` for many in one statement; each meeting at most once (one row cannot be
+        changed twice by one statement)."""
+        if not ms:
+            return
+        await self.conn.execute(
+            """INSERT INTO meetings (meeting_id, relationship_id, mentor_id, mentee_id, kind, starts_at, ends_at,
+                                     sequence, alternatives, place, location, status)
+               SELECT u.meeting_id, u.relationship_id, u.mentor_id, u.mentee_id, u.kind, u.starts_at, u.ends_at,
+                      u.sequence,
+                      ARRAY(SELECT a.at::timestamptz FROM jsonb_array_elements_text(u.alternatives::jsonb)
+                            WITH ORDINALITY AS a(at, n) ORDER BY a.n),
+                      u.place, u.location, u.status
+               FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::timestamptz[],
+                           $7::timestamptz[], $8::int[], $9::text[], $10::text[], $11::text[], $12::text[])
+                    AS u(meeting_id, relationship_id, mentor_id, mentee_id, kind, starts_at, ends_at, sequence,
+                         alternatives, place, location, status)
+               ON CONFLICT (meeting_id) DO UPDATE SET starts_at = EXCLUDED.starts_at, ends_at = EXCLUDED.ends_at,
+                   sequence = EXCLUDED.sequence, alternatives = EXCLUDED.alternatives, place = EXCLUDED.place,
+                   location = EXCLUDED.location, status = EXCLUDED.status
+               WHERE meetings.sequence <= EXCLUDED.sequence""",
+            [m.meeting_id for m in ms], [m.relationship_id for m in ms], [m.mentor_id for m in ms],
+            [m.mentee_id for m in ms], [m.kind for m in ms], [m.starts_at for m in ms], [m.ends_at for m in ms],
+            [m.sequence for m in ms], [orjson.dumps([t.isoformat() for t in m.alternatives]).decode() for m in ms],
+            [m.place for m in ms], [m.location for m in ms], [m.status for m in ms])
 
     async def meeting(self, meeting_id: str) -> Meeting | None:
         r = await self.conn.fetchrow(f"SELECT {_MEETING} FROM meetings WHERE meeting_id = $1", meeting_id)
@@ -150,6 +191,19 @@ class SubjectRepository:
             """INSERT INTO feedback_requests (request_id, relationship_id, participant_id, kind, meeting_id, due_at)
                VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (request_id) DO NOTHING""",
             r.request_id, r.relationship_id, r.participant_id, r.kind, r.meeting_id, r.due_at)
+
+    async def add_requests(self, rs: Sequence[FeedbackRequest]) -> None:
+        """`add_request` for many in one statement (the first of two with one id is kept)."""
+        if not rs:
+            return
+        await self.conn.execute(
+            """INSERT INTO feedback_requests (request_id, relationship_id, participant_id, kind, meeting_id, due_at)
+               SELECT u.request_id, u.relationship_id, u.participant_id, u.kind, u.meeting_id, u.due_at
+               FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::timestamptz[])
+                    WITH ORDINALITY AS u(request_id, relationship_id, participant_id, kind, meeting_id, due_at, nth)
+               ORDER BY u.nth ON CONFLICT (request_id) DO NOTHING""",
+            [r.request_id for r in rs], [r.relationship_id for r in rs], [r.participant_id for r in rs],
+            [r.kind for r in rs], [r.meeting_id for r in rs], [r.due_at for r in rs])
 
     async def request(self, request_id: str) -> FeedbackRequest | None:
         r = await self.conn.fetchrow("SELECT * FROM feedback_requests WHERE request_id = $1", request_id)

@@ -7,11 +7,15 @@ transaction that plans it (adapters/mail_format.py): sending them is then a tran
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
+
 from services.notifications.adapters.senders import message_of
 from services.notifications.domain.delivery import Delivery, plan, plan_for_team
 from services.notifications.domain.outgoing import Outgoing
 from services.notifications.service_layer.deps import NotificationsDeps
 from services.notifications.service_layer.unit_of_work import NotificationsUnitOfWork
+from shared.contracts.envelope import Envelope
 from shared.people import Participant
 from shared.programs import ProgramSettings
 
@@ -38,6 +42,34 @@ async def for_people(
     ):
         # False for a redelivered cause: already in the log.
         await uow.deliveries.add(_written(delivery, deps, uow))
+    uow.after_commit(deps.wake.set)
+
+
+@dataclass(frozen=True)
+class Messages:
+    """One event's messages to participants, for `for_wave`: the event (their cause), the messages,
+    and the people they may go to."""
+
+    cause: Envelope
+    outgoing: list[Outgoing]
+    people: Sequence[Participant]
+
+
+async def for_wave(uow: NotificationsUnitOfWork, deps: NotificationsDeps, wave: Sequence[Messages]) -> None:
+    """`for_people` for each event of a wave, in its order, with one statement for all the deliveries."""
+    written = [
+        _written(delivery, deps, uow)
+        for messages in wave
+        for delivery in plan(
+            messages.outgoing,
+            {p.participant_id: p for p in messages.people},
+            cause_event_id=messages.cause.id,
+            cause_type=messages.cause.type,
+            now=uow.now(),
+            links=deps.links,
+        )
+    ]
+    await uow.deliveries.add_many(written)
     uow.after_commit(deps.wake.set)
 
 

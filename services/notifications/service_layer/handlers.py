@@ -37,6 +37,10 @@ write the delivery log and wake the delivery loop; the loop sends, at most once,
 | (a meeting is over, nobody said)         | attendance.AttendanceQuestions.step         | meetings; deliveries: both, "did it happen?"  | -                             |
 | (a participant posts a link's page)      | entrypoints/web (service_layer/acts.py)     | link acts                                     | the participant's command (proposal.accepted, ...) |
 
+Set-wise (shared.waves): meeting.scheduled, match.proposed, reminder.due and feedback.requested also
+have a form that applies a whole wave of a batch in a few statements (waves.py); the handlers here stay
+the reference (tests/services/notifications/service_layer/test_waves_integration.py holds the waves to it).
+
 People must be known here first (`NotYetKnown` until their profile has arrived); people who left
 the program get nothing more. A redelivered event finds its deliveries already in the log (their ids
 derive from the event's id), so nobody gets a message twice.
@@ -55,11 +59,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from services.notifications.adapters.subjects import Agreement, FeedbackRequest, Meeting, Proposal
+from services.notifications.adapters.subjects import Agreement, FeedbackRequest, Proposal
 from services.notifications.domain import compose
 from services.notifications.domain.digest import DigestItem
 from services.notifications.domain.outgoing import Outgoing
-from services.notifications.service_layer import erasure, program_team
+from services.notifications.service_layer import erasure, program_team, waves
 from services.notifications.service_layer.deps import NotificationsDeps
 from services.notifications.service_layer.enqueue import for_people as _enqueue
 from services.notifications.service_layer.unit_of_work import NotificationsUnitOfWork
@@ -68,10 +72,12 @@ from shared.contracts import events as ev
 from shared.errors import NotYetKnown, PermanentError
 from shared.people import Participant
 from shared.subscriptions import handle, on, subscriptions
+from shared.waves import set_wise
 
 __all__ = ["SUBSCRIPTIONS", "NotificationsDeps"]
 
 
+@set_wise(waves.on_matches_proposed, resources=waves.proposal_resources)
 async def on_match_proposed(event: ev.MatchProposed, uow: NotificationsUnitOfWork, deps: NotificationsDeps) -> None:
     mentor, mentee = await uow.participants.require(event.mentor_id, event.mentee_id)
     await uow.subjects.add_proposal(
@@ -131,10 +137,11 @@ async def on_relationship_nudge_requested(
     await _enqueue(uow, deps, compose.relationship_nudge(event, mentor, mentee), mentor, mentee)
 
 
+@set_wise(waves.on_meetings_scheduled, resources=waves.meeting_resources)
 async def on_meeting_scheduled(
     event: ev.MeetingScheduled, uow: NotificationsUnitOfWork, deps: NotificationsDeps
 ) -> None:
-    await uow.subjects.save_meeting(_meeting(event, event.kind, "planned"))
+    await uow.subjects.save_meeting(waves.meeting_of(event, event.kind, "planned"))
     await _to_both(event, uow, deps, compose.meeting_scheduled)
 
 
@@ -142,7 +149,7 @@ async def on_meeting_rescheduled(
     event: ev.MeetingRescheduled, uow: NotificationsUnitOfWork, deps: NotificationsDeps
 ) -> None:
     known = await uow.subjects.meeting(event.meeting_id)
-    await uow.subjects.save_meeting(_meeting(event, known.kind if known else "recurring", "planned"))
+    await uow.subjects.save_meeting(waves.meeting_of(event, known.kind if known else "recurring", "planned"))
     await _to_both(event, uow, deps, compose.meeting_rescheduled)
 
 
@@ -152,7 +159,7 @@ async def on_meeting_cancelled(
     if event.reason_code is not None and event.reason_code.code in _CANCELLED_BY_THE_END:
         await _after_the_end(uow, event.relationship_id)
     known = await uow.subjects.meeting(event.meeting_id)
-    await uow.subjects.save_meeting(_meeting(event, known.kind if known else "recurring", "cancelled"))
+    await uow.subjects.save_meeting(waves.meeting_of(event, known.kind if known else "recurring", "cancelled"))
     await _to_both(event, uow, deps, compose.meeting_cancelled)
 
 
@@ -163,29 +170,14 @@ async def on_meeting_over(
     await uow.subjects.meeting_over(event.meeting_id)
 
 
-def _meeting(event, kind: str, status: str) -> Meeting:
-    return Meeting(
-        event.meeting_id,
-        event.relationship_id,
-        event.mentor_id,
-        event.mentee_id,
-        kind,
-        event.start,
-        event.end,
-        event.sequence,
-        tuple(getattr(event, "alternatives", ())),
-        getattr(event, "place", None),
-        getattr(event, "location", None),
-        status,
-    )
-
-
+@set_wise(waves.on_reminders_due)
 async def on_reminder_due(event: ev.ReminderDue, uow: NotificationsUnitOfWork, deps: NotificationsDeps) -> None:
     people = await uow.participants.require(*event.participant_ids)
     reminders = compose.reminder_due(event, {p.participant_id: p for p in people})
     await _enqueue(uow, deps, reminders, *people)
 
 
+@set_wise(waves.on_feedback_requests, resources=waves.request_resources)
 async def on_feedback_requested(
     event: ev.FeedbackRequested, uow: NotificationsUnitOfWork, deps: NotificationsDeps
 ) -> None:
