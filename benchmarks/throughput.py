@@ -20,6 +20,10 @@ each message's arrival; invites are read fully after each run.
 
     .venv/bin/python -m benchmarks.throughput [--quick] [--only SERVICE... e2e] [--events 50000]
                                               [--window 60] [--rates 200 100 50 20 10 5 2 1] [--seconds 60]
+                                              [--profile]
+
+--profile: each measured service process of parts 1-2 is sampled by py-spy during the window, and the
+report says per service run where its CPU goes (benchmarks/profiles.py).
 """
 
 from __future__ import annotations
@@ -55,6 +59,10 @@ import psutil
 from benchmarks.infra import local_infrastructure
 from benchmarks.mail_sink import INDEX
 from benchmarks.meters import MARK, CpuMeter, StatementMeter, create_statement_view, enable_statement_stats
+from benchmarks.profiles import FLAGS as PROFILE_FLAGS
+from benchmarks.profiles import RATE as PROFILE_RATE
+from benchmarks.profiles import Profile, Sampler
+from benchmarks.profiles import render as render_profile
 from benchmarks.report import write_section
 from services.feedback.entrypoints.app import build_service as build_feedback
 from services.feedback.settings import FeedbackSettings
@@ -480,6 +488,7 @@ class Throughput:
     window: Window
     outcomes: dict[str, int] = field(default_factory=dict)  # outbox events by type, at the end
     problems: Counter[str] = field(default_factory=Counter)
+    profile: Profile | None = None  # --profile: py-spy's samples of the service's processes in the window
 
 
 _PROGRESS = """SELECT """ + MARK + """ (SELECT count(*) FROM {schema}.inbox WHERE event_type = '{done_as}') AS handled,
@@ -518,9 +527,11 @@ async def _deliveries_due(conn: asyncpg.Connection) -> int:
 
 async def watch_window(url: str, owner_url: str, workload: Workload, total: int, warmup: int, window_seconds: float,
                        processes: list[ServiceProcess], meter: CpuMeter, mail: MailIndex,
-                       startup_timeout: float = 300.0) -> Window:
+                       startup_timeout: float = 300.0, on_open: Callable[[], None] | None = None,
+                       on_close: Callable[[], None] | None = None) -> Window:
     """Wait for the warm-up events, then measure until the window is over or every event is handled
-    (and, for a service that emits events, relayed)."""
+    (and, for a service that emits events, relayed). `on_open` and `on_close` are called as the window
+    opens and closes (--profile: the sampler)."""
     schema = workload.service
     statements = StatementMeter(owner_url, database_of(url))
     ports = [p.port for p in processes]
@@ -539,6 +550,8 @@ async def watch_window(url: str, owner_url: str, workload: Workload, total: int,
         cpu0, st0 = meter.sample(), await statements.sample()
         h0 = await asyncio.to_thread(handler_seconds, ports, workload.consumes)
         w.opened, handled0 = time.time(), row["handled"]
+        if on_open is not None:
+            on_open()
         due0 = await _deliveries_due(conn) if workload.sends_mail else 0
         pending0 = row["pending"]
         closes = w.opened + window_seconds
@@ -551,6 +564,8 @@ async def watch_window(url: str, owner_url: str, workload: Workload, total: int,
                 break
         cpu1, st1 = meter.sample(), await statements.sample()
         w.closed = time.time()
+        if on_close is not None:
+            on_close()
         h1 = await asyncio.to_thread(handler_seconds, ports, workload.consumes)
         w.all_handled = done
         w.handled = row["handled"] - handled0
@@ -593,7 +608,7 @@ async def reset_statements(owner_url: str) -> None:
 
 def measure_service(infra: Infrastructure, workload: Workload, pairs: list[tuple[dict, dict]],
                     events: list[ev.EventData], replicas: int, warmup: int, window: float,
-                    log_root: Path) -> Throughput:
+                    log_root: Path, profile: bool = False) -> Throughput:
     url, prefix = asyncio.run(prepare(infra, workload, pairs, events))
     asyncio.run(reset_statements(infra.database_url))  # room for this run's statements
     log_dir = log_root / f"{workload.service}-x{replicas}"
@@ -604,15 +619,22 @@ def measure_service(infra: Infrastructure, workload: Workload, pairs: list[tuple
         for proc in processes:
             proc.start()
         groups = {"service": [p.pid for p in processes], **infrastructure_pids(infra), "mail sink": [sink.pid]}
+        sampler = Sampler([p.pid for p in processes], log_dir / "profile") if profile else None
+        sampled = None
         try:
             measured = asyncio.run(watch_window(url, infra.database_url, workload, len(events), warmup, window,
-                                                processes, CpuMeter(groups), MailIndex(sink.directory)))
+                                                processes, CpuMeter(groups), MailIndex(sink.directory),
+                                                on_open=sampler.start if sampler else None,
+                                                on_close=sampler.stop if sampler else None))
+            sampled = sampler.collect() if sampler else None
         finally:
+            if sampler is not None:
+                sampler.stop()
             for proc in processes:
                 proc.stop()
     outcomes = asyncio.run(outbox_outcomes(url, workload.service))
     return Throughput(workload.service, replicas, len(events), measured, outcomes=outcomes,
-                      problems=log_problems(log_dir))
+                      problems=log_problems(log_dir), profile=sampled)
 
 
 # --- part 3: end to end -------------------------------------------------------------------------------
@@ -1251,6 +1273,26 @@ Per run, the commonest kinds (digits shown as N):
 """
 
 
+def profile_section(results: list[Throughput]) -> str:
+    """--profile: where each service run's CPU went in its window, as py-spy sampled it."""
+    parts = [render_profile(f"{r.service} ×{r.replicas}", r.profile, cpu_seconds=r.window.cpu.get("service"))
+             for r in results if r.profile is not None]
+    return f"""
+#### Where the services' CPU goes (`--profile`)
+
+Each service process sampled by py-spy from outside (`py-spy record --rate {PROFILE_RATE} {" ".join(PROFILE_FLAGS)}`:
+the thread holding the GIL) during the window only; the processes of a run with two are added
+together. "Self" is the share of samples in which a function was running its own code (not a
+function it called); the package table adds them up by library, the event loop, and each module of
+ours. Time in C code (asyncpg's protocol, uvloop, orjson, pydantic-core, a socket's send) has no
+Python frame of its own and counts in the Python function below it, so the event loop's share
+includes the socket reads and protocol parsing that uvloop and asyncpg do in C. On a busy machine a
+thread holding the GIL can also be waiting for a core, so the samples add up to more seconds than
+the CPU the processes used; the shares hold. py-spy's own CPU is in "others", not in the service's.
+
+""" + "\n\n".join(parts) + "\n"
+
+
 def e2e_section(args, drives: list[Drive]) -> str:
     if not drives:
         return "Not run."
@@ -1302,7 +1344,8 @@ def run_services(infra: Infrastructure, services: tuple[str, ...], args,
         print(f"{name}: {total:,} × {workload.consumes} built in {time.monotonic() - started:.0f} s", flush=True)
         for replicas, found in ((1, single), (2, double)):
             started = time.monotonic()
-            result = measure_service(infra, workload, pairs, inputs, replicas, args.warmup, args.window, log_root)
+            result = measure_service(infra, workload, pairs, inputs, replicas, args.warmup, args.window, log_root,
+                                     profile=getattr(args, "profile", False))
             w = result.window
             print(f"  ×{replicas}: {w.handled:,} events in {w.seconds:.1f} s = {w.rate:,.0f}/s; CPU ms/event "
                   + ", ".join(f"{g} {ms(w.cpu_ms(g))}" for g in GROUPS)
@@ -1356,6 +1399,8 @@ def main() -> None:
     parser.add_argument("--rates", type=int, nargs="+", help=f"pairs/s to try, highest first ({RATES})")
     parser.add_argument("--seconds", type=float, help=f"seconds of publishing per rate ({E2E_SECONDS:.0f})")
     parser.add_argument("--drain", type=float, default=DRAIN_SECONDS, help="seconds to wait for the last invites")
+    parser.add_argument("--profile", action="store_true",
+                        help="parts 1-2: sample each service process with py-spy in the window; report where its CPU goes")
     args = parser.parse_args()
     quick = {"events": 3000, "warmup": 300, "window": 15.0, "rates": [20, 5], "seconds": 15.0}
     full = {"events": EVENTS, "warmup": WARMUP_EVENTS, "window": WINDOW_SECONDS, "rates": RATES, "seconds": E2E_SECONDS}
@@ -1379,6 +1424,8 @@ def main() -> None:
     others += [d.cpu.get("others", 0.0) / d.seconds for d in drives if d.seconds]
     machine = machine_block(load_before, uptime(), others, code_before)
     body = report(args, machine, single, double, drives)
+    if args.profile:
+        body += profile_section(single + double)
     body += f"\nThe whole benchmark took {(time.monotonic() - started) / 60:.1f} min.\n"
     if args.only or args.quick:
         print("(--only or --quick: docs/benchmarks.md not written)")
