@@ -32,7 +32,7 @@ def _relationship(r: asyncpg.Record) -> Relationship:
 
 
 class ProgramBusy(InfrastructureUnavailable):
-    """A later event of a batch found its program locked by another transaction (see `lock`)."""
+    """A batch's later event found a program that sorts before those it holds locked elsewhere (`lock`)."""
 
 
 class ProgramRepository:
@@ -49,6 +49,7 @@ class ProgramRepository:
         self.unapplied: dict[str, set[str]] = {}  # of those, the ones this process's index does not show yet
         self.stamped: dict[str, int] = {}  # program -> the version this transaction stamped it with
         self._held: set[str] = set()
+        self._top: int | None = None  # the highest lock key held: only keys above it are waited for
 
     async def lock(self, *program_ids: str) -> None:
         """Matching decisions of a program happen one at a time, whichever replica decides.
@@ -57,23 +58,32 @@ class ProgramRepository:
         by program), so this lock is only waited on when that consumer's partitions move to another
         replica, or when an answer, a departure or a loop of the same program is applied elsewhere.
 
-        Two transactions must never wait for each other's programs in opposite orders. The consumer
-        applies a batch of events in one transaction, each event locking its own program in turn, so
-        only the first lock of a transaction may wait (in sorted order when it takes several); a
-        later one is only tried, and when it is busy the batch fails with a passing infrastructure
-        error and the consumer applies its events one per transaction, where waiting is safe.
+        Two transactions must never wait for each other. Every transaction takes program locks in one
+        global order, ascending lock key: the programs asked for are locked in one statement, in key
+        order, waiting for each whose key is above every key this transaction holds already. One at
+        or below that is only tried (a batch's later event may name a program that sorts before those
+        its earlier events took): when it is busy the batch fails with a passing infrastructure error
+        (`ProgramBusy`) and the consumer applies its events again, alone where need be. A wave of a
+        set-wise handler takes every program it needs at once, so within a batch that is rare.
         """
         wanted = sorted(set(program_ids) - self._held)
         if not wanted:
             return
-        may_wait = not self._held
-        for program_id in wanted:
-            if may_wait:
-                await self.conn.execute("SELECT pg_advisory_xact_lock(hashtext('tandem.matching.' || $1))", program_id)
-            elif not await self.conn.fetchval("SELECT pg_try_advisory_xact_lock(hashtext('tandem.matching.' || $1))",
-                                              program_id):
-                raise ProgramBusy(f"program {program_id} is being matched by another transaction")
-            self._held.add(program_id)
+        # Called in key order: the sorted subquery is scanned in order (and volatile functions are
+        # called after the outer sort anyway).
+        rows = await self.conn.fetch(
+            """SELECT k, CASE WHEN $2::bigint IS NULL OR k > $2::bigint
+                              THEN (SELECT true FROM pg_advisory_xact_lock(k))
+                              ELSE pg_try_advisory_xact_lock(k) END AS held
+               FROM (SELECT DISTINCT hashtext('tandem.matching.' || p)::bigint AS k
+                     FROM unnest($1::text[]) AS p ORDER BY k) AS keys
+               ORDER BY k""",
+            wanted, self._top)
+        if not all(r["held"] for r in rows):
+            raise ProgramBusy(f"a program of {wanted} is being matched by another transaction")
+        self._held.update(wanted)
+        top = max(r["k"] for r in rows)
+        self._top = top if self._top is None else max(self._top, top)
 
     async def version(self, program_id: str) -> int:
         return await self.conn.fetchval("SELECT version FROM program_versions WHERE program_id = $1", program_id) or 0
@@ -147,6 +157,49 @@ class ProposalRepository:
                 RETURNING true""",
             *(getattr(proposal, k) for k in _PROPOSAL.split(", ")),
         ) is not None
+
+    async def add_while_within_capacity(self, proposals: list[Proposal]) -> int:
+        """`add_within_capacity` for proposals made one after the other, in one statement: each is
+        checked as if those before it were written, and they are written up to the first one whose
+        mentor has no free place by the record. Returns how many were written (that prefix)."""
+        if not proposals:
+            return 0
+        return await self.conn.fetchval(
+            f"""WITH new AS (
+                    SELECT n.*, e.explanation FROM unnest($1::text[], $2::text[], $3::text[], $4::text[],
+                                                          $5::double precision[], $6::timestamptz[],
+                                                          $7::timestamptz[], $8::text[], $9::text[])
+                        WITH ORDINALITY AS n (proposal_id, program_id, mentee_id, mentor_id, score, created_at,
+                                              expires_at, round_id, status, ord)
+                    JOIN jsonb_array_elements($10::jsonb) WITH ORDINALITY AS e (explanation, ord) USING (ord)),
+                checked AS (
+                    SELECT new.*,
+                           ((SELECT count(*) FROM relationships WHERE mentor_id = new.mentor_id AND status = 'active')
+                            + (SELECT count(*) FROM proposals WHERE mentor_id = new.mentor_id AND status = 'pending')
+                            + row_number() OVER (PARTITION BY new.mentor_id ORDER BY new.ord) - 1
+                            < (SELECT mentor_capacity FROM participants
+                               WHERE participant_id = new.mentor_id AND program_id = new.program_id AND active
+                                 AND NOT erased AND 'mentor' = ANY(roles))) IS TRUE AS fits
+                    FROM new),
+                written AS (
+                    INSERT INTO proposals ({_PROPOSAL})
+                    SELECT proposal_id, program_id, mentee_id, mentor_id, score, explanation, created_at, expires_at,
+                           round_id, status, NULL::timestamptz, NULL::text
+                    FROM checked
+                    WHERE ord < (SELECT coalesce(min(ord), 9223372036854775807) FROM checked WHERE NOT fits)
+                    RETURNING 1)
+                SELECT count(*) FROM written""",
+            [p.proposal_id for p in proposals], [p.program_id for p in proposals], [p.mentee_id for p in proposals],
+            [p.mentor_id for p in proposals], [p.score for p in proposals], [p.created_at for p in proposals],
+            [p.expires_at for p in proposals], [p.round_id for p in proposals], [p.status for p in proposals],
+            [p.explanation for p in proposals],
+        )
+
+    async def programs_of(self, proposal_ids: list[str]) -> dict[str, str]:
+        """proposal -> its program, for the proposals known among these."""
+        rows = await self.conn.fetch(
+            "SELECT proposal_id, program_id FROM proposals WHERE proposal_id = ANY($1::text[])", proposal_ids)
+        return {r["proposal_id"]: r["program_id"] for r in rows}
 
     async def get(self, proposal_id: str, *, lock: bool = False) -> Proposal | None:
         row = await self.conn.fetchrow(
@@ -269,15 +322,26 @@ class CommitmentQueries:
     async def mentee_standing(self, mentee_id: str, program_id: str) -> MenteeStanding:
         """What an on-demand proposal needs to know of a mentee, in one statement: may they be
         matched in this program, what they hold, and whom never to propose (`excluded_mentors`)."""
-        row = await self.conn.fetchrow(
-            f"""SELECT EXISTS (SELECT 1 FROM participants WHERE participant_id = $1 AND program_id = $2
-                               AND active AND NOT erased AND 'mentee' = ANY(roles)) AS eligible,
-                       (SELECT count(*) FROM relationships WHERE mentee_id = $1 AND status = 'active') AS active,
-                       (SELECT count(*) FROM proposals WHERE mentee_id = $1 AND status = 'pending') AS pending,
-                       ARRAY({self._EXCLUDED}) AS excluded""",
-            mentee_id, program_id,
-        )
+        row = await self.conn.fetchrow(f"SELECT {self._standing('$1', '$2')}", mentee_id, program_id)
         return MenteeStanding(row["eligible"], row["active"], row["pending"], frozenset(row["excluded"]))
+
+    async def mentee_standings(self, wanted: Iterable[tuple[str, str]]) -> dict[tuple[str, str], MenteeStanding]:
+        """`mentee_standing` of several (mentee, program), in one statement, by (mentee, program)."""
+        pairs = sorted(set(wanted))
+        rows = await self.conn.fetch(
+            f"""SELECT w.mentee_id, w.program_id, {self._standing('w.mentee_id', 'w.program_id')}
+                FROM unnest($1::text[], $2::text[]) AS w (mentee_id, program_id)""",
+            [m for m, _ in pairs], [p for _, p in pairs],
+        )
+        return {(r["mentee_id"], r["program_id"]): MenteeStanding(r["eligible"], r["active"], r["pending"],
+                                                                  frozenset(r["excluded"])) for r in rows}
+
+    def _standing(self, mentee: str, program: str) -> str:
+        return f"""EXISTS (SELECT 1 FROM participants WHERE participant_id = {mentee} AND program_id = {program}
+                           AND active AND NOT erased AND 'mentee' = ANY(roles)) AS eligible,
+                   (SELECT count(*) FROM relationships WHERE mentee_id = {mentee} AND status = 'active') AS active,
+                   (SELECT count(*) FROM proposals WHERE mentee_id = {mentee} AND status = 'pending') AS pending,
+                   ARRAY({self._EXCLUDED.format(mentee=mentee)}) AS excluded"""
 
     async def busy_mentees(self, program_id: str, max_matches: int) -> set[str]:
         """Mentees with a pending proposal or with as many active relationships as the program allows."""
@@ -297,16 +361,16 @@ class CommitmentQueries:
     # - mentors who declined, let expire or are still considering a proposal for this mentee;
     # - pairs kept apart by the program team, in both role directions.
 
-    _EXCLUDED = """SELECT mentor_id FROM relationships WHERE mentee_id = $1 AND status = 'active'
-               UNION SELECT mentor_id FROM (SELECT mentor_id FROM relationships WHERE mentee_id = $1
+    _EXCLUDED = """SELECT mentor_id FROM relationships WHERE mentee_id = {mentee} AND status = 'active'
+               UNION SELECT mentor_id FROM (SELECT mentor_id FROM relationships WHERE mentee_id = {mentee}
                                             ORDER BY made DESC LIMIT 1) latest
-               UNION SELECT mentor_id FROM proposals WHERE mentee_id = $1 AND status IN ('declined', 'expired', 'pending')
-               UNION SELECT mentor_id FROM kept_apart WHERE mentee_id = $1
-               UNION SELECT mentee_id FROM kept_apart WHERE mentor_id = $1"""
+               UNION SELECT mentor_id FROM proposals WHERE mentee_id = {mentee} AND status IN ('declined', 'expired', 'pending')
+               UNION SELECT mentor_id FROM kept_apart WHERE mentee_id = {mentee}
+               UNION SELECT mentee_id FROM kept_apart WHERE mentor_id = {mentee}"""
 
     async def excluded_mentors(self, mentee_id: str) -> set[str]:
         """Mentors never to propose to this mentee now (the rule above)."""
-        rows = await self.conn.fetch(self._EXCLUDED, mentee_id)
+        rows = await self.conn.fetch(self._EXCLUDED.format(mentee="$1"), mentee_id)
         return {r["mentor_id"] for r in rows}
 
     async def excluded_pairs(self, program_id: str) -> set[tuple[str, str]]:

@@ -37,6 +37,14 @@ twice would queue one event. The consumer of a program keeps its index current i
 (indexes.py): the stamp is read once per program per batch, a proposal moves its mentor's load in
 memory, and only the chosen mentor is explained.
 
+Set-wise (`shared.waves`; each one-event handler stays the reference, and a property test holds the
+wave form to it): match.requested (the profiles of a wave's mentees read at once),
+match.request.queued (`matchmaking.propose_to_many`: standings read at once, proposals written with
+one statement), profile.change.queued, and the answers (proposal.accepted/declined: their programs
+locked at once, then each applied by its handler). A wave locks every program it needs in one
+statement, in the one lock order (`ProgramRepository.lock`), so a batch seldom fails on a program
+another consumer holds: it waits for it instead.
+
 Who is proposed again (`CommitmentQueries.excluded_mentors` / `excluded_pairs`, on demand and in
 cohort rounds alike): never a current partner, nor a mentor who declined, let a proposal expire or
 is still considering one for this mentee, nor two people the program team kept apart
@@ -61,20 +69,24 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Sequence
 
 from services.matching.domain.model import Proposal
 from services.matching.service_layer.matchmaking import (
     MatchingDeps,
+    Request,
     close_and_rematch,
     cohort_round,
     propose_next,
+    propose_to_many,
 )
 from services.matching.service_layer.unit_of_work import MatchingUnitOfWork
 from shared import programs, replica
 from shared.contracts import events as ev
 from shared.errors import NotYetKnown, PermanentError
 from shared.people import Participant
-from shared.subscriptions import handle, on, subscriptions
+from shared.subscriptions import Handler, handle, on, subscriptions
+from shared.waves import Applied, set_wise
 
 log = logging.getLogger(__name__)
 QUEUED = uuid.UUID("3c0f5a52-7a4e-4b0e-9a43-0f6f2d8c1b7e")  # names what is queued on match-work.v1 after its cause
@@ -99,6 +111,18 @@ async def on_participant_profile(
         )
 
 
+async def on_profile_changes_queued(wave: Sequence[Applied], uow: MatchingUnitOfWork, deps: MatchingDeps) -> None:
+    """A wave of profile stamps: every program locked at once (one statement), then each stamped."""
+    await uow.programs.lock(*(applied.data.program_id for applied in wave))
+    for applied in wave:
+        uow.programs.touch(applied.data.program_id, [applied.data.participant_id])
+
+
+def _profile(event: ev.ProfileChangeQueued) -> tuple[tuple[str, str]]:
+    return ((event.program_id, event.participant_id),)
+
+
+@set_wise(on_profile_changes_queued, resources=_profile)
 async def on_profile_change_queued(event: ev.ProfileChangeQueued, uow: MatchingUnitOfWork, deps: MatchingDeps) -> None:
     """A profile of a program this consumer owns changed: stamped for every replica's index."""
     await uow.programs.lock(event.program_id)
@@ -148,11 +172,25 @@ async def _leave(uow: MatchingUnitOfWork, deps: MatchingDeps, program_id: str, l
         await propose_next(uow, deps, mentee_id, program_id, also_exclude={leaver})
 
 
+async def on_match_requests(wave: Sequence[Applied], uow: MatchingUnitOfWork, deps: MatchingDeps) -> None:
+    """A wave of requests, each mentee once: their profiles read in one statement, then each checked
+    and queued in the wave's order. One that would be refused or waited for fails the wave, and the
+    consumer applies its events one at a time, where that one is parked."""
+    found = await uow.participants.many(sorted({applied.data.mentee_id for applied in wave}))
+    for applied in wave:
+        uow.cause = applied.envelope  # its queued event's id is derived from it
+        _queue_request(uow, applied.data, found.get(applied.data.mentee_id))
+
+
+@set_wise(on_match_requests)  # the wave's resources: its mentees (the event's key)
 async def on_match_requested(event: ev.MatchRequested, uow: MatchingUnitOfWork, deps: MatchingDeps) -> None:
     """Checked here, where it arrives keyed by its mentee (so a mentee still on their way holds up
     nobody else), then queued for its program on match-work.v1: the consumer that owns the program
     proposes (`on_match_request_queued`)."""
-    mentee = await uow.participants.get(event.mentee_id)
+    _queue_request(uow, event, await uow.participants.get(event.mentee_id))
+
+
+def _queue_request(uow: MatchingUnitOfWork, event: ev.MatchRequested, mentee: Participant | None) -> None:
     if mentee is None:
         raise NotYetKnown(f"no profile yet for {event.mentee_id}")
     if not mentee.is_mentee:
@@ -174,6 +212,20 @@ def _derived(uow: MatchingUnitOfWork, what: str) -> str | None:
     return None if uow.cause is None else str(uuid.uuid5(QUEUED, f"{uow.cause.id}/{what}"))
 
 
+async def on_match_requests_queued(wave: Sequence[Applied], uow: MatchingUnitOfWork, deps: MatchingDeps) -> None:
+    """A wave of queued requests, each mentee once, of any programs: every program locked at once
+    (one statement, in the lock order), then `propose_to_many` (a few statements for the wave)."""
+    await uow.programs.lock(*(applied.data.program_id for applied in wave))
+    await propose_to_many(
+        uow, deps, [Request(applied.envelope, applied.data.mentee_id, applied.data.program_id) for applied in wave]
+    )
+
+
+def _mentee(event: ev.MatchRequestQueued) -> tuple[str]:
+    return (event.mentee_id,)
+
+
+@set_wise(on_match_requests_queued, resources=_mentee)
 async def on_match_request_queued(event: ev.MatchRequestQueued, uow: MatchingUnitOfWork, deps: MatchingDeps) -> None:
     """A request of a program this consumer owns: propose, unless the mentee left, was matched or
     is waiting for an answer meanwhile (then nothing: `propose_next` says why it stops)."""
@@ -199,6 +251,23 @@ async def _answerable(uow: MatchingUnitOfWork, proposal_id: str) -> Proposal:
     return await uow.proposals.get(proposal_id, lock=True)  # type: ignore[return-value]
 
 
+async def on_proposal_answers(wave: Sequence[Applied], uow: MatchingUnitOfWork, deps: MatchingDeps) -> None:
+    """A wave of answers, each proposal once: the programs of all their proposals read and locked at
+    once (two statements, the locks in the lock order), then each answer applied by its own handler,
+    in the wave's order. So a batch of answers to many programs waits for a busy program instead of
+    failing on it (`ProgramRepository.lock`)."""
+    programs = await uow.proposals.programs_of(sorted({applied.data.proposal_id for applied in wave}))
+    await uow.programs.lock(*programs.values())
+    for applied in wave:
+        uow.cause = applied.envelope
+        await _ANSWERS[type(applied.data)](applied.data, uow, deps)
+
+
+def _proposal(event: ev.ProposalAccepted | ev.ProposalDeclined) -> tuple[str]:
+    return (event.proposal_id,)
+
+
+@set_wise(on_proposal_answers, resources=_proposal)
 async def on_proposal_accepted(event: ev.ProposalAccepted, uow: MatchingUnitOfWork, deps: MatchingDeps) -> None:
     proposal = await _answerable(uow, event.proposal_id)
     relationship = proposal.accept(event.participant_id, now=uow.now())
@@ -210,10 +279,14 @@ async def on_proposal_accepted(event: ev.ProposalAccepted, uow: MatchingUnitOfWo
     uow.emit(relationship.established(mentee.goals if mentee else ()))
 
 
+@set_wise(on_proposal_answers, resources=_proposal)
 async def on_proposal_declined(event: ev.ProposalDeclined, uow: MatchingUnitOfWork, deps: MatchingDeps) -> None:
     proposal = await _answerable(uow, event.proposal_id)
     declined = proposal.decline(event.participant_id, now=uow.now(), reason=event.reason, reason_code=event.reason_code)
     await close_and_rematch(uow, deps, proposal, declined)
+
+
+_ANSWERS: dict[type, Handler] = {ev.ProposalAccepted: on_proposal_accepted, ev.ProposalDeclined: on_proposal_declined}
 
 
 async def on_relationship_end_requested(

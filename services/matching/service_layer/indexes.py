@@ -90,6 +90,12 @@ class ProgramIndexes:
             view.index.set_load(mentor_id, loads[mentor_id])
         uow.programs.touch(program_id, deltas, applied=True)
 
+    def rank_as_if_held(self, uow: MatchingUnitOfWork, program_id: str, mentor_id: str, extra: int) -> None:
+        """Rank this mentor as if `extra` more places were held than the index knows: proposals a
+        wave has chosen but not written yet (0 puts it back). Neither recorded nor stamped."""
+        held = self._loads.get(program_id, {}).get(mentor_id, 0)
+        uow.views[program_id].index.set_load(mentor_id, held + extra)
+
     def reread(self, uow: MatchingUnitOfWork, program_id: str, participant_ids) -> None:
         """The record disagrees with the index about these people: read them back before next use."""
         uow.programs.unapplied.setdefault(program_id, set()).update(participant_ids)

@@ -11,15 +11,17 @@ replicas' indexes follow.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Collection
+from collections import Counter
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
-from services.matching.domain import PairProposal, solve_cohort
+from services.matching.domain import PairProposal, Unmatched, solve_cohort
 from services.matching.domain.model import Proposal
 from services.matching.service_layer.indexes import ProgramIndexes, match_settings
 from services.matching.service_layer.unit_of_work import MatchingUnitOfWork
 from services.matching.settings import MatchingSettings
 from shared.contracts import events as ev
+from shared.contracts.envelope import Envelope
 from shared.programs import ProgramSettings
 
 MAX_DISAGREEMENTS = 5  # mentors the record refuses (index behind) before a request is answered "at capacity"
@@ -71,15 +73,7 @@ async def propose_next(
             deps.indexes.reread(uow, program_id, [mentee_id])
             continue
         if not isinstance(outcome, PairProposal):
-            uow.emit(
-                ev.MatchUnavailable(
-                    program_id=program_id,
-                    mentee_id=mentee_id,
-                    reason=outcome.reason,
-                    reason_code=outcome.reason_code,
-                    reason_params=outcome.params,
-                )
-            )
+            uow.emit(_unavailable(program_id, mentee_id, outcome))
             return
         proposal = _offer(uow, view.program, outcome, None)
         if await uow.proposals.add_within_capacity(proposal):
@@ -87,14 +81,116 @@ async def propose_next(
             uow.emit(proposal.proposed())
             return
         deps.indexes.reread(uow, program_id, [proposal.mentor_id])
-    uow.emit(
-        ev.MatchUnavailable(
-            program_id=program_id,
-            mentee_id=mentee_id,
-            reason="every compatible mentor is at capacity",
-            reason_code="at_capacity",
-            reason_params={},
-        )
+    uow.emit(_at_capacity(program_id, mentee_id))
+
+
+@dataclass(frozen=True)
+class Request:
+    """One on-demand request of a wave: whom for, in which program, and the event it came with."""
+
+    cause: Envelope
+    mentee_id: str
+    program_id: str
+
+
+async def propose_to_many(uow: MatchingUnitOfWork, deps: MatchingDeps, requests: Sequence[Request]) -> None:
+    """`propose_next` for requests one after the other (each mentee once), in a few statements for
+    all of them: the same proposals, the same events in the same order. The caller holds the lock of
+    every program named.
+
+    The mentees' standings are read in one statement (a proposal to one mentee changes no other's).
+    The index chooses for each request in turn, ranking mentors as if the proposals chosen so far
+    were held; those are written together, each checked by the record as if those before it were
+    written (`add_while_within_capacity`). Where one-at-a-time would have to read (the index lacks a
+    mentee, or the record refuses a mentor), what is chosen before it is written first, the refused
+    choice and everything after it is dropped, and the requests go on from there after the read,
+    as `propose_next` would."""
+    standings = await uow.commitments.mentee_standings((r.mentee_id, r.program_id) for r in requests)
+    limit = deps.settings.max_matches_per_mentee
+    tries: Counter[int] = Counter()  # request -> attempts that ended in a read (MAX_DISAGREEMENTS)
+    said: list[tuple[int, ev.EventData]] = []  # (request, what it says), in order, emitted at the end
+    chosen: list[tuple[int, Proposal]] = []  # proposals chosen and not written yet
+    extra: Counter[tuple[str, str]] = Counter()  # (program, mentor) -> places chosen and not written
+
+    async def write() -> int | None:
+        """Write what is chosen; the request to go on from when the record refused one."""
+        written = await uow.proposals.add_while_within_capacity([p for _, p in chosen])
+        for _, proposal in chosen[:written]:
+            deps.indexes.loads_changed(uow, proposal.program_id, {proposal.mentor_id: 1})
+        for program_id, mentor_id in extra:
+            deps.indexes.rank_as_if_held(uow, program_id, mentor_id, 0)
+        refused = chosen[written] if written < len(chosen) else None
+        chosen.clear()
+        extra.clear()
+        if refused is None:
+            return None
+        at, proposal = refused
+        del said[next(n for n, (i, _) in enumerate(said) if i >= at) :]
+        deps.indexes.reread(uow, proposal.program_id, [proposal.mentor_id])
+        tries[at] += 1
+        return at
+
+    i = 0
+    while True:
+        while i < len(requests):
+            request = requests[i]
+            standing = standings[request.mentee_id, request.program_id]
+            if not standing.eligible or standing.pending or standing.active >= limit:
+                i += 1  # as in propose_next
+                continue
+            if tries[i] >= MAX_DISAGREEMENTS:
+                said.append((i, _at_capacity(request.program_id, request.mentee_id)))
+                i += 1
+                continue
+            view = await deps.indexes.current(uow, request.program_id)
+            try:
+                outcome = view.index.best_mentor(request.mentee_id, at=uow.now(), exclude=standing.excluded)
+            except KeyError:  # eligible by the record, yet not in the index: read them back
+                refused = await write() if chosen else None
+                if refused is None:
+                    deps.indexes.reread(uow, request.program_id, [request.mentee_id])
+                    tries[i] += 1
+                else:
+                    i = refused
+                continue
+            if not isinstance(outcome, PairProposal):
+                said.append((i, _unavailable(request.program_id, request.mentee_id, outcome)))
+                i += 1
+                continue
+            proposal = _offer(uow, view.program, outcome, None)
+            chosen.append((i, proposal))
+            said.append((i, proposal.proposed()))
+            extra[request.program_id, proposal.mentor_id] += 1
+            deps.indexes.rank_as_if_held(
+                uow, request.program_id, proposal.mentor_id, extra[request.program_id, proposal.mentor_id]
+            )
+            i += 1
+        refused = await write() if chosen else None
+        if refused is None:
+            break
+        i = refused
+    for i, event in said:
+        uow.cause = requests[i].cause  # the cause of what it says, as when applied alone
+        uow.emit(event)
+
+
+def _unavailable(program_id: str, mentee_id: str, outcome: Unmatched) -> ev.MatchUnavailable:
+    return ev.MatchUnavailable(
+        program_id=program_id,
+        mentee_id=mentee_id,
+        reason=outcome.reason,
+        reason_code=outcome.reason_code,
+        reason_params=outcome.params,
+    )
+
+
+def _at_capacity(program_id: str, mentee_id: str) -> ev.MatchUnavailable:
+    return ev.MatchUnavailable(
+        program_id=program_id,
+        mentee_id=mentee_id,
+        reason="every compatible mentor is at capacity",
+        reason_code="at_capacity",
+        reason_params={},
     )
 
 

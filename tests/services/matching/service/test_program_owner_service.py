@@ -11,10 +11,12 @@ import asyncpg
 import pytest
 
 from services.matching.entrypoints.app import build_service
-from services.matching.service_layer.handlers import on_match_request_queued
+from services.matching.service_layer.handlers import on_match_request_queued, on_match_requests_queued
 from services.matching.settings import MatchingSettings
 from shared.contracts import events as ev
 from shared.contracts import topics
+from shared.contracts.envelope import new_envelope
+from shared.waves import Applied
 from tandem.client import Watcher
 from tests.services.matching.service.test_matching_service import (
     START,
@@ -27,6 +29,7 @@ from tests.services.matching.service.test_matching_service import (
 from tests.support.runtime import fetch, settings_for
 
 pytestmark = pytest.mark.integration
+LOCK = "SELECT k, CASE WHEN"  # ProgramRepository.lock: any number of programs in one statement
 
 
 @pytest.fixture
@@ -96,10 +99,37 @@ async def test_a_batch_of_one_programs_requests_costs_two_statements_each(make_s
     # Per program and batch, whatever the number of requests: the lock, the stamp and the settings
     # read once, the index caught up once (the profiles, stamped meanwhile or not: at most three
     # reads), the stamps written once; then the outbox, its wake-up and the commit.
-    assert counted.of("SELECT pg_advisory_xact_lock") == 1 and counted.of("SELECT version FROM program_versions") == 1
+    assert counted.of(LOCK) == 1 and counted.of("SELECT version FROM program_versions") == 1
     assert counted.of("SELECT mentor_id, count(*)") <= 1 and counted.of("SELECT participant_id FROM index_changes") <= 1
     assert counted.of("INSERT INTO program_versions") == 1 and counted.of("INSERT INTO index_changes") == 1
     assert len(counted.sent) <= 2 * 10 + 14, counted.sent
+
+
+async def test_a_wave_of_requests_of_two_programs_costs_a_few_statements_in_all(make_settings, bootstrap_servers,
+                                                                               topic_prefix, database_url, monkeypatch):
+    """Applied as one wave (`on_match_requests_queued`), 20 requests of two programs cost no statement
+    each: the locks of both programs in one, the standings in one, the proposals in one."""
+    service = build_service(make_settings())
+    counted = RoundTrips(monkeypatch)
+    programs = ("prog-1", "prog-2")
+    async with service.running(), Portal(bootstrap_servers, topic_prefix, database_url) as pub:
+        await onboard(pub, *[mentor(f"{p}-m{i}", program_id=p, capacity=2) for p in programs for i in range(5)],
+                      *[mentee(f"{p}-e{i}", program_id=p) for p in programs for i in range(10)])
+        wave = [Applied(new_envelope(type="match.request.queued", source="/tandem/matching", data=data, time=START),
+                        data)
+                for i in range(10) for p in programs
+                for data in [ev.MatchRequestQueued(program_id=p, mentee_id=f"{p}-e{i}", request_id=f"r-{p}-{i}")]]
+        async with service.transaction() as uow:
+            counted.conn = uow.conn._con
+            await on_match_requests_queued(wave, uow, service.deps)
+    proposed = await fetch(database_url, "SELECT program_id, mentor_id FROM matching.proposals")
+    assert len(proposed) == 20 and all(r["mentor_id"].startswith(r["program_id"]) for r in proposed)
+    assert counted.of(LOCK) == 1 and counted.of("WITH new AS") == 1 and counted.of("SELECT w.mentee_id") == 1
+    assert counted.of("SELECT version FROM program_versions") == 2  # once per program
+    assert counted.of("INSERT INTO program_versions") == 1 and counted.of("INSERT INTO index_changes") == 1
+    # Per program: the stamp, the settings and the index caught up (at most three reads); then the
+    # outbox and the commit.
+    assert len(counted.sent) <= 2 * 5 + 10, counted.sent
 
 
 async def test_a_rolled_back_batch_leaves_the_index_as_the_record_says(make_settings, bootstrap_servers,
