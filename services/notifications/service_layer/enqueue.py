@@ -7,6 +7,7 @@ transaction that plans it (adapters/mail_format.py): sending them is then a tran
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -55,12 +56,16 @@ class Messages:
     people: Sequence[Participant]
 
 
+# Events of a wave planned between two yields to the event loop: rendering a whole wave's messages
+# at once would hold the loop for a second or more, and the delivery loop's sends in this process with it.
+PLANNED_BETWEEN_YIELDS = 16
+
+
 async def for_wave(uow: NotificationsUnitOfWork, deps: NotificationsDeps, wave: Sequence[Messages]) -> None:
     """`for_people` for each event of a wave, in its order, with one statement for all the deliveries."""
-    written = [
-        _written(delivery, deps, uow)
-        for messages in wave
-        for delivery in plan(
+    written: list[Delivery] = []
+    for n, messages in enumerate(wave, 1):
+        planned = plan(
             messages.outgoing,
             {p.participant_id: p for p in messages.people},
             cause_event_id=messages.cause.id,
@@ -68,7 +73,9 @@ async def for_wave(uow: NotificationsUnitOfWork, deps: NotificationsDeps, wave: 
             now=uow.now(),
             links=deps.links,
         )
-    ]
+        written += (_written(delivery, deps, uow) for delivery in planned)
+        if n % PLANNED_BETWEEN_YIELDS == 0:
+            await asyncio.sleep(0)
     await uow.deliveries.add_many(written)
     uow.after_commit(deps.wake.set)
 
