@@ -7,10 +7,12 @@ or reminder), and a program nobody configured simply runs on the defaults.
 
     SUBSCRIPTIONS = {**programs.PROGRAM_SUBSCRIPTIONS, ...}
     settings = await uow.program_settings.get(event.program_id, deps.settings)
+    by_id = await uow.program_settings.get_many(program_ids, deps.settings)  # a wave's programs at once
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field, fields
 from datetime import datetime
 from pathlib import Path
@@ -242,9 +244,22 @@ class ProgramDirectory:
         row = await self.conn.fetchrow(f"SELECT {', '.join(_COLUMNS)} FROM programs WHERE program_id = $1", program_id)
         return None if row is None else _row(row)
 
+    async def configured_many(self, program_ids: Iterable[str]) -> dict[str, ConfiguredProgram]:
+        """`configured` for several programs, in one statement: those configured, by program id."""
+        rows = await self.conn.fetch(
+            f"SELECT {', '.join(_COLUMNS)} FROM programs WHERE program_id = ANY($1::text[])", sorted(set(program_ids))
+        )
+        return {r["program_id"]: _row(r) for r in rows}
+
     async def get(self, program_id: str, defaults: ProgramDefaults) -> ProgramSettings:
         """The settings in force for a program (the defaults when it was never configured)."""
         return ProgramSettings.resolve(program_id, await self.configured(program_id), defaults)
+
+    async def get_many(self, program_ids: Iterable[str], defaults: ProgramDefaults) -> dict[str, ProgramSettings]:
+        """`get` for several programs (a wave's span a few), in one statement: every id asked, by id."""
+        ids = sorted(set(program_ids))
+        configured = await self.configured_many(ids)
+        return {i: ProgramSettings.resolve(i, configured.get(i), defaults) for i in ids}
 
     async def all(self) -> list[ConfiguredProgram]:
         return [

@@ -118,8 +118,14 @@ class FakeProgramDirectory:
     async def configured(self, program_id: str) -> ConfiguredProgram | None:
         return self.programs.get(program_id)
 
+    async def configured_many(self, program_ids) -> dict[str, ConfiguredProgram]:
+        return {i: self.programs[i] for i in sorted(set(program_ids)) if i in self.programs}
+
     async def get(self, program_id: str, defaults) -> ProgramSettings:
         return ProgramSettings.resolve(program_id, self.programs.get(program_id), defaults)
+
+    async def get_many(self, program_ids, defaults) -> dict[str, ProgramSettings]:
+        return {i: ProgramSettings.resolve(i, self.programs.get(i), defaults) for i in sorted(set(program_ids))}
 
     async def all(self) -> list[ConfiguredProgram]:
         return sorted(self.programs.values(), key=lambda p: p.program_id)

@@ -29,7 +29,7 @@ async def reassess_many(
 ) -> list[list[ev.EventData]]:
     """`reassess` for several relationships (each once) in a few statements. Returns what each
     reassessment tells, in their order, for the caller to emit with its own cause (nothing is emitted here)."""
-    programs = await uow.programs.get_many({r.pair.program_id for r in relationships}, deps.settings)
+    programs = await uow.program_settings.get_many({r.pair.program_id for r in relationships}, deps.settings)
     signals = await uow.relationships.signals_many([r.relationship_id for r in relationships], now)
     told, changes = [], []
     for relationship in relationships:

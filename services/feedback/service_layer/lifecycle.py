@@ -27,7 +27,7 @@ async def plan_checkins(uow: FeedbackUnitOfWork, deps: FeedbackDeps, pair: Pair)
 
 async def plan_checkins_many(uow: FeedbackUnitOfWork, deps: FeedbackDeps, pairs: Sequence[Pair]) -> None:
     """`plan_checkins` for several new relationships (each once), in two statements."""
-    programs = await uow.programs.get_many({pair.program_id for pair in pairs}, deps.settings)
+    programs = await uow.program_settings.get_many({pair.program_id for pair in pairs}, deps.settings)
     schedules = []
     for pair in pairs:
         schedule = CheckinSchedule(pair.relationship_id, pair.established_at)

@@ -6,7 +6,6 @@ import asyncpg
 
 from services.feedback.adapters.analytics import AnalyticsRepository
 from services.feedback.adapters.checkins import CheckinRepository
-from services.feedback.adapters.programs import ProgramSettingsReader
 from services.feedback.adapters.repository import (
     ConclusionRepository,
     FeedbackRepository,
@@ -22,7 +21,6 @@ from shared.unit_of_work import UnitOfWork
 class FeedbackUnitOfWork(UnitOfWork):
     participants: ParticipantDirectory
     program_settings: ProgramDirectory
-    programs: ProgramSettingsReader  # many at once, for waves
     pairs: PairDirectory
     relationships: RelationshipRepository
     outcomes: OutcomeRepository
@@ -35,7 +33,6 @@ class FeedbackUnitOfWork(UnitOfWork):
     def bind(self, conn: asyncpg.Connection) -> None:
         self.participants = ParticipantDirectory(conn)
         self.program_settings = ProgramDirectory(conn)
-        self.programs = ProgramSettingsReader(conn)
         self.pairs = PairDirectory(conn)
         self.relationships = RelationshipRepository(conn, self.pairs)
         self.outcomes = OutcomeRepository(conn)

@@ -94,10 +94,7 @@ async def plan_kickoffs(uow: SchedulingUnitOfWork, settings: SchedulingSettings,
     people = [People(*replica.require_all(found, series.pair.members)) for _, series in todo]  # else NotYetKnown
     uow.cause = todo[0][0].envelope  # the wave's first to lock: it may wait (adapters/locks.py)
     await uow.locks.people(*(pid for _, series in todo for pid in series.pair.members))
-    programs = {
-        program_id: await uow.program_settings.get(program_id, settings)
-        for program_id in sorted({series.pair.program_id for _, series in todo})
-    }
+    programs = await uow.program_settings.get_many({series.pair.program_id for _, series in todo}, settings)
     agreements = await uow.agreements.get_many([series.relationship_id for _, series in todo])
     kickoffs = []
     for (applied, series), two in zip(todo, people, strict=True):
