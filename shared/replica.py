@@ -395,8 +395,11 @@ class PairDirectory:
     async def add_many(self, pairs: Sequence[Pair]) -> set[str]:
         """`add` for several pairs in one statement; returns the ids of those not known before."""
         rows = await self.conn.fetch(
+            # One row per pair as JSON: its goals are an array each, which unnest would flatten.
             f"INSERT INTO pairs ({_PAIR_COLUMNS}) SELECT r.relationship_id, r.program_id, r.mentor_id, r.mentee_id, "
-            "r.established_at, ARRAY(SELECT jsonb_array_elements_text(r.goals)), r.status, r.ended_at, r.end_reason "
+            "r.established_at, "
+            "ARRAY(SELECT e FROM jsonb_array_elements_text(r.goals) WITH ORDINALITY AS t(e, n) ORDER BY n), "
+            "r.status, r.ended_at, r.end_reason "
             "FROM jsonb_to_recordset($1::jsonb) AS r(relationship_id text, program_id text, mentor_id text, "
             "mentee_id text, established_at timestamptz, goals jsonb, status text, ended_at timestamptz, "
             "end_reason text) ON CONFLICT (relationship_id) DO NOTHING RETURNING relationship_id",

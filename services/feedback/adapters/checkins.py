@@ -14,12 +14,12 @@ from datetime import datetime
 
 import asyncpg
 
-from services.feedback.adapters.repository import _REQUEST, request_from_row
+from services.feedback.adapters.repository import REQUEST_COLUMNS, request_from_row
 from services.feedback.domain.checkins import CheckinSchedule
 from services.feedback.domain.model import FeedbackRequest
 
 _OPEN_CHECKIN = "r.kind = 'checkin' AND r.answered_at IS NULL AND r.counted_at IS NULL"
-_REQUEST_COLUMNS = ", ".join(f"r.{c}" for c in _REQUEST.split(", "))
+_REQUEST_COLUMNS_OF_R = ", ".join(f"r.{c}" for c in REQUEST_COLUMNS.split(", "))
 
 
 def _schedule(r: asyncpg.Record) -> CheckinSchedule:
@@ -74,7 +74,7 @@ class CheckinRepository:
 
     async def _claim(self, where: str, now: datetime, limit: int) -> list[FeedbackRequest]:
         rows = await self.conn.fetch(
-            f"""SELECT {_REQUEST_COLUMNS} FROM feedback_requests r JOIN pairs p USING (relationship_id)
+            f"""SELECT {_REQUEST_COLUMNS_OF_R} FROM feedback_requests r JOIN pairs p USING (relationship_id)
                 WHERE {where} AND r.due_at <= $1 AND p.status = 'active'
                 ORDER BY r.due_at LIMIT $2 FOR UPDATE OF r, p SKIP LOCKED""", now, limit)
         return [request_from_row(r) for r in rows]

@@ -24,7 +24,7 @@ from services.feedback.domain.model import (
 from shared.contracts.types import Reason
 from shared.errors import NotYetKnown
 from shared.people import Pair
-from shared.replica import PairDirectory, pair_from_row
+from shared.replica import PairDirectory
 
 _SAVE_AGREED = """INSERT INTO agreed_goals (relationship_id, goals, participant_id, recorded_at)
                   VALUES ($1, $2, $3, $4)
@@ -138,8 +138,7 @@ class RelationshipRepository:
         pairs locked in one order (so two waves cannot deadlock), then read (after the locks, as
         `get` reads them). NotYetKnown names the first not known here, in the order given."""
         ids = list(relationship_ids)
-        pairs = {r["relationship_id"]: pair_from_row(r) for r in await self.conn.fetch(
-            "SELECT * FROM pairs WHERE relationship_id = ANY($1::text[]) ORDER BY relationship_id FOR UPDATE", ids)}
+        pairs = await self.pairs.many(ids, lock=True)
         missing = next((i for i in ids if i not in pairs), None)
         if missing is not None:
             raise NotYetKnown(f"relationship {missing} not established here yet")
@@ -154,24 +153,6 @@ class RelationshipRepository:
                LEFT JOIN agreed_goals a ON a.relationship_id = r.id
                LEFT JOIN relationship_health h ON h.relationship_id = r.id""", ids)
         return {r["id"]: _relationship(pairs[r["id"]], goals.get(r["id"], ()), r, r) for r in rows}
-
-    async def add_pairs(self, pairs: Sequence[Pair]) -> set[str]:
-        """`PairDirectory.add` for several pairs (each once), in one statement: those new here."""
-        rows = await self.conn.fetch(
-            # One row per pair as JSON: its goals are an array each, which unnest would flatten.
-            """INSERT INTO pairs (relationship_id, program_id, mentor_id, mentee_id, established_at, goals, status,
-                                  ended_at, end_reason)
-               SELECT p.relationship_id, p.program_id, p.mentor_id, p.mentee_id, p.established_at,
-                      ARRAY(SELECT e FROM jsonb_array_elements_text(p.goals) WITH ORDINALITY AS t(e, n) ORDER BY n),
-                      p.status, p.ended_at, p.end_reason
-               FROM jsonb_to_recordset($1::jsonb) AS p(relationship_id text, program_id text, mentor_id text,
-                    mentee_id text, established_at timestamptz, goals jsonb, status text, ended_at timestamptz,
-                    end_reason text)
-               ON CONFLICT (relationship_id) DO NOTHING RETURNING relationship_id""",
-            [{"relationship_id": p.relationship_id, "program_id": p.program_id, "mentor_id": p.mentor_id,
-              "mentee_id": p.mentee_id, "established_at": p.established_at, "goals": list(p.goals),
-              "status": p.status, "ended_at": p.ended_at, "end_reason": p.end_reason} for p in pairs])
-        return {r["relationship_id"] for r in rows}
 
     async def save_many(self, relationships: Sequence[Relationship], *, at: datetime) -> None:
         """`save` for several relationships (each once): at most one statement per table."""
@@ -306,12 +287,12 @@ class OutcomeRepository:
         ) is not None
 
 
-_REQUEST = ("request_id, relationship_id, participant_id, role, requested_at, due_at, kind, meeting_id, checkin, "
-            "answered_at, reminded_at, counted_at")
+REQUEST_COLUMNS = ("request_id, relationship_id, participant_id, role, requested_at, due_at, kind, meeting_id, checkin, "
+                   "answered_at, reminded_at, counted_at")
 
 
 def request_from_row(r: asyncpg.Record) -> FeedbackRequest:
-    return FeedbackRequest(**{k: r[k] for k in _REQUEST.split(", ")})
+    return FeedbackRequest(**{k: r[k] for k in REQUEST_COLUMNS.split(", ")})
 
 
 class RequestRepository:
@@ -342,13 +323,13 @@ class RequestRepository:
         return {r["request_id"] for r in rows}
 
     async def get(self, request_id: str) -> FeedbackRequest | None:
-        row = await self.conn.fetchrow(f"SELECT {_REQUEST} FROM feedback_requests WHERE request_id = $1", request_id)
+        row = await self.conn.fetchrow(f"SELECT {REQUEST_COLUMNS} FROM feedback_requests WHERE request_id = $1", request_id)
         return None if row is None else request_from_row(row)
 
     async def get_many(self, request_ids: Sequence[str]) -> dict[str, FeedbackRequest]:
         """`get` for several requests, in one statement: those found, by id."""
         rows = await self.conn.fetch(
-            f"SELECT {_REQUEST} FROM feedback_requests WHERE request_id = ANY($1::text[])", list(request_ids))
+            f"SELECT {REQUEST_COLUMNS} FROM feedback_requests WHERE request_id = ANY($1::text[])", list(request_ids))
         return {r["request_id"]: request_from_row(r) for r in rows}
 
     async def save(self, request: FeedbackRequest) -> None:

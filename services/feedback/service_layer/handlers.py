@@ -159,7 +159,7 @@ async def on_matches_established(wave: Sequence[Applied], uow: FeedbackUnitOfWor
     same rows in four statements for the whole wave."""
     events: list[ev.MatchEstablished] = [applied.data for applied in wave]
     pairs = [replica.pair_from_event(event) for event in events]
-    added = await uow.relationships.add_pairs(pairs)
+    added = await uow.pairs.add_many(pairs)
     new = [pair for pair in pairs if pair.relationship_id in added]
     if new:
         await lifecycle.plan_checkins_many(uow, deps, new)
