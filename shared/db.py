@@ -25,7 +25,8 @@ _MIGRATION_FILE = re.compile(r"^(\d{3})_[\w-]+\.sql$")
 _IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]*$")
 
 
-def _check_identifier(name: str) -> str:
+def check_identifier(name: str) -> str:
+    """The name, when it is safe to put in SQL as it is (schemas, roles, extensions are not parameters)."""
     if not _IDENTIFIER.match(name):
         raise ValueError(f"not a safe SQL identifier: {name!r}")
     return name
@@ -62,7 +63,7 @@ async def _keep_session(conn: asyncpg.Connection) -> None:
 
 
 async def create_pool(url: str, schema: str, *, size: int = 8) -> asyncpg.Pool:
-    _check_identifier(schema)
+    check_identifier(schema)
     return await asyncpg.create_pool(
         url,
         min_size=1,
@@ -90,7 +91,7 @@ async def migrate(
     pool: asyncpg.Pool, schema: str, service_migrations: Path, replicas: Sequence[Track] = ()
 ) -> list[str]:
     """Create the schema and apply pending migrations; returns the names applied now."""
-    _check_identifier(schema)
+    check_identifier(schema)
     applied_now: list[str] = []
     async with pool.acquire() as conn:
         # Session-level lock, held across the per-file transactions below.
@@ -146,7 +147,7 @@ EXTENSIONS = {"scheduling": ("btree_gist",)}
 
 
 def role_of(service: str) -> str:
-    return _check_identifier(f"tandem_{service}")
+    return check_identifier(f"tandem_{service}")
 
 
 def service_url(owner_url: str, service: str, password: str) -> str:
@@ -180,7 +181,7 @@ async def provision(owner_url: str, services: Sequence[str], passwords: Mapping[
         try:
             database = await conn.fetchval("SELECT current_database()")
             for service in services:
-                role, schema = role_of(service), _check_identifier(service)
+                role, schema = role_of(service), check_identifier(service)
                 password = passwords[service]
                 if "'" in password:
                     raise ValueError(f"the password for {role} must not contain a quote")
@@ -195,7 +196,7 @@ async def provision(owner_url: str, services: Sequence[str], passwords: Mapping[
                     await conn.execute(f"CREATE SCHEMA {schema} AUTHORIZATION {role}")
                 for extension in EXTENSIONS.get(service, ()):
                     await conn.execute(
-                        f"CREATE EXTENSION IF NOT EXISTS {_check_identifier(extension)} WITH SCHEMA {schema}"
+                        f"CREATE EXTENSION IF NOT EXISTS {check_identifier(extension)} WITH SCHEMA {schema}"
                     )
         finally:
             await conn.execute("SELECT pg_advisory_unlock(hashtext('tandem.provision'))")
@@ -211,7 +212,7 @@ async def create_database(server_url: str, prefix: str = "tandem") -> str:
     """
     import uuid
 
-    name = _check_identifier(f"{prefix}_{uuid.uuid4().hex[:10]}")
+    name = check_identifier(f"{prefix}_{uuid.uuid4().hex[:10]}")
     conn = await asyncpg.connect(server_url)
     try:
         await conn.execute(f"CREATE DATABASE {name}")

@@ -43,7 +43,7 @@ from aiokafka.errors import (
 from opentelemetry import trace
 
 from shared import metrics
-from shared.db import _check_identifier
+from shared.db import check_identifier
 from shared.kafka import TOPIC_MAX_BYTES
 from shared.loops import Pass, Wakeup, listen, run_loop
 from shared.retry import InfrastructureUnavailable
@@ -261,7 +261,7 @@ def events_written(schema: str) -> str:
     (pending, failed, skipped) plus the published ones counted in `outbox_published`. One snapshot,
     so the sum is the same before and after the relay publishes (it deletes and counts in one commit).
     Columns: topic, event_type, n. Topics as the service wrote them (without an environment's prefix)."""
-    schema = _check_identifier(schema)
+    schema = check_identifier(schema)
     return (
         f"SELECT topic, event_type, sum(n)::bigint AS n FROM ("
         f"SELECT topic, coalesce(headers->>'ce_type', '') AS event_type, count(*) AS n FROM {schema}.outbox "
