@@ -56,15 +56,10 @@ class Messages:
     people: Sequence[Participant]
 
 
-# Events of a wave planned between two yields to the event loop: rendering a whole wave's messages
-# at once would hold the loop for a second or more, and the delivery loop's sends in this process with it.
-PLANNED_BETWEEN_YIELDS = 16
-
-
 async def for_wave(uow: NotificationsUnitOfWork, deps: NotificationsDeps, wave: Sequence[Messages]) -> None:
     """`for_people` for each event of a wave, in its order, with one statement for all the deliveries."""
     written: list[Delivery] = []
-    for n, messages in enumerate(wave, 1):
+    for messages in wave:
         planned = plan(
             messages.outgoing,
             {p.participant_id: p for p in messages.people},
@@ -74,8 +69,9 @@ async def for_wave(uow: NotificationsUnitOfWork, deps: NotificationsDeps, wave: 
             links=deps.links,
         )
         written += (_written(delivery, deps, uow) for delivery in planned)
-        if n % PLANNED_BETWEEN_YIELDS == 0:
-            await asyncio.sleep(0)
+        # Rendering a whole wave at once would hold the event loop for a second or more, and the
+        # delivery loop's sends in this process with it: each of their steps waits for a yield.
+        await asyncio.sleep(0)
     await uow.deliveries.add_many(written)
     uow.after_commit(deps.wake.set)
 
