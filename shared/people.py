@@ -10,9 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from zoneinfo import ZoneInfo
 
-from shared.contracts.profile import ParticipantProfile, parse_clock
+from shared.contracts.profile import ParticipantProfile, PersonTraits, parse_clock
 
 ERASED_NAME = "(a former participant)"
 ERASED_EMAIL = "erased@erased.invalid"
@@ -96,7 +95,7 @@ class Choices:
 
 
 @dataclass(frozen=True, slots=True)
-class Participant:
+class Participant(PersonTraits):
     participant_id: str
     program_id: str
     roles: tuple[str, ...]
@@ -207,23 +206,6 @@ class Participant:
     def personal_strings(self) -> tuple[str, ...]:
         """What would identify this person in a text: used to scrub stored messages about them."""
         return tuple(s for s in (self.name, self.email) if s and not self.erased)
-
-    @property
-    def is_mentor(self) -> bool:
-        return "mentor" in self.roles
-
-    @property
-    def is_mentee(self) -> bool:
-        return "mentee" in self.roles
-
-    @property
-    def language(self) -> str:
-        """The language for messages to this person: the primary subtag of the locale."""
-        return self.locale.replace("_", "-").split("-")[0].lower()
-
-    @property
-    def zone(self) -> ZoneInfo:
-        return ZoneInfo(self.timezone)
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import functools
 import re
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -111,7 +111,36 @@ def _known_zone(name: str) -> bool:
     return True
 
 
-class ParticipantProfile(_Model):
+class PersonTraits:
+    """What a person's roles, locale and time zone tell, alike for the wire profile and the replica's
+    `Participant` (shared/people.py). It holds no fields (the classes built on it do), so it serves a
+    pydantic model and a slotted dataclass alike."""
+
+    __slots__ = ()
+    if TYPE_CHECKING:
+        roles: tuple[str, ...]
+        locale: str
+        timezone: str
+
+    @property
+    def is_mentor(self) -> bool:
+        return "mentor" in self.roles
+
+    @property
+    def is_mentee(self) -> bool:
+        return "mentee" in self.roles
+
+    @property
+    def language(self) -> str:
+        """The language for messages to this person: the primary subtag of the locale."""
+        return self.locale.replace("_", "-").split("-")[0].lower()
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+
+class ParticipantProfile(_Model, PersonTraits):
     participant_id: Id
     program_id: Id
     roles: tuple[Role, ...] = Field(min_length=1, max_length=2)
@@ -162,20 +191,3 @@ class ParticipantProfile(_Model):
     @classmethod
     def _country(cls, value: str) -> str:
         return value.upper()
-
-    @property
-    def is_mentor(self) -> bool:
-        return "mentor" in self.roles
-
-    @property
-    def is_mentee(self) -> bool:
-        return "mentee" in self.roles
-
-    @property
-    def language(self) -> str:
-        """The language for messages to this person: the primary subtag of the locale."""
-        return self.locale.replace("_", "-").split("-")[0].lower()
-
-    @property
-    def zone(self) -> ZoneInfo:
-        return ZoneInfo(self.timezone)
