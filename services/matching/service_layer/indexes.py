@@ -22,6 +22,7 @@ are read from the record on next use, so the index never keeps what was not comm
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from services.matching.domain import MatchIndex, MatchSettings, ScoreWeights
@@ -56,17 +57,40 @@ class ProgramIndexes:
         The caller holds the program's lock."""
         view = uow.views.get(program_id)
         if view is None:
-            view = uow.views[program_id] = await self._catch_up(uow, program_id)
-            uow.on_stamped(lambda stamped: self._stamped(uow, program_id, stamped))
-            uow.after_rollback(lambda: self._forget_uncommitted(uow, program_id))
+            view = await self._open(
+                uow,
+                program_id,
+                await uow.programs.version(program_id),
+                await uow.program_settings.get(program_id, self.defaults),
+            )
         unapplied = uow.programs.unapplied.pop(program_id, None)
         if unapplied:  # this transaction changed them in ways the index does not know: read them back
             await self._refresh(uow, view.index, program_id, unapplied)
         return view
 
-    async def _catch_up(self, uow: MatchingUnitOfWork, program_id: str) -> ProgramView:
-        version = await uow.programs.version(program_id)
-        program = await uow.program_settings.get(program_id, self.defaults)
+    async def prepare(self, uow: MatchingUnitOfWork, program_ids: Iterable[str]) -> None:
+        """Catch up the views of several programs a wave is about to use (`current` then reads
+        nothing more for them): the stamps and the settings of all of them in one statement each.
+        The caller holds their locks."""
+        missing = sorted(set(program_ids) - set(uow.views))
+        if not missing:
+            return
+        versions = await uow.programs.versions(missing)
+        programs = await uow.program_settings.get_many(missing, self.defaults)
+        for program_id in missing:
+            await self._open(uow, program_id, versions.get(program_id, 0), programs[program_id])
+
+    async def _open(
+        self, uow: MatchingUnitOfWork, program_id: str, version: int, program: ProgramSettings
+    ) -> ProgramView:
+        view = uow.views[program_id] = await self._catch_up(uow, program_id, version, program)
+        uow.on_stamped(lambda stamped: self._stamped(uow, program_id, stamped))
+        uow.after_rollback(lambda: self._forget_uncommitted(uow, program_id))
+        return view
+
+    async def _catch_up(
+        self, uow: MatchingUnitOfWork, program_id: str, version: int, program: ProgramSettings
+    ) -> ProgramView:
         settings = match_settings(program)
         index = self._indexes.get(program_id)
         if index is None or index.settings != settings:  # new, or the program team changed the settings

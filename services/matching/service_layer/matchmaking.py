@@ -98,13 +98,15 @@ async def propose_to_many(uow: MatchingUnitOfWork, deps: MatchingDeps, requests:
     all of them: the same proposals, the same events in the same order. The caller holds the lock of
     every program named.
 
-    The mentees' standings are read in one statement (a proposal to one mentee changes no other's).
+    The programs' indexes are caught up together, and the mentees' standings read in one statement
+    (a proposal to one mentee changes no other's).
     The index chooses for each request in turn, ranking mentors as if the proposals chosen so far
     were held; those are written together, each checked by the record as if those before it were
     written (`add_while_within_capacity`). Where one-at-a-time would have to read (the index lacks a
     mentee, or the record refuses a mentor), what is chosen before it is written first, the refused
     choice and everything after it is dropped, and the requests go on from there after the read,
     as `propose_next` would."""
+    await deps.indexes.prepare(uow, {r.program_id for r in requests})
     standings = await uow.commitments.mentee_standings((r.mentee_id, r.program_id) for r in requests)
     limit = deps.settings.max_matches_per_mentee
     tries: Counter[int] = Counter()  # request -> attempts that ended in a read (MAX_DISAGREEMENTS)
