@@ -45,6 +45,7 @@ PACKAGES = (
 )
 OURS = ("shared/", "services/")
 NO_FRAME = "(no Python frame)"
+SMALL = 0.01  # the report folds modules of ours below this share into one row
 
 
 def module_path(file: str) -> str:
@@ -194,9 +195,16 @@ def render(label: str, profile: Profile, *, cpu_seconds: float | None = None, ra
     functions = ["| function (file:function) | self |", "|---|---|"]
     functions += [f"| `{name}` | {share:.1%} |" for name, share in profile.top_functions(most)]
     packages = ["| package | self |", "|---|---|"]
+    small = [(name, share) for name, share in profile.by_package() if name.startswith(OURS) and share < SMALL]
     for name, share in profile.by_package():
+        if (name, share) in small:
+            continue
         if name == "other":
             parts = ", ".join(f"{part} {s:.1%}" for part, s in profile.other_parts())
             name = f"other ({parts})" if parts else name
         packages.append(f"| {name} | {share:.1%} |")
+    if small:
+        packages.append(
+            f"| {len(small)} more modules of ours, each under {SMALL:.0%} | {sum(s for _, s in small):.1%} |"
+        )
     return f"##### {label}\n\n{seen}\n\n" + "\n".join(functions) + "\n\n" + "\n".join(packages)

@@ -92,4 +92,11 @@ def test_the_report_shows_both_tables(profile: Profile):
     assert f"{profile.samples:,} samples at 200/s" in text and "12.5 s of CPU used in the window" in text
     assert "| `asyncpg/connection.py:_do_execute` |" in text
     assert "| asyncpg |" in text
+    small = [
+        (name, share)
+        for name, share in profile.by_package()
+        if name.startswith(("shared/", "services/")) and share < 0.01
+    ]
+    assert small and all(f"| {name} |" not in text for name, _ in small)
+    assert f"| {len(small)} more modules of ours, each under 1% | {sum(s for _, s in small):.1%} |" in text
     assert render("idle", Profile()).endswith("No samples (no thread held the GIL while sampled).")
