@@ -47,6 +47,7 @@ from shared.contracts import events as ev
 from shared.contracts.envelope import new_envelope
 from shared.kafka import ensure_topics, make_producer
 from shared.settings import ServiceSettings
+from tandem.local.kafka import LocalKafka
 
 ROWS = 200_000
 MESSAGES = 200_000
@@ -560,11 +561,11 @@ def main() -> int:
         os.environ.pop(variable, None)
     load_before, started = uptime(), time.monotonic()
     with local_infrastructure() as (infra, url):
-        assert infra.postgres is not None and infra.postgres.process is not None and infra.kafka is not None
+        kafka = infra.kafka
+        assert infra.postgres is not None and infra.postgres.process is not None  # started here: the env is cleared
+        assert isinstance(kafka, LocalKafka) and kafka.process is not None
         meter = Meter(
-            CpuMeter(
-                {"client": [os.getpid()], "postgres": [infra.postgres.process.pid], "kafka": [infra.kafka.process.pid]}
-            )
+            CpuMeter({"client": [os.getpid()], "postgres": [infra.postgres.process.pid], "kafka": [kafka.process.pid]})
         )
         limits = uvloop.run(measure_all(url, infra.bootstrap_servers, meter, args))
     body = render(limits, load_before, uptime())
