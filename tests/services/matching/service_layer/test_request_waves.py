@@ -166,9 +166,11 @@ class Spy:
         monkeypatch.setattr(handlers, "propose_to_many", spied)
 
 
-async def apply(pool, records, *, set_wise: bool, batch: int, topic: str = WORK):
+async def apply(pool, records, *, set_wise: bool, batch: int, topic: str = WORK, seed=None):
     clock = FixedClock(START)
     await reset(pool, clock)
+    if seed is not None:
+        await seed(pool)
     letters = DeadLetters()
     runtime = Runtime(name="matching", topic_prefix="", producer=letters,  # type: ignore[arg-type]
                       transaction=lambda: transaction(pool, clock),
