@@ -106,7 +106,7 @@ class ProgramRepository:
 
     async def stamp(self) -> dict[str, int]:
         """Stamp every program this transaction touched with a new version, under its lock: one
-        statement for the versions and one for the people, whatever the number of events. Whoever
+        statement for the versions and the people, whatever the number of events. Whoever
         touches a program holds its lock already (taken in the handler, so a busy one fails that
         event, not the commit of the whole batch)."""
         if not self.touched:
@@ -115,19 +115,20 @@ class ProgramRepository:
         unlocked = set(programs) - self._held
         if unlocked:
             raise RuntimeError(f"index changes of {sorted(unlocked)} without their program lock")
-        rows = await self.conn.fetch(
-            """INSERT INTO program_versions (program_id, version) SELECT p, nextval('index_version') FROM unnest($1::text[]) p
-               ON CONFLICT (program_id) DO UPDATE SET version = EXCLUDED.version RETURNING program_id, version""",
-            programs)
-        self.stamped = {r["program_id"]: r["version"] for r in rows}
         pairs = [(p, pid) for p in programs for pid in sorted(self.touched[p])]
-        await self.conn.execute(
-            """INSERT INTO index_changes (program_id, participant_id, version)
-               SELECT c.program_id, c.participant_id, v.version
-               FROM unnest($1::text[], $2::text[]) AS c (program_id, participant_id)
-               JOIN unnest($3::text[], $4::bigint[]) AS v (program_id, version) USING (program_id)
-               ON CONFLICT (program_id, participant_id) DO UPDATE SET version = EXCLUDED.version""",
-            [p for p, _ in pairs], [pid for _, pid in pairs], list(self.stamped), list(self.stamped.values()))
+        rows = await self.conn.fetch(
+            """WITH v AS (
+                   INSERT INTO program_versions (program_id, version)
+                   SELECT p, nextval('index_version') FROM unnest($1::text[]) p
+                   ON CONFLICT (program_id) DO UPDATE SET version = EXCLUDED.version RETURNING program_id, version),
+               people AS (
+                   INSERT INTO index_changes (program_id, participant_id, version)
+                   SELECT c.program_id, c.participant_id, v.version
+                   FROM unnest($2::text[], $3::text[]) AS c (program_id, participant_id) JOIN v USING (program_id)
+                   ON CONFLICT (program_id, participant_id) DO UPDATE SET version = EXCLUDED.version)
+               SELECT program_id, version FROM v""",
+            programs, [p for p, _ in pairs], [pid for _, pid in pairs])
+        self.stamped = {r["program_id"]: r["version"] for r in rows}
         return self.stamped
 
     async def changed_since(self, program_id: str, version: int) -> list[str]:
