@@ -26,6 +26,13 @@ from shared.telemetry import current_trace_headers
 
 U = TypeVar("U", bound="UnitOfWork")
 COPY_FROM = 20  # outbox rows from which COPY beats a multi-row INSERT (reminders, cohort rounds)
+_INSERT_OUTBOX = """
+INSERT INTO outbox (event_id, topic, key, payload, headers)
+SELECT event_id, topic, key, payload, headers
+FROM unnest($1::text[], $2::text[], $3::text[], $4::bytea[], $5::jsonb[])
+     WITH ORDINALITY AS emitted(event_id, topic, key, payload, headers, n)
+ORDER BY n
+"""
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,10 +132,9 @@ class UnitOfWork:
                 records=self._outgoing,
             )
         else:
-            await self.conn.executemany(
-                "INSERT INTO outbox (event_id, topic, key, payload, headers) VALUES ($1, $2, $3, $4, $5)",
-                self._outgoing,
-            )
+            # One statement for the lot (not a row per statement, as executemany would run), in
+            # emit order: the relay publishes a key's events in the order of their ids.
+            await self.conn.execute(_INSERT_OUTBOX, *(list(column) for column in zip(*self._outgoing, strict=True)))
         if self.wake_relay is None:  # no relay in this process: wake one elsewhere, at commit
             await self.conn.execute("SELECT pg_notify($1, '')", outbox_channel(self.schema))
 

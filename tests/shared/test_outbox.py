@@ -279,3 +279,18 @@ async def test_a_relay_that_finds_another_replica_publishing_looks_again_shortly
         assert (await outbox.step()).due_in is None  # the lock is free: published, then the usual poll
         await w.wait_for(lambda w: w.of_type("milestone.achieved"), 30, "the event")
     assert await pool.fetchval("SELECT count(*) FROM outbox") == 0
+
+
+@pytest.mark.parametrize("emitted", [2, 7, 45])  # a multi-row INSERT below COPY_FROM, and COPY above it
+async def test_a_transactions_events_reach_the_outbox_whole_and_in_the_order_emitted(pool, emitted):
+    """However many a transaction emits, each row holds its event as emitted (id, topic, key,
+    payload, headers), and their ids follow the emit order, which the relay publishes a key in."""
+    async with unit_of_work(pool, source="/t", clock=ProgramClock(), schema="plumbing") as uow:
+        sent = [uow.emit(ev.MilestoneAchieved(relationship_id=f"k{i % 3}", participant_id="p", milestone=f"m{i}"))
+                for i in range(emitted)]
+    rows = await pool.fetch("SELECT event_id, topic, key, payload, headers FROM outbox ORDER BY id")
+    assert [r["event_id"] for r in rows] == [s.id for s in sent]
+    assert [r["key"] for r in rows] == [s.key for s in sent]
+    assert [r["topic"] for r in rows] == [s.topic for s in sent]
+    assert [json.loads(r["payload"])["data"]["milestone"] for r in rows] == [f"m{i}" for i in range(emitted)]
+    assert all(r["headers"]["ce_type"] == "milestone.achieved" for r in rows)
