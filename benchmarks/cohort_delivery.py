@@ -15,8 +15,8 @@ process.
    compared with what the seeding writes for the same people, table by table.
 3. A few pairs of other programs go through the whole chain (on-demand requests), so consumer groups
    are joined and connections are open; then nothing is left waiting.
-4. T0: one `cohort.round.requested` for the program (what `tandem match-cohort`'s service-side twin, the
-   command on match-requests.v1, does). A driver accepts every `match.proposed` the moment it sees it
+4. T0: one `cohort.round.requested` for the program (the command on match-requests.v1, docs/events.md;
+   `tandem match-cohort` runs the same round offline, from files). A driver accepts every `match.proposed` the moment it sees it
    (`proposal.accepted`, as the mentor's click on the proposal page would publish): people answer
    instantly here, so every time below is the system's own.
 5. Measured from T0: the round finished (every proposal on Kafka), all accepted, all `match.established`,
@@ -25,7 +25,12 @@ process.
    mails, to mentors and mentees) delivered; the invites counted (each mentee's exactly once); CPU
    seconds of every process (benchmarks/meters.py) and the statements each service ran.
 
-    .venv/bin/python -m benchmarks.cohort_delivery [--pairs 25000] [--capacity 2] [--timeout 900] [--quick]
+    .venv/bin/python -m benchmarks.cohort_delivery [--pairs 25000] [--capacity 2] [--timeout 900] [--sample 30]
+                                                   [--quick]
+
+--timeout: seconds after T0 after which the run stops and reports how far it got (with the pace of its
+last minute, an estimate of when the last invite would have come). docs/benchmarks.md is written unless
+--quick.
 """
 
 from __future__ import annotations
@@ -108,7 +113,8 @@ def cohort_population(pairs: int, *, capacity: int = CAPACITY, program_id: str =
     if pairs < 1 or capacity < 1:
         raise ValueError("pairs and capacity must be at least 1")
     rng = random.Random(seed)
-    mentors, mentees = [], []
+    mentors: list[dict] = []
+    mentees: list[dict] = []
     for mentor, first in pair_profiles(-(-pairs // capacity), tag="c-", capacity=capacity, seed=seed):
         mentors.append(dict(mentor, program_id=program_id))
         for j in range(min(capacity, pairs - len(mentees))):
@@ -340,6 +346,17 @@ def rate(count: int, start: float | None, end: float | None) -> float | None:
     return count / (end - start)
 
 
+def projection(times: Sequence[float], expected: int, end: float, window: float = 60.0) -> float | None:
+    """When the `expected`-th would come at the pace of the last `window` seconds before `end` (an
+    estimate for a run stopped early); None when nothing came in that window or all came already."""
+    if len(times) >= expected:
+        return None
+    recent = sum(1 for t in times if end - window < t <= end)
+    if recent == 0:
+        return None
+    return end + (expected - len(times)) * window / recent
+
+
 # --- the run ---------------------------------------------------------------------------------------------
 
 class CohortDriver(Driver):
@@ -436,7 +453,8 @@ async def settle(conn: asyncpg.Connection, timeout: float) -> bool:
 
 async def drive_round(infra: Infrastructure, url: str, prefix: str, sink: Sink, processes: list[ServiceProcess],
                       meter: CpuMeter, mentors: list[dict], mentees: list[dict], sample: list[dict],
-                      onboarded_at: datetime, found: Round, timeout: float) -> None:
+                      onboarded_at: datetime, found: Round, timeout: float) -> MailIndex:
+    """Everything up to the end of the run; returns the sink's index, its invites read later."""
     mail = MailIndex(sink.directory)
     statements = StatementMeter(infra.database_url, database_of(url))
     mentee_of = {m["email"]: m["participant_id"] for m in mentees}
@@ -524,16 +542,23 @@ async def drive_round(infra: Infrastructure, url: str, prefix: str, sink: Sink, 
             f"SELECT {MARK} count(*) FROM notifications.deliveries WHERE status = 'pending' AND not_before > now()")
     finally:
         await conn.close()
-    # The invites, read fully now: a calendar part with METHOD:REQUEST, To: the mentee.
+    return mail
+
+
+def read_invites(found: Round, mail: MailIndex, directory: Path, mentors: list[dict], mentees: list[dict]) -> None:
+    """The invites, read fully once the services have stopped: a calendar part with METHOD:REQUEST,
+    To: the mentee."""
+    mentee_of = {m["email"]: m["participant_id"] for m in mentees}
+    mentor_addresses = {m["email"] for m in mentors}
     read = []
     for arrival in mail.arrivals:
-        if arrival.at < t0 or not arrival.calendar or arrival.file is None:
+        if arrival.at < found.t0 or not arrival.calendar or arrival.file is None:
             continue
         to_mentees = [r for r in arrival.recipients if r in mentee_of]
         if not to_mentees:
-            found.invites_to_mentors += any(r in ours for r in arrival.recipients)
+            found.invites_to_mentors += any(r in mentor_addresses for r in arrival.recipients)
             continue
-        address = invite_recipient((sink.directory / arrival.file).read_bytes())
+        address = invite_recipient((directory / arrival.file).read_bytes())
         read.append((mentee_of.get(address or "") if address in to_mentees else None, arrival.at))
     found.invites = tally_invites(read, [m["participant_id"] for m in mentees])
 
@@ -594,12 +619,15 @@ def measure(infra: Infrastructure, args, log_dir: Path) -> Round:
         services.start()
         try:
             services.wait_ready(timeout=180)
-            groups = {name: [services.replica(name).pid] for name in SERVICES}
+            groups: dict[str, list[int]] = {name: [pid] for name in SERVICES
+                                            if (pid := services.replica(name).pid) is not None}
             groups.update(infrastructure_pids(infra), **{"mail sink": [sink.pid]})
-            asyncio.run(drive_round(infra, url, prefix, sink, list(services.processes.values()), CpuMeter(groups),
-                                    mentors, mentees, sample, onboarded_at, found, args.timeout))
+            mail = asyncio.run(drive_round(infra, url, prefix, sink, list(services.processes.values()),
+                                           CpuMeter(groups), mentors, mentees, sample, onboarded_at, found, args.timeout))
         finally:
             services.stop()
+    print("reading the invites", flush=True)
+    read_invites(found, mail, sink.directory, mentors, mentees)
     found.problems = log_problems(log_dir)
     shutil.rmtree(log_dir / "mail", ignore_errors=True)  # tens of thousands of invites, read already
     return found
@@ -665,6 +693,19 @@ def milestone_rows(found: Round) -> str:
     return "\n".join(rows)
 
 
+def floor_text(found: Round) -> str:
+    """What the CPU alone says about the wall time, whatever else shared the machine."""
+    done = next((cpu for stage, _, cpu in found.milestones if stage == "every kickoff invite at the sink"), None)
+    if done is None:
+        return ""
+    system = sum(done.get(g, 0.0) for g in GROUPS if g != "harness")
+    cores = os.cpu_count() or 1
+    return (f"Until the last kickoff invite the system's processes (services, Postgres, Kafka, mail sink) used "
+            f"{system:,.0f} CPU seconds, and other work on the machine {done.get('others', 0.0):,.0f}. Alone on these "
+            f"{cores} cores the same work would take at least {system / cores:,.0f} s (CPU seconds ÷ cores, were every "
+            f"part busy in parallel all the time), against the {TARGET_SECONDS:.0f} s target.")
+
+
 def delivery_rows(found: Round) -> str:
     if not found.deliveries:
         return "None."
@@ -676,13 +717,13 @@ def delivery_rows(found: Round) -> str:
 def seeding_text(found: Round) -> str:
     took = ", ".join(f"{s} {v:.1f} s" for s, v in found.seeding_seconds.items())
     problems = [f"{s}: {p}" for s, ps in found.seeding_check.items() for p in ps]
-    check = ("the same rows in every service (participants everywhere, feedback's onboardings too; every "
-             "other table with a participant_id has none for them either way)" if not problems
+    check = ("the same rows in every service (participants everywhere, feedback's onboardings, matching's "
+             "index stamps; every other table with a participant_id has none for them either way)" if not problems
              else "**differences**: " + "; ".join(problems))
     return (f"Seeding ({took}, migrations included): {found.pairs + found.mentors - found.sample:,} people "
             f"COPYed into each service's schema with its own role; {found.sample} more (a third mentors) onboarded "
             f"through Kafka (`participant.onboarded`) while the services ran. Their stored rows, compared with "
-            f"what the seeding writes for the same people (times aside): {check}.")
+            f"what the seeding writes for the same people (times and version counters aside): {check}.")
 
 
 def problem_lines(problems: Counter[str], most: int = 6) -> str:
@@ -694,6 +735,21 @@ def problem_lines(problems: Counter[str], most: int = 6) -> str:
     if rest:
         rows.append(f"| {rest} | | | other kinds |")
     return "\n".join(rows)
+
+
+def stopped_text(found: Round) -> str:
+    if not found.timed_out:
+        return ""
+    tl, t0 = found.timeline, found.t0
+    text = (f" **The run was stopped at its time limit, {found.end - t0:,.0f} s after T0**, so the figures below are "
+            f"how far it got: {tl.count('kickoff invite'):,} of {found.pairs:,} kickoff invites and {found.mails:,} mails "
+            "at the sink.")
+    guess = projection(tl.seen.get("kickoff invite", []), tl.count("meeting.scheduled (kickoff)") or found.pairs,
+                       found.end)
+    if guess is not None:
+        text += (f" At the pace of its last minute, the last kickoff invite would have come about "
+                 f"{clock(guess - t0)} after T0 (an estimate, not a measurement).")
+    return text
 
 
 def unschedulable_text(found: Round) -> str:
@@ -722,7 +778,7 @@ def report(found: Round, machine: str) -> str:
 {machine}
 
 **Verdict: {said}.** Target (issue 17): a {found.pairs:,}-pair cohort round, every kickoff invite
-delivered within 10 minutes.{" The run was stopped at its time limit, so the figures below are how far it got." if found.timed_out else ""}
+delivered within 10 minutes.{stopped_text(found)}
 
 {counted}
 
@@ -773,6 +829,8 @@ the CPU seconds do not). Statements: what Postgres executed for each service's r
 CPU seconds spent from T0 until each stage was complete:
 
 {milestone_rows(found)}
+
+{floor_text(found)}
 
 #### Errors and warnings in the services' logs
 

@@ -13,6 +13,7 @@ from benchmarks.cohort_delivery import (
     Timeline,
     cohort_population,
     onboarding_sample,
+    projection,
     rate,
     tally_invites,
     verdict,
@@ -175,3 +176,10 @@ def test_meetings_seen_count_kickoffs_and_others_together():
     _note(tl, "meeting.scheduled", 1)
     assert Stages.seen(tl, "meeting.scheduled") == 3
     assert Stages.seen(tl, "match.established") == 0
+
+
+def test_a_stopped_run_projects_the_last_arrival_from_its_last_minute():
+    times = [float(t) for t in range(100)]  # one a second until 99 s
+    assert projection(times, 160, end=99.5) == 159.5  # 60 more at one a second
+    assert projection(times, 100, end=100.0) is None  # all came
+    assert projection([1.0], 5, end=100.0) is None  # nothing in the last minute: no pace to go by
