@@ -7,7 +7,7 @@ import sys
 
 BENCHMARKS = ["benchmarks.matching", "benchmarks.cohort_versus", "benchmarks.matching_service",
               "benchmarks.scheduling_planner", "benchmarks.reminders",
-              "benchmarks.consumer_path", "benchmarks.limits", "benchmarks.throughput", "benchmarks.mail", "benchmarks.rejection", "benchmarks.pages", "benchmarks.retention_purge"]
+              "benchmarks.consumer_path", "benchmarks.limits", "benchmarks.throughput", "benchmarks.cohort_delivery", "benchmarks.mail", "benchmarks.rejection", "benchmarks.pages", "benchmarks.retention_purge"]
 
 
 def main() -> int:
