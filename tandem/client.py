@@ -161,6 +161,13 @@ class Watcher:
             async with self._changed:
                 self._changed.notify_all()
 
+    async def caught_up(self) -> bool:
+        """Whether every message its topics held a moment ago has been read (kept or set aside)."""
+        assert self._consumer is not None
+        assigned = list(self._consumer.assignment())
+        ends = await self._consumer.end_offsets(assigned) if assigned else {}
+        return bool(assigned) and all([await self._consumer.position(tp) >= end for tp, end in ends.items()])
+
     def of_type(self, event_type: str, topic: str | None = None) -> list[Observed]:
         return [o for o in self.seen if o.type == event_type and (topic is None or o.topic == topic)]
 

@@ -16,7 +16,7 @@ import pytest
 from shared.contracts import topics
 from tandem.client import Publisher, Watcher
 from tests.chaos.conftest import Stack, record, start_stack, wait_until
-from tests.chaos.invariants import check
+from tests.chaos.invariants import MESSAGES_PER_EVENT, check
 from tests.chaos.workload import Upstream
 from tests.support.runtime import fetch
 from tests.support.webhooks import WebhookReceiver
@@ -41,32 +41,69 @@ async def _restart(stack: Stack, name: str) -> None:
 
 async def _settled(stack: Stack, w: Watcher, up: Upstream) -> bool:
     """Everything the upstream set going has come to rest."""
-    relationships = {o.data["relationship_id"] for o in w.of_type("match.established")}
-    if len({o.data["mentee_id"] for o in w.of_type("match.established")}) < up.mentees:
-        return False
-    now = up.clock.now()
-    kickoffs = up.kickoffs
-    if set(kickoffs) < relationships - {o.data["relationship_id"] for o in w.of_type("relationship.unschedulable")}:
-        return False
+    return not await _outstanding(stack, w, up)
+
+
+async def _outstanding(stack: Stack, w: Watcher, up: Upstream) -> str:
+    """What the upstream set going has not come to rest yet, in words ("" once everything has)."""
     from datetime import datetime
 
-    if any(datetime.fromisoformat(k["end"]) > now or k["meeting_id"] not in up.attendance_sent for k in kickoffs.values()):
-        return False
+    read = len(w.seen)  # what the conditions below are judged on
+    relationships = {o.data["relationship_id"] for o in w.of_type("match.established")}
+    matched = len({o.data["mentee_id"] for o in w.of_type("match.established")})
+    if matched < up.mentees:
+        return f"{matched} of {up.mentees} mentees matched"
+    now = up.clock.now()
+    kickoffs = up.kickoffs
+    awaited = relationships - {o.data["relationship_id"] for o in w.of_type("relationship.unschedulable")}
+    if not awaited <= set(kickoffs):
+        return f"{len(awaited - set(kickoffs))} relationships without a kickoff yet"
+    unrecorded = [k for k in kickoffs.values() if datetime.fromisoformat(k["end"]) > now
+                  or k["meeting_id"] not in up.attendance_sent]
+    if unrecorded:
+        return f"{len(unrecorded)} kickoffs not over or their attendance not recorded yet"
     outcomes = {o.data["meeting_id"] for o in w.of_type("meeting.completed") + w.of_type("meeting.missed")}
     if not up.attendance_sent <= outcomes:
-        return False
-    if {o.data["request_id"] for o in w.of_type("feedback.requested")} - up.feedback_sent:
-        return False
+        return f"{len(up.attendance_sent - outcomes)} meetings without an outcome yet"
+    # An outcome seen is not yet feedback's answer to it: each held meeting asked about, once per
+    # person, as the checker counts them (invariants.py).
+    asked = {(o.data["meeting_id"], o.data["participant_id"]) for o in w.of_type("feedback.requested")}
+    held = [o.data for o in w.of_type("meeting.completed") + w.of_type("meeting.missed") if not o.data.get("absent")]
+    unasked = [(d["meeting_id"], who) for d in held for who in (d["mentor_id"], d["mentee_id"])
+               if (d["meeting_id"], who) not in asked]
+    if unasked:
+        return f"{len(unasked)} feedback requests about meetings held not told yet"
+    unanswered = {o.data["request_id"] for o in w.of_type("feedback.requested")} - up.feedback_sent
+    if unanswered:
+        return f"{len(unanswered)} feedback requests not answered yet"
     db = stack.database_url
+    # An event seen is not yet its messages: each cause has the deliveries it owes, as the checker counts them.
+    owed = {o.envelope["id"]: len(o.data["participant_ids"]) if o.type == "reminder.due" else MESSAGES_PER_EVENT[o.type]
+            for o in w.seen if o.type in MESSAGES_PER_EVENT or o.type == "reminder.due"}
+    made = {r["cause_event_id"]: r["n"] for r in await fetch(
+        db, "SELECT cause_event_id, count(*) AS n FROM notifications.deliveries GROUP BY 1")}
+    unmade = [cause for cause, n in owed.items() if made.get(cause, 0) < n]
+    if unmade:
+        return f"{len(unmade)} events whose messages are not made yet"
     # Every delivery settled, including those waiting for their next attempt after a failure.
     open_work = await fetch(db, "SELECT (SELECT count(*) FROM notifications.deliveries WHERE status IN ('pending', "
                                 "'sending')) AS deliveries, (SELECT count(*) FROM feedback.feedback) AS answers")
-    if open_work[0]["deliveries"] or open_work[0]["answers"] < len(up.feedback_sent):
-        return False
+    if open_work[0]["deliveries"]:
+        return f"{open_work[0]['deliveries']} deliveries pending or sending"
+    if open_work[0]["answers"] < len(up.feedback_sent):
+        return f"{open_work[0]['answers']} of {len(up.feedback_sent)} answers stored"
     for schema in ("matching", "scheduling", "notifications", "feedback"):
-        if (await fetch(db, f"SELECT count(*) AS n FROM {schema}.outbox WHERE state = 'pending'"))[0]["n"]:
-            return False
-    return True
+        left = (await fetch(db, f"SELECT count(*) AS n FROM {schema}.outbox WHERE state = 'pending'"))[0]["n"]
+        if left:
+            return f"{left} events in {schema}'s outbox not published yet"
+    # Everything published by now was read before the conditions above were judged: no event they
+    # would count is still on its way to the watcher.
+    try:
+        if not await w.caught_up() or len(w.seen) != read:
+            return "the watcher has not read everything published yet"
+    except Exception as exc:  # the broker not answering yet after a fault: asked again at the next poll
+        return f"the watcher could not tell how far the topics go: {exc!r}"
+    return ""
 
 
 async def run_under(stack: Stack, fault: Fault, name: str, *, chat_webhook: str | None = None,
@@ -86,13 +123,15 @@ async def run_under(stack: Stack, fault: Fault, name: str, *, chat_webhook: str 
         injected = asyncio.create_task(fault(stack, w, up))
         try:
             deadline = time.monotonic() + settle_timeout
+            outstanding = "the fault still under way"
             while time.monotonic() < deadline:
                 await up.record_attendance()
-                if injected.done() and await _settled(stack, w, up):
+                if injected.done() and not (outstanding := await _outstanding(stack, w, up)):
                     break
                 await asyncio.sleep(0.5)
             else:
-                raise AssertionError(f"{name}: the program did not settle in {settle_timeout:.0f}s; seen {w.counts()}")
+                raise AssertionError(f"{name}: the program did not settle in {settle_timeout:.0f}s ({outstanding}); "
+                                     f"seen {w.counts()}")
             await injected  # surface the fault's own errors
             await up.settle()
             await asyncio.sleep(2)  # anything still in flight would show as a duplicate now
