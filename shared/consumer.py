@@ -780,6 +780,8 @@ class Consumer:
         done, again = await self._apply_together(runtime, topic, events[:failed_at], set_wise=set_wise)
         if again is not None:  # they fail now (data changed meanwhile): the caller goes on from there
             return done, again
+        if failed_at == len(events):  # the commit failed, not an event: all of them are applied now
+            return done, None
         return done, failure
 
     async def _apply_around(

@@ -268,3 +268,27 @@ async def _no_parking_task_left_behind():
     for task in left:
         task.cancel()
     assert not left, "a parking task outlived its records"
+
+
+async def test_a_batch_whose_commit_failed_once_is_applied_again_whole_and_nothing_is_parked():
+    """The commit itself failed (a connection lost, a serialization failure): every event ran, none
+    failed. The batch is applied again, and with nothing left to park the consumer goes on."""
+    store = Store()
+    consumer, runtime, _ = make(store)
+    commits = {"failed": 0}
+
+    @contextlib.asynccontextmanager
+    async def transaction():
+        uow = Uow(store)
+        yield uow
+        if not commits["failed"]:
+            commits["failed"] += 1
+            raise ConnectionResetError("the connection was lost while committing")
+        store.applied += uow.applied
+        store.inbox |= uow.inbox
+
+    runtime.transaction = transaction
+    lot = _lot(consumer)
+    outcomes = await consumer._take(runtime, lot, {TOPIC: [record(0, "a1", "a"), record(1, "b1", "b")]})
+    assert [await o for o in outcomes] == ["handled", "handled"]
+    assert store.applied == ["a1", "b1"] and not lot.ledger.queues
