@@ -109,7 +109,9 @@ def bad_unicode(draw, topic: str) -> bytes:
     string_fields = [k for k, v in data.items() if isinstance(v, str)]
     name = draw(st.sampled_from(string_fields))
     poison = draw(st.sampled_from(["\x00", "\ud800", "a\x00b", "\udfff\ud800"]))
-    text = json.dumps(envelope(event_type, {**data, name: draw(weird_text) + poison}))
+    # The poison first: a parser that stops at a NUL (a date's, for one) must not find a valid value
+    # before it (hypothesis draws texts from the examples too, so the text may be a valid date).
+    text = json.dumps(envelope(event_type, {**data, name: poison + draw(weird_text)}))
     if draw(st.booleans()):
         return text.encode("utf-8", "surrogatepass")  # not UTF-8 at all
     return text.encode()
