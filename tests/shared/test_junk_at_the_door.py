@@ -45,3 +45,23 @@ def test_three_thousand_brackets_are_refused_not_recursed_into():
     raw = b'{"specversion":"1.0","id":"d","source":"/f","type":"match.requested","time":"2027-01-04T08:00:00Z","data":' \
           + b"[" * 3000 + b"]" * 3000 + b"}"
     assert "nested too deeply" in refused("match-requests.v1", raw) or "data" in refused("match-requests.v1", raw)
+
+
+@pytest.mark.parametrize("topic", INPUT_TOPICS)
+def test_an_example_text_poisoned_as_the_fuzz_run_does_is_refused(topic):
+    """Hypothesis draws texts from the examples too: a valid date with its poison after it parsed (the
+    date parser stops at a NUL), so a fuzz run once sent valid junk. Poisoned first, as bad_unicode
+    does, every text field of every example is refused."""
+    import json
+
+    from shared.contracts.events import CATALOGUE
+    from shared.contracts.examples import EXAMPLES
+    from tests.support.junk import envelope
+
+    for event_type in CATALOGUE[topic]:
+        data = EXAMPLES[(topic, event_type)]
+        for name in [k for k, v in data.items() if isinstance(v, str)]:
+            for poison in ("\x00", "\ud800", "a\x00b", "\udfff\ud800"):
+                text = json.dumps(envelope(event_type, {**data, name: poison + data[name]}))
+                refused(topic, text.encode())
+                refused(topic, text.encode("utf-8", "surrogatepass"))
