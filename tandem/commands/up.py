@@ -71,6 +71,9 @@ def run(args) -> int:
         stopping = True
 
     signal.signal(signal.SIGTERM, on_term)
+    # Ctrl-C (SIGINT) stops the stack even where it was started ignoring SIGINT, as a shell's
+    # background job is: Python then installs no KeyboardInterrupt of its own.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         try:
             infra.start()
