@@ -115,7 +115,8 @@ def transaction(pool, clock):
 
 async def reset(pool, clock: FixedClock) -> None:
     await pool.execute("TRUNCATE matching.relationships, matching.proposals, matching.participants, "
-                       "matching.program_versions, matching.index_changes, matching.inbox, matching.outbox")
+                       "matching.program_versions, matching.index_changes, matching.inbox, matching.outbox, "
+                       "matching.dead_lettered")
     async with transaction(pool, clock) as uow:
         for pid, (program, capacity, skills) in MENTORS.items():
             await uow.participants.save(Participant.from_profile(onboarded(

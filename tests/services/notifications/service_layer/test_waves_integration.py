@@ -172,7 +172,8 @@ def transaction(pool, clock):
 async def reset(pool, clock: FixedClock) -> None:
     await pool.execute("TRUNCATE notifications.deliveries, notifications.meetings, notifications.proposals, "
                        "notifications.feedback_requests, notifications.pairs, notifications.participants, "
-                       "notifications.erased_participants, notifications.inbox, notifications.outbox")
+                       "notifications.erased_participants, notifications.inbox, notifications.outbox, "
+                       "notifications.dead_lettered")
     async with transaction(pool, clock)() as uow:
         for pid, profile in PEOPLE.items():
             await uow.participants.save(Participant.from_profile(onboarded(pid=pid, name=f"{pid.title()} Example",

@@ -134,7 +134,7 @@ async def reset(pool, clock: FixedClock) -> None:
     """Empty tables, then the people and one configured program (the other runs on the defaults)."""
     await pool.execute("TRUNCATE scheduling.bookings, scheduling.reminders, scheduling.agreements, "
                        "scheduling.meetings, scheduling.series, scheduling.pairs, scheduling.participants, "
-                       "scheduling.programs, scheduling.inbox, scheduling.outbox")
+                       "scheduling.programs, scheduling.inbox, scheduling.outbox, scheduling.dead_lettered")
     async with unit_of_work(pool, source="/tandem/scheduling", clock=clock, schema="scheduling",
                             cls=SchedulingUnitOfWork) as uow:
         for mentor, (start, end, tz, program) in MENTORS.items():
