@@ -106,15 +106,19 @@ class Profile:
 
 
 def parse_collapsed(text: str) -> Profile:
-    """py-spy's `--format raw` output (collapsed stacks) as a Profile. Lines that are not a stack and a
-    count are refused: a format py-spy changed must not pass for an empty profile."""
+    """py-spy's `--format raw` output (collapsed stacks) as a Profile. A line without a count goes on in
+    the next (a frame's name may hold a line break); text left without a count is refused: a format
+    py-spy changed must not pass for an empty profile."""
     profile = Profile()
+    pending = ""  # a frame whose name holds a line break (a code object named by its docstring) goes on
     for number, line in enumerate(text.splitlines(), 1):
         if not line.strip():
             continue
-        stack, space, count = line.rstrip().rpartition(" ")
+        stack, space, count = (pending + line).rstrip().rpartition(" ")
         if not space or not count.isdigit():
-            raise ValueError(f"line {number} is not `stack count`: {line[:120]!r}")
+            pending += line + " "
+            continue
+        pending = ""
         frames = [f for f in stack.split(";") if f]
         if not frames:  # a running thread caught with no Python frame (starting, ending, or in C only)
             module, function = "", NO_FRAME
@@ -124,6 +128,8 @@ def parse_collapsed(text: str) -> Profile:
             module, function = "", frames[-1]
         profile.samples += int(count)
         profile.leaves[(module, function)] += int(count)
+    if pending:
+        raise ValueError(f"the profile ends in lines that are not `stack count`: {pending[:120]!r}")
     return profile
 
 

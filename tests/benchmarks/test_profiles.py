@@ -82,9 +82,18 @@ def test_a_running_thread_without_a_python_frame_is_counted_apart(profile: Profi
     assert dict(profile.other_parts(10))["no file"] == pytest.approx(1 / profile.samples)
 
 
-def test_a_line_that_is_not_a_stack_and_a_count_is_refused():
-    with pytest.raises(ValueError, match="line 2"):
+def test_text_left_without_a_count_is_refused():
+    with pytest.raises(ValueError, match="Sampling process"):
         parse_collapsed("run (asyncio/runners.py:118) 3\nSampling process 100 times a second\n")
+
+
+def test_a_frame_name_with_a_line_break_goes_on_in_the_next_line():
+    # A code object named by its docstring (seen in matching's process): the name spans two lines.
+    profile = parse_collapsed("run (asyncio/runners.py:118);The soft score: five parts.\n"
+                              "Weighted per program. (services/matching/domain/score.py:12) 4\n"
+                              "run (asyncio/runners.py:118) 3\n")
+    assert profile.samples == 7
+    assert profile.leaves[("services/matching/domain/score.py", "The soft score: five parts. Weighted per program.")] == 4
 
 
 def test_the_report_shows_both_tables(profile: Profile):
