@@ -31,8 +31,11 @@ For every event a service handles:
 6. Nothing waits inside the poll loop: a batch is applied and its failures parked, then the loop
    polls again, so the consumer never exceeds `max.poll.interval.ms` and never leaves its group for
    being slow. (A batch waits at most for the parking task's current step, which the broker being
-   away can stretch: a dead letter waits for it.) When partitions are revoked (rebalance), what is settled is committed and their
-   parked records are forgotten: their new owner gets them again from the committed offset.
+   away can stretch: a dead letter waits for it.) When partitions are revoked (rebalance), what is
+   settled is committed and their parked records are forgotten: their new owner gets them again
+   from the committed offset. A batch fetched before a rebalance and taken after it is not applied
+   to a partition revoked meanwhile, even one given back since (aiokafka's position, reset to the
+   committed offset, tells): its records come again from there, behind the parked ones forgotten.
 
 Records arrive in batches (one poll). A batch is first applied in a single transaction: the inbox
 claims all its ids in one statement, then its events are applied in offset order, runs of
@@ -80,6 +83,7 @@ from aiokafka import (
     ConsumerRecord,
     TopicPartition,
 )
+from aiokafka.errors import IllegalStateError
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
@@ -327,11 +331,31 @@ class _Lot:
         self.worker: asyncio.Task | None = None
         self.committed: dict[Partition, int] = {}
         self.paused: set[Partition] = set()
+        self.revoked: set[Partition] = set()  # taken away and not given back (yet): not ours to apply
 
-    def assigned(self) -> set[Partition] | None:
-        if self.kafka is None:
+    async def current(self, records: Sequence[ConsumerRecord]) -> set[Partition] | None:
+        """The partitions of these records that are ours to apply them to (None: any, no Kafka).
+
+        Not a partition revoked since (aiokafka reports the old assignment until the group has
+        rejoined), nor one revoked and given back since the batch was fetched: the position of the
+        present assignment is past a batch it fetched, and starts again from the committed offset
+        otherwise. Applying such a batch would let the commit point jump past the records parked
+        and forgotten at the revoke (lost), and overtake them in their key's order."""
+        kafka = self.kafka
+        if kafka is None:
             return None
-        return {Partition(tp.topic, tp.partition) for tp in self.kafka.assignment()}
+        assigned = {Partition(tp.topic, tp.partition) for tp in kafka.assignment()} - self.revoked
+        last: dict[Partition, int] = {}
+        for r in records:
+            where = Partition(r.topic, r.partition)
+            if where in assigned:
+                last[where] = max(last.get(where, r.offset), r.offset)
+        ours = set()
+        for where, offset in last.items():
+            with contextlib.suppress(IllegalStateError):  # revoked while we looked
+                if await kafka.position(TopicPartition(*where)) > offset:
+                    ours.add(where)
+        return ours
 
     async def commit(self, max_parked: int) -> None:
         """Commit every partition up to its lowest unsettled record; pause one holding too many."""
@@ -400,10 +424,12 @@ class _Rebalance(ConsumerRebalanceListener):
         async with self.lot.lock:
             await self.lot.commit(self.limits.max_parked)
             self.lot.forget(revoked)
+            self.lot.revoked |= {Partition(tp.topic, tp.partition) for tp in revoked}
 
     async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
         async with self.lot.lock:
             self.lot.forget(assigned)  # they start again from their committed offsets
+            self.lot.revoked -= {Partition(tp.topic, tp.partition) for tp in assigned}
 
 
 class Consumer:
@@ -481,8 +507,8 @@ class Consumer:
         """Apply what can be applied now; park the rest. Returns without waiting for parked records."""
         outcomes: list[asyncio.Future[str]] = []
         async with lot.lock:
-            mine = lot.assigned()
-            # A partition taken away meanwhile is not ours to apply: its new owner gets it again.
+            # A partition taken away meanwhile is not ours to apply: it comes again from the committed offset.
+            mine = await lot.current([r for batch in batches.values() for r in batch])
             batches = {
                 topic: [r for r in batch if mine is None or Partition(r.topic, r.partition) in mine]
                 for topic, batch in batches.items()
