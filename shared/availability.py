@@ -159,3 +159,39 @@ def weekly_overlap_hours(
         available_intervals(a_zone, a_windows, start, end), available_intervals(b_zone, b_windows, start, end)
     )
     return total_seconds(both) / 3600
+
+
+def meeting_starts(intervals: Iterable[Interval], duration: int, step: int = 1) -> list[Interval]:
+    """Where a meeting of `duration` seconds may start so that it lies inside one of the merged
+    `intervals`, starting on a multiple of `step` seconds (UTC), as scheduling places meetings.
+
+    Each range of starts [first, last] is given as the half-open [first, last + step): unions of
+    whole aligned steps, so two such lists share a start exactly when they share any second, and
+    the starts of a meeting inside two people's common time are the intersection of each one's.
+    """
+    found = []
+    for lo, hi in intervals:
+        first, last = -(-lo // step) * step, (hi - duration) // step * step
+        if first <= last:
+            found.append((first, last + step))
+    return merge(found)
+
+
+def longest_common_window(
+    a_zone: str,
+    a_windows: tuple[Window, ...],
+    b_zone: str,
+    b_windows: tuple[Window, ...],
+    at: datetime,
+    *,
+    step: int = 1,
+) -> int:
+    """Seconds of the longest stretch in [at, at + 7 days) during which both people are inside their
+    own windows at once, counted from its first instant on a multiple of `step` seconds (UTC): the
+    longest meeting that can start on such an instant (0 if none)."""
+    start = to_epoch(at)
+    end = start + 7 * DAY
+    both = intersect(
+        available_intervals(a_zone, a_windows, start, end), available_intervals(b_zone, b_windows, start, end)
+    )
+    return max([0, *(hi - -(-lo // step) * step for lo, hi in both)])

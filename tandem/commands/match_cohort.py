@@ -42,6 +42,9 @@ def register(sub) -> None:
                    help="start of the week whose overlap counts, with a UTC offset (default: now)")
     p.add_argument("--min-overlap-hours", type=float, metavar="H",
                    help=f"hard rule: hours both must be available that week (default {MatchSettings().min_overlap_hours:g})")
+    p.add_argument("--meeting-minutes", type=int, metavar="M",
+                   help="hard rule: that week, one stretch both are available must hold a meeting this long "
+                        f"(the program's meeting length; default {MatchSettings().meeting_minutes})")
     p.add_argument("--report", action="store_true",
                    help="also print the price of each criterion (goal fit, diverse perspective, load spread): "
                         "the round re-solved without it, and what the others would gain (takes about 4x as long)")
@@ -50,7 +53,7 @@ def register(sub) -> None:
 
 def run(args) -> int:
     at = parse_at(args.at)
-    settings = MatchSettings() if args.min_overlap_hours is None else settings_with_overlap(args.min_overlap_hours)
+    settings = settings_from(args.min_overlap_hours, args.meeting_minutes)
     with collector_paused():
         return _run(args, at, settings)
 
@@ -116,13 +119,21 @@ def parse_at(text: str | None) -> datetime:
     return at
 
 
-def settings_with_overlap(hours: float) -> MatchSettings:
-    if not hours >= 0:  # also rejects NaN
-        raise CliError(f"--min-overlap-hours must be zero or more, got {hours:g}")
+def settings_from(hours: float | None, meeting_minutes: int | None) -> MatchSettings:
+    """The engine's settings with the overlap rule given on the command line (defaults for the rest)."""
+    chosen: dict[str, float | int] = {}
+    if hours is not None:
+        if not hours >= 0:  # also rejects NaN
+            raise CliError(f"--min-overlap-hours must be zero or more, got {hours:g}")
+        chosen["min_overlap_hours"] = hours
+    if meeting_minutes is not None:
+        chosen["meeting_minutes"] = meeting_minutes
     try:
-        return MatchSettings(min_overlap_hours=hours)
+        return MatchSettings(**chosen)  # type: ignore[arg-type]
     except ValidationError as exc:
-        raise CliError(f"--min-overlap-hours {hours:g}: {exc.errors()[0]['msg']}") from exc
+        error = exc.errors()[0]
+        option = {"min_overlap_hours": "--min-overlap-hours", "meeting_minutes": "--meeting-minutes"}[error["loc"][0]]
+        raise CliError(f"{option} {chosen[str(error['loc'][0])]:g}: {error['msg']}") from exc
 
 
 def read_profiles(path: Path) -> list[Participant]:

@@ -53,6 +53,28 @@ def test_overlap_setting_reaches_the_engine(population, tmp_path, capsys):
     assert "≥ 100 h overlap" in lines[0]["reason"]
 
 
+def test_meeting_length_reaches_the_engine(tmp_path, capsys):
+    # 30 minutes in common every day (Sydney 08:00-10:00 and St John's 18:00-19:00 in March 2027):
+    # 3.5 h a week, enough hours, but a 45-minute kickoff never fits; 30-minute meetings do.
+    records = list(profile_dicts(1, 1, seed=4))
+    mentee, coach = (r for r in records)
+    daily = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+    mentee.update(roles=["mentee"], timezone="Australia/Sydney", languages=["en"], seniority=2, manager_id=None,
+                  availability=[{"days": daily, "start": "08:00", "end": "10:00"}])
+    coach.update(roles=["mentor"], timezone="America/St_Johns", languages=["en"], seniority=8, mentor_capacity=1,
+                 manager_id=None, availability=[{"days": daily, "start": "18:00", "end": "19:00"}])
+    path = write_jsonl(tmp_path / "in.jsonl", [mentee, coach])
+    out = tmp_path / "out.jsonl"
+    at = ["--at", "2027-03-22T07:30:00+00:00"]
+    assert main(["match-cohort", "--participants", str(path), "--out", str(out), *at]) == 0
+    (line,) = [json.loads(x) for x in out.read_text().splitlines()]
+    assert line["mentor_id"] is None and line["reason_code"] == "no_meeting_window"
+    assert "45-minute stretch" in line["reason"]
+    assert main(["match-cohort", "--participants", str(path), "--out", str(out), *at, "--meeting-minutes", "30"]) == 0
+    (line,) = [json.loads(x) for x in out.read_text().splitlines()]
+    assert line["mentor_id"] == coach["participant_id"]
+
+
 def test_a_bad_line_names_its_number_and_field_and_exits_non_zero(tmp_path):
     records = list(profile_dicts(5, 3, seed=1))
     records[2]["seniority"] = 11
@@ -85,6 +107,8 @@ def test_input_errors_are_one_clear_line(tmp_path, capsys, mutate, message):
     (["--at", "next tuesday"], "is not an ISO-8601 date-time"),
     (["--min-overlap-hours", "-1"], "--min-overlap-hours must be zero or more"),
     (["--min-overlap-hours", "nan"], "--min-overlap-hours must be zero or more"),
+    (["--min-overlap-hours", "200"], "--min-overlap-hours 200: Input should be less than or equal to 168"),
+    (["--meeting-minutes", "0"], "--meeting-minutes 0: Input should be greater than or equal to 1"),
 ])
 def test_bad_options_are_refused(population, tmp_path, capsys, args, message):
     path, _ = population

@@ -1,7 +1,8 @@
 """Rules and ranking keys for one person against a whole table, as float32 rows.
 
 A row holds the ranking key of every pair, or -inf where a column hard rule fails (shared
-language, more senior mentor, free capacity, overlap). The key is the weighted score plus the
+language, more senior mentor, free capacity, overlap: enough hours a week, and one stretch long
+enough for a meeting). The key is the weighted score plus the
 priority levels stacked above it (`objective.RowSteps`): sorting by key sorts by goal fit, then a
 diverse perspective met, then score. The row is a sum of four parts that each
 depend on few attributes, so the cohort round caches parts by key (mentees with the same
@@ -68,6 +69,13 @@ def has_capacity(m: Side) -> np.ndarray:
 def overlap_ok(weights: Weights, seconds: np.ndarray) -> np.ndarray:
     # Same expression as shared.availability.weekly_overlap_hours: seconds / 3600, compared as hours.
     return seconds / 3600 >= weights.min_hours
+
+
+def can_meet(common_starts: np.ndarray) -> np.ndarray:
+    """From seconds shared by the two people's meeting-start sets (`overlap.MeetingStarts`): is there
+    one stretch of common time long enough for a whole meeting? Hours spread over many short
+    stretches pass `overlap_ok` but cannot hold one."""
+    return np.asarray(common_starts) > 0
 
 
 def has_bit(bits: np.ndarray, idx) -> np.ndarray:
@@ -201,19 +209,23 @@ def score_of_key(w: Weights, key: np.ndarray, covered: np.ndarray, n_goals: np.n
     return np.asarray(key, dtype=np.float64) - levels
 
 
-def availability_part(w: Weights, seconds: np.ndarray) -> np.ndarray:
-    """Per availability class: contribution, or -inf below the overlap rule."""
+def availability_part(w: Weights, seconds: np.ndarray, common_starts: np.ndarray) -> np.ndarray:
+    """Per availability class: contribution, or -inf where the overlap rule fails (too few hours,
+    or no stretch long enough for a meeting). The contribution counts all the hours, as before."""
     hours = seconds / 3600
     value = w.avail * availability_fit(hours, w.target_hours).astype(np.float32)
-    return np.where(overlap_ok(w, seconds), value, NEG).astype(np.float32)
+    return np.where(overlap_ok(w, seconds) & can_meet(common_starts), value, NEG).astype(np.float32)
 
 
-def pair_row(w: Weights, e: Side, m: Side, class_seconds: np.ndarray, other_avail: np.ndarray) -> np.ndarray:
-    """Complete row without caching (on-demand, and the mentor-side passes of the cohort round)."""
+def pair_row(w: Weights, e: Side, m: Side, class_seconds: np.ndarray, other_avail: np.ndarray,
+             class_starts: np.ndarray) -> np.ndarray:
+    """Complete row without caching (on-demand, and the mentor-side passes of the cohort round).
+    `class_seconds`, `class_starts`: per availability class of the other side, the overlap seconds
+    and the seconds of common meeting starts."""
     row = base_part(w, e, m)
     row += perspective_part(w, e, m)
     row += goal_part(w, e, m)
-    row += availability_part(w, class_seconds)[other_avail]
+    row += availability_part(w, class_seconds, class_starts)[other_avail]
     return row
 
 
@@ -367,8 +379,8 @@ class ColumnTopK:
 
 # --- why nobody fits ---
 
-def funnel(w: Weights, e: Side, m: PeopleTable, class_seconds: np.ndarray, excluded_cols: np.ndarray,
-           excluded_kinds: np.ndarray) -> dict[str, int]:
+def funnel(w: Weights, e: Side, m: PeopleTable, class_seconds: np.ndarray, class_starts: np.ndarray,
+           excluded_cols: np.ndarray, excluded_kinds: np.ndarray) -> dict[str, int]:
     """How many mentors are left after each hard rule, applied in the order reasons are reported."""
     alive = m.active.copy()
     counts = {"mentors": int(alive.sum())}
@@ -381,6 +393,8 @@ def funnel(w: Weights, e: Side, m: PeopleTable, class_seconds: np.ndarray, exclu
         counts[step] = int(alive.sum())
     alive &= overlap_ok(w, class_seconds)[m.avail]
     counts["overlap"] = int(alive.sum())
+    alive &= can_meet(class_starts)[m.avail]
+    counts["meeting_window"] = int(alive.sum())
     alive &= m.free > 0
     counts["free_capacity"] = int(alive.sum())
     return counts

@@ -70,7 +70,7 @@ from .objective import (
     lexicographic_costs,
 )
 from .optimality import optimal_face
-from .overlap import OverlapTable, class_intervals, week_of
+from .overlap import MeetingStarts, OverlapTable, class_intervals, week_of
 from .reasons import reason_for, taken_in_round
 from .results import CohortResult, PairProposal, Unmatched
 from .rules import ManagementGraph, exclusions
@@ -162,7 +162,13 @@ class _Round:
         self.exT_ptr = np.searchsorted(self.exT_cols, np.arange(len(self.M) + 1))
 
         self.m_overlap = OverlapTable(self.m_classes.keys, self.start, self.end, query_keys=self.e_classes.keys)
+        # Where a meeting may start, per class: a pair with enough hours must also share one stretch
+        # long enough for a meeting (hours in many short stretches cannot hold a kickoff).
+        self.starts = MeetingStarts(settings.meeting_seconds, settings.slot_seconds)
+        self.m_starts = OverlapTable(self.m_classes.keys, self.start, self.end, query_keys=self.e_classes.keys,
+                                     intervals_of=self.starts)
         self._e_overlap: OverlapTable | None = None
+        self._e_starts: OverlapTable | None = None
         self._stamp("prepared")
 
     def _stamp(self, name: str) -> None:
@@ -259,9 +265,10 @@ class _Round:
         """Availability part over all mentors for mentee availability classes (-inf below the rule)."""
         if not classes:
             return np.empty((0, len(self.M)), dtype=np.float32)
-        seconds = self.m_overlap.overlap_seconds_many(
-            [class_intervals(self.e_classes.keys[c], self.start, self.end) for c in classes])
-        return availability_part(self.w, seconds)[:, self.M.avail]
+        keys = [self.e_classes.keys[c] for c in classes]
+        seconds = self.m_overlap.overlap_seconds_many([class_intervals(k, self.start, self.end) for k in keys])
+        starts = self.m_starts.overlap_seconds_many([self.starts(k, self.start, self.end) for k in keys])
+        return availability_part(self.w, seconds, starts)[:, self.M.avail]
 
     def prune(self, e: np.ndarray, m: np.ndarray, s: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Keep arcs among a mentee's best MENTEE_CORE or a mentor's best incoming ones.
@@ -421,6 +428,8 @@ class _Round:
         if self._e_overlap is None:
             E, M, w = self.E, self.M, self.w
             self._e_overlap = OverlapTable(self.e_classes.keys, self.start, self.end, query_keys=self.m_classes.keys)
+            self._e_starts = OverlapTable(self.e_classes.keys, self.start, self.end, query_keys=self.m_classes.keys,
+                                          intervals_of=self.starts)
             row_bytes, budget = 4 * len(E), CACHE_BYTES // 4
             self._m_keys = (_combine(M.seniority, M.first, _row_keys(M.lang), M.free > 0),
                             _combine(M.region, M.country, M.sector))
@@ -429,11 +438,12 @@ class _Round:
             # Mentees by goal: a mentor's skills covered per mentee is |goals & skills| either way round.
             self._e_holders = TermHolders(E)
         mentor = self.M.row(j)
-        seconds = self._e_overlap.overlap_seconds(class_intervals(self.m_classes.keys[mentor.avail], self.start,
-                                                                  self.end))
+        key = self.m_classes.keys[mentor.avail]
+        seconds = self._e_overlap.overlap_seconds(class_intervals(key, self.start, self.end))
+        starts = self._e_starts.overlap_seconds(self.starts(key, self.start, self.end))  # type: ignore[union-attr]
         row = self._m_parts[0].get(self._m_keys[0][j], j) + self._m_parts[1].get(self._m_keys[1][j], j)
         row += goal_part_by_holders(self.w, mentor, self._e_holders, self.E.n_terms)
-        row += availability_part(self.w, seconds)[self.E.avail]
+        row += availability_part(self.w, seconds, starts)[self.E.avail]
         row[self.exT_rows[self.exT_ptr[j]:self.exT_ptr[j + 1]]] = NEG
         return row
 
@@ -546,7 +556,7 @@ class _Round:
 
     def reasons(self, matched: np.ndarray) -> list[Unmatched]:
         out: list[Unmatched] = []
-        h = self.settings.min_overlap_hours
+        h, minutes = self.settings.min_overlap_hours, self.settings.meeting_minutes
         for i in np.flatnonzero(matched < 0).tolist():
             pid = self.E.ids[i]
             if self.feasible[i]:
@@ -554,9 +564,11 @@ class _Round:
                 continue
             key = self.e_classes.keys[self.E.avail[i]]
             seconds = self.m_overlap.overlap_seconds(class_intervals(key, self.start, self.end))
+            starts = self.m_starts.overlap_seconds(self.starts(key, self.start, self.end))
             lo, hi = self.ex_ptr[i], self.ex_ptr[i + 1]
-            counts = funnel(self.w, self.E.row(i), self.M, seconds, self.ex_cols[lo:hi], self.ex_kinds[lo:hi])
-            out.append(reason_for(pid, counts, min_overlap_hours=h))
+            counts = funnel(self.w, self.E.row(i), self.M, seconds, starts, self.ex_cols[lo:hi],
+                            self.ex_kinds[lo:hi])
+            out.append(reason_for(pid, counts, min_overlap_hours=h, meeting_minutes=minutes))
         return out
 
     def stats(self, pairs: list[PairProposal], unmatched: list[Unmatched], arcs: int, rounds: int) -> dict:

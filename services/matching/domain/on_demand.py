@@ -10,7 +10,8 @@ once with the same functions the cohort round uses.
 Overlap depends on `at`: mentor availability is expanded per availability class over a
 two-week horizon starting at a fixed weekly grid point before `at`, so [at, at + 7 days) always
 lies inside it, and the exact overlap of the mentee's own week with every class is read from it
-(see `overlap.OverlapTable`). Classes first seen after a horizon was built go into a small side
+(see `overlap.OverlapTable`), and so is whether they share one stretch long enough for a meeting
+(the same tables over where a meeting may start). Classes first seen after a horizon was built go into a small side
 table until there are enough of them to rebuild, so upserts never stall requests for long.
 """
 
@@ -26,7 +27,7 @@ from shared.people import Participant
 
 from .candidates import NEG, TopK, Weights, funnel, pair_row
 from .features import AvailabilityClasses, PeopleTable, Vocabularies, availability_key, person_row
-from .overlap import WEEK, OverlapTable, class_intervals
+from .overlap import WEEK, MeetingStarts, OverlapTable, class_intervals
 from .reasons import reason_for
 from .results import PairProposal, Unmatched
 from .rules import ManagementGraph, excluded_for
@@ -37,10 +38,12 @@ SIDE_TABLE_LIMIT = 256  # new availability classes served from the side table be
 
 
 class _Horizon:
-    def __init__(self, start: int, keys: list, first_new: int) -> None:
-        self.start, self.end = start, start + 2 * WEEK
+    def __init__(self, start: int, keys: list, first_new: int, starts: MeetingStarts) -> None:
+        self.start, self.end, self.starts = start, start + 2 * WEEK, starts
         self.main = OverlapTable(keys[:first_new], self.start, self.end)
         self.side = OverlapTable(keys[first_new:], self.start, self.end)
+        self.main_starts = OverlapTable(keys[:first_new], self.start, self.end, intervals_of=starts)
+        self.side_starts = OverlapTable(keys[first_new:], self.start, self.end, intervals_of=starts)
 
     @property
     def size(self) -> int:
@@ -48,12 +51,19 @@ class _Horizon:
 
     def with_new_classes(self, keys: list) -> _Horizon:
         fresh = object.__new__(_Horizon)
-        fresh.start, fresh.end, fresh.main = self.start, self.end, self.main
+        fresh.start, fresh.end, fresh.starts = self.start, self.end, self.starts
+        fresh.main, fresh.main_starts = self.main, self.main_starts
         fresh.side = OverlapTable(keys[self.main.size:], self.start, self.end)
+        fresh.side_starts = OverlapTable(keys[self.main.size:], self.start, self.end, intervals_of=self.starts)
         return fresh
 
     def overlap_seconds(self, intervals) -> np.ndarray:
         return np.concatenate([self.main.overlap_seconds(intervals), self.side.overlap_seconds(intervals)])
+
+    def common_starts(self, intervals) -> np.ndarray:
+        """Per class, seconds of meeting starts shared with `intervals` (a person's time in one week)."""
+        mine = self.starts.of(intervals)
+        return np.concatenate([self.main_starts.overlap_seconds(mine), self.side_starts.overlap_seconds(mine)])
 
 
 class MatchIndex:
@@ -73,6 +83,7 @@ class MatchIndex:
         self._load: dict[str, int] = {}
         self._horizons: dict[int, _Horizon] = {}
         self._pick = TopK(1)
+        self._starts = MeetingStarts(settings.meeting_seconds, settings.slot_seconds)
 
     def __len__(self) -> int:
         return len(self._profiles)
@@ -130,20 +141,21 @@ class MatchIndex:
 
     def best_mentor(self, mentee_id: str, *, at: datetime, exclude: Collection[str] = ()) -> PairProposal | Unmatched:
         """The best feasible mentor with a free place, or the reason there is none."""
-        mentee, e, seconds, row, cols, kinds = self._score(mentee_id, at, exclude)
+        mentee, e, (seconds, starts), row, cols, kinds = self._score(mentee_id, at, exclude)
         self._pick.k = 1
         idx, _ = self._pick(row)
         if len(idx):
             return self._proposals(mentee, [int(idx[0])], seconds, at)[0]
-        counts = funnel(self._weights_for(mentee), e, self._mentors, seconds, cols, kinds)
-        return reason_for(mentee_id, counts, min_overlap_hours=self.settings.min_overlap_hours)
+        counts = funnel(self._weights_for(mentee), e, self._mentors, seconds, starts, cols, kinds)
+        return reason_for(mentee_id, counts, min_overlap_hours=self.settings.min_overlap_hours,
+                          meeting_minutes=self.settings.meeting_minutes)
 
     def ranked_mentors(self, mentee_id: str, *, at: datetime, exclude: Collection[str] = (),
                        limit: int = 5) -> list[PairProposal]:
         """Up to `limit` feasible mentors with free places, best first (in the order of `objective`)."""
         if limit <= 0:
             return []
-        mentee, _, seconds, row, _, _ = self._score(mentee_id, at, exclude)
+        mentee, _, (seconds, _), row, _, _ = self._score(mentee_id, at, exclude)
         self._pick.k = limit
         idx, _ = self._pick(row)
         return self._proposals(mentee, idx.tolist(), seconds, at)
@@ -156,13 +168,14 @@ class MatchIndex:
         e = person_row(mentee, self._vocab, self._e_classes, terms="goals")
         horizon = self._horizon(start)
         own = class_intervals(availability_key(mentee), horizon.start, horizon.end)
-        seconds = horizon.overlap_seconds(intersect(list(own), [(start, start + WEEK)]))
+        week = intersect(list(own), [(start, start + WEEK)])
+        seconds, starts = horizon.overlap_seconds(week), horizon.common_starts(week)
         w = self._weights_for(mentee)
         self._pick.span = w.steps.span
-        row = pair_row(w, e, self._mentors, seconds, self._mentors.avail)
+        row = pair_row(w, e, self._mentors, seconds, self._mentors.avail, starts)
         cols, kinds = excluded_for(mentee_id, self._slot, self._graph, exclude)
         row[cols] = NEG
-        return mentee, e, seconds, row, cols, kinds
+        return mentee, e, (seconds, starts), row, cols, kinds
 
     def _weights_for(self, mentee: Participant) -> Weights:
         goals = max(1, len(mentee.goals))
@@ -176,7 +189,7 @@ class MatchIndex:
         keys = self._m_classes.keys
         horizon = self._horizons.get(grid)
         if horizon is None or len(keys) - horizon.main.size > SIDE_TABLE_LIMIT:
-            horizon = _Horizon(grid, keys, len(keys))
+            horizon = _Horizon(grid, keys, len(keys), self._starts)
         elif horizon.size < len(keys):
             horizon = horizon.with_new_classes(keys)
         if self._horizons.get(grid) is not horizon:

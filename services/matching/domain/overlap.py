@@ -6,15 +6,20 @@ either fully available or not. Then the seconds a class is available before inst
 `cum[a] + cover[a] * (t - bounds[a])` for the atom a holding t, and one person's overlap with all
 classes is a handful of row gathers: integer arithmetic, no rounding, no fixed time grid (so
 windows at odd minutes and zones with 45-minute offsets need no special case).
+
+The same table answers "is there one stretch long enough for a meeting?" when it is built over
+where a meeting may start (`MeetingStarts`) instead of over the available time: a meeting fits in
+both people's common time exactly when it can start inside both (`shared.availability.meeting_starts`),
+so a pair can meet when their start sets share a second.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from shared.availability import DAY, Interval, available_intervals, intersect
+from shared.availability import DAY, Interval, available_intervals, intersect, meeting_starts
 
 from .features import AvailabilityKey
 
@@ -26,20 +31,39 @@ def class_intervals(key: AvailabilityKey, start: int, end: int) -> tuple[Interva
     return available_intervals(timezone, windows, start, end)
 
 
+IntervalsOf = Callable[[AvailabilityKey, int, int], Sequence[Interval]]
+
+
+class MeetingStarts:
+    """Where a meeting of the program's length may start inside a class's time in [start, end):
+    aligned to `step` seconds in UTC, the whole meeting inside one of the class's stretches."""
+
+    def __init__(self, duration: int, step: int) -> None:
+        self.duration, self.step = duration, step
+
+    def __call__(self, key: AvailabilityKey, start: int, end: int) -> list[Interval]:
+        return intersect(self.of(class_intervals(key, start, end)), [(start, end)])
+
+    def of(self, intervals: Sequence[Interval]) -> list[Interval]:
+        """The starts inside already expanded (merged) intervals."""
+        return meeting_starts(intervals, self.duration, self.step)
+
+
 class OverlapTable:
     """Availability of many classes over the horizon [start, end), ready for exact overlap queries."""
 
     def __init__(self, keys: Sequence[AvailabilityKey], start: int, end: int,
-                 query_keys: Sequence[AvailabilityKey] = ()) -> None:
+                 query_keys: Sequence[AvailabilityKey] = (), intervals_of: IntervalsOf = class_intervals) -> None:
         """`query_keys`: classes that will be asked about; their boundaries become atom boundaries
-        too, which makes their queries a plain row lookup."""
+        too, which makes their queries a plain row lookup. `intervals_of`: a class's intervals (its
+        available time; `MeetingStarts` for where a meeting may start)."""
         self.start, self.end = start, end
         self.size = len(keys)
-        per_class = [class_intervals(k, start, end) for k in keys]
+        per_class = [intervals_of(k, start, end) for k in keys]
         lows = np.fromiter((lo for ivs in per_class for lo, _ in ivs), dtype=np.int64)
         highs = np.fromiter((hi for ivs in per_class for _, hi in ivs), dtype=np.int64)
         owner = np.repeat(np.arange(self.size), [len(ivs) for ivs in per_class])
-        asked = np.fromiter((x for k in query_keys for iv in class_intervals(k, start, end) for x in iv), dtype=np.int64)
+        asked = np.fromiter((x for k in query_keys for iv in intervals_of(k, start, end) for x in iv), dtype=np.int64)
         self.bounds = np.unique(np.concatenate([lows, highs, asked, np.array([start, end], dtype=np.int64)]))
         atoms = len(self.bounds) - 1
         # +1 where a class's interval starts, -1 where it ends; running sums give coverage per atom.

@@ -17,6 +17,7 @@ a coordinator sees how close the mentee came (e.g. "12 share a language and are 
 | `management_chain`      | -                                    |
 | `previously_paired`     | -                                    |
 | `no_overlap`            | `min_hours`, `compatible`            |
+| `no_meeting_window`     | `meeting_minutes`, `compatible`      |
 | `mentors_at_capacity`   | `compatible`                         |
 | `places_taken_in_round` | -                                    |
 
@@ -55,8 +56,9 @@ def taken_in_round(mentee_id: str) -> Unmatched:
                                 "(the round matches as many mentees as the rules allow)", "places_taken_in_round")
 
 
-def reason_for(mentee_id: str, counts: dict[str, int], *, min_overlap_hours: float) -> Unmatched:
-    """The Unmatched record for a mentee, from the funnel counts of the same hard rules used to match."""
+def reason_for(mentee_id: str, counts: dict[str, int], *, min_overlap_hours: float, meeting_minutes: int) -> Unmatched:
+    """The Unmatched record for a mentee, from the funnel counts of the same hard rules used to match.
+    `no_meeting_window`: mentors with enough hours a week, all in stretches shorter than a meeting."""
     h = f"{min_overlap_hours:g}"
     c = counts
     if c["mentors"] == 0:
@@ -79,10 +81,15 @@ def reason_for(mentee_id: str, counts: dict[str, int], *, min_overlap_hours: flo
                                     f"({_plural(c['not_excluded'], 'mentor shares', 'mentors share')} a language and "
                                     f"{'is' if c['not_excluded'] == 1 else 'are'} more senior)", "no_overlap",
                          {"min_hours": min_overlap_hours, "compatible": c["not_excluded"]})
+    if c["meeting_window"] == 0:
+        return Unmatched(mentee_id, f"no mentor with a {meeting_minutes}-minute stretch in common this week "
+                                    f"({_plural(c['overlap'], 'mentor has', 'mentors have')} ≥ {h} h overlap, "
+                                    f"only in shorter stretches)", "no_meeting_window",
+                         {"meeting_minutes": meeting_minutes, "compatible": c["overlap"]})
     if c["free_capacity"] == 0:
         return Unmatched(mentee_id, f"every compatible mentor is at capacity "
-                                    f"({_plural(c['overlap'], 'compatible mentor', 'compatible mentors')})",
-                         "mentors_at_capacity", {"compatible": c["overlap"]})
+                                    f"({_plural(c['meeting_window'], 'compatible mentor', 'compatible mentors')})",
+                         "mentors_at_capacity", {"compatible": c["meeting_window"]})
     raise ValueError(f"mentee {mentee_id} has compatible mentors with free places; there is no reason to give")
 
 

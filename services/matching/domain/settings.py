@@ -15,6 +15,11 @@ class MatchSettings(BaseModel):
 
     # Hard rule: hours both are available in [at, at + 7 days), each in their own zone.
     min_overlap_hours: float = Field(2.0, ge=0, le=168)
+    # Hard rule too: in that week, one stretch both are available long enough for a whole meeting of
+    # the program's length, starting on a `slot_minutes` step in UTC (as scheduling places meetings).
+    # Hours spread over many short stretches cannot hold a kickoff.
+    meeting_minutes: int = Field(45, ge=1, le=24 * 60)
+    slot_minutes: int = Field(15, ge=1, le=60)
     # After coverage (always first), these criteria in this order, each never traded for any amount
     # of the ones after it; the weighted score (and load spread) only breaks the remaining ties.
     # A criterion left out still counts through its score weight.
@@ -40,6 +45,14 @@ class MatchSettings(BaseModel):
         if len(set(self.priorities)) != len(self.priorities):
             raise ValueError("priorities must not repeat a criterion")
         return self
+
+    @property
+    def meeting_seconds(self) -> int:
+        return self.meeting_minutes * 60
+
+    @property
+    def slot_seconds(self) -> int:
+        return self.slot_minutes * 60
 
     @property
     def ideal_gap(self) -> tuple[int, int]:

@@ -31,8 +31,13 @@ from shared.programs import ProgramDefaults, ProgramSettings
 
 
 def match_settings(program: ProgramSettings) -> MatchSettings:
-    """The matching engine's settings for a program: its overlap rule and score weights."""
-    return MatchSettings(min_overlap_hours=program.min_overlap_hours, weights=ScoreWeights(**program.matching_weights))
+    """The matching engine's settings for a program: its overlap rule (weekly hours, and one stretch
+    as long as the program's meetings, which scheduling books at that length) and score weights."""
+    return MatchSettings(
+        min_overlap_hours=program.min_overlap_hours,
+        meeting_minutes=program.duration_minutes,
+        weights=ScoreWeights(**program.matching_weights),
+    )
 
 
 @dataclass

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 
-from shared.availability import weekly_overlap_hours
+from shared.availability import longest_common_window, weekly_overlap_hours
 from shared.contracts.profile import ParticipantProfile
 from shared.people import Participant
 
@@ -42,8 +42,10 @@ def chain_of(pid: str, managers: Mapping[str, str | None]) -> list[str]:
 
 
 def broken_rules(mentee: Participant, mentor: Participant, *, at: datetime, min_hours: float,
-                 managers: Mapping[str, str | None], free: int, excluded=frozenset()) -> list[str]:
-    """Every hard rule the pair breaks, each checked on its own."""
+                 managers: Mapping[str, str | None], free: int, excluded=frozenset(), meeting_minutes: int = 45,
+                 slot_minutes: int = 15) -> list[str]:
+    """Every hard rule the pair breaks, each checked on its own. "meeting window": no stretch of
+    common time that week holds a whole `meeting_minutes` meeting starting on a `slot_minutes` step."""
     broken = []
     if "mentor" not in mentor.roles:
         broken.append("mentor role")
@@ -60,6 +62,10 @@ def broken_rules(mentee: Participant, mentor: Participant, *, at: datetime, min_
         broken.append("management chain")
     if weekly_overlap_hours(mentee.timezone, mentee.availability, mentor.timezone, mentor.availability, at) < min_hours:
         broken.append("overlap")
+    longest = longest_common_window(mentee.timezone, mentee.availability, mentor.timezone, mentor.availability, at,
+                                    step=slot_minutes * 60)
+    if longest < meeting_minutes * 60:
+        broken.append("meeting window")
     if (mentee.participant_id, mentor.participant_id) in excluded:
         broken.append("ended before")
     return broken

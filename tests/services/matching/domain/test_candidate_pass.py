@@ -16,7 +16,7 @@ from tandem.population import POPULATIONS, population
 from .oracle import broken_rules
 
 AT = datetime(2027, 3, 22, 6, 0, tzinfo=UTC)
-COLUMN_RULES = {"language", "seniority", "overlap", "capacity", "mentor role"}
+COLUMN_RULES = {"language", "seniority", "overlap", "meeting window", "capacity", "mentor role"}
 
 
 @pytest.mark.parametrize("kind", sorted(POPULATIONS))
@@ -36,8 +36,10 @@ def test_candidate_pass_equals_whole_rows_sorted(monkeypatch, kind, seed, k, chu
     managers = {p.participant_id: p.manager_id for p in people}
     reference = np.empty((len(E), len(M)), dtype=np.float32)
     for i, mentee in enumerate(mentees):
-        seconds = rnd.m_overlap.overlap_seconds(class_intervals(rnd.e_classes.keys[E.avail[i]], rnd.start, rnd.end))
-        reference[i] = pair_row(w, E.row(i), M, seconds, M.avail)
+        key = rnd.e_classes.keys[E.avail[i]]
+        seconds = rnd.m_overlap.overlap_seconds(class_intervals(key, rnd.start, rnd.end))
+        starts = rnd.m_starts.overlap_seconds(rnd.starts(key, rnd.start, rnd.end))
+        reference[i] = pair_row(w, E.row(i), M, seconds, M.avail, starts)
         for j, coach in enumerate(mentors):
             broken = broken_rules(mentee, coach, at=AT, min_hours=settings.min_overlap_hours, managers=managers,
                                   free=int(M.free[j]), excluded=excluded)

@@ -23,7 +23,7 @@ from services.matching.domain.candidates import (
     pair_row,
 )
 from services.matching.domain.features import AvailabilityClasses, PeopleTable, Vocabularies
-from services.matching.domain.overlap import WEEK, OverlapTable, class_intervals
+from services.matching.domain.overlap import WEEK, MeetingStarts, OverlapTable, class_intervals
 from services.matching.domain.scoring import explain_pairs
 from shared.availability import to_epoch
 from tandem.population import participants as profiles
@@ -32,7 +32,7 @@ from tandem.population import population
 from .oracle import broken_rules
 
 AT = datetime(2027, 3, 24, 15, 30, tzinfo=UTC)
-COLUMN_RULES = {"language", "seniority", "overlap", "capacity", "mentor role"}
+COLUMN_RULES = {"language", "seniority", "overlap", "meeting window", "capacity", "mentor role"}
 
 
 def test_rows_match_the_independent_rules_and_the_explained_score():
@@ -46,11 +46,14 @@ def test_rows_match_the_independent_rules_and_the_explained_score():
     M = PeopleTable.build(mentors, vocab, m_classes, terms="skills", free=free)
     start = to_epoch(AT)
     table = OverlapTable(m_classes.keys, start, start + WEEK)
+    meeting = MeetingStarts(settings.meeting_seconds, settings.slot_seconds)
+    starts_table = OverlapTable(m_classes.keys, start, start + WEEK, intervals_of=meeting)
     checked = 0
     for i, mentee in enumerate(mentees):
         seconds = table.overlap_seconds(class_intervals(e_classes.keys[E.avail[i]], start, start + WEEK))
+        starts = starts_table.overlap_seconds(meeting(e_classes.keys[E.avail[i]], start, start + WEEK))
         w = Weights(settings, max_goals=3)
-        row = pair_row(w, E.row(i), M, seconds, M.avail)
+        row = pair_row(w, E.row(i), M, seconds, M.avail, starts)
         explained = explain_pairs([mentee] * len(mentors), mentors, seconds[M.avail], at=AT, settings=settings)
         lexicographic = []
         for j, coach in enumerate(mentors):

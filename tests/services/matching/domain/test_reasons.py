@@ -10,6 +10,7 @@ from .oracle import mentor, person
 
 AT = datetime(2027, 3, 1, tzinfo=UTC)
 NIGHT = ({"days": ["sat"], "start": "01:00", "end": "02:00"},)
+HALF_HOURS = ({"days": ["mon", "tue", "wed", "thu", "fri", "sat", "sun"], "start": "09:00", "end": "09:30"},)
 
 # (code, words the reason must contain, mentee, mentors, extra solve arguments)
 CASES = [
@@ -24,6 +25,9 @@ CASES = [
      {"excluded_pairs": {("e", "m1"), ("e", "m2")}}),
     ("no_overlap", "no mentor with ≥ 2 h overlap this week", person("e", windows=NIGHT),
      [mentor("m1"), mentor("m2", languages=("ja",), windows=NIGHT)], {}),
+    # 30 minutes a day: 2.5 h a week with a weekday mentor, never 45 minutes in a row.
+    ("no_meeting_window", "no mentor with a 45-minute stretch in common this week",
+     person("e", windows=HALF_HOURS), [mentor("m1"), mentor("m2", languages=("ja",))], {}),
     ("mentors_at_capacity", "every compatible mentor is at capacity", person("e"),
      [mentor("m1", capacity=1), mentor("m2", capacity=0), mentor("m3", languages=("ja",))], {"load": {"m1": 1}}),
 ]
@@ -65,6 +69,19 @@ def test_reason_counts_what_survived_the_earlier_rules():
     assert why.reason == "no mentor with ≥ 2 h overlap this week (3 mentors share a language and are more senior)"
 
 
+def test_overlap_hours_are_reported_before_the_meeting_length():
+    # Too few hours AND only short stretches: the hours are the reason (that rule comes first).
+    (why,) = solve_cohort([person("e", windows=HALF_HOURS)], [mentor("m")], at=AT,
+                          settings=MatchSettings(min_overlap_hours=3)).unmatched
+    assert why.reason_code == "no_overlap"
+
+
+def test_meeting_length_in_the_reason_follows_the_program_setting():
+    (why,) = solve_cohort([person("e", windows=HALF_HOURS)], [mentor("m")], at=AT,
+                          settings=MatchSettings(meeting_minutes=60)).unmatched
+    assert why.reason.startswith("no mentor with a 60-minute stretch") and why.params["meeting_minutes"] == 60
+
+
 def test_threshold_in_the_reason_follows_the_program_setting():
     strict = MatchSettings(min_overlap_hours=50)
     (why,) = solve_cohort([person("e")], [mentor("m")], at=AT, settings=strict).unmatched
@@ -79,7 +96,7 @@ def test_losing_out_in_a_full_round_says_so():
 
 
 PARAMS = {"no_more_senior": {"sharing_language": 2}, "no_overlap": {"min_hours": 2.0, "compatible": 1},
-          "mentors_at_capacity": {"compatible": 2}}
+          "no_meeting_window": {"meeting_minutes": 45, "compatible": 1}, "mentors_at_capacity": {"compatible": 2}}
 
 
 @pytest.mark.parametrize("code, words, mentee, mentors, extra", CASES, ids=[c[0] for c in CASES])
