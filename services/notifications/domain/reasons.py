@@ -49,6 +49,8 @@ def unmatched(code: str, params: dict[str, Any], english: str) -> Phrase | str:
     values = dict(params)
     if "min_hours" in values:
         values["min_hours"] = Span(timedelta(hours=float(values["min_hours"])))
+    if "meeting_minutes" in values:
+        values["meeting_minutes"] = Span(timedelta(minutes=float(values["meeting_minutes"])))
     return Phrase({DIRECT: text}, values) if text.placeholders <= values.keys() else english
 
 

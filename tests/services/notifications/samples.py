@@ -145,6 +145,7 @@ def team_samples() -> list[Sample]:
 UNMATCHED = {
     "no_mentors": {}, "no_shared_language": {}, "no_more_senior": {"sharing_language": 3}, "only_themselves": {},
     "management_chain": {}, "previously_paired": {}, "no_overlap": {"min_hours": 2, "compatible": 4},
+    "no_meeting_window": {"meeting_minutes": 45, "compatible": 3},
     "mentors_at_capacity": {"compatible": 1}, "at_capacity": {}, "places_taken_in_round": {},
 }
 

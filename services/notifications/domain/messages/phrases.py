@@ -48,6 +48,10 @@ UNMATCHED: dict[str, Text] = {
     "no_overlap": nmsg("direct", "no mentor has {min_hours} a week in common with them (one mentor would otherwise suit)",
                        "no mentor has {min_hours} a week in common with them ({compatible} mentors would otherwise "
                        "suit)").counting("compatible"),
+    "no_meeting_window": nmsg("direct", "no mentor has {meeting_minutes} at a stretch in common with them, only shorter "
+                              "stretches (one mentor would otherwise suit)",
+                              "no mentor has {meeting_minutes} at a stretch in common with them, only shorter "
+                              "stretches ({compatible} mentors would otherwise suit)").counting("compatible"),
     "mentors_at_capacity": nmsg("direct", "the one suitable mentor has no free place",
                                 "all {compatible} suitable mentors are at capacity").counting("compatible"),
     "at_capacity": msg("direct", "every suitable mentor is at capacity"),

@@ -103,3 +103,25 @@ def test_goals_reached_come_first_in_the_digest_to_celebrate():
     assert "Een doel bereikt, iets om te vieren:\n- Ana & Bram: negotiation" in body
     assert body.index("iets om te vieren") < body.index("geen enkele mentor deelt een taal")
     assert planned.subject == "Pilot, 5 januari 2027: 2 dingen om naar te kijken"
+
+
+def test_a_mentee_without_a_meeting_length_stretch_is_worded_from_the_code_in_the_contacts_language():
+    from shared.contracts import events as ev
+    from tests.services.notifications.fakes import participant
+
+    at = datetime(2027, 1, 4, 15, tzinfo=UTC)
+    people = {"ana": participant("ana", name="Ana")}
+    item = digest.DigestItem.unmatched("e-1", ev.MatchUnavailable(
+        program_id="prog-1", mentee_id="ana", reason="no mentor with a 45-minute stretch in common this week",
+        reason_code="no_meeting_window", reason_params={"meeting_minutes": 45, "compatible": 3}), at=at)
+    bodies = {}
+    for contact in (SANNE, replace(SANNE, locale="en")):
+        program = replace(ProgramSettings.resolve("prog-1", None, NotificationSettings()), name="Pilot",
+                          ops_contacts=(contact,))
+        (composed,) = digest.compose([item], program, date(2027, 1, 5), people, dashboard_url="http://dash")
+        (planned,) = plan_for_team([composed], (contact,), program_id="prog-1",
+                                   cause_event_id="digest/prog-1/2027-01-05", cause_type="digest", now=at)
+        bodies[contact.locale] = planned.body.replace("\r\n", "\n")
+    assert ("Ana: no mentor has 45 minutes at a stretch in common with them, only shorter stretches "
+            "(3 mentors would otherwise suit)") in bodies["en"]
+    assert "geen mentor heeft 45 minuten aaneengesloten gemeenschappelijk met deze mentee" in bodies["nl-NL"]
