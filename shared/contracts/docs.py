@@ -120,7 +120,7 @@ next proposal, the next meeting placed, the next reminder created.
 | `cadence_days`, `duration_minutes` | how often and how long pairs meet (`TANDEM_CADENCE_DAYS` 14, `TANDEM_DURATION_MINUTES` 45) |
 | `min_notice_hours` | earliest a meeting is placed after it is planned (`TANDEM_MIN_NOTICE_HOURS` 48) |
 | `response_window_hours` | time a mentor has to answer a proposal (`TANDEM_RESPONSE_WINDOW_HOURS` 72) |
-| `min_overlap_hours` | weekly hours a pair must share (`TANDEM_MIN_OVERLAP_HOURS` 2) |
+| `min_overlap_hours` | weekly hours a pair must share (`TANDEM_MIN_OVERLAP_HOURS` 2); matching also asks for one stretch of them that holds a whole `duration_minutes` meeting, or the mentee's reason is `no_meeting_window` |
 | `reminder_offsets_minutes` | reminders before each meeting (`TANDEM_REMINDER_OFFSETS_MINUTES` [1440, 60]) |
 | `matching_weights` | `goal_fit`, `availability`, `seniority`, `perspective`, `language`: relative weights of a match's score |
 | `term_days` | the relationship's planned length (`TANDEM_TERM_DAYS` 180) |
