@@ -42,7 +42,10 @@ class MeetingStarts:
         self.duration, self.step = duration, step
 
     def __call__(self, key: AvailabilityKey, start: int, end: int) -> list[Interval]:
-        return intersect(self.of(class_intervals(key, start, end)), [(start, end)])
+        starts = self.of(class_intervals(key, start, end))
+        if starts and starts[-1][1] > end:  # a last start's step may reach past the horizon (short meetings)
+            starts[-1] = (starts[-1][0], end)
+        return starts
 
     def of(self, intervals: Sequence[Interval]) -> list[Interval]:
         """The starts inside already expanded (merged) intervals."""
@@ -88,7 +91,8 @@ class OverlapTable:
 
     def overlap_seconds_many(self, queries: Sequence[Sequence[Interval]]) -> np.ndarray:
         """(len(queries), classes): exact seconds each class shares with each query's intervals."""
-        clipped = [intersect(list(q), [(self.start, self.end)]) for q in queries]
+        clipped = [q if _inside(q, self.start, self.end) else intersect(list(q), [(self.start, self.end)])
+                   for q in queries]
         counts = np.array([len(q) for q in clipped], dtype=np.int64)
         if self.size == 0 or counts.sum() == 0:
             return np.zeros((len(queries), self.size), dtype=np.int64)
@@ -110,6 +114,11 @@ class OverlapTable:
         edges = np.array(inside, dtype=np.int64)
         both = self.seconds_before(edges.ravel()).astype(np.int64)
         return (both[1::2] - both[0::2]).sum(axis=0)[: self.size]
+
+
+def _inside(intervals: Sequence[Interval], start: int, end: int) -> bool:
+    """Merged intervals already within [start, end) (no clipping needed)."""
+    return not intervals or (intervals[0][0] >= start and intervals[-1][1] <= end)
 
 
 def week_of(at_epoch: int) -> tuple[int, int]:
