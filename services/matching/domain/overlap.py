@@ -108,7 +108,8 @@ class OverlapTable:
 
     def overlap_seconds(self, intervals: Sequence[Interval]) -> np.ndarray:
         """Exact seconds each class shares with `intervals` (merged, as `available_intervals` gives)."""
-        inside = intersect(list(intervals), [(self.start, self.end)])
+        inside = intervals if _inside(intervals, self.start, self.end) else intersect(list(intervals),
+                                                                                        [(self.start, self.end)])
         if not inside or self.size == 0:
             return np.zeros(self.size, dtype=np.int64)
         edges = np.array(inside, dtype=np.int64)
