@@ -6,9 +6,10 @@ population generator, the price-of-each-criterion report, and on-demand latency.
     .venv/bin/python -m benchmarks.matching --quick    # 20,000 x 5,000 and smaller optimum cases
 
 Every proposed pair is re-checked here against the hard rules, written independently of the
-engine (shared.availability for the overlap, plain dict walks for management chains). The exact
-optimum is computed here too, without engine code: the complete feasible graph from the profiles
-(overlap on a minute grid from shared.availability), then one OR-Tools min-cost flow whose integer
+engine (shared.availability for the overlap and its longest common window, plain dict walks for
+management chains). The exact optimum is computed here too, without engine code: the complete
+feasible graph from the profiles (overlap and meeting-long stretches on a minute grid from
+shared.availability), then one OR-Tools min-cost flow whose integer
 costs stack the levels with provable scales. Big rounds run in a child process so their peak RSS
 is their own.
 """
@@ -38,11 +39,13 @@ from benchmarks.report import write_section
 from services.matching.domain import MatchIndex, MatchSettings, PairProposal, ScoreWeights, solve_cohort
 from services.matching.domain.cohort import _Round
 from services.matching.domain.pricing import price_criteria
-from shared.availability import available_intervals, weekly_overlap_hours
+from shared.availability import available_intervals, longest_common_window, weekly_overlap_hours
 from tandem.population import POPULATIONS, population, population_dicts
 
 AT = datetime(2027, 3, 22, 7, 30, tzinfo=UTC)  # a Monday; the US is already on summer time, Europe is not
 FULL = 10**9  # candidates_per_mentee above the mentor count: the complete graph, exact optimum
+# The meeting-window rule as every run here uses it: one stretch holding a whole meeting on a slot step.
+MEETING, SLOT = MatchSettings().meeting_seconds, MatchSettings().slot_seconds
 
 
 def peak_gib() -> float:
@@ -87,6 +90,8 @@ class Rules:
                 problems.append(f"{e_id}/{m_id} in one management chain")
             if weekly_overlap_hours(e.timezone, e.availability, m.timezone, m.availability, at) < min_hours:
                 problems.append(f"{e_id}/{m_id} overlap below {min_hours} h")
+            if longest_common_window(e.timezone, e.availability, m.timezone, m.availability, at, step=SLOT) < MEETING:
+                problems.append(f"{e_id}/{m_id} no stretch holds a {MEETING // 60}-minute meeting")
         for m_id, n in Counter(m for _, m in pairs).items():
             if n > self.by_id[m_id].mentor_capacity - load.get(m_id, 0):
                 problems.append(f"{m_id} over capacity ({n})")
@@ -291,6 +296,14 @@ def complete_graph(mentees, mentors, *, min_hours: float) -> dict:
     m_class = np.array([classes.setdefault((p.timezone, p.availability), len(classes)) for p in mentors])
     grids = np.stack([minute_grid(tz, w, start) for tz, w in classes])
     ones = np.unpackbits(np.arange(256, dtype=np.uint8)[:, None], axis=1).sum(axis=1)
+    # Meeting window: the week in slot-long blocks, True where the whole block is available. With the
+    # week starting on a slot step and meetings a whole number of slots long, a meeting fits exactly
+    # when that many consecutive blocks are common to both.
+    if start % SLOT or MEETING % SLOT:
+        raise ValueError("the minute-grid check needs a week starting on a slot step and whole-slot meetings")
+    per_block = SLOT // 60
+    blocks = np.unpackbits(grids, axis=1)[:, : 7 * 1440].reshape(len(classes), -1, per_block).all(axis=2)
+    span = MEETING // SLOT
     rules = Rules([*mentees, *mentors])
     column = {m.participant_id: j for j, m in enumerate(mentors)}
     reports_to: dict[str, list[int]] = {}  # person -> mentors whose chain passes through them
@@ -307,7 +320,12 @@ def complete_graph(mentees, mentors, *, min_hours: float) -> dict:
     for i, e in enumerate(mentees):
         c = e_class[i]
         if c not in overlap_ok:
-            overlap_ok[c] = ones[grids[c][None, :] & grids[m_class]].sum(axis=1) * 60 / 3600 >= min_hours
+            hours_ok = ones[grids[c][None, :] & grids[m_class]].sum(axis=1) * 60 / 3600 >= min_hours
+            common = blocks[c][None, :] & blocks[m_class]
+            run = common[:, : common.shape[1] - span + 1].copy()
+            for k in range(1, span):
+                run &= common[:, k: common.shape[1] - span + 1 + k]
+            overlap_ok[c] = hours_ok & run.any(axis=1)
         ok = overlap_ok[c] & ((m_lang & mask(e)) != 0) & (m_senior > e.seniority) & (free > 0)
         for other in [e.participant_id, *rules.above(e.participant_id)]:
             if other in column:
@@ -522,7 +540,8 @@ def render_optimum(cases: list[dict]) -> list[str]:
     lines += [
         "",
         "Exact optimum: the complete feasible graph built here from the profiles without engine code (hard rules "
-        "as in the re-check, overlap from `shared.availability` on a minute grid), then one OR-Tools min-cost flow "
+        "as in the re-check, overlap and a stretch holding a whole meeting from `shared.availability` on a minute "
+        "grid), then one OR-Tools min-cost flow "
         "of maximum flow whose integer arc costs are goal fit in units of 1/lcm(goal counts) times a scale above "
         "any total diversity can reach, plus diversity (the fewest matched mentees who asked for a diverse "
         "perspective and did not get one, as the engine counts it): exact for coverage, then goal fit, then "
