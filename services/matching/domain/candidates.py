@@ -391,9 +391,10 @@ def funnel(w: Weights, e: Side, m: PeopleTable, class_seconds: np.ndarray, class
     for step, kind in (("not_themselves", SELF), ("outside_chain", CHAIN), ("not_excluded", EXCLUDED)):
         alive[excluded_cols[excluded_kinds == kind]] = False
         counts[step] = int(alive.sum())
-    alive &= overlap_ok(w, class_seconds)[m.avail]
+    classes = m.avail
+    alive &= overlap_ok(w, class_seconds)[classes]
     counts["overlap"] = int(alive.sum())
-    alive &= can_meet(class_starts)[m.avail]
+    alive &= can_meet(class_starts)[classes]
     counts["meeting_window"] = int(alive.sum())
     alive &= m.free > 0
     counts["free_capacity"] = int(alive.sum())

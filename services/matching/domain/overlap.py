@@ -16,6 +16,7 @@ so a pair can meet when their start sets share a second.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from functools import lru_cache
 
 import numpy as np
 
@@ -40,12 +41,17 @@ class MeetingStarts:
 
     def __init__(self, duration: int, step: int) -> None:
         self.duration, self.step = duration, step
+        # A class is asked for twice in a round (its table's boundaries, then its query): kept.
+        self._cached = lru_cache(maxsize=65_536)(self._class_starts)
 
-    def __call__(self, key: AvailabilityKey, start: int, end: int) -> list[Interval]:
+    def __call__(self, key: AvailabilityKey, start: int, end: int) -> tuple[Interval, ...]:
+        return self._cached(key, start, end)
+
+    def _class_starts(self, key: AvailabilityKey, start: int, end: int) -> tuple[Interval, ...]:
         starts = self.of(class_intervals(key, start, end))
         if starts and starts[-1][1] > end:  # a last start's step may reach past the horizon (short meetings)
             starts[-1] = (starts[-1][0], end)
-        return starts
+        return tuple(starts)
 
     def of(self, intervals: Sequence[Interval]) -> list[Interval]:
         """The starts inside already expanded (merged) intervals."""
