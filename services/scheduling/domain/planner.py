@@ -20,9 +20,11 @@ Choices (see also PlanningRules):
 
 from __future__ import annotations
 
+from bisect import bisect_left, bisect_right
 from collections.abc import Mapping, Sequence
-from datetime import datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from functools import lru_cache
+from operator import itemgetter
 from zoneinfo import ZoneInfo
 
 from shared.availability import DAY, Interval, from_epoch, to_epoch
@@ -38,6 +40,8 @@ DEFAULT_RULES = PlanningRules()
 _NO_BUSY: Mapping[str, Sequence[Interval]] = {}
 _YEAR = 366 * DAY
 Pair = tuple[PersonWindows, PersonWindows]
+_start = itemgetter(0)
+_end = itemgetter(1)
 
 
 def _why_none(window: PairWindow, *, reference: int | None = None) -> Unplaceable:
@@ -132,11 +136,27 @@ def same_wall_clock(reference: int, target: int, zone: ZoneInfo) -> int | None:
     """
     local = datetime.fromtimestamp(reference, zone)
     day = local.date() + timedelta(days=round((target - reference) / DAY))
-    wanted = datetime.combine(day, local.time(), tzinfo=zone)
+    return _wall_clock_on(zone, day, local.time(), local.fold)
+
+
+# Memoised zoneinfo conversions. Keyed by zone and local date (and time of day), never by a UTC
+# offset, and each value is worked out by zoneinfo itself, so a clock change in between is always
+# seen. Bounded: a wave plans its pairs on a few dozen days of a few dozen zones.
+@lru_cache(maxsize=16_384)
+def _wall_clock_on(zone: ZoneInfo, day: date, clock: time, fold: int) -> int | None:
+    """The instant at local `clock` on `day` in `zone`; None when a clock change skips it. `fold` is
+    part of the key because `time` compares equal across folds."""
+    wanted = datetime.combine(day, clock.replace(fold=fold), tzinfo=zone)
     instant = int(wanted.timestamp())
     if datetime.fromtimestamp(instant, zone).replace(tzinfo=None) != wanted.replace(tzinfo=None):
         return None
     return instant
+
+
+@lru_cache(maxsize=16_384)
+def _midnight(zone: ZoneInfo, day: date) -> int:
+    """The first instant of local `day` in `zone`."""
+    return int(datetime.combine(day, time(), tzinfo=zone).timestamp())
 
 
 def _occurrence(mentor: Participant, mentee: Participant, target: int, rules: PlanningRules,
@@ -272,7 +292,9 @@ def find_alternatives(mentor: Participant, mentee: Participant, meeting: Slot, *
     windows do not meet again in that time).
     """
     duration = meeting.end - meeting.start
-    rules = rules.model_copy(update={"duration_minutes": int(duration.total_seconds()) // 60})
+    minutes = int(duration.total_seconds()) // 60
+    if minutes != rules.duration_minutes:
+        rules = rules.model_copy(update={"duration_minutes": minutes})
     d, step, gap = rules.duration, rules.granularity, rules.duration + rules.buffer
     start, (own_lo, own_hi) = to_epoch(meeting.start), meeting.interval
     lo, hi = start, to_epoch(until)
@@ -290,19 +312,19 @@ def find_alternatives(mentor: Participant, mentee: Participant, meeting: Slot, *
         return all(abs(s - c) >= gap for c in chosen)
 
     zone = zone_named(mentor.timezone)
-    first_day = datetime.fromtimestamp(start, zone).date()
+    local = datetime.fromtimestamp(start, zone)
+    first_day, clock = local.date(), local.time()
     for k in range(1, (hi - start) // DAY + 2):
         if len(chosen) >= most:
             break
         day = first_day + timedelta(days=k)
-        day_lo = int(datetime.combine(day, time(), tzinfo=zone).timestamp())
-        day_hi = int(datetime.combine(day + timedelta(days=1), time(), tzinfo=zone).timestamp()) - 1
+        day_lo = _midnight(zone, day)
+        day_hi = _midnight(zone, day + timedelta(days=1)) - 1
         if day_lo > hi:
             break
-        aim = same_wall_clock(start, start + k * DAY, zone) or start + k * DAY
+        aim = _wall_clock_on(zone, day, clock, local.fold) or start + k * DAY
         for regions in (window.comfortable, window.fitting):
-            inside_day = [(max(x, day_lo), min(y, day_hi)) for x, y in regions if max(x, day_lo) <= min(y, day_hi)]
-            found = closest_start(inside_day, aim, step)
+            found = closest_start(_inside(regions, day_lo, day_hi), aim, step)
             if found is not None and clear(found):
                 chosen.append(found)
                 break
@@ -320,6 +342,13 @@ def find_alternatives(mentor: Participant, mentee: Participant, meeting: Slot, *
             break
         chosen.append(found)
     return [from_epoch(s) for s in sorted(chosen)]
+
+
+def _inside(regions: Sequence[Interval], lo: int, hi: int) -> list[Interval]:
+    """The closed ranges of `regions` (sorted, disjoint) clipped to [lo, hi]; found by bisection."""
+    i = bisect_left(regions, lo, key=_end)  # the first ending at or after lo
+    j = bisect_right(regions, hi, key=_start)  # the first starting after hi
+    return [(max(x, lo), min(y, hi)) for x, y in regions[i:j]]
 
 
 def _busy_of(busy: Mapping[str, Sequence[Interval]] | BusyCalendar, *people: Participant) -> BusyCalendar:
