@@ -11,8 +11,9 @@ Overlap depends on `at`: mentor availability is expanded per availability class 
 two-week horizon starting at a fixed weekly grid point before `at`, so [at, at + 7 days) always
 lies inside it, and the exact overlap of the mentee's own week with every class is read from it
 (see `overlap.OverlapTable`), and so is whether they share one stretch long enough for a meeting
-(the same tables over where a meeting may start). Classes first seen after a horizon was built go into a small side
-table until there are enough of them to rebuild, so upserts never stall requests for long.
+(the same tables over where a meeting may start). Classes first seen after a horizon was built go
+into a small side table until there are enough of them to rebuild, so upserts never stall
+requests for long.
 """
 
 from __future__ import annotations
