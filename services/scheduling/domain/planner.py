@@ -39,6 +39,7 @@ from .slots import PairWindow, PersonWindows, closest_start, first_start, longes
 DEFAULT_RULES = PlanningRules()
 _NO_BUSY: Mapping[str, Sequence[Interval]] = {}
 _YEAR = 366 * DAY
+_NEAR = 4 * DAY  # looked at first for a kickoff or a reschedule (`_first_slot`)
 Pair = tuple[PersonWindows, PersonWindows]
 _start = itemgetter(0)
 _end = itemgetter(1)
@@ -64,7 +65,17 @@ def _why_none(window: PairWindow, *, reference: int | None = None) -> Unplaceabl
 def _first_slot(mentor: Participant, mentee: Participant, lo: int, rules: PlanningRules,
                 busy: BusyCalendar, windows: Pair | None = None) -> tuple[int, bool] | Unplaceable:
     """First start in [lo, lo + horizon]: comfortable if any, else any fitting one."""
-    window = PairWindow(mentor, mentee, lo, lo + rules.horizon, rules, busy, windows=windows)
+    hi = lo + rules.horizon
+    if hi > lo + _NEAR:
+        # The regions of a shorter window are those of the whole one cut at its end (both see each
+        # person's real window edges and every meeting in reach), so a comfortable start in the
+        # first days is the first of the whole horizon; most pairs have one, and the rest of the
+        # horizon is worked out only for those that do not.
+        near = PairWindow(mentor, mentee, lo, lo + _NEAR, rules, busy, windows=windows)
+        start = first_start(near.comfortable, rules.granularity)
+        if start is not None:
+            return start, True
+    window = PairWindow(mentor, mentee, lo, hi, rules, busy, windows=windows)
     start = first_start(window.comfortable, rules.granularity)
     if start is not None:
         return start, True

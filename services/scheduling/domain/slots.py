@@ -8,7 +8,7 @@ squeezed against the start or the end of someone's day.
 
 from __future__ import annotations
 
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 from collections.abc import Sequence
 from datetime import datetime
 from functools import cached_property, lru_cache
@@ -51,7 +51,7 @@ class PersonWindows:
     shifted. Weeks with a clock change in them are expanded directly.
     """
 
-    __slots__ = ("timezone", "windows", "_patterns")
+    __slots__ = ("_patterns", "timezone", "windows")
 
     def __init__(self, timezone: str, windows: tuple) -> None:
         self.timezone, self.windows = timezone, windows
@@ -73,12 +73,28 @@ class PersonWindows:
         """Merged intervals overlapping [lo, hi); clipped to it unless `clip` is false."""
         if hi <= lo or not self.windows:
             return []
+        merged = _blocks_merged(self, lo // _BLOCK, (hi - 1) // _BLOCK)
+        found = merged[bisect_right(merged, lo, key=_end):bisect_left(merged, hi, key=_start)]
+        if clip and found:
+            (s, e), (s2, e2) = found[0], found[-1]
+            found[0] = (max(s, lo), e)
+            found[-1] = (s2 if len(found) > 1 else max(s2, lo), min(e2, hi))
+        return found
+
+    def expand(self, first: int, last: int) -> list[Interval]:
+        """Merged intervals of blocks `first` to `last`, both included."""
         pieces: list[Interval] = []
-        for block in range(lo // _BLOCK, (hi - 1) // _BLOCK + 1):
+        for block in range(first, last + 1):
             pieces.extend(self._block(block))
-        if clip:
-            return [(max(s, lo), min(e, hi)) for s, e in merge(pieces) if s < hi and e > lo]
-        return [(s, e) for s, e in merge(pieces) if s < hi and e > lo]
+        return merge(pieces)
+
+
+# A wave's searches cover the same few weeks of the same people's windows: their merged intervals
+# are kept (never changed: `between` slices copies). Keyed by block numbers, and the weeks with a
+# clock change are expanded by zoneinfo like any other, so DST needs no care here. Bounded.
+@lru_cache(maxsize=2048)
+def _blocks_merged(windows: PersonWindows, first: int, last: int) -> list[Interval]:
+    return windows.expand(first, last)
 
 
 @lru_cache(maxsize=16_384)
