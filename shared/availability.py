@@ -71,16 +71,30 @@ def merge(intervals: Iterable[Interval]) -> list[Interval]:
 def intersect(a: Sequence[Interval], b: Sequence[Interval]) -> list[Interval]:
     """Intersection of two merged interval lists (linear merge)."""
     out: list[Interval] = []
+    na, nb = len(a), len(b)
+    if not na or not nb:
+        return out
+    # Hot in planning and matching: the current pair of intervals is kept in locals, and whichever
+    # ends first is the one to move past (its end is the piece's end).
     i = j = 0
-    while i < len(a) and j < len(b):
-        lo, hi = max(a[i][0], b[j][0]), min(a[i][1], b[j][1])
-        if lo < hi:
-            out.append((lo, hi))
-        if a[i][1] < b[j][1]:
+    alo, ahi = a[0]
+    blo, bhi = b[0]
+    while True:
+        lo = alo if alo > blo else blo
+        if ahi < bhi:
+            if lo < ahi:
+                out.append((lo, ahi))
             i += 1
+            if i == na:
+                return out
+            alo, ahi = a[i]
         else:
+            if lo < bhi:
+                out.append((lo, bhi))
             j += 1
-    return out
+            if j == nb:
+                return out
+            blo, bhi = b[j]
 
 
 def subtract(a: Sequence[Interval], b: Sequence[Interval]) -> list[Interval]:

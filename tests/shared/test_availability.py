@@ -103,6 +103,20 @@ def test_interval_algebra():
     assert subtract(a, [(2, 4), (14, 21)]) == [(0, 2), (4, 14), (21, 30)]
 
 
+_spans = st.lists(st.tuples(st.integers(0, 200), st.integers(-5, 40)).map(lambda p: (p[0], p[0] + p[1])), max_size=12)
+
+
+@given(_spans, _spans)
+def test_intersect_is_the_common_points(a, b):
+    """Exactly the points in both lists, as a merged list (read point by point)."""
+    a, b = merge(a), merge(b)
+    both = intersect(a, b)
+    assert both == merge(both) and all(lo < hi for lo, hi in both)
+    points = {t for lo, hi in both for t in range(lo, hi)}
+    assert points == {t for lo, hi in a for t in range(lo, hi)} & {t for lo, hi in b for t in range(lo, hi)}
+    assert intersect(b, a) == both and intersect(a, []) == [] == intersect([], b)
+
+
 def test_window_validation():
     with pytest.raises(ValueError):
         AvailabilityWindow(days=("mon",), start="09:00", end="09:00")
