@@ -277,8 +277,8 @@ def report(planning: Planning, sending: Sending, pairs: int, profiled: tuple[flo
 {pairs:,} kickoff meetings (`meeting.scheduled`, each with its iCalendar invite), two mails each:
 {sending.mails:,} mails in the languages of people in 19 zones, {statistics.median(planning.sizes) / 1024:.1f} KiB each
 (median). Planned by the real handler in the harness (part 1), then sent by one notifications process as
-`tandem up` starts it, with the default limits (`delivery_concurrency` 32, `smtp_concurrency` 8 kept
-connections), to `benchmarks/mail_sink.py` in its own niced process (part 2). Load average at the start of
+`tandem up` starts it, with the default limits (`delivery_concurrency` {NotificationSettings().delivery_concurrency}, `smtp_concurrency`
+{NotificationSettings().smtp_concurrency} kept connections), to `benchmarks/mail_sink.py` in its own niced process (part 2). Load average at the start of
 the window: {load} on {os.cpu_count()} cores{" (the machine was busy with other work: the rate is lower than it would be alone; the CPU per mail is not)" if busy else ""}.
 
 | measure | before (2026-12-02) | now | target |
@@ -309,7 +309,7 @@ own cost). Its shares of the loop's CPU:
 
 Why the target is not met here: one mail costs the service about {service_ms:.1f} ms of CPU (about
 {1000 / service_ms if service_ms else 0:,.0f} mails per CPU-second for one process), four round trips to the mail server (aiosmtplib
-sends MAIL, RCPT and DATA one at a time) and about one transaction per few mails; the sink costs about
+sends MAIL, RCPT and DATA one at a time) and a transaction per several mails; the sink costs about
 {per_mail.get("mail sink", 0.0):.1f} ms a mail itself, and this machine has {os.cpu_count()} cores shared with other work.
 """
 

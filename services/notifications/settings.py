@@ -51,5 +51,7 @@ class NotificationSettings(ServiceSettings):
     # and `webhook_per_endpoint` to one webhook endpoint (its URL's host and port), so a slow
     # endpoint delays only its own messages (service_layer/loops.py).
     delivery_concurrency: int = Field(32, ge=1)
-    smtp_concurrency: int = Field(8, ge=1)  # also the connections kept open to the mail server
+    # Also the connections kept open to the mail server: 16 lets a pass claim about 8 mails in one
+    # transaction; relays take that many sessions from one client (Postfix's default limit is 50).
+    smtp_concurrency: int = Field(16, ge=1)
     webhook_per_endpoint: int = Field(4, ge=1)

@@ -49,7 +49,7 @@ end, must not hold back anybody else's messages (`services/notifications/service
   (`answer_too_large`). Neither reason quotes the answer.
 - Deliveries go out concurrently: up to `TANDEM_DELIVERY_CONCURRENCY` (32) sends in flight per
   process. At most `TANDEM_WEBHOOK_PER_ENDPOINT` (4) of them go to one webhook endpoint (a URL's host
-  and port), and at most `TANDEM_SMTP_CONCURRENCY` (8) to the mail server, over as many kept
+  and port), and at most `TANDEM_SMTP_CONCURRENCY` (16) to the mail server, over as many kept
   connections. An endpoint at its limit is passed over when due work is claimed, so only its own
   backlog waits.
 - Sent at most once, as before. Due deliveries are claimed in bulk (`FOR UPDATE SKIP LOCKED`, so

@@ -23,8 +23,9 @@ and by sends that end, once half of an endpoint's or of the whole room is free a
    so a trickling or endless endpoint ties up one of its own few slots for at most
    `webhook_timeout_seconds`.
 4. Each outcome and its event are recorded, waiting out the database (`call_until_available`): the
-   send has happened, so its outcome must not be lost. Outcomes that come in while a transaction is
-   writing others are written together in the next one. A send that delivered nothing is tried
+   send has happened, so its outcome must not be lost. The send's slot is free again as soon as it
+   ends; its outcome waits a few milliseconds for others (`RECORD_LINGER`), and those that come in
+   while a transaction is writing go together in the next one. A send that delivered nothing is tried
    again later (jittered backoff), up to `delivery_max_attempts`.
 
 On shutdown the sends in flight get `webhook_timeout_seconds` to finish and be recorded; one still
@@ -72,6 +73,10 @@ from shared.service import Service
 
 log = logging.getLogger(__name__)
 
+# How long a batch of outcomes waits for more while sends are in flight (seconds): at a thousand mails a
+# second, a few more per transaction; alone, a mail's outcome is recorded this much later.
+RECORD_LINGER = 0.005
+
 Transaction = Callable[[], AbstractAsyncContextManager[NotificationsUnitOfWork]]
 
 
@@ -95,7 +100,8 @@ class Dispatcher:
         self.wake = wake or Wakeup()  # set when sends end: there is room again
         self._sending: dict[asyncio.Task[None], str] = {}  # send -> its endpoint
         self._per_endpoint: Counter[str] = Counter()
-        self._unrecorded: list[tuple[Delivery, ev.EventData | None, asyncio.Future[bool]]] = []
+        # Outcomes to record: a send's has no future (nobody waits for it), an interrupted one's does.
+        self._unrecorded: list[tuple[Delivery, ev.EventData | None, asyncio.Future[bool] | None]] = []
         self._recorder: asyncio.Task[None] | None = None
         self._settled_at: datetime | None = None  # program time of the last look for interrupted sends
         self._starved = False  # a pass found no room at all: wake it once half the room is free
@@ -156,14 +162,18 @@ class Dispatcher:
 
     async def idle(self) -> None:
         """Until every send started so far has ended and been recorded."""
-        while self._sending:
-            await asyncio.wait(list(self._sending))
+        while self._sending or (self._recorder is not None and not self._recorder.done()):
+            recording = [self._recorder] if self._recorder is not None and not self._recorder.done() else []
+            await asyncio.wait([*self._sending, *recording], return_when=asyncio.FIRST_COMPLETED)
 
     async def close(self, grace: float) -> None:
         """Let the sends in flight end and be recorded for up to `grace` seconds, then cancel the rest
         (their claims are settled as interrupted, module docstring)."""
+        deadline = asyncio.get_running_loop().time() + grace
         if self._sending:
             await asyncio.wait(list(self._sending), timeout=grace)
+        if self._recorder is not None and not self._recorder.done():
+            await asyncio.wait([self._recorder], timeout=max(0.0, deadline - asyncio.get_running_loop().time()))
         late = [*self._sending, *([self._recorder] if self._recorder else [])]
         for task in late:
             task.cancel()
@@ -197,15 +207,10 @@ class Dispatcher:
             self.wake.set()
 
     async def _deliver(self, delivery: Delivery) -> None:
-        # The claim is committed: from here on nobody sends this delivery again.
-        if not await self._record(delivery, await self._send_once(delivery)):
-            # Its lease ran out mid-send and another replica recorded it as interrupted (or our own
-            # commit went through unacknowledged). Either way it is settled, and not sent again.
-            log.warning(
-                "delivery %s was settled elsewhere while being sent; outcome %s not recorded here",
-                delivery.delivery_id,
-                delivery.status,
-            )
+        # The claim is committed: from here on nobody sends this delivery again. The outcome is recorded
+        # after the send's slot is free again (`_ended`), together with others (`_record_waiting`).
+        self._unrecorded.append((delivery, await self._send_once(delivery), None))
+        self._start_recorder()
 
     async def _send_once(self, delivery: Delivery) -> ev.EventData | None:
         """One send; the aggregate decides what the answer means (and which event tells of it)."""
@@ -229,18 +234,24 @@ class Dispatcher:
 
     async def _record(self, delivery: Delivery, event: ev.EventData | None) -> bool:
         """Save the outcome the aggregate decided, with its event; False when another process changed
-        the delivery first. Outcomes that come in while one batch is being written go together in the
-        next (`_record_waiting`)."""
+        the delivery first."""
         recorded: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
         self._unrecorded.append((delivery, event, recorded))
-        if self._recorder is None or self._recorder.done():
-            self._recorder = asyncio.create_task(self._record_waiting(), name="delivery-outcomes")
+        self._start_recorder()
         return await recorded
 
+    def _start_recorder(self) -> None:
+        if self._recorder is None or self._recorder.done():
+            self._recorder = asyncio.create_task(self._record_waiting(), name="delivery-outcomes")
+
     async def _record_waiting(self) -> None:
-        """Write the waiting outcomes, a batch per transaction, until none are left. The sends already
+        """Write the waiting outcomes, a batch per transaction, until none are left. While sends are
+        in flight a batch waits `RECORD_LINGER` for more of them: a transaction (and its commit, and
+        the relay's publish of its events) per several mails, not per one or two. The sends already
         happened, so the database being away is waited out."""
         while self._unrecorded:
+            if self._sending and len(self._unrecorded) < self.settings.delivery_batch:
+                await asyncio.sleep(RECORD_LINGER)
             batch = self._unrecorded[: self.settings.delivery_batch]
             del self._unrecorded[: len(batch)]
             try:
@@ -248,21 +259,33 @@ class Dispatcher:
                     "recording deliveries", functools.partial(self._save_outcomes, batch)
                 )
             except BaseException as exc:  # a bug, or a stop: the sends waiting on it are told
-                for _, _, recorded in [*batch, *self._unrecorded]:
-                    if recorded.done():
-                        continue
-                    if isinstance(exc, Exception):
-                        recorded.set_exception(exc)
-                    else:
-                        recorded.cancel()
+                waiting = [*batch, *self._unrecorded]
                 self._unrecorded.clear()
+                for delivery, _, recorded in waiting:
+                    if recorded is None:
+                        log.error(
+                            "delivery %s: its outcome was not recorded (%s)", delivery.delivery_id, type(exc).__name__
+                        )
+                    elif not recorded.done():
+                        if isinstance(exc, Exception):
+                            recorded.set_exception(exc)
+                        else:
+                            recorded.cancel()
                 if isinstance(exc, Exception):
-                    return  # each waiting send fails with it, and is logged there
-                raise
+                    return  # each waiting send fails with it, and is logged there; its claim is settled
+                raise  # as interrupted after its lease, never sent again
             for delivery, event, recorded in batch:
                 if delivery.delivery_id in saved:
                     _log_outcome(delivery, event)
-                if not recorded.done():
+                elif recorded is None:
+                    # Its lease ran out mid-send and another replica recorded it as interrupted (or our
+                    # own commit went through unacknowledged). Either way it is settled, not sent again.
+                    log.warning(
+                        "delivery %s was settled elsewhere while being sent; outcome %s not recorded here",
+                        delivery.delivery_id,
+                        delivery.status,
+                    )
+                if recorded is not None and not recorded.done():
                     recorded.set_result(delivery.delivery_id in saved)
 
     async def _save_outcomes(self, batch: list[tuple[Delivery, ev.EventData | None, Any]]) -> set[str]:
