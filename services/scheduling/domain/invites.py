@@ -11,7 +11,9 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Literal
+from zoneinfo import ZoneInfo
 
 from icalendar import Calendar
 
@@ -83,10 +85,19 @@ def meeting_for_pair(meeting_id: str, slot: Slot, mentor: Participant, mentee: P
 
 def _local_times(slot: Slot, person: Participant) -> str:
     """'Ana Souza: Wed 3 Jun 2026, 09:00-09:45 (Asia/Kathmandu)', so nobody has to convert."""
-    start, end = slot.start.astimezone(person.zone), slot.end.astimezone(person.zone)
-    return (f"{person.name}: {start:%a} {start.day} {start:%b %Y, %H:%M}-{end:%H:%M} ({person.timezone})")
+    return f"{person.name}: {_local_span(person.timezone, slot.start, slot.end)} ({person.timezone})"
 
 
+# A wave's meetings share a few start times per zone. Keyed by zone name and the two instants (aware
+# datetimes compare as instants), and each text is converted by zoneinfo, so clock changes hold.
+@lru_cache(maxsize=4096)
+def _local_span(timezone: str, start: datetime, end: datetime) -> str:
+    zone = ZoneInfo(timezone)
+    start, end = start.astimezone(zone), end.astimezone(zone)
+    return f"{start:%a} {start.day} {start:%b %Y, %H:%M}-{end:%H:%M}"
+
+
+@lru_cache(maxsize=4096)  # the organizer's line is the same in every invite, a person's in each of theirs
 def _address(name: str, person: Invitee, params: tuple[tuple[str, str], ...] = ()) -> str:
     cn = (("CN", person.name),) if person.name else ()
     return ical.content_line(name, f"mailto:{person.email}", cn + params)
