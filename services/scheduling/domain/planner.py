@@ -40,6 +40,7 @@ DEFAULT_RULES = PlanningRules()
 _NO_BUSY: Mapping[str, Sequence[Interval]] = {}
 _YEAR = 366 * DAY
 _NEAR = 4 * DAY  # looked at first for a kickoff or a reschedule (`_first_slot`)
+_NEAR_OFFER = 8 * DAY  # and for the alternatives offered with a meeting (`find_alternatives`)
 Pair = tuple[PersonWindows, PersonWindows]
 _start = itemgetter(0)
 _end = itemgetter(1)
@@ -316,7 +317,11 @@ def find_alternatives(mentor: Participant, mentee: Participant, meeting: Slot, *
     calendar = _busy_of(busy, mentor, mentee)
     for person in (mentor, mentee):
         calendar.add(person.participant_id, (own_lo, own_hi))  # not onto the meeting they cannot make
-    window = PairWindow(mentor, mentee, lo, hi, rules, calendar)
+    # The first days are worked out on their own (their regions are the whole span's, cut at their
+    # end); most pairs have their alternatives there, the whole span is worked out for the others.
+    near_hi = min(hi, lo + _NEAR_OFFER)
+    near = PairWindow(mentor, mentee, lo, near_hi, rules, calendar)
+    whole = near if near_hi == hi else None
     chosen: list[int] = []
 
     def clear(s: int) -> bool:
@@ -334,6 +339,10 @@ def find_alternatives(mentor: Participant, mentee: Participant, meeting: Slot, *
         if day_lo > hi:
             break
         aim = _wall_clock_on(zone, day, clock, local.fold) or start + k * DAY
+        if day_hi <= near_hi:
+            window = near
+        else:
+            window = whole = whole or PairWindow(mentor, mentee, lo, hi, rules, calendar)
         for regions in (window.comfortable, window.fitting):
             found = closest_start(_inside(regions, day_lo, day_hi), aim, step)
             if found is not None and clear(found):
