@@ -52,7 +52,7 @@ class Reason(BaseModel):
 def _instant_text(value: Any) -> Any:
     if isinstance(value, datetime):
         return value
-    if isinstance(value, str) and len(value) <= 40:
+    if isinstance(value, str) and len(value) <= 40 and "\x00" not in value:  # fromisoformat stops at a NUL
         try:
             return datetime.fromisoformat(value)
         except ValueError:

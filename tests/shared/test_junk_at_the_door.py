@@ -49,9 +49,9 @@ def test_three_thousand_brackets_are_refused_not_recursed_into():
 
 @pytest.mark.parametrize("topic", INPUT_TOPICS)
 def test_an_example_text_poisoned_as_the_fuzz_run_does_is_refused(topic):
-    """Hypothesis draws texts from the examples too: a valid date with its poison after it parsed (the
-    date parser stops at a NUL), so a fuzz run once sent valid junk. Poisoned first, as bad_unicode
-    does, every text field of every example is refused."""
+    """Hypothesis draws texts from the examples too: a valid time with a NUL after it once parsed
+    (`datetime.fromisoformat` stops at a NUL), so a fuzz run sent valid junk. Poisoned before or
+    after, every text field of every example is refused."""
     import json
 
     from shared.contracts.events import CATALOGUE
@@ -62,6 +62,7 @@ def test_an_example_text_poisoned_as_the_fuzz_run_does_is_refused(topic):
         data = EXAMPLES[(topic, event_type)]
         for name in [k for k, v in data.items() if isinstance(v, str)]:
             for poison in ("\x00", "\ud800", "a\x00b", "\udfff\ud800"):
-                text = json.dumps(envelope(event_type, {**data, name: poison + data[name]}))
-                refused(topic, text.encode())
-                refused(topic, text.encode("utf-8", "surrogatepass"))
+                for poisoned in (poison + data[name], data[name] + poison):
+                    text = json.dumps(envelope(event_type, {**data, name: poisoned}))
+                    refused(topic, text.encode())
+                    refused(topic, text.encode("utf-8", "surrogatepass"))
