@@ -19,6 +19,7 @@ import threading
 import time
 from pathlib import Path
 
+import uvloop
 from aiosmtpd.controller import Controller
 
 INDEX = "index.tsv"
@@ -50,7 +51,8 @@ def main() -> None:
     directory, port = Path(sys.argv[1]), int(sys.argv[2])
     os.nice(int(sys.argv[3]) if len(sys.argv) > 3 else NICENESS)
     directory.mkdir(parents=True, exist_ok=True)
-    controller = Controller(_Sink(directory), hostname="127.0.0.1", port=port)
+    # uvloop, as the services run on: the sink takes less of the CPU it shares with them.
+    controller = Controller(_Sink(directory), hostname="127.0.0.1", port=port, loop=uvloop.new_event_loop())
     controller.start()
     sys.stdin.read()
     controller.stop()
