@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime
+from functools import lru_cache
 
 CRLF = "\r\n"
 _LIMIT = 75  # octets per physical line, CRLF not counted (RFC 5545 3.1)
@@ -30,6 +31,7 @@ def text(value: str) -> str:
     return _CONTROLS.sub("", _NEWLINES.sub("\\\\n", value))
 
 
+@lru_cache(maxsize=4096)  # most parameter values are the same few words (ROLE, PARTSTAT, ...)
 def param(value: str) -> str:
     """A parameter value: RFC 6868 caret encoding, quoted unless it is plain ASCII."""
     value = _NEWLINES.sub("^n", value.replace("^", "^^")).replace('"', "^'")
@@ -45,6 +47,8 @@ def utc(moment: datetime) -> str:
 def fold(line: str) -> str:
     """One content line folded at 75 octets, never inside a UTF-8 sequence; continuation lines
     start with one space, which readers remove when they unfold."""
+    if len(line) <= _LIMIT and line.isascii():  # most lines: one octet per character, short
+        return line + CRLF
     encoded = line.encode()
     if len(encoded) <= _LIMIT:
         return line + CRLF
@@ -62,6 +66,8 @@ def fold(line: str) -> str:
 def content_line(name: str, value: str, params: tuple[tuple[str, str], ...] = ()) -> str:
     """`NAME;P1=v1;P2=v2:value`, folded; `value` and parameter values must already be encoded
     with `text()`/`param()` where the property's type asks for it."""
+    if not params:
+        return fold(f"{name}:{value}")
     head = name + "".join(f";{key}={param(v)}" for key, v in params)
     return fold(f"{head}:{value}")
 
