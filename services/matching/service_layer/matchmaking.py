@@ -98,17 +98,25 @@ async def propose_to_many(uow: MatchingUnitOfWork, deps: MatchingDeps, requests:
     all of them: the same proposals, the same events in the same order. The caller holds the lock of
     every program named.
 
-    The programs' indexes are caught up together, and the mentees' standings read in one statement
-    (a proposal to one mentee changes no other's).
+    The mentees' standings are read in one statement (a proposal to one mentee changes no other's),
+    then the indexes of the programs some request will ask are caught up together.
     The index chooses for each request in turn, ranking mentors as if the proposals chosen so far
     were held; those are written together, each checked by the record as if those before it were
     written (`add_while_within_capacity`). Where one-at-a-time would have to read (the index lacks a
     mentee, or the record refuses a mentor), what is chosen before it is written first, the refused
     choice and everything after it is dropped, and the requests go on from there after the read,
     as `propose_next` would."""
-    await deps.indexes.prepare(uow, {r.program_id for r in requests})
     standings = await uow.commitments.mentee_standings((r.mentee_id, r.program_id) for r in requests)
     limit = deps.settings.max_matches_per_mentee
+
+    def answerable(request: Request) -> bool:  # as propose_next checks before it asks the index
+        standing = standings[request.mentee_id, request.program_id]
+        return standing.eligible and not standing.pending and standing.active < limit
+
+    # Only the programs a request will ask: one at a time reads no index for a request that stops
+    # at its standing, and an index read earlier than one at a time reads it may show a record
+    # older than the one the reference explains its proposals by.
+    await deps.indexes.prepare(uow, {r.program_id for r in requests if answerable(r)})
     tries: Counter[int] = Counter()  # request -> attempts that ended in a read (MAX_DISAGREEMENTS)
     said: list[tuple[int, ev.EventData]] = []  # (request, what it says), in order, emitted at the end
     chosen: list[tuple[int, Proposal]] = []  # proposals chosen and not written yet
@@ -136,17 +144,17 @@ async def propose_to_many(uow: MatchingUnitOfWork, deps: MatchingDeps, requests:
     while True:
         while i < len(requests):
             request = requests[i]
-            standing = standings[request.mentee_id, request.program_id]
-            if not standing.eligible or standing.pending or standing.active >= limit:
+            if not answerable(request):
                 i += 1  # as in propose_next
                 continue
             if tries[i] >= MAX_DISAGREEMENTS:
                 said.append((i, _at_capacity(request.program_id, request.mentee_id)))
                 i += 1
                 continue
+            excluded = standings[request.mentee_id, request.program_id].excluded
             view = await deps.indexes.current(uow, request.program_id)
             try:
-                outcome = view.index.best_mentor(request.mentee_id, at=uow.now(), exclude=standing.excluded)
+                outcome = view.index.best_mentor(request.mentee_id, at=uow.now(), exclude=excluded)
             except KeyError:  # eligible by the record, yet not in the index: read them back
                 refused = await write() if chosen else None
                 if refused is None:

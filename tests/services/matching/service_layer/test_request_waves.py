@@ -244,6 +244,9 @@ FILLING = [("request", m) for m in ("e-0", "e-1", "e-2", "e-3", "e-4", "e-5", "e
                 ("request", "e-3"), ("request", "e-6")], batch=4)
 @example(steps=[("request", "e-0"), ("request", "e-1"), ("request", "e-2"), ("request", "e-3"), ("request", LATE),
                 ("profile", "m-b"), ("request", "e-ja"), ("request", "e-0"), ("again", 0)], batch=3)
+# Nothing in the first batch needs an index (a mentee waiting, one matched): the first read of the program is
+# after the record changed behind it, and the shrunk mentor's free places are told as the record has them.
+@example(steps=[("request", WAITING)] * 4 + [("request", MATCHED), ("request", "e-0")], batch=5)
 async def test_waves_of_queued_requests_leave_what_one_at_a_time_leaves(databases, monkeypatch, steps, batch):
     one, many = databases
     records = records_of(steps)
