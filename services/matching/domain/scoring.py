@@ -89,48 +89,35 @@ def explain_pairs(mentees: Sequence[Participant], mentors: Sequence[Participant]
     """Score and JSON-ready breakdown of each (mentees[k], mentors[k]) pair.
 
     Per component: raw value, normalised weight, contribution, a note (English, for tools and logs)
-    and a reason (a code with parameters, for each reader's language: `reasons`). The values for all pairs
-    come from one call of each component function above, the same ones the candidate rows use.
+    and a reason (a code with parameters, for each reader's language: `reasons`). The values come from
+    the component functions above, the same ones the candidate rows use (`_ComponentTable`).
     `priorities` says what the matching ranked first (`settings.priorities`, see `objective`):
     the weighted score only breaks ties among mentors equal on those.
     """
-    w = settings.weights.normalised()
+    table = _component_table(settings)
     facts = [_pair_facts(e, m) for e, m in zip(mentees, mentors)]
     hours = np.asarray(overlap_seconds, dtype=np.float64) / 3600
-    column = lambda name: np.array([f[name] for f in facts])
-    values = {
-        "goal_fit": goal_fit(column("n_covered"), column("n_goals")),
-        "availability": availability_fit(hours, settings.overlap_target_hours),
-        "seniority": seniority_fit(column("gap"), *settings.ideal_gap),
-        "perspective": perspective_fit(column("diverse"), column("other_region"), column("other_country"),
-                                       column("other_sector")),
-        "language": language_ease(column("same_first"), column("first_spoken")),
-    }
+    # Availability is the one continuous component: one call for all pairs. The others take few
+    # distinct values, each computed (and rounded) once per settings by the same functions.
+    avail = availability_fit(hours, settings.overlap_target_hours).tolist()
     week = at.isoformat()
-    # Plain floats and ints up front: indexing numpy arrays pair by pair costs more than the rest.
-    by_pair = list(zip(*(values[c].tolist() for c in COMPONENTS)))
     hours_of = hours.tolist()
     free_of = np.asarray(free_places).tolist() if free_places is not None else None
-    weight = [w[c] for c in COMPONENTS]
-    shown = {c: round(w[c], 4) for c in COMPONENTS}
-    # Components take few distinct values: each is rounded once, exactly as pair by pair.
-    value_shown = {c: _rounded(values[c]) for c in COMPONENTS}
-    contribution = {c: _rounded(values[c], w[c]) for c in COMPONENTS}
-    met = diverse_met(column("diverse"), column("other_region"), column("other_sector")).tolist()
+    weight, shown = table.weight, table.shown
     out = []
     for k, (e, m, f) in enumerate(zip(mentees, mentors, facts)):
-        f["met"] = met[k]
-        v = dict(zip(COMPONENTS, by_pair[k]))
+        parts = table.parts(f, avail[k])
+        f["met"] = parts[5]
         h = hours_of[k]
         notes = _notes(e, m, f, h, week, settings)
         why = _reasons(m, f, h, settings)
-        score = sum(wc * vc for wc, vc in zip(weight, by_pair[k]))
+        score = sum(wc * vc for wc, (vc, _, _) in zip(weight, parts[:5]))
         explanation = {
             "score": round(score, 4),
             "components": {
-                c: {"value": value_shown[c][k], "weight": shown[c], "contribution": contribution[c][k],
+                c: {"value": value, "weight": shown[c], "contribution": contribution,
                     "note": notes[c], "reason": why[c]}
-                for c in COMPONENTS
+                for c, (_, value, contribution) in zip(COMPONENTS, parts)
             },
             "facts": {
                 "overlap_hours": round(h, 4),
@@ -141,18 +128,64 @@ def explain_pairs(mentees: Sequence[Participant], mentors: Sequence[Participant]
                 **({"mentor_free_places": int(free_of[k])} if free_of is not None else {}),
             },
         }
-        explanation["priorities"] = _priorities(settings.priorities, v["goal_fit"], notes["goal_fit"], f, m, score)
+        explanation["priorities"] = _priorities(settings.priorities, parts[0][0], notes["goal_fit"], f, m, score)
         out.append((score, explanation))
     return out
 
 
-def _rounded(values: np.ndarray, scale: float = 1.0) -> list[float]:
-    """round(scale * v, 4) for each value, computed once per distinct value (told apart by their
-    bits, so -0.0 and 0.0 stay themselves)."""
-    values = np.ascontiguousarray(values, dtype=np.float64)
-    bits, inverse = np.unique(values.view(np.int64), return_inverse=True)
-    table = [round(scale * x, 4) for x in bits.view(np.float64).tolist()]
-    return [table[i] for i in inverse.reshape(-1).tolist()]
+Shown = tuple[float, float, float]  # a component's value, round(value, 4), round(weight * value, 4)
+
+
+class _ComponentTable:
+    """Per settings: each component's value for a pair's discrete facts, computed once by the
+    component functions above (on a 0-d array they give bit for bit what they give element-wise)."""
+
+    def __init__(self, settings: MatchSettings) -> None:
+        w = settings.weights.normalised()
+        self.settings = settings
+        self.weight = [w[c] for c in COMPONENTS]
+        self.shown = {c: round(w[c], 4) for c in COMPONENTS}
+        self._memo: dict[tuple, Shown | bool] = {}
+
+    def _shown(self, c: int, value) -> Shown:
+        v = np.asarray(value, dtype=np.float64).tolist()
+        return v, round(v, 4), round(self.weight[c] * v, 4)
+
+    def _get(self, key: tuple, compute):
+        found = self._memo.get(key)
+        if found is None:
+            if len(self._memo) > 4096:  # facts are few in practice; bounded all the same
+                self._memo.clear()
+            found = self._memo[key] = compute()
+        return found
+
+    def parts(self, f: dict, avail: float) -> tuple:
+        """(goal_fit, availability, seniority, perspective, language) as `Shown`, then `diverse_met`."""
+        s = self.settings
+        n_covered, n_goals, gap, diverse = f["n_covered"], f["n_goals"], f["gap"], f["diverse"]
+        r, c, sec = f["other_region"], f["other_country"], f["other_sector"]
+        same, spoken = f["same_first"], f["first_spoken"]
+        return (
+            self._get(("g", n_covered, n_goals), lambda: self._shown(0, goal_fit(n_covered, n_goals))),
+            (avail, round(avail, 4), round(self.weight[1] * avail, 4)),
+            self._get(("s", gap), lambda: self._shown(2, seniority_fit(gap, *s.ideal_gap))),
+            self._get(("p", diverse, r, c, sec), lambda: self._shown(3, perspective_fit(diverse, r, c, sec))),
+            self._get(("l", same, spoken), lambda: self._shown(4, language_ease(same, spoken))),
+            self._get(("d", diverse, r, sec), lambda: diverse_met(diverse, r, sec).tolist()),
+        )
+
+
+_TABLES: dict[int, _ComponentTable] = {}
+
+
+def _component_table(settings: MatchSettings) -> _ComponentTable:
+    # By identity first (a program's index keeps one settings object), by value on a miss.
+    table = _TABLES.get(id(settings))
+    if table is None or table.settings is not settings:
+        if len(_TABLES) > 64:
+            _TABLES.clear()
+        table = _TABLES[id(settings)] = _ComponentTable(settings)
+    return table
 
 
 def _priorities(order: Sequence[str], fit: float, goal_note: str, f: dict, mentor: Participant, score: float) -> dict:
