@@ -20,6 +20,7 @@ from icalendar import Calendar
 from shared import ical
 from shared.people import Participant
 
+from .ids import uuid5_text
 from .outcomes import Slot
 
 PRODID = "-//Tandem//Scheduling//EN"
@@ -57,7 +58,7 @@ NOT_READ = ("Replies to this invitation are not read. To move or cancel this mee
 
 def invite_uid(meeting_id: str) -> str:
     """Stable UID for a meeting id (ids may hold characters that some clients dislike in UIDs)."""
-    return f"{uuid.uuid5(_UID_NAMESPACE, meeting_id)}@tandem"
+    return f"{uuid5_text(_UID_NAMESPACE, meeting_id)}@tandem"
 
 
 def meeting_for_pair(meeting_id: str, slot: Slot, mentor: Participant, mentee: Participant, *,

@@ -22,6 +22,7 @@ from . import invites
 from .agreements import MeetingTerms
 from .busy import BusyCalendar
 from .cancellations import Cancellation
+from .ids import uuid5_text
 from .outcomes import Infeasible, Slot
 from .planner import find_alternatives, find_kickoff, find_occurrence, find_reschedule_slot
 from .rules import PlanningRules
@@ -37,12 +38,12 @@ OFFER_MIN_DAYS = 7
 
 def meeting_id(relationship_id: str, occurrence: int) -> str:
     # Deterministic: redelivered commands or a replayed plan land on the same meeting.
-    return str(uuid.uuid5(NAMESPACE, f"{relationship_id}/{occurrence}"))
+    return uuid5_text(NAMESPACE, f"{relationship_id}/{occurrence}")
 
 
 def reminder_id(meeting: str, minutes_before: int, sequence: int) -> str:
     # A moved meeting (higher sequence) gets new reminders; the old ones are cancelled.
-    return str(uuid.uuid5(NAMESPACE, f"{meeting}/reminder/{minutes_before}/{sequence}"))
+    return uuid5_text(NAMESPACE, f"{meeting}/reminder/{minutes_before}/{sequence}")
 
 
 class People(NamedTuple):
