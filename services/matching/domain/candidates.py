@@ -14,6 +14,7 @@ PeopleTable or a PersonRow, and broadcast: mentee-vs-all-mentors and mentor-vs-a
 from __future__ import annotations
 
 from collections.abc import Callable, Hashable
+from typing import Any
 
 import numpy as np
 
@@ -97,7 +98,16 @@ def has_bit(bits: np.ndarray, idx) -> np.ndarray:
 
 def base_part(w: Weights, e: Side, m: Side) -> np.ndarray:
     """Seniority and language-ease contributions; -inf unless languages, seniority and capacity allow."""
-    ok = shares_language(e, m) & more_senior(e, m) & has_capacity(m)
+    return _base(w, e, m, shares_language(e, m) & more_senior(e, m) & has_capacity(m))
+
+
+def base_part_any_capacity(w: Weights, e: Side, m: Side) -> np.ndarray:
+    """`base_part` without the capacity rule: it stays valid while loads change (the on-demand index
+    keeps it per mentee kind and applies capacity to the whole row)."""
+    return _base(w, e, m, shares_language(e, m) & more_senior(e, m))
+
+
+def _base(w: Weights, e: Side, m: Side, ok: np.ndarray) -> np.ndarray:
     gap = np.asarray(m.seniority, dtype=np.int64) - np.asarray(e.seniority, dtype=np.int64)
     sen = w.sen_by_gap[gap + 10]
     same = np.asarray(m.first == e.first) & (np.asarray(e.first) >= 0)
@@ -212,9 +222,14 @@ def score_of_key(w: Weights, key: np.ndarray, covered: np.ndarray, n_goals: np.n
 def availability_part(w: Weights, seconds: np.ndarray, common_starts: np.ndarray) -> np.ndarray:
     """Per availability class: contribution, or -inf where the overlap rule fails (too few hours,
     or no stretch long enough for a meeting). The contribution counts all the hours, as before."""
-    hours = seconds / 3600
-    value = w.avail * availability_fit(hours, w.target_hours).astype(np.float32)
-    return np.where(overlap_ok(w, seconds) & can_meet(common_starts), value, NEG).astype(np.float32)
+    return np.where(can_meet(common_starts), hours_part(w, seconds), NEG).astype(np.float32)
+
+
+def hours_part(w: Weights, seconds: np.ndarray) -> np.ndarray:
+    """`availability_part` without the meeting-window rule (for a caller that checks it on the few
+    classes that can still win: the rule only ever turns an entry into -inf)."""
+    value = w.avail * availability_fit(seconds / 3600, w.target_hours).astype(np.float32)
+    return np.where(overlap_ok(w, seconds), value, NEG).astype(np.float32)
 
 
 def pair_row(w: Weights, e: Side, m: Side, class_seconds: np.ndarray, other_avail: np.ndarray,
@@ -235,18 +250,21 @@ def pair_row(w: Weights, e: Side, m: Side, class_seconds: np.ndarray, other_avai
 class PartCache:
     """Rows by key, computed on first use; dropped wholesale when they would exceed the byte budget."""
 
-    def __init__(self, compute: Callable[[int], np.ndarray], row_bytes: int, budget_bytes: int) -> None:
+    def __init__(self, compute: Callable[[Any], np.ndarray], row_bytes: int, budget_bytes: int) -> None:
         self._compute = compute
         self._rows: dict[Hashable, np.ndarray] = {}
         self._limit = max(16, budget_bytes // max(row_bytes, 1))
 
-    def get(self, key: Hashable, example: int) -> np.ndarray:
+    def get(self, key: Hashable, example: Any) -> np.ndarray:
         row = self._rows.get(key)
         if row is None:
             if len(self._rows) >= self._limit:
                 self._rows.clear()
             row = self._rows[key] = self._compute(example)
         return row
+
+    def clear(self) -> None:
+        self._rows.clear()
 
 
 # --- picking the best few ---

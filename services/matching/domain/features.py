@@ -127,6 +127,7 @@ class PeopleTable:
 
     def __init__(self, vocab: Vocabularies, rows: int = 0) -> None:
         self.vocab = vocab
+        self.version = 0  # counts changes by `put`, `grow` and `widen` (not of `free` and `active`)
         self.ids: list[str | None] = [None] * rows
         for name, dtype in _COLUMNS.items():
             setattr(self, name, np.zeros(rows, dtype=dtype))
@@ -160,6 +161,7 @@ class PeopleTable:
         extra = rows - len(self.ids)
         if extra <= 0:
             return
+        self.version += 1
         self.ids.extend([None] * extra)
         for name in _COLUMNS:
             col = getattr(self, name)
@@ -172,9 +174,11 @@ class PeopleTable:
         for name, words in (("lang", self.vocab.languages.words), ("terms", self.vocab.terms.words)):
             col = getattr(self, name)
             if col.shape[1] < words:
+                self.version += 1
                 setattr(self, name, np.hstack([col, np.zeros((col.shape[0], words - col.shape[1]), dtype=np.uint64)]))
 
     def put(self, i: int, person: PersonRow, pid: str) -> None:
+        self.version += 1
         self.ids[i] = pid
         for name in _COLUMNS:
             getattr(self, name)[i] = getattr(person, name)

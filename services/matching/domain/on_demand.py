@@ -19,15 +19,28 @@ requests for long.
 from __future__ import annotations
 
 from collections.abc import Collection
+from dataclasses import dataclass
 from datetime import datetime
 
 import numpy as np
 
-from shared.availability import intersect, to_epoch
+from shared.availability import Interval, intersect, to_epoch
 from shared.people import Participant
 
-from .candidates import NEG, TopK, Weights, funnel, pair_row
-from .features import AvailabilityClasses, PeopleTable, Vocabularies, availability_key, person_row
+from .candidates import (
+    NEG,
+    PartCache,
+    TopK,
+    Weights,
+    base_part_any_capacity,
+    can_meet,
+    funnel,
+    goal_part,
+    has_capacity,
+    hours_part,
+    perspective_part,
+)
+from .features import AvailabilityClasses, PeopleTable, PersonRow, Vocabularies, availability_key, person_row
 from .overlap import WEEK, MeetingStarts, OverlapTable, class_intervals
 from .reasons import reason_for
 from .results import PairProposal, Unmatched
@@ -36,6 +49,24 @@ from .scoring import explain_pairs
 from .settings import MatchSettings
 
 SIDE_TABLE_LIMIT = 256  # new availability classes served from the side table before a full rebuild
+LAZY_ROUNDS = 3  # classes failing the meeting window taken out one best at a time, then all checked
+MENTEE_ROWS = 65_536  # mentees' encoded rows kept (dropped wholesale beyond)
+PART_CACHE_BYTES = 2 << 20  # per part of a row (base, perspective, goals), per program
+
+
+@dataclass(frozen=True)
+class _Ask:
+    """One request's state between scoring and picking."""
+
+    mentee: Participant
+    e: PersonRow
+    weights: Weights
+    horizon: _Horizon
+    week: list[Interval]
+    seconds: np.ndarray
+    row: np.ndarray
+    cols: np.ndarray
+    kinds: np.ndarray
 
 
 class _Horizon:
@@ -61,6 +92,13 @@ class _Horizon:
     def overlap_seconds(self, intervals) -> np.ndarray:
         return np.concatenate([self.main.overlap_seconds(intervals), self.side.overlap_seconds(intervals)])
 
+    def can_meet(self, cls: int, mine: list[Interval]) -> bool:
+        """`common_starts(...)[cls] > 0` for one class, from the person's meeting starts `mine`
+        (`MeetingStarts.of`): do they share a start with the class?"""
+        table = self.main_starts if cls < self.main.size else self.side_starts
+        theirs = table.intervals[cls if cls < self.main.size else cls - self.main.size]
+        return bool(intersect(mine, theirs))
+
     def common_starts(self, intervals) -> np.ndarray:
         """Per class, seconds of meeting starts shared with `intervals` (a person's time in one week)."""
         mine = self.starts.of(intervals)
@@ -85,6 +123,9 @@ class MatchIndex:
         self._horizons: dict[int, _Horizon] = {}
         self._pick = TopK(1)
         self._starts = MeetingStarts(settings.meeting_seconds, settings.slot_seconds)
+        self._mentee_rows: dict[str, tuple[Participant, tuple[int, int], PersonRow]] = {}
+        self._parts_version = -1
+        self._parts: tuple[PartCache, PartCache, PartCache] = self._new_parts()
 
     def __len__(self) -> int:
         return len(self._profiles)
@@ -142,12 +183,12 @@ class MatchIndex:
 
     def best_mentor(self, mentee_id: str, *, at: datetime, exclude: Collection[str] = ()) -> PairProposal | Unmatched:
         """The best feasible mentor with a free place, or the reason there is none."""
-        mentee, e, (seconds, starts), row, cols, kinds = self._score(mentee_id, at, exclude)
-        self._pick.k = 1
-        idx, _ = self._pick(row)
+        ask = self._score(mentee_id, at, exclude)
+        idx = self._best(ask, 1)
         if len(idx):
-            return self._proposals(mentee, [int(idx[0])], seconds, at)[0]
-        counts = funnel(self._weights_for(mentee), e, self._mentors, seconds, starts, cols, kinds)
+            return self._proposals(ask.mentee, idx, ask.seconds, at)[0]
+        starts = ask.horizon.common_starts(ask.week)
+        counts = funnel(ask.weights, ask.e, self._mentors, ask.seconds, starts, ask.cols, ask.kinds)
         return reason_for(mentee_id, counts, min_overlap_hours=self.settings.min_overlap_hours,
                           meeting_minutes=self.settings.meeting_minutes)
 
@@ -156,27 +197,78 @@ class MatchIndex:
         """Up to `limit` feasible mentors with free places, best first (in the order of `objective`)."""
         if limit <= 0:
             return []
-        mentee, _, (seconds, _), row, _, _ = self._score(mentee_id, at, exclude)
-        self._pick.k = limit
-        idx, _ = self._pick(row)
-        return self._proposals(mentee, idx.tolist(), seconds, at)
+        ask = self._score(mentee_id, at, exclude)
+        return self._proposals(ask.mentee, self._best(ask, limit), ask.seconds, at)
 
-    def _score(self, mentee_id: str, at: datetime, exclude: Collection[str]):
+    def _score(self, mentee_id: str, at: datetime, exclude: Collection[str]) -> _Ask:
+        """The mentee's row under every rule but the meeting window (`_best` applies that one)."""
         mentee = self._profiles.get(mentee_id)
         if mentee is None:
             raise KeyError(f"unknown participant {mentee_id!r}")
         start = to_epoch(at)
-        e = person_row(mentee, self._vocab, self._e_classes, terms="goals")
+        e = self._mentee_row(mentee)
         horizon = self._horizon(start)
         own = class_intervals(availability_key(mentee), horizon.start, horizon.end)
         week = intersect(list(own), [(start, start + WEEK)])
-        seconds, starts = horizon.overlap_seconds(week), horizon.common_starts(week)
+        seconds = horizon.overlap_seconds(week)
         w = self._weights_for(mentee)
         self._pick.span = w.steps.span
-        row = pair_row(w, e, self._mentors, seconds, self._mentors.avail, starts)
+        row = self._row(w, e, seconds)
         cols, kinds = excluded_for(mentee_id, self._slot, self._graph, exclude)
         row[cols] = NEG
-        return mentee, e, (seconds, starts), row, cols, kinds
+        return _Ask(mentee, e, w, horizon, week, seconds, row, cols, kinds)
+
+    def _row(self, w: Weights, e: PersonRow, seconds: np.ndarray) -> np.ndarray:
+        """`pair_row` without the meeting-window rule, from parts kept per mentee kind while the
+        mentor table is unchanged; the same float32 sums in the same order, so the same row."""
+        m = self._mentors
+        if self._parts_version != m.version:
+            self._parts_version, self._parts = m.version, self._new_parts()
+        base, persp, goal = self._parts
+        we = (w, e)  # Weights are kept per goal count, so their id is stable
+        row = base.get((id(w), e.seniority, e.first, e.lang.tobytes()), we) + \
+            persp.get((id(w), e.region, e.country, e.sector, e.diverse), we)
+        row += goal.get((id(w), e.terms.tobytes(), e.n_terms), we)
+        row += hours_part(w, seconds)[m.avail]
+        row[~has_capacity(m)] = NEG
+        return row
+
+    def _new_parts(self) -> tuple[PartCache, PartCache, PartCache]:
+        m, row_bytes = self._mentors, 4 * max(len(self._mentors), 1)
+        return (PartCache(lambda we: base_part_any_capacity(we[0], we[1], m), row_bytes, PART_CACHE_BYTES),
+                PartCache(lambda we: perspective_part(we[0], we[1], m), row_bytes, PART_CACHE_BYTES),
+                PartCache(lambda we: goal_part(we[0], we[1], m), row_bytes, PART_CACHE_BYTES))
+
+    def _best(self, ask: _Ask, k: int) -> list[int]:
+        """The k best columns of the row once the meeting-window rule is applied: checked only on the
+        classes of the current best, a failing class taken out of the row, until the best all pass.
+        The rule only turns entries into -inf, so best entries that pass are the best of the full
+        row (ties in column order too). After a few rounds the rule is applied to every class."""
+        self._pick.k = k
+        row, avail = ask.row, self._mentors.avail
+        mine = ask.horizon.starts.of(ask.week)
+        for _ in range(LAZY_ROUNDS):
+            idx, _ = self._pick(row)
+            failing = [c for c in set(avail[idx].tolist()) if not ask.horizon.can_meet(c, mine)]
+            if not failing:
+                return idx.tolist()
+            for c in failing:
+                row[avail == c] = NEG
+        row[~can_meet(ask.horizon.common_starts(ask.week))[avail]] = NEG
+        return self._pick(row)[0].tolist()
+
+    def _mentee_row(self, mentee: Participant) -> PersonRow:
+        """The mentee's columns, kept while their profile and the vocabularies' widths are unchanged
+        (the ids of their terms never change: the vocabularies learned them at their upsert)."""
+        words = (self._vocab.languages.words, self._vocab.terms.words)
+        found = self._mentee_rows.get(mentee.participant_id)
+        if found is not None and found[0] is mentee and found[1] == words:
+            return found[2]
+        if len(self._mentee_rows) >= MENTEE_ROWS:
+            self._mentee_rows.clear()
+        row = person_row(mentee, self._vocab, self._e_classes, terms="goals")
+        self._mentee_rows[mentee.participant_id] = (mentee, words, row)
+        return row
 
     def _weights_for(self, mentee: Participant) -> Weights:
         goals = max(1, len(mentee.goals))

@@ -69,6 +69,7 @@ class OverlapTable:
         self.start, self.end = start, end
         self.size = len(keys)
         per_class = [intervals_of(k, start, end) for k in keys]
+        self.intervals = per_class  # each class's own intervals, for a query about one class
         lows = np.fromiter((lo for ivs in per_class for lo, _ in ivs), dtype=np.int64)
         highs = np.fromiter((hi for ivs in per_class for _, hi in ivs), dtype=np.int64)
         owner = np.repeat(np.arange(self.size), [len(ivs) for ivs in per_class])
