@@ -25,7 +25,10 @@ For every event a service handles:
    offset and is applied. (A crash between the dead letter and its record writes it twice.)
 5. Offsets are committed by the consumer itself, per partition, up to the lowest record not settled
    yet (applied, skipped, ignored, or dead-lettered and recorded): delivery is at least once and
-   the effect exactly once. A batch that cannot be taken at all (a bug) is not committed: its
+   the effect exactly once. At most one commit per `commit_interval` (a service's default: 0.5 s):
+   a batch settled sooner waits for it, so a trickle of one-record batches does not cost the broker
+   a commit each. At a revoke and before a clean stop, what is settled is committed at once; after
+   a crash, what was settled and not committed yet comes again and is skipped by the inbox. A batch that cannot be taken at all (a bug) is not committed: its
    partitions are rewound to it, and it comes again. A partition holding `max_parked` parked
    records is paused until they drop below it.
 6. Nothing waits inside the poll loop: a batch is applied and its failures parked, then the loop
@@ -112,6 +115,7 @@ from shared.telemetry import context_from_headers, continuing, recording, trace_
 from shared.unit_of_work import UnitOfWork
 
 log = logging.getLogger(__name__)
+_background: set[asyncio.Task[None]] = set()  # deferred commits under way (a reference keeps each alive)
 tracer = trace.get_tracer("tandem.consumer")
 
 Handler = Callable[[Any, Any, Any], Awaitable[None]]  # (event data, unit of work, deps)
@@ -268,6 +272,8 @@ class Limits:
     backoff_max: float = 5.0
     batch_size: int = 200
     max_parked: int = 1000  # records parked in one partition before it is paused
+    # At most one offset commit per this many seconds (the rest wait for it; 0: after every batch).
+    commit_interval: float = 0.0
 
 
 ClaimInbox = Callable[[Any, str, Sequence[Claim]], Awaitable[list["bool | ReusedId"]]]
@@ -332,6 +338,8 @@ class _Lot:
         self.committed: dict[Partition, int] = {}
         self.paused: set[Partition] = set()
         self.revoked: set[Partition] = set()  # taken away and not given back (yet): not ours to apply
+        self.committed_at = 0.0  # time.monotonic() of the last commit
+        self.flush: asyncio.TimerHandle | None = None  # a deferred commit, when one waits
 
     async def current(self, records: Sequence[ConsumerRecord]) -> set[Partition] | None:
         """The partitions of these records that are ours to apply them to (None: any, no Kafka).
@@ -357,8 +365,9 @@ class _Lot:
                     ours.add(where)
         return ours
 
-    async def commit(self, max_parked: int) -> None:
-        """Commit every partition up to its lowest unsettled record; pause one holding too many."""
+    async def commit(self, limits: Limits, *, now: bool = False) -> None:
+        """Commit every partition up to its lowest unsettled record, at once or (within
+        `commit_interval` of the last commit) a little later; pause a partition holding too many."""
         kafka = self.kafka
         if kafka is None:
             return
@@ -368,14 +377,23 @@ class _Lot:
             for where, point in points.items()
             if point is not None and point != self.committed.get(where)
         }
+        wait = self.committed_at + limits.commit_interval - time.monotonic()
+        if offsets and wait > 0 and not now:
+            if self.flush is None:
+                self.flush = asyncio.get_running_loop().call_later(wait, self._commit_later, limits)
+            offsets = {}
         if offsets:
+            if self.flush is not None:
+                self.flush.cancel()
+                self.flush = None
+            self.committed_at = time.monotonic()
             try:
                 await kafka.commit(offsets)
                 self.committed.update({Partition(tp.topic, tp.partition): o for tp, o in offsets.items()})
             except Exception as exc:  # a rebalance under way: what is settled is committed next time
                 log.warning("%s: could not commit offsets yet: %r", self.name, exc)
         for where in list(self.ledger.taken):
-            full = self.ledger.waiting(where) >= max_parked
+            full = self.ledger.waiting(where) >= limits.max_parked
             if full != (where in self.paused):
                 with contextlib.suppress(Exception):  # not assigned any more
                     (kafka.pause if full else kafka.resume)(TopicPartition(*where))
@@ -387,6 +405,16 @@ class _Lot:
                         "paused" if full else "resumed",
                         self.ledger.waiting(where),
                     )
+
+    def _commit_later(self, limits: Limits) -> None:
+        self.flush = None
+        task = asyncio.get_running_loop().create_task(self.commit_now(limits))
+        _background.add(task)
+        task.add_done_callback(_background.discard)
+
+    async def commit_now(self, limits: Limits) -> None:
+        async with self.lock:
+            await self.commit(limits, now=True)
 
     def forget(self, partitions: Iterable[TopicPartition]) -> None:
         gone = [Partition(tp.topic, tp.partition) for tp in partitions]
@@ -422,7 +450,7 @@ class _Rebalance(ConsumerRebalanceListener):
             "%s: partitions revoked: %s", self.lot.name, ", ".join(f"{tp.topic}[{tp.partition}]" for tp in revoked)
         )
         async with self.lot.lock:
-            await self.lot.commit(self.limits.max_parked)
+            await self.lot.commit(self.limits, now=True)
             self.lot.forget(revoked)
             self.lot.revoked |= {Partition(tp.topic, tp.partition) for tp in revoked}
 
@@ -481,9 +509,17 @@ class Consumer:
                 by_topic_.setdefault(record.topic.removeprefix(runtime.topic_prefix), []).append(record)
             await self._take(runtime, lot, by_topic_)
 
+    async def commit_settled(self, limits: Limits) -> None:
+        """Commit what is settled now, not after `commit_interval`: before a clean stop."""
+        for lot in self._lots:
+            await lot.commit_now(limits)
+
     async def close(self) -> None:
         """Stop trying parked records (they are not committed, so they come again)."""
         for lot in self._lots:
+            if lot.flush is not None:  # the broker is stopping: what is settled comes again, and is skipped
+                lot.flush.cancel()
+                lot.flush = None
             if lot.worker is not None:
                 lot.worker.cancel()
                 with contextlib.suppress(asyncio.CancelledError, Exception):
@@ -522,7 +558,7 @@ class Consumer:
                 raise
             for r in records:
                 lot.ledger.took(Partition(r.topic, r.partition), r.offset)
-        await lot.commit(runtime.limits.max_parked)
+        await lot.commit(runtime.limits)
         return outcomes
 
     async def _take_topic(
@@ -616,7 +652,7 @@ class Consumer:
                 async with lot.lock:
                     if lot.ledger.is_head(entry) and entry.item.checked and entry.item.verdict is None:
                         await self._try_again(runtime, lot, entry)
-            await lot.commit(runtime.limits.max_parked)
+            await lot.commit(runtime.limits)
             lot.wake.clear()
             next_due = lot.ledger.next_due()
             if next_due is not None:

@@ -115,6 +115,7 @@ class Service(Generic[D, U]):
                 backoff=settings.retry_backoff_seconds,
                 backoff_max=settings.retry_backoff_max_seconds,
                 batch_size=settings.consumer_batch_size,
+                commit_interval=settings.consumer_commit_interval_seconds,
             ),
         )
         self.consumer.attach(self.broker, self.runtime)
@@ -205,8 +206,13 @@ class Service(Generic[D, U]):
         try:
             yield self
         finally:
+            await self._commit_settled()
             await self.broker.stop()
             await self._stop()
+
+    async def _commit_settled(self) -> None:
+        with contextlib.suppress(Exception):  # best effort: what is not committed comes again, and is skipped
+            await self.consumer.commit_settled(self.runtime.limits)
 
     # --- HTTP ------------------------------------------------------------------------------------
 
@@ -245,6 +251,7 @@ class Service(Generic[D, U]):
             asgi_routes=self.routes(),
             on_startup=[self._start_storage],
             after_startup=[self._start_loops],
+            on_shutdown=[self._commit_settled],  # while the consumers still hold their partitions
             after_shutdown=[self._stop],  # after the broker has drained in-flight handlers
             logger=logging.getLogger(f"tandem.{self.name}.app"),
         )

@@ -182,6 +182,9 @@ class ServiceSettings(BaseSettings):
 
     # Records taken from Kafka per poll and applied together in one transaction when they all succeed.
     consumer_batch_size: int = Field(200, ge=1)
+    # Offsets are committed at most this often (seconds): one-record batches need not cost a commit each.
+    # What was settled since the last commit comes again after a crash and is skipped (the inbox).
+    consumer_commit_interval_seconds: float = Field(0.5, ge=0, le=30)
 
     # Program defaults: what a program gets for every setting its team left out (shared/programs.py).
     program_timezone: str = "UTC"

@@ -242,3 +242,43 @@ async def test_a_batch_being_applied_when_the_revoke_comes_is_finished_and_commi
 
 async def _async(value):
     return value
+
+
+async def test_batches_settled_within_the_commit_interval_are_committed_together_a_little_later():
+    """One commit per `commit_interval`: the first batch's at once, the next ones' together when the
+    interval is over; a revoke commits what is settled at once."""
+    store, group = Store(), Group([record(i, f"k{i}", f"k{i}") for i in range(6)])
+    consumer, runtime = replica(store, "r1")
+    runtime.limits = Limits(backoff=0.001, backoff_max=0.005, commit_interval=0.2)
+    lot = _Lot("r1")
+    member = Member(group, lot)
+    member.listener = _Rebalance(lot, runtime.limits)
+    await member.assigned(TP0)
+    await take(consumer, runtime, lot, member.getmany(1))
+    assert group.commits == [1]
+    await take(consumer, runtime, lot, member.getmany(1))
+    await take(consumer, runtime, lot, member.getmany(1))
+    assert group.commits == [1] and lot.flush is not None  # settled, and waiting for the interval
+    await eventually(lambda: _async(group.commits == [1, 3]), 5, "the deferred commit")
+    assert lot.flush is None
+
+    await take(consumer, runtime, lot, member.getmany(2))
+    assert group.commits == [1, 3]
+    await member.revoked()  # at once, not after the interval
+    assert group.commits == [1, 3, 5] and lot.flush is None
+
+
+async def test_before_a_clean_stop_what_is_settled_is_committed_at_once():
+    store, group = Store(), Group([record(i, f"k{i}", f"k{i}") for i in range(3)])
+    consumer, runtime = replica(store, "r1")
+    runtime.limits = Limits(commit_interval=30)
+    lot = _Lot("r1")
+    consumer._lots.append(lot)  # as attaching a subscriber to a broker does
+    member = Member(group, lot)
+    await member.assigned(TP0)
+    await take(consumer, runtime, lot, member.getmany(1))
+    await take(consumer, runtime, lot, member.getmany(2))
+    assert group.commits == [1]
+    await consumer.commit_settled(runtime.limits)
+    assert group.commits == [1, 3] and lot.flush is None
+    await consumer.close()
