@@ -307,7 +307,6 @@ def find_alternatives(mentor: Participant, mentee: Participant, meeting: Slot, *
     minutes = int(duration.total_seconds()) // 60
     if minutes != rules.duration_minutes:
         rules = rules.model_copy(update={"duration_minutes": minutes})
-    d, step, gap = rules.duration, rules.granularity, rules.duration + rules.buffer
     start, (own_lo, own_hi) = to_epoch(meeting.start), meeting.interval
     lo, hi = start, to_epoch(until)
     if now is not None:
@@ -315,8 +314,31 @@ def find_alternatives(mentor: Participant, mentee: Participant, meeting: Slot, *
     if lo > hi or most <= 0:
         return []
     calendar = _busy_of(busy, mentor, mentee)
+    # Pairs whose people share zone and hours and whose calendars hold the same meetings (a cohort's
+    # new pairs, each kickoff at the same time) are offered the same starts: the choice depends on
+    # nothing else, so it is kept (bounded; zones and hours are in the key, not offsets or dates).
+    key = (windows_of(mentor.timezone, mentor.availability), windows_of(mentee.timezone, mentee.availability),
+           mentor.participant_id == mentee.participant_id, own_lo, own_hi, lo, hi, rules, most, least,
+           tuple(calendar.intervals(mentor.participant_id)), tuple(calendar.intervals(mentee.participant_id)))
+    chosen = _OFFERED.get(key)
+    if chosen is None:
+        chosen = _OFFERED[key] = tuple(_choose(mentor, mentee, (own_lo, own_hi), lo, hi, rules, calendar, most, least))
+        if len(_OFFERED) > _OFFERED_MAX:
+            _OFFERED.pop(next(iter(_OFFERED)), None)  # the oldest
+    return [from_epoch(s) for s in chosen]
+
+
+_OFFERED: dict[tuple, tuple[int, ...]] = {}
+_OFFERED_MAX = 4096
+
+
+def _choose(mentor: Participant, mentee: Participant, meeting: Interval, lo: int, hi: int, rules: PlanningRules,
+            calendar: BusyCalendar, most: int, least: int) -> list[int]:
+    """find_alternatives' two passes, on epoch seconds; `calendar` is private and gets the meeting."""
+    d, step, gap = rules.duration, rules.granularity, rules.duration + rules.buffer
+    start = meeting[0]
     for person in (mentor, mentee):
-        calendar.add(person.participant_id, (own_lo, own_hi))  # not onto the meeting they cannot make
+        calendar.add(person.participant_id, meeting)  # not onto the meeting they cannot make
     # The first days are worked out on their own (their regions are the whole span's, cut at their
     # end); most pairs have their alternatives there, the whole span is worked out for the others.
     near_hi = min(hi, lo + _NEAR_OFFER)
@@ -361,7 +383,7 @@ def find_alternatives(mentor: Participant, mentee: Participant, meeting: Slot, *
         if found is None:
             break
         chosen.append(found)
-    return [from_epoch(s) for s in sorted(chosen)]
+    return sorted(chosen)
 
 
 def _inside(regions: Sequence[Interval], lo: int, hi: int) -> list[Interval]:

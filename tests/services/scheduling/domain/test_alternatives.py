@@ -110,3 +110,27 @@ def test_offers_have_the_meetings_own_length(minutes):
     found = offered(mentor, mentee, slot)
     assert len(found) == 5
     check(found, mentor, mentee, slot, {})
+
+
+def test_pairs_alike_share_an_answer_and_any_difference_gets_its_own():
+    """Offers are kept for pairs with the same zones, hours and meetings (planner._OFFERED): each
+    answer is the one worked out afresh, whoever asks first."""
+    from services.scheduling.domain import planner
+
+    slot = meeting(WEDNESDAY)
+    thursday = int(datetime(2026, 6, 4, 10, 0, tzinfo=UTC).timestamp())
+    asks = [
+        (profile("m1", "UTC", OFFICE), profile("e1", "UTC", OFFICE), {}),
+        (profile("m2", "UTC", OFFICE), profile("e2", "UTC", OFFICE), {}),  # alike: the kept answer
+        (profile("m3", "UTC", OFFICE), profile("e3", "UTC", OFFICE), {"m3": [(thursday, thursday + 3600)]}),
+        (profile("m4", "UTC", OFFICE), profile("e4", "America/New_York", OFFICE), {}),
+        (profile("m5", "UTC", ("tue-thu", "09:00", "17:00")), profile("e5", "UTC", OFFICE), {}),
+    ]
+    planner._OFFERED.clear()
+    kept = [offered(m, e, slot, busy=busy) for m, e, busy in asks]
+    fresh = []
+    for m, e, busy in asks:
+        planner._OFFERED.clear()
+        fresh.append(offered(m, e, slot, busy=busy))
+    assert kept == fresh
+    assert kept[0] == kept[1] and len({tuple(found) for found in kept}) == 4
