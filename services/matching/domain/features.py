@@ -240,10 +240,23 @@ def _first(locale: str, languages: tuple[str, ...]) -> str:
 
 def person_row(p: Participant, vocab: Vocabularies, classes: AvailabilityClasses, *, terms: str,
                free: int = 0) -> PersonRow:
-    cols = encode_rows([p], vocab, classes, terms=terms)
-    scalars = {name: cols[name][0] for name in cols if name not in ("lang", "terms")}
-    return PersonRow(**scalars, free=free, active=True, lang=_words(cols["lang"], vocab.languages.words)[0],
-                     terms=_words(cols["terms"], vocab.terms.words)[0])
+    """One person's columns: what `encode_rows` gives for them, without its per-column set-up (the
+    on-demand index encodes one person per upsert and per request)."""
+    own = p.skills if terms == "skills" else p.goals
+    lang_ids, term_ids = vocab.languages.ids, vocab.terms.ids
+    lang = sum(1 << lang_ids[t] for t in p.languages if t in lang_ids)
+    bits = sum(1 << term_ids[t] for t in own if t in term_ids)
+    return PersonRow(
+        seniority=p.seniority, first=vocab.languages.get(_first(p.locale, p.languages)),
+        region=vocab.regions.get(p.region), country=vocab.countries.get(p.country),
+        sector=vocab.sectors.get(p.sector), n_terms=len(own), diverse=p.diverse_perspective,
+        avail=classes.add(availability_key(p)), free=free, active=True,
+        lang=_word_row(lang, vocab.languages.words), terms=_word_row(bits, vocab.terms.words))
+
+
+def _word_row(value: int, words: int) -> np.ndarray:
+    mask = (1 << 64) - 1
+    return np.array([(value >> (64 * w)) & mask for w in range(words)], dtype=np.uint64)
 
 
 def _words(values: list[int], words: int) -> np.ndarray:

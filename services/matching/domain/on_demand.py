@@ -90,7 +90,10 @@ class _Horizon:
         return fresh
 
     def overlap_seconds(self, intervals) -> np.ndarray:
-        return np.concatenate([self.main.overlap_seconds(intervals), self.side.overlap_seconds(intervals)])
+        main = self.main.overlap_seconds(intervals)
+        if not self.side.size:  # the usual case: no class is newer than the horizon
+            return main
+        return np.concatenate([main, self.side.overlap_seconds(intervals)])
 
     def can_meet(self, cls: int, mine: list[Interval]) -> bool:
         """`common_starts(...)[cls] > 0` for one class, from the person's meeting starts `mine`

@@ -90,7 +90,7 @@ class OverlapTable:
 
     def seconds_before(self, instants: np.ndarray) -> np.ndarray:
         """(len(instants), classes): seconds each class is available in [start, instant)."""
-        t = np.clip(np.asarray(instants, dtype=np.int64), self.start, self.end)
+        t = np.minimum(np.maximum(np.asarray(instants, dtype=np.int64), self.start), self.end)  # np.clip, less overhead
         atom = np.searchsorted(self.bounds, t, side="right") - 1
         if (self.bounds[atom] == t).all():  # every instant on an atom boundary: no partial atom
             return self.cum[atom]

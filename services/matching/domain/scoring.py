@@ -151,35 +151,38 @@ class _ComponentTable:
         v = np.asarray(value, dtype=np.float64).tolist()
         return v, round(v, 4), round(self.weight[c] * v, 4)
 
-    def _get(self, key: tuple, compute):
-        found = self._memo.get(key)
-        if found is None:
-            if len(self._memo) > 4096:  # facts are few in practice; bounded all the same
-                self._memo.clear()
-            found = self._memo[key] = compute()
-        return found
-
     def parts(self, f: dict, avail: float) -> tuple:
         """(goal_fit, availability, seniority, perspective, language) as `Shown`, then `diverse_met`."""
-        s = self.settings
-        n_covered, n_goals, gap, diverse = f["n_covered"], f["n_goals"], f["gap"], f["diverse"]
-        r, c, sec = f["other_region"], f["other_country"], f["other_sector"]
-        same, spoken = f["same_first"], f["first_spoken"]
-        return (
-            self._get(("g", n_covered, n_goals), lambda: self._shown(0, goal_fit(n_covered, n_goals))),
-            (avail, round(avail, 4), round(self.weight[1] * avail, 4)),
-            self._get(("s", gap), lambda: self._shown(2, seniority_fit(gap, *s.ideal_gap))),
-            self._get(("p", diverse, r, c, sec), lambda: self._shown(3, perspective_fit(diverse, r, c, sec))),
-            self._get(("l", same, spoken), lambda: self._shown(4, language_ease(same, spoken))),
-            self._get(("d", diverse, r, sec), lambda: diverse_met(diverse, r, sec).tolist()),
-        )
+        keys = (("g", f["n_covered"], f["n_goals"]), ("s", f["gap"]),
+                ("p", f["diverse"], f["other_region"], f["other_country"], f["other_sector"]),
+                ("l", f["same_first"], f["first_spoken"]), ("d", f["diverse"], f["other_region"], f["other_sector"]))
+        memo = self._memo
+        found = [memo.get(k) for k in keys]
+        if None in found:
+            if len(memo) > 4096:  # facts are few in practice; bounded all the same
+                memo.clear()
+            found = [v if v is not None else memo.setdefault(k, self._compute(k)) for v, k in zip(found, keys)]
+        goal, sen, persp, lang, met = found
+        return goal, (avail, round(avail, 4), round(self.weight[1] * avail, 4)), sen, persp, lang, met
+
+    def _compute(self, key: tuple) -> Shown | bool:
+        kind, *facts = key
+        if kind == "g":
+            return self._shown(0, goal_fit(*facts))
+        if kind == "s":
+            return self._shown(2, seniority_fit(facts[0], *self.settings.ideal_gap))
+        if kind == "p":
+            return self._shown(3, perspective_fit(*facts))
+        if kind == "l":
+            return self._shown(4, language_ease(*facts))
+        return diverse_met(*facts).tolist()
 
 
 _TABLES: dict[int, _ComponentTable] = {}
 
 
 def _component_table(settings: MatchSettings) -> _ComponentTable:
-    # By identity first (a program's index keeps one settings object), by value on a miss.
+    # By identity (a program's index keeps one settings object; the table holds it, so its id stays its own).
     table = _TABLES.get(id(settings))
     if table is None or table.settings is not settings:
         if len(_TABLES) > 64:

@@ -6,13 +6,21 @@ common meeting starts) computed afresh for each request, ranked by the same `Top
 from dataclasses import replace
 from datetime import timedelta
 
+import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from services.matching.domain import MatchIndex, MatchSettings, PairProposal, Unmatched, on_demand
 from services.matching.domain.candidates import NEG, TopK, pair_row
-from services.matching.domain.features import AvailabilityClasses, availability_key, person_row
+from services.matching.domain.features import (
+    AvailabilityClasses,
+    PeopleTable,
+    Vocabularies,
+    availability_key,
+    encode_rows,
+    person_row,
+)
 from services.matching.domain.overlap import WEEK, class_intervals
 from services.matching.domain.rules import excluded_for
 from shared.availability import intersect, to_epoch
@@ -90,3 +98,25 @@ def test_kept_rows_follow_upserts_removals_and_loads(pool, data):
             index.set_load(who.participant_id, data.draw(st.integers(0, 3)))
         else:
             index.upsert(who)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(pool=pools(), terms=st.sampled_from(["skills", "goals"]))
+def test_one_person_row_equals_the_table_encoding(pool, terms):
+    people = pool[0]
+    vocab = Vocabularies()
+    vocab.learn_all(people[::2])  # the others' terms are unknown: dropped alike
+    for _ in range(70):  # past 64 terms: bitsets of two words
+        vocab.terms.add(f"filler-{len(vocab.terms)}")
+    classes = AvailabilityClasses()
+    cols = encode_rows(people, vocab, AvailabilityClasses(), terms=terms)
+    table = PeopleTable.build(people, vocab, AvailabilityClasses(), terms=terms, free=[3] * len(people))
+    for i, p in enumerate(people):
+        row = person_row(p, vocab, classes, terms=terms, free=3)
+        want = table.row(i)
+        for name in ("seniority", "first", "region", "country", "sector", "n_terms", "diverse", "avail", "free",
+                     "active"):
+            assert getattr(row, name) == getattr(want, name) == (cols[name][i] if name in cols else getattr(want, name))
+            assert type(getattr(row, name)) is type(cols[name][i] if name in cols else getattr(row, name))
+        assert row.lang.dtype == row.terms.dtype == np.uint64
+        assert np.array_equal(row.lang, want.lang) and np.array_equal(row.terms, want.terms)
