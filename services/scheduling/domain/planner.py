@@ -114,10 +114,18 @@ def find_kickoff(mentor: Participant, mentee: Participant, *, now: datetime,
                  busy: Mapping[str, Sequence[Interval]] | BusyCalendar = _NO_BUSY) -> Slot | Unplaceable | Infeasible:
     """The first good slot at least `rules.min_notice_hours` after `now` (see module docstring)."""
     earliest = to_epoch(now) + rules.notice
-    found = _kickoff(mentor, mentee, earliest, rules, _busy_of(busy, mentor, mentee))
-    if isinstance(found, (Unplaceable, Infeasible)):
-        return found
-    return Slot.from_epoch(found[0], found[0] + rules.duration)
+    calendar = _busy_of(busy, mentor, mentee)
+    # As for the alternatives (see find_alternatives): the pairs of a wave that are alike, planned
+    # within the same second, get the same kickoff. Only found slots are kept.
+    key = _pair_key(mentor, mentee, calendar, earliest, rules)
+    kept = _KICKOFFS.get(key)
+    if kept is None:
+        found = _kickoff(mentor, mentee, earliest, rules, calendar)
+        if isinstance(found, (Unplaceable, Infeasible)):
+            return found
+        kept = found
+        _keep(_KICKOFFS, key, kept)
+    return Slot.from_epoch(kept[0], kept[0] + rules.duration)
 
 
 def find_reschedule_slot(mentor: Participant, mentee: Participant, *, after: datetime,
@@ -317,19 +325,33 @@ def find_alternatives(mentor: Participant, mentee: Participant, meeting: Slot, *
     # Pairs whose people share zone and hours and whose calendars hold the same meetings (a cohort's
     # new pairs, each kickoff at the same time) are offered the same starts: the choice depends on
     # nothing else, so it is kept (bounded; zones and hours are in the key, not offsets or dates).
-    key = (windows_of(mentor.timezone, mentor.availability), windows_of(mentee.timezone, mentee.availability),
-           mentor.participant_id == mentee.participant_id, own_lo, own_hi, lo, hi, rules, most, least,
-           tuple(calendar.intervals(mentor.participant_id)), tuple(calendar.intervals(mentee.participant_id)))
+    key = _pair_key(mentor, mentee, calendar, own_lo, own_hi, lo, hi, rules, most, least)
     chosen = _OFFERED.get(key)
     if chosen is None:
-        chosen = _OFFERED[key] = tuple(_choose(mentor, mentee, (own_lo, own_hi), lo, hi, rules, calendar, most, least))
-        if len(_OFFERED) > _OFFERED_MAX:
-            _OFFERED.pop(next(iter(_OFFERED)), None)  # the oldest
+        chosen = tuple(_choose(mentor, mentee, (own_lo, own_hi), lo, hi, rules, calendar, most, least))
+        _keep(_OFFERED, key, chosen)
     return [from_epoch(s) for s in chosen]
 
 
+# Answers kept for pairs alike (find_kickoff, find_alternatives): at most this many each, the oldest
+# dropped first. Keys hold the two people's zones and hours (never an offset) and all they read.
+_KEPT = 4096
+_KICKOFFS: dict[tuple, tuple[int, bool]] = {}
 _OFFERED: dict[tuple, tuple[int, ...]] = {}
-_OFFERED_MAX = 4096
+
+
+def _pair_key(mentor: Participant, mentee: Participant, calendar: BusyCalendar, *rest: object) -> tuple:
+    """What a search for this pair reads, less who they are: both people's zone and hours, their
+    meetings in `calendar`, whether they are one person, and `rest`."""
+    return (windows_of(mentor.timezone, mentor.availability), windows_of(mentee.timezone, mentee.availability),
+            mentor.participant_id == mentee.participant_id, tuple(calendar.intervals(mentor.participant_id)),
+            tuple(calendar.intervals(mentee.participant_id)), *rest)
+
+
+def _keep(store: dict, key: tuple, value: object) -> None:
+    store[key] = value
+    if len(store) > _KEPT:
+        store.pop(next(iter(store)), None)
 
 
 def _choose(mentor: Participant, mentee: Participant, meeting: Interval, lo: int, hi: int, rules: PlanningRules,

@@ -204,3 +204,27 @@ def test_a_few_minutes_in_common_is_too_short_not_never():
     mentor = profile("m", "UTC", ("mon-fri", "08:00", "09:10"))
     result = find_kickoff(mentor, profile("e", "UTC", ("mon-fri", "09:05", "17:00")), now=MONDAY)
     assert result.reason_code == "overlap_too_short" and "only for moments" in result.reason
+
+
+def test_kickoffs_of_pairs_alike_are_the_ones_worked_out_afresh():
+    """Found kickoffs are kept for pairs with the same zones, hours, meetings and earliest start
+    (planner._KICKOFFS); whoever asks first, each answer is the one worked out alone."""
+    from services.scheduling.domain import planner
+
+    tuesday = int(datetime(2026, 6, 3, 9, 0, tzinfo=UTC).timestamp())
+    asks = [
+        (profile("m1", "UTC", OFFICE), profile("e1", "UTC", OFFICE), {}, MONDAY),
+        (profile("m2", "UTC", OFFICE), profile("e2", "UTC", OFFICE), {}, MONDAY),  # alike: the kept answer
+        (profile("m3", "UTC", OFFICE), profile("e3", "UTC", OFFICE), {"e3": [(tuesday, tuesday + 7200)]}, MONDAY),
+        (profile("m4", "UTC", OFFICE), profile("e4", "America/New_York", OFFICE), {}, MONDAY),
+        (profile("m5", "UTC", OFFICE), profile("e5", "UTC", OFFICE), {}, MONDAY + timedelta(days=1)),
+        (profile("m6", "UTC", OFFICE), profile("e6", "UTC", ("sat-sun", "09:00", "17:00")), {}, MONDAY),  # none
+    ]
+    planner._KICKOFFS.clear()
+    kept = [find_kickoff(m, e, now=now, busy=busy) for m, e, busy, now in asks]
+    fresh = []
+    for m, e, busy, now in asks:
+        planner._KICKOFFS.clear()
+        fresh.append(find_kickoff(m, e, now=now, busy=busy))
+    assert kept == fresh
+    assert kept[0] == kept[1] and len({repr(found) for found in kept}) == 5
