@@ -89,7 +89,6 @@ from aiokafka import (
 from aiokafka.errors import IllegalStateError
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
-from faststream.kafka.annotations import KafkaMessage
 from opentelemetry import trace
 from pydantic import ValidationError
 from pydantic_core.core_schema import ErrorType
@@ -497,13 +496,13 @@ class Consumer:
             batch=True,
             max_records=runtime.limits.batch_size,
             batch_timeout_ms=100,
-            decoder=_raw_bytes,  # decoding is ours: see parse_event
+            decoder=_fetched,  # decoding is ours: see parse_event
             listener=_Rebalance(lot, runtime.limits),
         )
-        async def consume(message: KafkaMessage) -> None:
-            records = message.raw_message
+        async def consume(fetched: Any) -> None:  # Any: handed over as _fetched made it, unchecked
+            records = fetched.records
             records = tuple(records) if isinstance(records, (tuple, list)) else (records,)
-            lot.kafka = message.consumer  # the AIOKafkaConsumer itself
+            lot.kafka = fetched.consumer  # the AIOKafkaConsumer itself
             by_topic_: dict[str, list[ConsumerRecord]] = {}
             for record in records:
                 by_topic_.setdefault(record.topic.removeprefix(runtime.topic_prefix), []).append(record)
@@ -905,10 +904,18 @@ def _kind(exc: BaseException | None) -> str:
     return "handler"
 
 
-async def _raw_bytes(message: Any) -> Any:
-    """FastStream decoder that leaves the bytes alone. A coroutine, because FastStream runs a plain
-    function in its thread pool: a thread hop per batch for nothing."""
-    return message.body
+@dataclass(frozen=True)
+class _Fetched:
+    records: Any  # the batch's ConsumerRecords
+    consumer: AIOKafkaConsumer
+
+
+async def _fetched(message: Any) -> _Fetched:
+    """FastStream decoder: the batch's records and the consumer that fetched them, as they are
+    (`consume` decodes each record itself, see parse_event). Not `message: KafkaMessage` in
+    `consume`'s signature: FastStream resolves that context in its thread pool, a thread hop per
+    batch; nor a plain function here, which it runs there too."""
+    return _Fetched(message.raw_message, message.consumer)
 
 
 async def dead_letter(runtime: Runtime, topic: str, record: ConsumerRecord, *, reason: str, error_type: str) -> None:
