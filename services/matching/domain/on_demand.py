@@ -54,7 +54,7 @@ MENTEE_ROWS = 65_536  # mentees' encoded rows kept (dropped wholesale beyond)
 PART_CACHE_BYTES = 2 << 20  # per part of a row (base, perspective, goals), per program
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class _Ask:
     """One request's state between scoring and picking."""
 
@@ -161,6 +161,7 @@ class MatchIndex:
 
     def remove(self, participant_id: str) -> None:
         self._profiles.pop(participant_id, None)
+        self._mentee_rows.pop(participant_id, None)
         self._graph.remove(participant_id)
         self._drop_slot(participant_id)
 

@@ -50,7 +50,7 @@ def full_ranking(index: MatchIndex, mentee_id: str, at, exclude, k: int) -> list
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 @given(pool=pools(), k=st.integers(1, 6), step=st.integers(0, 10 * 24 * 3600))
 def test_best_and_ranked_equal_the_full_row(monkeypatch, rounds, pool, k, step):
-    people, mentees, mentors, load, excluded, at, hours = pool
+    people, mentees, _, load, excluded, at, hours = pool
     monkeypatch.setattr(on_demand, "LAZY_ROUNDS", rounds)
     index = MatchIndex(MatchSettings(min_overlap_hours=hours))
     for p in people:
@@ -75,7 +75,7 @@ def test_best_and_ranked_equal_the_full_row(monkeypatch, rounds, pool, k, step):
 @given(pool=pools(), data=st.data())
 def test_kept_rows_follow_upserts_removals_and_loads(pool, data):
     """Changes between requests: a mentor's new profile, a removal, a new load, a mentee's new goals."""
-    people, mentees, mentors, load, excluded, at, hours = pool
+    people, mentees, _, _, _, at, hours = pool
     index = MatchIndex(MatchSettings(min_overlap_hours=hours))
     for p in people:
         index.upsert(p)

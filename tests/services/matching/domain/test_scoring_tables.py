@@ -55,10 +55,10 @@ def batches(draw):
 def column_values(mentees, mentors, seconds, match) -> dict:
     """Every component over all pairs in one call each (how explanations were computed before)."""
     def col(f):
-        return np.array([f(e, m) for e, m in zip(mentees, mentors)])
+        return np.array([f(e, m) for e, m in zip(mentees, mentors, strict=True)])
 
     skills = [set(m.skills) for m in mentors]
-    covered = np.array([sum(g in s for g in e.goals) for e, s in zip(mentees, skills)])
+    covered = np.array([sum(g in s for g in e.goals) for e, s in zip(mentees, skills, strict=True)])
     first = col(lambda e, m: (first_language(e), first_language(m)))
     same = np.array([a == b for a, b in first]) if len(first) else np.array([], dtype=bool)
     spoken = col(lambda e, m: first_language(e) in m.languages or first_language(m) in e.languages)
