@@ -47,8 +47,11 @@ def utc(moment: datetime) -> str:
 def fold(line: str) -> str:
     """One content line folded at 75 octets, never inside a UTF-8 sequence; continuation lines
     start with one space, which readers remove when they unfold."""
-    if len(line) <= _LIMIT and line.isascii():  # most lines: one octet per character, short
-        return line + CRLF
+    if line.isascii():  # most lines: one octet per character, so characters can be counted
+        if len(line) <= _LIMIT:
+            return line + CRLF
+        rest = range(_LIMIT, len(line), _LIMIT - 1)
+        return (CRLF + " ").join([line[:_LIMIT], *(line[i : i + _LIMIT - 1] for i in rest)]) + CRLF
     encoded = line.encode()
     if len(encoded) <= _LIMIT:
         return line + CRLF

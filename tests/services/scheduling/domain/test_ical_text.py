@@ -90,6 +90,20 @@ def test_a_long_line_folds_at_75_octets_and_unfolds_to_itself():
     assert all(len(physical) <= 75 for physical in folded.encode().split(b"\r\n"))
 
 
+@given(st.text(alphabet=st.sampled_from("ab ;:,\\\"é€😀"), max_size=400) | st.text(alphabet="abc ;:,", max_size=400))
+def test_folding_is_greedy_and_never_splits_a_character(line):
+    """Each physical line takes as many whole characters as fit in 75 octets (the leading space of
+    a continuation counted): ASCII-only lines and the rest alike."""
+    physical = fold(line).removesuffix("\r\n").split("\r\n")
+    assert "".join([physical[0], *(p.removeprefix(" ") for p in physical[1:])]) == line
+    pieces = [physical[0], *(p[1:] for p in physical[1:])]
+    for i, piece in enumerate(pieces):
+        room = 75 if i == 0 else 74
+        assert len(piece.encode()) <= room
+        if i + 1 < len(pieces):
+            assert len((piece + pieces[i + 1][0]).encode()) > room  # the next character did not fit
+
+
 def test_text_and_parameter_escaping_follow_rfc_5545_and_6868():
     assert text('a\\b;c,d\ne\r\nf') == "a\\\\b\\;c\\,d\\ne\\nf"
     assert param("Tandem") == "Tandem"
