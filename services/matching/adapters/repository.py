@@ -137,6 +137,12 @@ class ProgramRepository:
         return [r["participant_id"] for r in rows]
 
 
+# A proposal fits when its mentor has a free place by the record (NULL: not an active mentor of the
+# program), and the explanation tells the free places the record has (or does not tell them).
+_FITS = """(({free}) > 0
+            AND coalesce(({explanation} #>> '{{facts,mentor_free_places}}')::bigint = ({free}), true)) IS TRUE"""
+
+
 class ProposalRepository:
     def __init__(self, conn: asyncpg.Connection) -> None:
         self.conn = conn
@@ -150,17 +156,20 @@ class ProposalRepository:
 
     async def add_within_capacity(self, proposal: Proposal) -> bool:
         """Add an on-demand proposal only if its mentor, an active mentor of its program, still has a free
-        place by the record (active relationships plus pending proposals): the record has the last
-        word on capacity, in the same statement. False when it did not."""
+        place by the record (active relationships plus pending proposals), and has as many as the
+        proposal's explanation tells (`facts.mentor_free_places`, when it tells): the record has the
+        last word on capacity, in the same statement, and an index behind the record is read back
+        rather than explaining a proposal by places the record no longer has. False when it did not."""
         return await self.conn.fetchval(
             f"""INSERT INTO proposals ({_PROPOSAL})
                 SELECT $1, $2, $3, $4, $5::double precision, $6::jsonb, $7::timestamptz, $8::timestamptz, $9,
                        $10, $11::timestamptz, $12
-                WHERE (SELECT count(*) FROM relationships WHERE mentor_id = $4 AND status = 'active')
-                    + (SELECT count(*) FROM proposals WHERE mentor_id = $4 AND status = 'pending')
-                    < (SELECT mentor_capacity FROM participants
-                       WHERE participant_id = $4 AND program_id = $2 AND active AND NOT erased
-                         AND 'mentor' = ANY(roles))
+                FROM (SELECT (SELECT mentor_capacity FROM participants
+                              WHERE participant_id = $4 AND program_id = $2 AND active AND NOT erased
+                                AND 'mentor' = ANY(roles))
+                             - (SELECT count(*) FROM relationships WHERE mentor_id = $4 AND status = 'active')
+                             - (SELECT count(*) FROM proposals WHERE mentor_id = $4 AND status = 'pending') AS free) f
+                WHERE {_FITS.format(free="f.free", explanation="$6::jsonb")}
                 RETURNING true""",
             *(getattr(proposal, k) for k in _PROPOSAL.split(", ")),
         ) is not None
@@ -168,7 +177,8 @@ class ProposalRepository:
     async def add_while_within_capacity(self, proposals: list[Proposal]) -> int:
         """`add_within_capacity` for proposals made one after the other, in one statement: each is
         checked as if those before it were written, and they are written up to the first one whose
-        mentor has no free place by the record. Returns how many were written (that prefix)."""
+        mentor has no free place by the record, or not as many as its explanation tells. Returns how
+        many were written (that prefix)."""
         if not proposals:
             return 0
         return await self.conn.fetchval(
@@ -179,15 +189,17 @@ class ProposalRepository:
                         WITH ORDINALITY AS n (proposal_id, program_id, mentee_id, mentor_id, score, created_at,
                                               expires_at, round_id, status, ord)
                     JOIN jsonb_array_elements($10::jsonb) WITH ORDINALITY AS e (explanation, ord) USING (ord)),
-                checked AS (
+                places AS (
                     SELECT new.*,
-                           ((SELECT count(*) FROM relationships WHERE mentor_id = new.mentor_id AND status = 'active')
-                            + (SELECT count(*) FROM proposals WHERE mentor_id = new.mentor_id AND status = 'pending')
-                            + row_number() OVER (PARTITION BY new.mentor_id ORDER BY new.ord) - 1
-                            < (SELECT mentor_capacity FROM participants
-                               WHERE participant_id = new.mentor_id AND program_id = new.program_id AND active
-                                 AND NOT erased AND 'mentor' = ANY(roles))) IS TRUE AS fits
+                           (SELECT mentor_capacity FROM participants
+                            WHERE participant_id = new.mentor_id AND program_id = new.program_id AND active
+                              AND NOT erased AND 'mentor' = ANY(roles))
+                           - (SELECT count(*) FROM relationships WHERE mentor_id = new.mentor_id AND status = 'active')
+                           - (SELECT count(*) FROM proposals WHERE mentor_id = new.mentor_id AND status = 'pending')
+                           - (row_number() OVER (PARTITION BY new.mentor_id ORDER BY new.ord) - 1) AS free
                     FROM new),
+                checked AS (
+                    SELECT places.*, {_FITS.format(free="free", explanation="explanation")} AS fits FROM places),
                 written AS (
                     INSERT INTO proposals ({_PROPOSAL})
                     SELECT proposal_id, program_id, mentee_id, mentor_id, score, explanation, created_at, expires_at,

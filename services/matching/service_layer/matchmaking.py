@@ -3,9 +3,10 @@ proposal is declined or expires or a party leaves.
 
 Each function runs inside the caller's unit of work and under the program's lock, which the
 caller takes first. The in-memory index ranks candidates and explains the one chosen; Postgres has
-the last word on capacity, in the statement that writes the proposal. Every change to a mentor's
-load is applied to this process's index and stamped (`ProgramIndexes.loads_changed`), so other
-replicas' indexes follow.
+the last word on capacity, in the statement that writes the proposal, which also holds the
+explanation to the mentor's free places as the record has them (an index behind a change not yet
+stamped is read back, not quoted). Every change to a mentor's load is applied to this process's
+index and stamped (`ProgramIndexes.loads_changed`), so other replicas' indexes follow.
 """
 
 from __future__ import annotations
@@ -54,8 +55,9 @@ async def propose_next(
 
     The caller holds the program's lock. One read says whether the mentee may be matched and whom
     never to propose; the program's index (current for this transaction) picks and explains the best
-    mentor; the proposal is written only if the record agrees that mentor has a free place. If it
-    does not (the index was behind), that mentor is read back and the index asked again.
+    mentor; the proposal is written only if the record agrees that mentor has a free place, and as
+    many as the explanation tells. If it does not (the index was behind), that mentor is read back
+    and the index asked again.
     `also_exclude` names people this transaction has removed.
     """
     standing = await uow.commitments.mentee_standing(mentee_id, program_id)

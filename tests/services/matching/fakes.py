@@ -93,7 +93,9 @@ class FakeProposals:
             return False
         held = sum(1 for r in self.t.relationships.values() if r.mentor_id == mentor.participant_id and r.active)
         held += sum(1 for p in self.t.proposals.values() if p.mentor_id == mentor.participant_id and p.pending)
-        if held >= mentor.mentor_capacity:
+        free = mentor.mentor_capacity - held
+        told = proposal.explanation.get("facts", {}).get("mentor_free_places")
+        if free <= 0 or told not in (None, free):  # as the record checks it (ProposalRepository)
             return False
         await self.add([proposal])
         return True

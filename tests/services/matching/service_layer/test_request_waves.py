@@ -244,6 +244,8 @@ FILLING = [("request", m) for m in ("e-0", "e-1", "e-2", "e-3", "e-4", "e-5", "e
                 ("request", "e-3"), ("request", "e-6")], batch=4)
 @example(steps=[("request", "e-0"), ("request", "e-1"), ("request", "e-2"), ("request", "e-3"), ("request", LATE),
                 ("profile", "m-b"), ("request", "e-ja"), ("request", "e-0"), ("again", 0)], batch=3)
+# The index is built in the first batch, before the shrunk mentor's capacity is lowered behind it.
+@example(steps=[("request", "e-1"), ("request", "e-0")], batch=1)
 # Nothing in the first batch needs an index (a mentee waiting, one matched): the first read of the program is
 # after the record changed behind it, and the shrunk mentor's free places are told as the record has them.
 @example(steps=[("request", WAITING)] * 4 + [("request", MATCHED), ("request", "e-0")], batch=5)
@@ -271,6 +273,22 @@ async def test_a_batch_of_requests_of_several_programs_is_one_wave(databases, mo
     said = {e[3]["mentee_id"]: e[2] for e in (await state(many))["events"]}
     assert said["e-0"] == "match.proposed" and said["g-0"] == "match.unavailable" and said["e-ja"] == "match.unavailable"
     assert MATCHED not in said and WAITING not in said and "e-gone" not in said and "m-a" not in said
+
+
+async def test_a_proposal_tells_the_free_places_the_record_has(databases, monkeypatch):
+    """The program's index is built in the first batch; then the shrunk mentor's capacity is lowered to
+    1 behind its back. A proposal to that mentor tells the one free place the record has, not the three
+    the index had (the record refuses what it does not have, and the mentor is read back): one event at
+    a time and a wave at a time alike."""
+    one, many = databases
+    records = records_of([("request", "e-1"), ("again", 0), ("request", "e-0"), ("request", "e-3")])
+    spy = Spy(monkeypatch)
+    for pool, set_wise in ((one, False), (many, True)):
+        await apply(pool, records, set_wise=set_wise, batch=2)
+        told = await pool.fetchrow("SELECT mentor_id, explanation FROM matching.proposals WHERE mentee_id = 'e-0'")
+        assert told["mentor_id"] == SHRUNK and told["explanation"]["facts"]["mentor_free_places"] == 1
+    assert spy.waves == 1 and not spy.raised  # e-0 and e-3, a wave
+    assert await state(many) == await state(one)
 
 
 first_hop_step = st.one_of(
