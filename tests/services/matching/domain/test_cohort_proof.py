@@ -65,9 +65,11 @@ def test_fast_solve_reaches_the_reference_objective(pool, bounds):
     assert fast.stats["objective"] == reference.stats["objective"]
     assert fast.stats["tie_break_units"] == reference.stats["tie_break_units"]
     # Equal objectives may still pair different people (ties), so what is compared is what the objective
-    # counts: the perspectives asked for and not met, not how many were asked (that depends on who is paired).
-    shortfall = [s.stats["diverse_asked"] - s.stats["diverse_met"] for s in (fast, reference)]
-    assert shortfall[0] == shortfall[1]
+    # counts: the perspectives asked for and not met, not how many were asked (that depends on who is paired);
+    # and only where the program ranks them (else two equal pairings may meet different numbers of them).
+    if "diverse_perspective" in pool[3].priorities:
+        shortfall = [s.stats["diverse_asked"] - s.stats["diverse_met"] for s in (fast, reference)]
+        assert shortfall[0] == shortfall[1]
 
 
 def test_the_default_bounds_are_proven_by_potentials():
