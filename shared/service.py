@@ -98,6 +98,9 @@ class Service(Generic[D, U]):
             ),
             graceful_timeout=15.0,
             logger=logging.getLogger(f"tandem.{name}.broker"),  # our JSON log lines, not FastStream's own format
+            # Its "Received" and "Processed" line per batch say nothing the metrics do not: debug only.
+            # (Its errors are logged at ERROR whatever this says.)
+            log_level=logging.DEBUG,
         )
         self.producer: AIOKafkaProducer | None = None  # created inside the event loop (aiokafka needs a running loop)
         self.pool: asyncpg.Pool | None = None
