@@ -29,7 +29,11 @@ TOPIC_MAX_BYTES = 1024 * 1024
 
 
 def make_producer(
-    bootstrap_servers: str, client_id: str, *, max_request_size: int = DEAD_LETTER_MAX_BYTES
+    bootstrap_servers: str,
+    client_id: str,
+    *,
+    max_request_size: int = DEAD_LETTER_MAX_BYTES,
+    linger_ms: int = 5,
 ) -> AIOKafkaProducer:
     # acks=all with idempotence: a publish counts only once every in-sync replica has it, and a
     # retried send cannot be written twice or out of order.
@@ -38,7 +42,7 @@ def make_producer(
         client_id=client_id,
         acks="all",
         enable_idempotence=True,
-        linger_ms=5,
+        linger_ms=linger_ms,
         request_timeout_ms=30_000,
         max_request_size=max_request_size,  # each topic's own limit still applies at the broker
     )

@@ -158,7 +158,9 @@ class Service(Generic[D, U]):
         assert self.pool is not None
 
         async def relay_producer():
-            producer = make_producer(self.settings.kafka_bootstrap_servers, f"tandem-{self.name}-outbox")
+            # No linger: the relay sends a wave of events at once and waits for it before the next wave
+            # of the same keys, so a linger would only add its 5 ms to every wave.
+            producer = make_producer(self.settings.kafka_bootstrap_servers, f"tandem-{self.name}-outbox", linger_ms=0)
             await call_until_available("Kafka", producer.start, maximum=2.0)
             return producer
 
