@@ -44,7 +44,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -655,6 +655,9 @@ class Drive:
     planned: int
     onboarded_at: dict[str, float] = field(default_factory=dict)  # mentee id -> onboarding published
     invited_at: dict[str, float] = field(default_factory=dict)  # mentee id -> invite accepted by the sink
+    # stage -> mentee id -> when the harness first saw it (match.proposed, match.established, the kickoff's
+    # meeting.scheduled): where a pair's time goes between onboarding and the invite.
+    stage_at: dict[str, dict[str, float]] = field(default_factory=lambda: defaultdict(dict))
     re_requests: int = 0
     stopped_early: bool = False  # p95 > 2 s was certain before the end
     publish_seconds: float = 0.0
@@ -735,12 +738,21 @@ class Driver:
         self.programs: dict[str, str] = {}  # our mentees -> program
         self.mentees: dict[str, str] = {}  # address -> mentee id
         self.seen: dict[str, float] = {}  # mentee id -> first calendar mail to them (checked after the run)
+        self.relationships: dict[str, str] = {}  # relationship id -> mentee id
         self._pending: set[asyncio.Task] = set()
 
     async def on_match_event(self, observed: Observed) -> None:
         data = observed.data
+        if observed.type == "meeting.scheduled" and data.get("kind") == "kickoff":
+            if (mentee := self.relationships.get(data.get("relationship_id", ""))) is not None:
+                self.drive.stage_at["meeting.scheduled"].setdefault(mentee, time.time())
+            return
         if data.get("mentee_id") not in self.programs:
             return
+        if observed.type in ("match.proposed", "match.established"):
+            self.drive.stage_at[observed.type].setdefault(data["mentee_id"], time.time())
+        if observed.type == "match.established":
+            self.relationships[data["relationship_id"]] = data["mentee_id"]
         if observed.type == "match.proposed":
             await self.publisher.publish(ev.ProposalAccepted(proposal_id=data["proposal_id"],
                                                              participant_id=data["mentor_id"]), wait=False)
@@ -846,7 +858,8 @@ async def drive_rate(infra: Infrastructure, url: str, prefix: str, sink: Sink, d
     statements = StatementMeter(infra.database_url, database_of(url))
     async with Publisher(infra.bootstrap_servers, topic_prefix=prefix) as publisher:
         driver = Driver(publisher, mail, drive, tag=f"r{drive.rate}-")
-        async with Watcher(infra.bootstrap_servers, [topics.MATCHES], prefix, on_message=driver.on_match_event):
+        async with Watcher(infra.bootstrap_servers, [topics.MATCHES, topics.MEETINGS], prefix,
+                           on_message=driver.on_match_event):
             drive.warmed_up = await driver.warm_up()
             idle_cpu, idle_st, idle_from = meter.sample(), await statements.sample(), time.monotonic()
             await asyncio.sleep(IDLE_SECONDS)
@@ -1138,6 +1151,25 @@ def e2e_table(drives: list[Drive]) -> str:
     return "\n".join(rows)
 
 
+STAGES = (("onboarded", "match.proposed"), ("match.proposed", "match.established"),
+          ("match.established", "meeting.scheduled"), ("meeting.scheduled", "invite in the inbox"))
+
+
+def e2e_stage_table(drives: list[Drive]) -> str:
+    """Where a pair's time goes: each step's p50 / p95 over the pairs that reached its end, as the harness
+    saw the events on Kafka (its watcher adds its own small delay to each)."""
+    rows = ["| pairs/s | " + " | ".join(f"{a} → {b}" for a, b in STAGES) + " |", "|---" * (len(STAGES) + 1) + "|"]
+    for d in drives:
+        seen = {"onboarded": d.onboarded_at, **d.stage_at, "invite in the inbox": d.invited_at}
+        cells = []
+        for a, b in STAGES:
+            spans = [seen[b][m] - t for m, t in seen.get(a, {}).items() if m in seen.get(b, {})]
+            cells.append(f"{seconds_text(pct(spans, .5))} / {seconds_text(pct(spans, .95))} ({len(spans):,})"
+                         if spans else "-")
+        rows.append(f"| {d.rate} | " + " | ".join(cells) + " |")
+    return "\n".join(rows)
+
+
 def e2e_cost_table(drives: list[Drive]) -> str:
     groups = (*SERVICES, "postgres", "kafka", "harness", "mail sink")
     rows = ["| pairs/s | measured over | " + " | ".join(f"{g} CPU" for g in groups) + " | others (cores) | "
@@ -1321,6 +1353,12 @@ than 5 % of its planned pairs are known to wait over {TARGET_P95_SECONDS:.0f} s:
 
 Result: {headline} (target: {TARGET_PAIRS} pairs/s with p95 ≤ {TARGET_P95_SECONDS:.0f} s).
 
+Where a pair's time goes, step by step (p50 / p95, and how many pairs reached the step's end), as the
+harness saw each event on Kafka (matches.v1 and the kickoff's meeting.scheduled on meetings.v1) and the
+invite at the sink:
+
+{e2e_stage_table(drives)}
+
 What a pair costs: CPU per pair published for each process, from the first publish to the last
 invite (or the end of the drain), and statements per pair by each service's database role, both
 above what each process does with nothing to do (measured for {IDLE_SECONDS:.0f} s after the warm-up, in
@@ -1366,6 +1404,7 @@ def run_end_to_end(infra: Infrastructure, args, log_root: Path) -> list[Drive]:
               + (f"; p50 {pct(lat, .5):.2f} s, p95 {seconds_text(drive.p95)}, max {max(lat):.2f} s" if lat else "")
               + f"; {drive.verdict()}; CPU ms/pair above idle: "
               + ", ".join(f"{g} {drive.cpu_ms_per_pair(g):.1f}" for g in drive.cpu), flush=True)
+        print(e2e_stage_table([drive]), flush=True)
         drives.append(drive)
         if drive.sustained:
             break  # the highest rate sustained among those tried
