@@ -106,15 +106,18 @@ class StatementMeter:
             await conn.close()
         return {r["role"]: int(r["calls"]) for r in rows}
 
-    async def top(self, most: int = 6) -> list[tuple[str, int]]:
-        """The statements executed most often since the last reset: (normalised text, calls)."""
+    async def top(self, most: int = 6, role: str | None = None) -> list[tuple[str, int]]:
+        """The statements executed most often since the last reset (by one role, or all): (normalised
+        text, calls)."""
         conn = await asyncpg.connect(self.owner_url)
         try:
             rows = await conn.fetch(
                 f"""SELECT {MARK} s.query, sum(s.calls)::bigint AS calls FROM pg_stat_statements s
                     JOIN pg_database d ON d.oid = s.dbid
+                    JOIN pg_roles r ON r.oid = s.userid
                     WHERE d.datname = $1 AND s.query NOT LIKE '%{MARK}%' AND s.query NOT IN {_RESET_EXTRAS}
-                    GROUP BY s.query ORDER BY 2 DESC LIMIT $2""", self.database, most)
+                      AND ($3::text IS NULL OR r.rolname = $3)
+                    GROUP BY s.query ORDER BY 2 DESC LIMIT $2""", self.database, most, role)
         finally:
             await conn.close()
         return [(" ".join(r["query"].split()), int(r["calls"])) for r in rows]

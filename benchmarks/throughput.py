@@ -664,6 +664,7 @@ class Drive:
     seconds: float = 0.0  # first publish → last invite (or the drain's end): the CPU's window
     cpu: dict[str, float] = field(default_factory=dict)
     statements: dict[str, int] = field(default_factory=dict)  # by service
+    top_statements: dict[str, list[tuple[str, int]]] = field(default_factory=dict)  # by service, warm-up included
     waiting: dict[str, int] = field(default_factory=dict)  # what was left waiting at the end
     mails: int = 0  # accepted by the sink in the measured time
     idle_cpu: dict[str, float] = field(default_factory=dict)  # cores used with nothing to do (background loops)
@@ -892,6 +893,7 @@ async def drive_rate(infra: Infrastructure, url: str, prefix: str, sink: Sink, d
     drive.cpu = CpuMeter.spent(cpu0, cpu1)
     by_role = StatementMeter.spent(st0, st1)
     drive.statements = {s: by_role.get(role_of(s), 0) for s in SERVICES}
+    drive.top_statements = {s: await statements.top(8, role_of(s)) for s in SERVICES}
     drive.mails = mail.between(first, first + drive.seconds)
     # The invites, read fully now: a calendar part with METHOD:REQUEST, To: one of our mentees.
     for arrival in mail.arrivals:
@@ -1189,6 +1191,20 @@ def e2e_cost_table(drives: list[Drive]) -> str:
     return "\n".join(rows)
 
 
+def e2e_statement_lines(drives: list[Drive], width: int = 90) -> str:
+    """Each service's commonest statements per pair published, at the last rate tried (warm-up and idle
+    background included)."""
+    if not drives:
+        return ""
+    d = drives[-1]
+    lines = []
+    for service, top in d.top_statements.items():
+        shown = [f"`{(q if len(q) <= width else q[: width - 1] + '…').replace('|', '/').replace('`', '')}` "
+                 f"{calls / max(1, d.published):.1f}" for q, calls in top]
+        lines.append(f"- {service}: " + "; ".join(shown))
+    return f"Where the statements go at {d.rate} pairs/s, per pair published:\n" + "\n".join(lines)
+
+
 def e2e_network_note(drives: list[Drive]) -> str:
     if not drives:
         return ""
@@ -1284,6 +1300,8 @@ CPU per event would stay as it is (waiting on the network takes no CPU); the rat
 {network_table(single)}
 
 {e2e_network_note(drives)}
+
+{e2e_statement_lines(drives)}
 
 #### 2. Two processes in one consumer group
 
@@ -1405,6 +1423,7 @@ def run_end_to_end(infra: Infrastructure, args, log_root: Path) -> list[Drive]:
               + f"; {drive.verdict()}; CPU ms/pair above idle: "
               + ", ".join(f"{g} {drive.cpu_ms_per_pair(g):.1f}" for g in drive.cpu), flush=True)
         print(e2e_stage_table([drive]), flush=True)
+        print(e2e_statement_lines([drive]), flush=True)
         drives.append(drive)
         if drive.sustained:
             break  # the highest rate sustained among those tried
