@@ -106,13 +106,15 @@ class StatementMeter:
             await conn.close()
         return {r["role"]: int(r["calls"]) for r in rows}
 
-    async def top(self, most: int = 6, role: str | None = None) -> list[tuple[str, int]]:
+    async def top(self, most: int = 6, role: str | None = None, by_time: bool = False) -> list[tuple[str, int]]:
         """The statements executed most often since the last reset (by one role, or all): (normalised
-        text, calls)."""
+        text, calls); `by_time`: those Postgres spent the most time executing, (text, microseconds)."""
         conn = await asyncpg.connect(self.owner_url)
         try:
             rows = await conn.fetch(
-                f"""SELECT {MARK} s.query, sum(s.calls)::bigint AS calls FROM pg_stat_statements s
+                f"""SELECT {MARK} s.query,
+                           {"(sum(s.total_exec_time) * 1000)::bigint" if by_time else "sum(s.calls)::bigint"} AS calls
+                    FROM pg_stat_statements s
                     JOIN pg_database d ON d.oid = s.dbid
                     JOIN pg_roles r ON r.oid = s.userid
                     WHERE d.datname = $1 AND s.query NOT LIKE '%{MARK}%' AND s.query NOT IN {_RESET_EXTRAS}

@@ -665,6 +665,7 @@ class Drive:
     cpu: dict[str, float] = field(default_factory=dict)
     statements: dict[str, int] = field(default_factory=dict)  # by service
     top_statements: dict[str, list[tuple[str, int]]] = field(default_factory=dict)  # by service, warm-up included
+    slowest_statements: dict[str, list[tuple[str, int]]] = field(default_factory=dict)  # (text, µs) by service
     waiting: dict[str, int] = field(default_factory=dict)  # what was left waiting at the end
     mails: int = 0  # accepted by the sink in the measured time
     idle_cpu: dict[str, float] = field(default_factory=dict)  # cores used with nothing to do (background loops)
@@ -894,6 +895,7 @@ async def drive_rate(infra: Infrastructure, url: str, prefix: str, sink: Sink, d
     by_role = StatementMeter.spent(st0, st1)
     drive.statements = {s: by_role.get(role_of(s), 0) for s in SERVICES}
     drive.top_statements = {s: await statements.top(8, role_of(s)) for s in SERVICES}
+    drive.slowest_statements = {s: await statements.top(6, role_of(s), by_time=True) for s in SERVICES}
     drive.mails = mail.between(first, first + drive.seconds)
     # The invites, read fully now: a calendar part with METHOD:REQUEST, To: one of our mentees.
     for arrival in mail.arrivals:
@@ -1201,6 +1203,12 @@ def e2e_statement_lines(drives: list[Drive], width: int = 90) -> str:
     for service, top in d.top_statements.items():
         shown = [f"`{(q if len(q) <= width else q[: width - 1] + '…').replace('|', '/').replace('`', '')}` "
                  f"{calls / max(1, d.published):.1f}" for q, calls in top]
+        lines.append(f"- {service}: " + "; ".join(shown))
+    lines.append("\nAnd where Postgres spent its time executing them (COMMIT includes the wait for the WAL "
+                 "flush), ms per pair published:")
+    for service, top in d.slowest_statements.items():
+        shown = [f"`{(q if len(q) <= width else q[: width - 1] + '…').replace('|', '/').replace('`', '')}` "
+                 f"{micros / 1000 / max(1, d.published):.2f}" for q, micros in top]
         lines.append(f"- {service}: " + "; ".join(shown))
     return f"Where the statements go at {d.rate} pairs/s, per pair published:\n" + "\n".join(lines)
 
