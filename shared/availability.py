@@ -167,12 +167,18 @@ def weekly_overlap_hours(
     at: datetime,
 ) -> float:
     """Hours in [at, at + 7 days) during which both people are inside their own windows."""
+    return total_seconds(_common_week(a_zone, a_windows, b_zone, b_windows, at)) / 3600
+
+
+def _common_week(
+    a_zone: str, a_windows: tuple[Window, ...], b_zone: str, b_windows: tuple[Window, ...], at: datetime
+) -> list[Interval]:
+    """UTC intervals in [at, at + 7 days) during which both people are inside their own windows."""
     start = to_epoch(at)
     end = start + 7 * DAY
-    both = intersect(
+    return intersect(
         available_intervals(a_zone, a_windows, start, end), available_intervals(b_zone, b_windows, start, end)
     )
-    return total_seconds(both) / 3600
 
 
 def meeting_starts(intervals: Iterable[Interval], duration: int, step: int = 1) -> list[Interval]:
@@ -203,9 +209,5 @@ def longest_common_window(
     """Seconds of the longest stretch in [at, at + 7 days) during which both people are inside their
     own windows at once, counted from its first instant on a multiple of `step` seconds (UTC): the
     longest meeting that can start on such an instant (0 if none)."""
-    start = to_epoch(at)
-    end = start + 7 * DAY
-    both = intersect(
-        available_intervals(a_zone, a_windows, start, end), available_intervals(b_zone, b_windows, start, end)
-    )
+    both = _common_week(a_zone, a_windows, b_zone, b_windows, at)
     return max([0, *(hi - -(-lo // step) * step for lo, hi in both)])
