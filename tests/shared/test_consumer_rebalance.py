@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from dataclasses import dataclass
 
 from aiokafka import TopicPartition
 from aiokafka.errors import IllegalStateError
@@ -42,9 +43,9 @@ class Group:
 class Member:
     """One replica's AIOKafkaConsumer, as far as the consumer uses it."""
 
-    def __init__(self, group: Group, lot: _Lot) -> None:
+    def __init__(self, group: Group, lot: _Lot, limits: Limits) -> None:
         self.group, self.lot = group, lot
-        self.listener = _Rebalance(lot, LIMITS)
+        self.listener = _Rebalance(lot, limits)
         self.tps: frozenset[TopicPartition] = frozenset()
         self.positions: dict[TopicPartition, int] = {}
         lot.kafka = self  # type: ignore[assignment]
@@ -98,7 +99,23 @@ async def on_feedback(data: ev.FeedbackSubmitted, uow: Uow, deps: str) -> None:
     uow.applied.append(data.feedback_id)
 
 
-def replica(store: Store, name: str) -> tuple[Consumer, Runtime]:
+@dataclass
+class Replica:
+    """One service process: its consumer, runtime, the lot of its one subscriber, and its Kafka member."""
+
+    consumer: Consumer
+    runtime: Runtime
+    lot: _Lot
+    member: Member
+
+    async def take(self, records: list[ConsumerRecord]) -> None:
+        await self.consumer._take(self.runtime, self.lot, {TOPIC: records})
+
+    async def fetch_and_take(self, count: int) -> None:
+        await self.take(self.member.getmany(count))
+
+
+def replica(store: Store, group: Group, name: str, limits: Limits = LIMITS) -> Replica:
     @contextlib.asynccontextmanager
     async def transaction():
         uow = Uow(store)
@@ -113,9 +130,11 @@ def replica(store: Store, name: str) -> tuple[Consumer, Runtime]:
         transaction=transaction,  # type: ignore[arg-type]
         deps=name,
         claim_inbox=claim_through_uow,
-        limits=LIMITS,
+        limits=limits,
     )
-    return Consumer("plumbing", {ev.FeedbackSubmitted: on_feedback}), runtime
+    lot = _Lot(name)
+    member = Member(group, lot, limits)
+    return Replica(Consumer("plumbing", {ev.FeedbackSubmitted: on_feedback}), runtime, lot, member)
 
 
 def the_log() -> list[ConsumerRecord]:
@@ -130,10 +149,6 @@ def the_log() -> list[ConsumerRecord]:
     ]
 
 
-async def take(consumer: Consumer, runtime: Runtime, lot: _Lot, records: list[ConsumerRecord]) -> None:
-    await consumer._take(runtime, lot, {TOPIC: records})
-
-
 async def settled_to_the_end(store: Store, group: Group) -> None:
     store.known.add("wait:a1")
     await eventually(lambda: _async(group.committed.get(TP0) == 6), 5, "the commit past every record")
@@ -144,22 +159,20 @@ async def settled_to_the_end(store: Store, group: Group) -> None:
 
 async def test_a_batch_fetched_before_a_revoke_and_taken_after_the_partition_came_back_is_dropped():
     store, group = Store(), Group(the_log())
-    consumer, runtime = replica(store, "r1")
-    lot = _Lot("r1")
-    member = Member(group, lot)
-    await member.assigned(TP0)
-    await take(consumer, runtime, lot, member.getmany(3))  # a1 parked; b1 and c1 applied
+    r1 = replica(store, group, "r1")
+    await r1.member.assigned(TP0)
+    await r1.fetch_and_take(3)  # a1 parked; b1 and c1 applied
     assert group.commits == [0] and store.applied == ["b1", "c1"]
 
-    stale = member.getmany(3)  # fetched; before it is taken, the group rebalances and P0 comes back
-    await member.revoked()
-    await member.assigned(TP0)
-    assert member.positions[TP0] == 0  # aiokafka fetches again from the committed offset
-    await take(consumer, runtime, lot, stale)
+    stale = r1.member.getmany(3)  # fetched; before it is taken, the group rebalances and P0 comes back
+    await r1.member.revoked()
+    await r1.member.assigned(TP0)
+    assert r1.member.positions[TP0] == 0  # aiokafka fetches again from the committed offset
+    await r1.take(stale)
     # Applied, it would have committed 6 (a1 lost to the next restart) and a2 before a1.
     assert group.commits == [0] and store.applied == ["b1", "c1"]
 
-    await take(consumer, runtime, lot, member.getmany(6))  # what the position brings next
+    await r1.fetch_and_take(6)  # what the position brings next
     assert max(group.commits) == 0 and "a2" not in store.applied
     await settled_to_the_end(store, group)
 
@@ -168,46 +181,42 @@ async def test_a_batch_taken_while_the_group_rejoins_is_not_applied_to_the_revok
     """Between the revoke and the new assignment aiokafka still reports the old one: a batch taken
     then is not ours (its commit would be accepted: the generation has not changed yet)."""
     store, group = Store(), Group(the_log())
-    consumer, runtime = replica(store, "r1")
-    lot = _Lot("r1")
-    member = Member(group, lot)
-    await member.assigned(TP0)
-    await take(consumer, runtime, lot, member.getmany(3))
-    stale = member.getmany(3)
-    await member.revoked()
-    await take(consumer, runtime, lot, stale)
+    r1 = replica(store, group, "r1")
+    await r1.member.assigned(TP0)
+    await r1.fetch_and_take(3)
+    stale = r1.member.getmany(3)
+    await r1.member.revoked()
+    await r1.take(stale)
     assert group.commits == [0] and store.applied == ["b1", "c1"]
 
-    await member.assigned(TP0)
-    await take(consumer, runtime, lot, member.getmany(6))
+    await r1.member.assigned(TP0)
+    await r1.fetch_and_take(6)
     assert max(group.commits) == 0
     await settled_to_the_end(store, group)
 
 
 async def test_records_parked_before_a_revoke_are_left_to_the_next_owner_and_taken_again_when_it_comes_back():
     store, group = Store(), Group(the_log())
-    (one, run_one), (two, run_two) = replica(store, "r1"), replica(store, "r2")
-    lot_one, lot_two = _Lot("r1"), _Lot("r2")
-    first, second = Member(group, lot_one), Member(group, lot_two)
-    await first.assigned(TP0)
-    await take(one, run_one, lot_one, first.getmany(3))  # a1 parked on r1
-    stale = first.getmany(3)
+    r1, r2 = replica(store, group, "r1"), replica(store, group, "r2")
+    await r1.member.assigned(TP0)
+    await r1.fetch_and_take(3)  # a1 parked on r1
+    stale = r1.member.getmany(3)
 
-    await first.revoked()  # P0 goes to r2
-    await second.assigned(TP0)
-    await first.assigned()
-    assert not lot_one.ledger.queues  # r1 forgot a1: it is r2's now
-    await take(two, run_two, lot_two, second.getmany(6))
+    await r1.member.revoked()  # P0 goes to r2
+    await r2.member.assigned(TP0)
+    await r1.member.assigned()
+    assert not r1.lot.ledger.queues  # r1 forgot a1: it is r2's now
+    await r2.fetch_and_take(6)
     await eventually(lambda: _async(store.calls.get("r2:a1", 0) >= 3), 5, "r2 trying a1 again")
-    assert store.calls["r1:a1"] == 1 and (lot_one.worker is None or lot_one.worker.done())
+    assert store.calls["r1:a1"] == 1 and (r1.lot.worker is None or r1.lot.worker.done())
     assert set(store.applied) == {"b1", "c1", "b2", "d1"} and max(group.commits) == 0
 
-    await second.revoked()  # and back to r1, with the batch it fetched before
-    await first.assigned(TP0)
-    await second.assigned()
-    assert not lot_two.ledger.queues
-    await take(one, run_one, lot_one, stale)
-    await take(one, run_one, lot_one, first.getmany(6))
+    await r2.member.revoked()  # and back to r1, with the batch it fetched before
+    await r1.member.assigned(TP0)
+    await r2.member.assigned()
+    assert not r2.lot.ledger.queues
+    await r1.take(stale)
+    await r1.fetch_and_take(6)
     assert max(group.commits) == 0 and "a2" not in store.applied
     await settled_to_the_end(store, group)
 
@@ -215,12 +224,10 @@ async def test_records_parked_before_a_revoke_are_left_to_the_next_owner_and_tak
 async def test_a_batch_being_applied_when_the_revoke_comes_is_finished_and_committed_before_it_is_given_up():
     """The guard that holds without anything new: the revoke waits for the batch in hand."""
     store, group = Store(), Group(the_log())
-    consumer, runtime = replica(store, "r1")
-    lot = _Lot("r1")
-    member = Member(group, lot)
-    await member.assigned(TP0)
+    r1 = replica(store, group, "r1")
+    await r1.member.assigned(TP0)
     gate = asyncio.Event()
-    transaction = runtime.transaction
+    transaction = r1.runtime.transaction
 
     @contextlib.asynccontextmanager
     async def held():
@@ -228,10 +235,10 @@ async def test_a_batch_being_applied_when_the_revoke_comes_is_finished_and_commi
         async with transaction() as uow:
             yield uow
 
-    runtime.transaction = held
-    taking = asyncio.create_task(take(consumer, runtime, lot, [r for r in member.getmany(6) if r.key != b"a"]))
-    await eventually(lambda: _async(lot.lock.locked()), 5, "the batch being applied")
-    revoking = asyncio.create_task(member.revoked())
+    r1.runtime.transaction = held
+    taking = asyncio.create_task(r1.take([r for r in r1.member.getmany(6) if r.key != b"a"]))
+    await eventually(lambda: _async(r1.lot.lock.locked()), 5, "the batch being applied")
+    revoking = asyncio.create_task(r1.member.revoked())
     await asyncio.sleep(0)  # the revoke is waiting for the batch, which is
     assert not revoking.done()
     gate.set()
@@ -248,37 +255,30 @@ async def test_batches_settled_within_the_commit_interval_are_committed_together
     """One commit per `commit_interval`: the first batch's at once, the next ones' together when the
     interval is over; a revoke commits what is settled at once."""
     store, group = Store(), Group([record(i, f"k{i}", f"k{i}") for i in range(6)])
-    consumer, runtime = replica(store, "r1")
-    runtime.limits = Limits(backoff=0.001, backoff_max=0.005, commit_interval=0.2)
-    lot = _Lot("r1")
-    member = Member(group, lot)
-    member.listener = _Rebalance(lot, runtime.limits)
-    await member.assigned(TP0)
-    await take(consumer, runtime, lot, member.getmany(1))
+    r1 = replica(store, group, "r1", Limits(backoff=0.001, backoff_max=0.005, commit_interval=0.2))
+    await r1.member.assigned(TP0)
+    await r1.fetch_and_take(1)
     assert group.commits == [1]
-    await take(consumer, runtime, lot, member.getmany(1))
-    await take(consumer, runtime, lot, member.getmany(1))
-    assert group.commits == [1] and lot.flush is not None  # settled, and waiting for the interval
+    await r1.fetch_and_take(1)
+    await r1.fetch_and_take(1)
+    assert group.commits == [1] and r1.lot.flush is not None  # settled, and waiting for the interval
     await eventually(lambda: _async(group.commits == [1, 3]), 5, "the deferred commit")
-    assert lot.flush is None
+    assert r1.lot.flush is None
 
-    await take(consumer, runtime, lot, member.getmany(2))
+    await r1.fetch_and_take(2)
     assert group.commits == [1, 3]
-    await member.revoked()  # at once, not after the interval
-    assert group.commits == [1, 3, 5] and lot.flush is None
+    await r1.member.revoked()  # at once, not after the interval
+    assert group.commits == [1, 3, 5] and r1.lot.flush is None
 
 
 async def test_before_a_clean_stop_what_is_settled_is_committed_at_once():
     store, group = Store(), Group([record(i, f"k{i}", f"k{i}") for i in range(3)])
-    consumer, runtime = replica(store, "r1")
-    runtime.limits = Limits(commit_interval=30)
-    lot = _Lot("r1")
-    consumer._lots.append(lot)  # as attaching a subscriber to a broker does
-    member = Member(group, lot)
-    await member.assigned(TP0)
-    await take(consumer, runtime, lot, member.getmany(1))
-    await take(consumer, runtime, lot, member.getmany(2))
+    r1 = replica(store, group, "r1", Limits(commit_interval=30))
+    r1.consumer._lots.append(r1.lot)  # as attaching a subscriber to a broker does
+    await r1.member.assigned(TP0)
+    await r1.fetch_and_take(1)
+    await r1.fetch_and_take(2)
     assert group.commits == [1]
-    await consumer.commit_settled(runtime.limits)
-    assert group.commits == [1, 3] and lot.flush is None
-    await consumer.close()
+    await r1.consumer.commit_settled(r1.runtime.limits)
+    assert group.commits == [1, 3] and r1.lot.flush is None
+    await r1.consumer.close()
