@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
+import orjson
 from pydantic import AfterValidator, AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
 
 
@@ -20,6 +21,19 @@ class Refusal(ValueError):
 
 def storable(value: Any) -> Any:
     """Reject strings Postgres cannot store, anywhere inside `value`."""
+    if isinstance(value, (dict, list, tuple)):
+        # The usual case in one pass in C: orjson refuses a lone surrogate and writes a NUL as \u0000.
+        # Anything else (a set, a key that is not text, a literal "\u0000" in a text) takes the walk.
+        try:
+            if b"\\u0000" not in orjson.dumps(value):
+                return value
+        except (TypeError, orjson.JSONEncodeError):
+            pass
+    _walk_storable(value)
+    return value
+
+
+def _walk_storable(value: Any) -> None:
     if isinstance(value, str):
         if "\x00" in value:
             raise Refusal("text must not contain NUL characters")
@@ -29,12 +43,11 @@ def storable(value: Any) -> Any:
             raise Refusal("text must be valid Unicode (a lone surrogate was found)") from None
     elif isinstance(value, dict):
         for k, v in value.items():
-            storable(k)
-            storable(v)
+            _walk_storable(k)
+            _walk_storable(v)
     elif isinstance(value, (list, tuple, set, frozenset)):
         for v in value:
-            storable(v)
-    return value
+            _walk_storable(v)
 
 
 class Reason(BaseModel):
