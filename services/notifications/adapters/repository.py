@@ -23,6 +23,7 @@ _COLUMNS = (
     "not_before, attachment, status, attempts, last_error, claimed_at, delivered_at, version, recipient_kind, "
     "html, unsubscribe_url, mime"
 )
+_D_COLUMNS = ", ".join(f"d.{c.strip()}" for c in _COLUMNS.split(","))
 # A settled delivery's mail bytes go: they were only kept to be sent (migration 007).
 _MIME_KEPT = f"CASE WHEN {{status}} IN ('{PENDING}', '{SENDING}') THEN mime END"
 
@@ -35,6 +36,42 @@ ENDPOINT = (
     f"CASE WHEN channel = 'email' THEN '{MAIL_SERVER}' ELSE coalesce(lower(substring(address FROM "
     "'^[A-Za-z][A-Za-z0-9+.-]*://(?:[^/?#]*@)?([^/?#]*)')), address) END"
 )
+
+
+# Due deliveries locked for `lock_due` and `claim_due` (see there): `chosen` holds them, with their
+# endpoint and when they fell due; `chat` the webhooks looked at. Arguments: `_lock_due_args`.
+_LOCK_DUE = f"""WITH mail AS MATERIALIZED (
+        SELECT delivery_id, not_before, '{MAIL_SERVER}' AS endpoint FROM deliveries
+        WHERE status = '{PENDING}' AND channel = 'email' AND not_before <= $1
+        ORDER BY not_before LIMIT $2 FOR UPDATE SKIP LOCKED
+    ), chat AS MATERIALIZED (
+        SELECT delivery_id, not_before, {ENDPOINT} AS endpoint FROM deliveries
+        WHERE status = '{PENDING}' AND channel <> 'email' AND not_before <= $1
+          AND NOT ({ENDPOINT} = ANY($4::text[]))
+        ORDER BY not_before LIMIT $3 FOR UPDATE SKIP LOCKED
+    ), ranked AS (
+        SELECT c.delivery_id, c.not_before, c.endpoint,
+               row_number() OVER (PARTITION BY c.endpoint ORDER BY c.not_before, c.delivery_id) AS nth
+        FROM chat c
+    ), chosen AS (
+        SELECT delivery_id, endpoint, not_before AS due FROM mail
+        UNION ALL
+        SELECT ranked.delivery_id, ranked.endpoint, ranked.not_before FROM ranked
+        LEFT JOIN unnest($5::text[], $6::int[]) AS r(endpoint, room) USING (endpoint)
+        WHERE ranked.nth <= coalesce(r.room, $7)
+        ORDER BY due LIMIT $3
+    )"""
+
+
+def _lock_due_args(now: datetime, limit: int, room: Mapping[str, int], default_room: int) -> tuple:
+    mail_room = max(0, min(limit, room.get(MAIL_SERVER, default_room)))
+    full = [endpoint for endpoint, free in room.items() if free <= 0]
+    return now, mail_room, limit, full, list(room), list(room.values()), default_room
+
+
+# An event for the outbox as `record` takes it: the id of the delivery it tells of, then the outbox
+# row (event id, topic, key, payload, headers) as `UnitOfWork.emit` queues it.
+Announcement = tuple[str, str, str, str, bytes, dict]
 
 
 class Locked(NamedTuple):
@@ -156,53 +193,73 @@ class DeliveryRepository:
         passed over); `more` says the look for webhooks was cut at `limit` rows, so that more may be
         due for endpoints with room. Mail never needs another pass at once: it got all the room
         there was, or all the mail that is due."""
-        mail_room = max(0, min(limit, room.get(MAIL_SERVER, default_room)))
-        full = [endpoint for endpoint, free in room.items() if free <= 0]
         rows = await self.conn.fetch(
-            f"""WITH mail AS MATERIALIZED (
-                    SELECT delivery_id, not_before, '{MAIL_SERVER}' AS endpoint FROM deliveries
-                    WHERE status = '{PENDING}' AND channel = 'email' AND not_before <= $1
-                    ORDER BY not_before LIMIT $2 FOR UPDATE SKIP LOCKED
-                ), chat AS MATERIALIZED (
-                    SELECT delivery_id, not_before, {ENDPOINT} AS endpoint FROM deliveries
-                    WHERE status = '{PENDING}' AND channel <> 'email' AND not_before <= $1
-                      AND NOT ({ENDPOINT} = ANY($4::text[]))
-                    ORDER BY not_before LIMIT $3 FOR UPDATE SKIP LOCKED
-                ), ranked AS (
-                    SELECT c.delivery_id, c.not_before, c.endpoint,
-                           row_number() OVER (PARTITION BY c.endpoint ORDER BY c.not_before, c.delivery_id) AS nth
-                    FROM chat c
-                ), chosen AS (
-                    SELECT delivery_id, endpoint, not_before AS due FROM mail
-                    UNION ALL
-                    SELECT ranked.delivery_id, ranked.endpoint, ranked.not_before FROM ranked
-                    LEFT JOIN unnest($5::text[], $6::int[]) AS r(endpoint, room) USING (endpoint)
-                    WHERE ranked.nth <= coalesce(r.room, $7)
-                    ORDER BY due LIMIT $3
-                )
+            f"""{_LOCK_DUE}
                 SELECT {_COLUMNS}, chosen.endpoint, (SELECT count(*) FROM chat) AS looked_at
                 FROM deliveries JOIN chosen USING (delivery_id) ORDER BY chosen.due""",
-            now, mail_room, limit, full, list(room), list(room.values()), default_room,
+            *_lock_due_args(now, limit, room, default_room),
+        )
+        return Locked([(_delivery(r), r["endpoint"]) for r in rows], bool(rows) and rows[0]["looked_at"] >= limit)
+
+    async def claim_due(self, now: datetime, limit: int, *, room: Mapping[str, int],
+                        default_room: int) -> Locked:
+        """`lock_due`, each found delivery claimed as `Delivery.claim` claims it (`sending`, one more
+        attempt, claimed now, the next version), in one statement: it commits on its own, before any
+        of them is sent, and costs one round trip where a transaction around `lock_due` and
+        `save_all` costs four. Returns them as claimed."""
+        rows = await self.conn.fetch(
+            f"""{_LOCK_DUE}, claimed AS (
+                    UPDATE deliveries d SET status = '{SENDING}', attempts = d.attempts + 1, claimed_at = $1,
+                                            version = d.version + 1
+                    FROM chosen WHERE d.delivery_id = chosen.delivery_id AND d.status = '{PENDING}'
+                    RETURNING {_D_COLUMNS}, chosen.endpoint, chosen.due
+                )
+                SELECT claimed.*, (SELECT count(*) FROM chat) AS looked_at FROM claimed ORDER BY claimed.due""",
+            *_lock_due_args(now, limit, room, default_room),
         )
         return Locked([(_delivery(r), r["endpoint"]) for r in rows], bool(rows) and rows[0]["looked_at"] >= limit)
 
     async def save_all(self, deliveries: Iterable[Delivery]) -> set[str]:
         """`save` for many in one statement: the ids of those saved (the others had changed since)."""
+        return await self.record(deliveries, ())
+
+    async def record(self, deliveries: Iterable[Delivery], announcements: Sequence[Announcement], *,
+                     notify: str | None = None) -> set[str]:
+        """`save_all`, and for the deliveries it saved their events into the outbox (the rows
+        `UnitOfWork.emit` writes, each with its delivery's id), in one statement: atomic on its own,
+        so an outcome and its event need no transaction around them (one round trip, not four).
+        `notify`: the outbox channel to NOTIFY when events were written (no relay in this process to
+        wake directly). The ids of the deliveries saved."""
         ds = list(deliveries)
         if not ds:
             return set()
+        told = [list(column) for column in zip(*announcements, strict=True)] if announcements else [[]] * 6
         rows = await self.conn.fetch(
-            f"""UPDATE deliveries d SET status = u.status, attempts = u.attempts, last_error = u.last_error,
-                                        claimed_at = u.claimed_at, delivered_at = u.delivered_at,
-                                        not_before = u.not_before, version = u.version,
-                                        mime = {_MIME_KEPT.format(status="u.status")}
-               FROM unnest($1::text[], $2::int[], $3::text[], $4::int[], $5::text[], $6::timestamptz[],
-                           $7::timestamptz[], $8::timestamptz[])
-                    AS u(delivery_id, version, status, attempts, last_error, claimed_at, delivered_at, not_before)
-               WHERE d.delivery_id = u.delivery_id AND d.version = u.version - 1 RETURNING d.delivery_id""",
+            f"""WITH saved AS (
+                    UPDATE deliveries d SET status = u.status, attempts = u.attempts, last_error = u.last_error,
+                                            claimed_at = u.claimed_at, delivered_at = u.delivered_at,
+                                            not_before = u.not_before, version = u.version,
+                                            mime = {_MIME_KEPT.format(status="u.status")}
+                    FROM unnest($1::text[], $2::int[], $3::text[], $4::int[], $5::text[], $6::timestamptz[],
+                                $7::timestamptz[], $8::timestamptz[])
+                         AS u(delivery_id, version, status, attempts, last_error, claimed_at, delivered_at,
+                              not_before)
+                    WHERE d.delivery_id = u.delivery_id AND d.version = u.version - 1 RETURNING d.delivery_id
+                ), told AS (
+                    INSERT INTO outbox (event_id, topic, key, payload, headers)
+                    SELECT e.event_id, e.topic, e.key, e.payload, e.headers
+                    FROM unnest($9::text[], $10::text[], $11::text[], $12::text[], $13::bytea[], $14::jsonb[])
+                         WITH ORDINALITY AS e(delivery_id, event_id, topic, key, payload, headers, n)
+                    WHERE e.delivery_id IN (SELECT delivery_id FROM saved)
+                    ORDER BY e.n
+                    RETURNING 1
+                )
+                SELECT saved.delivery_id,
+                       (SELECT pg_notify($15, '') WHERE $15::text IS NOT NULL AND EXISTS (SELECT FROM told))
+                FROM saved""",
             [d.delivery_id for d in ds], [d.version for d in ds], [d.status for d in ds], [d.attempts for d in ds],
             [d.last_error for d in ds], [d.claimed_at for d in ds], [d.delivered_at for d in ds],
-            [d.not_before for d in ds],
+            [d.not_before for d in ds], *told, notify,
         )
         return {r["delivery_id"] for r in rows}
 

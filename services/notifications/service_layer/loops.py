@@ -8,9 +8,9 @@ and by sends that end, once half of an endpoint's or of the whole room is free a
    already took them. Looked for at most once per `delivery_poll_seconds`.
 2. Due deliveries are claimed in bulk, as many as there is room for: `delivery_concurrency` sends in
    flight in this process, of which at most `smtp_concurrency` to the mail server and
-   `webhook_per_endpoint` to any one webhook endpoint (its URL's host and port). One transaction
+   `webhook_per_endpoint` to any one webhook endpoint (its URL's host and port). One statement
    locks them (`FOR UPDATE SKIP LOCKED`, so N replicas take disjoint sets), moves each to `sending`
-   (`Delivery.claim`) and commits, before any of them is sent. Mail and webhooks are looked for
+   (as `Delivery.claim` does) and commits, before any of them is sent. Mail and webhooks are looked for
    apart, and an endpoint at its limit is not looked at, so no backlog hides anyone else's work. A
    pass asks for another at once only when its look for webhooks was cut short; otherwise the end
    of a send wakes the next, once half of its endpoint's room is free, so that a pass claims several.
@@ -22,11 +22,15 @@ and by sends that end, once half of an endpoint's or of the whole room is free a
    for the whole of it (connect, send, answer) and a cap on the answer's size (adapters/senders.py),
    so a trickling or endless endpoint ties up one of its own few slots for at most
    `webhook_timeout_seconds`.
-4. Each outcome and its event are recorded, waiting out the database (`call_until_available`): the
+4. Each outcome and its event are recorded (one statement for a batch of outcomes and their events:
+   `NotificationsUnitOfWork.record_outcomes`), waiting out the database (`call_until_available`): the
    send has happened, so its outcome must not be lost. The send's slot is free again as soon as it
    ends; its outcome waits a few milliseconds for others (`RECORD_LINGER`), and those that come in
    while a transaction is writing go together in the next one. A send that delivered nothing is tried
    again later (jittered backoff), up to `delivery_max_attempts`.
+
+Each of these steps is one statement, so the loop runs them outside a transaction
+(`one_statement_at_a_time`: no BEGIN and COMMIT, one round trip each).
 
 On shutdown the sends in flight get `webhook_timeout_seconds` to finish and be recorded; one still
 running after that is left to step 1, as after a crash.
@@ -63,7 +67,7 @@ from services.notifications.domain.delivery import PENDING, Delivery
 from services.notifications.service_layer.attendance import ask_about_attendance
 from services.notifications.service_layer.deps import NotificationsDeps
 from services.notifications.service_layer.digests import send_digests
-from services.notifications.service_layer.unit_of_work import NotificationsUnitOfWork
+from services.notifications.service_layer.unit_of_work import NotificationsUnitOfWork, one_statement_at_a_time
 from services.notifications.settings import NotificationSettings
 from shared.clock import ProgramClock
 from shared.contracts import events as ev
@@ -77,6 +81,8 @@ log = logging.getLogger(__name__)
 # second, a few more per transaction; alone, a mail's outcome is recorded this much later.
 RECORD_LINGER = 0.005
 
+# What each step of the loop runs in: a transaction, or (as the service runs it) the repositories
+# outside one, as every step is one statement (`one_statement_at_a_time`).
 Transaction = Callable[[], AbstractAsyncContextManager[NotificationsUnitOfWork]]
 
 
@@ -137,15 +143,10 @@ class Dispatcher:
         room = {endpoint: self._limit(endpoint) - n for endpoint, n in self._per_endpoint.items() if n}
         room.setdefault(MAIL_SERVER, self.settings.smtp_concurrency)
         async with self.transaction() as uow:
-            now = self.clock.now()
-            due, more = await uow.deliveries.lock_due(
-                now, limit, room=room, default_room=self.settings.webhook_per_endpoint
+            claimed, more = await uow.deliveries.claim_due(
+                self.clock.now(), limit, room=room, default_room=self.settings.webhook_per_endpoint
             )
-            for delivery, _ in due:
-                delivery.claim(now)
-            saved = await uow.deliveries.save_all(d for d, _ in due)
-        # Locked rows cannot have changed; a row that did anyway is someone else's and not sent here.
-        return [(d, endpoint) for d, endpoint in due if d.delivery_id in saved], more
+        return claimed, more
 
     async def settle_interrupted(self) -> None:
         """Step 1 of the module docstring; at most once per poll interval, as leases are long."""
@@ -290,11 +291,7 @@ class Dispatcher:
 
     async def _save_outcomes(self, batch: list[tuple[Delivery, ev.EventData | None, Any]]) -> set[str]:
         async with self.transaction() as uow:
-            saved = await uow.deliveries.save_all(delivery for delivery, _, _ in batch)
-            for delivery, event, _ in batch:
-                if delivery.delivery_id in saved and event is not None:
-                    uow.emit(event)
-        return saved
+            return await uow.record_outcomes([(delivery, event) for delivery, event, _ in batch])
 
     def _retry_at(self, attempts: int) -> datetime:
         backoff = Backoff(self.settings.delivery_retry_seconds, self.settings.delivery_retry_max_seconds)
@@ -351,7 +348,15 @@ async def deliver_notifications(service: Service) -> None:
             deadline=settings.webhook_timeout_seconds,
             max_answer_bytes=settings.webhook_max_answer_bytes,
         )
-    dispatcher = Dispatcher(service.transaction, service.clock, settings, senders, wake=deps.wake)
+    assert service.pool is not None, "the delivery loop starts after the database"
+    statements = functools.partial(
+        one_statement_at_a_time,
+        service.pool,
+        source=f"/tandem/{service.name}",
+        clock=service.clock,
+        schema=service.schema,
+    )
+    dispatcher = Dispatcher(statements, service.clock, settings, senders, wake=deps.wake)
     try:
         await run_loop("notifications delivery", dispatcher.step, poll=settings.delivery_poll_seconds, wake=deps.wake)
     finally:

@@ -94,6 +94,15 @@ class FakeDeliveries:
         found = sorted(mail + chosen, key=lambda pair: pair[0].not_before)[:limit]
         return Locked(found, bool(found) and len(window) >= limit)
 
+    async def claim_due(self, now: datetime, limit: int, *, room: Mapping[str, int],
+                        default_room: int) -> Locked:
+        """As adapters/repository.py: `lock_due`, each claimed by the aggregate and saved."""
+        found, more = await self.lock_due(now, limit, room=room, default_room=default_room)
+        for delivery, _ in found:
+            delivery.claim(now)
+        saved = await self.save_all(d for d, _ in found)
+        return Locked([(d, endpoint) for d, endpoint in found if d.delivery_id in saved], more)
+
     async def save_all(self, deliveries: Iterable[Delivery]) -> set[str]:
         return {d.delivery_id for d in deliveries if await self.save(d)}
 
@@ -286,6 +295,13 @@ class FakeNotificationsUnitOfWork(FakeUnitOfWork):
         self.digests = FakeDigests(self.tables)
         self.subjects = FakeSubjects(self.tables)
         self.invites = FakeStoredInvites(self.tables)
+
+    async def record_outcomes(self, outcomes) -> set[str]:
+        saved = await self.deliveries.save_all(d for d, _ in outcomes)
+        for delivery, event in outcomes:
+            if event is not None and delivery.delivery_id in saved:
+                self.emit(event)
+        return saved
 
     def for_(self, recipient_id: str) -> list[Delivery]:
         return [d for d in self.delivery_log.values() if d.recipient_id == recipient_id]

@@ -1,9 +1,13 @@
 """Claiming due deliveries in bulk on a real PostgreSQL: replicas take disjoint sets (SKIP LOCKED), an
-endpoint gets no more than its room, and one with none is not even looked at."""
+endpoint gets no more than its room, and one with none is not even looked at. The delivery loop claims
+in one statement (`claim_due`) and records outcomes with their events in one (`record_outcomes`),
+outside a transaction: each is held here to what the aggregate and a transaction would leave."""
 
 from __future__ import annotations
 
 import asyncio
+import json
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -11,6 +15,8 @@ import pytest
 from services.notifications.adapters.repository import MAIL_SERVER, DeliveryRepository
 from services.notifications.domain.delivery import Delivery
 from services.notifications.entrypoints.app import MIGRATIONS
+from services.notifications.service_layer.unit_of_work import one_statement_at_a_time
+from shared.clock import ProgramClock
 from shared.db import create_pool, migrate
 from shared.programs import PROGRAMS_TRACK
 from shared.replica import PAIRS_TRACK, PARTICIPANTS_TRACK
@@ -122,3 +128,71 @@ async def test_two_replicas_claiming_at_once_never_share_a_delivery(pool):
 
     one, other = await asyncio.gather(replica(), replica())
     assert sorted(one + other) == sorted(f"d{i}" for i in range(60))
+
+
+async def test_a_claim_in_one_statement_is_what_the_aggregate_claims_and_commits_on_its_own(pool):
+    originals = {d.delivery_id: d for d in [
+        *[delivery(f"m{i}", f"p{i}@example.com", channel="email", minutes_ago=10 - i) for i in range(3)],
+        delivery("hook", "https://chat.example/hook"),
+        delivery("later", "x@example.com", channel="email", minutes_ago=-5)]}
+    await add(pool, *originals.values())
+    async with pool.acquire() as conn:  # no transaction: the statement commits by itself
+        claimed, more = await DeliveryRepository(conn).claim_due(NOW, 8, room={MAIL_SERVER: 2}, default_room=4)
+    assert not more
+    assert [(d.delivery_id, endpoint) for d, endpoint in claimed] == [("m0", MAIL_SERVER), ("m1", MAIL_SERVER),
+                                                                      ("hook", "chat.example")]
+    async with pool.acquire() as conn:  # another connection sees the claims: they are committed
+        repo = DeliveryRepository(conn)
+        for d, _ in claimed:
+            reference = replace(originals[d.delivery_id])
+            reference.claim(NOW)  # what the aggregate would have made of it
+            assert d == reference == await repo.get(d.delivery_id)
+        assert (await repo.get("m2")).status == "pending" and (await repo.get("later")).status == "pending"
+
+
+async def test_two_replicas_claiming_in_one_statement_each_never_share_a_delivery(pool):
+    await add(pool, *[delivery(f"d{i}", f"https://host{i % 7}.example/{i}") for i in range(60)])
+
+    async def replica() -> list[str]:
+        mine: list[str] = []
+        while True:
+            async with pool.acquire() as conn:
+                claimed, _ = await DeliveryRepository(conn).claim_due(NOW, 5, room={}, default_room=50)
+            mine += [d.delivery_id for d, _ in claimed]
+            if not claimed:
+                return mine
+            await asyncio.sleep(0)
+
+    one, other = await asyncio.gather(replica(), replica())
+    assert sorted(one + other) == sorted(f"d{i}" for i in range(60))
+
+
+async def test_outcomes_and_their_events_are_written_together_and_only_for_the_deliveries_saved(pool):
+    await add(pool, *[delivery(f"d{i}", f"p{i}@example.com", channel="email") for i in range(3)])
+    async with pool.acquire() as conn:
+        claimed, _ = await DeliveryRepository(conn).claim_due(NOW, 8, room={}, default_room=8)
+    (first, _), (second, _), (third, _) = sorted(claimed, key=lambda c: c[0].delivery_id)
+    stale = replace(second)
+    async with pool.acquire() as conn:  # another replica settled the second already
+        second.claimed_at = NOW - timedelta(hours=1)
+        second.interrupted(NOW, timedelta(minutes=2))
+        assert await DeliveryRepository(conn).save_all([second]) == {"d1"}
+    outcomes = [(first, first.delivered(NOW)), (stale, stale.fail("refused (550)")),
+                (third, third.try_later("busy (451)", retry_at=NOW + timedelta(minutes=1), max_attempts=3))]
+    async with one_statement_at_a_time(pool, source="/test", clock=ProgramClock(), schema="notifications") as uow:
+        assert await uow.record_outcomes(outcomes) == {"d0", "d2"}
+    async with pool.acquire() as conn:
+        events = await conn.fetch("SELECT topic, key, payload FROM outbox ORDER BY id")
+        states = dict(await conn.fetch("SELECT delivery_id, status FROM deliveries"))
+    assert states == {"d0": "delivered", "d1": "failed", "d2": "pending"}
+    (told,) = events  # the delivered one's; the stale failure was not saved, the retry tells nothing
+    assert json.loads(told["payload"])["type"] == "notification.delivered"
+    assert json.loads(told["payload"])["data"]["notification_id"] == "d0"
+
+
+async def test_an_event_emitted_outside_a_transaction_is_refused_rather_than_lost(pool):
+    await add(pool, delivery("d0", "p0@example.com", channel="email"))
+    with pytest.raises(RuntimeError, match="outside a transaction"):
+        async with one_statement_at_a_time(pool, source="/test", clock=ProgramClock(), schema="notifications") as uow:
+            claimed, _ = await uow.deliveries.claim_due(NOW, 1, room={}, default_room=1)
+            uow.emit(claimed[0][0].delivered(NOW))
