@@ -217,11 +217,33 @@ async def _envelope_and_data(smtp: aiosmtplib.SMTP, sender: bytes, recipient: by
         answer = await smtp.execute_command(b"RCPT", b"TO:<" + recipient + b">")
         if answer.code not in (aiosmtplib.SMTPStatus.completed, aiosmtplib.SMTPStatus.will_forward):
             raise aiosmtplib.SMTPRecipientRefused(answer.code, answer.message, recipient.decode())
-        await smtp.data(mail)
+        await _data(smtp, mail)
     except aiosmtplib.SMTPResponseException:
         with contextlib.suppress(ConnectionError, aiosmtplib.SMTPResponseException):
             await smtp.rset()
         raise
+
+
+async def _data(smtp: aiosmtplib.SMTP, mail: bytes) -> None:
+    """`SMTP.data` for bytes whose every line break is already CRLF, as mail_format writes them.
+    aiosmtplib makes line breaks CRLF and stuffs dots with two regular expressions over the whole
+    mail, about a tenth of a send's CPU; such bytes need only the dots stuffed (RFC 5321 4.5.2), which
+    a plain replace does. Bytes with another line break go through `SMTP.data` as before."""
+    if not (mail.count(b"\r") == mail.count(b"\n") == mail.count(b"\r\n") and mail.endswith(b"\r\n")):
+        await smtp.data(mail)
+        return
+    answer = await smtp.execute_command(b"DATA")
+    if answer.code != aiosmtplib.SMTPStatus.start_input:
+        raise aiosmtplib.SMTPDataError(answer.code, answer.message)
+    protocol = smtp.protocol
+    if protocol is None:
+        raise aiosmtplib.SMTPServerDisconnected("Connection lost")
+    stuffed = mail.replace(b"\r\n.", b"\r\n..")
+    # One mail at a time on a connection (smtp_connections.py): nothing else reads its answers.
+    protocol.write((b"." + stuffed if stuffed.startswith(b".") else stuffed) + b".\r\n")
+    answer = await protocol.read_response(timeout=smtp.timeout)
+    if answer.code != aiosmtplib.SMTPStatus.completed:
+        raise aiosmtplib.SMTPDataError(answer.code, answer.message)
 
 
 def _by_code(code: int, reason: str) -> Exception:

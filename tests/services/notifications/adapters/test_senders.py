@@ -101,6 +101,27 @@ async def test_bytes_written_when_planned_go_out_as_they_are_dated_at_the_send(s
     await sender.close()
 
 
+async def test_lines_beginning_with_a_dot_arrive_as_written(smtp):
+    """The stored bytes go out with only their dots stuffed (no pass over their line breaks): the
+    server takes every line back as it was, a lone dot included (it would end the mail)."""
+    from datetime import UTC, datetime
+
+    from services.notifications.adapters.mail_format import MailWriter
+
+    server, sender = smtp()
+    body = ".starts with a dot\n.\n..two\nend."
+    written = MailWriter("Tandem <noreply@tandem.example>").write(replace(MESSAGE, body=body),
+                                                                   date=datetime(2020, 1, 1, tzinfo=UTC))
+    assert b"\r\n.starts" in written  # quoted-printable leaves a leading dot as it is
+    await sender.send(replace(MESSAGE, mime=written))
+    raw = b"Date: x\r\nTo: ana.souza@example.com\r\n\r\nline\n.lone LF then a dot\r\n"  # not CRLF throughout
+    await sender.send(replace(MESSAGE, delivery_id="d2", mime=raw))
+    first, second = server.accepted
+    assert first.split(b"\r\n", 1)[1] == written.split(b"\r\n", 1)[1]
+    assert second.endswith(b"\r\n\r\nline\r\n.lone LF then a dot\r\n")  # made CRLF by aiosmtplib, as before
+    await sender.close()
+
+
 class RefusingSenderThenData(Refusing):
     """Refuses the first MAIL FROM (451) and the first DATA (554); takes what follows."""
 
