@@ -26,7 +26,7 @@ from shared.people import Participant
 from . import explanation, reasons
 from .certificate import Certificate
 from .forgotten import name_of, without_the_forgotten
-from .messages import actions, phrases
+from .messages import actions, participants, phrases
 from .messages.structure import DIRECT
 from .outgoing import Action, Attachment, Outgoing
 
@@ -95,7 +95,9 @@ def _meeting(template: str, data, mentor: Participant, mentee: Participant, *, m
                       f"text/calendar; method={method}"),
             useful_until=data.start if template != "meeting_cancelled" else None,
             actions=() if template == "meeting_cancelled" else (
-                _change_meeting(data.meeting_id, data.start, sequence=data.sequence),)))
+                _change_meeting(data.meeting_id, data.start, sequence=data.sequence),),
+            # An invite about a forgotten person keeps its neutral words (forgotten.py).
+            invite_title=None if other.erased else participants.INVITE_TITLE[data.occurrence == 1]))
     return out
 
 

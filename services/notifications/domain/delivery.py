@@ -41,10 +41,12 @@ from . import program_team
 from .messages import template
 from .outgoing import Attachment, Outgoing
 from . import preferences
-from .invites import with_page_link
+from .invites import for_reader
 from .links import LONG_LIVED, PREFERENCES, UNSUBSCRIBE, ActionLink, LinkMaker
 from .quiet_hours import next_allowed
 from .messages import actions as actions_text
+from .messages import participants as participant_messages
+from .messages.structure import DIRECT
 from .render import Writer, render
 
 NAMESPACE = uuid.UUID("0b7e3c52-57a4-4c43-8f0e-8d9a1f2e6c33")
@@ -177,6 +179,7 @@ def _plan_one(item: Outgoing, person: Participant, cause_event_id: str, cause_ty
     preferences_url = unsubscribe = None
     buttons: list[tuple] = []
     attachment = item.attachment
+    page: tuple[str, str] | None = None  # the invite's meeting page, and the sentence that carries it
     if links is not None:
         preferences_url = links.url(ActionLink(pid, PREFERENCES[0], pid, PREFERENCES[1], now + LONG_LIVED))
         kind = preferences.kind_of(item.template)
@@ -187,9 +190,10 @@ def _plan_one(item: Outgoing, person: Participant, cause_event_id: str, cause_ty
             url = links.url(ActionLink(pid, action.subject_kind, action.subject_id, action.action,
                                        action.expires_at or now + LONG_LIVED, action.variant), action.choice)
             buttons.append((action.label, url))
-            if action.in_invite and attachment is not None and attachment.mime_type.startswith("text/calendar"):
-                line = Writer(language, comm.style).fill(actions_text.INVITE_LINK, {"url": url}).text
-                attachment = with_page_link(attachment, url, line)
+            if action.in_invite:
+                page = (url, Writer(language, comm.style).fill(actions_text.INVITE_LINK, {"url": url}).text)
+    if attachment is not None and attachment.mime_type.startswith("text/calendar") and (page or item.invite_title):
+        attachment = _invite_for(attachment, item, Writer(language, comm.style), page)
     rendered = render(template(item.template), language, comm.style, item.context, preferences_url=preferences_url,
                       links=buttons, unsubscribe=unsubscribe)
     if item.certificate is not None:
@@ -205,6 +209,19 @@ def _plan_one(item: Outgoing, person: Participant, cause_event_id: str, cause_ty
         body=rendered.text, html=rendered.html, not_before=not_before, attachment=attachment,
         unsubscribe_url=unsubscribe[1] if unsubscribe else None,
     )
+
+
+def _invite_for(invite: Attachment, item: Outgoing, writer: Writer, page: tuple[str, str] | None) -> Attachment:
+    """The reader's copy of a meeting's invite: its title and description in their words and on their
+    clock (when the message gives its title), and their meeting page (when it has one)."""
+    url, line = page or (None, None)
+    if item.invite_title is None:
+        return for_reader(invite, url=url, line=line)
+    lines = [writer.fill(text, item.context).text
+             for text in participant_messages.INVITE_DESCRIPTION.get(writer.tone, participant_messages.INVITE_DESCRIPTION[DIRECT])
+             if writer.has_values(text, item.context)]
+    return for_reader(invite, url=url, line=line, title=writer.fill(item.invite_title, item.context).text,
+                      description="\n".join(lines))
 
 
 def plan_for_team(outgoing: Iterable[Outgoing], contacts: Iterable[OpsContact], *, program_id: str,

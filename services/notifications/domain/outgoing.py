@@ -54,3 +54,6 @@ class Outgoing:
     certificate: Certificate | None = None
     # What the message asks the reader to do, as links to small pages (domain/links.py).
     actions: tuple[Action, ...] = ()
+    # The title of the calendar invite attached, in the reader's words; with it, the invite's title and
+    # description are written for the reader (domain/invites.py) from the message's parameters.
+    invite_title: Text | None = None

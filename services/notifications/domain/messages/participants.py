@@ -69,6 +69,14 @@ _WHERE = msg("any", "Where: {location}")
 _OTHER_CLOCK = {D: msg("direct", "For {other_name}, that is {start_other}."),
                 I: msg("indirect", "For {other_name}, this is {start_other}.")}
 
+# A meeting's calendar invite in each reader's words (scheduling writes it in English): its title, by
+# whether it is the pair's first meeting, and the lines of its description, each shown when its
+# values are there; the invite's link sentence (actions.INVITE_LINK) follows them.
+INVITE_TITLE = {True: msg("any", "First mentoring meeting with {other_name}"),
+                False: msg("any", "Mentoring meeting with {other_name}")}
+_WHEN = msg("any", "When: {start} ({duration})")
+INVITE_DESCRIPTION = {D: (_WHEN, _OTHER_CLOCK[D], _WHERE), I: (_WHEN, _OTHER_CLOCK[I], _WHERE)}
+
 MEETING_SCHEDULED = _template(
     "meeting_scheduled",
     Variant(Switch("kind", {"kickoff": msg("direct", "First meeting with {other_name}: {start_short}"),

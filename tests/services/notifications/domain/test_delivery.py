@@ -9,7 +9,9 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from icalendar import Calendar
 
+from services.notifications.domain import compose
 from services.notifications.domain.compose import Outgoing
 from services.notifications.domain.delivery import (
     INTERRUPTED,
@@ -18,7 +20,10 @@ from services.notifications.domain.delivery import (
     delivery_id,
     plan,
 )
+from services.notifications.domain.links import LinkMaker, LinkSigner
+from shared import ical
 from shared.contracts import events as ev
+from shared.contracts.examples import EXAMPLES
 from tests.services.notifications.fakes import participant
 
 NOW = datetime(2027, 1, 4, 12, 0, tzinfo=UTC)
@@ -128,3 +133,71 @@ def test_planning_renders_routes_and_times_each_message():
     assert to_ana.not_before == datetime(2027, 1, 5, 10, 30, tzinfo=UTC)  # after her quiet hours
     assert (to_bram.channel, to_bram.address, to_bram.not_before) == ("webhook", "https://chat.example/b", night)
     assert all(d.status == "pending" and d.version == 0 for d in (to_ana, to_bram))
+
+
+def _scheduling_invite(method: str = "REQUEST") -> str:
+    """An invite as scheduling writes it: its title and description in English, for both readers."""
+    line = ical.content_line
+    return "".join([
+        "BEGIN:VCALENDAR\r\n", "VERSION:2.0\r\n", line("PRODID", "-//Tandem//Scheduling//EN"), f"METHOD:{method}\r\n",
+        "BEGIN:VEVENT\r\n", line("SUMMARY", ical.text("Mentoring kickoff: Bram de Vries & Ana Souza")),
+        "DTSTART:20270113T120000Z\r\n", "DTEND:20270113T124500Z\r\n", line("UID", "0f6d@tandem"), "SEQUENCE:0\r\n",
+        line("ATTENDEE", "mailto:bram@example.com", (("CN", "Bram de Vries"),)),
+        line("ATTENDEE", "mailto:ana@example.com", (("CN", "Ana Souza"),)),
+        line("DESCRIPTION", ical.text("Mentoring kickoff of Bram de Vries (mentor) and Ana Souza (mentee).\n"
+                                      "Replies to this invitation are not read.")),
+        line("LOCATION", ical.text("https://meet.jit.si/tandem-5f0c2f43")),
+        "END:VEVENT\r\n", "END:VCALENDAR\r\n"])
+
+
+@pytest.mark.parametrize("occurrence, bram_title, ana_title", [
+    (1, "Eerste mentorbijeenkomst met Ana Souza", "Primeiro encontro de mentoria com Bram de Vries"),
+    (3, "Mentorbijeenkomst met Ana Souza", "Encontro de mentoria com Bram de Vries"),
+])
+def test_each_reader_gets_the_invite_in_their_own_language_and_on_their_own_clock(occurrence, bram_title,
+                                                                                    ana_title):
+    bram = participant("bram", name="Bram de Vries", roles=("mentor",), locale="nl-NL")
+    ana = participant("ana", name="Ana Souza", locale="pt-BR", tz="America/Sao_Paulo", style="indirect")
+    data = ev.MeetingScheduled.model_validate({
+        **EXAMPLES[("meetings.v1", "meeting.scheduled")], "occurrence": occurrence,
+        "kind": "kickoff" if occurrence == 1 else "recurring", "ics": _scheduling_invite()})
+    links = LinkMaker(LinkSigner(["k1"]), "https://mentoring.example/")
+    to_bram, to_ana = plan(compose.meeting_scheduled(data, bram, ana), {"bram": bram, "ana": ana},
+                           cause_event_id="e1", cause_type="meeting.scheduled", now=NOW, links=links)
+
+    bram_event = Calendar.from_ical(to_bram.attachment.content).events[0]
+    assert str(bram_event["SUMMARY"]) == bram_title
+    bram_says = str(bram_event["DESCRIPTION"])
+    assert "woensdag 13 januari 2027, 13:00 (Midden-Europese tijd)" in bram_says and "45 minuten" in bram_says
+    assert "Voor Ana Souza is dat woensdag 13 januari 2027, 09:00 (Braziliaanse tijd)." in bram_says
+    assert "Waar: https://meet.jit.si/tandem-5f0c2f43" in bram_says
+    assert bram_says.endswith(str(bram_event["URL"])) and "Gebruik deze link" in bram_says
+
+    ana_event = Calendar.from_ical(to_ana.attachment.content).events[0]
+    assert str(ana_event["SUMMARY"]) == ana_title
+    ana_says = str(ana_event["DESCRIPTION"])
+    assert "quarta-feira, 13 de janeiro de 2027 09:00 (Horário de Brasília)" in ana_says
+    assert "Para Bram de Vries, isso corresponde a" in ana_says and "Para remarcar ou cancelar" in ana_says
+    assert str(ana_event["URL"]) != str(bram_event["URL"])  # each reader's own page
+
+    for event in (bram_event, ana_event):  # scheduling's English is gone; what calendars go by is kept
+        assert "Mentoring" not in str(event["SUMMARY"]) + str(event["DESCRIPTION"])
+        assert (str(event["UID"]), int(event["SEQUENCE"]), event.start) == (
+            "0f6d@tandem", 0, datetime(2027, 1, 13, 12, 0, tzinfo=UTC))
+        assert [str(a) for a in event["ATTENDEE"]] == ["mailto:bram@example.com", "mailto:ana@example.com"]
+        assert str(event["LOCATION"]) == "https://meet.jit.si/tandem-5f0c2f43"
+
+
+def test_a_cancelled_meetings_invite_is_in_the_readers_language_too():
+    bram = participant("bram", name="Bram de Vries", roles=("mentor",), locale="nl-NL")
+    ana = participant("ana", name="Ana Souza", locale="ja", tz="Asia/Tokyo")
+    data = ev.MeetingCancelled.model_validate({
+        **EXAMPLES[("meetings.v1", "meeting.cancelled")], "ics": _scheduling_invite("CANCEL")})
+    to_bram, to_ana = plan(compose.meeting_cancelled(data, bram, ana), {"bram": bram, "ana": ana},
+                           cause_event_id="e1", cause_type="meeting.cancelled", now=NOW)
+    bram_event = Calendar.from_ical(to_bram.attachment.content).events[0]
+    assert str(bram_event["SUMMARY"]) == "Eerste mentorbijeenkomst met Ana Souza"
+    assert "URL" not in bram_event  # a cancelled meeting has no page to move it
+    ana_event = Calendar.from_ical(to_ana.attachment.content).events[0]
+    assert str(ana_event["SUMMARY"]) == "Bram de Vriesさんとの最初のメンタリング・ミーティング"
+    assert "2027年1月13日水曜日 21:00（日本時間）" in str(ana_event["DESCRIPTION"])

@@ -1,5 +1,6 @@
-"""Each reader's invite: their meeting page in URL and at the end of DESCRIPTION, everything else as
-scheduling wrote it; read back with two parsers (`icalendar` and `vobject`)."""
+"""Each reader's invite: their meeting page in URL and at the end of DESCRIPTION, the title and
+description in their words when given, everything else as scheduling wrote it; read back with two
+parsers (`icalendar` and `vobject`)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from icalendar import Calendar
 
-from services.notifications.domain.invites import with_page_link
+from services.notifications.domain.invites import for_reader, with_page_link
 from services.notifications.domain.outgoing import Attachment
 from shared import ical
 
@@ -53,3 +54,32 @@ def test_the_reader_gets_their_page_and_everything_else_stays(description, old_u
 def test_a_file_that_is_not_a_calendar_is_sent_as_it_came():
     for junk in ("", "hello", "BEGIN:VCALENDAR\r\nno colon here\r\n"):
         assert with_page_link(_attachment(junk), PAGE, SENTENCE).content == junk
+
+
+@settings(max_examples=200, deadline=None)
+@given(title=st.text(st.characters(blacklist_categories=("Cs", "Cc")), min_size=1, max_size=120).filter(str.strip),
+       description=st.text(st.characters(blacklist_categories=("Cs", "Cc")), max_size=300),
+       old_url=st.none() | st.just("https://old.example/x"))
+def test_the_reader_gets_the_title_and_description_in_their_words(title, description, old_url):
+    original = _invite("Mentoring kickoff of Ana and Bram (English)", url=old_url)
+    content = for_reader(_attachment(original), url=PAGE, line=SENTENCE, title=title,
+                         description=description).content
+    assert all(len(line) <= 75 for line in content.encode().split(b"\r\n"))
+    expected = f"{description.strip()}\n\n{SENTENCE}" if description.strip() else SENTENCE
+
+    event = Calendar.from_ical(content).events[0]
+    assert str(event["SUMMARY"]) == title and str(event["DESCRIPTION"]) == expected and str(event["URL"]) == PAGE
+    assert int(event["SEQUENCE"]) == 2 and str(event["ATTENDEE"].params["CN"]) == "Oliveira, Ana Maria: mentee"
+
+    second = vobject.readOne(content).vevent
+    assert second.summary.value == title and second.description.value == expected
+    assert len(second.contents["summary"]) == 1 and len(second.contents["description"]) == 1
+
+
+def test_without_a_page_of_its_own_the_invite_keeps_the_one_it_had():
+    content = for_reader(_attachment(_invite("English", url="https://old.example/x")), title="Mentorbijeenkomst",
+                         description="Wanneer: morgen").content
+    event = Calendar.from_ical(content).events[0]
+    assert (str(event["URL"]), str(event["SUMMARY"]), str(event["DESCRIPTION"])) == (
+        "https://old.example/x", "Mentorbijeenkomst", "Wanneer: morgen")
+    assert for_reader(_attachment("hello"), title="x").content == "hello"
