@@ -24,8 +24,8 @@ again one event per transaction (shared/consumer.py), where waiting is safe.
 
 A wave of kickoffs (service_layer/planning.py `plan_kickoffs`) takes every person of its pairs at
 once, in the same ascending order, as its first event would (waiting only when that is the first
-to lock anything). Before that it holds only the series rows it has just inserted, which no other
-transaction can see, so the order above still holds.
+to lock anything). Before that it holds only the pair rows it has just inserted, which no other
+transaction can see, so the order above still holds (its series rows are written after placing).
 """
 
 from __future__ import annotations

@@ -46,14 +46,22 @@ class SeriesRepository:
             series.reason, series.planned, series.plan_next_at,
         ) is not None
 
-    async def add_many(self, series: Sequence[Series]) -> set[str]:
-        """`add` for each (each relationship once): the relationship ids whose series is new."""
-        rows = await self.conn.fetch(
-            """INSERT INTO series (relationship_id, occurrences, status, reason, planned, plan_next_at)
-               SELECT * FROM unnest($1::text[], $2::int[], $3::text[], $4::text[], $5::int[], $6::timestamptz[])
-               ON CONFLICT DO NOTHING RETURNING relationship_id""",
-            *_series_columns(series))
+    async def known(self, relationship_ids: Sequence[str]) -> set[str]:
+        """Those of these relationships whose series is already followed here."""
+        rows = await self.conn.fetch("SELECT relationship_id FROM series WHERE relationship_id = ANY($1::text[])",
+                                     list(relationship_ids))
         return {r["relationship_id"] for r in rows}
+
+    async def add_new(self, series: Sequence[Series]) -> None:
+        """Series not followed before (`known` said so, after their pairs were inserted in this
+        transaction: a concurrent transaction adding one of them was waited for there), as they stand
+        once planned: one row each, written once. Should one exist after all, the insert fails (unique
+        key) rather than skip it silently."""
+        if series:
+            await self.conn.execute(
+                """INSERT INTO series (relationship_id, occurrences, status, reason, planned, plan_next_at)
+                   SELECT * FROM unnest($1::text[], $2::int[], $3::text[], $4::text[], $5::int[], $6::timestamptz[])""",
+                *_series_columns(series))
 
     async def get(self, relationship_id: str, *, lock: bool = False) -> Series | None:
         row = await self.conn.fetchrow(
@@ -72,16 +80,6 @@ class SeriesRepository:
             "UPDATE series SET status = $2, reason = $3, planned = $4, plan_next_at = $5 WHERE relationship_id = $1",
             series.relationship_id, series.status, series.reason, series.planned, series.plan_next_at,
         )
-
-    async def save_many(self, series: Sequence[Series]) -> None:
-        """`save` for each (each relationship once), in one statement."""
-        await self.conn.execute(
-            """UPDATE series s SET status = v.status, reason = v.reason, planned = v.planned,
-                                   plan_next_at = v.plan_next_at
-               FROM unnest($1::text[], $2::int[], $3::text[], $4::text[], $5::int[], $6::timestamptz[])
-                    AS v(relationship_id, occurrences, status, reason, planned, plan_next_at)
-               WHERE s.relationship_id = v.relationship_id""",
-            *_series_columns(series))
 
     async def claim_due(self, now: datetime) -> Series | None:
         """The earliest due series no other transaction holds, locked; None when there is none."""

@@ -84,10 +84,13 @@ async def plan_kickoffs(uow: SchedulingUnitOfWork, settings: SchedulingSettings,
     the wave's order, around the bookings read for the wave plus those its predecessors made in
     `busy` (the same rows, by the same overlap test as the table's `&&`)."""
     pairs = [replica.pair_from_event(applied.data) for applied in wave]
-    await uow.pairs.add_many(pairs)
-    fresh = [Series(pair, occurrences=settings.series_occurrences) for pair in pairs]
-    new = await uow.series.add_many(fresh)
-    todo = [(applied, series) for applied, series in zip(wave, fresh, strict=True) if series.relationship_id in new]
+    await uow.pairs.add_many(pairs)  # a transaction adding one of these series too is waited for here
+    known = await uow.series.known([pair.relationship_id for pair in pairs])
+    todo = [
+        (applied, Series(pair, occurrences=settings.series_occurrences))
+        for applied, pair in zip(wave, pairs, strict=True)
+        if pair.relationship_id not in known
+    ]
     if not todo:
         return False  # already following all these pairs
     found = await uow.participants.many(sorted({pid for _, series in todo for pid in series.pair.members}))
@@ -105,9 +108,9 @@ async def plan_kickoffs(uow: SchedulingUnitOfWork, settings: SchedulingSettings,
         kickoffs.append(_Kickoff(applied, series, two, now, program, terms, rules, series.aim(1, now=now, rules=rules)))
     read = await uow.meetings.busy_many([(k.series.pair.members, *k.aim.reach(k.rules)) for k in kickoffs])
     meetings, reminders = _place_in_order(uow, kickoffs, read)
+    await uow.series.add_new([k.series for k in kickoffs])  # as planned: written once, before its meetings
     await uow.meetings.add_new(meetings)
     await uow.reminders.add_new(reminders)
-    await uow.series.save_many([k.series for k in kickoffs])
     _count_after_commit(uow, meetings)
     return bool(meetings)
 
