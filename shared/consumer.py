@@ -16,7 +16,9 @@ For every event a service handles:
    order per key is kept (a record without a key has none to keep: it queues alone); the rest of
    the batch, and the next batches, go on. Retries follow
    `shared.retry`'s jittered backoff: the database or broker being away is retried until it comes
-   back; `NotYetKnown` (data still on its way on another topic) up to `max_deferrals` times;
+   back; `NotYetKnown` (data still on its way on another topic) up to `max_deferrals` times, and
+   also once, early, as soon as the service applies other events (its data may be among them: a
+   match request ahead of its mentee's profile), an early try that finds nothing not counted;
    anything else up to `max_attempts` times; `PermanentError` and a message that is not an event
    (step 1) not at all. Then it is dead-lettered with its reason, and the events behind it go on.
 4. A dead-lettered record is recorded by its place (`dead_lettered`: topic, partition, offset) once
@@ -322,6 +324,10 @@ class _Waiting:
     counts: Counter[str] = field(default_factory=Counter)
     verdict: tuple[str, str] | None = None  # (reason, error type) once it is given up
     checked: bool = False  # looked up among the records dead-lettered before (a redelivery)
+    # Waiting for data: the time of its next counted try while an early one (`_data_arrived`) is due;
+    # None when no early try is pending. At most one early try between two counted ones.
+    early_until: float | None = None
+    woken: bool = False  # had its early try since its last counted one
 
 
 class _Lot:
@@ -557,8 +563,28 @@ class Consumer:
                 raise
             for r in records:
                 lot.ledger.took(Partition(r.topic, r.partition), r.offset)
+        if any(o.done() and not o.cancelled() and o.result() == "handled" for o in outcomes):
+            self._data_arrived()
         await lot.commit(runtime.limits)
         return outcomes
+
+    def _data_arrived(self) -> None:
+        """Events of this service were just applied: a record parked because its data was still on
+        its way (often on another topic of the same service: a match request ahead of its mentee's
+        profile) is tried again now rather than after its backoff. Such an early try does not count
+        against `max_deferrals`, and a record gets at most one between two tries that count, so a
+        flood of unknown events costs at most twice the tries it did."""
+        now = time.monotonic()
+        for lot in self._lots:
+            woke = False
+            for queue in lot.ledger.queues.values():
+                head = queue[0]
+                waiting: _Waiting = head.item
+                if head.due > now and not waiting.woken and waiting.verdict is None and waiting.counts["not_yet_known"]:
+                    waiting.woken, waiting.early_until, head.due = True, head.due, now
+                    woke = True
+            if woke:
+                lot.wake.set()
 
     async def _take_topic(
         self, runtime: Runtime, lot: _Lot, topic: str, records: Sequence[ConsumerRecord]
@@ -689,6 +715,8 @@ class Consumer:
             return
         self._settled(waiting.topic, _type_of(waiting), waiting.outcome, result)
         lot.ledger.settle(entry, time.monotonic())
+        if result == "handled":
+            self._data_arrived()
 
     async def _dead_letter_given_up(self, runtime: Runtime, lot: _Lot, given_up: list[Parked]) -> None:
         """Write the dead letters of records given up, together; then record them, then settle them."""
@@ -745,8 +773,13 @@ class Consumer:
             return
         assert event is not None
         kind = _kind(exc)
-        waiting.counts[kind] += 1
         metrics.HANDLER_RETRIES.labels(self.service, topic, kind).inc()
+        early_until, waiting.early_until = waiting.early_until, None
+        if early_until is not None and kind == "not_yet_known" and early_until > time.monotonic():
+            entry.due = early_until  # an early try (`_data_arrived`): not counted, the counted one stays due
+            return
+        waiting.woken = False  # a counted try: the next period may have its early one
+        waiting.counts[kind] += 1
         if isinstance(exc, PermanentError):
             waiting.verdict = (str(exc), "PermanentError")
         elif kind == "not_yet_known" and waiting.counts[kind] >= limits.max_deferrals:

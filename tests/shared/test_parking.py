@@ -3,7 +3,9 @@ committed only up to what is settled, and a dead-lettered record handed over aga
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import time
 from collections.abc import Iterable
 
 import pytest
@@ -297,3 +299,54 @@ async def test_a_batch_whose_commit_failed_once_is_applied_again_whole_and_nothi
     outcomes = await consumer._take(runtime, lot, {TOPIC: [record(0, "a1", "a"), record(1, "b1", "b")]})
     assert [await o for o in outcomes] == ["handled", "handled"]
     assert store.applied == ["a1", "b1"] and not lot.ledger.queues
+
+
+# --- data on its way: an early try when the service applies other events -----------------------
+
+def _parked_head(lot) -> Parked:
+    (head,) = lot.ledger.heads()
+    return head
+
+
+async def test_a_record_waiting_for_data_is_tried_again_as_soon_as_its_service_applies_other_events():
+    """A match request ahead of its mentee's profile: the profile is applied by another subscriber of
+    the same service, and the request goes at once instead of after its backoff."""
+    from shared.consumer import _Lot
+
+    store = Store()
+    consumer, runtime, _ = make(store, max_deferrals=3)
+    requests, profiles = _Lot("requests"), _Lot("profiles")
+    consumer._lots += [requests, profiles]  # as attaching the subscribers to a broker does
+    (outcome,) = await consumer._take(runtime, requests, {TOPIC: [record(0, "a1", "a", "wait:a1")]})
+    head = _parked_head(requests)
+    head.due = time.monotonic() + 3600  # a long backoff: only an early try settles it within this test
+
+    store.known.add("wait:a1")  # what the next batch brings
+    await consumer._take(runtime, profiles, {TOPIC: [record(1, "b1", "b")]})
+    assert await asyncio.wait_for(outcome, 5) == "handled"
+    assert store.applied == ["b1", "a1"] and store.calls["a1"] == 2
+    await consumer.close()
+
+
+async def test_an_early_try_that_still_finds_nothing_is_not_counted_and_comes_once_between_counted_tries():
+    from shared.consumer import _Lot
+
+    store = Store()
+    consumer, runtime, producer = make(store, max_deferrals=2)
+    requests, profiles = _Lot("requests"), _Lot("profiles")
+    consumer._lots += [requests, profiles]
+    (outcome,) = await consumer._take(runtime, requests, {TOPIC: [record(0, "a1", "a", "wait:a1")]})
+    head = _parked_head(requests)
+    later = head.due = time.monotonic() + 3600
+
+    await consumer._take(runtime, profiles, {TOPIC: [record(1, "b1", "b")]})  # the data is not in it
+    await eventually(lambda: _async(store.calls["a1"] == 2), 5, "the early try")
+    assert head.due == later and head.item.counts["not_yet_known"] == 1  # not counted; the counted try stays due
+    await consumer._take(runtime, profiles, {TOPIC: [record(2, "b2", "b")]})
+    assert head.due == later  # no second early try before the counted one (the wake-up is immediate)
+
+    head.due = time.monotonic()  # its counted try comes: the second of max_deferrals, so it is given up
+    requests.wake.set()
+    assert await asyncio.wait_for(outcome, 5) == "dead_lettered"
+    assert store.calls["a1"] == 3 and producer.letters == [(0, "still unknown after 2 attempts: a1 is not known yet")]
+    await consumer.close()
