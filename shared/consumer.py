@@ -17,8 +17,9 @@ For every event a service handles:
    the batch, and the next batches, go on. Retries follow
    `shared.retry`'s jittered backoff: the database or broker being away is retried until it comes
    back; `NotYetKnown` (data still on its way on another topic) up to `max_deferrals` times, and
-   also once, early, as soon as the service applies other events (its data may be among them: a
-   match request ahead of its mentee's profile), an early try that finds nothing not counted;
+   also early, up to `EARLY_TRIES` times between two of those, when the service applies other events
+   (its data may be among them: a match request ahead of its mentee's profile), an early try that
+   finds nothing not counted;
    anything else up to `max_attempts` times; `PermanentError` and a message that is not an event
    (step 1) not at all. Then it is dead-lettered with its reason, and the events behind it go on.
 4. A dead-lettered record is recorded by its place (`dead_lettered`: topic, partition, offset) once
@@ -123,6 +124,12 @@ Handler = Callable[[Any, Any, Any], Awaitable[None]]  # (event data, unit of wor
 Subscriptions = Mapping[type[EventData], Handler]
 
 
+# A record waiting for data is tried early, when its service applies other events, at most this many
+# times between two counted tries, the first EARLY_SPACING s after its last try, then twice as long
+# after each: a little lag between two topics is caught at once, and a flood of unknown events costs
+# at most 1 + EARLY_TRIES times the tries it did.
+EARLY_TRIES = 3
+EARLY_SPACING = 0.025
 LETTERS_PER_ROUND = 1000  # parked records dealt with in one round of a subscriber's parking task
 
 
@@ -325,9 +332,10 @@ class _Waiting:
     verdict: tuple[str, str] | None = None  # (reason, error type) once it is given up
     checked: bool = False  # looked up among the records dead-lettered before (a redelivery)
     # Waiting for data: the time of its next counted try while an early one (`_data_arrived`) is due;
-    # None when no early try is pending. At most one early try between two counted ones.
+    # None when no early try is pending.
     early_until: float | None = None
-    woken: bool = False  # had its early try since its last counted one
+    early_left: int = EARLY_TRIES  # early tries left before its next counted one
+    last_try: float = 0.0  # monotonic time of its last failed try
 
 
 class _Lot:
@@ -571,18 +579,25 @@ class Consumer:
     def _data_arrived(self) -> None:
         """Events of this service were just applied: a record parked because its data was still on
         its way (often on another topic of the same service: a match request ahead of its mentee's
-        profile) is tried again now rather than after its backoff. Such an early try does not count
-        against `max_deferrals`, and a record gets at most one between two tries that count, so a
-        flood of unknown events costs at most twice the tries it did."""
+        profile) is tried again soon rather than after its backoff (`EARLY_TRIES`). Such an early try
+        does not count against `max_deferrals`."""
         now = time.monotonic()
         for lot in self._lots:
             woke = False
             for queue in lot.ledger.queues.values():
                 head = queue[0]
                 waiting: _Waiting = head.item
-                if head.due > now and not waiting.woken and waiting.verdict is None and waiting.counts["not_yet_known"]:
-                    waiting.woken, waiting.early_until, head.due = True, head.due, now
-                    woke = True
+                if (
+                    waiting.early_until is None
+                    and waiting.early_left
+                    and waiting.verdict is None
+                    and waiting.counts["not_yet_known"]
+                ):
+                    at = max(now, waiting.last_try + EARLY_SPACING * 2 ** (EARLY_TRIES - waiting.early_left))
+                    if at < head.due:
+                        waiting.early_until, head.due = head.due, at
+                        waiting.early_left -= 1
+                        woke = True
             if woke:
                 lot.wake.set()
 
@@ -774,11 +789,12 @@ class Consumer:
         assert event is not None
         kind = _kind(exc)
         metrics.HANDLER_RETRIES.labels(self.service, topic, kind).inc()
+        now = waiting.last_try = time.monotonic()
         early_until, waiting.early_until = waiting.early_until, None
-        if early_until is not None and kind == "not_yet_known" and early_until > time.monotonic():
+        if early_until is not None and kind == "not_yet_known" and early_until > now:
             entry.due = early_until  # an early try (`_data_arrived`): not counted, the counted one stays due
             return
-        waiting.woken = False  # a counted try: the next period may have its early one
+        waiting.early_left = EARLY_TRIES  # a counted try: the next wait has its early ones
         waiting.counts[kind] += 1
         if isinstance(exc, PermanentError):
             waiting.verdict = (str(exc), "PermanentError")

@@ -328,8 +328,8 @@ async def test_a_record_waiting_for_data_is_tried_again_as_soon_as_its_service_a
     await consumer.close()
 
 
-async def test_an_early_try_that_still_finds_nothing_is_not_counted_and_comes_once_between_counted_tries():
-    from shared.consumer import _Lot
+async def test_early_tries_that_still_find_nothing_are_not_counted_and_are_few_between_counted_tries():
+    from shared.consumer import EARLY_TRIES, _Lot
 
     store = Store()
     consumer, runtime, producer = make(store, max_deferrals=2)
@@ -339,14 +339,16 @@ async def test_an_early_try_that_still_finds_nothing_is_not_counted_and_comes_on
     head = _parked_head(requests)
     later = head.due = time.monotonic() + 3600
 
-    await consumer._take(runtime, profiles, {TOPIC: [record(1, "b1", "b")]})  # the data is not in it
-    await eventually(lambda: _async(store.calls["a1"] == 2), 5, "the early try")
-    assert head.due == later and head.item.counts["not_yet_known"] == 1  # not counted; the counted try stays due
-    await consumer._take(runtime, profiles, {TOPIC: [record(2, "b2", "b")]})
-    assert head.due == later  # no second early try before the counted one (the wake-up is immediate)
+    for k in range(EARLY_TRIES):  # batches without the data: each brings an early try, further apart
+        await consumer._take(runtime, profiles, {TOPIC: [record(1 + k, f"b{k}", "b")]})
+        await eventually(lambda k=k: _async(store.calls["a1"] == 2 + k), 5, f"early try {k + 1}")
+        assert head.due == later and head.item.counts["not_yet_known"] == 1  # not counted; the counted try stays due
+    await consumer._take(runtime, profiles, {TOPIC: [record(9, "b9", "b")]})
+    assert head.due == later  # no more early tries before the counted one (the wake-up is immediate)
 
     head.due = time.monotonic()  # its counted try comes: the second of max_deferrals, so it is given up
     requests.wake.set()
     assert await asyncio.wait_for(outcome, 5) == "dead_lettered"
-    assert store.calls["a1"] == 3 and producer.letters == [(0, "still unknown after 2 attempts: a1 is not known yet")]
+    assert store.calls["a1"] == 2 + EARLY_TRIES
+    assert producer.letters == [(0, "still unknown after 2 attempts: a1 is not known yet")]
     await consumer.close()
