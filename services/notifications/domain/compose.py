@@ -56,11 +56,19 @@ def _offset(moment: datetime, zone: str) -> timedelta | None:
     return moment.astimezone(ZoneInfo(zone)).utcoffset()
 
 
-def match_proposed(data: ev.MatchProposed, mentor: Participant, mentee: Participant) -> list[Outgoing]:
+def commitment(*, cadence_days: int, duration_minutes: int, term_days: int) -> dict[str, Span]:
+    """What mentoring asks of a mentor, from the program's settings: how often, how long, for how long."""
+    return {"cadence": Span(timedelta(days=cadence_days)), "duration": Span(timedelta(minutes=duration_minutes)),
+            "term": Span(timedelta(days=term_days))}
+
+
+def match_proposed(data: ev.MatchProposed, mentor: Participant, mentee: Participant, *, cadence_days: int,
+                   duration_minutes: int, term_days: int) -> list[Outgoing]:
     return [Outgoing(mentor.participant_id, "match_proposed", {
         "recipient_name": mentor.name, "mentee_name": name_of(mentee), "mentee_region": mentee.region,
         "mentee_sector": mentee.sector, "goals": list(mentee.goals),
         "why": explanation.why(data.explanation, mentee), "deadline": Moment(data.expires_at, mentor.timezone),
+        **commitment(cadence_days=cadence_days, duration_minutes=duration_minutes, term_days=term_days),
     }, actions=(Action(actions.ACCEPT, "proposal", data.proposal_id, "answer", "accept", data.expires_at),
                 Action(actions.DECLINE, "proposal", data.proposal_id, "answer", "decline", data.expires_at)))]
 

@@ -29,7 +29,7 @@ from datetime import datetime
 from typing import Any
 
 from services.notifications.adapters.subjects import LinkAct
-from services.notifications.domain import forms, links
+from services.notifications.domain import compose, forms, links
 from services.notifications.domain import preferences as kinds
 from services.notifications.domain.links import ActionLink
 from services.notifications.i18n.catalogues import available, bcp47
@@ -170,9 +170,19 @@ async def show(uow: NotificationsUnitOfWork, r: Request, defaults: ProgramDefaul
             raise Refused("already_done", 200)
     if kind == links.PROPOSAL_ANSWER:
         proposal, mentee = await _proposal(uow, r)
+        program = await uow.program_settings.get(proposal.program_id, defaults)
         return Page(
             "proposal",
-            {"proposal": proposal, "mentee": mentee, "answer": r.choice if r.choice in ("accept", "decline") else None},
+            {
+                "proposal": proposal,
+                "mentee": mentee,
+                "answer": r.choice if r.choice in ("accept", "decline") else None,
+                "commitment": compose.commitment(
+                    cadence_days=program.cadence_days,
+                    duration_minutes=program.duration_minutes,
+                    term_days=program.term_days,
+                ),
+            },
         )
     if kind == links.AGREEMENT:
         pair, other = await _pair(uow, r, r.link.subject_id)

@@ -78,10 +78,20 @@ async def on_matches_proposed(wave: Sequence[Applied], uow: NotificationsUnitOfW
     """`on_match_proposed` for a wave: the proposals, and each mentor's message."""
     events: list[ev.MatchProposed] = [a.data for a in wave]
     people = await _people(uow, (pid for e in events for pid in (e.mentor_id, e.mentee_id)))
+    programs = await uow.program_settings.get_many({e.program_id for e in events}, deps.settings)
     messages = []
     for applied, event in zip(wave, events, strict=True):
         mentor, mentee = require_all(people, (event.mentor_id, event.mentee_id))
-        messages.append(Messages(applied.envelope, compose.match_proposed(event, mentor, mentee), (mentor, mentee)))
+        program = programs[event.program_id]
+        proposal = compose.match_proposed(
+            event,
+            mentor,
+            mentee,
+            cadence_days=program.cadence_days,
+            duration_minutes=program.duration_minutes,
+            term_days=program.term_days,
+        )
+        messages.append(Messages(applied.envelope, proposal, (mentor, mentee)))
     await uow.subjects.add_proposals(
         [Proposal(e.proposal_id, e.program_id, e.mentor_id, e.mentee_id, e.expires_at, "open") for e in events]
     )

@@ -26,6 +26,9 @@ BRAM = participant("p-000777", name="Bram de Vries", roles=("mentor",), locale="
 CONTACT = OpsContact("Sanne de Vries", "sanne@example.com", "nl-NL")
 PROGRAM = replace(ProgramSettings.resolve("global-2027", None, NotificationSettings()), name="Global mentoring 2027",
                   ops_contacts=(CONTACT,))
+# What a proposal says mentoring asks of the mentor: the program's settings.
+TERMS = {"cadence_days": PROGRAM.cadence_days, "duration_minutes": PROGRAM.duration_minutes,
+         "term_days": PROGRAM.term_days}
 
 
 @dataclass(frozen=True)
@@ -45,24 +48,24 @@ def participant_samples() -> list[Sample]:
     def add(label: str, messages: list[Outgoing]) -> None:
         found.extend(Sample(f"{label}/{m.recipient_id}", m) for m in messages)
 
-    add("proposed", compose.match_proposed(_event("matches.v1", "match.proposed", ev.MatchProposed), BRAM, ANA))
+    add("proposed", compose.match_proposed(_event("matches.v1", "match.proposed", ev.MatchProposed), BRAM, ANA, **TERMS))
     one_goal = ANA.with_(goals=("public speaking",))
     add("proposed-one-goal", compose.match_proposed(_event("matches.v1", "match.proposed", ev.MatchProposed, explanation={
         "components": {"goal_fit": {"reason": {"code": "goals_covered", "params": {
-            "covered": ["public speaking"], "missing": [], "total": 1}}}}}), BRAM, one_goal))
+            "covered": ["public speaking"], "missing": [], "total": 1}}}}}), BRAM, one_goal, **TERMS))
     add("proposed-some-goals", compose.match_proposed(_event("matches.v1", "match.proposed", ev.MatchProposed, explanation={
         "components": {"goal_fit": {"reason": {"code": "goals_covered", "params": {
             "covered": ["public speaking"], "missing": ["budgeting", "hiring"], "total": 3}}},
             "availability": {"reason": {"code": "weekly_overlap", "params": {"hours": 1.2, "enough_hours": 6}}}}}),
-        BRAM, ANA))
+        BRAM, ANA, **TERMS))
     add("proposed-all-goals", compose.match_proposed(_event("matches.v1", "match.proposed", ev.MatchProposed, explanation={
         "components": {"goal_fit": {"reason": {"code": "goals_covered", "params": {
             "covered": ["a", "b", "c"], "missing": [], "total": 3}}},
             "perspective": {"reason": {"code": "diverse_perspective", "params": {"asked": True, "met": True}}},
             "availability": {"reason": {"code": "weekly_overlap", "params": {"hours": 8, "enough_hours": 6}}}}}),
-        BRAM, ANA))
+        BRAM, ANA, **TERMS))
     add("proposed-nothing-to-say", compose.match_proposed(_event("matches.v1", "match.proposed", ev.MatchProposed,
-                                                                 explanation={}), BRAM, ANA.with_(goals=())))
+                                                                 explanation={}), BRAM, ANA.with_(goals=()), **TERMS))
     add("established", compose.match_established(_event("matches.v1", "match.established", ev.MatchEstablished),
                                                  BRAM, ANA, cadence_days=14, duration_minutes=45))
     scheduled = _event("meetings.v1", "meeting.scheduled", ev.MeetingScheduled)

@@ -8,6 +8,7 @@ nobody blamed for what did not happen.
 
 from __future__ import annotations
 
+from . import participants
 from .structure import DIRECT as D
 from .structure import INDIRECT as I
 from .structure import msg
@@ -39,6 +40,7 @@ PROPOSAL_HEADING = {D: msg("direct", "Would you like to mentor {mentee_name}?"),
                     I: msg("indirect", "Would you consider mentoring {mentee_name}?")}
 PROPOSAL_ABOUT = msg("any", "{mentee_name} works in {mentee_sector} ({mentee_region}).")
 PROPOSAL_GOALS = msg("any", "What {mentee_name} wants to work on:")
+PROPOSAL_COMMITMENT = participants.COMMITMENT  # the same words as the proposal's mail
 PROPOSAL_DEADLINE = msg("any", "Please answer by {deadline}.")
 PROPOSAL_ANSWER = msg("any", "Your answer")
 DECLINE_WHY = msg("any", "If you decline: why?")

@@ -19,12 +19,21 @@ def _template(name: str, direct: Variant, indirect: Variant, *, extra: tuple[str
     return Template(name, {D: direct, I: indirect}, extra=extra)
 
 
+# What mentoring asks of a mentor, said before they answer (the guide: clear expectations from the
+# start); also on the proposal's page.
+COMMITMENT = {
+    D: msg("direct", "What it asks of you: a meeting every {cadence} for {duration}, over a term of {term}."),
+    I: msg("indirect", "To give you an idea of what it would involve: meeting about every {cadence} for {duration}, "
+                       "over {term}."),
+}
+
 MATCH_PROPOSED = _template(
     "match_proposed",
     Variant(msg("direct", "New mentee for you: {mentee_name}"), (
         Para(msg("direct", "We would like you to mentor {mentee_name}, who works in {mentee_sector} ({mentee_region}).")),
         Bullets("goals", msg("direct", "What {mentee_name} wants to work on:")),
         Value("why"),
+        Para(COMMITMENT[D]),
         Para(msg("direct", "Please accept or decline by {deadline}.")),
     )),
     Variant(msg("indirect", "Would you consider mentoring {mentee_name}?"), (
@@ -32,6 +41,7 @@ MATCH_PROPOSED = _template(
                     "we thought of you.")),
         Bullets("goals", msg("indirect", "The goals {mentee_name} would like to work on:")),
         Value("why"),
+        Para(COMMITMENT[I]),
         Para(msg("indirect", "If you are able to, we would be grateful for your answer by {deadline}. Whatever you decide, "
                     "thank you for considering it.")),
     )),

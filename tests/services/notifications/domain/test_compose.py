@@ -33,7 +33,7 @@ def written(out, reader):
 
 def test_a_proposal_explains_why_in_one_or_two_sentences_in_the_mentors_language():
     data = ev.MatchProposed.model_validate(EXAMPLES[("matches.v1", "match.proposed")])
-    (out,) = compose.match_proposed(data, BRAM, ANA)
+    (out,) = compose.match_proposed(data, BRAM, ANA, **TERMS)
     mail = written(out, BRAM)
     assert mail.language == "nl" and mail.subject == "Nieuwe mentee voor u: Ana Souza"
     assert "U heeft aan beide doelen van Ana Souza gewerkt. Uw agenda's overlappen ongeveer 8 uur per week." \
@@ -42,6 +42,23 @@ def test_a_proposal_explains_why_in_one_or_two_sentences_in_the_mentors_language
     assert "januari 2027" in mail.text and "(Midden-Europese tijd)" in mail.text  # Bram's clock, in Dutch
     # Nothing of the engine's own bookkeeping reaches the reader.
     assert "0.82" not in mail.text and "ideal gap" not in mail.text and "p-000" not in mail.text
+
+
+TERMS = {"cadence_days": 14, "duration_minutes": 45, "term_days": 180}
+
+
+@pytest.mark.parametrize("reader, says", [
+    (BRAM, "Wat het van u vraagt: elke 2 weken een bijeenkomst van 45 minuten, gedurende 180 dagen."),
+    (BRAM.with_(locale="ja", communication=Communication(style="indirect")),
+     "ご参考までに、2 週間に一度ほど、45 分のミーティングを180 日にわたってお願いすることになります。"),
+])
+def test_a_proposal_says_what_mentoring_asks_of_the_mentor_before_they_answer(reader, says):
+    """The guide: clear expectations from the start, how often and how long people meet and for how long."""
+    data = ev.MatchProposed.model_validate(EXAMPLES[("matches.v1", "match.proposed")])
+    (out,) = compose.match_proposed(data, reader, ANA, **TERMS)
+    mail = written(out, reader)
+    assert says in mail.text
+    assert mail.text.index(says) < mail.text.index("2027")  # before the deadline to answer by
 
 
 def test_the_explanation_is_built_from_matchings_reason_codes_or_its_facts():

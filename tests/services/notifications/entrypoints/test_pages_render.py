@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from services.notifications.adapters.subjects import FeedbackRequest, Meeting, Proposal
+from services.notifications.domain import compose
 from services.notifications.domain.render import Writer
 from services.notifications.entrypoints.web.pages import REFUSALS, TEMPLATES, Words
 from services.notifications.i18n.catalogues import available
@@ -23,7 +24,8 @@ MEETING = Meeting("m-1", "r-1", BRAM.participant_id, ANA.participant_id, "kickof
 PAIR = Pair("r-1", "prog-1", BRAM.participant_id, ANA.participant_id, NOW, ("public speaking", "negotiation"))
 PAGES = {
     "proposal": {"proposal": Proposal("p-1", "prog-1", BRAM.participant_id, ANA.participant_id, NOW, "open"),
-                 "mentee": ANA, "answer": "accept"},
+                 "mentee": ANA, "answer": "accept",
+                 "commitment": compose.commitment(cadence_days=14, duration_minutes=45, term_days=180)},
     "agreement": {"pair": PAIR, "other": BRAM, "terms": {"cadence_days": 14, "duration_minutes": 45, "place": "video",
                                                            "response_time_hours": 48},
                   "goals": PAIR.goals, "edits_goals": True, "other_answered": True,
@@ -67,3 +69,11 @@ def test_every_page_renders_from_the_readers_own_catalogue(name, tone):
                 or 'type="checkbox"' in control, (page, control)
     for title, body in REFUSALS.values():
         assert w.t(title) and w.t(body, field="x")
+
+
+def test_the_proposal_page_says_what_mentoring_asks_before_the_mentor_answers():
+    html = TEMPLATES.get_template("proposal.html").render({"w": Words("nl", "direct", "Europe/Amsterdam"),
+                                                           "person": BRAM, "csrf": "c", "choice": None,
+                                                           **PAGES["proposal"]})
+    says = "Wat het van u vraagt: elke 2 weken een bijeenkomst van 45 minuten, gedurende 180 dagen."
+    assert says in html and html.index(says) < html.index("<form")
