@@ -61,3 +61,24 @@ def test_a_double_click_is_one_command_and_each_choice_another():
 def test_links_are_absolute_with_the_choice_already_made():
     url = LinkMaker(LinkSigner(["k1"]), "https://mentoring.example/").url(link(), "accept")
     assert url.startswith("https://mentoring.example/a/") and url.endswith("?choice=accept")
+
+
+@pytest.mark.parametrize("keys", [["k1"], ["old", "new"]])
+def test_tokens_are_itsdangerous_own_whatever_is_kept_between_them(keys):
+    """The signer and its key are kept from one token to the next: every token is still the one
+    itsdangerous' URL-safe serializer makes, compressed or not, and a link signed before reads back."""
+    import hashlib
+
+    from itsdangerous import URLSafeSerializer
+
+    reference = URLSafeSerializer(keys, salt="tandem.action-link.v1", signer_kwargs={"digest_method": hashlib.sha256})
+    signer = LinkSigner(keys)
+    links = [link(participant_id=f"participant-{i:04}", subject_id=f"participant-{i:04}" if i % 2 else "s" * (i % 7),
+                  variant="v" * (i % 3),
+                  expires_at=NOW + timedelta(days=1 + i)) for i in range(40)]
+    for each in links:
+        token = signer.token(each)
+        assert token == reference.dumps([each.participant_id, each.subject_kind, each.subject_id, each.action,
+                                         int(each.expires_at.timestamp()), each.variant])
+        assert signer.read(token, NOW) == each
+    assert any(signer.token(each).startswith(".") for each in links)  # compressed ones among them
