@@ -1,6 +1,7 @@
-"""The bookings table's own guarantees on a real PostgreSQL, whatever path writes to it: nobody is
+"""Scheduling's tables' own guarantees on a real PostgreSQL, whatever path writes to them: nobody is
 booked twice (the exclusion constraint, migration 003), also by two transactions at once, and the
-busy-time reads find exactly the rows that overlap."""
+busy-time reads find exactly the rows that overlap; a meeting that bookings or reminders name is
+neither removed nor given another id (migration 004), also while another transaction books it."""
 
 from __future__ import annotations
 
@@ -122,3 +123,56 @@ async def test_busy_times_are_the_overlapping_bookings_of_those_asked(pool):
             {},
             {"bob": [(to_epoch(T0), to_epoch(T0 + HOUR))]},
         ]
+
+
+# --- a meeting named by bookings or reminders stays (migration 004) ----------------------------------
+
+
+async def remind(conn, meeting_id: str) -> None:
+    await conn.execute(
+        "INSERT INTO reminders (reminder_id, meeting_id, relationship_id, participant_ids, meeting_start, "
+        "minutes_before, due_at) VALUES ($1, $2, 'r-1', '{m,e}', $3, 60, $3)",
+        f"rem-{meeting_id}",
+        meeting_id,
+        T0,
+    )
+
+
+@pytest.mark.parametrize("child", [book, remind])
+async def test_a_meeting_with_bookings_or_reminders_cannot_be_deleted(pool, child):
+    if child is book:
+        await book(pool, "mt-1", "ann", T0, T0 + HOUR)
+    else:
+        await remind(pool, "mt-1")
+    with pytest.raises(asyncpg.ForeignKeyViolationError):
+        await pool.execute("DELETE FROM meetings WHERE meeting_id IN ('mt-1', 'mt-2')")
+    with pytest.raises(asyncpg.ForeignKeyViolationError):
+        await pool.execute("TRUNCATE meetings")
+    await pool.execute("DELETE FROM meetings WHERE meeting_id = 'mt-2'")  # nothing names it
+    assert await pool.fetchval("SELECT count(*) FROM meetings") == 5
+    await pool.execute("TRUNCATE bookings, reminders, meetings")  # together, as the tests' resets do
+
+
+async def test_a_meeting_keeps_its_id(pool):
+    with pytest.raises(asyncpg.ForeignKeyViolationError):
+        await pool.execute("UPDATE meetings SET meeting_id = 'mt-9' WHERE meeting_id = 'mt-1'")
+    await pool.execute("UPDATE meetings SET meeting_id = 'mt-1', status = 'cancelled' WHERE meeting_id = 'mt-1'")
+
+
+async def test_a_delete_waits_for_the_transaction_booking_the_meeting_then_is_refused(pool):
+    """A path books a meeting it holds FOR NO KEY UPDATE; a delete of it waits, then sees the booking."""
+    holder, deleter = await pool.acquire(), await pool.acquire()
+    try:
+        tx = holder.transaction()
+        await tx.start()
+        await holder.execute("SELECT 1 FROM meetings WHERE meeting_id = 'mt-1' FOR NO KEY UPDATE")
+        await book(holder, "mt-1", "ann", T0, T0 + HOUR)
+        delete = asyncio.create_task(deleter.execute("DELETE FROM meetings WHERE meeting_id = 'mt-1'"))
+        blocked = "SELECT true FROM pg_stat_activity WHERE pid = $1 AND wait_event_type = 'Lock'"
+        await eventually(lambda: pool.fetchval(blocked, deleter.get_server_pid()), what="the delete waiting")
+        await tx.commit()
+        with pytest.raises(asyncpg.ForeignKeyViolationError):
+            await delete
+    finally:
+        await pool.release(holder)
+        await pool.release(deleter)
