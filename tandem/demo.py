@@ -97,7 +97,7 @@ class DemoConfig:
 # Messages each event owes participants (services/notifications/service_layer/handlers.py).
 OWED = {"match.proposed": 1, "match.established": 2, "meeting.scheduled": 2, "meeting.rescheduled": 2,
         "meeting.cancelled": 2, "feedback.requested": 1, "milestone.achieved": 2, "goal.achieved": 2,
-        "relationship.meetings.missed": 2, "relationship.end.scheduled": 2, "relationship.concluded": 2,
+        "relationship.meetings.missed": 2, "relationship.end.scheduled": 2,
         # Attendance comes only from its question, asked of both once the meeting is over
         # (service_layer/attendance.py): each meeting completed or missed was asked about twice.
         "meeting.completed": 2, "meeting.missed": 2}
@@ -185,6 +185,9 @@ class ProgramDriver:
             s.meetings_done.add(d["meeting_id"])
         elif o.type == "relationship.concluded":
             s.concluded[d["relationship_id"]] = d
+            # The closing summary, to both, once there is something to look back on (compose.py).
+            if d["meetings_held"] or d["milestones"] or d["certificate"] or any(g["progress"] for g in d["goals"]):
+                s.owed += 2
         elif o.type in ("relationship.unschedulable",) or (o.type == "meeting.unplaceable" and d["occurrence"] == 1):
             s.unschedulable.add(d["relationship_id"])
         elif o.type == "feedback.requested":

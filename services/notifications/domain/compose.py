@@ -210,7 +210,11 @@ def _goal_item(goal: ev.GoalProgress) -> Phrase:
 def relationship_concluded(data: ev.RelationshipConcluded, mentor: Participant, mentee: Participant, *,
                            program_name: str) -> list[Outgoing]:
     """A celebration for both: meetings held, each goal and how far it came, the milestones, and (when
-    earned) a certificate of completion in each reader's language."""
+    earned) a certificate of completion in each reader's language. None when there is nothing to look
+    back on yet (ended before a meeting took place or any goal moved): both were already told kindly
+    that it ended (`match_ended`), and congratulations on goals not started would contradict it."""
+    if not (data.meetings_held or data.milestones or data.certificate or any(g.progress > 0 for g in data.goals)):
+        return []
     achieved = tuple(g.goal for g in data.goals if g.progress >= 100)
     out = []
     for me, other, other_role in _pairwise(mentor, mentee):

@@ -26,7 +26,7 @@ write the delivery log and wake the delivery loop; the loop sends, at most once,
 | goal.achieved                            | on_goal_achieved                            | deliveries: both, celebrating; digest items   | -                             |
 | relationship.meetings.missed             | on_meetings_missed                          | deliveries: both, a kind nudge                | -                             |
 | relationship.end.scheduled               | on_end_scheduled                            | deliveries: both, a heads-up                  | -                             |
-| relationship.concluded                   | on_relationship_concluded                   | deliveries: both, a summary (and certificate) | -                             |
+| relationship.concluded                   | on_relationship_concluded                   | deliveries: both, a summary (and certificate), once there is something to look back on | - |
 | relationship.health.changed              | program_team.on_relationship_health_changed | risk alerts (out of at_risk)                  | -                             |
 | relationship.at_risk                     | program_team.on_relationship_at_risk        | risk alerts; deliveries: ops contacts         | -                             |
 | match.unavailable                        | program_team.on_match_unavailable           | digest items                                  | -                             |

@@ -151,6 +151,19 @@ def test_the_closing_summary_lists_goals_by_how_far_they_came_and_attaches_a_cer
     assert "certificado" not in written(no_certificate[1], ANA).text
 
 
+def test_an_early_end_with_nothing_done_yet_is_not_celebrated():
+    """Ended by the program team before a meeting took place: both were told kindly it ended
+    (match_ended); a "congratulations" on goals not started would contradict it."""
+    data = ev.RelationshipConcluded.model_validate(EXAMPLES[("feedback.v1", "relationship.concluded")]).model_copy(
+        update={"reason_code": "ended_on_request", "meetings_held": 0, "milestones": [], "term_served": 0.01,
+                "certificate": False, "goals": [ev.GoalProgress(goal="public speaking", progress=0)]})
+    assert compose.relationship_concluded(data, BRAM, ANA, program_name="Pilot") == []
+    one_meeting = data.model_copy(update={"meetings_held": 1})
+    assert len(compose.relationship_concluded(one_meeting, BRAM, ANA, program_name="Pilot")) == 2
+    some_progress = data.model_copy(update={"goals": [ev.GoalProgress(goal="public speaking", progress=20)]})
+    assert len(compose.relationship_concluded(some_progress, BRAM, ANA, program_name="Pilot")) == 2
+
+
 @pytest.mark.parametrize("kind, reminder, expected", [
     ("meeting", False, "feedback_requested"), ("checkin", False, "checkin_requested"),
     ("checkin", True, "checkin_reminder"), ("closure", False, "closure_requested"),
