@@ -10,6 +10,8 @@ import email.policy
 from datetime import UTC, datetime
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from services.notifications.adapters.mail_format import MailWriter, dated
 from services.notifications.adapters.senders import EmailSender, Message
@@ -170,3 +172,18 @@ def test_the_date_is_set_again_at_each_send_and_nothing_else_changes():
     assert WRITER.write(Message("d-9", "ana@example.com", "Hi", "Body", "en"), date=WHEN) == raw  # deterministic
     with pytest.raises(ValueError):
         dated(b"From: someone\r\n\r\nBody\r\n", WHEN)
+
+
+@given(st.text(st.characters(codec="utf-8", exclude_categories=("Cs",)), min_size=1, max_size=160)
+       | st.text("aé日本語 ßœ😀=?_-:,", min_size=1, max_size=160))
+@settings(max_examples=300, deadline=None)
+def test_a_subject_beyond_ascii_is_encoded_as_the_email_package_encodes_it(subject):
+    """The encoded words are summed as they grow (mail_format._Utf8Words) instead of being encoded
+    again after each character: the header is still the email package's own, to the octet."""
+    from email.header import Header
+
+    from services.notifications.adapters.mail_format import _UTF8
+
+    for name in ("Subject", "X-Tandem-A-Longer-Header-Name"):
+        assert Header(subject, _UTF8, header_name=name).encode(linesep="\r\n") == Header(
+            subject, "utf-8", header_name=name).encode(linesep="\r\n")
