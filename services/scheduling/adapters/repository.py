@@ -55,13 +55,13 @@ class SeriesRepository:
     async def add_new(self, series: Sequence[Series]) -> None:
         """Series not followed before (`known` said so, after their pairs were inserted in this
         transaction: a concurrent transaction adding one of them was waited for there), as they stand
-        once planned: one row each, written once. Should one exist after all, the insert fails (unique
-        key) rather than skip it silently."""
+        once planned: one row each, written once (COPY: see `MeetingRepository.add_new`). Should one
+        exist after all, the copy fails (unique key) rather than skip it silently."""
         if series:
-            await self.conn.execute(
-                """INSERT INTO series (relationship_id, occurrences, status, reason, planned, plan_next_at)
-                   SELECT * FROM unnest($1::text[], $2::int[], $3::text[], $4::text[], $5::int[], $6::timestamptz[])""",
-                *_series_columns(series))
+            await self.conn.copy_records_to_table(
+                "series", columns=_SERIES_COLUMNS,
+                records=[(s.relationship_id, s.occurrences, s.status, s.reason, s.planned, s.plan_next_at)
+                         for s in series])
 
     async def get(self, relationship_id: str, *, lock: bool = False) -> Series | None:
         row = await self.conn.fetchrow(
@@ -92,18 +92,14 @@ class SeriesRepository:
         return await self.conn.fetchval("SELECT min(plan_next_at) FROM series WHERE status = 'active'")
 
 
-def _series_columns(series: Sequence[Series]) -> tuple[list, ...]:
-    return ([s.relationship_id for s in series], [s.occurrences for s in series], [s.status for s in series],
-            [s.reason for s in series], [s.planned for s in series], [s.plan_next_at for s in series])
+_SERIES_COLUMNS = ["relationship_id", "occurrences", "status", "reason", "planned", "plan_next_at"]
 
 
 _MEETING_COLUMNS = ("meeting_id, relationship_id, program_id, mentor_id, mentee_id, occurrence, starts_at, ends_at, "
                     "status, sequence, reason, cadence_days, place, location, organizer, offered")
 
 
-def _instants(moments: Sequence[datetime]) -> str:
-    """A timestamptz[] as Postgres' array text (ISO 8601 instants need no quoting), for unnest."""
-    return "{" + ",".join(m.isoformat() for m in moments) + "}"
+_MEETING_COPY_COLUMNS = _MEETING_COLUMNS.split(", ")
 
 
 def meeting_from_row(r: asyncpg.Record) -> Meeting:
@@ -150,29 +146,25 @@ class MeetingRepository:
 
     async def add_new(self, meetings: Sequence[Meeting]) -> None:
         """`add` for meetings never planned before (the kickoffs of series added in this transaction:
-        no meeting row can name a series that did not exist), with their bookings: two round trips.
-        Should one exist after all, the insert fails (unique key) rather than skip it silently."""
+        no meeting row can name a series that did not exist), with their bookings: two COPYs.
+        Should one exist after all, the copy fails (unique key) rather than skip it silently.
+
+        COPY, not INSERT ... SELECT FROM unnest($1, ...): the rows go as they are, with no column
+        arrays to build, and asyncpg checks no array element (for a text element, two abstract-class
+        isinstance calls each); Postgres inserts them without a function scan."""
         if not meetings:
             return
-        await self.conn.execute(
-            f"""INSERT INTO meetings ({_MEETING_COLUMNS})
-                SELECT i, r, pr, mr, me, o, s, e, st, sq, re, c, pl, lo, org, off::timestamptz[]
-                FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::int[],
-                            $7::timestamptz[], $8::timestamptz[], $9::text[], $10::int[], $11::text[], $12::int[],
-                            $13::text[], $14::text[], $15::text[], $16::text[])
-                     AS m(i, r, pr, mr, me, o, s, e, st, sq, re, c, pl, lo, org, off)""",
-            *(list(column) for column in zip(*(
-                (m.meeting_id, m.relationship_id, m.program_id, m.mentor_id, m.mentee_id, m.occurrence, m.start,
-                 m.end, m.status, m.sequence, m.reason, m.cadence_days, m.place, m.location, m.organizer,
-                 _instants(m.offered)) for m in meetings), strict=True)))
-        booked = [(m.meeting_id, person, m.start, m.end) for m in meetings if m.holds_time
+        await self.conn.copy_records_to_table(
+            "meetings", columns=_MEETING_COPY_COLUMNS,
+            records=[(m.meeting_id, m.relationship_id, m.program_id, m.mentor_id, m.mentee_id, m.occurrence, m.start,
+                      m.end, m.status, m.sequence, m.reason, m.cadence_days, m.place, m.location, m.organizer,
+                      list(m.offered)) for m in meetings])
+        # tstzrange(start, end): lower bound in, upper out, as asyncpg.Range has it by default.
+        booked = [(m.meeting_id, person, asyncpg.Range(m.start, m.end)) for m in meetings if m.holds_time
                   for person in sorted(set(m.participant_ids))]
         if booked:
-            await self.conn.execute(
-                """INSERT INTO bookings (meeting_id, participant_id, during)
-                   SELECT m, person, tstzrange(s, e)
-                   FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::timestamptz[]) AS b(m, person, s, e)""",
-                *(list(column) for column in zip(*booked, strict=True)))
+            await self.conn.copy_records_to_table(
+                "bookings", columns=["meeting_id", "participant_id", "during"], records=booked)
 
     async def get(self, meeting_id: str, *, lock: bool = False) -> Meeting | None:
         row = await self.conn.fetchrow(
@@ -308,6 +300,9 @@ _REMINDER_COLUMNS = ("reminder_id, meeting_id, relationship_id, participant_ids,
                      "due_at, status")
 
 
+_REMINDER_COPY_COLUMNS = _REMINDER_COLUMNS.split(", ")
+
+
 def reminder_from_row(r: asyncpg.Record) -> Reminder:
     return Reminder(reminder_id=r["reminder_id"], meeting_id=r["meeting_id"], relationship_id=r["relationship_id"],
                     participant_ids=tuple(r["participant_ids"]), meeting_start=r["meeting_start"],
@@ -330,21 +325,16 @@ class ReminderRepository:
             )
 
     async def add_new(self, reminders: Sequence[Reminder]) -> None:
-        """`add` for the reminders of meetings stored in this transaction, in one statement. Each
-        reminds a pair: its two people (`Meeting.participant_ids`)."""
+        """`add` for the reminders of meetings stored in this transaction, in one COPY (see
+        `MeetingRepository.add_new`). No stored reminder can have their ids (each is made from its
+        meeting's id, and the meetings are new); one id twice among them is kept once, as `add` does."""
         if not reminders:
             return
-        if any(len(r.participant_ids) != 2 for r in reminders):
-            raise ValueError("a pair's reminder names its two people")
-        await self.conn.execute(
-            f"""INSERT INTO reminders ({_REMINDER_COLUMNS})
-                SELECT i, m, r, ARRAY[a, b], s, mb, d, st
-                FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::timestamptz[], $7::int[],
-                            $8::timestamptz[], $9::text[]) AS x(i, m, r, a, b, s, mb, d, st)
-                ON CONFLICT DO NOTHING""",
-            *(list(column) for column in zip(*(
-                (r.reminder_id, r.meeting_id, r.relationship_id, *r.participant_ids, r.meeting_start,
-                 r.minutes_before, r.due_at, r.status) for r in reminders), strict=True)))
+        rows: dict[str, tuple] = {}
+        for r in reminders:
+            rows.setdefault(r.reminder_id, (r.reminder_id, r.meeting_id, r.relationship_id, list(r.participant_ids),
+                                            r.meeting_start, r.minutes_before, r.due_at, r.status))
+        await self.conn.copy_records_to_table("reminders", columns=_REMINDER_COPY_COLUMNS, records=list(rows.values()))
 
     async def cancel_for(self, meeting_id: str) -> int:
         """Drop a meeting's pending reminders (it moved or was cancelled); returns how many."""
