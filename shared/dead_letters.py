@@ -35,10 +35,19 @@ class DeadLetter:
     failed_at: datetime
     event_type: str | None  # when the original bytes were an envelope with a type
     program_id: str | None  # when its data named one
+    # The refused message's own place, `<topic>/<partition>/<offset>` (from the dlq.original.* headers):
+    # every service that reads a topic dead-letters its own copy of a message none can take.
+    original: str | None = None
 
     @property
     def id(self) -> str:
         return f"{topics.dlq(self.topic)}/{self.partition}/{self.offset}"
+
+    @property
+    def message_id(self) -> str:
+        """The message this letter is a copy of, to count each refused message once; a letter whose
+        headers do not say (written by something else) stands for itself."""
+        return self.original or self.id
 
 
 def dead_letter_topics() -> list[str]:
@@ -87,6 +96,13 @@ class LetterHeaders:
     def service(self) -> str:
         return self.headers.get("dlq.service", "unknown")
 
+    def original(self, topic: str) -> str | None:
+        """Where the refused message sits in `topic`, if the headers say so in numbers."""
+        partition, offset = self.headers.get("dlq.original.partition", ""), self.headers.get("dlq.original.offset", "")
+        if not (partition.isascii() and partition.isdigit() and offset.isascii() and offset.isdigit()):
+            return None
+        return f"{topic}/{int(partition)}/{int(offset)}"
+
 
 def _storable(text: str | None) -> str | None:
     """`text` when Postgres can store it, else None. The original bytes are whatever was sent (often
@@ -104,8 +120,9 @@ def _storable(text: str | None) -> str | None:
 def read(record: ConsumerRecord, topic_prefix: str) -> DeadLetter:
     letter = LetterHeaders.of(record)
     event_type = _storable(letter.envelope_text("type"))
+    topic = record.topic.removeprefix(topic_prefix).removesuffix(topics.DLQ_SUFFIX)
     return DeadLetter(
-        topic=record.topic.removeprefix(topic_prefix).removesuffix(topics.DLQ_SUFFIX),
+        topic=topic,
         partition=record.partition,
         offset=record.offset,
         reason=letter.reason()[:2000],
@@ -114,4 +131,5 @@ def read(record: ConsumerRecord, topic_prefix: str) -> DeadLetter:
         failed_at=letter.failed_at,
         event_type=event_type and event_type[:200],
         program_id=letter.program_id(),
+        original=letter.original(topic),
     )

@@ -65,3 +65,23 @@ async def test_every_text_of_a_poisoned_letter_is_stored_by_postgres(database_ur
         assert await conn.fetchval("SELECT count(*) FROM letters WHERE program_id = 'prog-1'") == 5
     finally:
         await conn.close()
+
+
+def test_each_letter_knows_the_message_it_is_a_copy_of():
+    """Every service that refuses a message dead-letters its own copy: the copies name one message."""
+    from aiokafka import ConsumerRecord
+
+    def copy(offset: int, service: bytes, headers: list[tuple[str, bytes]]) -> DeadLetter:
+        value = json.dumps(envelope("prog-1")).encode()
+        return read(ConsumerRecord(f"t1.{DLQ}", 1, offset, 0, 0, b"k", value, None, 0, len(value),
+                                   [("dlq.service", service), *headers]), "t1.")
+
+    where = [("dlq.original.topic", b"t1.programs.v1"), ("dlq.original.partition", b"2"),
+             ("dlq.original.offset", b"17")]
+    by_matching, by_feedback = copy(0, b"matching", where), copy(1, b"feedback", where)
+    assert by_matching.id != by_feedback.id
+    assert by_matching.original == by_feedback.original == "programs.v1/2/17"
+    assert by_matching.message_id == by_feedback.message_id == "programs.v1/2/17"
+    for unknown in ([], [("dlq.original.partition", b"two"), ("dlq.original.offset", b"17")]):
+        letter = copy(5, b"matching", unknown)  # written by something else: it stands for itself
+        assert letter.original is None and letter.message_id == letter.id

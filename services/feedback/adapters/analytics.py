@@ -173,10 +173,10 @@ class AnalyticsRepository:
     async def dead_letter(self, letter: DeadLetter) -> None:
         await self.conn.execute(
             """INSERT INTO analytics_dead_letters (letter_id, topic, program_id, event_type, service, error_type,
-                                                   failed_at)
-               VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING""",
+                                                   failed_at, original)
+               VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING""",
             letter.id, letter.topic, letter.program_id, letter.event_type, letter.service[:100],
-            letter.error_type[:200], letter.failed_at)
+            letter.error_type[:200], letter.failed_at, letter.original)
 
     async def health_changed(self, relationship_id: str, previous: str | None, current: str, score: float,
                              at: datetime) -> None:
@@ -348,13 +348,16 @@ class AnalyticsReader:
                WHERE p.program_id = $1 GROUP BY 1""", program_id)
         return _by(rows)
 
+    # Each refused message once, however many services dead-lettered a copy of it (migration 006).
     async def dead_letters(self, program_id: str) -> dict[str, int]:
         rows = await self.conn.fetch(
-            "SELECT topic, count(*) AS n FROM analytics_dead_letters WHERE program_id = $1 GROUP BY 1", program_id)
+            "SELECT topic, count(DISTINCT coalesce(original, letter_id)) AS n FROM analytics_dead_letters "
+            "WHERE program_id = $1 GROUP BY 1", program_id)
         return {r["topic"]: r["n"] for r in rows}
 
     async def dead_letters_without_program(self) -> int:
-        return await self.conn.fetchval("SELECT count(*) FROM analytics_dead_letters WHERE program_id IS NULL")
+        return await self.conn.fetchval(
+            "SELECT count(DISTINCT coalesce(original, letter_id)) FROM analytics_dead_letters WHERE program_id IS NULL")
 
     async def time_to_match(self, program_id: str) -> dict[str | None, TimeToMatch]:
         """Percentiles per region and (key None) for the whole program, over each mentee's first match."""
@@ -405,7 +408,8 @@ class AnalyticsReader:
                              JOIN pairs pa USING (relationship_id) WHERE pa.program_id = $1 AND h.current = 'at_risk'
                    UNION ALL SELECT 'notifications_' || n.status, n.at FROM analytics_notifications n
                              JOIN participants p ON p.participant_id = n.recipient_id WHERE p.program_id = $1
-                   UNION ALL SELECT 'dead_letters', failed_at FROM analytics_dead_letters WHERE program_id = $1)
+                   UNION ALL SELECT 'dead_letters', min(failed_at) FROM analytics_dead_letters WHERE program_id = $1
+                             GROUP BY coalesce(original, letter_id))
                SELECT name, (at AT TIME ZONE $2)::date AS day, count(*) AS n
                FROM facts WHERE at >= $3 GROUP BY 1, 2""", program_id, zone, since)
         return [(r["name"], r["day"], r["n"]) for r in rows]

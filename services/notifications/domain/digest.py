@@ -11,7 +11,6 @@ down at 08:00: then the digest goes out as soon as it is back).
 
 from __future__ import annotations
 
-from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -65,7 +64,7 @@ class DigestItem:
         # Dead-letter reasons name ids and codes only, never people (the consumer's rule).
         return cls(letter.id, program_id, DEAD_LETTER, at, {
             "topic": letter.topic, "event_type": letter.event_type, "reason": letter.reason,
-            "service": letter.service})
+            "service": letter.service, "message": letter.message_id})
 
     @property
     def people(self) -> tuple[str, ...]:
@@ -136,12 +135,16 @@ def _sections(items: list[DigestItem], people: dict[str, Participant]) -> dict[s
     # A goal is a term as the profiles spell it: shown as it is, beside the pair's names.
     goals = [(name(i.details["mentee_id"]), f"{name(i.details['mentee_id'])} & {name(i.details['mentor_id'])}: "
               f"{i.details['goal']}") for i in sorted(items, key=lambda i: i.occurred_at) if i.kind == GOAL_ACHIEVED]
-    letters = Counter((i.details["topic"], i.details.get("event_type") or "?", i.details["reason"])
-                      for i in items if i.kind == DEAD_LETTER)
-    dead = [(line, line) for line in (f"{topic} {event_type}" + (f" ({times}x)" if times > 1 else "") + f": {reason}"
-                                      for (topic, event_type, reason), times in letters.items())]
+    # Each refused message once: every service reading its topic dead-lettered its own copy.
+    letters: dict[tuple[str, str, str], set[str]] = {}
+    for i in items:
+        if i.kind == DEAD_LETTER:
+            key = (i.details["topic"], i.details.get("event_type") or "?", i.details["reason"])
+            letters.setdefault(key, set()).add(i.details.get("message") or i.item_id)
+    dead = [(line, line) for line in (f"{topic} {event_type}" + (f" ({len(times)}x)" if len(times) > 1 else "")
+                                      + f": {reason}" for (topic, event_type, reason), times in letters.items())]
     counts = {GOAL_ACHIEVED: len(goals), UNMATCHED: len(unmatched), UNSCHEDULABLE: len(unschedulable),
-              DEAD_LETTER: sum(letters.values())}
+              DEAD_LETTER: len(set().union(*letters.values()))}
     found = {GOAL_ACHIEVED: goals, UNMATCHED: unmatched, UNSCHEDULABLE: unschedulable, DEAD_LETTER: dead}
     return {kind: (counts[kind], _capped(lines)) for kind, lines in found.items() if lines}
 
