@@ -31,5 +31,6 @@ def validated(model: type[M], data: dict[str, Any], where: str) -> M:
         errors = exc.errors(include_url=False)
         field = ".".join(str(part) for part in errors[0]["loc"]) or "line"
         message = str(errors[0]["msg"]).removeprefix("Value error, ")
-        more = f" (and {len(errors) - 1} more error{'s' if len(errors) > 2 else ''} on this line)" if len(errors) > 1 else ""
+        on_line = " on this line" if where.split()[-2:-1] == ["line"] else ""  # a JSONL line, or a whole file
+        more = f" (and {len(errors) - 1} more error{'s' if len(errors) > 2 else ''}{on_line})" if len(errors) > 1 else ""
         raise CliError(f"{where}: {field}: {message}{more}") from None
