@@ -3,6 +3,7 @@ and languages by name, reasons and explanations worded from codes, and quiet hou
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 
 import pytest
@@ -115,6 +116,22 @@ def test_a_reminder_says_how_soon_in_the_readers_language():
     assert written(to_bram, BRAM).subject == "Herinnering: uw bijeenkomst met Ana Souza begint over 1 uur"
     assert "encontrar Bram de Vries em 1 hora" in written(to_ana, ANA).text
     assert to_bram.useful_until == data.meeting_start
+
+
+@pytest.mark.parametrize("tone", ["direct", "indirect"])
+def test_german_lengths_of_time_stand_in_the_case_their_sentence_needs(tone):
+    """Babel writes "2 Tage" (nominative); after "innerhalb von" or "in" German needs "2 Tagen": the
+    German sentences are built so that the length of time fits as written."""
+    reader = BRAM.with_(locale="de", communication=Communication(style=tone, response_time_hours=48))
+    data = ev.MatchEstablished.model_validate(EXAMPLES[("matches.v1", "match.established")])
+    to_bram, _ = compose.match_established(data, reader, ANA, cadence_days=14, duration_minutes=45)
+    reminder = ev.ReminderDue.model_validate(EXAMPLES[("reminders.v1", "reminder.due")]).model_copy(
+        update={"minutes_before": 2 * 1440})
+    people = {pid: reader.with_(participant_id=pid) for pid in reminder.participant_ids}
+    said = [written(to_bram, reader)] + [written(out, reader) for out in compose.reminder_due(reminder, people)]
+    text = " ".join(mail.subject + " " + mail.text for mail in said)
+    assert "2 Tage" in text  # said, and nowhere after a preposition that wants the dative
+    assert not re.search(r"\b(von|in|nach|binnen|mit) 2 Tage\b", text), text
 
 
 @pytest.mark.parametrize("code, to_ana, to_bram", [
