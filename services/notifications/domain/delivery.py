@@ -217,8 +217,8 @@ def _invite_for(invite: Attachment, item: Outgoing, writer: Writer, page: tuple[
     url, line = page or (None, None)
     if item.invite_title is None:
         return for_reader(invite, url=url, line=line)
-    lines = [writer.fill(text, item.context).text
-             for text in participant_messages.INVITE_DESCRIPTION.get(writer.tone, participant_messages.INVITE_DESCRIPTION[DIRECT])
+    described = participant_messages.INVITE_DESCRIPTION
+    lines = [writer.fill(text, item.context).text for text in described.get(writer.tone, described[DIRECT])
              if writer.has_values(text, item.context)]
     return for_reader(invite, url=url, line=line, title=writer.fill(item.invite_title, item.context).text,
                       description="\n".join(lines))
