@@ -22,6 +22,7 @@ read, so handlers see `Participant.communication`, `locale` and `muted` as the p
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
@@ -111,18 +112,40 @@ def _profile_from_row(r: asyncpg.Record | dict[str, Any]) -> Participant:
         goals=tuple(r["goals"]),
         mentor_capacity=r["mentor_capacity"],
         diverse_perspective=r["diverse_perspective"],
-        availability=tuple(Window(tuple(days), start, end) for days, start, end in r["availability"]),
-        communication=Communication(
-            channel=r["channel"],
-            style=r["style"],
-            quiet_start=r["quiet_start"],
-            quiet_end=r["quiet_end"],
-            webhook_url=r["webhook_url"],
-            response_time_hours=r["response_time_hours"],
+        availability=tuple(_window(tuple(days), start, end) for days, start, end in r["availability"]),
+        communication=_communication(
+            r["channel"], r["style"], r["quiet_start"], r["quiet_end"], r["webhook_url"], r["response_time_hours"]
         ),
         active=r["active"],
         erased=r["erased"],
     )
+
+
+# Most people share a handful of office hours and ways to be reached: each alike value is made once
+# (both types are frozen), not parsed and built again for every row read.
+@functools.lru_cache(maxsize=4096)
+def _window(days: tuple[str, ...], start: str, end: str) -> Window:
+    return Window(days, start, end)
+
+
+@functools.lru_cache(maxsize=1024)
+def _shared_communication(
+    channel: str, style: str, quiet_start: str | None, quiet_end: str | None, response_time_hours: int
+) -> Communication:
+    return Communication(channel, style, quiet_start, quiet_end, None, response_time_hours)
+
+
+def _communication(
+    channel: str,
+    style: str,
+    quiet_start: str | None,
+    quiet_end: str | None,
+    webhook_url: str | None,
+    response_time_hours: int,
+) -> Communication:
+    if webhook_url is not None:  # a person's own address: not kept beyond their row
+        return Communication(channel, style, quiet_start, quiet_end, webhook_url, response_time_hours)
+    return _shared_communication(channel, style, quiet_start, quiet_end, response_time_hours)
 
 
 PARTICIPANT_COLUMNS = _PARTICIPANT_COLUMNS.split(", ")
