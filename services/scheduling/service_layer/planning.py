@@ -60,7 +60,7 @@ async def plan_occurrence(
     return meeting
 
 
-@dataclass
+@dataclass(slots=True)
 class _Kickoff:
     """One new pair of a wave, with what its kickoff is planned from."""
 
@@ -72,6 +72,7 @@ class _Kickoff:
     terms: MeetingTerms
     rules: PlanningRules
     aim: Aim
+    reach: tuple[datetime, datetime]  # aim.reach(rules): where the two people's bookings are read
 
 
 async def plan_kickoffs(uow: SchedulingUnitOfWork, settings: SchedulingSettings, wave: Sequence[Applied]) -> bool:
@@ -100,13 +101,18 @@ async def plan_kickoffs(uow: SchedulingUnitOfWork, settings: SchedulingSettings,
     programs = await uow.program_settings.get_many({series.pair.program_id for _, series in todo}, settings)
     agreements = await uow.agreements.get_many([series.relationship_id for _, series in todo])
     kickoffs = []
+    rules_of: dict[tuple[str, int, int], PlanningRules] = {}  # the same for a program's pairs without agreements
     for (applied, series), two in zip(todo, people, strict=True):
         now = uow.now()
         program = programs[series.pair.program_id]
         terms = MeetingTerms(program, agreements.get(series.relationship_id))
-        rules = settings.rules(program, terms)
-        kickoffs.append(_Kickoff(applied, series, two, now, program, terms, rules, series.aim(1, now=now, rules=rules)))
-    read = await uow.meetings.busy_many([(k.series.pair.members, *k.aim.reach(k.rules)) for k in kickoffs])
+        key = (program.program_id, terms.cadence_days, terms.duration_minutes)  # all settings.rules reads
+        rules = rules_of.get(key)
+        if rules is None:
+            rules = rules_of[key] = settings.rules(program, terms)
+        aim = series.aim(1, now=now, rules=rules)
+        kickoffs.append(_Kickoff(applied, series, two, now, program, terms, rules, aim, aim.reach(rules)))
+    read = await uow.meetings.busy_many([(k.series.pair.members, *k.reach) for k in kickoffs])
     meetings, reminders = _place_in_order(uow, kickoffs, read)
     await uow.series.add_new([k.series for k in kickoffs])  # as planned: written once, before its meetings
     await uow.meetings.add_new(meetings)
@@ -124,7 +130,7 @@ def _place_in_order(
     meetings: list[Meeting] = []
     reminders: list[Reminder] = []
     for k, busy in zip(kickoffs, read, strict=True):
-        lo, hi = k.aim.reach(k.rules)
+        lo, hi = k.reach
         for pid in k.series.pair.members:
             # tstzrange's `&&` on [s, e) and [lo, hi), compared as instants (not whole seconds).
             mine = [(to_epoch(s), to_epoch(e)) for s, e in made.get(pid, ()) if s < hi and lo < e and s < e]
