@@ -63,6 +63,33 @@ class CpuMeter:
         return spent
 
 
+def postgres_cpu_by_kind(postmaster: int) -> dict[str, float]:
+    """CPU seconds so far of a Postgres server's processes by kind: the backends of each role
+    ("backend <role>"), each background process by its title ("walwriter", "checkpointer",
+    "autovacuum launcher", "io worker", ...), and "exited" for processes already reaped (short-lived
+    autovacuum workers and closed connections, in the postmaster's children time)."""
+    found: dict[str, float] = {}
+    try:
+        root = psutil.Process(postmaster)
+        t = root.cpu_times()
+        found["postmaster"] = t.user + t.system
+        found["exited"] = t.children_user + t.children_system
+        children = root.children()
+    except psutil.NoSuchProcess:
+        return found
+    for child in children:
+        try:
+            title = " ".join(child.cmdline()).removeprefix("postgres: ").split()
+            c = child.cpu_times()
+        except (psutil.NoSuchProcess, psutil.AccessDenied):
+            continue
+        # A backend's title is "<role> <database> <client> <state>"; a background process's is its name.
+        kind = f"backend {title[0]}" if len(title) >= 3 and "(" in title[2] else " ".join(
+            w for w in title if not w.isdigit()) or "?"
+        found[kind] = found.get(kind, 0.0) + c.user + c.system
+    return found
+
+
 async def enable_statement_stats(owner_url: str) -> None:
     """Ask Postgres to load pg_stat_statements at its next start (the caller restarts it)."""
     conn = await asyncpg.connect(owner_url)

@@ -58,7 +58,14 @@ import psutil
 
 from benchmarks.infra import local_infrastructure
 from benchmarks.mail_sink import INDEX
-from benchmarks.meters import MARK, CpuMeter, StatementMeter, create_statement_view, enable_statement_stats
+from benchmarks.meters import (
+    MARK,
+    CpuMeter,
+    StatementMeter,
+    create_statement_view,
+    enable_statement_stats,
+    postgres_cpu_by_kind,
+)
 from benchmarks.profiles import FLAGS as PROFILE_FLAGS
 from benchmarks.profiles import RATE as PROFILE_RATE
 from benchmarks.profiles import Profile, Sampler
@@ -691,6 +698,8 @@ class Drive:
     calendar_mails_not_invites: int = 0  # flagged by the sink, not an invite to one of our mentees on reading
     problems: Counter[str] = field(default_factory=Counter)
     retries: Counter[str] = field(default_factory=Counter)  # parked for another try: "service topic kind"
+    postgres: dict[str, float] = field(default_factory=dict)  # Postgres CPU s by kind of process (meters)
+    idle_postgres: dict[str, float] = field(default_factory=dict)  # the same with nothing to do, per second
 
     def latencies(self) -> list[float]:
         """Onboarding → invite, in publish order, for the mentees whose invite arrived."""
@@ -881,10 +890,13 @@ async def drive_rate(infra: Infrastructure, url: str, prefix: str, sink: Sink, d
         async with Watcher(infra.bootstrap_servers, [topics.MATCHES, topics.MEETINGS], prefix,
                            on_message=driver.on_match_event):
             drive.warmed_up = await driver.warm_up()
+            postmaster = infra.postgres.process.pid
             idle_cpu, idle_st, idle_from = meter.sample(), await statements.sample(), time.monotonic()
+            idle_pg = postgres_cpu_by_kind(postmaster)
             await asyncio.sleep(IDLE_SECONDS)
-            cpu0, st0 = meter.sample(), await statements.sample()
+            cpu0, st0, pg0 = meter.sample(), await statements.sample(), postgres_cpu_by_kind(postmaster)
             idle = time.monotonic() - idle_from
+            drive.idle_postgres = {k: (v - idle_pg.get(k, 0.0)) / idle for k, v in pg0.items()}
             drive.idle_cpu = {g: v / idle for g, v in CpuMeter.spent(idle_cpu, cpu0).items()}
             idle_by_role = StatementMeter.spent(idle_st, st0)
             drive.idle_statements = {s: idle_by_role.get(role_of(s), 0) / idle for s in SERVICES}
@@ -906,10 +918,11 @@ async def drive_rate(infra: Infrastructure, url: str, prefix: str, sink: Sink, d
                     drive.waiting = await left_waiting(url)
                     break
                 await asyncio.sleep(0.1)
-            cpu1, st1 = meter.sample(), await statements.sample()
+            cpu1, st1, pg1 = meter.sample(), await statements.sample(), postgres_cpu_by_kind(postmaster)
             drive.seconds = time.time() - first
             driver.collect()
     drive.cpu = CpuMeter.spent(cpu0, cpu1)
+    drive.postgres = {k: v - pg0.get(k, 0.0) for k, v in pg1.items()}
     by_role = StatementMeter.spent(st0, st1)
     drive.statements = {s: by_role.get(role_of(s), 0) for s in SERVICES}
     drive.top_statements = {s: await statements.top(8, role_of(s)) for s in SERVICES}
@@ -1232,6 +1245,15 @@ def e2e_statement_lines(drives: list[Drive], width: int = 90) -> str:
     return f"Where the statements go at {d.rate} pairs/s, per pair published:\n" + "\n".join(lines)
 
 
+def e2e_postgres_line(d: Drive) -> str:
+    """Postgres' CPU per pair by kind of process, above what each used with nothing to do."""
+    per = {k: 1000 * max(0.0, v - d.idle_postgres.get(k, 0.0) * d.seconds) / max(1, d.published)
+           for k, v in d.postgres.items()}
+    shown = ", ".join(f"{k} {v:.1f} ms" for k, v in sorted(per.items(), key=lambda kv: -kv[1]) if v >= 0.05)
+    return (f"At {d.rate} pairs/s, Postgres' CPU per pair by process, above idle ({sum(per.values()):.1f} ms in "
+            f"all; \"exited\": processes that ended meanwhile, such as autovacuum workers): {shown or 'none'}.")
+
+
 def e2e_retry_line(d: Drive) -> str:
     """Events parked for another try at one rate (warm-up included), per pair published."""
     if not d.retries:
@@ -1340,6 +1362,8 @@ CPU per event would stay as it is (waiting on the network takes no CPU); the rat
 {e2e_statement_lines(drives)}
 
 {chr(10).join(e2e_retry_line(d) for d in drives)}
+
+{chr(10).join(e2e_postgres_line(d) for d in drives)}
 
 #### 2. Two processes in one consumer group
 
@@ -1463,6 +1487,7 @@ def run_end_to_end(infra: Infrastructure, args, log_root: Path) -> list[Drive]:
         print(e2e_stage_table([drive]), flush=True)
         print(e2e_statement_lines([drive]), flush=True)
         print(e2e_retry_line(drive), flush=True)
+        print(e2e_postgres_line(drive), flush=True)
         drives.append(drive)
         if drive.sustained:
             break  # the highest rate sustained among those tried
