@@ -24,6 +24,7 @@ from hypothesis import strategies as st
 from services.scheduling.entrypoints.app import MIGRATIONS
 from services.scheduling.service_layer import handlers
 from services.scheduling.service_layer.handlers import SUBSCRIPTIONS, SchedulingDeps
+from services.scheduling.service_layer.planning import plan_kickoffs
 from services.scheduling.service_layer.unit_of_work import SchedulingUnitOfWork
 from services.scheduling.settings import SchedulingSettings
 from shared.consumer import Consumer, Limits, Runtime
@@ -36,7 +37,7 @@ from shared.people import Participant
 from shared.programs import PROGRAMS_TRACK, ConfiguredProgram
 from shared.replica import PAIRS_TRACK, PARTICIPANTS_TRACK
 from shared.unit_of_work import unit_of_work
-from shared.waves import wave_end
+from shared.waves import Applied, wave_end
 from tests.support.fakes import FixedClock
 from tests.support.people import onboarded
 
@@ -264,3 +265,41 @@ async def test_a_wave_waits_for_whoever_is_booking_its_people(databases):
     times = await pool.fetch("SELECT starts_at, ends_at FROM scheduling.meetings WHERE mentor_id = 'm-a' "
                              "AND status = 'scheduled' ORDER BY starts_at")
     assert len(times) == 2 and times[0]["ends_at"] + timedelta(minutes=15) <= times[1]["starts_at"]
+
+
+async def test_the_same_new_pair_in_two_transactions_at_once_is_planned_once(databases):
+    """Two replicas applying the same match.established at once (a redelivery during a rebalance):
+    the second wave waits at the pair's insert until the first commits, then finds its series and
+    plans nothing. One series, one kickoff, one meeting.scheduled."""
+    pool, _ = databases
+    clock = FixedClock(START)
+    await reset(pool, clock)
+    settings = SchedulingSettings(kickoff_horizon_days=4, series_occurrences=3)
+    data = established("r-twice", "m-c", "e-0")
+    holding, release = asyncio.Event(), asyncio.Event()
+
+    async def apply_wave(event_id: str, *, hold: bool) -> bool:
+        applied = Applied(new_envelope(type="match.established", source="/matching", data=data, time=START,
+                                       id=event_id), data)
+        async with unit_of_work(pool, source="/tandem/scheduling", clock=clock, schema="scheduling",
+                                cls=SchedulingUnitOfWork) as uow:
+            planned = await plan_kickoffs(uow, settings, [applied])
+            if hold:
+                holding.set()
+                await release.wait()
+        return planned
+
+    first = asyncio.create_task(apply_wave("x-first", hold=True))
+    await holding.wait()
+    second = asyncio.create_task(apply_wave("x-second", hold=False))
+    waiting = ("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+               "AND datname = current_database()")
+    while not await pool.fetchval(waiting):
+        assert not second.done(), "the second wave went on while the first held the pair"
+        await asyncio.sleep(0.01)  # polling for the condition: the second waits at the pair's insert
+    release.set()
+    assert await first is True
+    assert await second is False
+    assert await pool.fetchval("SELECT count(*) FROM scheduling.series WHERE relationship_id = 'r-twice'") == 1
+    assert await pool.fetchval("SELECT count(*) FROM scheduling.meetings WHERE relationship_id = 'r-twice'") == 1
+    assert await pool.fetchval("SELECT count(*) FROM scheduling.outbox") == 1
