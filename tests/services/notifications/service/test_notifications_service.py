@@ -75,7 +75,8 @@ async def test_introduction_in_each_persons_language_and_tone_once(settings, inf
 
 async def test_meeting_invite_is_attached_and_quiet_hours_are_respected(settings, infrastructure, ids, bootstrap_servers, topic_prefix):
     # 12:00 UTC is 01:00 in Auckland: inside the mentee's quiet hours (21:00-07:30), so their mail waits.
-    settings = settings.model_copy(update={"clock_speed": 3600.0})
+    # Half an hour of the program's clock a second: the mentee's mail waits 13 s; the mentor's goes at once.
+    settings = settings.model_copy(update={"clock_speed": 1800.0})
     async with build_service(settings).running(), \
             Watcher(bootstrap_servers, [topics.NOTIFICATIONS], topic_prefix) as out, \
             Publisher(bootstrap_servers, topic_prefix=topic_prefix) as pub:
@@ -86,12 +87,13 @@ async def test_meeting_invite_is_attached_and_quiet_hours_are_respected(settings
         await pub.publish(ev.MeetingScheduled(meeting_id="m-1", relationship_id=ids["rel"], program_id="prog-1",
                                               mentor_id=ids["mentor"], mentee_id=ids["mentee"], occurrence=1,
                                               start=start, end=start + timedelta(minutes=45), ics=ics))
-        await out.wait_for(lambda w: len(w.of_type("notification.delivered")) >= 2, 60, "both deliveries")
+        await out.wait_for(lambda w: len(w.of_type("notification.delivered")) >= 2, 90, "both deliveries")
     by_recipient = {d.data["recipient_id"]: datetime.fromisoformat(d.data["delivered_at"])
                     for d in out.of_type("notification.delivered")}
     quiet_end = datetime(2027, 1, 4, 18, 30, tzinfo=UTC)  # 07:30 on 5 January in Auckland (UTC+13)
-    assert by_recipient[ids["mentor"]] < START + timedelta(hours=2)
-    assert by_recipient[ids["mentee"]] >= quiet_end
+    # The mentor's mail is not held for the mentee's quiet hours (how soon it goes is the machine's:
+    # a busy one takes real seconds, hours on this clock).
+    assert by_recipient[ids["mentor"]] < quiet_end <= by_recipient[ids["mentee"]]
     mail = mails_to(infrastructure, f"{ids['mentee']}@example.com")[0]
     attachment = next(mail.iter_attachments())
     assert attachment.get_content_type() == "text/calendar" and attachment.get_param("method") == "REQUEST"
