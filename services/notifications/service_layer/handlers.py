@@ -84,15 +84,7 @@ async def on_match_proposed(event: ev.MatchProposed, uow: NotificationsUnitOfWor
         Proposal(event.proposal_id, event.program_id, event.mentor_id, event.mentee_id, event.expires_at, "open")
     )
     program = await uow.program_settings.get(event.program_id, deps.settings)
-    proposal = compose.match_proposed(
-        event,
-        mentor,
-        mentee,
-        cadence_days=program.cadence_days,
-        duration_minutes=program.duration_minutes,
-        term_days=program.term_days,
-    )
-    await _enqueue(uow, deps, proposal, mentor, mentee)
+    await _enqueue(uow, deps, waves.proposal_message(event, mentor, mentee, program), mentor, mentee)
 
 
 async def on_proposal_closed(

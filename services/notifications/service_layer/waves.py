@@ -20,12 +20,14 @@ from typing import Any
 
 from services.notifications.adapters.subjects import FeedbackRequest, Meeting, Proposal
 from services.notifications.domain import compose
+from services.notifications.domain.outgoing import Outgoing
 from services.notifications.service_layer.deps import NotificationsDeps
 from services.notifications.service_layer.enqueue import Messages, for_wave
 from services.notifications.service_layer.unit_of_work import NotificationsUnitOfWork
 from shared.contracts import events as ev
 from shared.errors import NotYetKnown, PermanentError
 from shared.people import Participant
+from shared.programs import ProgramSettings
 from shared.replica import require_all
 from shared.waves import Applied
 
@@ -70,6 +72,20 @@ async def on_meetings_scheduled(wave: Sequence[Applied], uow: NotificationsUnitO
     await for_wave(uow, deps, messages)
 
 
+def proposal_message(
+    event: ev.MatchProposed, mentor: Participant, mentee: Participant, program: ProgramSettings
+) -> list[Outgoing]:
+    """The mentor's message about a proposal, with what mentoring asks of them in this program."""
+    return compose.match_proposed(
+        event,
+        mentor,
+        mentee,
+        cadence_days=program.cadence_days,
+        duration_minutes=program.duration_minutes,
+        term_days=program.term_days,
+    )
+
+
 def proposal_resources(data: ev.MatchProposed) -> tuple[tuple[str, str], ...]:
     return (("mentee", data.mentee_id), ("proposal", data.proposal_id))
 
@@ -83,15 +99,7 @@ async def on_matches_proposed(wave: Sequence[Applied], uow: NotificationsUnitOfW
     for applied, event in zip(wave, events, strict=True):
         mentor, mentee = require_all(people, (event.mentor_id, event.mentee_id))
         program = programs[event.program_id]
-        proposal = compose.match_proposed(
-            event,
-            mentor,
-            mentee,
-            cadence_days=program.cadence_days,
-            duration_minutes=program.duration_minutes,
-            term_days=program.term_days,
-        )
-        messages.append(Messages(applied.envelope, proposal, (mentor, mentee)))
+        messages.append(Messages(applied.envelope, proposal_message(event, mentor, mentee, program), (mentor, mentee)))
     await uow.subjects.add_proposals(
         [Proposal(e.proposal_id, e.program_id, e.mentor_id, e.mentee_id, e.expires_at, "open") for e in events]
     )
