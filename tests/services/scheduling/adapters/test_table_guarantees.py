@@ -94,8 +94,7 @@ async def test_two_transactions_cannot_book_one_person_at_once(pool):
         await book(first, "mt-1", "ann", T0, T0 + HOUR)
         other = asyncio.create_task(book(second, "mt-2", "ann", T0 + HOUR / 2, T0 + 2 * HOUR))
         # The second insert is blocked behind the first transaction (it waits for the outcome).
-        blocked = "SELECT true FROM pg_stat_activity WHERE pid = $1 AND wait_event_type = 'Lock'"
-        await eventually(lambda: pool.fetchval(blocked, second.get_server_pid()), what="the second insert waiting")
+        await waiting_for_a_lock(pool, second, "the second insert waiting")
         assert not other.done()
         await tx.commit()
         with pytest.raises(asyncpg.ExclusionViolationError):
@@ -103,6 +102,12 @@ async def test_two_transactions_cannot_book_one_person_at_once(pool):
     finally:
         await pool.release(first)
         await pool.release(second)
+
+
+async def waiting_for_a_lock(pool, conn, what: str) -> None:
+    """Until `conn`'s statement waits for a lock another transaction holds."""
+    blocked = "SELECT true FROM pg_stat_activity WHERE pid = $1 AND wait_event_type = 'Lock'"
+    await eventually(lambda: pool.fetchval(blocked, conn.get_server_pid()), what=what)
 
 
 async def test_busy_times_are_the_overlapping_bookings_of_those_asked(pool):
@@ -168,8 +173,7 @@ async def test_a_delete_waits_for_the_transaction_booking_the_meeting_then_is_re
         await holder.execute("SELECT 1 FROM meetings WHERE meeting_id = 'mt-1' FOR NO KEY UPDATE")
         await book(holder, "mt-1", "ann", T0, T0 + HOUR)
         delete = asyncio.create_task(deleter.execute("DELETE FROM meetings WHERE meeting_id = 'mt-1'"))
-        blocked = "SELECT true FROM pg_stat_activity WHERE pid = $1 AND wait_event_type = 'Lock'"
-        await eventually(lambda: pool.fetchval(blocked, deleter.get_server_pid()), what="the delete waiting")
+        await waiting_for_a_lock(pool, deleter, "the delete waiting")
         await tx.commit()
         with pytest.raises(asyncpg.ForeignKeyViolationError):
             await delete
