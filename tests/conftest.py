@@ -9,6 +9,7 @@ tests never see each other's data.
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 import uuid
 from collections.abc import Iterator
@@ -80,6 +81,9 @@ def infrastructure() -> Iterator[RealInfrastructure]:
             mailbox.stop()
         for c in containers:
             c.stop()
+        # A run leaves gigabytes (a database per test, the broker's logs); keep them only when asked.
+        if not os.environ.get("TANDEM_TESTS_KEEP"):
+            shutil.rmtree(home, ignore_errors=True)
 
 
 @pytest.fixture
