@@ -206,10 +206,19 @@ def _profile_row(participant: Participant) -> tuple:
 
 
 class ParticipantDirectory:
-    """The `participants` replica on one connection (inside the caller's transaction)."""
+    """The `participants` replica on one connection (inside the caller's transaction).
 
-    def __init__(self, conn: asyncpg.Connection) -> None:
+    `hold_what_is_read`: every read locks the rows it returns (FOR KEY SHARE) until the transaction
+    ends. A service that writes what it read about a person into its own records (an address, a
+    name in a message) needs it. Otherwise a transaction that read someone just before their
+    erasure can commit that person's address just after it, where the erasure's scrub never looked.
+    With it, the erasure (FOR UPDATE, in `erase`) waits for such a transaction and then scrubs what
+    it wrote, and a read that waits on an erasure gets the erased row. The lock does not conflict
+    with profile updates, and it does not conflict with other readers."""
+
+    def __init__(self, conn: asyncpg.Connection, *, hold_what_is_read: bool = False) -> None:
         self.conn = conn
+        self._hold = " FOR KEY SHARE" if hold_what_is_read else ""
 
     async def save(self, participant: Participant) -> None:
         """Store the current profile; the person is active (again). The person's own choices, if
@@ -328,14 +337,15 @@ class ParticipantDirectory:
 
     async def get(self, participant_id: str, *, lock: bool = False) -> Participant | None:
         row = await self.conn.fetchrow(
-            f"SELECT {_READ_COLUMNS} FROM participants WHERE participant_id = $1" + (" FOR UPDATE" if lock else ""),
+            f"SELECT {_READ_COLUMNS} FROM participants WHERE participant_id = $1"
+            + (" FOR UPDATE" if lock else self._hold),
             participant_id,
         )
         return None if row is None else participant_from_row(row)
 
     async def many(self, ids: list[str]) -> dict[str, Participant]:
         rows = await self.conn.fetch(
-            f"SELECT {_READ_COLUMNS} FROM participants WHERE participant_id = ANY($1::text[])", ids
+            f"SELECT {_READ_COLUMNS} FROM participants WHERE participant_id = ANY($1::text[]){self._hold}", ids
         )
         return {r["participant_id"]: participant_from_row(r) for r in rows}
 
@@ -348,13 +358,15 @@ class ParticipantDirectory:
         """The active people of a program."""
         rows = await self.conn.fetch(
             f"SELECT {_READ_COLUMNS} FROM participants WHERE active AND NOT erased AND program_id = $1 "
-            "ORDER BY participant_id",
+            f"ORDER BY participant_id{self._hold}",
             program_id,
         )
         return [participant_from_row(r) for r in rows]
 
     async def active(self) -> list[Participant]:
-        rows = await self.conn.fetch(f"SELECT {_READ_COLUMNS} FROM participants WHERE active AND NOT erased")
+        rows = await self.conn.fetch(
+            f"SELECT {_READ_COLUMNS} FROM participants WHERE active AND NOT erased{self._hold}"
+        )
         return [participant_from_row(r) for r in rows]
 
 

@@ -1,6 +1,7 @@
 """An erasure that holds, in the participant replica every service keeps, on a real PostgreSQL:
 each erased id keeps a tombstone (also one erased before it was ever seen), a later profile of
-theirs is refused with the reason `erased`, and nothing turns `erased` back to false."""
+theirs is refused with the reason `erased`, and nothing turns `erased` back to false; a
+transaction that read someone with `hold_what_is_read` is waited for by their erasure."""
 
 from __future__ import annotations
 
@@ -178,3 +179,43 @@ async def test_the_migration_writes_tombstones_for_people_erased_before_it(datab
             assert await people.erased_among(["old-erased", "old-kept"]) == {"old-erased"}
     finally:
         await pool.close()
+
+
+
+async def test_an_erasure_waits_for_a_transaction_that_read_the_person_and_then_forgets_what_it_wrote(pool):
+    """A service that writes what it reads (an address into its mail) reads with `hold_what_is_read`:
+    an erasure that comes while such a transaction is open waits for it, so the address it wrote
+    is there to be forgotten. Without the hold the erasure runs first and the address outlives it."""
+    await apply(pool, named("eve"))
+    await pool.execute("CREATE TABLE mail (recipient_id text, address text)")
+
+    async def forget_their_mail(uow, person: Participant) -> None:
+        await uow.conn.execute("DELETE FROM mail WHERE recipient_id = $1", person.participant_id)
+
+    async with pool.acquire() as writer, pool.acquire() as eraser:
+        writing, erasing = writer.transaction(), eraser.transaction()
+        await writing.start()
+        (eve,) = (await ParticipantDirectory(writer, hold_what_is_read=True).many(["eve"])).values()
+        await erasing.start()
+        erasure = asyncio.create_task(
+            replica.erasure_handler("test", also=forget_their_mail)(erased("eve"), Uow(eraser), None))
+        await waiting_for_a_lock(pool, eraser.get_server_pid())  # on the row the writer read
+        await writer.execute("INSERT INTO mail VALUES ($1, $2)", eve.participant_id, eve.email)
+        await writing.commit()
+        await erasure
+        await erasing.commit()
+    assert await pool.fetchval("SELECT count(*) FROM mail") == 0
+
+
+async def test_a_held_read_that_waits_on_an_erasure_gets_the_erased_person(pool):
+    await apply(pool, named("fay"))
+    async with pool.acquire() as reader, pool.acquire() as eraser:
+        erasing = eraser.transaction()
+        await erasing.start()
+        await replica.erasure_handler("test")(erased("fay"), Uow(eraser), None)
+        async with reader.transaction():
+            reading = asyncio.create_task(ParticipantDirectory(reader, hold_what_is_read=True).get("fay"))
+            await waiting_for_a_lock(pool, reader.get_server_pid())
+            await erasing.commit()
+            fay = await reading
+        assert fay is not None and fay.erased and fay.email != "fay@example.com"

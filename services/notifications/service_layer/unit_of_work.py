@@ -36,7 +36,7 @@ class NotificationsUnitOfWork(UnitOfWork):
     invites: StoredInvites  # the invites in the delivery log, as an erasure rebuilds them
 
     def bind(self, conn: asyncpg.Connection) -> None:
-        self.participants = ParticipantDirectory(conn)
+        self.participants = ParticipantDirectory(conn, hold_what_is_read=True)  # what is read becomes mail
         self.program_settings = ProgramDirectory(conn)
         self.pairs = PairDirectory(conn)
         self.deliveries = DeliveryRepository(conn)
