@@ -692,8 +692,8 @@ class Drive:
     planned: int
     onboarded_at: dict[str, float] = field(default_factory=dict)  # mentee id -> onboarding published
     invited_at: dict[str, float] = field(default_factory=dict)  # mentee id -> invite accepted by the sink
-    # stage -> mentee id -> when the harness first saw it (match.proposed, match.established, the kickoff's
-    # meeting.scheduled): where a pair's time goes between onboarding and the invite.
+    # stage -> mentee id -> when the harness first saw it (match.request.queued, match.proposed,
+    # match.established, the kickoff's meeting.scheduled): where a pair's time goes before the invite.
     stage_at: dict[str, dict[str, float]] = field(default_factory=lambda: defaultdict(dict))
     re_requests: int = 0
     stopped_early: bool = False  # p95 > 2 s was certain before the end
@@ -791,7 +791,7 @@ class Driver:
             return
         if data.get("mentee_id") not in self.programs:
             return
-        if observed.type in ("match.proposed", "match.established"):
+        if observed.type in ("match.request.queued", "match.proposed", "match.established"):
             self.drive.stage_at[observed.type].setdefault(data["mentee_id"], time.time())
         if observed.type == "match.established":
             self.relationships[data["relationship_id"]] = data["mentee_id"]
@@ -900,7 +900,7 @@ async def drive_rate(infra: Infrastructure, url: str, prefix: str, sink: Sink, d
     statements = StatementMeter(infra.database_url, database_of(url))
     async with Publisher(infra.bootstrap_servers, topic_prefix=prefix) as publisher:
         driver = Driver(publisher, mail, drive, tag=f"r{drive.rate}-")
-        async with Watcher(infra.bootstrap_servers, [topics.MATCHES, topics.MEETINGS], prefix,
+        async with Watcher(infra.bootstrap_servers, [topics.MATCH_WORK, topics.MATCHES, topics.MEETINGS], prefix,
                            on_message=driver.on_match_event):
             drive.warmed_up = await driver.warm_up()
             postmaster = infra.postgres.process.pid
@@ -1200,7 +1200,8 @@ def e2e_table(drives: list[Drive]) -> str:
     return "\n".join(rows)
 
 
-STAGES = (("onboarded", "match.proposed"), ("match.proposed", "match.established"),
+STAGES = (("onboarded", "match.request.queued"), ("match.request.queued", "match.proposed"),
+          ("match.proposed", "match.established"),
           ("match.established", "meeting.scheduled"), ("meeting.scheduled", "invite in the inbox"))
 
 
@@ -1447,8 +1448,8 @@ than 5 % of its planned pairs are known to wait over {TARGET_P95_SECONDS:.0f} s:
 Result: {headline} (target: {TARGET_PAIRS} pairs/s with p95 ≤ {TARGET_P95_SECONDS:.0f} s).
 
 Where a pair's time goes, step by step (p50 / p95, and how many pairs reached the step's end), as the
-harness saw each event on Kafka (matches.v1 and the kickoff's meeting.scheduled on meetings.v1) and the
-invite at the sink:
+harness saw each event on Kafka (match-work.v1, where matching queues a request for its program;
+matches.v1; the kickoff's meeting.scheduled on meetings.v1) and the invite at the sink:
 
 {e2e_stage_table(drives)}
 
