@@ -38,9 +38,10 @@ twice would queue one event. The consumer of a program keeps its index current i
 memory, and only the chosen mentor is explained.
 
 Set-wise (`shared.waves`; each one-event handler stays the reference, and a property test holds the
-wave form to it): match.requested (the profiles of a wave's mentees read at once),
-match.request.queued (`matchmaking.propose_to_many`: standings read at once, proposals written with
-one statement), profile.change.queued, and the answers (proposal.accepted/declined: their programs
+wave form to it): match.requested (the profiles of a wave's mentees read at once), match-work.v1's
+match.request.queued and profile.change.queued together, as they alternate there
+(`on_match_work` and `matchmaking.propose_to_many`: standings read at once, proposals written with
+one statement, a stamp read back before the requests after it), and the answers (proposal.accepted/declined: their programs
 locked at once, then each applied by its handler). A wave locks every program it needs in one
 statement, in the one lock order (`ProgramRepository.lock`), so a batch seldom fails on a program
 another consumer holds: it waits for it instead.
@@ -75,6 +76,7 @@ from services.matching.domain.model import Proposal
 from services.matching.service_layer.matchmaking import (
     MatchingDeps,
     Request,
+    Stamp,
     close_and_rematch,
     cohort_round,
     propose_next,
@@ -111,18 +113,31 @@ async def on_participant_profile(
         )
 
 
-async def on_profile_changes_queued(wave: Sequence[Applied], uow: MatchingUnitOfWork, deps: MatchingDeps) -> None:
-    """A wave of profile stamps: every program locked at once (one statement), then each stamped."""
+async def on_match_work(wave: Sequence[Applied], uow: MatchingUnitOfWork, deps: MatchingDeps) -> None:
+    """A wave of match-work.v1, requests and profile stamps as they came (a program's profiles and
+    requests alternate there): every program locked at once (one statement, in the lock order),
+    then `propose_to_many`, which answers the requests in turn, each after the stamps before it."""
     await uow.programs.lock(*(applied.data.program_id for applied in wave))
-    for applied in wave:
-        uow.programs.touch(applied.data.program_id, [applied.data.participant_id])
+    work = [_work(applied) for applied in wave]
+    if any(isinstance(item, Request) for item in work):
+        await propose_to_many(uow, deps, work)
+        return
+    for item in work:
+        uow.programs.touch(item.program_id, [item.participant_id])  # type: ignore[union-attr]
+
+
+def _work(applied: Applied) -> Request | Stamp:
+    data = applied.data
+    if isinstance(data, ev.ProfileChangeQueued):
+        return Stamp(data.program_id, data.participant_id)
+    return Request(applied.envelope, data.mentee_id, data.program_id)
 
 
 def _profile(event: ev.ProfileChangeQueued) -> tuple[tuple[str, str]]:
     return ((event.program_id, event.participant_id),)
 
 
-@set_wise(on_profile_changes_queued, resources=_profile)
+@set_wise(on_match_work, resources=_profile)
 async def on_profile_change_queued(event: ev.ProfileChangeQueued, uow: MatchingUnitOfWork, deps: MatchingDeps) -> None:
     """A profile of a program this consumer owns changed: stamped for every replica's index."""
     await uow.programs.lock(event.program_id)
@@ -212,20 +227,11 @@ def _derived(uow: MatchingUnitOfWork, what: str) -> str | None:
     return None if uow.cause is None else str(uuid.uuid5(QUEUED, f"{uow.cause.id}/{what}"))
 
 
-async def on_match_requests_queued(wave: Sequence[Applied], uow: MatchingUnitOfWork, deps: MatchingDeps) -> None:
-    """A wave of queued requests, each mentee once, of any programs: every program locked at once
-    (one statement, in the lock order), then `propose_to_many` (a few statements for the wave)."""
-    await uow.programs.lock(*(applied.data.program_id for applied in wave))
-    await propose_to_many(
-        uow, deps, [Request(applied.envelope, applied.data.mentee_id, applied.data.program_id) for applied in wave]
-    )
-
-
 def _mentee(event: ev.MatchRequestQueued) -> tuple[str]:
     return (event.mentee_id,)
 
 
-@set_wise(on_match_requests_queued, resources=_mentee)
+@set_wise(on_match_work, resources=_mentee)
 async def on_match_request_queued(event: ev.MatchRequestQueued, uow: MatchingUnitOfWork, deps: MatchingDeps) -> None:
     """A request of a program this consumer owns: propose, unless the mentee left, was matched or
     is waiting for an answer meanwhile (then nothing: `propose_next` says why it stops)."""

@@ -95,19 +95,30 @@ class Request:
     program_id: str
 
 
-async def propose_to_many(uow: MatchingUnitOfWork, deps: MatchingDeps, requests: Sequence[Request]) -> None:
-    """`propose_next` for requests one after the other (each mentee once), in a few statements for
-    all of them: the same proposals, the same events in the same order. The caller holds the lock of
-    every program named.
+@dataclass(frozen=True)
+class Stamp:
+    """A profile change queued for its program between a wave's requests: the requests after it see
+    the person as the record has them now (the index reads them back), those before it do not."""
 
-    The mentees' standings are read in one statement (a proposal to one mentee changes no other's),
-    then the indexes of the programs some request will ask are caught up together.
+    program_id: str
+    participant_id: str
+
+
+async def propose_to_many(uow: MatchingUnitOfWork, deps: MatchingDeps, work: Sequence[Request | Stamp]) -> None:
+    """`propose_next` for requests one after the other (each mentee once), with the profile stamps
+    between them, in a few statements for all of them: the same proposals, the same events in the
+    same order. The caller holds the lock of every program named.
+
+    The mentees' standings are read in one statement (a proposal to one mentee changes no other's,
+    nor does a stamp), then the indexes of the programs some request will ask are caught up together.
     The index chooses for each request in turn, ranking mentors as if the proposals chosen so far
     were held; those are written together, each checked by the record as if those before it were
     written (`add_while_within_capacity`). Where one-at-a-time would have to read (the index lacks a
     mentee, or the record refuses a mentor), what is chosen before it is written first, the refused
     choice and everything after it is dropped, and the requests go on from there after the read,
-    as `propose_next` would."""
+    as `propose_next` would. Before a stamp, what is chosen is written too: the person stamped is
+    read back, loads included, before the next request of their program asks the index."""
+    requests = [r for r in work if isinstance(r, Request)]
     standings = await uow.commitments.mentee_standings((r.mentee_id, r.program_id) for r in requests)
     limit = deps.settings.max_matches_per_mentee
 
@@ -144,8 +155,16 @@ async def propose_to_many(uow: MatchingUnitOfWork, deps: MatchingDeps, requests:
 
     i = 0
     while True:
-        while i < len(requests):
-            request = requests[i]
+        while i < len(work):
+            request = work[i]
+            if isinstance(request, Stamp):
+                refused = await write() if chosen else None
+                if refused is not None:
+                    i = refused
+                    continue
+                uow.programs.touch(request.program_id, [request.participant_id])  # read back on next use
+                i += 1
+                continue
             if not answerable(request):
                 i += 1  # as in propose_next
                 continue
@@ -182,7 +201,7 @@ async def propose_to_many(uow: MatchingUnitOfWork, deps: MatchingDeps, requests:
             break
         i = refused
     for i, event in said:
-        uow.cause = requests[i].cause  # the cause of what it says, as when applied alone
+        uow.cause = work[i].cause  # type: ignore[union-attr]  # a request's: stamps say nothing
         uow.emit(event)
 
 

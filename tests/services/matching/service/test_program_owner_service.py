@@ -11,7 +11,7 @@ import asyncpg
 import pytest
 
 from services.matching.entrypoints.app import build_service
-from services.matching.service_layer.handlers import on_match_request_queued, on_match_requests_queued
+from services.matching.service_layer.handlers import on_match_request_queued, on_match_work
 from services.matching.settings import MatchingSettings
 from shared.contracts import events as ev
 from shared.contracts import topics
@@ -107,7 +107,7 @@ async def test_a_batch_of_one_programs_requests_costs_two_statements_each(make_s
 
 async def test_a_wave_of_requests_of_two_programs_costs_a_few_statements_in_all(make_settings, bootstrap_servers,
                                                                                topic_prefix, database_url, monkeypatch):
-    """Applied as one wave (`on_match_requests_queued`), 20 requests of two programs cost no statement
+    """Applied as one wave (`on_match_work`), 20 requests of two programs cost no statement
     each: the locks of both programs in one, the standings in one, the proposals in one."""
     service = build_service(make_settings())
     counted = RoundTrips(monkeypatch)
@@ -121,7 +121,7 @@ async def test_a_wave_of_requests_of_two_programs_costs_a_few_statements_in_all(
                 for data in [ev.MatchRequestQueued(program_id=p, mentee_id=f"{p}-e{i}", request_id=f"r-{p}-{i}")]]
         async with service.transaction() as uow:
             counted.conn = uow.conn._con
-            await on_match_requests_queued(wave, uow, service.deps)
+            await on_match_work(wave, uow, service.deps)
     proposed = await fetch(database_url, "SELECT program_id, mentor_id FROM matching.proposals")
     assert len(proposed) == 20 and all(r["mentor_id"].startswith(r["program_id"]) for r in proposed)
     assert counted.of(LOCK) == 1 and counted.of("WITH new AS") == 1 and counted.of("SELECT w.mentee_id") == 1
