@@ -38,6 +38,8 @@ from services.notifications.i18n.values import (
     Phrase,
     Sentences,
     Shown,
+    Span,
+    Zone,
     moment_text,
     plain_value,
 )
@@ -60,6 +62,12 @@ class _Missing(dict):
 
 
 _COMPILED_MAX = 20_000  # texts kept per language: every template's, with room for plural counts
+# Values kept per language as written (`Language.values`): each is written the same for every reader
+# of the language, whatever the tone. Equal values read the same: a moment is shown on its zone's
+# clock, so equal instants in other offsets give the same text. (A `Day` is not kept: without a zone
+# it is the date of its own offset, which equality ignores.)
+_KEPT = frozenset({Moment, Span, Zone})
+_KEPT_MAX = 4096
 
 
 class Writer:
@@ -84,9 +92,11 @@ class Writer:
         if isinstance(compiled, Shown):
             return compiled
         translated, escaped = compiled
-        shown = {name: self.show(params.get(name)) for name in text.placeholders}
-        as_text = _Missing({k: v.text for k, v in shown.items() if v is not None})
-        as_html = _Missing({k: v.html for k, v in shown.items() if v is not None})
+        as_text, as_html = _Missing(), _Missing()
+        for name in text.placeholders:
+            shown = self.show(params.get(name))
+            if shown is not None:
+                as_text[name], as_html[name] = shown.text, shown.html
         return Shown(translated.format_map(as_text), escaped.format_map(as_html))
 
     def has_values(self, text: Text, params: dict[str, Any]) -> bool:
@@ -107,14 +117,26 @@ class Writer:
             return first
         if isinstance(value, Shown):
             return value
+        if type(value) in _KEPT:
+            kept = self.language.values.get(value)
+            if kept is None:
+                kept = self._written(value)
+                if len(self.language.values) >= _KEPT_MAX:
+                    self.language.values.clear()
+                self.language.values[value] = kept
+            return kept
         if isinstance(value, Link):
             return Shown(value.url, f'<a href="{html.escape(value.url)}">{html.escape(value.url, quote=False)}</a>')
-        if isinstance(value, Moment):
-            return Shown.plain(moment_text(value, self.language.locale, self._in_zone))
         if isinstance(value, Listing):
             items = [s for s in (self.show(i) for i in value.items) if s is not None]
             return Shown(format_list([s.text for s in items], locale=self.language.locale),
                          format_list([s.html for s in items], locale=self.language.locale))
+        return self._written(value)
+
+    def _written(self, value: Any) -> Shown:
+        """A value that depends on nothing but itself and the language."""
+        if isinstance(value, Moment):
+            return Shown.plain(moment_text(value, self.language.locale, self._in_zone))
         found = plain_value(value, self.language.locale)
         return Shown.plain(found if found is not None else str(value))
 

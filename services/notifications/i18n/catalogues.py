@@ -78,6 +78,9 @@ class Language:
     # Texts as the renderer uses them, kept once written (render.Writer): a message's texts are few
     # and the same for every reader of this language. A Language is made once per locale (`_resolve`).
     compiled: dict = field(default_factory=dict, compare=False, hash=False, repr=False)
+    # Values as written in this language (a moment, a length, a zone: render.Writer), kept because a
+    # round of messages names the same few of them for many readers; emptied when full.
+    values: dict = field(default_factory=dict, compare=False, hash=False, repr=False)
 
     def translate(self, context: str, msgid: str, plural: str | None = None, n: int = 1) -> str:
         if plural is None:

@@ -32,6 +32,13 @@ class Text:
     def counting(self, param: str) -> Text:
         return replace(self, count=param)
 
+    def __hash__(self) -> int:  # the key of its translation, looked up at every use: hashed once
+        return self._hash
+
+    @cached_property
+    def _hash(self) -> int:
+        return hash((self.context, self.msgid, self.plural, self.count))
+
     @cached_property  # asked on every render; a text never changes
     def placeholders(self) -> frozenset[str]:
         found = {name for source in (self.msgid, self.plural or "") for _, name, _, _ in _FORMATTER.parse(source)
