@@ -31,6 +31,7 @@ from email.charset import RFC2047_CHROME_LEN, Charset
 from email.header import Header
 from email.policy import SMTP
 from email.utils import encode_rfc2231, format_datetime, parseaddr
+from functools import lru_cache
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -151,7 +152,13 @@ def _text(subtype: str, text: str) -> bytes:
 
 
 def _attachment(a: Attachment) -> bytes:
-    maintype, _, rest = a.mime_type.partition("/")
+    return _attachment_head(a.mime_type, a.filename) + _b64(a.payload())
+
+
+@lru_cache(maxsize=256)  # the same few kinds of attachment (an invite, a certificate) in every mail
+def _attachment_head(mime_type: str, filename: str) -> bytes:
+    """The part's headers and the blank line after them; ValueError for a type no header may hold."""
+    maintype, _, rest = mime_type.partition("/")
     subtype, *pairs = [p.strip() for p in rest.split(";")]
     params = dict(p.split("=", 1) for p in pairs if "=" in p)
     params = {k.strip().lower(): v.strip().strip('"') for k, v in params.items()}
@@ -162,9 +169,8 @@ def _attachment(a: Attachment) -> bytes:
         raise ValueError("a content type no header may hold")
     content_type = _with_params(f"Content-Type: {maintype}/{subtype}".lower(),
                                 [f'{k}="{v}"' for k, v in params.items()])
-    disposition = _with_params("Content-Disposition: attachment", [_filename(a.filename)])
-    return (content_type + CRLF + b"Content-Transfer-Encoding: base64" + CRLF + disposition + CRLF + CRLF
-            + _b64(a.payload()))
+    disposition = _with_params("Content-Disposition: attachment", [_filename(filename)])
+    return content_type + CRLF + b"Content-Transfer-Encoding: base64" + CRLF + disposition + CRLF + CRLF
 
 
 def _with_params(head: str, params: list[str]) -> bytes:
