@@ -92,12 +92,19 @@ class Writer:
         if isinstance(compiled, Shown):
             return compiled
         translated, escaped = compiled
-        as_text, as_html = _Missing(), _Missing()
+        as_text, as_html = {}, {}
         for name in text.placeholders:
-            shown = self.show(params.get(name))
-            if shown is not None:
-                as_text[name], as_html[name] = shown.text, shown.html
-        return Shown(translated.format_map(as_text), escaped.format_map(as_html))
+            value = params.get(name)
+            if type(value) is str:  # most values (a name): `Shown.plain` without the object
+                as_text[name], as_html[name] = value, html.escape(value, quote=False)
+            elif value is not None:
+                shown = self.show(value)
+                if shown is not None:
+                    as_text[name], as_html[name] = shown.text, shown.html
+        try:
+            return Shown(translated.format_map(as_text), escaped.format_map(as_html))
+        except KeyError:  # a value it was not given: shown as its placeholder, and logged
+            return Shown(translated.format_map(_Missing(as_text)), escaped.format_map(_Missing(as_html)))
 
     def has_values(self, text: Text, params: dict[str, Any]) -> bool:
         return all(params.get(name) not in (None, "", [], ()) for name in text.placeholders)
