@@ -15,6 +15,8 @@ form posted twice, is applied once.
 from __future__ import annotations
 
 import hashlib
+import hmac
+import json
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -22,6 +24,7 @@ from urllib.parse import quote
 
 from itsdangerous import BadSignature, Signer, URLSafeSerializer
 from itsdangerous.encoding import want_bytes
+from itsdangerous.signer import HMACAlgorithm
 
 # (subject kind, action): what a link may be for.
 PROPOSAL_ANSWER = ("proposal", "answer")
@@ -106,6 +109,31 @@ class _Serializer(URLSafeSerializer):
         return self._kept
 
 
+class _CompactJson:
+    """The JSON itsdangerous writes (compact, not ASCII-escaped), with its encoder made once rather
+    than for each token: the same text."""
+
+    _encoder = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+
+    @classmethod
+    def dumps(cls, obj: object) -> str:
+        return cls._encoder.encode(obj)
+
+    @staticmethod
+    def loads(payload: str | bytes) -> object:
+        return json.loads(payload)
+
+
+class _Sha256(HMACAlgorithm):
+    """HMAC-SHA256 in one call (`hmac.digest`): the same signature as `hmac.new(...).digest()`."""
+
+    def __init__(self) -> None:
+        super().__init__(hashlib.sha256)
+
+    def get_signature(self, key: bytes, value: bytes) -> bytes:
+        return hmac.digest(key, value, "sha256")
+
+
 class LinkSigner:
     """Signs and reads tokens. `keys`: every key accepted, the newest (which signs) last."""
 
@@ -113,8 +141,8 @@ class LinkSigner:
         keys = [k for k in keys if k]
         if not keys:
             raise ValueError("action links need at least one signing key")
-        self._serializer = _Serializer(list(keys), salt=_SALT, signer=_KeptKeySigner,
-                                       signer_kwargs={"digest_method": hashlib.sha256})
+        self._serializer = _Serializer(list(keys), salt=_SALT, serializer=_CompactJson, signer=_KeptKeySigner,
+                                       signer_kwargs={"digest_method": hashlib.sha256, "algorithm": _Sha256()})
 
     @classmethod
     def from_setting(cls, value: str) -> LinkSigner:
