@@ -11,6 +11,7 @@ every invite back with `icalendar` and with `vobject`.
 
 from __future__ import annotations
 
+import itertools
 import re
 from datetime import UTC, datetime
 from functools import lru_cache
@@ -75,24 +76,37 @@ def content_line(name: str, value: str, params: tuple[tuple[str, str], ...] = ()
     return fold(f"{head}:{value}")
 
 
-_FOLD = re.compile(r"\r?\n[ \t]")
-
-
 def unfold(calendar: str) -> list[str]:
     """The logical content lines of an iCalendar text (RFC 5545 3.1: a line break followed by one
-    space or tab continues the line)."""
-    return [line for line in _FOLD.sub("", calendar).replace("\r\n", "\n").split("\n") if line]
+    space or tab continues the line; the break is LF or CRLF). Joined piece by piece rather than with
+    a regular expression, which took most of the time: the same lines."""
+    if "\n " in calendar or "\n\t" in calendar:
+        pieces = calendar.split("\n")
+        kept = [pieces[0]]
+        for before, piece in itertools.pairwise(pieces):
+            if piece[:1] in (" ", "\t"):  # a continuation: the break (with its CR) and the blank go
+                last = kept[-1]
+                kept[-1] = (last[:-1] if before.endswith("\r") else last) + piece[1:]
+            else:
+                kept.append(piece)
+        calendar = "\n".join(kept)
+    return [line for line in calendar.replace("\r\n", "\n").split("\n") if line]
 
 
 def split(line: str) -> tuple[str, str, str]:
     """(NAME upper-cased, the parameters as written with their leading `;`, the value): the value
     starts at the first colon outside a quoted parameter value."""
-    quoted = False
-    for i, char in enumerate(line):
-        if char == '"':
-            quoted = not quoted
-        elif char == ":" and not quoted:
-            head, value = line[:i], line[i + 1 :]
-            name, _, params = head.partition(";")
-            return name.upper(), (";" + params) if params else "", value
+    start = 0
+    while True:  # from quoted value to quoted value, rather than character by character
+        colon = line.find(":", start)
+        if colon < 0:
+            break
+        quote = line.find('"', start, colon)
+        if quote < 0:
+            name, _, params = line[:colon].partition(";")
+            return name.upper(), (";" + params) if params else "", line[colon + 1 :]
+        close = line.find('"', quote + 1)
+        if close < 0:
+            break  # quoted to the end: no colon outside
+        start = close + 1
     raise ValueError("a content line without a value")
