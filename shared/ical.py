@@ -29,6 +29,8 @@ _NEWLINES = re.compile(r"\r\n|\r|\n")
 def text(value: str) -> str:
     """A TEXT value: backslash, semicolon, comma and newline escaped (RFC 5545 3.3.11)."""
     value = value.replace("\\", "\\\\").replace(";", "\\;").replace(",", "\\,")
+    if value.isprintable():  # no line break and no control character: nothing more to do (most values)
+        return value
     return _CONTROLS.sub("", _NEWLINES.sub("\\\\n", value))
 
 

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from shared.ical import split, unfold
+from shared.ical import split, text, unfold
 
 _FOLD = re.compile(r"\r?\n[ \t]")
 
@@ -65,3 +65,18 @@ def test_a_line_without_a_colon_outside_quotes_has_no_value():
     for line in ("NOCOLON", 'X;P="a:b"', 'X;P="open:'):
         with pytest.raises(ValueError):
             split(line)
+
+
+_CONTROLS = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
+_NEWLINES = re.compile(r"\r\n|\r|\n")
+
+
+def text_by_definition(value: str) -> str:
+    value = value.replace("\\", "\\\\").replace(";", "\\;").replace(",", "\\,")
+    return _CONTROLS.sub("", _NEWLINES.sub("\\\\n", value))
+
+
+@settings(max_examples=2000)
+@given(st.text(alphabet=st.sampled_from("a ;,\\\r\n\t\x00\x1f\x7f\x85\xa0é€"), max_size=30) | st.text(max_size=30))
+def test_text_escapes_as_the_definition_does(value):
+    assert text(value) == text_by_definition(value)

@@ -11,7 +11,6 @@ The file is edited as text, line by line (`shared.ical`): parsing and writing it
 from __future__ import annotations
 
 import functools
-from dataclasses import replace
 from typing import NamedTuple
 
 from shared import ical
@@ -48,7 +47,7 @@ def for_reader(invite: Attachment, *, url: str | None = None, line: str | None =
             text = "\\n\\n".join(part for part in (described, added) if part)
             if text:
                 out.append(ical.content_line("DESCRIPTION", text))
-    return replace(invite, content="".join(out))
+    return Attachment(invite.filename, "".join(out), invite.mime_type, invite.encoding)  # (faster than `replace`)
 
 
 class Summary(NamedTuple):
@@ -91,4 +90,22 @@ def _pieces(content: str) -> tuple[str | Summary | EventEnd, ...] | None:
             in_event = False
             out.append(EventEnd(description, urls))
         out.append(ical.fold(each))
-    return tuple(out)
+    return tuple(_runs_joined(out))
+
+
+def _runs_joined(pieces: list[str | Summary | EventEnd]) -> list[str | Summary | EventEnd]:
+    """Each run of lines kept as they are made one string: a reader's copy then goes through a few
+    pieces, not every line."""
+    out: list[str | Summary | EventEnd] = []
+    run: list[str] = []
+    for piece in pieces:
+        if isinstance(piece, str):
+            run.append(piece)
+            continue
+        if run:
+            out.append("".join(run))
+            run = []
+        out.append(piece)
+    if run:
+        out.append("".join(run))
+    return out
