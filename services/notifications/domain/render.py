@@ -107,7 +107,13 @@ class Writer:
             return Shown(translated.format_map(_Missing(as_text)), escaped.format_map(_Missing(as_html)))
 
     def has_values(self, text: Text, params: dict[str, Any]) -> bool:
-        return all(params.get(name) not in (None, "", [], ()) for name in text.placeholders)
+        """Every placeholder given something other than None or an empty str, list or tuple (checked by
+        type, not by comparing each value with each of those, which called every value's __eq__)."""
+        for name in text.placeholders:
+            value = params.get(name)
+            if value is None or (isinstance(value, str | list | tuple) and not value):
+                return False
+        return True
 
     def show(self, value: Any) -> Shown | None:
         if value is None:
