@@ -24,6 +24,13 @@ _COLUMNS = (
     "html, unsubscribe_url, mime"
 )
 _D_COLUMNS = ", ".join(f"d.{c.strip()}" for c in _COLUMNS.split(","))
+# What a claim returns: a mail with its bytes is sent from them alone, so its text, HTML and
+# attachment stay in the database (empty here); the rest, and anything without bytes, in full.
+_WRITTEN_ONLY = {"body": "''", "html": "''", "attachment": "NULL"}
+_CLAIMED_COLUMNS = ", ".join(
+    f"CASE WHEN d.mime IS NULL THEN d.{c} ELSE {_WRITTEN_ONLY[c]} END AS {c}" if c in _WRITTEN_ONLY else f"d.{c}"
+    for c in (c.strip() for c in _COLUMNS.split(","))
+)
 # A settled delivery's mail bytes go: they were only kept to be sent (migration 007).
 _MIME_KEPT = f"CASE WHEN {{status}} IN ('{PENDING}', '{SENDING}') THEN mime END"
 
@@ -212,7 +219,7 @@ class DeliveryRepository:
                     UPDATE deliveries d SET status = '{SENDING}', attempts = d.attempts + 1, claimed_at = $1,
                                             version = d.version + 1
                     FROM chosen WHERE d.delivery_id = chosen.delivery_id AND d.status = '{PENDING}'
-                    RETURNING {_D_COLUMNS}, chosen.endpoint, chosen.due
+                    RETURNING {_CLAIMED_COLUMNS}, chosen.endpoint, chosen.due
                 )
                 SELECT claimed.*, (SELECT count(*) FROM chat) AS looked_at FROM claimed ORDER BY claimed.due""",
             *_lock_due_args(now, limit, room, default_room),

@@ -13,7 +13,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from services.notifications.adapters.repository import MAIL_SERVER, DeliveryRepository
+from services.notifications.adapters.senders import message_of
 from services.notifications.domain.delivery import Delivery
+from services.notifications.domain.outgoing import Attachment
 from services.notifications.entrypoints.app import MIGRATIONS
 from services.notifications.service_layer.unit_of_work import one_statement_at_a_time
 from shared.clock import ProgramClock
@@ -196,3 +198,26 @@ async def test_an_event_emitted_outside_a_transaction_is_refused_rather_than_los
         async with one_statement_at_a_time(pool, source="/test", clock=ProgramClock(), schema="notifications") as uow:
             claimed, _ = await uow.deliveries.claim_due(NOW, 1, room={}, default_room=1)
             uow.emit(claimed[0][0].delivered(NOW))
+
+
+async def test_a_claimed_mail_with_its_bytes_comes_back_with_them_alone_and_the_row_keeps_the_rest(pool):
+    invite = Attachment("invite.ics", "BEGIN:VCALENDAR\r\nEND:VCALENDAR\r\n", "text/calendar; method=REQUEST")
+    written = replace(delivery("w", "ana@example.com", channel="email"), html="<p>b</p>", attachment=invite,
+                      mime=b"Date: x\r\nTo: ana@example.com\r\n\r\nbody\r\n")
+    unwritten = replace(delivery("u", "bo@example.com", channel="email", minutes_ago=2), html="<p>c</p>",
+                        attachment=invite)
+    hook = delivery("h", "https://chat.example/hook", minutes_ago=3)
+    await add(pool, written, unwritten, hook)
+    async with pool.acquire() as conn:
+        claimed, _ = await DeliveryRepository(conn).claim_due(NOW, 8, room={}, default_room=8)
+    got = {d.delivery_id: d for d, _ in claimed}
+    # Sent from its bytes: the text, HTML and attachment are not read back.
+    assert message_of(got["w"]).mime == written.mime
+    assert (got["w"].body, got["w"].html, got["w"].attachment) == ("", "", None)
+    # Without bytes (written when sent) and a webhook: everything they are sent from.
+    assert (got["u"].body, got["u"].html, got["u"].attachment, got["u"].mime) == ("b", "<p>c</p>", invite, None)
+    assert (got["h"].body, got["h"].subject) == ("b", "s")
+    # The row itself keeps them, for a mail whose bytes an erasure drops before it is sent again.
+    async with pool.acquire() as conn:
+        row = await conn.fetchrow("SELECT body, html, attachment FROM deliveries WHERE delivery_id = 'w'")
+    assert (row["body"], row["html"], row["attachment"]["content"]) == ("b", "<p>b</p>", invite.content)
