@@ -22,11 +22,13 @@ are read from the record on next use, so the index never keeps what was not comm
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 
 from services.matching.domain import MatchIndex, MatchSettings, ScoreWeights
 from services.matching.service_layer.unit_of_work import MatchingUnitOfWork
+from shared.people import Participant
 from shared.programs import ProgramDefaults, ProgramSettings
 
 
@@ -38,6 +40,15 @@ def match_settings(program: ProgramSettings) -> MatchSettings:
         meeting_minutes=program.duration_minutes,
         weights=ScoreWeights(**program.matching_weights),
     )
+
+
+@dataclass
+class ReadAhead:
+    """A person as the record has them, read ahead of the index's need, and the places they hold:
+    as read, plus the changes this transaction made since (`loads_changed`)."""
+
+    person: Participant | None
+    load: int
 
 
 @dataclass
@@ -106,9 +117,24 @@ class ProgramIndexes:
         self._versions[program_id] = version
         return ProgramView(index, program, version)
 
+    async def read_ahead(self, uow: MatchingUnitOfWork, people: Iterable[str]) -> None:
+        """Read these people and their loads now, in two statements, for the index to read back from
+        memory when it needs them in this wave (`_refresh`): a wave's profile stamps name one or two
+        people each. The caller clears `uow.read_ahead` at the end of the wave."""
+        wanted = sorted(set(people) - set(uow.read_ahead))
+        if not wanted:
+            return
+        found = await uow.participants.many(wanted)
+        loads = await uow.commitments.mentor_loads(wanted)
+        for pid in wanted:
+            uow.read_ahead[pid] = ReadAhead(found.get(pid), loads.get(pid, 0))
+
     def loads_changed(self, uow: MatchingUnitOfWork, program_id: str, deltas: dict[str, int]) -> None:
         """Mentors' places held changed by these amounts in this transaction: the index follows
         without a read when the transaction has the program's view, and the change is stamped."""
+        for mentor_id, delta in deltas.items():
+            if (ahead := uow.read_ahead.get(mentor_id)) is not None:
+                ahead.load += delta
         view = uow.views.get(program_id)
         if view is None:
             uow.programs.touch(program_id, deltas)
@@ -164,8 +190,14 @@ class ProgramIndexes:
         if not ids:
             return
         wanted = sorted(ids)
-        people = await uow.participants.many(wanted)
-        loads = await uow.commitments.mentor_loads(wanted)
+        ahead = {pid: uow.read_ahead[pid] for pid in wanted if pid in uow.read_ahead}
+        unread = [pid for pid in wanted if pid not in ahead]
+        people = await uow.participants.many(unread) if unread else {}
+        loads = await uow.commitments.mentor_loads(unread) if unread else Counter()
+        for pid, known in ahead.items():
+            if known.person is not None:
+                people[pid] = known.person
+            loads[pid] = known.load
         held = self._loads.setdefault(program_id, {})
         for pid in wanted:
             person = people.get(pid)

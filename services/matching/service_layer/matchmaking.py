@@ -116,8 +116,10 @@ async def propose_to_many(uow: MatchingUnitOfWork, deps: MatchingDeps, work: Seq
     written (`add_while_within_capacity`). Where one-at-a-time would have to read (the index lacks a
     mentee, or the record refuses a mentor), what is chosen before it is written first, the refused
     choice and everything after it is dropped, and the requests go on from there after the read,
-    as `propose_next` would. Before a stamp, what is chosen is written too: the person stamped is
-    read back, loads included, before the next request of their program asks the index."""
+    as `propose_next` would. A stamp's person is read back before the next request of their program
+    asks the index (the people of all the stamps are read ahead, in two statements). Going back to
+    a refused choice must not cross a stamp its program's requests were answered before, or they
+    would be answered again seeing it: so, before such a stamp, what is chosen is written."""
     requests = [r for r in work if isinstance(r, Request)]
     standings = await uow.commitments.mentee_standings((r.mentee_id, r.program_id) for r in requests)
     limit = deps.settings.max_matches_per_mentee
@@ -130,6 +132,9 @@ async def propose_to_many(uow: MatchingUnitOfWork, deps: MatchingDeps, work: Seq
     # at its standing, and an index read earlier than one at a time reads it may show a record
     # older than the one the reference explains its proposals by.
     await deps.indexes.prepare(uow, {r.program_id for r in requests if answerable(r)})
+    stamped = [item for item in work if isinstance(item, Stamp)]
+    await deps.indexes.read_ahead(uow, [s.participant_id for s in stamped if s.program_id in uow.views])
+    answered: set[str] = set()  # programs of the requests answered since the last write
     tries: Counter[int] = Counter()  # request -> attempts that ended in a read (MAX_DISAGREEMENTS)
     said: list[tuple[int, ev.EventData]] = []  # (request, what it says), in order, emitted at the end
     chosen: list[tuple[int, Proposal]] = []  # proposals chosen and not written yet
@@ -145,6 +150,7 @@ async def propose_to_many(uow: MatchingUnitOfWork, deps: MatchingDeps, work: Seq
         refused = chosen[written] if written < len(chosen) else None
         chosen.clear()
         extra.clear()
+        answered.clear()
         if refused is None:
             return None
         at, proposal = refused
@@ -158,7 +164,7 @@ async def propose_to_many(uow: MatchingUnitOfWork, deps: MatchingDeps, work: Seq
         while i < len(work):
             request = work[i]
             if isinstance(request, Stamp):
-                refused = await write() if chosen else None
+                refused = await write() if chosen and request.program_id in answered else None
                 if refused is not None:
                     i = refused
                     continue
@@ -173,6 +179,7 @@ async def propose_to_many(uow: MatchingUnitOfWork, deps: MatchingDeps, work: Seq
                 i += 1
                 continue
             excluded = standings[request.mentee_id, request.program_id].excluded
+            answered.add(request.program_id)
             view = await deps.indexes.current(uow, request.program_id)
             try:
                 outcome = view.index.best_mentor(request.mentee_id, at=uow.now(), exclude=excluded)
@@ -203,6 +210,7 @@ async def propose_to_many(uow: MatchingUnitOfWork, deps: MatchingDeps, work: Seq
     for i, event in said:
         uow.cause = work[i].cause  # type: ignore[union-attr]  # a request's: stamps say nothing
         uow.emit(event)
+    uow.read_ahead.clear()  # this wave's only: what comes after it in the batch may change loads unseen
 
 
 def _unavailable(program_id: str, mentee_id: str, outcome: Unmatched) -> ev.MatchUnavailable:

@@ -19,7 +19,7 @@ from shared.replica import ParticipantDirectory
 from shared.unit_of_work import UnitOfWork
 
 if TYPE_CHECKING:
-    from services.matching.service_layer.indexes import ProgramView
+    from services.matching.service_layer.indexes import ProgramView, ReadAhead
 
 
 class MatchingUnitOfWork(UnitOfWork):
@@ -33,6 +33,8 @@ class MatchingUnitOfWork(UnitOfWork):
     # Each program's index as this transaction caught it up, under the program's lock
     # (`ProgramIndexes.current`): later events of the batch reuse it without reading the stamp again.
     views: dict[str, ProgramView]
+    # People a wave's profile stamps name, read ahead with their loads (`ProgramIndexes.read_ahead`).
+    read_ahead: dict[str, ReadAhead]
 
     def bind(self, conn: asyncpg.Connection) -> None:
         self.participants = ParticipantDirectory(conn)
@@ -43,6 +45,7 @@ class MatchingUnitOfWork(UnitOfWork):
         self.commitments = CommitmentQueries(conn)
         self.kept_apart = KeptApartRepository(conn)
         self.views = {}
+        self.read_ahead = {}
         self._on_stamped: list[Callable[[dict[str, int]], None]] = []
 
     def on_stamped(self, callback: Callable[[dict[str, int]], None]) -> None:

@@ -237,6 +237,7 @@ class FakeMatchingUnitOfWork(FakeUnitOfWork):
         self.commitments = FakeCommitments(self.tables)
         self.kept_apart = FakeKeptApart(self.tables)
         self.views: dict = {}
+        self.read_ahead: dict = {}
         self._on_stamped: list = []
 
     def on_stamped(self, callback) -> None:

@@ -26,7 +26,7 @@ from tests.services.matching.service.test_matching_service import (
     mentor,
     onboard,
 )
-from tests.support.runtime import fetch, settings_for
+from tests.support.runtime import eventually, fetch, settings_for
 
 pytestmark = pytest.mark.integration
 LOCK = "SELECT k, CASE WHEN"  # ProgramRepository.lock: any number of programs in one statement
@@ -83,6 +83,10 @@ class RoundTrips:
     def of(self, start: str) -> int:
         return sum(1 for text in self.sent if text.startswith(start))
 
+    def stop(self) -> None:
+        """The connection goes back to the pool, where the service's own consumers may take it next."""
+        self.conn = None
+
 
 async def test_a_batch_of_one_programs_requests_costs_two_statements_each(make_settings, bootstrap_servers,
                                                                           topic_prefix, database_url, monkeypatch):
@@ -95,6 +99,7 @@ async def test_a_batch_of_one_programs_requests_costs_two_statements_each(make_s
             for i in range(10):
                 await on_match_request_queued(
                     ev.MatchRequestQueued(program_id="prog-1", mentee_id=f"e{i}", request_id=f"r{i}"), uow, service.deps)
+        counted.stop()
     assert counted.of("INSERT INTO proposals") == 10 and counted.of("SELECT EXISTS") == 10  # per request
     # Per program and batch, whatever the number of requests: the lock, the stamp and the settings
     # read once, the index caught up once (the profiles, stamped meanwhile or not: at most three
@@ -122,6 +127,7 @@ async def test_a_wave_of_requests_of_two_programs_costs_a_few_statements_in_all(
         async with service.transaction() as uow:
             counted.conn = uow.conn._con
             await on_match_work(wave, uow, service.deps)
+        counted.stop()
     proposed = await fetch(database_url, "SELECT program_id, mentor_id FROM matching.proposals")
     assert len(proposed) == 20 and all(r["mentor_id"].startswith(r["program_id"]) for r in proposed)
     assert counted.of(LOCK) == 1 and counted.of("WITH new AS") == 1 and counted.of("SELECT w.mentee_id") == 1
@@ -131,6 +137,51 @@ async def test_a_wave_of_requests_of_two_programs_costs_a_few_statements_in_all(
     assert counted.of("WITH v AS ( INSERT INTO program_versions") == 1
     # Per program the index caught up (at most three reads); then the outbox and the commit.
     assert len(counted.sent) <= 2 * 3 + 11, counted.sent
+
+
+async def test_a_wave_of_profiles_and_requests_as_they_alternate_costs_a_few_statements_in_all(
+        make_settings, bootstrap_servers, topic_prefix, database_url, monkeypatch):
+    """Two programs whose new pairs come as they do on match-work.v1 (the mentor's profile stamp, the
+    mentee's, then the request, program after program) are one wave (`on_match_work`): the people
+    stamped read ahead in two statements, not read back before each request, and the proposals of
+    one program written before the next stamp of that program only."""
+    service = build_service(make_settings())
+    counted = RoundTrips(monkeypatch)
+    programs = ("prog-1", "prog-2")
+    async with service.running(), Portal(bootstrap_servers, topic_prefix, database_url) as pub:
+        await onboard(pub, *[mentor(f"{p}-m0", program_id=p, capacity=1) for p in programs],
+                      *[mentee(f"{p}-e0", program_id=p) for p in programs])
+        async with service.transaction() as uow:  # the indexes built, as in a service that ran a while
+            await uow.programs.lock(*programs)
+            await service.deps.indexes.prepare(uow, programs)
+        await onboard(pub, *[mentor(f"{p}-m{i}", program_id=p, capacity=1) for p in programs for i in range(1, 6)],
+                      *[mentee(f"{p}-e{i}", program_id=p) for p in programs for i in range(1, 6)])
+
+        async def all_stored():  # `onboard` counts every profile stored, those of the first call included
+            return (await fetch(database_url, "SELECT count(*) AS n FROM matching.participants"))[0]["n"] == 24
+        await eventually(all_stored, 30, "the second profiles")
+
+        def applied(data) -> Applied:
+            kind = "profile.change.queued" if isinstance(data, ev.ProfileChangeQueued) else "match.request.queued"
+            return Applied(new_envelope(type=kind, source="/tandem/matching", data=data, time=START), data)
+
+        wave = [applied(data) for i in range(1, 6) for p in programs
+                for data in (ev.ProfileChangeQueued(program_id=p, participant_id=f"{p}-m{i}"),
+                             ev.ProfileChangeQueued(program_id=p, participant_id=f"{p}-e{i}"),
+                             ev.MatchRequestQueued(program_id=p, mentee_id=f"{p}-e{i}", request_id=f"r-{p}-{i}"))]
+        async with service.transaction() as uow:
+            counted.conn = uow.conn._con
+            await on_match_work(wave, uow, service.deps)
+        counted.stop()
+    proposed = await fetch(database_url, "SELECT mentee_id, mentor_id FROM matching.proposals")
+    assert len(proposed) == 10, proposed
+    assert counted.of(LOCK) == 1 and counted.of("SELECT w.mentee_id") == 1  # the locks, the standings
+    # People and loads: each program's catch-up with what the service's own consumer stamped meanwhile
+    # (here it stamped the new people already), and the wave's read-ahead; none per request.
+    assert counted.of("SELECT mentor_id, count(*)") <= 3 and counted.of("SELECT participant_id, program_id") <= 3
+    # The proposals: written before a program's stamp when that program was answered since the last write.
+    assert counted.of("WITH new AS") <= 5
+    assert len(counted.sent) <= 30, counted.sent
 
 
 async def test_a_rolled_back_batch_leaves_the_index_as_the_record_says(make_settings, bootstrap_servers,

@@ -60,6 +60,7 @@ MENTEES = {"e-0": "prog-1", "e-1": "prog-1", "e-2": "prog-1", "e-3": "prog-1", "
 MATCHED, WAITING = "e-5", "e-4"  # already in a relationship (with m-c), waiting for m-b's answer
 LATE = "e-late"  # added to the record after the first batch, without a stamp: not in the index
 SHRUNK = "m-a"  # its capacity lowered to 1 in the record after the first batch, without a stamp
+NEW = "m-new"  # a mentor of prog-1 added to the record after the first batch, without a stamp
 PEOPLE = [*sorted(MENTEES), "m-a", "ghost"]  # a mentor asked for as a mentee; someone never onboarded
 TABLES = ("proposals", "relationships")
 
@@ -76,13 +77,13 @@ class DeadLetters:
 step = st.one_of(
     st.tuples(st.just("request"), st.sampled_from(PEOPLE)),
     st.tuples(st.just("wrong"), st.sampled_from(sorted(MENTEES))),  # asked for in another program
-    st.tuples(st.just("profile"), st.sampled_from(sorted(MENTORS) + sorted(MENTEES))),  # a stamp in between
+    st.tuples(st.just("profile"), st.sampled_from([*sorted(MENTORS), NEW, *sorted(MENTEES)])),  # a stamp in between
     st.tuples(st.just("again"), st.integers(0, 60)),  # an earlier record delivered again
 )
 
 
 def program_of(pid: str) -> str:
-    return MENTORS[pid][0] if pid in MENTORS else MENTEES.get(pid, "prog-1")
+    return MENTORS[pid][0] if pid in MENTORS else MENTEES.get(pid, "prog-1")  # NEW: prog-1
 
 
 def records_of(steps, *, first_hop: bool = False) -> list[ConsumerRecord]:
@@ -142,11 +143,14 @@ async def reset(pool, clock: FixedClock) -> None:
 
 
 async def behind_the_index(pool, clock: FixedClock) -> None:
-    """The record changes without a stamp: the index offers a mentor the record refuses, and lacks a mentee."""
+    """The record changes without a stamp: the index offers a mentor the record refuses, lacks a mentee,
+    and lacks a mentor until their stamp comes."""
     await pool.execute("UPDATE matching.participants SET mentor_capacity = 1 WHERE participant_id = $1", SHRUNK)
     async with transaction(pool, clock) as uow:
         await uow.participants.save(Participant.from_profile(onboarded(
             pid=LATE, seniority=2, goals=SPEAKING, program_id=MENTEES[LATE])))
+        await uow.participants.save(Participant.from_profile(onboarded(
+            pid=NEW, roles=("mentor",), seniority=9, capacity=2, skills=SPEAKING + NEGOTIATION, program_id="prog-1")))
 
 
 class Spy:
@@ -244,6 +248,16 @@ FILLING = [("request", m) for m in ("e-0", "e-1", "e-2", "e-3", "e-4", "e-5", "e
                 ("request", "e-3"), ("request", "e-6")], batch=4)
 @example(steps=[("request", "e-0"), ("request", "e-1"), ("request", "e-2"), ("request", "e-3"), ("request", LATE),
                 ("profile", "m-b"), ("request", "e-ja"), ("request", "e-0"), ("again", 0)], batch=3)
+# A mentor proposed to, then stamped, in one wave: read back (ahead of the wave) with the place just taken.
+@example(steps=[("request", "f-0"), ("profile", "m-x"), ("request", "f-2"), ("profile", "m-y"), ("request", "f-1")],
+         batch=200)
+# A refused choice (the shrunk mentor, second batch) before a stamp of another program and after one of its own.
+@example(steps=[("request", "e-1"), ("request", "e-6"), ("profile", "m-a"), ("request", "e-0"), ("profile", "m-x"),
+                ("request", "f-0"), ("request", "e-2"), ("profile", "m-a"), ("request", "e-3")], batch=2)
+# After a request answered without the new mentor, their stamp, then a choice the record refuses before both:
+# going back to it must not answer the first request again seeing the new mentor.
+@example(steps=[("request", "e-0"), ("request", "e-1"), ("request", "e-2"), ("profile", NEW), ("request", "e-3")],
+         batch=2)
 # The index is built in the first batch, before the shrunk mentor's capacity is lowered behind it.
 @example(steps=[("request", "e-1"), ("request", "e-0")], batch=1)
 # Nothing in the first batch needs an index (a mentee waiting, one matched): the first read of the program is
