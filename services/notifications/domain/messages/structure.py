@@ -39,6 +39,9 @@ class Text:
     def _hash(self) -> int:
         return hash((self.context, self.msgid, self.plural, self.count))
 
+    def __getstate__(self) -> dict:  # str hashes differ between processes: the kept one is not carried
+        return {k: v for k, v in self.__dict__.items() if k != "_hash"}
+
     @cached_property  # asked on every render; a text never changes
     def placeholders(self) -> frozenset[str]:
         found = {name for source in (self.msgid, self.plural or "") for _, name, _, _ in _FORMATTER.parse(source)
