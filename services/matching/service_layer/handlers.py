@@ -38,7 +38,8 @@ twice would queue one event. The consumer of a program keeps its index current i
 memory, and only the chosen mentor is explained.
 
 Set-wise (`shared.waves`; each one-event handler stays the reference, and a property test holds the
-wave form to it): match.requested (the profiles of a wave's mentees read at once), match-work.v1's
+wave form to it): participant.onboarded/updated (who they were read at once, saved together),
+match.requested (the profiles of a wave's mentees read at once), match-work.v1's
 match.request.queued and profile.change.queued together, as they alternate there
 (`on_match_work` and `matchmaking.propose_to_many`: standings read at once, proposals written with
 one statement, a stamp read back before the requests after it), and the answers (proposal.accepted/declined: their programs
@@ -94,14 +95,31 @@ log = logging.getLogger(__name__)
 QUEUED = uuid.UUID("3c0f5a52-7a4e-4b0e-9a43-0f6f2d8c1b7e")  # names what is queued on match-work.v1 after its cause
 
 
+async def on_participant_profiles(wave: Sequence[Applied], uow: MatchingUnitOfWork, deps: MatchingDeps) -> None:
+    """A wave of profiles (each person once): who they were read in one statement, all saved
+    together (`save_many`), then each one's stamps queued in the wave's order. An erased person
+    fails the wave, and the consumer applies its events one at a time, where that one is refused."""
+    people = [Participant.from_profile(applied.data) for applied in wave]
+    previous = await uow.participants.many([person.participant_id for person in people])
+    await uow.participants.save_many(people)
+    for applied, person in zip(wave, people, strict=True):
+        uow.cause = applied.envelope  # its stamps' ids are derived from it
+        _queue_stamps(uow, person, previous.get(person.participant_id))
+
+
+@set_wise(on_participant_profiles)  # the wave's resources: its people (the event's key)
 async def on_participant_profile(
     event: ev.ParticipantOnboarded | ev.ParticipantUpdated, uow: MatchingUnitOfWork, deps: MatchingDeps
 ) -> None:
     # New availability, capacity and skills count for future matching; active pairs stay as they are.
     person = Participant.from_profile(event)
     previous = await uow.participants.get(person.participant_id)
-    programs = {person.program_id} | ({previous.program_id} if previous else set())
     await uow.participants.save(person)
+    _queue_stamps(uow, person, previous)
+
+
+def _queue_stamps(uow: MatchingUnitOfWork, person: Participant, previous: Participant | None) -> None:
+    programs = {person.program_id} | ({previous.program_id} if previous else set())
     for program_id in sorted(programs):  # a move between programs leaves the old program's index too
         # Stamped by the program's consumer (match-work.v1): no program lock here, so a batch of
         # profiles of many programs never waits for, nor holds up, anyone's program. Until the
