@@ -40,6 +40,7 @@ from aiokafka.errors import (
     RecordTooLargeError,
     UnknownProducerId,
 )
+from aiokafka.partitioner import DefaultPartitioner
 from opentelemetry import trace
 
 from shared import metrics
@@ -165,25 +166,30 @@ class OutboxRelay:
         return len(rows), result
 
     async def _send_in_waves(self, rows: list[asyncpg.Record], result: BatchResult) -> None:
-        """Send rows so that a key's next event goes only after its previous one was acknowledged."""
+        """Send rows so that a key's next events go only after its earlier ones were acknowledged. A
+        wave takes, for every key, as many of its next events as fit one record batch: a batch is
+        stored or refused whole, so a key whose events share a topic's few keys (a program's work)
+        needs a round trip per batch of them, not per event, and a failure never lets a later event
+        of the key through before an earlier one."""
         queues: dict[object, list[asyncpg.Record]] = defaultdict(list)
         for row in rows:
             # Events without a key have no order to keep: each is its own queue.
             queues[(row["topic"], row["key"]) if row["key"] is not None else ("", row["id"])].append(row)
         heads = {key: 0 for key in queues}
         while heads:
-            wave = [(key, queues[key][i]) for key, i in heads.items()]
-            sent = [await self._send(row) for _, row in wave]
-            outcomes = await asyncio.gather(*sent, return_exceptions=True)
-            for (key, row), outcome in zip(wave, outcomes, strict=True):
+            wave = [(key, await self._send_together(queues[key], i)) for key, i in heads.items()]
+            outcomes = await asyncio.gather(*(sent for _, (_, sent) in wave), return_exceptions=True)
+            for (key, (taken, _)), outcome in zip(wave, outcomes, strict=True):
                 if not isinstance(outcome, BaseException):
-                    result.published.append(row["id"])
-                    metrics.OUTBOX_PUBLISHED.labels(self.service, row["topic"]).inc()
-                    heads[key] += 1
+                    for row in taken:
+                        result.published.append(row["id"])
+                        metrics.OUTBOX_PUBLISHED.labels(self.service, row["topic"]).inc()
+                    heads[key] += len(taken)
                     if heads[key] == len(queues[key]):
                         del heads[key]
                     continue
                 del heads[key]  # this key waits for the next batch (or for an operator)
+                row = taken[0]  # the batch's first event stands for it: the rest stay pending behind it
                 if isinstance(outcome, PERMANENT):
                     result.failed.append((row["id"], repr(outcome)))
                     metrics.OUTBOX_REFUSED.labels(self.service, row["topic"]).inc()
@@ -199,7 +205,40 @@ class OutboxRelay:
                     result.retry.append((row["id"], repr(outcome)))
                     result.broken_producer |= isinstance(outcome, PRODUCER_BROKEN)
 
-    async def _send(self, row: asyncpg.Record) -> asyncio.Future:
+    async def _send_together(
+        self, queue: list[asyncpg.Record], start: int
+    ) -> tuple[list[asyncpg.Record], asyncio.Future]:
+        """Send `queue[start]` and as many of the rows after it as fit its record batch, to the
+        partition of their (common) key; (the rows sent, the batch's acknowledgement)."""
+        first = queue[start]
+        if first["key"] is None or start + 1 == len(queue):
+            return [first], await self._send(first)
+        topic = self.topic_prefix + first["topic"]
+        batch = self.producer.create_batch()
+        taken: list[asyncpg.Record] = []
+        for row in queue[start:]:
+            if len(row["payload"]) > TOPIC_MAX_BYTES:
+                break  # refused alone, as the first of a later wave
+            if (
+                batch.append(
+                    key=row["key"].encode(), value=bytes(row["payload"]), timestamp=None, headers=self._headers(row)
+                )
+                is None
+            ):
+                break  # full: the rest go in the next wave, once this batch is acknowledged
+            taken.append(row)
+        batch.close()  # nothing else joins it (a keyless send may look for an open batch)
+        if not taken:
+            return [first], await self._send(first)
+        try:
+            # The partition the producer's own partitioner (the default, murmur2 of the key) would choose.
+            partitions = sorted(await self.producer.partitions_for(topic))
+            partition = DefaultPartitioner()(first["key"].encode(), partitions, partitions)
+            return taken, await self.producer.send_batch(batch, topic, partition=partition)
+        except Exception as exc:  # refused before it was queued (producer closed, unknown topic)
+            return taken, self._failed(exc)
+
+    def _headers(self, row: asyncpg.Record) -> list[tuple[str, bytes]]:
         headers = row["headers"]
         if "traceparent" in headers and recording():  # continue the trace that caused the event
             headers = dict(headers)
@@ -210,6 +249,9 @@ class OutboxRelay:
                 attributes={"messaging.system": "kafka", "messaging.destination.name": row["topic"]},
             ):
                 headers.update(current_trace_headers())
+        return [(k, str(v).encode()) for k, v in headers.items()]
+
+    async def _send(self, row: asyncpg.Record) -> asyncio.Future:
         if len(row["payload"]) > TOPIC_MAX_BYTES:  # refused here, before the broker (see TOPIC_MAX_BYTES)
             return self._failed(MessageSizeTooLargeError(f"{len(row['payload'])} bytes is over {TOPIC_MAX_BYTES}"))
         try:
@@ -217,7 +259,7 @@ class OutboxRelay:
                 self.topic_prefix + row["topic"],
                 value=bytes(row["payload"]),
                 key=row["key"].encode() if row["key"] is not None else None,
-                headers=[(k, str(v).encode()) for k, v in headers.items()],
+                headers=self._headers(row),
             )
         except Exception as exc:  # refused before it was queued (too large, producer closed): same as a failed send
             return self._failed(exc)

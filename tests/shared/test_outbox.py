@@ -28,20 +28,52 @@ MIGRATIONS = Path(__file__).parent / "plumbing_migrations"
 
 
 class FlakyProducer:
-    """The real producer, except that chosen events fail the first time(s) they are sent."""
+    """The real producer, except that chosen events fail the first time(s) they are sent, and with
+    them the record batch they are sent in (a broker stores or refuses a batch whole)."""
 
     def __init__(self, producer, failures: dict[str, int]) -> None:
         self.producer, self.failures, self.sent = producer, failures, []
 
-    async def send(self, topic, value, key=None, headers=None):
-        milestone = json.loads(value)["data"]["milestone"]
-        self.sent.append(milestone)
-        if self.failures.get(milestone, 0) > 0:
+    def _fails(self, milestones: list[str]) -> asyncio.Future | None:
+        self.sent.append(milestones)
+        failing = [m for m in milestones if self.failures.get(m, 0) > 0]
+        for milestone in failing:
             self.failures[milestone] -= 1
-            failed = asyncio.get_running_loop().create_future()
-            failed.set_exception(KafkaTimeoutError())
-            return failed
-        return await self.producer.send(topic, value=value, key=key, headers=headers)
+        if not failing:
+            return None
+        failed = asyncio.get_running_loop().create_future()
+        failed.set_exception(KafkaTimeoutError())
+        return failed
+
+    async def send(self, topic, value, key=None, headers=None):
+        failed = self._fails([json.loads(value)["data"]["milestone"]])
+        return failed or await self.producer.send(topic, value=value, key=key, headers=headers)
+
+    def create_batch(self):
+        return RecordedBatch(self.producer.create_batch())
+
+    async def partitions_for(self, topic):
+        return await self.producer.partitions_for(topic)
+
+    async def send_batch(self, batch, topic, *, partition):
+        failed = self._fails(batch.milestones)
+        return failed or await self.producer.send_batch(batch.batch, topic, partition=partition)
+
+
+class RecordedBatch:
+    """A record batch that remembers the milestones appended to it."""
+
+    def __init__(self, batch) -> None:
+        self.batch, self.milestones = batch, []
+
+    def append(self, **record):
+        appended = self.batch.append(**record)
+        if appended is not None:
+            self.milestones.append(json.loads(record["value"])["data"]["milestone"])
+        return appended
+
+    def close(self) -> None:
+        self.batch.close()
 
 
 @pytest.fixture
@@ -97,14 +129,16 @@ async def test_a_partly_failed_batch_keeps_what_it_published_and_no_key_is_reord
         "SELECT event_id, convert_from(payload, 'UTF8')::jsonb->'data'->>'milestone' AS label FROM outbox")}
     taken, first = await outbox.publish_batch()
     assert taken == 20
+    # Each key's five events went as one record batch: a's was stored; b's, c's and d's each held an
+    # event that failed, and failed whole.
+    assert flaky.sent == [[f"{k}{i}" for i in range(5)] for k in keys]
     rows = await pool.fetch("SELECT event_id, state FROM outbox")
     states = {labels[r["event_id"]]: r["state"] for r in rows}
-    # What went out left the outbox (its content is not kept once sent) and is counted; a failed event
-    # and everything after it in its key is still pending.
-    assert states == dict.fromkeys(["b1", "b2", "b3", "b4", "c0", "c1", "c2", "c3", "c4", "d4"], "pending")
-    assert await published_counts(pool) == {(topics.FEEDBACK, "milestone.achieved"): 10}
-    assert len(first.published) == 10 and {r for r, _ in first.retry} and not first.failed
-    assert "b2" not in flaky.sent and "c1" not in flaky.sent  # never sent behind a failed predecessor
+    # What went out left the outbox (its content is not kept once sent) and is counted; a failed
+    # batch's events, and everything after them in their key, are still pending.
+    assert states == {f"{k}{i}": "pending" for k in ("b", "c", "d") for i in range(5)}
+    assert await published_counts(pool) == {(topics.FEEDBACK, "milestone.achieved"): 5}
+    assert len(first.published) == 5 and len(first.retry) == 3 and not first.failed
 
     async with Watcher(bootstrap_servers, [topics.FEEDBACK], topic_prefix) as w:
         for _ in range(5):
@@ -114,6 +148,23 @@ async def test_a_partly_failed_batch_keeps_what_it_published_and_no_key_is_reord
     assert len(w.of_type("milestone.achieved")) == 20  # nothing sent twice
     assert await pool.fetch("SELECT state FROM outbox") == []
     assert await published_counts(pool) == {(topics.FEEDBACK, "milestone.achieved"): 20}
+
+
+async def test_a_keys_many_events_go_a_record_batch_at_a_time_in_order(
+        pool, producer, database_url, bootstrap_servers, topic_prefix):
+    """A program's work is keyed by program: hundreds of events of a few keys in one relay batch. They
+    go a record batch of a key at a time (one round trip for many), never one round trip each."""
+    labels = [f"{k}-{i:03d}-" + "x" * 90 for i in range(150) for k in ("p1", "p2")]
+    await commit(pool, *[(label[:2], label) for label in labels])
+    flaky = FlakyProducer(producer, {})
+    outbox = relay(pool, flaky, database_url, topic_prefix, batch_size=500)
+    async with Watcher(bootstrap_servers, [topics.FEEDBACK], topic_prefix) as w:
+        taken, result = await outbox.publish_batch()
+        assert taken == 300 and len(result.published) == 300 and not result.retry
+        await w.wait_for(lambda w: len(w.of_type("milestone.achieved")) >= 300, 30, "every event")
+    assert order_by_key(w) == {k: [label for label in labels if label.startswith(k)] for k in ("p1", "p2")}
+    assert 2 * 3 <= len(flaky.sent) <= 2 * 20  # record batches of about 16 KiB: several events each
+    assert all(len({m[:2] for m in batch}) == 1 for batch in flaky.sent)  # one key's events per batch
 
 
 async def test_a_record_kafka_refuses_blocks_its_key_until_an_operator_skips_it(
