@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 
 COMMANDS = (
@@ -28,6 +29,16 @@ COMMANDS = (
 
 class CliError(Exception):
     """Bad input or a failed precondition: printed as one clear line, exit code 2."""
+
+
+# Where `tandem up` runs Kafka, and where the services look without KAFKA_BOOTSTRAP_SERVERS
+# (shared.settings): the README's default, so the tools find what the services find.
+LOCAL_BROKER = "127.0.0.1:19092"
+BROKER_HELP = f"Kafka's bootstrap servers (default: $KAFKA_BOOTSTRAP_SERVERS, else {LOCAL_BROKER})"
+
+
+def broker_from_environment() -> str:
+    return os.environ.get("KAFKA_BOOTSTRAP_SERVERS", LOCAL_BROKER)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -68,9 +68,9 @@ async def read_letters(bootstrap_servers: str, prefix: str = "", topic_names: It
     consumer = AIOKafkaConsumer(*[prefix + topics.dlq(t) for t in wanted], bootstrap_servers=bootstrap_servers,
                                 group_id=None, enable_auto_commit=False, auto_offset_reset="earliest",
                                 client_id="tandem-dlq")
-    await consumer.start()
     letters: list[StoredLetter] = []
     try:
+        await consumer.start()  # inside the try: a broker out of reach still closes the consumer
         partitions: list[TopicPartition] = []
         for _ in range(50):  # the assignment follows the first metadata answer
             partitions = sorted(consumer.assignment())

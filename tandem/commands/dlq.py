@@ -11,7 +11,7 @@ import asyncio
 import os
 from datetime import datetime
 
-from tandem.cli import CliError
+from tandem.cli import BROKER_HELP, CliError, broker_from_environment
 
 
 def register(sub) -> None:
@@ -25,7 +25,7 @@ def register(sub) -> None:
     replaying.add_argument("--id", dest="ids", nargs="+", metavar="EVENT_ID", help="only these events (default: all)")
     replaying.add_argument("--since", help="only those that failed at or after this ISO time")
     for command in (listing, replaying):
-        command.add_argument("--bootstrap-servers", default=os.environ.get("KAFKA_BOOTSTRAP_SERVERS"))
+        command.add_argument("--bootstrap-servers", default=broker_from_environment(), help=BROKER_HELP)
         command.add_argument("--prefix", default=os.environ.get("TANDEM_TOPIC_PREFIX", ""))
         command.set_defaults(func=run)
 
@@ -43,6 +43,8 @@ def _since(text: str | None) -> datetime | None:
 
 
 def run(args) -> int:
+    from aiokafka.errors import KafkaError
+
     from shared.contracts import topics
     from tandem import dlq
 
@@ -54,7 +56,7 @@ def run(args) -> int:
     try:
         letters = asyncio.run(asyncio.wait_for(dlq.read_letters(
             args.bootstrap_servers, args.prefix, [args.topic] if args.topic else None, since), 60))
-    except (TimeoutError, OSError) as exc:
+    except (TimeoutError, OSError, KafkaError) as exc:
         raise CliError(f"cannot read the dead letters from {args.bootstrap_servers}: {exc!r}") from exc
     if args.action == "list":
         for letter in letters:
@@ -70,6 +72,9 @@ def run(args) -> int:
             raise CliError(f"no dead letter of {args.topic} with id {sorted(missing)[0]!r} (see `tandem dlq list`)")
     else:
         chosen = letters
-    replayed = asyncio.run(dlq.replay(args.bootstrap_servers, chosen, args.prefix))
+    try:
+        replayed = asyncio.run(dlq.replay(args.bootstrap_servers, chosen, args.prefix))
+    except (OSError, KafkaError) as exc:
+        raise CliError(f"cannot replay onto {args.bootstrap_servers}: {exc!r}") from exc
     print(f"replayed {replayed} dead letters onto {args.topic}")
     return 0

@@ -11,7 +11,7 @@ import asyncio
 import os
 from pathlib import Path
 
-from tandem.cli import CliError
+from tandem.cli import BROKER_HELP, CliError, broker_from_environment
 
 
 def register(sub) -> None:
@@ -19,7 +19,7 @@ def register(sub) -> None:
     actions = p.add_subparsers(dest="action", required=True, metavar="ACTION")
     configure = actions.add_parser("configure", help="publish a program's settings from a JSON file")
     configure.add_argument("--file", required=True, type=Path, help="one JSON object: the program.configured fields")
-    configure.add_argument("--bootstrap-servers", default=os.environ.get("KAFKA_BOOTSTRAP_SERVERS"))
+    configure.add_argument("--bootstrap-servers", default=broker_from_environment(), help=BROKER_HELP)
     configure.add_argument("--prefix", default=os.environ.get("TANDEM_TOPIC_PREFIX", ""))
     configure.set_defaults(func=run_configure)
 

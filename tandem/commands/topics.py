@@ -7,13 +7,13 @@ from __future__ import annotations
 import asyncio
 import os
 
-from tandem.cli import CliError
+from tandem.cli import BROKER_HELP, CliError, broker_from_environment
 
 
 def register(sub) -> None:
     p = sub.add_parser("topics", help="create all topics and dead-letter topics on KAFKA_BOOTSTRAP_SERVERS, "
                                         "and set every topic's retention")
-    p.add_argument("--bootstrap-servers", default=os.environ.get("KAFKA_BOOTSTRAP_SERVERS"))
+    p.add_argument("--bootstrap-servers", default=broker_from_environment(), help=BROKER_HELP)
     p.add_argument("--prefix", default=os.environ.get("TANDEM_TOPIC_PREFIX", ""))
     p.add_argument("--partitions", type=int, default=3)
     p.add_argument("--replication-factor", type=int, default=1)

@@ -55,3 +55,24 @@ def test_program_configure_checks_the_file_before_publishing(tmp_path, capsys, c
     assert main(["program", "configure", "--file", str(path), "--bootstrap-servers", "127.0.0.1:1"]) == 2
     err = capsys.readouterr().err
     assert message in err and "Traceback" not in err
+
+
+def test_the_tools_look_for_kafka_where_the_services_do(monkeypatch):
+    """Without KAFKA_BOOTSTRAP_SERVERS, `tandem dlq`, `topics` and `program` use the local stack's broker,
+    the services' default (the README's); with it, that."""
+    from shared.settings import ServiceSettings
+    from tandem.cli import LOCAL_BROKER, build_parser
+    from tandem.local.stack import Ports
+
+    assert LOCAL_BROKER == ServiceSettings.model_fields["kafka_bootstrap_servers"].default == f"127.0.0.1:{Ports.kafka}"
+    monkeypatch.delenv("KAFKA_BOOTSTRAP_SERVERS", raising=False)
+    for argv in (["dlq", "list"], ["topics"], ["program", "configure", "--file", "p.json"]):
+        assert build_parser().parse_args(argv).bootstrap_servers == LOCAL_BROKER
+    monkeypatch.setenv("KAFKA_BOOTSTRAP_SERVERS", "kafka.internal:9092")
+    assert build_parser().parse_args(["dlq", "list"]).bootstrap_servers == "kafka.internal:9092"
+
+
+def test_a_broker_out_of_reach_is_one_line_not_a_traceback(capsys):
+    assert main(["dlq", "list", "--bootstrap-servers", "127.0.0.1:1"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("tandem dlq: error: cannot read the dead letters from 127.0.0.1:1") and "Traceback" not in err
