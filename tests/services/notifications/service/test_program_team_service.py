@@ -71,6 +71,10 @@ async def test_an_at_risk_relationship_alerts_the_team_once_per_change_of_state(
                 Watcher(bootstrap_servers, [topics.NOTIFICATIONS], topic_prefix) as out, \
                 Publisher(bootstrap_servers, topic_prefix=topic_prefix) as pub:
             await pub.publish(team(ids, hook))
+
+            async def configured():  # programs.v1 is another topic: the alert must find the team's contacts
+                return await fetch(database_url, "SELECT 1 FROM notifications.programs")
+            await eventually(configured, 30, "the program's settings")
             await a_pair(pub, ids, start)
             await out.wait_for(lambda w: len(w.of_type("notification.delivered")) >= 2, 30, "the introductions")
 
