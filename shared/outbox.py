@@ -168,9 +168,9 @@ class OutboxRelay:
     async def _send_in_waves(self, rows: list[asyncpg.Record], result: BatchResult) -> None:
         """Send rows so that a key's next events go only after its earlier ones were acknowledged. A
         wave takes, for every key, as many of its next events as fit one record batch: a batch is
-        stored or refused whole, so a key whose events share a topic's few keys (a program's work)
-        needs a round trip per batch of them, not per event, and a failure never lets a later event
-        of the key through before an earlier one."""
+        stored or refused whole, so a topic of few keys (match-work.v1, keyed by program) needs a
+        round trip per batch of a key's events, not per event, and a failure never lets a later
+        event of a key through before an earlier one."""
         queues: dict[object, list[asyncpg.Record]] = defaultdict(list)
         for row in rows:
             # Events without a key have no order to keep: each is its own queue.
