@@ -3,9 +3,10 @@
 Guarantees, with any number of replicas:
 - **One relay at a time per schema** (a transaction-level advisory lock per batch), so commit order
   is publish order.
-- **A key's events are never reordered.** Events of one (topic, key) are sent one after the other
-  within a batch ("waves": the first pending event of every key together, then the second, ...), and
-  once one of them fails, the rest of that key waits for the next batch.
+- **A key's events are never reordered.** Events of one (topic, key) go in order, a record batch at
+  a time ("waves": every key's next events that fit one record batch, together; then the next),
+  a batch is stored or refused whole, and once one fails, the rest of that key waits for the next
+  batch.
 - **A partly failed batch keeps what it achieved.** Published rows are deleted (and counted per
   type in `outbox_published`) in the same commit as the failed ones are marked; nothing already on
   Kafka is sent again (beyond at-least-once: a crash between the broker's ack and the commit sends
