@@ -82,6 +82,19 @@ async def state(pool) -> dict:
             "inbox": [tuple(r) for r in await pool.fetch("SELECT event_id, event_type FROM matching.inbox ORDER BY 1")]}
 
 
+def spy_on_waves(monkeypatch) -> list[int]:
+    """The size of each wave of profiles applied together, in order."""
+    waves: list[int] = []
+    original = handlers.on_participant_profiles
+
+    async def spied(wave, uow, deps):
+        waves.append(len(wave))
+        return await original(wave, uow, deps)
+
+    monkeypatch.setattr(handlers.on_participant_profile, "many", spied)
+    return waves
+
+
 @pytest.fixture
 async def databases(database_url):
     async with matching_database(database_url) as one, matching_database(database_url) as many:
@@ -96,14 +109,7 @@ async def databases(database_url):
 async def test_waves_of_profiles_leave_what_one_at_a_time_leaves(databases, monkeypatch, steps, batch):
     one, many = databases
     records = records_of(steps)
-    waves = []
-    original = handlers.on_participant_profiles
-
-    async def spied(wave, uow, deps):
-        waves.append(len(wave))
-        return await original(wave, uow, deps)
-
-    monkeypatch.setattr(handlers.on_participant_profile, "many", spied)
+    waves = spy_on_waves(monkeypatch)
     reference = await apply(one, records, set_wise=False, batch=batch, topic=topics.PARTICIPANTS)
     assert not waves
     together = await apply(many, records, set_wise=True, batch=batch, topic=topics.PARTICIPANTS)
@@ -114,14 +120,7 @@ async def test_waves_of_profiles_leave_what_one_at_a_time_leaves(databases, monk
 async def test_a_batch_of_profiles_is_one_wave(databases, monkeypatch):
     _, many = databases
     records = records_of([("onboarded", who, n) for n, who in enumerate(PEOPLE)])
-    waves = []
-    original = handlers.on_participant_profiles
-
-    async def spied(wave, uow, deps):
-        waves.append(len(wave))
-        return await original(wave, uow, deps)
-
-    monkeypatch.setattr(handlers.on_participant_profile, "many", spied)
+    waves = spy_on_waves(monkeypatch)
     outcomes, letters = await apply(many, records, set_wise=True, batch=200, topic=topics.PARTICIPANTS)
     assert outcomes == ["handled"] * 4 and not letters and waves == [4]
     stamps = [e for e in (await state(many))["events"] if e[2] == "profile.change.queued"]
