@@ -56,9 +56,17 @@ def _offset(moment: datetime, zone: str) -> timedelta | None:
     return moment.astimezone(ZoneInfo(zone)).utcoffset()
 
 
-def commitment(*, cadence_days: int, duration_minutes: int, term_days: int) -> dict[str, Span]:
+def recurrence(cadence_days: int) -> Phrase:
+    """How often a pair meets, as the reader's language says it: "every week", "every 2 weeks",
+    "every 10 days" (weeks when the days make whole weeks)."""
+    unit, count = ("week", cadence_days // 7) if cadence_days % 7 == 0 else ("day", cadence_days)
+    texts = phrases.RECURRENCE[unit]
+    return Phrase({DIRECT: texts[1] if count == 1 else texts[None]}, {"count": count})
+
+
+def commitment(*, cadence_days: int, duration_minutes: int, term_days: int) -> dict[str, Span | Phrase]:
     """What mentoring asks of a mentor, from the program's settings: how often, how long, for how long."""
-    return {"cadence": Span(timedelta(days=cadence_days)), "duration": Span(timedelta(minutes=duration_minutes)),
+    return {"recurrence": recurrence(cadence_days), "duration": Span(timedelta(minutes=duration_minutes)),
             "term": Span(timedelta(days=term_days))}
 
 
@@ -79,7 +87,7 @@ def match_established(data: ev.MatchEstablished, mentor: Participant, mentee: Pa
     return [Outgoing(me.participant_id, "match_established", {
         "recipient_name": me.name, "other_name": name_of(other), "other_role": other_role,
         "other_zone": Zone(other.timezone), "other_languages": LanguageNames(other.languages or (other.language,)),
-        "goals": list(data.goals), "cadence": Span(timedelta(days=cadence_days)),
+        "goals": list(data.goals), "recurrence": recurrence(cadence_days),
         "duration": Span(timedelta(minutes=duration_minutes)), "response_time": Span(timedelta(hours=reply_within)),
     }, actions=(Action(actions.AGREEMENT, "relationship", data.relationship_id, "agreement"),))
         for me, other, other_role in _pairwise(mentor, mentee)]

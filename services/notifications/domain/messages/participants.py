@@ -22,8 +22,8 @@ def _template(name: str, direct: Variant, indirect: Variant, *, extra: tuple[str
 # What mentoring asks of a mentor, said before they answer (the guide: clear expectations from the
 # start); also on the proposal's page.
 COMMITMENT = {
-    D: msg("direct", "What it asks of you: a meeting every {cadence} for {duration}, over a term of {term}."),
-    I: msg("indirect", "To give you an idea of what it would involve: meeting about every {cadence} for {duration}, "
+    D: msg("direct", "What it asks of you: a meeting {recurrence} for {duration}, over a term of {term}."),
+    I: msg("indirect", "To give you an idea of what it would involve: meeting about {recurrence} for {duration}, "
                        "over {term}."),
 }
 
@@ -57,7 +57,7 @@ MATCH_ESTABLISHED = _template(
         Para(msg("direct", "{other_name} speaks {other_languages}; their time zone is {other_zone}.")),
         Bullets("goals", msg("direct", "The goals of your mentoring:")),
         Para(msg("direct", "Start by agreeing on what you want to achieve and how you will work together. We suggest "
-                    "meeting every {cadence} for {duration}, and answering each other within {response_time}.")),
+                    "meeting {recurrence} for {duration}, and answering each other within {response_time}.")),
         Para(msg("direct", "We will book your first meeting shortly.")),
     )),
     Variant(msg("indirect", "An introduction: {other_name}"), (
@@ -67,7 +67,7 @@ MATCH_ESTABLISHED = _template(
         Para(msg("indirect", "{other_name} speaks {other_languages}, and their time zone is {other_zone}.")),
         Bullets("goals", msg("indirect", "The goals you may explore together:")),
         Para(msg("indirect", "You might find it helpful to agree early on what you hope to achieve and how you would like to "
-                    "work together: for example, meeting every {cadence} for {duration}, and replying to each "
+                    "work together: for example, meeting {recurrence} for {duration}, and replying to each "
                     "other within {response_time}.")),
         Para(msg("indirect", "We will propose a first meeting soon.")),
     )),

@@ -115,3 +115,15 @@ GOAL_PROGRESS_ITEM = msg("any", "{goal}: {progress} of the way")
 GOAL_NOT_STARTED_ITEM = msg("any", "{goal}: not started yet")
 UNMATCHED_ITEM = msg("any", "{name}: {reason}")
 PAIR_ITEM = msg("any", "{mentor_name} & {mentee_name}")
+
+# How often a pair meets, as a whole phrase ("every week", "every 2 weeks"), in weeks when the days
+# make whole weeks. Once per unit is its own text: languages without plural forms (ja, zh) write it
+# without a number ("毎週"), and none says "every 1 week".
+RECURRENCE: dict[str, dict[int | None, Text]] = {
+    "week": {1: msg("any", "every week"),
+             # i18n: {count} is 2 or more; only languages whose singular form covers such numbers use it.
+             None: nmsg("any", "every {count} week", "every {count} weeks")},
+    "day": {1: msg("any", "every day"),
+            # i18n: {count} is 2 or more; only languages whose singular form covers such numbers use it.
+            None: nmsg("any", "every {count} day", "every {count} days")},
+}

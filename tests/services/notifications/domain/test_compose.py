@@ -51,7 +51,7 @@ TERMS = {"cadence_days": 14, "duration_minutes": 45, "term_days": 180}
 @pytest.mark.parametrize("reader, says", [
     (BRAM, "Wat het van u vraagt: elke 2 weken een bijeenkomst van 45 minuten, gedurende 180 dagen."),
     (BRAM.with_(locale="ja", communication=Communication(style="indirect")),
-     "ご参考までに、2 週間に一度ほど、45 分のミーティングを180 日にわたってお願いすることになります。"),
+     "ご参考までに、おおよそ2週間ごとに、45 分のミーティングを180 日にわたってお願いすることになります。"),
 ])
 def test_a_proposal_says_what_mentoring_asks_of_the_mentor_before_they_answer(reader, says):
     """The guide: clear expectations from the start, how often and how long people meet and for how long."""
