@@ -56,7 +56,8 @@ def _number(form: Form, name: str, low: int, high: int) -> int:
     return value
 
 
-def _flag(form: Form, name: str) -> bool:
+def ticked(form: Form, name: str) -> bool:
+    """Whether a checkbox was ticked (a browser leaves an unticked one out)."""
     return (form.get(name) or "") in ("on", "true", "1", "yes")
 
 
@@ -162,7 +163,7 @@ class EndRequest:
 
 def end_early(form: Form, *, may_rematch: bool) -> EndRequest:
     return EndRequest(_choice(form, "reason_code", END_REASONS), _text(form, "note", limit=500),
-                      _flag(form, "do_not_pair_again"), may_rematch and _flag(form, "rematch"))
+                      ticked(form, "do_not_pair_again"), may_rematch and ticked(form, "rematch"))
 
 
 @dataclass(frozen=True)
@@ -176,7 +177,7 @@ class PreferencesAnswer:
 
 def preferences(form: Form, *, kinds: tuple[str, ...], locales: tuple[str, ...], chat_possible: bool) -> PreferencesAnswer:
     """Checkboxes name the kinds *wanted*: an unticked kind is muted."""
-    muted = tuple(k for k in kinds if not _flag(form, f"want_{k}"))
+    muted = tuple(k for k in kinds if not ticked(form, f"want_{k}"))
     channel = _choice(form, "channel", ("email", "chat") if chat_possible else ("email",), required=False)
     start, end = (form.get("quiet_start") or "").strip(), (form.get("quiet_end") or "").strip()
     quiet = None

@@ -12,12 +12,15 @@ import logging
 import traceback
 from datetime import datetime
 from pathlib import Path
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from babel import Locale
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.templating import Jinja2Templates
+from markupsafe import Markup
 from starlette.exceptions import HTTPException
 
 from services.notifications.domain import forms, links
@@ -57,6 +60,37 @@ FIELD_LABELS = {
     "rating": "RATING", "comment": "COMMENT", "fit": "FIT", "channel": "CHANNEL", "quiet_start": "QUIET_FROM",
     "quiet_end": "QUIET_UNTIL", "locale": "LANGUAGE", "style": "TONE",
 }
+
+
+@dataclass(frozen=True)
+class Sent:
+    """What the person posted, for a form shown again because one field needs another value (a 400
+    page): each control keeps what they entered, and the field says what is wrong beside it. A page
+    opened with GET has none (`NOTHING_SENT`): its controls show what is known so far."""
+
+    form: Mapping[str, str] | None = None
+    field: str | None = None
+    message: str = ""
+
+    def get(self, name: str, default: Any = None) -> Any:
+        """What they entered (empty when they left it out), or `default` when nothing was posted."""
+        return default if self.form is None else self.form.get(name, "")
+
+    def on(self, name: str, default: bool) -> bool:
+        """Whether a checkbox was ticked (an unticked box is not posted at all)."""
+        return default if self.form is None else forms.ticked(self.form, name)
+
+    def invalid(self, name: str) -> Markup:
+        return Markup(' aria-invalid="true"') if name == self.field else Markup("")
+
+    def error(self, name: str) -> Markup:
+        if name != self.field:
+            return Markup("")
+        return Markup('<p class="error" id="{}-error" role="alert">{}</p>').format(name, self.message)
+
+
+NOTHING_SENT = Sent()
+TEMPLATES.env.globals["sent"] = NOTHING_SENT  # a page's own `sent` (a 400) replaces it
 
 
 class Words:
@@ -204,7 +238,9 @@ async def post(request: Request, token: str):
         field = words.t(label) if label else bad.field
         if bad.field.startswith("goal_"):
             field = words.t("GOAL_PROGRESS")
-        return _refusal(request, words, "bad_field", 400, field=field)
+        if _wants_json(request):
+            return _refusal(request, words, "bad_field", 400, field=field)
+        return await _form_again(request, token, opened, form, Sent(form, bad.field, words.t("BAD_FIELD", field=field)))
     LINK_ACTS.labels(action=f"{opened.link.subject_kind}.{opened.link.action}").inc()
     if one_click:
         return Response(status_code=200)
@@ -216,6 +252,28 @@ async def post(request: Request, token: str):
     return TEMPLATES.TemplateResponse(request, "message.html", {"w": words, "title": words.t("DONE_TITLE"),
                                                                  "body": message, "kind": "done",
                                                                  "page_name": "done"})
+
+
+async def _form_again(request: Request, token: str, opened: acts.Request, form: dict[str, str], sent: Sent) -> Response:
+    """The form, shown again with what the person entered and the field to correct (400): read as a
+    GET reads it (nothing is published: the post that failed recorded nothing either)."""
+    service = request.app.state.service
+    person = None
+    try:
+        async with service.transaction() as uow:
+            person = await acts.person_of(uow, opened.link)
+            r = acts.Request(opened.link, person, opened.now)
+            page = await acts.show(uow, r, service.settings)
+    except acts.Refused as refused:
+        return _refusal(request, _words_for(person, request), refused.kind, refused.status)
+    guard = FormGuard(service.settings.link_keys.get_secret_value())
+    cookie = request.cookies.get(COOKIE) or guard.new_cookie()
+    data = dict(page.data)
+    if "nonce" in data and form.get("nonce"):
+        data["nonce"] = form["nonce"][:64]  # the same page load: a second send still counts once
+    return TEMPLATES.TemplateResponse(request, f"{page.template}.html", {
+        "w": _words_for(person, request), "person": person, "csrf": guard.field(cookie, token), "choice": None,
+        "page_name": page.template, **data, "sent": sent}, status_code=400)
 
 
 def install_errors(app: FastAPI) -> None:

@@ -211,7 +211,7 @@ async def test_preferences_saved_twice_from_one_page_and_a_repeated_one_click_co
         second = await browser.post(f"/a/{preferences}", data=form)  # a double click
         assert first.status_code == 200 and second.status_code == 200 and 'data-page="already_done"' in second.text
         bad = await browser.post(f"/a/{preferences}", data={**form, "quiet_start": "25:00", "quiet_end": "07:00"})
-        assert bad.status_code == 400 and 'data-page="bad_field"' in bad.text
+        assert bad.status_code == 400 and 'data-page="preferences"' in bad.text  # the form again, to correct
 
         stop = signer.token(ActionLink(ids["mentee"], "participant", ids["mentee"], "unsubscribe", until, "nudges"))
         for _ in range(2):  # a mail client that retries
