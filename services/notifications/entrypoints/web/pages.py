@@ -10,10 +10,10 @@ from __future__ import annotations
 import functools
 import logging
 import traceback
-from datetime import datetime
-from pathlib import Path
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from babel import Locale
