@@ -26,6 +26,7 @@ only there to be sent.
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -60,8 +61,18 @@ class InvalidTransition(Exception):
 
 
 def delivery_id(cause_event_id: str, recipient_id: str, template: str) -> str:
-    # Derived from what causes it, so a redelivered event finds its delivery already in the log.
-    return str(uuid.uuid5(NAMESPACE, f"{cause_event_id}/{recipient_id}/{template}"))
+    """Derived from what causes it, so a redelivered event finds its delivery already in the log:
+    `str(uuid.uuid5(NAMESPACE, ...))`, written from the SHA-1 directly (RFC 4122 4.3) rather than
+    through two UUID objects, which took most of its time."""
+    digest = bytearray(hashlib.sha1(_NAMESPACE + f"{cause_event_id}/{recipient_id}/{template}".encode(),
+                                    usedforsecurity=False).digest()[:16])
+    digest[6] = (digest[6] & 0x0F) | 0x50  # version 5
+    digest[8] = (digest[8] & 0x3F) | 0x80  # the RFC 4122 variant
+    h = digest.hex()
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+
+
+_NAMESPACE = NAMESPACE.bytes
 
 
 def route(person: Participant) -> tuple[str, str]:

@@ -6,15 +6,19 @@ one can end; only "nothing was delivered" leads back to pending; an interrupted 
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from icalendar import Calendar
 
 from services.notifications.domain import compose
 from services.notifications.domain.compose import Outgoing
 from services.notifications.domain.delivery import (
     INTERRUPTED,
+    NAMESPACE,
     Delivery,
     InvalidTransition,
     delivery_id,
@@ -201,3 +205,9 @@ def test_a_cancelled_meetings_invite_is_in_the_readers_language_too():
     ana_event = Calendar.from_ical(to_ana.attachment.content).events[0]
     assert str(ana_event["SUMMARY"]) == "Bram de Vriesさんとの最初のメンタリング・ミーティング"
     assert "2027年1月13日水曜日 21:00（日本時間）" in str(ana_event["DESCRIPTION"])
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(), st.text(), st.text())
+def test_a_delivery_id_is_the_uuid5_of_its_cause_recipient_and_template(cause, recipient, template):
+    assert delivery_id(cause, recipient, template) == str(uuid.uuid5(NAMESPACE, f"{cause}/{recipient}/{template}"))
