@@ -14,10 +14,12 @@ form posted twice, is applied once.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import json
 import uuid
+import zlib
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from urllib.parse import quote
@@ -143,6 +145,8 @@ class LinkSigner:
             raise ValueError("action links need at least one signing key")
         self._serializer = _Serializer(list(keys), salt=_SALT, serializer=_CompactJson, signer=_KeptKeySigner,
                                        signer_kwargs={"digest_method": hashlib.sha256, "algorithm": _Sha256()})
+        signer = self._serializer.make_signer()
+        self._key, self._sep = signer.derive_key(), signer.sep  # the newest key's, which signs
 
     @classmethod
     def from_setting(cls, value: str) -> LinkSigner:
@@ -152,8 +156,20 @@ class LinkSigner:
     def token(self, link: ActionLink) -> str:
         if link.kind not in KINDS:
             raise ValueError(f"no such action link: {link.kind}")
-        return self._serializer.dumps([link.participant_id, link.subject_kind, link.subject_id, link.action,
-                                       int(link.expires_at.timestamp()), link.variant])
+        return self._dumps([link.participant_id, link.subject_kind, link.subject_id, link.action,
+                            int(link.expires_at.timestamp()), link.variant])
+
+    def _dumps(self, obj: list) -> str:
+        """`URLSafeSerializer.dumps` in one function: the same token (its JSON, compressed by zlib when
+        that is shorter, URL-safe base64, and the HMAC of that), without the dozen calls between its
+        layers, which were about half of a token's CPU. Read back by the serializer itself."""
+        payload = _CompactJson.dumps(obj).encode()
+        compressed = zlib.compress(payload)
+        if len(compressed) < len(payload) - 1:
+            body = b"." + _base64(compressed)
+        else:
+            body = _base64(payload)
+        return (body + self._sep + _base64(hmac.digest(self._key, body, "sha256"))).decode()
 
     def read(self, token: str, now: datetime) -> ActionLink:
         try:
@@ -167,6 +183,11 @@ class LinkSigner:
         if link.expires_at <= now:
             raise LinkExpired(link)
         return link
+
+
+def _base64(data: bytes) -> bytes:
+    """itsdangerous' `base64_encode`: URL-safe, without padding."""
+    return base64.urlsafe_b64encode(data).rstrip(b"=")
 
 
 @dataclass(frozen=True)
