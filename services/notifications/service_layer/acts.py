@@ -6,7 +6,8 @@ same documented command an upstream portal would, through the outbox.
 | link (subject, action)        | page              | publishes                                                   |
 |-------------------------------|-------------------|-------------------------------------------------------------|
 | proposal, answer              | proposal          | proposal.accepted / proposal.declined                       |
-| relationship, agreement       | agreement         | relationship.agreement.recorded                             |
+| relationship, agreement       | agreement         | relationship.agreement.recorded (once answered, the link    |
+|                               | (agreed, after)   | shows what stands now: the `agreed` page, read-only)        |
 | relationship, end             | end               | relationship.end.requested (requested_by: the person)       |
 | meeting, change               | meeting_change    | meeting.reschedule.requested / meeting.cancel.requested     |
 | meeting, attendance           | attendance        | meeting.attendance.recorded                                 |
@@ -28,11 +29,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from services.notifications.adapters.subjects import LinkAct
+from services.notifications.adapters.subjects import Agreement, LinkAct
 from services.notifications.domain import compose, forms, links
 from services.notifications.domain import preferences as kinds
 from services.notifications.domain.links import ActionLink
 from services.notifications.i18n.catalogues import available, bcp47
+from services.notifications.service_layer import erasure
 from services.notifications.service_layer.unit_of_work import NotificationsUnitOfWork
 from shared.contracts import events as ev
 from shared.contracts.profile import QuietHours
@@ -166,7 +168,10 @@ async def show(uow: NotificationsUnitOfWork, r: Request, defaults: ProgramDefaul
         if kind == links.ATTENDANCE:
             meeting = await uow.subjects.meeting(r.link.subject_id)
             binding = _attendance_of(meeting) if meeting is not None else binding
-        if await uow.subjects.act(binding) is not None:
+        done = await uow.subjects.act(binding)
+        if done is not None:
+            if kind == links.AGREEMENT:
+                return await _agreed(uow, r, done)
             raise Refused("already_done", 200)
     if kind == links.PROPOSAL_ANSWER:
         proposal, mentee = await _proposal(uow, r)
@@ -264,6 +269,24 @@ async def show(uow: NotificationsUnitOfWork, r: Request, defaults: ProgramDefaul
     raise Refused("refused", 403)
 
 
+async def _agreed(uow: NotificationsUnitOfWork, r: Request, done: LinkAct) -> Page:
+    """An answered agreement, to read again: what stands now (the latest answer of either person)."""
+    pair, other = await _pair(uow, r, r.link.subject_id)
+    agreed = await uow.subjects.agreement(pair.relationship_id)
+    if agreed is None:  # not kept (someone was forgotten on request)
+        raise Refused("already_done", 200)
+    return Page(
+        "agreed",
+        {
+            "other": other,
+            "terms": agreed.terms,
+            "answered_at": done.done_at,
+            "latest_by_other": agreed.participant_id != r.person.participant_id and agreed.recorded_at > done.done_at,
+            "latest_at": agreed.recorded_at,
+        },
+    )
+
+
 # --- POST: the act -----------------------------------------------------------------------------
 
 
@@ -341,23 +364,24 @@ async def act(
         a = forms.agreement(
             form, cadence=bounds["cadence"], duration=bounds["duration"], edits_goals=pair.mentee_id == pid
         )
-        await _once(
-            uow,
-            r,
-            "agree",
-            ev.RelationshipAgreementRecorded(
-                relationship_id=pair.relationship_id,
-                participant_id=pid,
-                cadence_days=a.cadence_days,
-                duration_minutes=a.duration_minutes,
-                place=a.place,
-                place_details=a.place_details,
-                response_time_hours=a.response_time_hours,
-                goals=list(a.goals),
-                boundaries=a.boundaries,
-                recorded_at=r.now,
-            ),
+        recorded = ev.RelationshipAgreementRecorded(
+            relationship_id=pair.relationship_id,
+            participant_id=pid,
+            cadence_days=a.cadence_days,
+            duration_minutes=a.duration_minutes,
+            place=a.place,
+            place_details=a.place_details,
+            response_time_hours=a.response_time_hours,
+            goals=list(a.goals),
+            boundaries=a.boundaries,
+            recorded_at=r.now,
         )
+        await _once(uow, r, "agree", recorded)
+        # Kept now as its event will keep it (handlers.on_agreement_recorded), so the link shows what was
+        # agreed from its next view on.
+        if not await erasure.on_agreement_of_the_forgotten(uow, pair.relationship_id, pid):
+            terms = recorded.model_dump(mode="json", exclude={"relationship_id", "participant_id", "recorded_at"})
+            await uow.subjects.record_agreement(Agreement(pair.relationship_id, pid, terms, r.now))
         return Page("done", {"message": "AGREEMENT_RECORDED"})
     if kind == links.END_EARLY:
         pair, _other = await _pair(uow, r, link.subject_id)

@@ -77,6 +77,19 @@ GOALS_OF = msg("any", "The goals of {other_name}:")
 BOUNDARIES = msg("any", "Boundaries: anything else you want to agree on")
 BOUNDARIES_HINT = msg("any", "For example: topics you would rather not discuss, or times you cannot be reached.")
 AGREEMENT_RECORDED = msg("any", "Your agreement is recorded. Your next meetings will follow it.")
+# An answered agreement, read again from its link: what stands now.
+AGREED_ANSWERED = {
+    D: msg("direct", "You answered on {answered_at}. This is what you agreed:"),
+    I: msg("indirect", "Thank you for your answer of {answered_at}. Here is what you agreed, for your reference:"),
+}
+AGREED_LATEST_BY_OTHER = msg("any", "{other_name} answered after you, on {latest_at}: their answer is the one that "
+                                    "stands now.")
+AGREED_HOW_OFTEN = msg("any", "How often you meet")
+AGREED_HOW_LONG = msg("any", "How long each meeting lasts")
+AGREED_WHERE = msg("any", "Where you meet")
+AGREED_REPLY_WITHIN = msg("any", "How soon you answer each other's messages")
+AGREED_GOALS = msg("any", "Goals")
+AGREED_BOUNDARIES = msg("any", "Boundaries")
 
 # --- a meeting -----------------------------------------------------------------------------------
 MEETING_HEADING = msg("any", "Your meeting with {other_name} on {start}")

@@ -2,7 +2,8 @@
 scanners open every link). `POST /a/<token>`: its one button (service_layer/acts.py decides and
 publishes). Every word comes from the reader's catalogue, in their tone; errors are pages too, in
 their language when the link says who they are (403 forged or not theirs, 410 expired, 404
-unknown, 409 ended or no longer open, 400 naming the field), or JSON for a client that asks for it.
+unknown, 409 ended or no longer open), or JSON for a client that asks for it. A form sent with a value
+that will not do is shown again (400) with what the person entered and the field to change (`Sent`).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import logging
 import traceback
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -23,14 +24,14 @@ from fastapi.templating import Jinja2Templates
 from markupsafe import Markup
 from starlette.exceptions import HTTPException
 
-from services.notifications.domain import forms, links
+from services.notifications.domain import compose, forms, links
 from services.notifications.domain.messages import actions as action_texts
 from services.notifications.domain.messages import pages as texts
 from services.notifications.domain.messages.structure import DIRECT, Text
 from services.notifications.domain.render import Writer
 from services.notifications.entrypoints.web.security import COOKIE, FormGuard, cookie_secure
 from services.notifications.i18n.catalogues import language_for
-from services.notifications.i18n.values import Moment, Zone
+from services.notifications.i18n.values import Moment, Span, Zone
 from services.notifications.metrics import LINK_ACTS
 from services.notifications.service_layer import acts
 
@@ -119,6 +120,13 @@ class Words:
 
     def zone(self) -> str:
         return self.writer.show(Zone(self.timezone)).text
+
+    def every(self, days: int) -> str:
+        """How often a pair meets: "every week", "every 10 days"."""
+        return self.writer.show(compose.recurrence(days)).text
+
+    def length(self, *, minutes: int = 0, hours: int = 0) -> str:
+        return self.writer.show(Span(timedelta(minutes=minutes, hours=hours))).text
 
     def language_name(self, tag: str) -> str:
         try:

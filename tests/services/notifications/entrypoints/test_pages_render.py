@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime, timedelta
+from html import unescape
 
 import pytest
 
@@ -30,6 +31,10 @@ PAGES = {
                                                            "response_time_hours": 48},
                   "goals": PAIR.goals, "edits_goals": True, "other_answered": True,
                   "bounds": {"cadence": (7, 28), "duration": (30, 90)}},
+    "agreed": {"other": BRAM, "terms": {"cadence_days": 7, "duration_minutes": 45, "place": "in_person",
+                                        "place_details": "Room 4", "response_time_hours": 48,
+                                        "goals": ["public speaking"], "boundaries": "No calls on Fridays"},
+               "answered_at": NOW, "latest_by_other": True, "latest_at": NOW + timedelta(days=1)},
     "end": {"pair": PAIR, "other": BRAM, "may_rematch": True, "rematch": True},
     "meeting_change": {"meeting": MEETING, "other": BRAM, "offered": MEETING.alternatives},
     "attendance": {"meeting": MEETING, "other": BRAM, "answer": "held"},
@@ -77,3 +82,13 @@ def test_the_proposal_page_says_what_mentoring_asks_before_the_mentor_answers():
                                                            **PAGES["proposal"]})
     says = "Wat het van u vraagt: elke 2 weken een bijeenkomst van 45 minuten, gedurende 180 dagen."
     assert says in html and html.index(says) < html.index("<form")
+
+
+@pytest.mark.parametrize("name", sorted(available()))
+def test_an_answered_agreement_reads_back_in_the_readers_words_without_a_form(name):
+    w = words(name, "indirect")
+    html = unescape(TEMPLATES.get_template("agreed.html").render({"w": w, "person": ANA, **PAGES["agreed"]}))
+    assert "<form" not in html and "<input" not in html and "<textarea" not in html
+    assert w.every(7) in html and w.length(minutes=45) in html and w.length(hours=48) in html
+    assert w.t("PLACE_IN_PERSON") in html and "Room 4" in html and "No calls on Fridays" in html
+    assert w.t("AGREED_LATEST_BY_OTHER", other_name=BRAM.name, latest_at=w.when(NOW + timedelta(days=1))) in html

@@ -150,3 +150,51 @@ async def test_preferences_with_a_quiet_hour_that_is_no_time_keep_every_choice(
         assert done.status_code == 200
         changed = await out.wait_for(lambda w: w.of_type("participant.preferences.changed"), 30, "the change")
     assert len(changed) == 1 and changed[0].data["quiet_hours"] == {"start": "22:00", "end": "07:00"}
+
+
+async def test_an_answered_agreement_opens_again_read_only_with_what_was_agreed(
+        settings, ids, bootstrap_servers, topic_prefix):
+    service = build_service(settings)
+    async with service.running(), \
+            Watcher(bootstrap_servers, [topics.RELATIONSHIP_COMMANDS], topic_prefix) as out, \
+            Publisher(bootstrap_servers, topic_prefix=topic_prefix) as pub, \
+            httpx.AsyncClient(transport=httpx.ASGITransport(app=build_web(service)),
+                              base_url="https://mentoring.example") as browser:
+        await paired(pub, ids, mentee_locale="ja-JP")
+        mentee_link = SIGNER.token(ActionLink(ids["mentee"], "relationship", ids["rel"], "agreement", UNTIL))
+        mentor_link = SIGNER.token(ActionLink(ids["mentor"], "relationship", ids["rel"], "agreement", UNTIL))
+        page = await page_of(browser, mentee_link, "agreement")
+        answer = {"csrf": csrf_of(page.text), "cadence_days": "7", "duration_minutes": "45", "place": "in_person",
+                  "place_details": "渋谷オフィス 3F", "response_time_hours": "36", "goals": "人前で話す\n交渉",
+                  "boundaries": "金曜日は不可"}
+        assert (await browser.post(f"/a/{mentee_link}", data=answer)).status_code == 200
+
+        # The link again, at once and as often as anyone opens it: what was agreed, in Japanese, to read.
+        for _ in range(3):
+            again = await browser.get(f"/a/{mentee_link}")
+            assert again.status_code == 200 and 'data-page="agreed"' in again.text and 'lang="ja"' in again.text
+            assert "<form" not in again.text and "<input" not in again.text
+        seen = shown(again.text)
+        assert "に回答済みです" in seen or "ご回答いただき" in seen
+        assert "<dd>毎週</dd>" in seen and "45 分" in seen and "36 時間" in seen  # every week, never "1 週間"
+        assert "渋谷オフィス 3F" in seen and "<li>人前で話す</li><li>交渉</li>" in seen and "金曜日は不可" in seen
+        assert "その回答が有効です" not in seen  # nobody answered after her
+
+        # The mentor answers later, from his own link, with other terms: hers then shows what stands now.
+        page = await page_of(browser, mentor_link, "agreement")
+        assert 'value="7"' in page.text  # her answer filled in for him
+        later = {**answer, "csrf": csrf_of(page.text), "cadence_days": "14", "place": "video", "place_details": ""}
+        assert (await browser.post(f"/a/{mentor_link}", data=later)).status_code == 200
+        seen = shown((await browser.get(f"/a/{mentee_link}")).text)
+        assert "<dd>2週間ごとに</dd>" in seen and "渋谷オフィス" not in seen and "その回答が有効です" in seen
+        mentor_view = await browser.get(f"/a/{mentor_link}")
+        assert 'data-page="agreed"' in mentor_view.text and 'lang="nl"' in mentor_view.text
+        assert "elke 2 weken" in mentor_view.text
+
+        await out.wait_for(lambda w: len(w.of_type("relationship.agreement.recorded")) >= 2, 30, "both answers")
+    # Opening the links published and recorded nothing more than the two answers.
+    recorded = out.of_type("relationship.agreement.recorded")
+    assert sorted(r.data["participant_id"] for r in recorded) == sorted([ids["mentee"], ids["mentor"]])
+    assert len(out.of_type("relationship.agreement.recorded")) == 2
+    acts = await fetch(settings.database_url, "SELECT choice FROM notifications.link_acts")
+    assert [r["choice"] for r in acts] == ["agree", "agree"]
