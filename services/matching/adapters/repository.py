@@ -220,6 +220,12 @@ class ProposalRepository:
             "SELECT proposal_id, program_id FROM proposals WHERE proposal_id = ANY($1::text[])", proposal_ids)
         return {r["proposal_id"]: r["program_id"] for r in rows}
 
+    async def many(self, proposal_ids: list[str]) -> dict[str, Proposal]:
+        """The proposals known among these, by id (not locked)."""
+        rows = await self.conn.fetch(f"SELECT {_PROPOSAL} FROM proposals WHERE proposal_id = ANY($1::text[])",
+                                     proposal_ids)
+        return {r["proposal_id"]: _proposal(r) for r in rows}
+
     async def get(self, proposal_id: str, *, lock: bool = False) -> Proposal | None:
         row = await self.conn.fetchrow(
             f"SELECT {_PROPOSAL} FROM proposals WHERE proposal_id = $1" + (" FOR UPDATE" if lock else ""), proposal_id)

@@ -100,6 +100,9 @@ class FakeProposals:
         await self.add([proposal])
         return True
 
+    async def many(self, proposal_ids: list[str]) -> dict[str, Proposal]:
+        return {pid: replace(self.t.proposals[pid]) for pid in proposal_ids if pid in self.t.proposals}
+
     async def get(self, proposal_id: str, *, lock: bool = False) -> Proposal | None:
         found = self.t.proposals.get(proposal_id)
         return replace(found) if found else None
