@@ -187,9 +187,13 @@ def _filename(name: str) -> str:
 
 def _b64(data: bytes) -> bytes:
     """Base64 in lines of 76 characters, each ending with CRLF (as `base64.encodebytes` cuts it, with
-    CRLF), encoded in one call rather than one per line."""
+    CRLF), encoded in one call rather than one per line, and cut by one regular expression rather
+    than a slice per line."""
     encoded = binascii.b2a_base64(data, newline=False)
-    return b"".join([encoded[i:i + 76] + CRLF for i in range(0, len(encoded), 76)])
+    return CRLF.join(_B64_LINES.findall(encoded)) + CRLF if encoded else b""
+
+
+_B64_LINES = re.compile(rb".{1,76}", re.DOTALL)
 
 
 def _subject(subject: str) -> bytes:

@@ -187,3 +187,11 @@ def test_a_subject_beyond_ascii_is_encoded_as_the_email_package_encodes_it(subje
     for name in ("Subject", "X-Tandem-A-Longer-Header-Name"):
         assert Header(subject, _UTF8, header_name=name).encode(linesep="\r\n") == Header(
             subject, "utf-8", header_name=name).encode(linesep="\r\n")
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.binary(max_size=2000))
+def test_an_attachment_is_cut_in_lines_as_base64_encodebytes_cuts_it(data):
+    from services.notifications.adapters.mail_format import _b64
+
+    assert _b64(data) == base64.encodebytes(data).replace(b"\n", b"\r\n")
