@@ -81,7 +81,11 @@ def content_line(name: str, value: str, params: tuple[tuple[str, str], ...] = ()
 def unfold(calendar: str) -> list[str]:
     """The logical content lines of an iCalendar text (RFC 5545 3.1: a line break followed by one
     space or tab continues the line; the break is LF or CRLF). Joined piece by piece rather than with
-    a regular expression, which took most of the time: the same lines."""
+    a regular expression, which took most of the time: the same lines. Text as `fold` writes it (every
+    break CRLF, every continuation a space) is unfolded by one replace and cut at its breaks."""
+    if calendar.count("\n") == calendar.count("\r\n") and "\r\n\t" not in calendar:
+        # Every break is CRLF, so each continuation is "\r\n " and nothing else (these never overlap).
+        return [line for line in calendar.replace("\r\n ", "").split("\r\n") if line]
     if "\n " in calendar or "\n\t" in calendar:
         pieces = calendar.split("\n")
         kept = [pieces[0]]

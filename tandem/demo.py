@@ -169,8 +169,8 @@ class ProgramDriver:
             s.mentee_state[d["mentee_id"]] = "proposed"
         elif o.type in ("match.declined", "match.expired") and o.topic == topics.MATCHES:
             s.mentee_state[d["mentee_id"]] = "waiting"
-        elif o.type == "match.unavailable":
-            s.mentee_state[d["mentee_id"]] = "unavailable"
+        elif o.type == "match.unavailable" and d.get("reason_code") not in ("already_matched", "awaiting_answer"):
+            s.mentee_state[d["mentee_id"]] = "unavailable"  # those two answer a request: not "unmatched"
         elif o.type == "match.established":
             s.mentee_state[d["mentee_id"]] = "established"
             s.relationships[d["relationship_id"]] = d

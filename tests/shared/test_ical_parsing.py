@@ -44,6 +44,18 @@ def test_unfold_gives_the_lines_the_definition_gives(calendar):
     assert unfold(calendar) == unfold_by_definition(calendar)
 
 
+crlf_only = st.lists(st.sampled_from(["\r", "\r\n", " ", "\t", "a", ":", "\r\n ", "\r\n\t", "é"]), max_size=40).map("".join)
+
+
+@settings(max_examples=3000)
+@given(crlf_only)
+@example("\r\n\r\n \tx")  # a continuation after an empty line, then a tab: the tab stays
+@example("\r\r\n x\r\n")
+def test_unfold_of_crlf_only_text_gives_the_lines_the_definition_gives(calendar):
+    """Where every break is CRLF (as `fold` writes), the lines come from one replace: the same."""
+    assert unfold(calendar) == unfold_by_definition(calendar)
+
+
 def _outcome(f, line):
     try:
         return f(line)

@@ -21,6 +21,14 @@ a coordinator sees how close the mentee came (e.g. "12 share a language and are 
 | `mentors_at_capacity`   | `compatible`                         |
 | `places_taken_in_round` | -                                    |
 
+Not "nobody": a request for a mentee who needs no new mentor now is answered with one of these,
+which nobody reads as "unmatched" (no mail to the mentee, nothing in the team's digest):
+
+| code                    | params                               |
+|-------------------------|--------------------------------------|
+| `already_matched`       | -                                    |
+| `awaiting_answer`       | -                                    |
+
 Why this pair (`pair_reasons`, one per score component of a `match.proposed` explanation):
 
 | component      | code                      | params                                         |

@@ -11,7 +11,7 @@ Subscriptions (`SUBSCRIPTIONS` at the bottom is the source of truth):
 | participant.erased            | on_participant_erased         | as offboarded, then the profile erased | as offboarded, participant.erasure.completed                                                 |
 | participant.preferences.changed | shared.replica              | participants (their choices)           | -                                                                                            |
 | match.requested               | on_match_requested            | -                                      | match.request.queued (match-work.v1, keyed by program)                                       |
-| match.request.queued          | on_match_request_queued       | proposals                              | match.proposed or match.unavailable                                                          |
+| match.request.queued          | on_match_request_queued       | proposals                              | match.proposed or match.unavailable (also `already_matched`, `awaiting_answer`)              |
 | cohort.round.requested        | on_cohort_round_requested     | proposals                              | match.proposed, match.unavailable                                                            |
 | proposal.accepted/declined    | on_proposal_accepted/declined | -                                      | proposal.answer.queued (match-work.v1, keyed by program)                                     |
 | proposal.answer.queued        | on_proposal_answer_queued     | proposals, relationships               | match.established, or match.declined (the mentor's `reason_code`) then match.proposed/unavailable |
@@ -266,10 +266,11 @@ def _mentee(event: ev.MatchRequestQueued) -> tuple[str]:
 
 @set_wise(on_match_work, resources=_mentee)
 async def on_match_request_queued(event: ev.MatchRequestQueued, uow: MatchingUnitOfWork, deps: MatchingDeps) -> None:
-    """A request of a program this consumer owns: propose, unless the mentee left, was matched or
-    is waiting for an answer meanwhile (then nothing: `propose_next` says why it stops)."""
+    """A request of a program this consumer owns: propose. A mentee already matched or waiting for
+    a mentor's answer is answered so (match.unavailable, `already_matched` or `awaiting_answer`);
+    one who left meanwhile is not (`propose_next` says why it stops)."""
     await uow.programs.lock(event.program_id)  # uncontended, but for a rebalance or another writer
-    await propose_next(uow, deps, event.mentee_id, event.program_id)
+    await propose_next(uow, deps, event.mentee_id, event.program_id, asked=True)
 
 
 async def on_cohort_round_requested(

@@ -49,7 +49,13 @@ def _offer(uow: MatchingUnitOfWork, program: ProgramSettings, pair: PairProposal
 
 
 async def propose_next(
-    uow: MatchingUnitOfWork, deps: MatchingDeps, mentee_id: str, program_id: str, *, also_exclude: Collection[str] = ()
+    uow: MatchingUnitOfWork,
+    deps: MatchingDeps,
+    mentee_id: str,
+    program_id: str,
+    *,
+    also_exclude: Collection[str] = (),
+    asked: bool = False,
 ) -> None:
     """Propose the best available mentor to this mentee, or say in plain words why there is none.
 
@@ -58,12 +64,16 @@ async def propose_next(
     mentor; the proposal is written only if the record agrees that mentor has a free place, and as
     many as the explanation tells. If it does not (the index was behind), that mentor is read back
     and the index asked again.
-    `also_exclude` names people this transaction has removed.
+    `also_exclude` names people this transaction has removed. `asked`: a request for this mentee
+    (not a rematch), which is answered even when the mentee is already matched or waiting for a
+    mentor's answer (`_busy`).
     """
     standing = await uow.commitments.mentee_standing(mentee_id, program_id)
     if not standing.eligible:
         return  # left, erased, moved or no longer a mentee since the request was taken in
     if standing.pending or standing.active >= deps.settings.max_matches_per_mentee:
+        if asked:
+            uow.emit(_busy(program_id, mentee_id, standing.pending))
         return  # already matched, or waiting for an answer
     now = uow.now()
     exclude = standing.excluded | set(also_exclude)
@@ -172,7 +182,10 @@ async def propose_to_many(uow: MatchingUnitOfWork, deps: MatchingDeps, work: Seq
                 i += 1
                 continue
             if not answerable(request):
-                i += 1  # as in propose_next
+                if standings[request.mentee_id, request.program_id].eligible:  # as in propose_next
+                    pending = standings[request.mentee_id, request.program_id].pending
+                    said.append((i, _busy(request.program_id, request.mentee_id, pending)))
+                i += 1
                 continue
             if tries[i] >= MAX_DISAGREEMENTS:
                 said.append((i, _at_capacity(request.program_id, request.mentee_id)))
@@ -220,6 +233,26 @@ def _unavailable(program_id: str, mentee_id: str, outcome: Unmatched) -> ev.Matc
         reason=outcome.reason,
         reason_code=outcome.reason_code,
         reason_params=outcome.params,
+    )
+
+
+def _busy(program_id: str, mentee_id: str, pending: int) -> ev.MatchUnavailable:
+    """The answer to a request for a mentee who has as many mentors as they may have, or is waiting
+    for a mentor's answer: nothing new is proposed. Not "unmatched": nobody is told they lack one."""
+    if pending:
+        return ev.MatchUnavailable(
+            program_id=program_id,
+            mentee_id=mentee_id,
+            reason="a mentor is still considering a proposal for this mentee",
+            reason_code="awaiting_answer",
+            reason_params={},
+        )
+    return ev.MatchUnavailable(
+        program_id=program_id,
+        mentee_id=mentee_id,
+        reason="the mentee already has a mentor",
+        reason_code="already_matched",
+        reason_params={},
     )
 
 

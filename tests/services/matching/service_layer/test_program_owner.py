@@ -80,14 +80,28 @@ async def test_a_request_is_checked_where_it_arrives_then_queued_keyed_by_its_pr
     assert uow.programs.locked == ["prog-1"]
 
 
-async def test_a_queued_request_changes_nothing_once_its_mentee_left_or_is_waiting_for_an_answer(uow, deps):
+async def test_a_queued_request_proposes_nothing_once_its_mentee_left_or_is_waiting_for_an_answer(uow, deps):
     await apply(uow, deps, mentor("m1", capacity=3), mentee("ana"), mentee("bo"))
     await apply(uow, deps, ev.MatchRequested(mentee_id="ana", program_id="prog-1"))
     await apply(uow, deps, queued("ana", 2))  # the same mentee again: waiting for the mentor's answer
     await apply(uow, deps, ev.ParticipantOffboarded(participant_id="bo", program_id="prog-1"))
     await apply(uow, deps, queued("bo"))  # left between the request and its turn
     assert [p.mentee_id for p in uow.of_type(ev.MatchProposed)] == ["ana"]
-    assert not uow.of_type(ev.MatchUnavailable)
+    # The second request is answered (not "unmatched": a mentor is considering ana); bo's, nobody's to read.
+    assert [(u.mentee_id, u.reason_code) for u in uow.of_type(ev.MatchUnavailable)] == [("ana", "awaiting_answer")]
+
+
+async def test_a_request_for_a_matched_mentee_is_answered_already_matched(uow, deps):
+    await apply(uow, deps, mentor("m1", capacity=3), mentee("ana"))
+    await apply(uow, deps, ev.MatchRequested(mentee_id="ana", program_id="prog-1"))
+    (proposal,) = uow.of_type(ev.MatchProposed)
+    await apply(uow, deps, ev.ProposalAccepted(proposal_id=proposal.proposal_id, participant_id="m1"))
+    assert uow.of_type(ev.MatchEstablished)
+    await apply(uow, deps, ev.MatchRequested(mentee_id="ana", program_id="prog-1"))
+    assert len(uow.of_type(ev.MatchProposed)) == 1
+    (answer,) = uow.of_type(ev.MatchUnavailable)
+    assert (answer.mentee_id, answer.reason_code, answer.reason) == ("ana", "already_matched",
+                                                                     "the mentee already has a mentor")
 
 
 async def test_a_batch_reads_the_stamp_once_per_program_and_never_what_it_wrote_itself(clock, deps):

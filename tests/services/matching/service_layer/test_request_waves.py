@@ -286,7 +286,10 @@ async def test_a_batch_of_requests_of_several_programs_is_one_wave(databases, mo
     assert waves == reference and await state(many) == await state(one)
     said = {e[3]["mentee_id"]: e[2] for e in (await state(many))["events"]}
     assert said["e-0"] == "match.proposed" and said["g-0"] == "match.unavailable" and said["e-ja"] == "match.unavailable"
-    assert MATCHED not in said and WAITING not in said and "e-gone" not in said and "m-a" not in said
+    assert said[MATCHED] == said[WAITING] == "match.unavailable"  # already matched, waiting for an answer
+    assert "e-gone" not in said and "m-a" not in said
+    codes = {e[3]["mentee_id"]: e[3].get("reason_code") for e in (await state(many))["events"]}
+    assert (codes[MATCHED], codes[WAITING]) == ("already_matched", "awaiting_answer")
 
 
 async def test_a_proposal_tells_the_free_places_the_record_has(databases, monkeypatch):
