@@ -44,7 +44,9 @@ def test_unfold_gives_the_lines_the_definition_gives(calendar):
     assert unfold(calendar) == unfold_by_definition(calendar)
 
 
-crlf_only = st.lists(st.sampled_from(["\r", "\r\n", " ", "\t", "a", ":", "\r\n ", "\r\n\t", "é"]), max_size=40).map("".join)
+crlf_only = st.lists(st.sampled_from(["\r", "\r\n", " ", "\t", "a", ":", "\r\n ", "\r\n\t", "é"]), max_size=40).map(
+    "".join
+)
 
 
 @settings(max_examples=3000)
