@@ -81,6 +81,13 @@ def match_proposed(data: ev.MatchProposed, mentor: Participant, mentee: Particip
                 Action(actions.DECLINE, "proposal", data.proposal_id, "answer", "decline", data.expires_at)))]
 
 
+def match_unavailable(data: ev.MatchUnavailable, mentee: Participant) -> list[Outgoing]:
+    """The mentee hears that no mentor fits right now, why where it helps them, and what happens next."""
+    return [Outgoing(mentee.participant_id, "match_unavailable", {
+        "recipient_name": mentee.name, "reason": reasons.unmatched_for_mentee(data.reason_code),
+    })]
+
+
 def match_established(data: ev.MatchEstablished, mentor: Participant, mentee: Participant, *, cadence_days: int,
                       duration_minutes: int) -> list[Outgoing]:
     reply_within = max(mentor.communication.response_time_hours, mentee.communication.response_time_hours)

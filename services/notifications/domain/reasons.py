@@ -54,6 +54,13 @@ def unmatched(code: str, params: dict[str, Any], english: str) -> Phrase | str:
     return Phrase({DIRECT: text}, values) if text.placeholders <= values.keys() else english
 
 
+def unmatched_for_mentee(code: str) -> Phrase | None:
+    """Why no mentor fits right now, told to the mentee: only the codes where it helps them
+    (`phrases.UNMATCHED_FOR_MENTEE`); None for the others, and for a code this version does not know."""
+    found = phrases.UNMATCHED_FOR_MENTEE.get(code)
+    return None if found is None else Phrase(found, {})
+
+
 def health(reason: Reason, english: str | None) -> Phrase | str:
     """One finding about a relationship's health, for the program team."""
     key = f"{reason.code}.{reason.params.get('by')}" if reason.code == "not_a_good_fit" else reason.code

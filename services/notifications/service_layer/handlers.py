@@ -9,8 +9,8 @@ write the delivery log and wake the delivery loop; the loop sends, at most once,
 |------------------------------------------|---------------------------------------------|-----------------------------------------------|-------------------------------|
 | program.configured                       | program_team.on_program_configured          | programs; wakes the digest loop               | -                             |
 | participant.onboarded/updated/offboarded | shared.replica                              | participants                                  | -                             |
-| match.proposed                           | on_match_proposed                           | proposals; deliveries: the mentor             | -                             |
-| match.established                        | on_match_established                        | pairs, proposals; deliveries: both            | -                             |
+| match.proposed                           | on_match_proposed                           | proposals, waiting mentees (no longer); deliveries: the mentor | -            |
+| match.established                        | on_match_established                        | pairs, proposals, waiting mentees (no longer); deliveries: both | -           |
 | match.declined / match.expired           | on_proposal_closed                          | proposals (no longer open to answer)          | -                             |
 | match.ended                              | on_match_ended                              | pairs; deliveries: both, or the one who stays | -                             |
 | relationship.nudge.requested             | on_relationship_nudge_requested             | deliveries: both                              | -                             |
@@ -29,7 +29,7 @@ write the delivery log and wake the delivery loop; the loop sends, at most once,
 | relationship.concluded                   | on_relationship_concluded                   | deliveries: both, a summary (and certificate), once there is something to look back on | - |
 | relationship.health.changed              | program_team.on_relationship_health_changed | risk alerts (out of at_risk)                  | -                             |
 | relationship.at_risk                     | program_team.on_relationship_at_risk        | risk alerts; deliveries: ops contacts         | -                             |
-| match.unavailable                        | program_team.on_match_unavailable           | digest items                                  | -                             |
+| match.unavailable                        | program_team.on_match_unavailable           | digest items, waiting mentees; deliveries: the mentee, once per stretch of waiting (waiting.py); nothing for `already_matched` / `awaiting_answer` | - |
 | relationship.unschedulable               | program_team.on_relationship_unschedulable  | digest items                                  | -                             |
 | (dead letters, every topic)              | program_team.on_dead_letter                 | digest items                                  | -                             |
 | (a delivery falls due)                   | loops.Dispatcher.step                       | deliveries: sent, failed, retried             | notification.delivered/failed |
@@ -63,7 +63,7 @@ from services.notifications.adapters.subjects import Agreement, FeedbackRequest,
 from services.notifications.domain import compose
 from services.notifications.domain.digest import DigestItem
 from services.notifications.domain.outgoing import Outgoing
-from services.notifications.service_layer import erasure, program_team, waves
+from services.notifications.service_layer import erasure, program_team, waiting, waves
 from services.notifications.service_layer.deps import NotificationsDeps
 from services.notifications.service_layer.enqueue import for_people as _enqueue
 from services.notifications.service_layer.unit_of_work import NotificationsUnitOfWork
@@ -83,6 +83,7 @@ async def on_match_proposed(event: ev.MatchProposed, uow: NotificationsUnitOfWor
     await uow.subjects.add_proposal(
         Proposal(event.proposal_id, event.program_id, event.mentor_id, event.mentee_id, event.expires_at, "open")
     )
+    await waiting.no_longer_waiting(uow, [event.mentee_id])
     program = await uow.program_settings.get(event.program_id, deps.settings)
     await _enqueue(uow, deps, waves.proposal_message(event, mentor, mentee, program), mentor, mentee)
 
@@ -101,6 +102,7 @@ async def on_match_established(
 ) -> None:
     await uow.pairs.add(replica.pair_from_event(event))
     await uow.subjects.close_proposal(event.proposal_id, "established")
+    await waiting.no_longer_waiting(uow, [event.mentee_id])
     mentor, mentee = await uow.participants.require(event.mentor_id, event.mentee_id)
     program = await uow.program_settings.get(event.program_id, deps.settings)
     introductions = compose.match_established(

@@ -13,7 +13,7 @@ import logging
 from services.notifications.admins import ADMINS, UNROUTED
 from services.notifications.domain import program_team
 from services.notifications.domain.digest import DigestItem
-from services.notifications.service_layer import enqueue
+from services.notifications.service_layer import enqueue, waiting
 from services.notifications.service_layer.deps import NotificationsDeps
 from services.notifications.service_layer.unit_of_work import NotificationsUnitOfWork
 from shared import programs
@@ -58,8 +58,14 @@ async def on_relationship_at_risk(
 async def on_match_unavailable(
     event: ev.MatchUnavailable, uow: NotificationsUnitOfWork, deps: NotificationsDeps
 ) -> None:
+    """An unmatched mentee goes into the digest, and is told themselves once per stretch of waiting
+    (waiting.py). A mentee who already has a mentor or awaits a mentor's answer is not unmatched:
+    neither the digest nor the mentee hears of it."""
+    if not waiting.unmatched(event):
+        return
     assert uow.cause is not None, "handlers run for a consumed event"
     await uow.digests.add(DigestItem.unmatched(uow.cause.id, event, at=uow.now()))
+    await waiting.tell_mentee(event, uow, deps)
 
 
 async def on_relationship_unschedulable(

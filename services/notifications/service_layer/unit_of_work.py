@@ -17,6 +17,7 @@ from services.notifications.adapters.repository import (
 )
 from services.notifications.adapters.stored_invites import StoredInvites
 from services.notifications.adapters.subjects import SubjectRepository
+from services.notifications.adapters.waiting import WaitingMentees
 from services.notifications.domain.delivery import Delivery
 from shared.clock import ProgramClock
 from shared.contracts.events import EventData
@@ -34,6 +35,7 @@ class NotificationsUnitOfWork(UnitOfWork):
     digests: DigestRepository
     subjects: SubjectRepository  # what action links are about, and the acts done through them
     invites: StoredInvites  # the invites in the delivery log, as an erasure rebuilds them
+    waiting: WaitingMentees  # mentees told no mentor fits right now, in their current stretch of waiting
 
     def bind(self, conn: asyncpg.Connection) -> None:
         self.participants = ParticipantDirectory(conn, hold_what_is_read=True)  # what is read becomes mail
@@ -44,6 +46,7 @@ class NotificationsUnitOfWork(UnitOfWork):
         self.digests = DigestRepository(conn)
         self.subjects = SubjectRepository(conn)
         self.invites = StoredInvites(conn)
+        self.waiting = WaitingMentees(conn)
 
     async def record_outcomes(self, outcomes: Sequence[tuple[Delivery, EventData | None]]) -> set[str]:
         """Deliveries' changes and, for each one saved, the event that tells of it, in one statement

@@ -21,6 +21,7 @@ from typing import Any
 from services.notifications.adapters.subjects import FeedbackRequest, Meeting, Proposal
 from services.notifications.domain import compose
 from services.notifications.domain.outgoing import Outgoing
+from services.notifications.service_layer import waiting
 from services.notifications.service_layer.deps import NotificationsDeps
 from services.notifications.service_layer.enqueue import Messages, for_wave
 from services.notifications.service_layer.unit_of_work import NotificationsUnitOfWork
@@ -103,6 +104,7 @@ async def on_matches_proposed(wave: Sequence[Applied], uow: NotificationsUnitOfW
     await uow.subjects.add_proposals(
         [Proposal(e.proposal_id, e.program_id, e.mentor_id, e.mentee_id, e.expires_at, "open") for e in events]
     )
+    await waiting.no_longer_waiting(uow, (e.mentee_id for e in events))
     await for_wave(uow, deps, messages)
 
 

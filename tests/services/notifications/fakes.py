@@ -59,6 +59,10 @@ class FakeDeliveries:
         self.log[delivery.delivery_id] = replace(delivery)
         return True
 
+    async def add_many(self, deliveries) -> None:
+        for delivery in deliveries:
+            await self.add(delivery)
+
     async def save(self, delivery: Delivery) -> bool:
         stored = self.log.get(delivery.delivery_id)
         if stored is None or stored.version != delivery.version - 1:
@@ -144,6 +148,7 @@ class NotificationTables:
     digested: dict[tuple[str, str], date] = field(default_factory=dict)  # item -> the digest that took it
     digests: dict[tuple[str, date], int] = field(default_factory=dict)  # (program, local day) -> items
     subjects: dict[tuple[str, str], object] = field(default_factory=dict)  # (kind, id) -> proposal, meeting, ...
+    waiting: dict[str, str] = field(default_factory=dict)  # mentee told no mentor fits -> the event told of
 
 
 class FakeSubjects:
@@ -154,6 +159,10 @@ class FakeSubjects:
 
     async def add_proposal(self, p) -> None:
         self.t.subjects.setdefault(("proposal", p.proposal_id), p)
+
+    async def add_proposals(self, ps) -> None:
+        for p in ps:
+            await self.add_proposal(p)
 
     async def close_proposal(self, proposal_id: str, status: str) -> None:
         found = self.t.subjects.get(("proposal", proposal_id))
@@ -217,6 +226,23 @@ class FakeSubjects:
 
     async def act(self, binding: str):
         return self.t.subjects.get(("act", binding))
+
+
+class FakeWaitingMentees:
+    """adapters/waiting.py in memory."""
+
+    def __init__(self, t: NotificationTables) -> None:
+        self.t = t
+
+    async def tell(self, mentee_id: str, program_id: str, *, cause_event_id: str, at: datetime) -> bool:
+        if mentee_id in self.t.waiting:
+            return False
+        self.t.waiting[mentee_id] = cause_event_id
+        return True
+
+    async def no_longer_waiting(self, mentee_ids) -> None:
+        for mentee_id in mentee_ids:
+            self.t.waiting.pop(mentee_id, None)
 
 
 class FakeRiskAlerts:
@@ -295,6 +321,7 @@ class FakeNotificationsUnitOfWork(FakeUnitOfWork):
         self.digests = FakeDigests(self.tables)
         self.subjects = FakeSubjects(self.tables)
         self.invites = FakeStoredInvites(self.tables)
+        self.waiting = FakeWaitingMentees(self.tables)
 
     async def record_outcomes(self, outcomes) -> set[str]:
         saved = await self.deliveries.save_all(d for d, _ in outcomes)

@@ -104,6 +104,9 @@ def participant_samples() -> list[Sample]:
     add("fit-questioned", compose.fit_questioned(_event("feedback.v1", "relationship.fit.questioned",
                                                         ev.RelationshipFitQuestioned), BRAM, ANA))
     add("attendance", compose.attendance_requested("m-1", NOW, NOW, BRAM, ANA))
+    unavailable = _event("matches.v1", "match.unavailable", ev.MatchUnavailable)
+    for code in (*UNMATCHED, "a_code_from_a_newer_matching"):  # worded where it helps the mentee, else left out
+        add(f"unavailable-{code}", compose.match_unavailable(unavailable.model_copy(update={"reason_code": code}), ANA))
     concluded = _event("feedback.v1", "relationship.concluded", ev.RelationshipConcluded)
     concluded = concluded.model_copy(update={"goals": [*concluded.goals, ev.GoalProgress(goal="budgeting", progress=0)]})
     add("concluded", compose.relationship_concluded(concluded, BRAM, ANA, program_name="Global mentoring 2027"))

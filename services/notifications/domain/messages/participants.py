@@ -435,10 +435,34 @@ FIT_QUESTIONED = _template(
     )),
 )
 
+# A mentee for whom no mentor fits right now (match.unavailable): told once per stretch of waiting,
+# with why where it helps (`reason`), that the program team knows, and what happens next.
+MATCH_UNAVAILABLE = _template(
+    "match_unavailable",
+    Variant(msg("direct", "We are still looking for a mentor for you"), (
+        Para(msg("direct", "We have not found a mentor who fits you yet, so nobody has been proposed to you for "
+                    "now.")),
+        Value("reason"),
+        Para(msg("direct", "The program team knows and is looking at what can be done. We keep looking, and you "
+                    "will hear from us as soon as a mentor has agreed to work with you.")),
+        Para(msg("direct", "You do not need to do anything now. If your goals, languages or available times change, "
+                    "let the program team know.")),
+    )),
+    Variant(msg("indirect", "An update on finding your mentor"), (
+        Para(msg("indirect", "Thank you for your patience. We have not yet been able to find a mentor who would be a "
+                    "good fit for you, and we wanted to let you know where things stand.")),
+        Value("reason"),
+        Para(msg("indirect", "The program team is aware and is giving it their attention. We will keep looking, and "
+                    "we will be in touch as soon as a mentor has agreed to work with you.")),
+        Para(msg("indirect", "There is nothing you need to do for now. Should your goals, languages or available times "
+                    "change, the program team would be glad to hear from you.")),
+    )),
+)
+
 TEMPLATES = (
     MATCH_PROPOSED, MATCH_ESTABLISHED, MEETING_SCHEDULED, MEETING_RESCHEDULED, MEETING_CANCELLED, REMINDER_DUE,
     FEEDBACK_REQUESTED, CHECKIN_REQUESTED, CHECKIN_REMINDER, CLOSURE_REQUESTED, MILESTONE_ACHIEVED, GOAL_ACHIEVED,
     MEETINGS_MISSED, END_SCHEDULED, MATCH_ENDED_TERM_COMPLETED, MATCH_ENDED_ON_REQUEST,
     MATCH_ENDED_PARTNER_LEFT_MENTEE, MATCH_ENDED_PARTNER_LEFT_MENTOR, RELATIONSHIP_NUDGE, RELATIONSHIP_CONCLUDED,
-    FIT_QUESTIONED, ATTENDANCE_REQUESTED,
+    FIT_QUESTIONED, ATTENDANCE_REQUESTED, MATCH_UNAVAILABLE,
 )

@@ -58,6 +58,49 @@ UNMATCHED: dict[str, Text] = {
     "places_taken_in_round": msg("direct", "the suitable mentors' free places went to other mentees in this round"),
 }
 
+# Why no mentor fits right now, told to the mentee themselves (matching's codes): only where it
+# helps them, saying what they could change (languages, available times) or that places free up.
+# Codes not here (e.g. `no_more_senior`, `management_chain`, `previously_paired`) are not told.
+UNMATCHED_FOR_MENTEE: dict[str, dict[str, Text]] = {
+    "no_mentors": {
+        D: msg("direct", "The program has no mentors yet: they are still joining."),
+        I: msg("indirect", "Mentors are still joining the program, so there is not yet anyone we can propose."),
+    },
+    "no_shared_language": {
+        D: msg("direct", "None of the mentors so far speaks one of your languages. If you speak other languages, "
+                         "tell the program team: that gives us more mentors to choose from."),
+        I: msg("indirect", "So far, none of our mentors speaks one of your languages. If there are other languages "
+                           "you are comfortable in, the program team would be glad to know, as it may open up "
+                           "more possibilities."),
+    },
+    "no_overlap": {
+        D: msg("direct", "The mentors who would suit you have too little time in common with you each week. If you "
+                         "can offer more available times, that gives us more mentors to choose from."),
+        I: msg("indirect", "The mentors who would suit you have little time in common with you each week. If you "
+                           "are able to offer more available times, that may open up more possibilities."),
+    },
+    "no_meeting_window": {
+        D: msg("direct", "The mentors who would suit you share only short stretches of time with you, too short "
+                         "for a meeting. If you can offer longer blocks of time, that gives us more mentors to "
+                         "choose from."),
+        I: msg("indirect", "The times you share with the mentors who would suit you are rather short for a meeting. "
+                           "If you are able to offer longer blocks of time, that may open up more possibilities."),
+    },
+    "mentors_at_capacity": {
+        D: msg("direct", "The mentors who would suit you are all mentoring as many people as they can right now. "
+                         "Places free up as other mentoring relationships end."),
+        I: msg("indirect", "The mentors who would suit you are currently mentoring as many people as they are able "
+                           "to. Places become free again as other mentoring relationships come to an end."),
+    },
+    "places_taken_in_round": {
+        D: msg("direct", "In this matching round, the places of the mentors who would suit you went to other "
+                         "mentees. New places come up as the program goes on."),
+        I: msg("indirect", "In this matching round, the mentors who would suit you had no places left. New places "
+                           "will become available as the program goes on."),
+    },
+}
+UNMATCHED_FOR_MENTEE["at_capacity"] = UNMATCHED_FOR_MENTEE["mentors_at_capacity"]
+
 # How a relationship is doing (feedback's health codes), for the program team.
 HEALTH: dict[str, Text] = {
     "ratings_low": msg("direct", "recent ratings are low: {average} out of 5 on average"),

@@ -220,3 +220,52 @@ def test_quiet_hours_ending_in_a_dst_gap():
     now = datetime(2027, 3, 14, 5, 0, tzinfo=UTC)  # 00:00 EST
     resumes = next_allowed(now, "America/New_York", "22:00", "02:30")
     assert resumes == datetime(2027, 3, 14, 7, 0, tzinfo=UTC)  # the jump itself: 03:00 EDT
+
+
+LOCALES = ("en", "nl-NL", "pt-BR", "es-ES", "fr-FR", "de-DE", "ja-JP", "zh-CN")
+
+
+def _sentences(text: str) -> set[str]:
+    return {s.strip() for s in re.split(r"(?<=[.!?:])\s+|\n", text) if re.search(r"[A-Za-z]{3}", s)}
+
+
+@pytest.mark.parametrize("code, says", [
+    ("no_shared_language", "If you speak other languages, tell the program team"),
+    ("no_overlap", "If you can offer more available times"),
+    ("no_meeting_window", "If you can offer longer blocks of time"),
+    ("mentors_at_capacity", "Places free up as other mentoring relationships end."),
+    ("places_taken_in_round", "In this matching round"),
+    ("no_mentors", "The program has no mentors yet"),
+])
+def test_a_waiting_mentee_is_told_why_where_it_helps_them(code, says):
+    data = ev.MatchUnavailable(program_id="prog-1", mentee_id="ana", reason="(English)", reason_code=code)
+    (out,) = compose.match_unavailable(data, ANA.with_(locale="en", communication=Communication(style="direct")))
+    mail = written(out, ANA.with_(locale="en", communication=Communication(style="direct")))
+    assert mail.subject == "We are still looking for a mentor for you"
+    assert says in mail.text and "The program team knows" in mail.text and "You do not need to do anything now" \
+        in mail.text and "(English)" not in mail.text
+
+
+@pytest.mark.parametrize("code", ["no_more_senior", "management_chain", "previously_paired", "only_themselves",
+                                  "a_code_from_a_newer_matching"])
+def test_a_reason_that_does_not_help_the_mentee_is_left_out(code):
+    data = ev.MatchUnavailable(program_id="prog-1", mentee_id="ana", reason="(English)", reason_code=code)
+    (out,) = compose.match_unavailable(data, ANA)
+    assert out.context["reason"] is None
+    assert "(English)" not in written(out, ANA).text
+
+
+@pytest.mark.parametrize("locale", LOCALES[1:])
+@pytest.mark.parametrize("style", ["direct", "indirect"])
+def test_a_waiting_mentee_reads_it_all_in_their_own_language(locale, style):
+    """Every sentence in all 8 languages, in both tones: none is the English one left in."""
+    reader = ANA.with_(locale=locale, communication=Communication(style=style))
+    english = ANA.with_(locale="en", communication=Communication(style=style))
+    for code in ("no_shared_language", "no_overlap", "no_meeting_window", "mentors_at_capacity",
+                 "places_taken_in_round", "no_mentors", "previously_paired"):
+        data = ev.MatchUnavailable(program_id="prog-1", mentee_id="ana", reason="(English)", reason_code=code)
+        (out,) = compose.match_unavailable(data, reader)
+        mail, in_english = written(out, reader), written(out, english)
+        assert mail.language != "en" and mail.subject != in_english.subject
+        left_in = _sentences(in_english.text) & _sentences(mail.text)
+        assert not left_in - {s for s in left_in if "Ana Souza" in s}, (locale, style, code, left_in)
