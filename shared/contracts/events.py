@@ -399,6 +399,9 @@ class MeetingRescheduled(_Meeting):
     alternatives: list[Instant] = Field([], max_length=5)
     place: MeetingPlace | None = None
     location: ShortText | None = None
+    # Who asked for the move (`meeting.reschedule.requested`'s `requested_by`: one of the pair, or
+    # "ops:<user>" for the program team); None when scheduling moved it itself, or from an older producer.
+    requested_by: Id | None = None
 
 
 class MeetingCancelled(_Meeting):

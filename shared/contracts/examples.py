@@ -334,6 +334,7 @@ EXAMPLES: dict[tuple[str, str], dict] = {
         "alternatives": ["2027-01-15T08:30:00Z", "2027-01-18T12:00:00Z", "2027-01-19T12:00:00Z"],
         "place": "video",
         "location": "https://meet.jit.si/tandem-5f0c2f43",
+        "requested_by": "p-000123",
     },
     ("meetings.v1", "meeting.cancelled"): {
         **_MEETING,

@@ -168,3 +168,18 @@ def test_a_webhook_url_is_an_absolute_web_address(url, ok):
         else:
             with pytest.raises(ValidationError, match="not an absolute https URL"):
                 build()
+
+
+def test_an_older_meeting_rescheduled_without_who_asked_is_still_accepted():
+    """`requested_by` came later (optional): a meeting.rescheduled from an older producer, without it,
+    parses as before and says nobody asked."""
+    from shared.contracts.events import MeetingRescheduled
+
+    older = {k: v for k, v in EXAMPLES[(topics.MEETINGS, "meeting.rescheduled")].items() if k != "requested_by"}
+    raw = json.dumps({"specversion": "1.0", "id": "1", "source": "/scheduling", "type": "meeting.rescheduled",
+                      "time": "2027-01-04T08:00:00Z", "data": older}).encode()
+    _, parsed = parse_event(topics.MEETINGS, raw)
+    assert isinstance(parsed, MeetingRescheduled) and parsed.requested_by is None
+    assert parsed.meeting_id == older["meeting_id"] and parsed.sequence == older["sequence"]
+    asked = MeetingRescheduled.model_validate({**older, "requested_by": "ops:sanne"})
+    assert asked.requested_by == "ops:sanne"

@@ -129,7 +129,29 @@ def meeting_scheduled(data: ev.MeetingScheduled, mentor: Participant, mentee: Pa
 
 
 def meeting_rescheduled(data: ev.MeetingRescheduled, mentor: Participant, mentee: Participant) -> list[Outgoing]:
-    return _meeting("meeting_rescheduled", data, mentor, mentee, method="REQUEST")
+    """Both are told the new time and who moved it (`requested_by`): the other by name, a confirmation
+    to the one who asked, or the program team. Not said when not known: a move scheduling made
+    itself, an older producer, or someone outside the pair who is not the team."""
+
+    def who(me: Participant, other: Participant) -> dict:
+        return {"moved_by": moved_by(data.requested_by, me, other)}
+
+    return _meeting("meeting_rescheduled", data, mentor, mentee, method="REQUEST", extra=who)
+
+
+# How the program team is named in a command's `requested_by` ("ops:<user>", the dashboard's users).
+_TEAM_PREFIX = "ops:"
+
+
+def moved_by(requested_by: str | None, me: Participant, other: Participant) -> str:
+    """Who moved a meeting, as its reader's message says it: "you", "partner", "team" or "unknown"."""
+    if requested_by is None:
+        return "unknown"
+    if requested_by == me.participant_id:
+        return "you"
+    if requested_by == other.participant_id:
+        return "partner"
+    return "team" if requested_by.startswith(_TEAM_PREFIX) else "unknown"
 
 
 def meeting_cancelled(data: ev.MeetingCancelled, mentor: Participant, mentee: Participant) -> list[Outgoing]:

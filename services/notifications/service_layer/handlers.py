@@ -15,7 +15,7 @@ write the delivery log and wake the delivery loop; the loop sends, at most once,
 | match.ended                              | on_match_ended                              | pairs; deliveries: both, or the one who stays | -                             |
 | relationship.nudge.requested             | on_relationship_nudge_requested             | deliveries: both                              | -                             |
 | meeting.scheduled                        | on_meeting_scheduled                        | meetings; deliveries: both, with an invite    | -                             |
-| meeting.rescheduled                      | on_meeting_rescheduled                      | meetings; deliveries: both, with an invite    | -                             |
+| meeting.rescheduled                      | on_meeting_rescheduled                      | meetings; deliveries: both, with an invite, saying who moved it | -           |
 | meeting.cancelled                        | on_meeting_cancelled                        | meetings; deliveries: both (or the one who stays), cancelling it | -          |
 | meeting.completed / meeting.missed       | on_meeting_over                             | meetings (attendance known: nobody is asked)  | -                             |
 | reminder.due                             | on_reminder_due                             | deliveries: each one named                    | -                             |

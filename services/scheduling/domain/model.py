@@ -144,9 +144,10 @@ class Meeting:
             raise PermanentError(f"meeting {self.meeting_id} has already started; it cannot be rescheduled")
 
     def reschedule(self, slot: Slot, *, people: People, now: datetime, reason: str | None,
-                   offered: tuple[datetime, ...] = ()) -> list[ev.EventData]:
+                   offered: tuple[datetime, ...] = (), requested_by: str | None = None) -> list[ev.EventData]:
         """Move it to `slot`, offering `offered` as the alternatives to the new time. It keeps its
-        place and location."""
+        place and location. `requested_by`: who asked (one of the pair, or "ops:<user>"), told with
+        the move; None for a move scheduling makes itself."""
         self.ensure_movable(now)
         if slot.start <= now:
             raise PermanentError("the proposed new start is in the past")
@@ -156,7 +157,8 @@ class Meeting:
         self.offered = tuple(offered)
         return [ev.MeetingRescheduled(**self._facts(), previous_start=previous, sequence=self.sequence,
                                       reason=reason, ics=self._invite(people, "REQUEST", now),
-                                      alternatives=list(self.offered), place=self.place, location=self.location)]
+                                      alternatives=list(self.offered), place=self.place, location=self.location,
+                                      requested_by=requested_by)]
 
     def cancel(self, why: Cancellation, *, people: People, now: datetime) -> list[ev.EventData]:
         if self.status == CANCELLED:

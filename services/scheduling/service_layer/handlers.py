@@ -11,7 +11,7 @@ Subscriptions (who handles what; `SUBSCRIPTIONS` at the bottom is the source of 
 | match.established                        | on_match_established (set-wise)     | pairs, series, meetings, bookings, reminders  | meeting.scheduled (kickoff) / meeting.unplaceable / relationship.unschedulable |
 | match.ended                              | on_match_ended                      | pairs, series, meetings, bookings, reminders  | meeting.cancelled for each future meeting (CANCEL invite), whatever the reason_code |
 | relationship.agreement.recorded          | on_relationship_agreement_recorded  | agreements (the latest recorded_at wins)      | - (counts from the next meeting planned)                                    |
-| meeting.reschedule.requested             | on_meeting_reschedule_requested     | meetings, bookings, reminders, series         | meeting.rescheduled (REQUEST invite, SEQUENCE + 1) / refused: dead letter   |
+| meeting.reschedule.requested             | on_meeting_reschedule_requested     | meetings, bookings, reminders, series         | meeting.rescheduled (REQUEST invite, SEQUENCE + 1, who asked) / refused: dead letter |
 | meeting.cancel.requested                 | on_meeting_cancel_requested         | meetings, bookings, reminders                 | meeting.cancelled (CANCEL invite, SEQUENCE + 1)                             |
 | meeting.attendance.recorded              | on_meeting_attendance_recorded      | meetings                                      | meeting.completed / meeting.missed                                          |
 
@@ -141,6 +141,7 @@ async def on_meeting_reschedule_requested(
         now=now,
         reason=event.reason,
         offered=move.offer(slot, people, rules=rules, busy=busy, now=now),
+        requested_by=event.requested_by,  # told with the move: "Ana moved your meeting"
     )
     await uow.meetings.save(meeting)
     await uow.reminders.cancel_for(meeting.meeting_id)

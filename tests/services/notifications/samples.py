@@ -71,8 +71,11 @@ def participant_samples() -> list[Sample]:
     scheduled = _event("meetings.v1", "meeting.scheduled", ev.MeetingScheduled)
     add("kickoff", compose.meeting_scheduled(scheduled, BRAM, ANA))
     add("recurring", compose.meeting_scheduled(scheduled.model_copy(update={"kind": "recurring"}), BRAM, ANA))
-    add("rescheduled", compose.meeting_rescheduled(_event("meetings.v1", "meeting.rescheduled", ev.MeetingRescheduled),
-                                                   BRAM, ANA))
+    rescheduled = _event("meetings.v1", "meeting.rescheduled", ev.MeetingRescheduled)  # Ana asked: "you", "Ana"
+    add("rescheduled", compose.meeting_rescheduled(rescheduled, BRAM, ANA))
+    for by in ("ops:sanne", None):  # the program team; not known (a move scheduling made itself)
+        add(f"rescheduled-by-{by}", compose.meeting_rescheduled(rescheduled.model_copy(update={"requested_by": by}),
+                                                                BRAM, ANA))
     cancelled = _event("meetings.v1", "meeting.cancelled", ev.MeetingCancelled)
     codes = [Reason(code="cancelled_by_participant", params={"by": BRAM.participant_id, "note": "ill"}),
              Reason(code="cancelled_by_program_team"), Reason(code="relationship_ended"),

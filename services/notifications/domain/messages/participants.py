@@ -119,20 +119,38 @@ MEETING_SCHEDULED = _template(
     extra=("kind",),
 )
 
+# Who moved it (`moved_by`): the other person, by name; the reader themselves, as a confirmation that
+# the other has been told; the program team; or not known (a move scheduling made itself).
 MEETING_RESCHEDULED = _template(
     "meeting_rescheduled",
     Variant(msg("direct", "Meeting moved: {other_name}, {start_short}"), (
-        Para(msg("direct", "Your meeting with {other_name} has moved to {start}.")),
+        Para(Switch("moved_by", {
+            "partner": msg("direct", "{other_name} moved your meeting to {start}."),
+            "you": msg("direct", "You moved your meeting with {other_name} to {start}. We have let {other_name} "
+                                 "know."),
+            "team": msg("direct", "The program team moved your meeting with {other_name} to {start}."),
+            "unknown": msg("direct", "Your meeting with {other_name} has moved to {start}.")})),
         Para(_OTHER_CLOCK[D], optional=True),
         Para(_WHERE, optional=True),
         Para(msg("direct", "The updated invitation is attached.")),
     )),
     Variant(msg("indirect", "A new time for your meeting with {other_name}"), (
-        Para(msg("indirect", "Your meeting with {other_name} will now take place on {start}.")),
+        Para(Switch("moved_by", {
+            "partner": msg("indirect", "{other_name} has asked to move your meeting; it will now take place on "
+                                       "{start}."),
+            "you": msg("indirect", "As you asked, your meeting with {other_name} will now take place on {start}. We "
+                                   "have let {other_name} know."),
+            "team": msg("indirect", "The program team has moved your meeting with {other_name}; it will now take "
+                                    "place on {start}."),
+            "unknown": msg("indirect", "Your meeting with {other_name} will now take place on {start}.")})),
         Para(_OTHER_CLOCK[I], optional=True),
         Para(_WHERE, optional=True),
-        Para(msg("indirect", "The updated invitation is attached. Thank you for your flexibility.")),
+        Para(Switch("moved_by", {
+            "you": msg("indirect", "The updated invitation is attached."),
+            **dict.fromkeys(("partner", "team", "unknown"),
+                            msg("indirect", "The updated invitation is attached. Thank you for your flexibility."))})),
     )),
+    extra=("moved_by",),
 )
 
 MEETING_CANCELLED = _template(

@@ -269,3 +269,42 @@ def test_a_waiting_mentee_reads_it_all_in_their_own_language(locale, style):
         assert mail.language != "en" and mail.subject != in_english.subject
         left_in = _sentences(in_english.text) & _sentences(mail.text)
         assert not left_in - {s for s in left_in if "Ana Souza" in s}, (locale, style, code, left_in)
+
+
+def _rescheduled(requested_by: str | None) -> ev.MeetingRescheduled:
+    return ev.MeetingRescheduled.model_validate({**EXAMPLES[("meetings.v1", "meeting.rescheduled")],
+                                                 "mentor_id": "bram", "mentee_id": "ana",
+                                                 "requested_by": requested_by})
+
+
+@pytest.mark.parametrize("requested_by, to_bram, to_ana", [
+    ("ana", "Ana Souza heeft uw bijeenkomst verzet naar",
+     "Como você pediu, o seu encontro com Bram de Vries agora será em"),
+    ("bram", "U heeft uw bijeenkomst met Ana Souza verzet naar",
+     "Bram de Vries pediu para remarcar o seu encontro; agora ele será em"),
+    ("ops:sanne", "Het programmateam heeft uw bijeenkomst met Ana Souza verzet naar",
+     "A equipe do programa remarcou o seu encontro com Bram de Vries; agora ele será em"),
+    (None, "Uw bijeenkomst met Ana Souza is verzet naar", "Seu encontro com Bram de Vries agora será em"),
+    ("someone-else", "Uw bijeenkomst met Ana Souza is verzet naar", "Seu encontro com Bram de Vries agora será em"),
+])
+def test_a_moved_meeting_says_who_moved_it(requested_by, to_bram, to_ana):
+    """The other by name, a confirmation for the one who asked, the program team for ops:..., and as
+    before when it is not known (a move scheduling made itself, an older event, someone else)."""
+    for_bram, for_ana = compose.meeting_rescheduled(_rescheduled(requested_by), BRAM, ANA)
+    bram_text, ana_text = written(for_bram, BRAM).text, written(for_ana, ANA).text
+    assert to_bram in bram_text and to_ana in ana_text
+    assert "sanne" not in bram_text + ana_text and "someone-else" not in bram_text + ana_text  # never an id
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+@pytest.mark.parametrize("style", ["direct", "indirect"])
+@pytest.mark.parametrize("requested_by", ["ana", "bram", "ops:sanne", None])
+def test_who_moved_a_meeting_is_said_in_every_language(locale, style, requested_by):
+    reader = ANA.with_(locale=locale, communication=Communication(style=style))
+    english = ANA.with_(locale="en", communication=Communication(style=style))
+    _, for_ana = compose.meeting_rescheduled(_rescheduled(requested_by), BRAM, reader)
+    mail = written(for_ana, reader)
+    assert "{" not in mail.text and "Bram de Vries" in mail.text
+    if locale != "en":
+        left_in = _sentences(written(for_ana, english).text) & _sentences(mail.text)
+        assert not {s for s in left_in if "Bram de Vries" not in s and "https://" not in s}, left_in

@@ -495,3 +495,20 @@ async def test_nobody_is_asked_about_a_meeting_whose_attendance_is_known(uow, de
     assert {d.cause_event_id for d in uow.delivery_log.values()} == {"meeting-over/m2/0"}
     await AttendanceQuestions(transaction, FixedClock(NOW), deps).step()
     assert len(uow.delivery_log) == 2  # asked once
+
+
+@pytest.mark.parametrize("requested_by, to_bram, to_ana", [
+    ("ana", "Ana Souza heeft uw bijeenkomst verzet naar", "Como você pediu, o seu encontro com Bram de Vries"),
+    ("ops:sanne", "Het programmateam heeft uw bijeenkomst met Ana Souza verzet",
+     "A equipe do programa remarcou o seu encontro com Bram de Vries"),
+    (None, "Uw bijeenkomst met Ana Souza is verzet naar", "Seu encontro com Bram de Vries agora será em"),
+])
+async def test_a_moved_meeting_tells_each_of_the_pair_who_moved_it(uow, deps, requested_by, to_bram, to_ana):
+    await deliver(SUBSCRIPTIONS, established(), uow, deps, event_id="intro")
+    uow.delivery_log.clear()
+    moved = meeting(ev.MeetingRescheduled, previous_start=START - timedelta(days=1), sequence=1,
+                    requested_by=requested_by)
+    await deliver(SUBSCRIPTIONS, moved, uow, deps, event_id="moved")
+    (for_bram,), (for_ana,) = uow.for_("bram"), uow.for_("ana")
+    assert to_bram in for_bram.body and to_ana in for_ana.body
+    assert for_ana.attachment is not None  # the updated invite, as before

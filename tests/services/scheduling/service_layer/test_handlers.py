@@ -171,9 +171,20 @@ async def test_the_end_of_an_unknown_relationship_is_waited_for(uow, deps):
 
 # --- meeting.reschedule.requested --------------------------------------------------------------
 
-def reschedule(meeting_id: str, new_start: datetime | None = None, rel="rel-1") -> ev.MeetingRescheduleRequested:
-    return ev.MeetingRescheduleRequested(meeting_id=meeting_id, relationship_id=rel, requested_by="mentee-1",
+def reschedule(meeting_id: str, new_start: datetime | None = None, rel="rel-1",
+               requested_by: str = "mentee-1") -> ev.MeetingRescheduleRequested:
+    return ev.MeetingRescheduleRequested(meeting_id=meeting_id, relationship_id=rel, requested_by=requested_by,
                                          new_start=new_start, reason="travel")
+
+
+@pytest.mark.parametrize("requested_by", ["mentee-1", "mentor-1", "ops:sanne"])
+async def test_a_moved_meeting_says_who_asked_for_the_move(uow, deps, requested_by):
+    """So each reader's message can say who moved it: the other person by name, "you", or the team."""
+    kickoff = await pair_up(uow, deps)
+    await deliver(uow, deps, reschedule(kickoff.meeting_id, kickoff.start + timedelta(days=1),
+                                        requested_by=requested_by))
+    (moved,) = uow.of_type(ev.MeetingRescheduled)
+    assert moved.requested_by == requested_by
 
 
 async def test_a_meeting_moves_to_a_given_time_with_new_reminders(uow, deps):
