@@ -97,6 +97,9 @@ from tandem.population import FIRST, LAST, PLACES, SECTORS, SKILLS, WORKDAYS
 
 SERVICES = ("matching", "scheduling", "notifications", "feedback")
 PROGRAMS = 8
+# Answers to a request that needs no new mentor (already matched, or waiting for a mentor's answer):
+# nothing to ask again.
+NOT_UNMATCHED = ("already_matched", "awaiting_answer")
 EVENTS = 50_000  # measured events per service run, unless the window closes first
 WARMUP_EVENTS = 1_000  # handled before the window opens: group joins, first batches, caches
 WINDOW_SECONDS = 60.0
@@ -801,7 +804,7 @@ class Driver:
         if observed.type == "match.proposed":
             await self.publisher.publish(ev.ProposalAccepted(proposal_id=data["proposal_id"],
                                                              participant_id=data["mentor_id"]), wait=False)
-        elif observed.type == "match.unavailable":
+        elif observed.type == "match.unavailable" and data.get("reason_code") not in NOT_UNMATCHED:
             # Its mentor's profile may not have been applied yet: ask again, as a portal would.
             self.drive.re_requests += 1
             task = asyncio.create_task(self._request_again(data["mentee_id"]))
