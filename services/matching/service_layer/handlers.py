@@ -44,8 +44,8 @@ wave form to it): participant.onboarded/updated (who they were read at once, sav
 match.requested (the profiles of a wave's mentees read at once), match-work.v1's
 match.request.queued, profile.change.queued and proposal.answer.queued together, as they alternate
 there (`on_match_work` and `matchmaking.propose_to_many`: standings read at once, proposals written
-with one statement, a stamp read back before the requests after it, an answer applied by its
-handler between them), and the answers where they arrive (their proposals read at once). A wave locks every program it needs in one
+with one statement, a stamp read back before the requests after it; between them, accepts in a
+row applied together in four statements, a decline by its handler), and the answers where they arrive (their proposals read at once). A wave locks every program it needs in one
 statement, in the one lock order (`ProgramRepository.lock`), so a batch seldom fails on a program
 another consumer holds: it waits for it instead.
 
@@ -75,7 +75,7 @@ import logging
 import uuid
 from collections.abc import Sequence
 
-from services.matching.domain.model import Proposal
+from services.matching.domain.model import Proposal, Relationship
 from services.matching.service_layer.matchmaking import (
     MatchingDeps,
     Request,
@@ -140,15 +140,52 @@ async def on_match_work(wave: Sequence[Applied], uow: MatchingUnitOfWork, deps: 
     stamps before it, and each proposal's answer between them, by its handler."""
     await uow.programs.lock(*(applied.data.program_id for applied in wave))
     run: list[Request | Stamp] = []
+    accepts: list[Applied] = []
     for applied in wave:
-        if isinstance(applied.data, ev.ProposalAnswerQueued):
+        data = applied.data
+        if isinstance(data, ev.ProposalAnswerQueued) and data.answer == "accepted":
+            await _propose_or_stamp(uow, deps, run)
+            run = []
+            accepts.append(applied)  # an accept changes no load, no index: consecutive ones go together
+            continue
+        await _accept_many(uow, accepts)
+        accepts = []
+        if isinstance(data, ev.ProposalAnswerQueued):
             await _propose_or_stamp(uow, deps, run)
             run = []
             uow.cause = applied.envelope
-            await _apply_answer(uow, deps, applied.data)
+            await _apply_answer(uow, deps, data)
         else:
             run.append(_work(applied))
+    await _accept_many(uow, accepts)
     await _propose_or_stamp(uow, deps, run)
+
+
+async def _accept_many(uow: MatchingUnitOfWork, accepts: list[Applied]) -> None:
+    """`_apply_answer` for accepts one after the other (each proposal once), in four statements:
+    the proposals read and locked, then saved, the relationships added, their mentees' goals read.
+    One that would be refused fails the wave (then one event at a time finds it)."""
+    if not accepts:
+        return
+    proposals = await uow.proposals.many(sorted(applied.data.proposal_id for applied in accepts), lock=True)
+    now = uow.now()
+    made: list[tuple[Applied, Relationship]] = []
+    for applied in accepts:
+        proposal = proposals.get(applied.data.proposal_id)
+        if proposal is None:
+            raise PermanentError(f"unknown proposal {applied.data.proposal_id}")
+        relationship = proposal.accept(applied.data.participant_id, now=now)
+        if relationship is not None:  # None: the same answer again
+            made.append((applied, relationship))
+    if not made:
+        return
+    await uow.proposals.save_many([proposals[r.proposal_id] for _, r in made])
+    await uow.relationships.add_many([r for _, r in made])
+    mentees = await uow.participants.many(sorted({r.mentee_id for _, r in made}))
+    for applied, relationship in made:
+        uow.cause = applied.envelope
+        mentee = mentees.get(relationship.mentee_id)
+        uow.emit(relationship.established(mentee.goals if mentee else ()))
 
 
 async def _propose_or_stamp(uow: MatchingUnitOfWork, deps: MatchingDeps, work: list[Request | Stamp]) -> None:

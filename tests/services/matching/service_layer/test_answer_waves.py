@@ -157,6 +157,10 @@ def work_records_of(steps) -> list[ConsumerRecord]:
 @example(steps=[("declined", "p-2", True), ("again", 0, True), ("accepted", "p-2", True), ("accepted", "p-0", False),
                 ("request", "e-1", True), ("declined", "p-waiting", True), ("request", "e-2", True),
                 ("request", "e-late", True), ("profile", NEW, True), ("declined", "p-0", True)], batch=3)
+# Accepts in a row go together; one of them from someone else fails the wave, one twice starts another.
+@example(steps=[("accepted", "p-0", True), ("accepted", "p-1", True), ("accepted", "p-3", True),
+                ("accepted", "p-0", True), ("accepted", "p-4", False), ("accepted", "p-2", True),
+                ("request", "e-0", True), ("accepted", "p-waiting", True), ("again", 1, True)], batch=200)
 async def test_queued_answers_among_requests_leave_what_one_at_a_time_leaves(databases, monkeypatch, steps, batch):
     one, many = databases
     records = work_records_of(steps)
