@@ -342,6 +342,16 @@ class DigestRepository:
             "INSERT INTO digest_items (program_id, item_id, kind, occurred_at, details) VALUES ($1, $2, $3, $4, $5) "
             "ON CONFLICT DO NOTHING", item.program_id, item.item_id, item.kind, item.occurred_at, item.details)
 
+    async def add_many(self, items: Sequence[DigestItem]) -> None:
+        """`add` for many in one statement (a wave's); those already there are left as they are."""
+        if not items:
+            return
+        await self.conn.execute(
+            "INSERT INTO digest_items (program_id, item_id, kind, occurred_at, details) "
+            "SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[], $5::text[]::jsonb[]) "
+            "ON CONFLICT DO NOTHING", [i.program_id for i in items], [i.item_id for i in items],
+            [i.kind for i in items], [i.occurred_at for i in items], [orjson.dumps(i.details).decode() for i in items])
+
     async def claim(self, program_id: str, day: date, *, at: datetime) -> bool:
         """Take this program's digest for this local day; False when it was taken already (by an
         earlier pass or another replica: the unique row makes the second wait, then give way)."""

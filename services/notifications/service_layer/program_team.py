@@ -9,6 +9,7 @@ event is skipped by the inbox, and its deliveries' ids derive from it anyway.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 
 from services.notifications.admins import ADMINS, UNROUTED
 from services.notifications.domain import program_team
@@ -19,7 +20,9 @@ from services.notifications.service_layer.unit_of_work import NotificationsUnitO
 from shared import programs
 from shared.contracts import events as ev
 from shared.dead_letters import DeadLetter
+from shared.replica import require_all
 from shared.subscriptions import on, on_dead_letters, subscriptions
+from shared.waves import Applied, set_wise
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +58,22 @@ async def on_relationship_at_risk(
     await enqueue.for_team(uow, deps, alerts, program)
 
 
+async def on_matches_unavailable(
+    wave: Sequence[Applied], uow: NotificationsUnitOfWork, deps: NotificationsDeps
+) -> None:
+    """`on_match_unavailable` for a wave (shared.waves), each mentee named once in it: the mentees
+    read in one statement, the digest items written in one, the stretches of waiting told in one and
+    the mentees' messages in one. A mentee not known yet stops the wave as the reference stops."""
+    unmatched = [a for a in wave if waiting.unmatched(a.data)]
+    if not unmatched:
+        return
+    people = await uow.participants.many(sorted({a.data.mentee_id for a in unmatched}))
+    mentees = [require_all(people, (a.data.mentee_id,))[0] for a in unmatched]
+    await uow.digests.add_many([DigestItem.unmatched(a.envelope.id, a.data, at=uow.now()) for a in unmatched])
+    await waiting.tell_mentees(list(zip(unmatched, mentees, strict=True)), uow, deps)
+
+
+@set_wise(on_matches_unavailable)  # by its key, the mentee: one stretch of waiting is told once per wave
 async def on_match_unavailable(
     event: ev.MatchUnavailable, uow: NotificationsUnitOfWork, deps: NotificationsDeps
 ) -> None:

@@ -14,13 +14,15 @@ does not list them.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 from services.notifications.domain import compose
 from services.notifications.service_layer.deps import NotificationsDeps
-from services.notifications.service_layer.enqueue import for_people
+from services.notifications.service_layer.enqueue import Messages, for_people, for_wave
 from services.notifications.service_layer.unit_of_work import NotificationsUnitOfWork
 from shared.contracts import events as ev
+from shared.people import Participant
+from shared.waves import Applied
 
 # matching's codes for a request answered without looking for a mentor (services/matching, `_busy`).
 NOT_UNMATCHED = frozenset({"already_matched", "awaiting_answer"})
@@ -39,6 +41,24 @@ async def tell_mentee(event: ev.MatchUnavailable, uow: NotificationsUnitOfWork, 
     assert uow.cause is not None, "handlers run for a consumed event"
     if await uow.waiting.tell(event.mentee_id, event.program_id, cause_event_id=uow.cause.id, at=uow.now()):
         await for_people(uow, deps, compose.match_unavailable(event, mentee), mentee)
+
+
+async def tell_mentees(
+    wave: Sequence[tuple[Applied, Participant]], uow: NotificationsUnitOfWork, deps: NotificationsDeps
+) -> None:
+    """`tell_mentee` for a wave's unavailabilities, each with its (known) mentee, named once: one
+    statement marks the stretches told, one writes the mentees' messages."""
+    active = [(applied, mentee) for applied, mentee in wave if mentee.active]
+    told = await uow.waiting.tell_many(
+        [(m.participant_id, a.data.program_id, a.envelope.id) for a, m in active], at=uow.now()
+    )
+    messages = [
+        Messages(applied.envelope, compose.match_unavailable(applied.data, mentee), (mentee,))
+        for applied, mentee in active
+        if mentee.participant_id in told
+    ]
+    if messages:
+        await for_wave(uow, deps, messages)
 
 
 async def no_longer_waiting(uow: NotificationsUnitOfWork, mentee_ids: Iterable[str]) -> None:
