@@ -164,6 +164,13 @@ class SubjectRepository:
         r = await self.conn.fetchrow(f"SELECT {_MEETING} FROM meetings WHERE meeting_id = $1", meeting_id)
         return None if r is None else _meeting(r)
 
+    async def next_meeting(self, relationship_id: str, after: datetime) -> Meeting | None:
+        """The relationship's first planned meeting that starts after `after`."""
+        r = await self.conn.fetchrow(
+            f"""SELECT {_MEETING} FROM meetings WHERE relationship_id = $1 AND status = 'planned' AND starts_at > $2
+                ORDER BY starts_at, meeting_id LIMIT 1""", relationship_id, after)
+        return None if r is None else _meeting(r)
+
     async def meetings_to_ask_about(self, now: datetime, limit: int) -> list[Meeting]:
         """Planned meetings that are over and whose people were not asked yet, locked for this
         transaction (another replica skips them)."""

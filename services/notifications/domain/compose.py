@@ -8,6 +8,7 @@ language and tone (`render`), and routes them.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -282,13 +283,45 @@ def partner_left(remaining: Participant, leaver: Participant, *, remaining_role:
                      {"recipient_name": remaining.name, "other_name": name_of(leaver)})]
 
 
+@dataclass(frozen=True)
+class PairState:
+    """Where a pair stands, for a nudge's ways forward: who recorded their agreement last (None: no
+    agreement recorded), who has answered their own agreement link, and the next planned meeting
+    (id, start, sequence)."""
+
+    agreed_by: str | None = None
+    answered: frozenset[str] = frozenset()
+    next_meeting: tuple[str, datetime, int] | None = None
+
+
 def relationship_nudge(data: ev.RelationshipNudgeRequested, mentor: Participant,
-                       mentee: Participant) -> list[Outgoing]:
-    """A friendly nudge to both, with the program team's note quoted when there is one."""
+                       mentee: Participant, state: PairState = PairState()) -> list[Outgoing]:
+    """A friendly nudge to both, with the program team's note quoted when there is one, and ways
+    forward before a way out (the program's guide: clear expectations first, then a rhythm of
+    meetings, and ending well when it has run its course): agree on how to work together when
+    nothing is recorded, confirm what the other proposed, move the next meeting rather than let it
+    lapse; only then end early."""
     note = (data.note or "").strip() or None
-    return [Outgoing(me.participant_id, "relationship_nudge", {
-        "recipient_name": me.name, "other_name": name_of(other), "note": note,
-    }, actions=(_end_early(data.relationship_id),)) for me, other, _ in _pairwise(mentor, mentee)]
+    out = []
+    for me, other, _ in _pairwise(mentor, mentee):
+        pid = me.participant_id
+        to_agree = state.agreed_by is None and pid not in state.answered
+        to_confirm = state.agreed_by not in (None, pid) and pid not in state.answered
+        ways: list[Action] = []
+        if to_agree or to_confirm:
+            label = actions.AGREEMENT if to_agree else actions.CONFIRM_AGREEMENT
+            ways.append(Action(label, "relationship", data.relationship_id, "agreement"))
+        next_meeting = None
+        if state.next_meeting is not None:
+            meeting_id, start, sequence = state.next_meeting
+            next_meeting = Moment(start, me.timezone)
+            ways.append(Action(actions.MOVE_NEXT_MEETING, "meeting", meeting_id, "change", expires_at=start,
+                               variant=str(sequence)))
+        out.append(Outgoing(pid, "relationship_nudge", {
+            "recipient_name": me.name, "other_name": name_of(other), "note": note, "no_agreement": to_agree,
+            "confirm_agreement": to_confirm, "next_meeting": next_meeting,
+        }, actions=(*ways, _end_early(data.relationship_id))))
+    return out
 
 
 def fit_questioned(data: ev.RelationshipFitQuestioned, mentor: Participant, mentee: Participant) -> list[Outgoing]:

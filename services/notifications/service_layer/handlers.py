@@ -60,7 +60,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from services.notifications.adapters.subjects import Agreement, FeedbackRequest, Proposal
-from services.notifications.domain import compose
+from services.notifications.domain import compose, links
 from services.notifications.domain.digest import DigestItem
 from services.notifications.domain.outgoing import Outgoing
 from services.notifications.service_layer import erasure, program_team, waiting, waves
@@ -137,7 +137,22 @@ async def on_relationship_nudge_requested(
     if not pair.active:
         raise PermanentError(f"relationship {event.relationship_id} has ended; only an active pair is nudged")
     mentor, mentee = await uow.participants.require(pair.mentor_id, pair.mentee_id)
-    await _enqueue(uow, deps, compose.relationship_nudge(event, mentor, mentee), mentor, mentee)
+    state = await _pair_state(uow, pair.relationship_id, (pair.mentor_id, pair.mentee_id))
+    await _enqueue(uow, deps, compose.relationship_nudge(event, mentor, mentee, state), mentor, mentee)
+
+
+async def _pair_state(uow: NotificationsUnitOfWork, relationship_id: str, people: tuple[str, str]) -> compose.PairState:
+    """Their agreement (and who answered their own link to it) and their next planned meeting."""
+    agreed = await uow.subjects.agreement(relationship_id)
+    subject_kind, action = links.AGREEMENT
+    bindings = {pid: links.ActionLink(pid, subject_kind, relationship_id, action, uow.now()).binding for pid in people}
+    answered = frozenset([pid for pid, binding in bindings.items() if await uow.subjects.act(binding) is not None])
+    meeting = await uow.subjects.next_meeting(relationship_id, uow.now())
+    return compose.PairState(
+        agreed_by=None if agreed is None else agreed.participant_id,
+        answered=answered,
+        next_meeting=None if meeting is None else (meeting.meeting_id, meeting.starts_at, meeting.sequence),
+    )
 
 
 @set_wise(waves.on_meetings_scheduled, resources=waves.meeting_resources)

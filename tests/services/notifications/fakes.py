@@ -180,6 +180,11 @@ class FakeSubjects:
     async def meeting(self, meeting_id: str):
         return self.t.subjects.get(("meeting", meeting_id))
 
+    async def next_meeting(self, relationship_id: str, after):
+        planned = [m for k, m in self.t.subjects.items() if k[0] == "meeting" and m.relationship_id == relationship_id
+                   and m.status == "planned" and m.starts_at > after]
+        return min(planned, key=lambda m: (m.starts_at, m.meeting_id), default=None)
+
     async def meetings_to_ask_about(self, now, limit: int):
         due = [m for k, m in self.t.subjects.items() if k[0] == "meeting" and m.status == "planned"
                and m.ends_at <= now and ("asked", m.meeting_id) not in self.t.subjects]

@@ -104,6 +104,10 @@ def participant_samples() -> list[Sample]:
     nudge = _event("relationship-commands.v1", "relationship.nudge.requested", ev.RelationshipNudgeRequested)
     add("nudge", compose.relationship_nudge(nudge, BRAM, ANA))
     add("nudge-without-note", compose.relationship_nudge(nudge.model_copy(update={"note": None}), BRAM, ANA))
+    # Ana proposed how they will work together: Bram is asked to confirm it; their next meeting can move.
+    add("nudge-to-confirm-with-meeting", compose.relationship_nudge(nudge, BRAM, ANA, compose.PairState(
+        agreed_by=ANA.participant_id, answered=frozenset({ANA.participant_id}),
+        next_meeting=("m-7", datetime(2027, 1, 11, 14, 0, tzinfo=UTC), 2))))
     add("fit-questioned", compose.fit_questioned(_event("feedback.v1", "relationship.fit.questioned",
                                                         ev.RelationshipFitQuestioned), BRAM, ANA))
     add("attendance", compose.attendance_requested("m-1", NOW, NOW, BRAM, ANA))

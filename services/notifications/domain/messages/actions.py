@@ -13,6 +13,9 @@ IT_HAPPENED = msg("any", "The meeting took place")
 IT_DID_NOT = msg("any", "The meeting did not take place")
 ANSWER = msg("any", "Give your feedback")
 END_EARLY = msg("any", "End this mentoring early")
+# A nudge's ways forward, before "end early": confirm what the other proposed, move the next meeting.
+CONFIRM_AGREEMENT = msg("any", "Confirm how you will work together")
+MOVE_NEXT_MEETING = msg("any", "Move our next meeting")
 REMATCH = msg("any", "Ask for a new mentor")
 # RFC 8058's one-click link, per kind of message; also in the footer beside the preferences.
 STOP_REMINDERS = msg("any", "Stop meeting reminders")

@@ -387,14 +387,34 @@ RELATIONSHIP_NUDGE = _template(
         Para(msg("direct", "A quick nudge from the program team: how are things going with {other_name}? Now is a good "
                     "moment to plan your next conversation and pick up where you left off.")),
         Para(msg("direct", "A note from the program team: “{note}”"), optional=True),
+        Para(msg("direct", "It helps to agree first on what you want to achieve together, how often you meet and how "
+                    "you reach each other. You have not recorded that yet: the first link below takes you there."),
+             when="no_agreement"),
+        Para(msg("direct", "{other_name} has proposed how you will work together. Have a look, then confirm it or "
+                    "suggest changes."), when="confirm_agreement"),
+        Para(msg("direct", "Your next meeting is planned for {next_meeting}. If that time no longer works, choose "
+                    "another one rather than letting it pass."), optional=True),
         Para(msg("direct", "If something is getting in the way, let the program team know; they are glad to help.")),
+        Para(msg("direct", "And if your mentoring has run its course, you can end it early: a short thank-you to "
+                    "{other_name} for what you shared is a good way to close.")),
     )),
     Variant(msg("indirect", "Thinking of you and {other_name}"), (
         Para(msg("indirect", "We hope you are well. The program team was thinking of you and {other_name}, and wondered "
                     "whether this might be a good moment to arrange your next conversation.")),
         Para(msg("indirect", "They asked us to pass on this note: “{note}”"), optional=True),
+        Para(msg("indirect", "Many pairs find it helpful to agree, early on, on what they hope to achieve together, how "
+                    "often they would like to meet and how best to reach each other. If you would like to, the "
+                    "first link below lets you set this out together."), when="no_agreement"),
+        Para(msg("indirect", "{other_name} has suggested how the two of you might work together. Perhaps you would "
+                    "like to take a look, and confirm it or propose any changes you would prefer."),
+             when="confirm_agreement"),
+        Para(msg("indirect", "Your next meeting is planned for {next_meeting}. Should that time no longer suit you, "
+                    "you are welcome to choose another one, so that the conversation can still take place."),
+             optional=True),
         Para(msg("indirect", "If anything makes meeting difficult at the moment, please do let the program team know; they "
                     "would be glad to help where they can.")),
+        Para(msg("indirect", "And should you both feel that your mentoring has come to a natural close, it can also be "
+                    "ended early; a few words of thanks to {other_name} are a lovely way to part.")),
     )),
 )
 

@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import email
 import email.policy
+import re
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from services.notifications.adapters.subjects import Agreement, LinkAct
 from services.notifications.domain import preferences
 from services.notifications.domain.delivery import delivery_id
 from services.notifications.service_layer import program_team
@@ -376,6 +379,58 @@ async def test_a_nudge_quotes_the_teams_note_or_does_without(uow, deps):
     plain = [d for d in uow.delivery_log.values() if d.cause_event_id == "n-2"]
     assert len(plain) == 2 and all("recado" not in d.body and "bericht van" not in d.body and "{" not in d.body
                                    for d in plain)
+
+
+def nudge_links(deps, delivery) -> list[tuple[str, str, str, str]]:
+    """The action links of a nudge, in their order: (label, subject kind, subject, action), read back
+    from their signed tokens (the footer's preferences and one-click stop left out)."""
+    found = []
+    for label, token in re.findall(r"^(.+?): https?://[^/]+/a/([^\s?]+)", delivery.body, re.M):
+        link = deps.links.signer.read(token, NOW)
+        if link.subject_kind != "participant":
+            found.append((label, link.subject_kind, link.subject_id, link.action))
+    return found
+
+
+async def test_a_nudge_offers_ways_forward_for_the_pairs_state_and_only_then_ending_early(uow, deps):
+    """No agreement yet: both are offered to agree, then to end early. Once Ana has answered, Bram is
+    asked to confirm what she proposed and Ana is not asked again. A planned meeting can be moved from
+    the nudge (its current version); a cancelled or past one is not offered."""
+    await deliver(SUBSCRIPTIONS, established(), uow, deps)
+    uow.delivery_log.clear()
+    await deliver(SUBSCRIPTIONS, nudge(), uow, deps, event_id="n-1")
+    agree_pt, agree_nl = "Combinar como vocês vão trabalhar juntos", "Afspreken hoe u samenwerkt"
+    end_pt, end_nl = "Encerrar esta mentoria antes do previsto", "Dit mentortraject eerder beëindigen"
+    assert nudge_links(deps, uow.for_("ana")[0]) == [(agree_pt, "relationship", "r1", "agreement"),
+                                                     (end_pt, "relationship", "r1", "end")]
+    assert nudge_links(deps, uow.for_("bram")[0]) == [(agree_nl, "relationship", "r1", "agreement"),
+                                                      (end_nl, "relationship", "r1", "end")]
+    assert "de eerste link hieronder brengt u daar" in uow.for_("bram")[0].body
+
+    # Ana answered her agreement link; a meeting is planned, another cancelled, a third already over.
+    await uow.subjects.record_agreement(Agreement("r1", "ana", {"cadence_days": 14}, NOW))
+    await uow.subjects.record_act(LinkAct("ana/relationship/r1/agreement/", "saved", "c-1", NOW))
+    await deliver(SUBSCRIPTIONS, meeting(ev.MeetingScheduled, kind="recurring", sequence=2), uow, deps)
+    earlier = {"meeting_id": "m0", "start": START - timedelta(days=1), "end": START - timedelta(days=1)}
+    await deliver(SUBSCRIPTIONS, meeting(ev.MeetingScheduled, kind="recurring", sequence=0).model_copy(
+        update=earlier), uow, deps)
+    await deliver(SUBSCRIPTIONS, meeting(ev.MeetingCancelled, sequence=1).model_copy(update=earlier), uow, deps)
+    m1 = await uow.subjects.meeting("m1")
+    await uow.subjects.save_meeting(replace(m1, meeting_id="m-past", starts_at=NOW - timedelta(days=3),
+                                            ends_at=NOW - timedelta(days=3)))
+    uow.delivery_log.clear()
+    await deliver(SUBSCRIPTIONS, nudge(), uow, deps, event_id="n-2")
+    to_ana, to_bram = uow.for_("ana")[0], uow.for_("bram")[0]
+    assert nudge_links(deps, to_ana) == [("Remarcar nosso próximo encontro", "meeting", "m1", "change"),
+                                         (end_pt, "relationship", "r1", "end")]
+    assert nudge_links(deps, to_bram) == [("Bevestigen hoe u samenwerkt", "relationship", "r1", "agreement"),
+                                          ("Ons volgende gesprek verzetten", "meeting", "m1", "change"),
+                                          (end_nl, "relationship", "r1", "end")]
+    assert "Ana Souza heeft voorgesteld hoe u samenwerkt" in to_bram.body
+    assert "Uw volgende gesprek staat gepland op" in to_bram.body and "eerste link" not in to_bram.body
+    moved = re.search(r"https?://[^/]+/a/([^\s?]+)", to_ana.body.split("Remarcar nosso próximo encontro: ")[1])
+    link = deps.links.signer.read(moved.group(1), NOW)
+    assert link.variant == "2" and link.expires_at == START  # this version of the meeting, until it starts
 
 
 async def test_a_nudge_for_an_ended_relationship_is_refused_and_an_unknown_one_waited_for(uow, deps):
