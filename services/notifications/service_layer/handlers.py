@@ -40,6 +40,8 @@ write the delivery log and wake the delivery loop; the loop sends, at most once,
 Set-wise (shared.waves): meeting.scheduled, match.proposed, reminder.due and feedback.requested also
 have a form that applies a whole wave of a batch in a few statements (waves.py); the handlers here stay
 the reference (tests/services/notifications/service_layer/test_waves_integration.py holds the waves to it).
+So does match.unavailable, whose cohort rounds publish tens of thousands (program_team.on_matches_unavailable,
+held to its reference by test_unavailable_waves_integration.py).
 
 People must be known here first (`NotYetKnown` until their profile has arrived); people who left
 the program get nothing more. A redelivered event finds its deliveries already in the log (their ids
