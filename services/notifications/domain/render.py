@@ -79,16 +79,19 @@ class Writer:
 
     def fill(self, wording: Wording, params: dict[str, Any]) -> Shown:
         text = wording.pick(params) if isinstance(wording, Switch) else wording
-        count = params.get(text.count) if text.plural else None
-        n = int(count) if isinstance(count, int | float) else 1
-        key = (text, n) if text.plural else text
-        compiled = self.language.compiled.get(key)
+        key: Text | tuple[Text, int] = text
+        n = 1
+        if text.plural:  # a text with a number: kept per number (most texts have none)
+            count = params.get(text.count)
+            n = int(count) if isinstance(count, int | float) else 1
+            key = (text, n)
+        compiled = (kept := self.language.compiled).get(key)
         if compiled is None:  # the translation and its HTML, once per language (and number)
             translated = self.language.translate(text.context, text.msgid, text.plural, n)
             escaped = html.escape(translated, quote=False)
             compiled = Shown(translated, escaped) if not text.placeholders else (translated, escaped)
-            if len(self.language.compiled) < _COMPILED_MAX:
-                self.language.compiled[key] = compiled
+            if len(kept) < _COMPILED_MAX:
+                kept[key] = compiled
         if isinstance(compiled, Shown):
             return compiled
         translated, escaped = compiled
