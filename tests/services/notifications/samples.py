@@ -73,8 +73,8 @@ def participant_samples() -> list[Sample]:
     add("recurring", compose.meeting_scheduled(scheduled.model_copy(update={"kind": "recurring"}), BRAM, ANA))
     rescheduled = _event("meetings.v1", "meeting.rescheduled", ev.MeetingRescheduled)  # Ana asked: "you", "Ana"
     add("rescheduled", compose.meeting_rescheduled(rescheduled, BRAM, ANA))
-    for by in ("ops:sanne", None):  # the program team; not known (a move scheduling made itself)
-        add(f"rescheduled-by-{by}", compose.meeting_rescheduled(rescheduled.model_copy(update={"requested_by": by}),
+    for by, who in (("ops:sanne", "team"), (None, "unknown")):  # the program team; a move scheduling made itself
+        add(f"rescheduled-by-{who}", compose.meeting_rescheduled(rescheduled.model_copy(update={"requested_by": by}),
                                                                 BRAM, ANA))
     cancelled = _event("meetings.v1", "meeting.cancelled", ev.MeetingCancelled)
     codes = [Reason(code="cancelled_by_participant", params={"by": BRAM.participant_id, "note": "ill"}),
