@@ -209,7 +209,8 @@ class _Utf8Words(Charset):
     """UTF-8 for encoded words exactly as the email package writes them (the shorter of Q and B
     encoding, a line ended before the character that would not fit), with the fit summed as each
     character comes: the email package encodes the whole line again after every character, which
-    took some 150 us for a subject in French or Japanese."""
+    took some 150 us for a subject in French or Japanese. A character's width comes from its code
+    point (its UTF-8 length; Q's table for ASCII) rather than from encoding it alone."""
 
     def __init__(self) -> None:
         super().__init__("utf-8")
@@ -223,9 +224,13 @@ class _Utf8Words(Charset):
         current: list[str] = []
         size = 0  # the line's encoded length (Q) or its octets (B)
         maxlen = next(maxlengths) - extra
+        per_octet = 3 if quoted else 1  # Q writes every octet beyond ASCII as =XX
         for character in string:
-            octets = character.encode(codec)
-            own = email.quoprimime.header_length(octets) if quoted else len(octets)
+            code = ord(character)  # its width from its code point: UTF-8 octets, Q's table for ASCII
+            if code < 0x80:
+                own = _Q_ASCII[code] if quoted else 1
+            else:
+                own = per_octet * (2 if code < 0x800 else 3 if code < 0x10000 else 4)
             grown = size + own
             if (grown if quoted else -(-grown // 3) * 4) > maxlen:  # B: 4 characters per 3 octets begun
                 if not lines and not current:
@@ -242,6 +247,7 @@ class _Utf8Words(Charset):
 
 
 _UTF8 = _Utf8Words()
+_Q_ASCII = tuple(email.quoprimime.header_length(bytes([code])) for code in range(0x80))  # 1, or 3 (=XX)
 
 
 def _fold(line: str) -> str:
