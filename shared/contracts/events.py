@@ -273,7 +273,10 @@ class RelationshipEndScheduled(Event):
 
 
 class MatchUnavailable(Event):
-    """No mentor can be proposed for this mentee now; `reason` says why in plain words."""
+    """No mentor can be proposed for this mentee now; `reason` says why in plain words. A request for
+    a mentee who needs no new mentor now is answered with it too: `reason_code` `already_matched`
+    (they have as many mentors as they may) or `awaiting_answer` (a mentor is considering a proposal
+    for them). Those two mean "not unmatched": nobody is told they lack a mentor."""
 
     key = "mentee_id"
     program_id: Id
