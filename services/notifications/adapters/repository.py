@@ -8,8 +8,9 @@ from the shared replicas (`shared.replica`).
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import date, datetime
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import asyncpg
 import orjson
@@ -309,6 +310,18 @@ def _like_escape(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
+@dataclass(frozen=True, slots=True)
+class HeldAlert:
+    """A stretch at risk kept until its program's team has contacts: ids, the score and the reasons'
+    codes (`Reason` as JSON), what `domain.program_team.at_risk_alert` needs besides names."""
+
+    relationship_id: str
+    program_id: str
+    cause_event_id: str  # the relationship.at_risk held: the alert's deliveries derive from it
+    score: float
+    reason_codes: tuple[dict[str, Any], ...] = ()
+
+
 class RiskAlertRepository:
     """Relationships the program team has been alerted about in their current stretch at risk."""
 
@@ -323,8 +336,45 @@ class RiskAlertRepository:
         ) is not None
 
     async def close(self, relationship_id: str) -> None:
-        """The relationship is no longer at risk: a later fall is a new change of state."""
+        """The relationship is no longer at risk: a later fall is a new change of state (and a held
+        alert of this stretch is never sent)."""
         await self.conn.execute("DELETE FROM risk_alerts WHERE relationship_id = $1", relationship_id)
+
+    async def hold(self, alert: HeldAlert, *, at: datetime) -> bool:
+        """`open`, for a stretch whose program's team cannot be told yet: kept untold, with what the
+        alert needs. False when this stretch at risk was alerted (or held) already."""
+        return await self.conn.fetchval(
+            "INSERT INTO risk_alerts (relationship_id, cause_event_id, alerted_at, told, program_id, score, "
+            "reason_codes) VALUES ($1, $2, $3, false, $4, $5, $6) ON CONFLICT DO NOTHING RETURNING true",
+            alert.relationship_id, alert.cause_event_id, at, alert.program_id, alert.score, list(alert.reason_codes),
+        ) is not None
+
+    async def lock_program(self, program_id: str) -> None:
+        """Serialise holding a program's alert with telling its held ones (both take it, for the
+        transaction): otherwise an alert held while the contacts are being saved would see no
+        contacts, and the save would not see the held row, and it would wait for the next settings."""
+        await self.conn.execute(
+            "SELECT pg_advisory_xact_lock(hashtextextended(current_schema() || '.risk_alerts.' || $1, 0))",
+            program_id,
+        )
+
+    async def held(self, program_id: str) -> list[HeldAlert]:
+        """The program's stretches at risk still held, oldest first, locked for this transaction."""
+        rows = await self.conn.fetch(
+            "SELECT relationship_id, program_id, cause_event_id, score, reason_codes FROM risk_alerts "
+            "WHERE program_id = $1 AND NOT told ORDER BY alerted_at, relationship_id FOR UPDATE", program_id)
+        return [HeldAlert(r["relationship_id"], r["program_id"], r["cause_event_id"], r["score"],
+                          tuple(r["reason_codes"] or ())) for r in rows]
+
+    async def mark_told(self, relationship_ids: Sequence[str], *, at: datetime) -> None:
+        await self.conn.execute(
+            "UPDATE risk_alerts SET told = true, alerted_at = $2 WHERE relationship_id = ANY($1::text[]) AND NOT told",
+            list(relationship_ids), at)
+
+    async def drop_held(self, relationship_ids: Sequence[str]) -> None:
+        """Held alerts about pairs that have ended: nothing left for the team to act on."""
+        await self.conn.execute(
+            "DELETE FROM risk_alerts WHERE relationship_id = ANY($1::text[]) AND NOT told", list(relationship_ids))
 
 
 def _item(r: asyncpg.Record) -> DigestItem:

@@ -7,7 +7,7 @@ write the delivery log and wake the delivery loop; the loop sends, at most once,
 
 | event                                    | handler                                     | changes                                       | emits                         |
 |------------------------------------------|---------------------------------------------|-----------------------------------------------|-------------------------------|
-| program.configured                       | program_team.on_program_configured          | programs; wakes the digest loop               | -                             |
+| program.configured                       | program_team.on_program_configured          | programs; wakes the digest loop; risk alerts (held ones told); deliveries: ops contacts, the held alerts still at risk | - |
 | participant.onboarded/updated/offboarded | shared.replica                              | participants                                  | -                             |
 | match.proposed                           | on_match_proposed                           | proposals, waiting mentees (no longer); deliveries: the mentor | -            |
 | match.established                        | on_match_established                        | pairs, proposals, waiting mentees (no longer); deliveries: both | -           |
@@ -27,8 +27,8 @@ write the delivery log and wake the delivery loop; the loop sends, at most once,
 | relationship.meetings.missed             | on_meetings_missed                          | deliveries: both, a kind nudge                | -                             |
 | relationship.end.scheduled               | on_end_scheduled                            | deliveries: both, a heads-up                  | -                             |
 | relationship.concluded                   | on_relationship_concluded                   | deliveries: both, a summary (and certificate), once there is something to look back on | - |
-| relationship.health.changed              | program_team.on_relationship_health_changed | risk alerts (out of at_risk)                  | -                             |
-| relationship.at_risk                     | program_team.on_relationship_at_risk        | risk alerts; deliveries: ops contacts         | -                             |
+| relationship.health.changed              | program_team.on_relationship_health_changed | risk alerts (out of at_risk; a held one is dropped) | -                       |
+| relationship.at_risk                     | program_team.on_relationship_at_risk        | risk alerts; deliveries: ops contacts, or held until the program has some | - |
 | match.unavailable                        | program_team.on_match_unavailable           | digest items, waiting mentees; deliveries: the mentee, once per stretch of waiting (waiting.py); nothing for `already_matched` / `awaiting_answer` | - |
 | relationship.unschedulable               | program_team.on_relationship_unschedulable  | digest items                                  | -                             |
 | (dead letters, every topic)              | program_team.on_dead_letter                 | digest items                                  | -                             |

@@ -4,6 +4,14 @@ items their daily digest gathers (sent by `digests.DigestSchedule`).
 One alert per change of state: a relationship's stretch at risk is alerted once (`risk_alerts`),
 however often `relationship.at_risk` is told, until its health leaves `at_risk` again. A redelivered
 event is skipped by the inbox, and its deliveries' ids derive from it anyway.
+
+An alert for a program whose team has no contacts here (its settings travel on programs.v1, another
+topic, and may come later, or name nobody) is held, not lost: the stretch is opened untold, with its
+ids, score and reasons' codes. The program's next `program.configured` with contacts sends each held
+alert whose pair is still active and still at risk, once, as it would have been sent, and marks it
+told, in the transaction that saves the settings; a stretch that closed meanwhile sends nothing.
+Both sides take the program's lock (`risk_alerts.lock_program`), so with N replicas an alert held
+while the contacts are being saved is not left behind.
 """
 
 from __future__ import annotations
@@ -11,6 +19,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 
+from services.notifications.adapters.repository import HeldAlert
 from services.notifications.admins import ADMINS, UNROUTED
 from services.notifications.domain import program_team
 from services.notifications.domain.digest import DigestItem
@@ -19,12 +28,14 @@ from services.notifications.service_layer.deps import NotificationsDeps
 from services.notifications.service_layer.unit_of_work import NotificationsUnitOfWork
 from shared import programs
 from shared.contracts import events as ev
+from shared.contracts.types import Reason
 from shared.dead_letters import DeadLetter
 from shared.replica import require_all
 from shared.subscriptions import on, on_dead_letters, subscriptions
 from shared.waves import Applied, set_wise
 
 log = logging.getLogger(__name__)
+AT_RISK = ev.type_of(ev.RelationshipAtRisk)
 
 
 async def on_program_configured(
@@ -32,8 +43,41 @@ async def on_program_configured(
 ) -> None:
     """The settings are kept as every service keeps them; the digest loop then looks again at when
     each program's 08:00 is (a new program, another time zone)."""
+    await uow.risk_alerts.lock_program(event.program_id)
     await programs.on_program_configured(event, uow, deps)
     uow.after_commit(deps.wake_digests.set)
+    await tell_held_alerts(event.program_id, uow, deps)
+
+
+async def tell_held_alerts(program_id: str, uow: NotificationsUnitOfWork, deps: NotificationsDeps) -> None:
+    """The program's held alerts, to its contacts now that it has some (module docstring): each as
+    `on_relationship_at_risk` would have sent it, its deliveries derived from the event held."""
+    program = await uow.program_settings.get(program_id, deps.settings)
+    if not program.ops_contacts:
+        return
+    held = await uow.risk_alerts.held(program_id)
+    told, ended = [], []
+    for alert in held:
+        pair = await uow.pairs.get(alert.relationship_id)
+        if pair is None or not pair.active:
+            ended.append(alert.relationship_id)
+            continue
+        people = await uow.participants.many([pair.mentor_id, pair.mentee_id])
+        if len(people) < 2:
+            continue  # someone is not readable (erased): kept held, as nothing can be written
+        event = ev.RelationshipAtRisk(
+            relationship_id=alert.relationship_id,
+            score=alert.score,
+            reasons=[],
+            reason_codes=[Reason.model_validate(c) for c in alert.reason_codes],
+        )
+        messages = program_team.at_risk_alert(event, pair, people, program, dashboard_url=deps.settings.dashboard_url)
+        await enqueue.for_team(uow, deps, messages, program, cause_id=alert.cause_event_id, cause_type=AT_RISK)
+        told.append(alert.relationship_id)
+    await uow.risk_alerts.mark_told(told, at=uow.now())
+    await uow.risk_alerts.drop_held(ended)
+    if held:
+        log.info("program %s: %d held at-risk alerts told, %d dropped (pair ended)", program_id, len(told), len(ended))
 
 
 async def on_relationship_health_changed(
@@ -51,9 +95,25 @@ async def on_relationship_at_risk(
         return  # it ended meanwhile: nothing left for the team to act on
     people = {p.participant_id: p for p in await uow.participants.require(pair.mentor_id, pair.mentee_id)}
     assert uow.cause is not None, "handlers run for a consumed event"
-    if not await uow.risk_alerts.open(event.relationship_id, cause_event_id=uow.cause.id, at=uow.now()):
-        return  # this stretch at risk was alerted already
+    await uow.risk_alerts.lock_program(pair.program_id)
     program = await uow.program_settings.get(pair.program_id, deps.settings)
+    if not program.ops_contacts:  # no team to tell yet: held until contacts arrive (module docstring)
+        held = HeldAlert(
+            event.relationship_id,
+            pair.program_id,
+            uow.cause.id,
+            event.score,
+            tuple(r.model_dump(mode="json") for r in event.reason_codes),
+        )
+        if await uow.risk_alerts.hold(held, at=uow.now()):
+            log.info(
+                "at-risk alert for relationship %s held: program %s has no ops contacts yet",
+                event.relationship_id,
+                pair.program_id,
+            )
+        return
+    if not await uow.risk_alerts.open(event.relationship_id, cause_event_id=uow.cause.id, at=uow.now()):
+        return  # this stretch at risk was alerted (or held) already
     alerts = program_team.at_risk_alert(event, pair, people, program, dashboard_url=deps.settings.dashboard_url)
     await enqueue.for_team(uow, deps, alerts, program)
 

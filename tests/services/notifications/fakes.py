@@ -10,7 +10,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 
-from services.notifications.adapters.repository import MAIL_SERVER, Locked
+from services.notifications.adapters.repository import MAIL_SERVER, HeldAlert, Locked
 from services.notifications.domain.delivery import FAILED, PENDING, SENDING, Delivery
 from services.notifications.domain.digest import DigestItem
 from services.notifications.domain.forgotten import rebuilt_if_naming
@@ -143,7 +143,8 @@ class NotificationTables:
     people: FakeParticipantDirectory = field(default_factory=FakeParticipantDirectory)
     programs: FakeProgramDirectory = field(default_factory=FakeProgramDirectory)
     pairs: FakePairDirectory = field(default_factory=FakePairDirectory)
-    risk_alerts: dict[str, str] = field(default_factory=dict)  # relationship -> the event alerted for
+    risk_alerts: dict[str, str] = field(default_factory=dict)  # relationship -> the event alerted for (or held)
+    held_alerts: dict[str, HeldAlert] = field(default_factory=dict)  # the stretches held, not told yet
     digest_items: dict[tuple[str, str], DigestItem] = field(default_factory=dict)
     digested: dict[tuple[str, str], date] = field(default_factory=dict)  # item -> the digest that took it
     digests: dict[tuple[str, date], int] = field(default_factory=dict)  # (program, local day) -> items
@@ -262,6 +263,29 @@ class FakeRiskAlerts:
 
     async def close(self, relationship_id: str) -> None:
         self.t.risk_alerts.pop(relationship_id, None)
+        self.t.held_alerts.pop(relationship_id, None)
+
+    async def hold(self, alert: HeldAlert, *, at: datetime) -> bool:
+        if alert.relationship_id in self.t.risk_alerts:
+            return False
+        self.t.risk_alerts[alert.relationship_id] = alert.cause_event_id
+        self.t.held_alerts[alert.relationship_id] = alert
+        return True
+
+    async def lock_program(self, program_id: str) -> None:
+        """One process, one transaction at a time: nothing to serialise."""
+
+    async def held(self, program_id: str) -> list[HeldAlert]:
+        return [a for a in self.t.held_alerts.values() if a.program_id == program_id]
+
+    async def mark_told(self, relationship_ids, *, at: datetime) -> None:
+        for rid in relationship_ids:
+            self.t.held_alerts.pop(rid, None)
+
+    async def drop_held(self, relationship_ids) -> None:
+        for rid in relationship_ids:
+            if self.t.held_alerts.pop(rid, None) is not None:
+                self.t.risk_alerts.pop(rid, None)
 
 
 class FakeDigests:

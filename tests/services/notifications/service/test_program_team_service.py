@@ -15,6 +15,7 @@ from services.notifications.entrypoints.app import build_service
 from services.notifications.settings import NotificationSettings
 from shared.contracts import events as ev
 from shared.contracts import topics
+from shared.contracts.types import Reason
 from tandem.client import Publisher, Watcher
 from tandem.local.mailbox import read_mailbox
 from tests.support.people import onboarded
@@ -113,6 +114,55 @@ async def test_an_at_risk_relationship_alerts_the_team_once_per_change_of_state(
                        "WHERE template = 'ops_relationship_at_risk'")
     assert {(r["recipient_kind"], r["channel"]) for r in rows} == {("ops_contact", "email"), ("ops_contact", "webhook")}
     assert all(r["recipient_id"].startswith("ops-") for r in rows)
+
+
+async def test_an_alert_before_the_programs_settings_reaches_the_team_once_they_arrive(
+        make_settings, infrastructure, ids, bootstrap_servers, topic_prefix, database_url):
+    start = datetime(2027, 1, 4, 12, 0, tzinfo=UTC)
+    codes = [Reason(code="meetings_missed", params={"missed": 1, "held": 1})]
+    with WebhookReceiver() as hook:
+        async with build_service(make_settings(clock_start=start)).running(), \
+                Watcher(bootstrap_servers, [topics.NOTIFICATIONS], topic_prefix) as out, \
+                Publisher(bootstrap_servers, topic_prefix=topic_prefix) as pub:
+            await a_pair(pub, ids, start)  # programs.v1 has told notifications nothing of this program yet
+            await out.wait_for(lambda w: len(w.of_type("notification.delivered")) >= 2, 30, "the introductions")
+
+            def alerts(w):
+                return [o for o in w.of_type("notification.delivered") if o.data["template"] == "ops_relationship_at_risk"]
+
+            risk = await pub.publish(ev.RelationshipAtRisk(relationship_id=ids["rel"], score=20.0,
+                                                           reasons=["1 of 1 meetings missed"], reason_codes=codes))
+
+            async def held():
+                return await fetch(database_url, "SELECT 1 FROM notifications.risk_alerts WHERE NOT told")
+            await eventually(held, 30, "the alert, held")
+            assert not await fetch(database_url, "SELECT 1 FROM notifications.deliveries "
+                                                 "WHERE template = 'ops_relationship_at_risk'")
+
+            settings = await pub.publish(team(ids, hook))
+            await out.wait_for(lambda w: len(alerts(w)) >= 2, 30, "the held alert, to both contacts")
+            await eventually(hook.has(1), 10, "the chat alert")
+            # Redelivered, then configured again: nothing more is sent. Same key, same partition: once
+            # the rename is kept, both before it have been handled.
+            await pub.send_raw(topics.PROGRAMS, settings.to_json(), key=ids["program"])
+            await pub.publish(team(ids, hook))
+            await pub.publish(team(ids, hook).model_copy(update={"name": "Pilot 2"}))
+
+            async def renamed():
+                return await fetch(database_url, "SELECT 1 FROM notifications.programs WHERE name = 'Pilot 2'")
+            await eventually(renamed, 30, "the last settings")
+    assert sorted(a.data["cause_event_id"] for a in alerts(out)) == [risk.id] * 2
+    (to_sanne,) = mails_to(infrastructure, ids["ops"])
+    assert to_sanne["Subject"] == "Risico: Bram & Ana (Pilot)"
+    text = to_sanne.get_body(("plain",)).get_content()
+    assert "gezondheidsscore van 20 van de 100" in text and "1 of 1 meetings missed" not in text  # from the code
+    assert f"https://tandem.example/dashboard/programs/{ids['program']}?state=at_risk" in text
+    assert [m.data["subject"] for m in hook.received] == ["At risk: Bram & Ana (Pilot)"]
+    rows = await fetch(database_url, "SELECT cause_event_id FROM notifications.deliveries "
+                                     "WHERE template = 'ops_relationship_at_risk'")
+    assert [r["cause_event_id"] for r in rows] == [risk.id] * 2  # written once, by the first settings
+    rows = await fetch(database_url, "SELECT told FROM notifications.risk_alerts")
+    assert [r["told"] for r in rows] == [True]
 
 
 async def test_the_daily_digest_arrives_at_eight_in_the_programs_zone_from_one_of_two_replicas(

@@ -21,6 +21,7 @@ from services.notifications.service_layer.handlers import (
 )
 from services.notifications.settings import NotificationSettings
 from shared.contracts import events as ev
+from shared.contracts.types import Reason
 from shared.dead_letters import DeadLetter, DeadLetters
 from shared.loops import Wakeup
 from shared.programs import OpsContact
@@ -53,12 +54,16 @@ async def uow(deps, tables) -> FakeNotificationsUnitOfWork:
     """Ana (mentee) and Bram (mentor) are a pair in the Pilot program, whose team is Sanne (Dutch, e-mail)
     and a chat channel (English)."""
     uow = FakeNotificationsUnitOfWork(FixedClock(NOW), tables=tables)
-    await given(uow, deps, configured(), onboarded(pid="ana", name="Ana Souza", style="indirect"),
-                onboarded(pid="bram", name="Bram de Vries", roles=("mentor",), seniority=7, capacity=1),
-                ev.MatchEstablished(relationship_id="r1", proposal_id="p1", program_id="prog-1", mentee_id="ana",
-                                    mentor_id="bram", established_at=NOW))
+    await given(uow, deps, configured(), *pilot_pair())
     uow.delivery_log.clear()
     return uow
+
+
+def pilot_pair() -> list:
+    return [onboarded(pid="ana", name="Ana Souza", style="indirect"),
+            onboarded(pid="bram", name="Bram de Vries", roles=("mentor",), seniority=7, capacity=1),
+            ev.MatchEstablished(relationship_id="r1", proposal_id="p1", program_id="prog-1", mentee_id="ana",
+                                mentor_id="bram", established_at=NOW)]
 
 
 def configured(timezone: str = "Europe/Amsterdam", contacts=(SANNE, CHAT), program_id: str = "prog-1"):
@@ -131,16 +136,95 @@ async def test_one_alert_per_change_of_state_and_none_for_a_redelivery(uow, deps
     assert sorted(d.cause_event_id for d in uow.delivery_log.values()) == ["risk-1"] * 2 + ["risk-3"] * 2
 
 
-async def test_no_alert_without_contacts_or_for_a_relationship_that_has_ended(uow, deps):
+async def test_no_alert_once_the_stretch_closed_or_for_a_relationship_that_has_ended(uow, deps):
     await given(uow, deps, configured(contacts=()))
     await given(uow, deps, at_risk(), event_id="risk-1")
+    assert uow.delivery_log == {}  # held (below)
+    await given(uow, deps, health("healthy"), configured())  # it recovered before the team had contacts
     assert uow.delivery_log == {}
-    await given(uow, deps, configured(), health("healthy"))
     await given(uow, deps, ev.MatchEnded(relationship_id="r1", program_id="prog-1", mentee_id="ana", mentor_id="bram",
                                          reason="done", ended_at=NOW, reason_code="term_completed"))
     uow.delivery_log.clear()
     await given(uow, deps, at_risk(), event_id="risk-2")
     assert uow.delivery_log == {}
+
+
+# --- alerts held until the program's team has contacts --------------------------------------------
+
+CODES = [Reason(code="ratings_low", params={"average": 1.5}), Reason(code="meetings_missed",
+                                                                     params={"missed": 1, "held": 2})]
+
+
+def coded_at_risk(score: float = 31.5) -> ev.RelationshipAtRisk:
+    return at_risk(score).model_copy(update={"reason_codes": CODES})
+
+
+def alerts(uow) -> list[tuple]:
+    """What each contact gets, as the delivery log has it."""
+    return sorted((d.delivery_id, d.recipient_id, d.channel, d.address, d.language, d.subject, d.body,
+                   d.cause_event_id, d.cause_type, d.recipient_kind) for d in uow.delivery_log.values()
+                  if d.template == "ops_relationship_at_risk")
+
+
+async def test_an_alert_before_the_settings_is_held_then_sent_once_as_it_would_have_been(uow, deps, tables):
+    expected_uow = FakeNotificationsUnitOfWork(uow.clock, tables=NotificationTables())
+    await given(expected_uow, deps, configured(), *pilot_pair())
+    await given(expected_uow, deps, coded_at_risk(), event_id="risk-1")  # the team's contacts known: sent at once
+    expected = alerts(expected_uow)
+    assert len(expected) == 2
+
+    del tables.programs.programs["prog-1"]  # programs.v1 has not reached notifications yet
+    await given(uow, deps, coded_at_risk(), event_id="risk-1")
+    await given(uow, deps, coded_at_risk(score=25.0), event_id="risk-2")  # told again, same stretch
+    assert uow.delivery_log == {}
+    (held,) = tables.held_alerts.values()
+    assert (held.relationship_id, held.program_id, held.cause_event_id, held.score) == ("r1", "prog-1", "risk-1", 31.5)
+    assert [c["code"] for c in held.reason_codes] == ["ratings_low", "meetings_missed"]
+    assert "Ana" not in repr(held) and "Bram" not in repr(held) and "ratings are low" not in repr(held)
+
+    await given(uow, deps, configured(), event_id="settings-1")
+    assert alerts(uow) == expected  # in each contact's language and channel, derived from the event held
+    assert tables.held_alerts == {} and tables.risk_alerts == {"r1": "risk-1"}
+
+    await given(uow, deps, configured(), event_id="settings-1")  # redelivered
+    await given(uow, deps, configured(timezone="Asia/Tokyo"), event_id="settings-2")  # new settings
+    await given(uow, deps, coded_at_risk(score=20.0), event_id="risk-3")  # still the same stretch
+    assert alerts(uow) == expected
+
+
+async def test_settings_naming_no_contacts_hold_the_alert_until_settings_that_do(uow, deps, tables):
+    await given(uow, deps, configured(contacts=()), coded_at_risk(), event_id="risk-1")
+    await given(uow, deps, configured(contacts=()), event_id="settings-1")  # still nobody to tell
+    assert uow.delivery_log == {} and set(tables.held_alerts) == {"r1"}
+    await given(uow, deps, configured(contacts=(SANNE,)), event_id="settings-2")
+    (to_sanne,) = uow.delivery_log.values()
+    assert (to_sanne.recipient_id, to_sanne.language) == (contact_id("prog-1", SANNE), "nl")
+    assert to_sanne.delivery_id == delivery_id("risk-1", to_sanne.recipient_id, "ops_relationship_at_risk")
+    assert "ratings are low" not in to_sanne.body and "{" not in to_sanne.body  # worded from the codes, in Dutch
+
+
+async def test_a_held_stretch_that_closed_sends_nothing_and_the_next_one_is_alerted(uow, deps, tables):
+    await given(uow, deps, configured(contacts=()), coded_at_risk(), event_id="risk-1")
+    await given(uow, deps, health("watch"))  # it recovers a little while held
+    await given(uow, deps, configured(), event_id="settings-1")
+    assert uow.delivery_log == {} and tables.risk_alerts == {}
+    await given(uow, deps, health("at_risk"), coded_at_risk(), event_id="risk-2")  # ...and falls again
+    assert {d.cause_event_id for d in uow.delivery_log.values()} == {"risk-2"} and len(uow.delivery_log) == 2
+
+
+async def test_a_held_alert_about_a_pair_that_ended_meanwhile_is_dropped(uow, deps, tables):
+    await given(uow, deps, configured(contacts=()), coded_at_risk(), event_id="risk-1")
+    await given(uow, deps, ev.MatchEnded(relationship_id="r1", program_id="prog-1", mentee_id="ana", mentor_id="bram",
+                                         reason="done", ended_at=NOW, reason_code="term_completed"))
+    uow.delivery_log.clear()  # the pair's own goodbyes
+    await given(uow, deps, configured(), event_id="settings-1")
+    assert uow.delivery_log == {} and tables.held_alerts == {} and "r1" not in tables.risk_alerts
+
+
+async def test_only_the_configured_programs_held_alerts_are_sent(uow, deps, tables):
+    await given(uow, deps, configured(contacts=()), coded_at_risk(), event_id="risk-1")
+    await given(uow, deps, configured(program_id="prog-2"), event_id="settings-other")
+    assert uow.delivery_log == {} and set(tables.held_alerts) == {"r1"}
 
 
 # --- the daily digest ----------------------------------------------------------------------------
