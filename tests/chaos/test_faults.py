@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections import Counter
 from collections.abc import Awaitable, Callable
 
 import pytest
@@ -84,7 +85,8 @@ async def _outstanding(stack: Stack, w: Watcher, up: Upstream) -> str:
         db, "SELECT cause_event_id, count(*) AS n FROM notifications.deliveries GROUP BY 1")}
     unmade = [cause for cause, n in owed.items() if made.get(cause, 0) < n]
     if unmade:
-        return f"{len(unmade)} events whose messages are not made yet"
+        kinds = Counter(o.type for o in w.seen if o.envelope.get("id") in set(unmade))
+        return f"{len(unmade)} events whose messages are not made yet ({', '.join(f'{t} {n}' for t, n in kinds.items())})"
     # Every delivery settled, including those waiting for their next attempt after a failure.
     open_work = await fetch(db, "SELECT (SELECT count(*) FROM notifications.deliveries WHERE status IN ('pending', "
                                 "'sending')) AS deliveries, (SELECT count(*) FROM feedback.feedback) AS answers")
@@ -131,7 +133,7 @@ async def run_under(stack: Stack, fault: Fault, name: str, *, chat_webhook: str 
                 await asyncio.sleep(0.5)
             else:
                 raise AssertionError(f"{name}: the program did not settle in {settle_timeout:.0f}s ({outstanding}); "
-                                     f"seen {w.counts()}")
+                                     f"seen {w.counts()}\n{_what_the_services_said(stack)}")
             await injected  # surface the fault's own errors
             await up.settle()
             await asyncio.sleep(2)  # anything still in flight would show as a duplicate now
@@ -142,6 +144,20 @@ async def run_under(stack: Stack, fault: Fault, name: str, *, chat_webhook: str 
     record(name, findings, time.monotonic() - started)
     print(f"{name}: {findings.summary()}")
     assert findings.ok(), f"{name}: lost {findings.lost[:5]}, duplicated {findings.duplicated[:5]}, {findings.broken[:5]}"
+
+
+def _what_the_services_said(stack: Stack, lines: int = 12) -> str:
+    """The last warnings and errors of each service's log (ids only, by the logging rules), for a run
+    that did not settle: the stack's directory is removed after the test, and CI keeps only its output."""
+    said = []
+    for log in sorted((stack.infra.home / "logs").glob("*.log")):
+        if log.stem in ("postgres", "kafka") or log.stem.startswith("kafka"):
+            continue
+        noted = [line for line in log.read_text(errors="replace").splitlines()
+                 if any(level in line for level in ("WARNING", "ERROR", "CRITICAL", "Traceback"))]
+        said.append(f"--- {log.name}: {len(noted)} warnings and errors, the last {min(lines, len(noted))}:")
+        said += noted[-lines:]
+    return "\n".join(said)
 
 
 # --- the faults -------------------------------------------------------------------------------------
