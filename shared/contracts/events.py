@@ -162,21 +162,6 @@ class ProfileChangeQueued(Command):
     participant_id: Id
 
 
-class ProposalAnswerQueued(Command):
-    """Matching took a proposal's answer (proposal.accepted/declined) in and queued it for the
-    proposal's program: the program's one consumer applies it in order with the program's requests,
-    so no other consumer holds the program meanwhile."""
-
-    key = "program_id"
-    program_id: Id
-    proposal_id: Id
-    participant_id: Id  # who answered: the proposal's mentor
-    answer: Literal["accepted", "declined"]
-    reason: ShortText | None = None  # the mentor's words, when declining
-    reason_code: DeclineReason | None = None
-    answer_id: Id  # the id of the proposal.accepted/declined it stands for
-
-
 # --- match-responses.v1 (portal -> matching) --------------------------------------------------
 
 
@@ -697,11 +682,7 @@ CATALOGUE: dict[str, dict[str, type[EventData]]] = {
         "notification.failed": NotificationFailed,
     },
     topics.PRIVACY: {"participant.erasure.completed": ParticipantErasureCompleted},
-    topics.MATCH_WORK: {
-        "match.request.queued": MatchRequestQueued,
-        "profile.change.queued": ProfileChangeQueued,
-        "proposal.answer.queued": ProposalAnswerQueued,
-    },
+    topics.MATCH_WORK: {"match.request.queued": MatchRequestQueued, "profile.change.queued": ProfileChangeQueued},
 }
 
 

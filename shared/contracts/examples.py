@@ -167,15 +167,6 @@ EXAMPLES: dict[tuple[str, str], dict] = {
         "request_id": "6f1c2a4e-8d1b-4c55-9a57-2f0e6b1d3c77",
     },
     ("match-work.v1", "profile.change.queued"): {"program_id": "global-2027", "participant_id": "p-000123"},
-    ("match-work.v1", "proposal.answer.queued"): {
-        "program_id": "global-2027",
-        "proposal_id": "prop-91ab",
-        "participant_id": "p-000777",
-        "answer": "declined",
-        "reason": "no time this quarter",
-        "reason_code": "no_time",
-        "answer_id": "0b6e4d2a-1c3f-4f8e-9d7a-5e2b8c1a9f30",
-    },
     ("match-responses.v1", "proposal.accepted"): {"proposal_id": "prop-91ab", "participant_id": "p-000777"},
     ("match-responses.v1", "proposal.declined"): {
         "proposal_id": "prop-91ab",

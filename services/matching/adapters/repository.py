@@ -220,20 +220,6 @@ class ProposalRepository:
             "SELECT proposal_id, program_id FROM proposals WHERE proposal_id = ANY($1::text[])", proposal_ids)
         return {r["proposal_id"]: r["program_id"] for r in rows}
 
-    async def many(self, proposal_ids: list[str], *, lock: bool = False) -> dict[str, Proposal]:
-        """The proposals known among these, by id (locked in id order with `lock`)."""
-        rows = await self.conn.fetch(
-            f"SELECT {_PROPOSAL} FROM proposals WHERE proposal_id = ANY($1::text[])"
-            + (" ORDER BY proposal_id FOR UPDATE" if lock else ""), proposal_ids)
-        return {r["proposal_id"]: _proposal(r) for r in rows}
-
-    async def save_many(self, proposals: list[Proposal]) -> None:
-        """`save` for several (one round trip)."""
-        await self.conn.executemany(
-            "UPDATE proposals SET status = $2, closed_at = $3, close_reason = $4 WHERE proposal_id = $1",
-            [(p.proposal_id, p.status, p.closed_at, p.close_reason) for p in proposals],
-        )
-
     async def get(self, proposal_id: str, *, lock: bool = False) -> Proposal | None:
         row = await self.conn.fetchrow(
             f"SELECT {_PROPOSAL} FROM proposals WHERE proposal_id = $1" + (" FOR UPDATE" if lock else ""), proposal_id)
@@ -271,13 +257,6 @@ class RelationshipRepository:
         await self.conn.execute(
             f"INSERT INTO relationships ({_RELATIONSHIP}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
             *(getattr(relationship, k) for k in _RELATIONSHIP.split(", ")),
-        )
-
-    async def add_many(self, relationships: list[Relationship]) -> None:
-        """`add` for several (one round trip)."""
-        await self.conn.executemany(
-            f"INSERT INTO relationships ({_RELATIONSHIP}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-            [tuple(getattr(r, k) for k in _RELATIONSHIP.split(", ")) for r in relationships],
         )
 
     async def get(self, relationship_id: str, *, lock: bool = False) -> Relationship | None:

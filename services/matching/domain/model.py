@@ -165,13 +165,6 @@ class Proposal:
     def _close(self, status: str, now: datetime, reason: str | None) -> None:
         self.status, self.closed_at, self.close_reason, self._changed = status, now, reason, True
 
-    def check_answer(self, by: str, answer: str) -> None:
-        """Refuse, as `accept` or `decline` would, an answer ("accepted", "declined") they would
-        refuse, without changing anything: checked where the answer arrives, before it is queued."""
-        self._answerable_by(by)
-        if self.status != answer and not self.pending:
-            raise PermanentError(f"proposal {self.proposal_id} is {self.status}; it can no longer be {answer}")
-
     def accept(self, by: str, *, now: datetime) -> Relationship | None:
         """The mentor says yes: the pair becomes a relationship. None when it was accepted before."""
         self._answerable_by(by)

@@ -13,8 +13,8 @@ Subscriptions (`SUBSCRIPTIONS` at the bottom is the source of truth):
 | match.requested               | on_match_requested            | -                                      | match.request.queued (match-work.v1, keyed by program)                                       |
 | match.request.queued          | on_match_request_queued       | proposals                              | match.proposed or match.unavailable (also `already_matched`, `awaiting_answer`)              |
 | cohort.round.requested        | on_cohort_round_requested     | proposals                              | match.proposed, match.unavailable                                                            |
-| proposal.accepted/declined    | on_proposal_accepted/declined | -                                      | proposal.answer.queued (match-work.v1, keyed by program)                                     |
-| proposal.answer.queued        | on_proposal_answer_queued     | proposals, relationships               | match.established, or match.declined (the mentor's `reason_code`) then match.proposed/unavailable |
+| proposal.accepted             | on_proposal_accepted          | proposals, relationships               | match.established                                                                            |
+| proposal.declined             | on_proposal_declined          | proposals                              | match.declined (with the mentor's `reason_code`), then match.proposed/unavailable            |
 | relationship.end.requested    | on_relationship_end_requested | relationships, kept_apart, proposals   | match.ended (ended_on_request); with `rematch` (not the mentor's) match.proposed/unavailable |
 
 Background loops (`loops.py`): proposals unanswered within the response window expire
@@ -29,23 +29,21 @@ program's requests would arrive at all of them and wait for each other's program
 mentee's key, holding up nobody else; a wrong one is refused) and queues it, through the outbox, on
 match-work.v1 keyed by program: one partition, so one consumer, applies a program's requests, in
 order, and the replicas share out programs. A profile is stored where it arrives and its index
-stamp queued the same way, so profiles take no program lock; so is a proposal's answer, checked
-where it arrives (an unknown proposal, someone other than its mentor, a proposal closed otherwise:
-refused there) and applied by the program's consumer between its requests, which no other consumer
-holds up meanwhile. The program lock stays, uncontended, as the guard for a rebalance (the
-partition's old and new owner) and for the departures, the team's ends and the loops of the same
-program, which other consumers apply. A crash redelivers either hop; each is applied once (inbox),
-and a queued event's id is derived from its cause's, so even a cause applied twice would queue one event. The consumer of a program keeps its index current itself
+stamp queued the same way, so profiles take no program lock. The program lock stays, uncontended,
+as the guard for a rebalance (the partition's old and new owner) and for the answers, departures
+and loops of the same program that other consumers apply. A crash redelivers either hop; each is
+applied once (inbox), and a queued event's id is derived from its cause's, so even a cause applied
+twice would queue one event. The consumer of a program keeps its index current itself
 (indexes.py): the stamp is read once per program per batch, a proposal moves its mentor's load in
 memory, and only the chosen mentor is explained.
 
 Set-wise (`shared.waves`; each one-event handler stays the reference, and a property test holds the
 wave form to it): participant.onboarded/updated (who they were read at once, saved together),
 match.requested (the profiles of a wave's mentees read at once), match-work.v1's
-match.request.queued, profile.change.queued and proposal.answer.queued together, as they alternate
-there (`on_match_work` and `matchmaking.propose_to_many`: standings read at once, proposals written
-with one statement, a stamp read back before the requests after it; between them, accepts in a
-row applied together in four statements, a decline by its handler), and the answers where they arrive (their proposals read at once). A wave locks every program it needs in one
+match.request.queued and profile.change.queued together, as they alternate there
+(`on_match_work` and `matchmaking.propose_to_many`: standings read at once, proposals written with
+one statement, a stamp read back before the requests after it), and the answers (proposal.accepted/declined: their programs
+locked at once, then each applied by its handler). A wave locks every program it needs in one
 statement, in the one lock order (`ProgramRepository.lock`), so a batch seldom fails on a program
 another consumer holds: it waits for it instead.
 
@@ -75,7 +73,7 @@ import logging
 import uuid
 from collections.abc import Sequence
 
-from services.matching.domain.model import Proposal, Relationship
+from services.matching.domain.model import Proposal
 from services.matching.service_layer.matchmaking import (
     MatchingDeps,
     Request,
@@ -90,7 +88,7 @@ from shared import programs, replica
 from shared.contracts import events as ev
 from shared.errors import NotYetKnown, PermanentError
 from shared.people import Participant
-from shared.subscriptions import handle, on, subscriptions
+from shared.subscriptions import Handler, handle, on, subscriptions
 from shared.waves import Applied, set_wise
 
 log = logging.getLogger(__name__)
@@ -134,61 +132,11 @@ def _queue_stamps(uow: MatchingUnitOfWork, person: Participant, previous: Partic
 
 
 async def on_match_work(wave: Sequence[Applied], uow: MatchingUnitOfWork, deps: MatchingDeps) -> None:
-    """A wave of match-work.v1 as it came (a program's profiles, requests and answers alternate
-    there): every program locked at once (one statement, in the lock order), then each run of
-    requests and stamps by `propose_to_many`, which answers the requests in turn, each after the
-    stamps before it, and each proposal's answer between them, by its handler."""
+    """A wave of match-work.v1, requests and profile stamps as they came (a program's profiles and
+    requests alternate there): every program locked at once (one statement, in the lock order),
+    then `propose_to_many`, which answers the requests in turn, each after the stamps before it."""
     await uow.programs.lock(*(applied.data.program_id for applied in wave))
-    run: list[Request | Stamp] = []
-    accepts: list[Applied] = []
-    for applied in wave:
-        data = applied.data
-        if isinstance(data, ev.ProposalAnswerQueued) and data.answer == "accepted":
-            await _propose_or_stamp(uow, deps, run)
-            run = []
-            accepts.append(applied)  # an accept changes no load, no index: consecutive ones go together
-            continue
-        await _accept_many(uow, accepts)
-        accepts = []
-        if isinstance(data, ev.ProposalAnswerQueued):
-            await _propose_or_stamp(uow, deps, run)
-            run = []
-            uow.cause = applied.envelope
-            await _apply_answer(uow, deps, data)
-        else:
-            run.append(_work(applied))
-    await _accept_many(uow, accepts)
-    await _propose_or_stamp(uow, deps, run)
-
-
-async def _accept_many(uow: MatchingUnitOfWork, accepts: list[Applied]) -> None:
-    """`_apply_answer` for accepts one after the other (each proposal once), in four statements:
-    the proposals read and locked, then saved, the relationships added, their mentees' goals read.
-    One that would be refused fails the wave (then one event at a time finds it)."""
-    if not accepts:
-        return
-    proposals = await uow.proposals.many(sorted(applied.data.proposal_id for applied in accepts), lock=True)
-    now = uow.now()
-    made: list[tuple[Applied, Relationship]] = []
-    for applied in accepts:
-        proposal = proposals.get(applied.data.proposal_id)
-        if proposal is None:
-            raise PermanentError(f"unknown proposal {applied.data.proposal_id}")
-        relationship = proposal.accept(applied.data.participant_id, now=now)
-        if relationship is not None:  # None: the same answer again
-            made.append((applied, relationship))
-    if not made:
-        return
-    await uow.proposals.save_many([proposals[r.proposal_id] for _, r in made])
-    await uow.relationships.add_many([r for _, r in made])
-    mentees = await uow.participants.many(sorted({r.mentee_id for _, r in made}))
-    for applied, relationship in made:
-        uow.cause = applied.envelope
-        mentee = mentees.get(relationship.mentee_id)
-        uow.emit(relationship.established(mentee.goals if mentee else ()))
-
-
-async def _propose_or_stamp(uow: MatchingUnitOfWork, deps: MatchingDeps, work: list[Request | Stamp]) -> None:
+    work = [_work(applied) for applied in wave]
     if any(isinstance(item, Request) for item in work):
         await propose_to_many(uow, deps, work)
         return
@@ -319,89 +267,51 @@ async def on_cohort_round_requested(
     log.info("cohort round %s for %s: %d proposals, %d unmatched", round_id, event.program_id, proposed, unmatched)
 
 
+async def _answerable(uow: MatchingUnitOfWork, proposal_id: str) -> Proposal:
+    """The proposal, locked with its program (the program lock first, as everywhere)."""
+    found = await uow.proposals.get(proposal_id)
+    if found is None:
+        raise PermanentError(f"unknown proposal {proposal_id}")
+    await uow.programs.lock(found.program_id)
+    return await uow.proposals.get(proposal_id, lock=True)  # type: ignore[return-value]
+
+
 async def on_proposal_answers(wave: Sequence[Applied], uow: MatchingUnitOfWork, deps: MatchingDeps) -> None:
-    """A wave of answers where they arrive: their proposals read in one statement, then each checked
-    and queued for its program, in the wave's order. One that would be refused fails the wave, and
-    the consumer applies its events one at a time, where that one is dead-lettered."""
-    found = await uow.proposals.many(sorted({applied.data.proposal_id for applied in wave}))
+    """A wave of answers, each proposal once: the programs of all their proposals read and locked at
+    once (two statements, the locks in the lock order), then each answer applied by its own handler,
+    in the wave's order. So a batch of answers to many programs waits for a busy program instead of
+    failing on it (`ProgramRepository.lock`)."""
+    programs = await uow.proposals.programs_of(sorted({applied.data.proposal_id for applied in wave}))
+    await uow.programs.lock(*programs.values())
     for applied in wave:
-        uow.cause = applied.envelope  # its queued event's id is derived from it
-        _queue_answer(uow, applied.data, found.get(applied.data.proposal_id))
+        uow.cause = applied.envelope
+        await _ANSWERS[type(applied.data)](applied.data, uow, deps)
 
 
-def _nothing(event: ev.ProposalAccepted | ev.ProposalDeclined) -> tuple[()]:
-    return ()  # checked and queued, nothing changed: no two answers of a wave can clash here
-
-
-@set_wise(on_proposal_answers, resources=_nothing)
-async def on_proposal_accepted(event: ev.ProposalAccepted, uow: MatchingUnitOfWork, deps: MatchingDeps) -> None:
-    """Checked here, then queued for its program: `on_proposal_answer_queued` makes the relationship."""
-    _queue_answer(uow, event, await uow.proposals.get(event.proposal_id))
-
-
-@set_wise(on_proposal_answers, resources=_nothing)
-async def on_proposal_declined(event: ev.ProposalDeclined, uow: MatchingUnitOfWork, deps: MatchingDeps) -> None:
-    """Checked here, then queued for its program: `on_proposal_answer_queued` asks the next mentor."""
-    _queue_answer(uow, event, await uow.proposals.get(event.proposal_id))
-
-
-def _queue_answer(
-    uow: MatchingUnitOfWork, event: ev.ProposalAccepted | ev.ProposalDeclined, proposal: Proposal | None
-) -> None:
-    """What the program's consumer would refuse is refused here, on the answer's own topic: an
-    unknown proposal (proposals are made here, so one is never on its way), an answer from someone
-    other than its mentor, an answer to a proposal closed otherwise. What changes in between (it
-    expires meanwhile) is refused there."""
-    if proposal is None:
-        raise PermanentError(f"unknown proposal {event.proposal_id}")
-    answer = "accepted" if isinstance(event, ev.ProposalAccepted) else "declined"
-    proposal.check_answer(event.participant_id, answer)
-    declined = event if isinstance(event, ev.ProposalDeclined) else None
-    uow.emit(
-        ev.ProposalAnswerQueued(
-            program_id=proposal.program_id,
-            proposal_id=event.proposal_id,
-            participant_id=event.participant_id,
-            answer=answer,
-            reason=declined.reason if declined else None,
-            reason_code=declined.reason_code if declined else None,
-            answer_id=uow.cause.id if uow.cause is not None else str(uuid.uuid4()),
-        ),
-        event_id=_derived(uow, "answer"),
-    )
-
-
-def _answered(event: ev.ProposalAnswerQueued) -> tuple[str]:
+def _proposal(event: ev.ProposalAccepted | ev.ProposalDeclined) -> tuple[str]:
     return (event.proposal_id,)
 
 
-@set_wise(on_match_work, resources=_answered)
-async def on_proposal_answer_queued(
-    event: ev.ProposalAnswerQueued, uow: MatchingUnitOfWork, deps: MatchingDeps
-) -> None:
-    """An answer to a proposal of a program this consumer owns: accepted, the pair becomes a
-    relationship; declined, the mentor's place is free and the next mentor is asked."""
-    await uow.programs.lock(event.program_id)
-    await _apply_answer(uow, deps, event)
-
-
-async def _apply_answer(uow: MatchingUnitOfWork, deps: MatchingDeps, event: ev.ProposalAnswerQueued) -> None:
-    """The caller holds the program's lock."""
-    proposal = await uow.proposals.get(event.proposal_id, lock=True)
-    if proposal is None:  # checked where it arrived; gone since only if retention purged it
-        raise PermanentError(f"unknown proposal {event.proposal_id}")
-    now = uow.now()
-    if event.answer == "declined":
-        declined = proposal.decline(event.participant_id, now=now, reason=event.reason, reason_code=event.reason_code)
-        await close_and_rematch(uow, deps, proposal, declined)
-        return
-    relationship = proposal.accept(event.participant_id, now=now)
+@set_wise(on_proposal_answers, resources=_proposal)
+async def on_proposal_accepted(event: ev.ProposalAccepted, uow: MatchingUnitOfWork, deps: MatchingDeps) -> None:
+    proposal = await _answerable(uow, event.proposal_id)
+    relationship = proposal.accept(event.participant_id, now=uow.now())
     if relationship is None:
         return  # the same answer again
     await uow.proposals.save(proposal)
     await uow.relationships.add(relationship)
     mentee = await uow.participants.get(proposal.mentee_id)
     uow.emit(relationship.established(mentee.goals if mentee else ()))
+
+
+@set_wise(on_proposal_answers, resources=_proposal)
+async def on_proposal_declined(event: ev.ProposalDeclined, uow: MatchingUnitOfWork, deps: MatchingDeps) -> None:
+    proposal = await _answerable(uow, event.proposal_id)
+    declined = proposal.decline(event.participant_id, now=uow.now(), reason=event.reason, reason_code=event.reason_code)
+    await close_and_rematch(uow, deps, proposal, declined)
+
+
+_ANSWERS: dict[type, Handler] = {ev.ProposalAccepted: on_proposal_accepted, ev.ProposalDeclined: on_proposal_declined}
 
 
 async def on_relationship_end_requested(
@@ -456,6 +366,5 @@ SUBSCRIPTIONS = subscriptions(
     handle(ev.CohortRoundRequested, on_cohort_round_requested),
     handle(ev.ProposalAccepted, on_proposal_accepted),
     handle(ev.ProposalDeclined, on_proposal_declined),
-    handle(ev.ProposalAnswerQueued, on_proposal_answer_queued),
     handle(ev.RelationshipEndRequested, on_relationship_end_requested),
 )

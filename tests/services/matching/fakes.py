@@ -100,19 +100,12 @@ class FakeProposals:
         await self.add([proposal])
         return True
 
-    async def many(self, proposal_ids: list[str], *, lock: bool = False) -> dict[str, Proposal]:
-        return {pid: replace(self.t.proposals[pid]) for pid in proposal_ids if pid in self.t.proposals}
-
     async def get(self, proposal_id: str, *, lock: bool = False) -> Proposal | None:
         found = self.t.proposals.get(proposal_id)
         return replace(found) if found else None
 
     async def save(self, proposal: Proposal) -> None:
         self.t.proposals[proposal.proposal_id] = replace(proposal)
-
-    async def save_many(self, proposals: list[Proposal]) -> None:
-        for proposal in proposals:
-            await self.save(proposal)
 
     async def due_to_expire(self, now: datetime, limit: int = 200) -> list[Proposal]:
         due = sorted((p for p in self.t.proposals.values() if p.pending and p.expires_at <= now),
@@ -134,10 +127,6 @@ class FakeRelationships:
     async def add(self, relationship: Relationship) -> None:
         assert relationship.relationship_id not in self.t.relationships
         self.t.relationships[relationship.relationship_id] = replace(relationship)
-
-    async def add_many(self, relationships: list[Relationship]) -> None:
-        for relationship in relationships:
-            await self.add(relationship)
 
     async def get(self, relationship_id: str, *, lock: bool = False) -> Relationship | None:
         found = self.t.relationships.get(relationship_id)
