@@ -239,20 +239,13 @@ def _unavailable(program_id: str, mentee_id: str, outcome: Unmatched) -> ev.Matc
 def _busy(program_id: str, mentee_id: str, pending: int) -> ev.MatchUnavailable:
     """The answer to a request for a mentee who has as many mentors as they may have, or is waiting
     for a mentor's answer: nothing new is proposed. Not "unmatched": nobody is told they lack one."""
-    if pending:
-        return ev.MatchUnavailable(
-            program_id=program_id,
-            mentee_id=mentee_id,
-            reason="a mentor is still considering a proposal for this mentee",
-            reason_code="awaiting_answer",
-            reason_params={},
-        )
+    reason_code, reason = (
+        ("awaiting_answer", "a mentor is still considering a proposal for this mentee")
+        if pending
+        else ("already_matched", "the mentee already has a mentor")
+    )
     return ev.MatchUnavailable(
-        program_id=program_id,
-        mentee_id=mentee_id,
-        reason="the mentee already has a mentor",
-        reason_code="already_matched",
-        reason_params={},
+        program_id=program_id, mentee_id=mentee_id, reason=reason, reason_code=reason_code, reason_params={}
     )
 
 
