@@ -36,6 +36,7 @@ from faststream.kafka.opentelemetry import KafkaTelemetryMiddleware
 from faststream.kafka.prometheus import KafkaPrometheusMiddleware
 from prometheus_client import REGISTRY, make_asgi_app
 
+from shared import kafka_metadata
 from shared.clock import ProgramClock
 from shared.consumer import Consumer, Limits, Runtime, Subscriptions
 from shared.db import Track, create_pool, migrate
@@ -141,6 +142,7 @@ class Service(Generic[D, U]):
 
     async def _start_storage(self) -> None:
         settings = self.settings
+        kafka_metadata.keep_alive()  # before any Kafka client starts its metadata task
         self.pool = await call_until_available(
             "database",
             lambda: create_pool(settings.database_url.get_secret_value(), self.schema, size=settings.db_pool_size),
@@ -330,13 +332,26 @@ class _ByPrefix:
 
 
 def _log_tasks() -> None:
-    """Log where every task of this process is waiting (what a stuck service is stuck on)."""
-    import io
-
+    """Log where every task of this process is waiting (what a stuck service is stuck on): the whole
+    chain of awaits, which a suspended task's own stack (`Task.print_stack`) stops short of."""
     for task in asyncio.all_tasks():
-        out = io.StringIO()
-        task.print_stack(limit=12, file=out)
-        log.warning("task %s: %s", task.get_name(), out.getvalue())
+        log.warning("task %s: %s", task.get_name(), " <- ".join(reversed(_awaiting(task.get_coro()))) or repr(task))
+
+
+def _awaiting(coro: Any, depth: int = 40) -> list[str]:
+    """file:line function, outermost first, down the chain of coroutines and generators awaited."""
+    chain: list[str] = []
+    while coro is not None and depth:
+        frame = getattr(coro, "cr_frame", None) or getattr(coro, "gi_frame", None) or getattr(coro, "ag_frame", None)
+        if frame is None:
+            chain.append(repr(coro)[:120])
+            break
+        chain.append(
+            f"{frame.f_code.co_filename.rsplit('site-packages/', 1)[-1]}:{frame.f_lineno} {frame.f_code.co_name}"
+        )
+        coro = getattr(coro, "cr_await", None) or getattr(coro, "gi_yieldfrom", None) or getattr(coro, "ag_await", None)
+        depth -= 1
+    return chain
 
 
 def _named(run: Callable[[], Awaitable[Any]], name: str) -> Hook:

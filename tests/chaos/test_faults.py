@@ -8,6 +8,9 @@ exactly once: nothing lost, nothing duplicated, nobody double-booked, every dead
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import os
+import signal
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable
@@ -132,6 +135,7 @@ async def run_under(stack: Stack, fault: Fault, name: str, *, chat_webhook: str 
                     break
                 await asyncio.sleep(0.5)
             else:
+                await _ask_for_tasks(stack)
                 raise AssertionError(f"{name}: the program did not settle in {settle_timeout:.0f}s ({outstanding}); "
                                      f"seen {w.counts()}\n{_what_the_services_said(stack)}")
             await injected  # surface the fault's own errors
@@ -146,6 +150,19 @@ async def run_under(stack: Stack, fault: Fault, name: str, *, chat_webhook: str 
     assert findings.ok(), f"{name}: lost {findings.lost[:5]}, duplicated {findings.duplicated[:5]}, {findings.broken[:5]}"
 
 
+async def _ask_for_tasks(stack: Stack) -> None:
+    """Each service logs where every one of its tasks waits (SIGUSR1, shared.service): what a stuck
+    consumer is stuck on, in CI's output."""
+    for proc in stack.services.processes.values():
+        if proc.alive():
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(proc.pid, signal.SIGUSR1)
+    await asyncio.sleep(2)
+
+
+_BROKER_AWAY = ("Unable connect to node", "Unable to update metadata", "NodeNotReadyError", "NotLeaderForPartition")
+
+
 def _what_the_services_said(stack: Stack, lines: int = 12) -> str:
     """The last warnings and errors of each service's log (ids only, by the logging rules), for a run
     that did not settle: the stack's directory is removed after the test, and CI keeps only its output."""
@@ -153,10 +170,20 @@ def _what_the_services_said(stack: Stack, lines: int = 12) -> str:
     for log in sorted((stack.infra.home / "logs").glob("*.log")):
         if log.stem in ("postgres", "kafka") or log.stem.startswith("kafka"):
             continue
+        # The services log JSON lines with a lower-case "level" (shared.telemetry); a crash's traceback
+        # goes to stderr as it is.
         noted = [line for line in log.read_text(errors="replace").splitlines()
-                 if any(level in line for level in ("WARNING", "ERROR", "CRITICAL", "Traceback"))]
-        said.append(f"--- {log.name}: {len(noted)} warnings and errors, the last {min(lines, len(noted))}:")
-        said += noted[-lines:]
+                 if any(level in line.lower() for level in ('"warning"', '"error"', '"critical"', "traceback"))]
+        # A broker away makes aiokafka say so many times a second: those are counted, not shown.
+        telling = [line for line in noted if not any(noise in line for noise in _BROKER_AWAY)]
+        tasks = [line for line in telling if '"message": "task ' in line]  # asked for (_ask_for_tasks)
+        telling = [line for line in telling if line not in tasks]
+        said.append(f"--- {log.name}: {len(noted)} warnings and errors ({len(noted) - len(telling) - len(tasks)} about the "
+                    f"broker being away), the last {min(lines, len(telling))} others:")
+        said += telling[-lines:]
+        if tasks:
+            said.append(f"--- {log.name}: where its {len(tasks)} tasks wait:")
+            said += tasks
     return "\n".join(said)
 
 
