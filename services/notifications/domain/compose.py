@@ -222,14 +222,6 @@ def goal_achieved(data: ev.GoalAchieved, mentor: Participant, mentee: Participan
     }) for me, other, _ in _pairwise(mentor, mentee)]
 
 
-def meetings_missed(data: ev.RelationshipMeetingsMissed, mentor: Participant,
-                    mentee: Participant) -> list[Outgoing]:
-    """A kind nudge to both, the same words for each: nobody is blamed for meetings that did not happen."""
-    return [Outgoing(me.participant_id, "meetings_missed", {
-        "recipient_name": me.name, "other_name": name_of(other), "count": data.consecutive,
-    }, actions=(_end_early(data.relationship_id),)) for me, other, _ in _pairwise(mentor, mentee)]
-
-
 def end_scheduled(data: ev.RelationshipEndScheduled, mentor: Participant, mentee: Participant) -> list[Outgoing]:
     """A heads-up, a week ahead, that the term ends: time to look back on the goals together."""
     return [Outgoing(me.participant_id, "end_scheduled", {
@@ -294,32 +286,53 @@ class PairState:
     next_meeting: tuple[str, datetime, int] | None = None
 
 
+def ways_forward(relationship_id: str, me: Participant, state: PairState) -> tuple[list[Action], dict]:
+    """What a pair can do before ending early (the program's guide: clear expectations first, then a
+    rhythm of meetings): the reader's links, in order, and what their message says of them. Agree on
+    how to work together when nothing is recorded and the reader has not answered, confirm what the
+    other proposed, move the next planned meeting rather than let it lapse."""
+    pid = me.participant_id
+    to_agree = state.agreed_by is None and pid not in state.answered
+    to_confirm = state.agreed_by not in (None, pid) and pid not in state.answered
+    ways: list[Action] = []
+    if to_agree or to_confirm:
+        label = actions.AGREEMENT if to_agree else actions.CONFIRM_AGREEMENT
+        ways.append(Action(label, "relationship", relationship_id, "agreement"))
+    next_meeting = None
+    if state.next_meeting is not None:
+        meeting_id, start, sequence = state.next_meeting
+        next_meeting = Moment(start, me.timezone)
+        ways.append(Action(actions.MOVE_NEXT_MEETING, "meeting", meeting_id, "change", expires_at=start,
+                           variant=str(sequence)))
+    return ways, {"no_agreement": to_agree, "confirm_agreement": to_confirm, "next_meeting": next_meeting}
+
+
 def relationship_nudge(data: ev.RelationshipNudgeRequested, mentor: Participant,
                        mentee: Participant, state: PairState = PairState()) -> list[Outgoing]:
     """A friendly nudge to both, with the program team's note quoted when there is one, and ways
-    forward before a way out (the program's guide: clear expectations first, then a rhythm of
-    meetings, and ending well when it has run its course): agree on how to work together when
-    nothing is recorded, confirm what the other proposed, move the next meeting rather than let it
-    lapse; only then end early."""
+    forward before a way out (`ways_forward`); only then end early."""
     note = (data.note or "").strip() or None
     out = []
     for me, other, _ in _pairwise(mentor, mentee):
-        pid = me.participant_id
-        to_agree = state.agreed_by is None and pid not in state.answered
-        to_confirm = state.agreed_by not in (None, pid) and pid not in state.answered
-        ways: list[Action] = []
-        if to_agree or to_confirm:
-            label = actions.AGREEMENT if to_agree else actions.CONFIRM_AGREEMENT
-            ways.append(Action(label, "relationship", data.relationship_id, "agreement"))
-        next_meeting = None
-        if state.next_meeting is not None:
-            meeting_id, start, sequence = state.next_meeting
-            next_meeting = Moment(start, me.timezone)
-            ways.append(Action(actions.MOVE_NEXT_MEETING, "meeting", meeting_id, "change", expires_at=start,
-                               variant=str(sequence)))
-        out.append(Outgoing(pid, "relationship_nudge", {
-            "recipient_name": me.name, "other_name": name_of(other), "note": note, "no_agreement": to_agree,
-            "confirm_agreement": to_confirm, "next_meeting": next_meeting,
+        ways, said = ways_forward(data.relationship_id, me, state)
+        out.append(Outgoing(me.participant_id, "relationship_nudge", {
+            "recipient_name": me.name, "other_name": name_of(other), "note": note, **said,
+        }, actions=(*ways, _end_early(data.relationship_id))))
+    return out
+
+
+def meetings_missed(data: ev.RelationshipMeetingsMissed, mentor: Participant, mentee: Participant,
+                    state: PairState = PairState()) -> list[Outgoing]:
+    """A kind nudge to both, the same words for each: nobody is blamed for meetings that did not happen.
+    Ways forward before a way out, as in the team's nudge (`ways_forward`): agree on how to work
+    together, confirm what the other proposed, move the next planned meeting (its time named on the
+    reader's clock); only then end early."""
+    out = []
+    for me, other, _ in _pairwise(mentor, mentee):
+        ways, said = ways_forward(data.relationship_id, me, state)
+        out.append(Outgoing(me.participant_id, "meetings_missed", {
+            "recipient_name": me.name, "other_name": name_of(other), "count": data.consecutive, **said,
+            "no_next_meeting": said["next_meeting"] is None,
         }, actions=(*ways, _end_early(data.relationship_id))))
     return out
 

@@ -24,7 +24,7 @@ write the delivery log and wake the delivery loop; the loop sends, at most once,
 | relationship.fit.questioned              | on_fit_questioned                           | deliveries: the mentee, offered a new mentor  | -                             |
 | milestone.achieved                       | on_milestone_achieved                       | deliveries: both                              | -                             |
 | goal.achieved                            | on_goal_achieved                            | deliveries: both, celebrating; digest items   | -                             |
-| relationship.meetings.missed             | on_meetings_missed                          | deliveries: both, a kind nudge                | -                             |
+| relationship.meetings.missed             | on_meetings_missed                          | deliveries: both, a kind nudge with ways forward for the pair's state | -     |
 | relationship.end.scheduled               | on_end_scheduled                            | deliveries: both, a heads-up                  | -                             |
 | relationship.concluded                   | on_relationship_concluded                   | deliveries: both, a summary (and certificate), once there is something to look back on | - |
 | relationship.health.changed              | program_team.on_relationship_health_changed | risk alerts (out of at_risk; a held one is dropped) | -                       |
@@ -253,7 +253,10 @@ async def on_goal_achieved(event: ev.GoalAchieved, uow: NotificationsUnitOfWork,
 async def on_meetings_missed(
     event: ev.RelationshipMeetingsMissed, uow: NotificationsUnitOfWork, deps: NotificationsDeps
 ) -> None:
-    await _to_both(event, uow, deps, compose.meetings_missed)
+    """Ways forward for the pair's state, as the team's nudge offers them, before ending early."""
+    mentor, mentee = await uow.participants.require(event.mentor_id, event.mentee_id)
+    state = await _pair_state(uow, event.relationship_id, (event.mentor_id, event.mentee_id))
+    await _enqueue(uow, deps, compose.meetings_missed(event, mentor, mentee, state), mentor, mentee)
 
 
 async def on_end_scheduled(

@@ -92,8 +92,12 @@ def participant_samples() -> list[Sample]:
     milestone = _event("feedback.v1", "milestone.achieved", ev.MilestoneAchieved)
     add("milestone", compose.milestone_achieved(milestone, ANA, BRAM))
     add("goal", compose.goal_achieved(_event("feedback.v1", "goal.achieved", ev.GoalAchieved), BRAM, ANA))
-    add("missed", compose.meetings_missed(_event("feedback.v1", "relationship.meetings.missed",
-                                                 ev.RelationshipMeetingsMissed), BRAM, ANA))
+    missed = _event("feedback.v1", "relationship.meetings.missed", ev.RelationshipMeetingsMissed)
+    add("missed", compose.meetings_missed(missed, BRAM, ANA))
+    # Ana proposed how they will work together and a meeting is planned: Bram confirms, either can move it.
+    add("missed-to-confirm-with-meeting", compose.meetings_missed(missed, BRAM, ANA, compose.PairState(
+        agreed_by=ANA.participant_id, answered=frozenset({ANA.participant_id}),
+        next_meeting=("m-7", datetime(2027, 1, 11, 14, 0, tzinfo=UTC), 2))))
     add("end-scheduled", compose.end_scheduled(_event("matches.v1", "relationship.end.scheduled",
                                                       ev.RelationshipEndScheduled), BRAM, ANA))
     ended = _event("matches.v1", "match.ended", ev.MatchEnded)

@@ -279,13 +279,34 @@ GOAL_ACHIEVED = _template(
     )),
 )
 
+# Ways forward a pair is offered before ending early (compose.ways_forward), in the team's nudge and
+# after missed meetings: agree on how to work together, or confirm what the other proposed.
+_AGREEMENT_WAYS = {
+    D: (Para(msg("direct", "It helps to agree first on what you want to achieve together, how often you meet and how "
+                 "you reach each other. You have not recorded that yet: the first link below takes you there."),
+             when="no_agreement"),
+        Para(msg("direct", "{other_name} has proposed how you will work together. Have a look, then confirm it or "
+                 "suggest changes."), when="confirm_agreement")),
+    I: (Para(msg("indirect", "Many pairs find it helpful to agree, early on, on what they hope to achieve together, how "
+                 "often they would like to meet and how best to reach each other. If you would like to, the "
+                 "first link below lets you set this out together."), when="no_agreement"),
+        Para(msg("indirect", "{other_name} has suggested how the two of you might work together. Perhaps you would "
+                 "like to take a look, and confirm it or propose any changes you would prefer."),
+             when="confirm_agreement")),
+}
+
 MEETINGS_MISSED = _template(
     "meetings_missed",
     Variant(msg("direct", "Let's get your meetings with {other_name} back on track"), (
         Para(nmsg("direct", "Your last planned meeting with {other_name} did not take place.",
                   "Your last {count} planned meetings with {other_name} did not take place.")),
         Para(msg("direct", "That happens: plans change and weeks get busy. Could you agree on a new time that works for you "
-                    "both? If your hours have changed, update them so we can find better times.")),
+                    "both? If your hours have changed, update them so we can find better times."),
+             when="no_next_meeting"),
+        Para(msg("direct", "That happens: plans change and weeks get busy. Your next meeting is planned for "
+                    "{next_meeting}. If that time does not suit you both, move it now, so that you can meet "
+                    "again."), optional=True),
+        *_AGREEMENT_WAYS[D],
         Para(msg("direct", "If something else is in the way, the program team is glad to help.")),
     )),
     Variant(msg("indirect", "Finding time again with {other_name}"), (
@@ -293,9 +314,14 @@ MEETINGS_MISSED = _template(
                   "It looks as though your last {count} planned meetings with {other_name} could not take place.")),
         Para(msg("indirect", "Schedules fill up and plans change; that is quite normal. Perhaps this is a good moment to find "
                     "a new time together that suits you both, or to let us know if your availability has "
-                    "changed.")),
+                    "changed."), when="no_next_meeting"),
+        Para(msg("indirect", "Schedules fill up and plans change; that is quite normal. Your next meeting is planned "
+                    "for {next_meeting}. Should that time not suit you both, you are welcome to move it, so that "
+                    "you can meet again soon."), optional=True),
+        *_AGREEMENT_WAYS[I],
         Para(msg("indirect", "If anything is making it difficult, the program team would be happy to help.")),
     )),
+    extra=("no_next_meeting", "no_agreement", "confirm_agreement"),
 )
 
 END_SCHEDULED = _template(
@@ -387,11 +413,7 @@ RELATIONSHIP_NUDGE = _template(
         Para(msg("direct", "A quick nudge from the program team: how are things going with {other_name}? Now is a good "
                     "moment to plan your next conversation and pick up where you left off.")),
         Para(msg("direct", "A note from the program team: “{note}”"), optional=True),
-        Para(msg("direct", "It helps to agree first on what you want to achieve together, how often you meet and how "
-                    "you reach each other. You have not recorded that yet: the first link below takes you there."),
-             when="no_agreement"),
-        Para(msg("direct", "{other_name} has proposed how you will work together. Have a look, then confirm it or "
-                    "suggest changes."), when="confirm_agreement"),
+        *_AGREEMENT_WAYS[D],
         Para(msg("direct", "Your next meeting is planned for {next_meeting}. If that time no longer works, choose "
                     "another one rather than letting it pass."), optional=True),
         Para(msg("direct", "If something is getting in the way, let the program team know; they are glad to help.")),
@@ -402,12 +424,7 @@ RELATIONSHIP_NUDGE = _template(
         Para(msg("indirect", "We hope you are well. The program team was thinking of you and {other_name}, and wondered "
                     "whether this might be a good moment to arrange your next conversation.")),
         Para(msg("indirect", "They asked us to pass on this note: “{note}”"), optional=True),
-        Para(msg("indirect", "Many pairs find it helpful to agree, early on, on what they hope to achieve together, how "
-                    "often they would like to meet and how best to reach each other. If you would like to, the "
-                    "first link below lets you set this out together."), when="no_agreement"),
-        Para(msg("indirect", "{other_name} has suggested how the two of you might work together. Perhaps you would "
-                    "like to take a look, and confirm it or propose any changes you would prefer."),
-             when="confirm_agreement"),
+        *_AGREEMENT_WAYS[I],
         Para(msg("indirect", "Your next meeting is planned for {next_meeting}. Should that time no longer suit you, "
                     "you are welcome to choose another one, so that the conversation can still take place."),
              optional=True),

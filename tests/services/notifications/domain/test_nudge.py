@@ -1,5 +1,6 @@
-"""A nudge's ways forward (compose.relationship_nudge): which links each of the pair gets for the
-pair's state, in which order, and their words in every language and tone."""
+"""A nudge's ways forward (compose.ways_forward, in relationship_nudge and after missed meetings in
+meetings_missed): which links each of the pair gets for the pair's state, in which order, and their
+words in every language and tone."""
 
 from __future__ import annotations
 
@@ -99,3 +100,70 @@ def test_every_state_renders_in_every_language_and_tone_with_signed_links(name, 
     # The state's own paragraphs: the meeting's moment only where one is planned, and not the same text.
     assert "2027" in bodies["confirm"] and "2027" not in bodies["agree"]
     assert len(bodies["agree"].split("\n\n")) == len(bodies["confirm"].split("\n\n")) - 1
+
+
+# --- after missed meetings (compose.meetings_missed): the same ways forward, the same words for both ---
+
+MISSED = ev.RelationshipMeetingsMissed(relationship_id="r1", program_id="prog-1", mentor_id=BRAM.participant_id,
+                                       mentee_id=ANA.participant_id, consecutive=3)
+
+
+def offered_after_missed(state: compose.PairState) -> dict[str, list[tuple[str, str, str]]]:
+    return {
+        out.recipient_id: [(a.label.msgid, a.subject_kind, a.action) for a in out.actions]
+        for out in compose.meetings_missed(MISSED, BRAM, ANA, state)
+    }
+
+
+@pytest.mark.parametrize(
+    ("state", "to_ana", "to_bram"),
+    [
+        (compose.PairState(), [AGREE, END], [AGREE, END]),
+        (compose.PairState(next_meeting=MEETING), [AGREE, MOVE, END], [AGREE, MOVE, END]),
+        (compose.PairState(agreed_by=ana, answered=frozenset({ana})), [END], [CONFIRM, END]),
+        (compose.PairState(agreed_by=bram, next_meeting=MEETING), [CONFIRM, MOVE, END], [MOVE, END]),
+        (compose.PairState(agreed_by=bram, answered=frozenset({ana, bram})), [END], [END]),
+    ],
+)
+def test_missed_meetings_offer_the_nudges_ways_forward_and_end_early_comes_last(state, to_ana, to_bram):
+    assert offered_after_missed(state) == {ana: to_ana, bram: to_bram}
+    assert offered_after_missed(state) == offered(state)  # one list of ways forward for both messages
+
+
+def test_missed_meetings_name_the_next_meeting_on_each_readers_clock_and_blame_nobody():
+    to_bram, to_ana = compose.meetings_missed(MISSED, BRAM, ANA, compose.PairState(next_meeting=MEETING))
+    assert to_bram.context["next_meeting"].zone == BRAM.timezone
+    assert to_ana.context["next_meeting"].zone == ANA.timezone
+    (move,) = [a for a in to_ana.actions if a.action == "change"]
+    assert (move.subject_id, move.variant, move.expires_at) == ("m-7", "2", MEETING[1])
+    # Nobody is blamed: apart from whom it is for, both read the same message.
+    differs = {k for k in to_bram.context if to_bram.context[k] != to_ana.context[k]}
+    assert differs <= {"recipient_name", "other_name", "next_meeting"}
+
+
+def _missed_mail(state: compose.PairState, locale: str, tone: str = "direct") -> str:
+    (to_bram, _) = compose.meetings_missed(MISSED, BRAM, ANA, state)
+    reader = replace(BRAM, locale=locale, communication=replace(BRAM.communication, style=tone))
+    (delivery,) = plan([to_bram], {bram: reader}, cause_event_id="m-1", cause_type="t", now=NOW, links=LINKS)
+    assert "{" not in delivery.body and "None" not in delivery.body
+    return delivery.body
+
+
+@pytest.mark.parametrize(
+    ("locale", "tone", "planned", "agree"),
+    [
+        ("en", "direct", "Your next meeting is planned for Monday, January 11, 2027",
+         "You have not recorded that yet"),
+        ("nl", "direct", "Uw volgende gesprek staat gepland op maandag 11 januari 2027",
+         "de eerste link hieronder brengt u daar"),
+        ("pt-BR", "indirect", "Seu próximo encontro está marcado para segunda-feira, 11 de janeiro de 2027",
+         "o primeiro link abaixo"),
+        ("ja", "indirect", "次回のミーティングは2027年1月11日", "下の最初のリンク"),
+    ],
+)
+def test_the_missed_meetings_mail_names_the_next_meeting_and_suggests_agreeing_when_nothing_is_recorded(
+        locale, tone, planned, agree):
+    with_meeting = _missed_mail(compose.PairState(next_meeting=MEETING), locale, tone)
+    without = _missed_mail(compose.PairState(agreed_by=ana, answered=frozenset({ana, bram})), locale, tone)
+    assert planned in with_meeting and agree in with_meeting
+    assert "2027" not in without and agree not in without

@@ -465,6 +465,40 @@ async def test_missed_meetings_get_a_kind_nudge_that_blames_nobody(uow, deps):
     assert "isso é muito normal" in to_ana.body  # her indirect tone: nothing is anyone's fault
 
 
+async def test_missed_meetings_offer_ways_forward_for_the_pairs_state_before_ending_early(uow, deps):
+    """As the team's nudge does: agree on how to work together while nothing is recorded; once Ana has
+    answered, Bram confirms what she proposed; the next planned meeting, named on each reader's clock,
+    can be moved; ending early comes last."""
+    await deliver(SUBSCRIPTIONS, established(), uow, deps)
+    uow.delivery_log.clear()
+    await deliver(SUBSCRIPTIONS, meetings_missed(), uow, deps, event_id="mm-1")
+    agree_pt, agree_nl = "Combinar como vocês vão trabalhar juntos", "Afspreken hoe u samenwerkt"
+    end_pt, end_nl = "Encerrar esta mentoria antes do previsto", "Dit mentortraject eerder beëindigen"
+    assert nudge_links(deps, uow.for_("ana")[0]) == [(agree_pt, "relationship", "r1", "agreement"),
+                                                     (end_pt, "relationship", "r1", "end")]
+    assert nudge_links(deps, uow.for_("bram")[0]) == [(agree_nl, "relationship", "r1", "agreement"),
+                                                      (end_nl, "relationship", "r1", "end")]
+    assert "Kunt u samen een nieuw moment afspreken" in uow.for_("bram")[0].body
+
+    await uow.subjects.record_agreement(Agreement("r1", "ana", {"cadence_days": 14}, NOW))
+    await uow.subjects.record_act(LinkAct("ana/relationship/r1/agreement/", "saved", "c-1", NOW))
+    await deliver(SUBSCRIPTIONS, meeting(ev.MeetingScheduled, kind="recurring", sequence=2), uow, deps)
+    uow.delivery_log.clear()
+    await deliver(SUBSCRIPTIONS, meetings_missed(), uow, deps, event_id="mm-2")
+    to_ana, to_bram = uow.for_("ana")[0], uow.for_("bram")[0]
+    assert nudge_links(deps, to_ana) == [("Remarcar nosso próximo encontro", "meeting", "m1", "change"),
+                                         (end_pt, "relationship", "r1", "end")]
+    assert nudge_links(deps, to_bram) == [("Bevestigen hoe u samenwerkt", "relationship", "r1", "agreement"),
+                                          ("Ons volgende gesprek verzetten", "meeting", "m1", "change"),
+                                          (end_nl, "relationship", "r1", "end")]
+    assert "Ana Souza heeft voorgesteld hoe u samenwerkt" in to_bram.body
+    # The same meeting on each reader's clock.
+    assert "Uw volgende gesprek staat gepland op donderdag 7 januari 2027, 13:00 (Midden-Europese tijd)" in to_bram.body
+    assert ("Seu próximo encontro está marcado para quinta-feira, 7 de janeiro de 2027 09:00 (Horário de Brasília)"
+            in to_ana.body)
+    assert "Kunt u samen een nieuw moment afspreken" not in to_bram.body
+
+
 async def test_the_end_of_the_term_is_announced_a_week_ahead_with_the_day_on_each_calendar(uow, deps):
     await deliver(SUBSCRIPTIONS, established(), uow, deps)
     uow.delivery_log.clear()
