@@ -36,7 +36,7 @@ from faststream.kafka.opentelemetry import KafkaTelemetryMiddleware
 from faststream.kafka.prometheus import KafkaPrometheusMiddleware
 from prometheus_client import REGISTRY, make_asgi_app
 
-from shared import kafka_metadata
+from shared import kafka_resilience
 from shared.clock import ProgramClock
 from shared.consumer import Consumer, Limits, Runtime, Subscriptions
 from shared.db import Track, create_pool, migrate
@@ -142,7 +142,7 @@ class Service(Generic[D, U]):
 
     async def _start_storage(self) -> None:
         settings = self.settings
-        kafka_metadata.keep_alive()  # before any Kafka client starts its metadata task
+        kafka_resilience.keep_alive()  # before any Kafka client starts its metadata task
         self.pool = await call_until_available(
             "database",
             lambda: create_pool(settings.database_url.get_secret_value(), self.schema, size=settings.db_pool_size),

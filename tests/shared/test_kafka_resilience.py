@@ -1,4 +1,4 @@
-"""aiokafka's metadata task survives an exception in one refresh (shared.kafka_metadata): those
+"""aiokafka's metadata task survives an exception in one refresh (shared.kafka_resilience): those
 waiting for fresh metadata get their answer, and the failure is logged."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import logging
 import pytest
 from aiokafka.client import AIOKafkaClient
 
-from shared import kafka_metadata
+from shared import kafka_resilience
 
 
 def _client_whose_refresh_fails(times: int, error: BaseException) -> tuple[AIOKafkaClient, list[str]]:
@@ -29,11 +29,11 @@ def _client_whose_refresh_fails(times: int, error: BaseException) -> tuple[AIOKa
 
 @pytest.mark.parametrize("error", [RuntimeError("unexpected"), asyncio.CancelledError()])
 async def test_a_refresh_that_raises_does_not_leave_those_waiting_waiting_for_ever(error, caplog):
-    kafka_metadata.keep_alive()
+    kafka_resilience.keep_alive()
     client, calls = _client_whose_refresh_fails(1, error)
     task = asyncio.create_task(client._md_synchronizer())
     try:
-        with caplog.at_level(logging.ERROR, logger="shared.kafka_metadata"):
+        with caplog.at_level(logging.ERROR, logger="shared.kafka_resilience"):
             assert await asyncio.wait_for(client.force_metadata_update(), 10) is True
         assert calls == ["refresh", "refresh"]
         assert not task.done()  # still there for the next refresh
@@ -46,7 +46,7 @@ async def test_a_refresh_that_raises_does_not_leave_those_waiting_waiting_for_ev
 
 
 async def test_the_client_closing_still_ends_the_task():
-    kafka_metadata.keep_alive()
+    kafka_resilience.keep_alive()
     client, _ = _client_whose_refresh_fails(0, RuntimeError())
     task = asyncio.create_task(client._md_synchronizer())
     await asyncio.sleep(0)
@@ -56,7 +56,51 @@ async def test_the_client_closing_still_ends_the_task():
 
 
 def test_installed_once():
-    kafka_metadata.keep_alive()
+    kafka_resilience.keep_alive()
     wrapped = AIOKafkaClient._md_synchronizer
-    kafka_metadata.keep_alive()
-    assert AIOKafkaClient._md_synchronizer is wrapped is kafka_metadata._synchronizer_that_survives
+    kafka_resilience.keep_alive()
+    assert AIOKafkaClient._md_synchronizer is wrapped is kafka_resilience._synchronizer_that_survives
+
+
+class _ClosedTransport:
+    def is_closing(self) -> bool:
+        return True
+
+
+class _WriterOfAClosedSocket:
+    """What uvloop's stream writer does once the socket has closed under it."""
+
+    transport = _ClosedTransport()
+    closed = False
+
+    def write(self, data: bytes) -> None:
+        raise RuntimeError("unable to perform operation on <TCPTransport closed=True>; the handler is closed")
+
+    def close(self) -> None:
+        self.closed = True
+
+
+class _Request:
+    def prepare(self, versions):
+        return self
+
+    def build_request_header(self, correlation_id, client_id):
+        return self
+
+    def encode(self) -> bytes:
+        return b"x"
+
+
+async def test_a_request_written_to_a_closed_socket_fails_as_a_broken_connection():
+    from aiokafka.conn import AIOKafkaConnection
+    from aiokafka.errors import KafkaConnectionError
+
+    kafka_resilience.keep_alive()
+    conn = AIOKafkaConnection("127.0.0.1", 9)
+    writer = _WriterOfAClosedSocket()
+    conn._writer, conn._reader = writer, object()
+    conn._read_task = asyncio.get_running_loop().create_future()
+    conn._read_task.set_result(None)
+    with pytest.raises(KafkaConnectionError, match="broken"):  # retried by every caller, unlike RuntimeError
+        conn.send(_Request())
+    assert writer.closed and not conn.connected()  # the next request opens a new connection
