@@ -160,11 +160,12 @@ class LinkSigner:
                             int(link.expires_at.timestamp()), link.variant])
 
     def _dumps(self, obj: list) -> str:
-        """`URLSafeSerializer.dumps` in one function: the same token (its JSON, compressed by zlib when
-        that is shorter, URL-safe base64, and the HMAC of that), without the dozen calls between its
-        layers, which were about half of a token's CPU. Read back by the serializer itself."""
+        """`URLSafeSerializer.dumps` in one function: its token (the JSON, compressed by zlib when that
+        is shorter, URL-safe base64, and the HMAC of that), without the dozen calls between its layers,
+        which were about half of a token's CPU. Read back by the serializer itself. The one difference:
+        the zlib stream is made with a small window and little memory (`_compressed`)."""
         payload = _CompactJson.dumps(obj).encode()
-        compressed = zlib.compress(payload)
+        compressed = _compressed(payload)
         if len(compressed) < len(payload) - 1:
             body = b"." + _base64(compressed)
         else:
@@ -183,6 +184,15 @@ class LinkSigner:
         if link.expires_at <= now:
             raise LinkExpired(link)
         return link
+
+
+def _compressed(payload: bytes) -> bytes:
+    """A zlib stream (what itsdangerous reads: `zlib.decompress` takes any window size) with a 4 KiB
+    window and the smallest memory level. `zlib.compress`'s defaults set up about 256 KiB of state for
+    every call, which for a payload of about 120 bytes took 15 to 70 µs of a token's CPU, against 4:
+    the same length for link payloads (2,000 random ones compared), since they fit in the window."""
+    deflate = zlib.compressobj(9, zlib.DEFLATED, 12, 1)
+    return deflate.compress(payload) + deflate.flush()
 
 
 def _base64(data: bytes) -> bytes:
