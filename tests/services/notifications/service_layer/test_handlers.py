@@ -392,6 +392,25 @@ def nudge_links(deps, delivery) -> list[tuple[str, str, str, str]]:
     return found
 
 
+AGREE_PT, AGREE_NL = "Combinar como vocês vão trabalhar juntos", "Afspreken hoe u samenwerkt"
+END_PT, END_NL = "Encerrar esta mentoria antes do previsto", "Dit mentortraject eerder beëindigen"
+
+
+def assert_agreeing_then_ending_offered(deps, uow) -> None:
+    """Nothing agreed yet: each is offered to agree on how to work together, then to end early."""
+    assert nudge_links(deps, uow.for_("ana")[0]) == [(AGREE_PT, "relationship", "r1", "agreement"),
+                                                     (END_PT, "relationship", "r1", "end")]
+    assert nudge_links(deps, uow.for_("bram")[0]) == [(AGREE_NL, "relationship", "r1", "agreement"),
+                                                      (END_NL, "relationship", "r1", "end")]
+
+
+async def ana_answered_and_a_meeting_planned(uow, deps) -> None:
+    """Ana answered her agreement link, and meeting m1 (its version 2) is planned."""
+    await uow.subjects.record_agreement(Agreement("r1", "ana", {"cadence_days": 14}, NOW))
+    await uow.subjects.record_act(LinkAct("ana/relationship/r1/agreement/", "saved", "c-1", NOW))
+    await deliver(SUBSCRIPTIONS, meeting(ev.MeetingScheduled, kind="recurring", sequence=2), uow, deps)
+
+
 async def test_a_nudge_offers_ways_forward_for_the_pairs_state_and_only_then_ending_early(uow, deps):
     """No agreement yet: both are offered to agree, then to end early. Once Ana has answered, Bram is
     asked to confirm what she proposed and Ana is not asked again. A planned meeting can be moved from
@@ -399,18 +418,11 @@ async def test_a_nudge_offers_ways_forward_for_the_pairs_state_and_only_then_end
     await deliver(SUBSCRIPTIONS, established(), uow, deps)
     uow.delivery_log.clear()
     await deliver(SUBSCRIPTIONS, nudge(), uow, deps, event_id="n-1")
-    agree_pt, agree_nl = "Combinar como vocês vão trabalhar juntos", "Afspreken hoe u samenwerkt"
-    end_pt, end_nl = "Encerrar esta mentoria antes do previsto", "Dit mentortraject eerder beëindigen"
-    assert nudge_links(deps, uow.for_("ana")[0]) == [(agree_pt, "relationship", "r1", "agreement"),
-                                                     (end_pt, "relationship", "r1", "end")]
-    assert nudge_links(deps, uow.for_("bram")[0]) == [(agree_nl, "relationship", "r1", "agreement"),
-                                                      (end_nl, "relationship", "r1", "end")]
+    assert_agreeing_then_ending_offered(deps, uow)
     assert "de eerste link hieronder brengt u daar" in uow.for_("bram")[0].body
 
     # Ana answered her agreement link; a meeting is planned, another cancelled, a third already over.
-    await uow.subjects.record_agreement(Agreement("r1", "ana", {"cadence_days": 14}, NOW))
-    await uow.subjects.record_act(LinkAct("ana/relationship/r1/agreement/", "saved", "c-1", NOW))
-    await deliver(SUBSCRIPTIONS, meeting(ev.MeetingScheduled, kind="recurring", sequence=2), uow, deps)
+    await ana_answered_and_a_meeting_planned(uow, deps)
     earlier = {"meeting_id": "m0", "start": START - timedelta(days=1), "end": START - timedelta(days=1)}
     await deliver(SUBSCRIPTIONS, meeting(ev.MeetingScheduled, kind="recurring", sequence=0).model_copy(
         update=earlier), uow, deps)
@@ -422,10 +434,10 @@ async def test_a_nudge_offers_ways_forward_for_the_pairs_state_and_only_then_end
     await deliver(SUBSCRIPTIONS, nudge(), uow, deps, event_id="n-2")
     to_ana, to_bram = uow.for_("ana")[0], uow.for_("bram")[0]
     assert nudge_links(deps, to_ana) == [("Remarcar nosso próximo encontro", "meeting", "m1", "change"),
-                                         (end_pt, "relationship", "r1", "end")]
+                                         (END_PT, "relationship", "r1", "end")]
     assert nudge_links(deps, to_bram) == [("Bevestigen hoe u samenwerkt", "relationship", "r1", "agreement"),
                                           ("Ons volgende gesprek verzetten", "meeting", "m1", "change"),
-                                          (end_nl, "relationship", "r1", "end")]
+                                          (END_NL, "relationship", "r1", "end")]
     assert "Ana Souza heeft voorgesteld hoe u samenwerkt" in to_bram.body
     assert "Uw volgende gesprek staat gepland op" in to_bram.body and "eerste link" not in to_bram.body
     moved = re.search(r"https?://[^/]+/a/([^\s?]+)", to_ana.body.split("Remarcar nosso próximo encontro: ")[1])
@@ -472,25 +484,18 @@ async def test_missed_meetings_offer_ways_forward_for_the_pairs_state_before_end
     await deliver(SUBSCRIPTIONS, established(), uow, deps)
     uow.delivery_log.clear()
     await deliver(SUBSCRIPTIONS, meetings_missed(), uow, deps, event_id="mm-1")
-    agree_pt, agree_nl = "Combinar como vocês vão trabalhar juntos", "Afspreken hoe u samenwerkt"
-    end_pt, end_nl = "Encerrar esta mentoria antes do previsto", "Dit mentortraject eerder beëindigen"
-    assert nudge_links(deps, uow.for_("ana")[0]) == [(agree_pt, "relationship", "r1", "agreement"),
-                                                     (end_pt, "relationship", "r1", "end")]
-    assert nudge_links(deps, uow.for_("bram")[0]) == [(agree_nl, "relationship", "r1", "agreement"),
-                                                      (end_nl, "relationship", "r1", "end")]
+    assert_agreeing_then_ending_offered(deps, uow)
     assert "Kunt u samen een nieuw moment afspreken" in uow.for_("bram")[0].body
 
-    await uow.subjects.record_agreement(Agreement("r1", "ana", {"cadence_days": 14}, NOW))
-    await uow.subjects.record_act(LinkAct("ana/relationship/r1/agreement/", "saved", "c-1", NOW))
-    await deliver(SUBSCRIPTIONS, meeting(ev.MeetingScheduled, kind="recurring", sequence=2), uow, deps)
+    await ana_answered_and_a_meeting_planned(uow, deps)
     uow.delivery_log.clear()
     await deliver(SUBSCRIPTIONS, meetings_missed(), uow, deps, event_id="mm-2")
     to_ana, to_bram = uow.for_("ana")[0], uow.for_("bram")[0]
     assert nudge_links(deps, to_ana) == [("Remarcar nosso próximo encontro", "meeting", "m1", "change"),
-                                         (end_pt, "relationship", "r1", "end")]
+                                         (END_PT, "relationship", "r1", "end")]
     assert nudge_links(deps, to_bram) == [("Bevestigen hoe u samenwerkt", "relationship", "r1", "agreement"),
                                           ("Ons volgende gesprek verzetten", "meeting", "m1", "change"),
-                                          (end_nl, "relationship", "r1", "end")]
+                                          (END_NL, "relationship", "r1", "end")]
     assert "Ana Souza heeft voorgesteld hoe u samenwerkt" in to_bram.body
     # The same meeting on each reader's clock.
     assert "Uw volgende gesprek staat gepland op donderdag 7 januari 2027, 13:00 (Midden-Europese tijd)" in to_bram.body
